@@ -1,0 +1,47 @@
+# Shared set-up for bin/memreg, bin/test and bin/jmh: find JDK 25, install what is
+# missing (Debian packages, as root), and build with Maven. Source it; do not run it.
+
+MEMREG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+memreg_die() { echo "memreg: $*" >&2; exit 1; }
+
+# JDK 25: $JAVA_HOME if it is 25, else the first /usr/lib/jvm/*25* with a javac.
+memreg_find_jdk() {
+  local candidate
+  for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/*25*; do
+    [ -n "$candidate" ] && [ -x "$candidate/bin/javac" ] || continue
+    if "$candidate/bin/java" -version 2>&1 | grep -q 'version "25'; then
+      export JAVA_HOME="$candidate"
+      export PATH="$JAVA_HOME/bin:$PATH"
+      return 0
+    fi
+  done
+  memreg_die "JDK 25 not found (looked at \$JAVA_HOME='${JAVA_HOME:-}' and /usr/lib/jvm/*25*).
+Install a JDK 25 (for example Temurin 25 into /usr/lib/jvm/temurin-25-jdk-amd64) or set JAVA_HOME to one."
+}
+
+# Installs Debian packages that are missing; needs root (or passwordless sudo).
+memreg_apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  echo "memreg: installing ${missing[*]} (apt-get)" >&2
+  $sudo apt-get update -qq >/dev/null || memreg_die "apt-get update failed; install ${missing[*]} by hand"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || memreg_die "could not install ${missing[*]}"
+}
+
+memreg_setup() {
+  memreg_find_jdk
+  command -v mvn >/dev/null 2>&1 || memreg_apt_install maven
+  # setpriv (util-linux) runs the child JVM that tests eviction against RLIMIT_MEMLOCK.
+  command -v setpriv >/dev/null 2>&1 || memreg_apt_install util-linux
+}
+
+memreg_mvn() {
+  (cd "$MEMREG_ROOT" && mvn -B -q -Dstyle.color=never "$@")
+}
