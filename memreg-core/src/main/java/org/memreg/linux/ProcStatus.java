@@ -1,0 +1,39 @@
+package org.memreg.linux;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Reads fields of {@code /proc/self/status}, for tests and invariant checks (not hot paths). */
+public final class ProcStatus {
+    private static final Path STATUS = Path.of("/proc/self/status");
+
+    private ProcStatus() {
+    }
+
+    /** {@code VmLck}: bytes of this process locked in memory (mlock), as the kernel counts them. */
+    public static long vmLockedBytes() {
+        return kilobyteField("VmLck:") * 1024;
+    }
+
+    /** {@code VmRSS}: resident bytes of this process. */
+    public static long vmResidentBytes() {
+        return kilobyteField("VmRSS:") * 1024;
+    }
+
+    private static long kilobyteField(String field) {
+        try {
+            // readAllLines, not readString: /proc files may come back short with the latter here.
+            for (String line : Files.readAllLines(STATUS)) {
+                if (line.startsWith(field)) {
+                    String value = line.substring(field.length()).trim();
+                    return Long.parseLong(value.substring(0, value.indexOf(' ')));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        throw new IllegalStateException(STATUS + " has no field " + field);
+    }
+}
