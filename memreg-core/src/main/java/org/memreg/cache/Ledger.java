@@ -1,0 +1,44 @@
+package org.memreg.cache;
+
+import org.memreg.device.MemoryRegion;
+
+/**
+ * The cache's counters and gauges that change only under its miss lock (hits are counted apart,
+ * without a lock). Plain fields: {@link RegistrationCache#stats()} reads them under the lock too.
+ */
+final class Ledger {
+    long misses;
+    long registrations;
+    long deregistrations;
+    long evictionsDeviceLimit;
+    long evictionsMaxBytes;
+    long evictionsMaxEntries;
+    long trimmed;
+    long replaced;
+    long invalidations;
+    long deferredDeregistrations;
+    long deviceNanos;
+    /** Registrations the device holds for us: in the index or retired but held. */
+    long liveEntries;
+    long registeredBytes;
+
+    void registered(MemoryRegion region, long nanos) {
+        registrations++;
+        liveEntries++;
+        registeredBytes += region.length();
+        deviceNanos += nanos;
+    }
+
+    void deregistered(Entry entry, long nanos) {
+        deregistrations++;
+        liveEntries--;
+        registeredBytes -= entry.length();
+        deviceNanos += nanos;
+    }
+
+    CacheStats snapshot(long hits, long entries, long retiredEntries, long inUseBytes) {
+        return new CacheStats(hits, misses, registrations, deregistrations, evictionsDeviceLimit,
+                evictionsMaxBytes, evictionsMaxEntries, trimmed, replaced, invalidations,
+                deferredDeregistrations, entries, retiredEntries, registeredBytes, inUseBytes, deviceNanos);
+    }
+}

@@ -1,0 +1,72 @@
+package org.memreg.cache;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+import org.memreg.device.Access;
+
+/**
+ * The cache's index: live entries by start address, never overlapping one another, so the only
+ * entry that can cover an address is the one with the greatest start at or below it.
+ *
+ * <p>Reads are lock-free (the hit path); writes happen under the cache's miss lock. A reader
+ * racing a writer sees either the old or the new entry, and an entry it sees but that has just
+ * been retired refuses new holders (see {@link Entry#tryAcquire()}), so it never gets a
+ * registration that has left the index.
+ */
+final class RegionIndex {
+    private final ConcurrentSkipListMap<Long, Entry> byStart = new ConcurrentSkipListMap<>();
+    private int size; // written under the miss lock only
+
+    /** The entry covering {@code [start, end)} with at least {@code access}, or null. */
+    Entry find(long start, long end, Access access) {
+        Map.Entry<Long, Entry> floor = byStart.floorEntry(start);
+        if (floor == null) {
+            return null;
+        }
+        Entry entry = floor.getValue();
+        return entry.covers(start, end, access) ? entry : null;
+    }
+
+    /** Entries overlapping {@code [start, end)}, in address order. */
+    List<Entry> overlapping(long start, long end) {
+        List<Entry> result = new ArrayList<>(2);
+        Map.Entry<Long, Entry> floor = byStart.floorEntry(start);
+        if (floor != null && floor.getValue().end > start) {
+            result.add(floor.getValue());
+        }
+        for (Entry entry : byStart.subMap(start, false, end, false).values()) {
+            result.add(entry);
+        }
+        return result;
+    }
+
+    void add(Entry entry) {
+        Entry previous = byStart.put(entry.start, entry);
+        if (previous != null) {
+            throw new IllegalStateException("index already had " + previous + " where " + entry + " goes");
+        }
+        size++;
+    }
+
+    void remove(Entry entry) {
+        if (byStart.remove(entry.start, entry)) {
+            size--;
+        }
+    }
+
+    int size() {
+        return size;
+    }
+
+    Collection<Entry> entries() {
+        return byStart.values();
+    }
+
+    void clear() {
+        byStart.clear();
+        size = 0;
+    }
+}

@@ -1,0 +1,94 @@
+package org.memreg.cache;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import org.memreg.device.Access;
+
+/**
+ * One holder's reference to a cached registration, returned by
+ * {@link RegistrationCache#acquire(long, long, Access)}. Closing it releases the reference;
+ * closing twice is harmless. The underlying registration may be shared with other holders and
+ * may cover more than was asked for ({@link #address()} and {@link #length()} give the whole
+ * registered range).
+ *
+ * <p>{@link #isValid()} turns false when the memory under the registration changed (it was
+ * invalidated: unmapped, remapped, or invalidated explicitly), when the cache closed, or after
+ * this holder released it. Thread-safe.
+ */
+public final class Registration implements AutoCloseable {
+    private static final VarHandle RELEASED;
+
+    static {
+        try {
+            RELEASED = MethodHandles.lookup().findVarHandle(Registration.class, "released", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final RegistrationCache cache;
+    private final Entry entry;
+    @SuppressWarnings("unused") // accessed through RELEASED
+    private volatile boolean released;
+
+    Registration(RegistrationCache cache, Entry entry) {
+        this.cache = cache;
+        this.entry = entry;
+    }
+
+    /** First byte of the registered range (page aligned, at or below the address asked for). */
+    public long address() {
+        return entry.start;
+    }
+
+    /** Length of the registered range in bytes (a whole number of pages). */
+    public long length() {
+        return entry.length();
+    }
+
+    /** The rights registered: at least those asked for. */
+    public Access access() {
+        return entry.access;
+    }
+
+    /** The device's local key for the region. */
+    public long localKey() {
+        return entry.region.localKey();
+    }
+
+    /** The device's remote key for the region, to hand to peers. */
+    public long remoteKey() {
+        return entry.region.remoteKey();
+    }
+
+    /**
+     * True while this holder has not released it, the cache is open, and the memory has not
+     * changed under it. A registration replaced in the index by a larger one stays valid.
+     */
+    public boolean isValid() {
+        return !released && (entry.state() & (Entry.INVALID | Entry.DEAD)) == 0;
+    }
+
+    /** True when {@code [address, address + length)} lies inside the registered range. */
+    public boolean covers(long address, long length) {
+        return address >= entry.start && length >= 0 && address <= entry.end - length;
+    }
+
+    Entry entry() {
+        return entry;
+    }
+
+    /** Releases this holder's reference. Closing twice is harmless. */
+    @Override
+    public void close() {
+        if (RELEASED.compareAndSet(this, false, true)) {
+            cache.release(entry);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return String.format("Registration[0x%x..0x%x %s%s]", entry.start, entry.end, entry.access,
+                isValid() ? "" : " invalid");
+    }
+}

@@ -1,0 +1,91 @@
+package org.memreg.cache;
+
+import java.util.Objects;
+import java.util.function.LongSupplier;
+import org.memreg.config.Settings;
+import org.memreg.device.Device;
+
+/**
+ * Configures a {@link RegistrationCache}; made by {@link RegistrationCache#builder(Device)}.
+ * Every setting starts from its {@code memreg.cache.*} system property, else its default, and
+ * can be overridden by the setter of the same name. {@link #build()} validates them once.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>setter</th><th>property</th><th>default</th></tr>
+ *   <tr><td>{@link #maxBytes}</td><td>{@value #MAX_BYTES_PROP_NAME}</td>
+ *       <td>unlimited: only the device's own limit (e.g. RLIMIT_MEMLOCK) applies</td></tr>
+ *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
+ *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
+ * </table>
+ */
+public final class RegistrationCacheBuilder {
+    /** Most bytes the cache keeps registered (sizes like {@code 64m} accepted). */
+    public static final String MAX_BYTES_PROP_NAME = "memreg.cache.maxBytes";
+    /** Most registrations the cache keeps. */
+    public static final String MAX_ENTRIES_PROP_NAME = "memreg.cache.maxEntries";
+    /** Whether a partly overlapping request registers the union with its neighbours. */
+    public static final String MERGE_PROP_NAME = "memreg.cache.merge";
+    /** Default of {@link #MAX_BYTES_PROP_NAME} and {@link #MAX_ENTRIES_PROP_NAME}: no limit. */
+    public static final long UNLIMITED = Long.MAX_VALUE;
+    /** Default of {@link #MERGE_PROP_NAME}. */
+    public static final boolean MERGE_DEFAULT = true;
+
+    final Device device;
+    long maxBytes = Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED);
+    long maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
+    boolean merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
+    LongSupplier clock = System::nanoTime;
+
+    RegistrationCacheBuilder(Device device) {
+        this.device = Objects.requireNonNull(device, "device");
+    }
+
+    /** Most bytes kept registered; unused entries are evicted (least recently used first) to stay within it. */
+    public RegistrationCacheBuilder maxBytes(long maxBytes) {
+        this.maxBytes = maxBytes;
+        return this;
+    }
+
+    /** Most registrations kept; unused entries are evicted to stay within it. */
+    public RegistrationCacheBuilder maxEntries(long maxEntries) {
+        this.maxEntries = maxEntries;
+        return this;
+    }
+
+    /**
+     * With merge on, a request that partly overlaps cached registrations registers the union of
+     * them all, so later requests anywhere in it hit. With merge off it registers just the range
+     * asked for. Either way the overlapped registrations leave the index (unused ones are
+     * deregistered, held ones stay valid for their holders).
+     */
+    public RegistrationCacheBuilder merge(boolean merge) {
+        this.merge = merge;
+        return this;
+    }
+
+    /** The clock that orders releases for LRU eviction; tests make it deterministic. */
+    RegistrationCacheBuilder clock(LongSupplier clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        return this;
+    }
+
+    /**
+     * Validates the settings and makes the cache.
+     *
+     * @throws IllegalArgumentException when a limit is not positive or below one page
+     */
+    public RegistrationCache build() {
+        long pageSize = device.pageSize();
+        if (pageSize <= 0 || Long.bitCount(pageSize) != 1) {
+            throw new IllegalArgumentException("device " + device.name() + " reports page size " + pageSize);
+        }
+        if (maxBytes < pageSize) {
+            throw new IllegalArgumentException("maxBytes must be at least one page (" + pageSize + "): " + maxBytes);
+        }
+        if (maxEntries < 1) {
+            throw new IllegalArgumentException("maxEntries must be at least 1: " + maxEntries);
+        }
+        return new RegistrationCache(this);
+    }
+}

@@ -1,0 +1,308 @@
+package org.memreg.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.memreg.device.Access;
+import org.memreg.device.DeviceException;
+import org.memreg.device.ResourceExhaustedException;
+import org.memreg.device.UnmappedMemoryException;
+
+class RegistrationCacheTest {
+    static final long PAGE = 4096;
+    static final long BASE = 0x7f00_0000_0000L;
+
+    final InMemoryTestDevice device = new InMemoryTestDevice();
+    RegistrationCache cache = RegistrationCache.builder(device).build();
+
+    @AfterEach
+    void checkDeviceProtocol() {
+        cache.close();
+        assertEquals(0, device.liveRegions(), "close leaves nothing registered");
+        assertEquals(0, device.protocolErrors, "cache never deregisters twice nor sends bad ranges");
+    }
+
+    @Test
+    void shouldMissOnceThenHit() {
+        try (Registration first = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE)) {
+            assertTrue(first.isValid());
+        }
+        try (Registration second = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE)) {
+            assertTrue(second.isValid());
+        }
+        CacheStats stats = cache.stats();
+        assertEquals(1, stats.misses());
+        assertEquals(1, stats.hits());
+        assertEquals(1, device.registerCalls);
+    }
+
+    @Test
+    void shouldRoundOutToPages() {
+        try (Registration reg = cache.acquire(BASE + 100, PAGE, Access.LOCAL_READ)) {
+            assertEquals(BASE, reg.address());
+            assertEquals(2 * PAGE, reg.length());
+            assertTrue(reg.covers(BASE + 100, PAGE));
+            assertFalse(reg.covers(BASE + 100, 2 * PAGE));
+        }
+    }
+
+    @Test
+    void shouldHitSubRangeOfLiveRegistration() {
+        try (Registration whole = cache.acquire(BASE, 8 * PAGE, Access.ALL);
+             Registration part = cache.acquire(BASE + 3 * PAGE, 2 * PAGE, Access.REMOTE_READ)) {
+            assertEquals(whole.remoteKey(), part.remoteKey());
+            assertEquals(1, cache.stats().hits());
+        }
+    }
+
+    @Test
+    void shouldServeLessAccessFromMoreAndUpgradeWhenMissingARight() {
+        Registration readOnly = cache.acquire(BASE, PAGE, Access.LOCAL_READ);
+        Registration writable = cache.acquire(BASE, PAGE, Access.REMOTE_WRITE);
+        assertNotEquals(readOnly.localKey(), writable.localKey(), "an upgrade registers anew");
+        assertTrue(writable.access().includes(Access.REMOTE_WRITE));
+        assertTrue(readOnly.isValid(), "the held read-only registration stays valid for its holder");
+        readOnly.close();
+        assertEquals(1, device.liveRegions(), "the replaced one goes once released");
+        try (Registration again = cache.acquire(BASE, PAGE, Access.LOCAL_READ)) {
+            assertEquals(writable.localKey(), again.localKey(), "more access satisfies less");
+        }
+        writable.close();
+    }
+
+    @Test
+    void shouldKeepReleasedRegistrationCached() {
+        cache.acquire(BASE, 4 * PAGE, Access.LOCAL_WRITE).close();
+        assertEquals(1, device.liveRegions(), "lazy deregistration");
+        CacheStats stats = cache.stats();
+        assertEquals(4 * PAGE, stats.registeredBytes());
+        assertEquals(0, stats.inUseBytes());
+        assertEquals(4 * PAGE, stats.unusedBytes());
+    }
+
+    @Test
+    void shouldRegisterUnionOfPartialOverlapWhenMerging() {
+        Registration held = cache.acquire(BASE, 4 * PAGE, Access.LOCAL_WRITE);
+        cache.acquire(BASE + 8 * PAGE, 4 * PAGE, Access.REMOTE_READ).close();
+        try (Registration merged = cache.acquire(BASE + 2 * PAGE, 8 * PAGE, Access.LOCAL_READ)) {
+            assertEquals(BASE, merged.address());
+            assertEquals(12 * PAGE, merged.length());
+            assertTrue(merged.access().includes(Access.LOCAL_WRITE.with(Access.REMOTE_READ)));
+        }
+        assertTrue(held.isValid(), "held overlapped registration stays valid");
+        assertEquals(2, device.liveRegions(), "unused overlapped one was replaced, held one kept");
+        held.close();
+        assertEquals(1, device.liveRegions());
+        CacheStats stats = cache.stats();
+        assertEquals(2, stats.replaced());
+        assertEquals(1, stats.deferredDeregistrations());
+        assertEquals(1, stats.entries());
+    }
+
+    @Test
+    void shouldRegisterOnlyTheRangeAskedWhenNotMerging() {
+        cache.close();
+        cache = RegistrationCache.builder(device).merge(false).build();
+        cache.acquire(BASE, 4 * PAGE, Access.LOCAL_WRITE).close();
+        try (Registration reg = cache.acquire(BASE + 2 * PAGE, 4 * PAGE, Access.LOCAL_WRITE)) {
+            assertEquals(BASE + 2 * PAGE, reg.address());
+            assertEquals(4 * PAGE, reg.length());
+        }
+        assertEquals(1, device.liveRegions(), "the overlapped unused one was deregistered");
+    }
+
+    @Test
+    void shouldEvictLeastRecentlyUsedAndRetryWhenDeviceIsExhausted() {
+        InMemoryTestDevice small = new InMemoryTestDevice(3 * PAGE, Long.MAX_VALUE);
+        try (RegistrationCache limited = RegistrationCache.builder(small).build()) {
+            for (int i = 0; i < 3; i++) {
+                limited.acquire(BASE + 2 * i * PAGE, PAGE, Access.LOCAL_WRITE).close();
+            }
+            limited.acquire(BASE, PAGE, Access.LOCAL_WRITE).close(); // page 0 becomes most recent
+            limited.acquire(BASE + 100 * PAGE, PAGE, Access.LOCAL_WRITE).close();
+            assertFalse(small.isLive(BASE + 2 * PAGE, PAGE), "least recently used went first");
+            assertTrue(small.isLive(BASE, PAGE));
+            assertTrue(small.isLive(BASE + 4 * PAGE, PAGE));
+            assertEquals(1, limited.stats().evictionsDeviceLimit());
+        }
+    }
+
+    @Test
+    void shouldNeverEvictInUseAndSayWhatIsPinnedWhenNothingIsLeft() {
+        InMemoryTestDevice small = new InMemoryTestDevice(2 * PAGE, Long.MAX_VALUE);
+        try (RegistrationCache limited = RegistrationCache.builder(small).build();
+             Registration a = limited.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+             Registration b = limited.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE)) {
+            ResourceExhaustedException e = assertThrows(ResourceExhaustedException.class,
+                    () -> limited.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE));
+            assertTrue(e.getMessage().contains("8 KiB (8192 bytes) pinned in 2 registrations"), e.getMessage());
+            assertTrue(e.getMessage().contains("8 KiB (8192 bytes) in use"), e.getMessage());
+            assertTrue(e.getMessage().contains("limit: device in-memory-test: test device full"), e.getMessage());
+            assertTrue(a.isValid() && b.isValid());
+            assertEquals(2, small.liveRegions());
+        }
+    }
+
+    @Test
+    void shouldInvalidateUnusedNowAndHeldOnRelease() {
+        cache.acquire(BASE, PAGE, Access.LOCAL_WRITE).close();
+        Registration held = cache.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE);
+        cache.invalidate(BASE, 8 * PAGE);
+        assertFalse(held.isValid());
+        assertEquals(1, device.liveRegions(), "unused deregistered at once, held one kept for its holder");
+        try (Registration fresh = cache.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE)) {
+            assertNotEquals(held.localKey(), fresh.localKey(), "never the stale registration");
+            assertTrue(fresh.isValid());
+        }
+        held.close();
+        assertEquals(1, device.liveRegions());
+        CacheStats stats = cache.stats();
+        assertEquals(2, stats.invalidations());
+        assertEquals(1, stats.deferredDeregistrations());
+        assertEquals(3, stats.misses());
+    }
+
+    @Test
+    void shouldInvalidateHeldRegistrationThatAMergeReplaced() {
+        Registration held = cache.acquire(BASE, 2 * PAGE, Access.LOCAL_WRITE);
+        Registration merged = cache.acquire(BASE + PAGE, 4 * PAGE, Access.LOCAL_WRITE);
+        cache.invalidate(BASE, PAGE);
+        assertFalse(held.isValid(), "retired but held registrations are invalidated too");
+        assertFalse(merged.isValid());
+        held.close();
+        merged.close();
+        assertEquals(0, device.liveRegions());
+    }
+
+    @Test
+    void shouldTrimUnusedOnly() {
+        cache.acquire(BASE, 2 * PAGE, Access.LOCAL_WRITE).close();
+        cache.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE).close();
+        try (Registration held = cache.acquire(BASE + 8 * PAGE, PAGE, Access.LOCAL_WRITE)) {
+            assertEquals(2 * PAGE, cache.trim(PAGE), "one LRU entry is enough");
+            assertEquals(PAGE, cache.trim(Long.MAX_VALUE));
+            assertEquals(0, cache.trim(Long.MAX_VALUE));
+            assertTrue(held.isValid());
+            assertEquals(2, cache.stats().trimmed());
+        }
+    }
+
+    @Test
+    void shouldRejectBadInputAndStayUnchanged() {
+        cache.acquire(BASE, PAGE, Access.LOCAL_WRITE).close();
+        CacheStats before = cache.stats();
+        assertThrows(IllegalArgumentException.class, () -> cache.acquire(BASE, 0, Access.LOCAL_WRITE));
+        assertThrows(IllegalArgumentException.class, () -> cache.acquire(BASE, -PAGE, Access.LOCAL_WRITE));
+        assertThrows(IllegalArgumentException.class, () -> cache.acquire(Long.MAX_VALUE - 10, 100, Access.LOCAL_WRITE));
+        assertThrows(IllegalArgumentException.class, () -> cache.acquire(-PAGE, PAGE, Access.LOCAL_WRITE));
+        assertThrows(IllegalArgumentException.class, () -> cache.invalidate(BASE, 0));
+        assertThrows(IllegalArgumentException.class, () -> cache.trim(-1));
+        assertThrows(IllegalArgumentException.class,
+                () -> cache.acquire(java.lang.foreign.MemorySegment.ofArray(new byte[16]), Access.LOCAL_WRITE));
+        device.markUnmapped(BASE + 16 * PAGE, PAGE);
+        UnmappedMemoryException unmapped = assertThrows(UnmappedMemoryException.class,
+                () -> cache.acquire(BASE + 15 * PAGE, 2 * PAGE, Access.LOCAL_WRITE));
+        assertTrue(unmapped.getMessage().contains("not mapped"));
+        // Overlapping an unused cached entry and running into unmapped memory leaves that entry in place.
+        assertThrows(UnmappedMemoryException.class, () -> cache.acquire(BASE, 17 * PAGE, Access.LOCAL_WRITE));
+        CacheStats after = cache.stats();
+        assertEquals(before.entries(), after.entries());
+        assertEquals(before.registeredBytes(), after.registeredBytes());
+        assertEquals(before.registrations(), after.registrations());
+        try (Registration reg = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE)) {
+            assertTrue(reg.isValid());
+        }
+        assertEquals(before.hits() + 1, cache.stats().hits());
+    }
+
+    @Test
+    void shouldLeaveNothingBehindWhenTheDeviceFails() {
+        device.failNextRegistration(new DeviceException("I/O error"));
+        DeviceException e = assertThrows(DeviceException.class, () -> cache.acquire(BASE, PAGE, Access.LOCAL_WRITE));
+        assertEquals("I/O error", e.getMessage());
+        assertEquals(0, cache.stats().entries());
+        assertEquals(0, device.liveRegions());
+    }
+
+    @Test
+    void shouldTolerateReleasingTwice() {
+        Registration reg = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+        Registration other = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+        reg.close();
+        reg.close();
+        assertFalse(reg.isValid(), "a released handle is no longer valid for its holder");
+        assertTrue(other.isValid());
+        assertEquals(PAGE, cache.stats().inUseBytes(), "the second close did not drop the other holder");
+        other.close();
+        assertEquals(0, cache.stats().inUseBytes());
+    }
+
+    @Test
+    void shouldDeregisterEverythingOnCloseAndRefuseAfterwards() {
+        Registration held = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+        cache.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE).close();
+        cache.close();
+        cache.close();
+        assertEquals(0, device.liveRegions());
+        assertFalse(held.isValid());
+        held.close();
+        assertThrows(IllegalStateException.class, () -> cache.acquire(BASE, PAGE, Access.LOCAL_WRITE));
+        assertThrows(IllegalStateException.class, () -> cache.invalidate(BASE, PAGE));
+        assertEquals(0, cache.trim(Long.MAX_VALUE));
+        assertTrue(cache.isClosed());
+    }
+
+    @Test
+    void shouldAcquireNativeSegments() {
+        try (Arena arena = Arena.ofConfined()) {
+            var segment = arena.allocate(3 * PAGE, PAGE);
+            try (Registration reg = cache.acquire(segment, Access.LOCAL_WRITE)) {
+                assertEquals(segment.address(), reg.address());
+                assertEquals(3 * PAGE, reg.length());
+            }
+        }
+    }
+
+    @Test
+    void shouldValidateSettings() {
+        assertThrows(IllegalArgumentException.class, () -> RegistrationCache.builder(device).maxBytes(100).build());
+        assertThrows(IllegalArgumentException.class, () -> RegistrationCache.builder(device).maxEntries(0).build());
+        assertThrows(NullPointerException.class, () -> RegistrationCache.builder(null));
+    }
+
+    @Test
+    void shouldReadSettingsFromSystemProperties() {
+        System.setProperty(RegistrationCacheBuilder.MAX_ENTRIES_PROP_NAME, "1");
+        try (RegistrationCache fromProperty = RegistrationCache.builder(device).build()) {
+            fromProperty.acquire(BASE, PAGE, Access.LOCAL_WRITE).close();
+            fromProperty.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE).close();
+            assertEquals(1, fromProperty.stats().evictionsMaxEntries());
+        } finally {
+            System.clearProperty(RegistrationCacheBuilder.MAX_ENTRIES_PROP_NAME);
+        }
+        System.setProperty(RegistrationCacheBuilder.MAX_BYTES_PROP_NAME, "lots");
+        try {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> RegistrationCache.builder(device));
+            assertTrue(e.getMessage().contains("memreg.cache.maxBytes=lots"), e.getMessage());
+        } finally {
+            System.clearProperty(RegistrationCacheBuilder.MAX_BYTES_PROP_NAME);
+        }
+    }
+
+    @Test
+    void shouldHandOutTheSameEntryToConcurrentHolders() {
+        Registration a = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+        Registration b = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+        assertSame(a.entry(), b.entry());
+        a.close();
+        b.close();
+    }
+}
