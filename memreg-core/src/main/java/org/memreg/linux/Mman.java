@@ -114,6 +114,7 @@ public final class Mman {
     }
 
     /** A segment over {@code [address, address + length)}, for reading and writing it from Java. */
+    @SuppressWarnings("restricted") // the caller vouches for the address/symbol
     public static MemorySegment segment(long address, long length) {
         return MemorySegment.ofAddress(address).reinterpret(length);
     }

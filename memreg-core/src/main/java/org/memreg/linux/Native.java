@@ -41,6 +41,7 @@ final class Native {
     }
 
     /** A downcall to the libc function {@code name} without errno capture. */
+    @SuppressWarnings("restricted") // the caller vouches for the address/symbol
     static MethodHandle call(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol = LINKER.defaultLookup().find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no function " + name));
