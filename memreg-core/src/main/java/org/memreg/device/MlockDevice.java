@@ -1,0 +1,218 @@
+package org.memreg.device;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.memreg.linux.Errno;
+import org.memreg.linux.LinuxException;
+import org.memreg.linux.MemoryLock;
+import org.memreg.linux.Mincore;
+import org.memreg.linux.SysConf;
+
+/**
+ * A {@link Device} that pins memory with the kernel's {@code mlock}: registered pages stay
+ * resident until deregistered. This is the pinning an RDMA NIC needs minus the NIC.
+ *
+ * <p><b>Counting.</b> The kernel does not count page locks (one munlock undoes every mlock), but
+ * the cache may register overlapping ranges in separate registrations. The device therefore
+ * keeps a lock count per page and only calls mlock for pages going 0→1 and munlock for pages
+ * going 1→0. {@link #registeredBytes()} is the number of distinct locked bytes: what
+ * {@code VmLck} in {@code /proc/self/status} shows for this device's memory.
+ *
+ * <p><b>Limits.</b> An optional pin budget ({@link Builder#pinBudget}, property
+ * {@value #PIN_BUDGET_PROP_NAME}, default none) is checked before mlock is called; beyond it,
+ * and when the kernel refuses for RLIMIT_MEMLOCK (processes without CAP_IPC_LOCK), register
+ * throws {@link ResourceExhaustedException}. Unmapped memory gives
+ * {@link UnmappedMemoryException} (told apart from the limit with mincore). After any failure
+ * nothing of the request stays locked.
+ *
+ * <p><b>Caveats.</b> munlock also undoes locks the application took itself on the same pages.
+ * mlock does not stop the kernel from moving a page to another physical frame (compaction).
+ *
+ * <p>Thread safe: one lock inside the device serialises register, deregister and close (this is
+ * the registration cache's miss path; the mlock syscall dominates).
+ */
+public final class MlockDevice implements Device {
+    /** System property for the pin budget in bytes (suffixes k, m, g allowed). */
+    public static final String PIN_BUDGET_PROP_NAME = "memreg.mlock.pinBudget";
+    /** Default pin budget: none ({@code Long.MAX_VALUE}); only RLIMIT_MEMLOCK applies. */
+    public static final long PIN_BUDGET_DEFAULT = Long.MAX_VALUE;
+
+    private final long pinBudget;
+    private final long pageSize = SysConf.pageSize();
+    private final PageCounts locks = new PageCounts();
+    private final Map<Long, LockedRegion> live = new HashMap<>();
+    private boolean closed;
+
+    private MlockDevice(Builder builder) {
+        this.pinBudget = builder.pinBudget;
+    }
+
+    /** A builder with the settings of the {@code memreg.mlock.*} system properties. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The pin budget from {@value #PIN_BUDGET_PROP_NAME}, or {@link #PIN_BUDGET_DEFAULT}. */
+    public static long pinBudgetFromProperty() {
+        return DeviceSettings.longValue(PIN_BUDGET_PROP_NAME, PIN_BUDGET_DEFAULT);
+    }
+
+    @Override
+    public String name() {
+        return "mlock";
+    }
+
+    @Override
+    public long pageSize() {
+        return pageSize;
+    }
+
+    /** The configured pin budget in bytes ({@code Long.MAX_VALUE}: none). */
+    public long pinBudget() {
+        return pinBudget;
+    }
+
+    @Override
+    public MemoryRegion register(long address, long length, Access access) {
+        Objects.requireNonNull(access, "access");
+        DeviceSettings.checkRange(address, length, pageSize);
+        long end = address + length;
+        synchronized (this) {
+            if (closed) {
+                throw new DeviceException("mlock device is closed");
+            }
+            List<long[]> gaps = locks.gaps(address, end);
+            long newBytes = gaps.stream().mapToLong(g -> g[1] - g[0]).sum();
+            if (newBytes > pinBudget - locks.coveredBytes()) {
+                throw new ResourceExhaustedException(String.format(
+                        "mlock pin budget exceeded: %d bytes locked, %d more requested, budget %d bytes",
+                        locks.coveredBytes(), newBytes, pinBudget));
+            }
+            lockAll(gaps, address, length);
+            locks.increment(address, end);
+            LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());
+            live.put(region.localKey(), region);
+            return region;
+        }
+    }
+
+    @Override
+    public void deregister(MemoryRegion region) {
+        synchronized (this) {
+            if (!(region instanceof LockedRegion locked) || live.get(locked.localKey()) != locked) {
+                return; // deregistered already (or by close), or not ours: harmless
+            }
+            live.remove(locked.localKey());
+            unlockAll(locks.decrement(locked.address(), locked.end()));
+        }
+    }
+
+    @Override
+    public synchronized long registeredBytes() {
+        return locks.coveredBytes();
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            live.clear();
+            List<long[]> ranges = locks.coveredRanges();
+            locks.clear();
+            unlockAll(ranges);
+        }
+    }
+
+    // Locks each 0->1 gap; on failure unlocks what this request locked and throws.
+    private void lockAll(List<long[]> gaps, long address, long length) {
+        for (int i = 0; i < gaps.size(); i++) {
+            long[] gap = gaps.get(i);
+            int errno = MemoryLock.tryMlock(gap[0], gap[1] - gap[0]);
+            if (errno != 0) {
+                // mlock may have locked the mappings before a hole: undo this gap and the earlier ones.
+                for (int j = 0; j <= i; j++) {
+                    unlockMapped(gaps.get(j)[0], gaps.get(j)[1]);
+                }
+                throw failure(errno, address, length, gaps.stream().mapToLong(g -> g[1] - g[0]).sum());
+            }
+        }
+    }
+
+    private DeviceException failure(int errno, long address, long length, long newBytes) {
+        LinuxException cause = new LinuxException("mlock", errno);
+        if ((errno == Errno.ENOMEM || errno == Errno.EAGAIN) && !Mincore.isMapped(address, length)) {
+            return new UnmappedMemoryException(address, length);
+        }
+        if (errno == Errno.ENOMEM || errno == Errno.EAGAIN || errno == Errno.EPERM) {
+            MemoryLock.Limit limit = MemoryLock.memlockLimit();
+            return new ResourceExhaustedException(String.format(
+                    "mlock refused by the kernel (RLIMIT_MEMLOCK soft limit %s bytes): %d bytes locked"
+                            + " by this device, %d more requested",
+                    limit.soft() == MemoryLock.RLIM_INFINITY ? "unlimited" : Long.toString(limit.soft()),
+                    locks.coveredBytes(), newBytes), cause);
+        }
+        return new DeviceException("mlock failed for " + length + " bytes at 0x" + Long.toHexString(address), cause);
+    }
+
+    // munlock [start, end) even if parts are unmapped: split around holes (ENOMEM) by halving.
+    private void unlockMapped(long start, long end) {
+        int errno = MemoryLock.tryMunlock(start, end - start);
+        if (errno == Errno.ENOMEM && end - start > pageSize) {
+            long middle = start + (end - start) / pageSize / 2 * pageSize;
+            unlockMapped(start, middle);
+            unlockMapped(middle, end);
+        }
+    }
+
+    // Unlocks every range. Holes (ENOMEM) are no failure: unmapping released those pages already.
+    private void unlockAll(List<long[]> ranges) {
+        LinuxException failure = null;
+        for (long[] range : ranges) {
+            int errno = MemoryLock.tryMunlock(range[0], range[1] - range[0]);
+            if (errno == Errno.ENOMEM) {
+                unlockMapped(range[0], range[1]);
+            } else if (errno != 0 && failure == null) {
+                failure = new LinuxException("munlock", errno,
+                        String.format("0x%x..0x%x", range[0], range[1]));
+            }
+        }
+        if (failure != null) {
+            throw new DeviceException("mlock device could not unlock all pages", failure);
+        }
+    }
+
+    private long newKey() {
+        long key;
+        do {
+            key = Keys.next();
+        } while (live.containsKey(key));
+        return key;
+    }
+
+    /** Configures an {@link MlockDevice}; starts from the {@code memreg.mlock.*} properties. */
+    public static final class Builder {
+        private long pinBudget = pinBudgetFromProperty();
+
+        private Builder() {
+        }
+
+        /** Most bytes the device may lock at once (distinct pages); default none. */
+        public Builder pinBudget(long bytes) {
+            this.pinBudget = bytes;
+            return this;
+        }
+
+        /** Validates the settings and creates the device. */
+        public MlockDevice build() {
+            if (pinBudget <= 0) {
+                throw new IllegalArgumentException("pinBudget must be positive: " + pinBudget);
+            }
+            return new MlockDevice(this);
+        }
+    }
+}
