@@ -28,7 +28,7 @@ final class EvictionOrder {
                 Entry candidate = batch[next];
                 long stamp = stamps[next];
                 batch[next++] = null;
-                if (candidate.lastUse == stamp && candidate.tryKill(true)) {
+                if (candidate.lastUse() == stamp && candidate.tryKill(true)) {
                     return candidate;
                 }
             }
@@ -40,8 +40,8 @@ final class EvictionOrder {
     private void snapshot(RegionIndex index) {
         List<Candidate> unused = new ArrayList<>();
         for (Entry entry : index.entries()) {
-            long stamp = entry.lastUse; // read before the state: a release stamps, then decrements
-            if (entry.state() == 0) {
+            long stamp = entry.lastUse(); // read before the state: a release stamps, then decrements
+            if (entry.isUnused()) {
                 unused.add(new Candidate(entry, stamp));
             }
         }

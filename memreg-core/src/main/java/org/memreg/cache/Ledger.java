@@ -21,6 +21,8 @@ final class Ledger {
     /** Registrations the device holds for us: in the index or retired but held. */
     long liveEntries;
     long registeredBytes;
+    /** Hits counted by entries that have since been deregistered. */
+    long hitsOfDeregistered;
 
     void registered(MemoryRegion region, long nanos) {
         registrations++;
@@ -29,8 +31,9 @@ final class Ledger {
         deviceNanos += nanos;
     }
 
-    void deregistered(Entry entry, long nanos) {
+    void deregistered(Entry entry, long hits, long nanos) {
         deregistrations++;
+        hitsOfDeregistered += hits;
         liveEntries--;
         registeredBytes -= entry.length();
         deviceNanos += nanos;

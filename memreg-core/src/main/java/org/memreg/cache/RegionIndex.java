@@ -11,22 +11,30 @@ import org.memreg.device.Access;
  * The cache's index: live entries by start address, never overlapping one another, so the only
  * entry that can cover an address is the one with the greatest start at or below it.
  *
+ * <p>Two views of the same entries: a hash table by exact start for the common hit (the same
+ * buffer again) and a skip list by start for sub-range lookups and overlap scans.
+ *
  * <p>Reads are lock-free (the hit path); writes happen under the cache's miss lock. A reader
  * racing a writer sees either the old or the new entry, and an entry it sees but that has just
  * been retired refuses new holders (see {@link Entry#tryAcquire()}), so it never gets a
  * registration that has left the index.
  */
 final class RegionIndex {
+    private final StartTable exact = new StartTable();
     private final ConcurrentSkipListMap<Long, Entry> byStart = new ConcurrentSkipListMap<>();
     private int size; // written under the miss lock only
 
     /** The entry covering {@code [start, end)} with at least {@code access}, or null. */
     Entry find(long start, long end, Access access) {
+        Entry entry = exact.get(start);
+        if (entry != null) {
+            return entry.covers(start, end, access) ? entry : null;
+        }
         Map.Entry<Long, Entry> floor = byStart.floorEntry(start);
         if (floor == null) {
             return null;
         }
-        Entry entry = floor.getValue();
+        entry = floor.getValue();
         return entry.covers(start, end, access) ? entry : null;
     }
 
@@ -48,11 +56,13 @@ final class RegionIndex {
         if (previous != null) {
             throw new IllegalStateException("index already had " + previous + " where " + entry + " goes");
         }
+        exact.put(entry);
         size++;
     }
 
     void remove(Entry entry) {
         if (byStart.remove(entry.start, entry)) {
+            exact.remove(entry);
             size--;
         }
     }
@@ -67,6 +77,7 @@ final class RegionIndex {
 
     void clear() {
         byStart.clear();
+        exact.clear();
         size = 0;
     }
 }

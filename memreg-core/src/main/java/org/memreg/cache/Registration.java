@@ -29,7 +29,7 @@ public final class Registration implements AutoCloseable {
     private final RegistrationCache cache;
     private final Entry entry;
     @SuppressWarnings("unused") // accessed through RELEASED
-    private volatile boolean released;
+    private boolean released;
 
     Registration(RegistrationCache cache, Entry entry) {
         this.cache = cache;
@@ -66,7 +66,7 @@ public final class Registration implements AutoCloseable {
      * changed under it. A registration replaced in the index by a larger one stays valid.
      */
     public boolean isValid() {
-        return !released && (entry.state() & (Entry.INVALID | Entry.DEAD)) == 0;
+        return !(boolean) RELEASED.getAcquire(this) && (entry.state() & (Entry.INVALID | Entry.DEAD)) == 0;
     }
 
     /** True when {@code [address, address + length)} lies inside the registered range. */
@@ -78,10 +78,16 @@ public final class Registration implements AutoCloseable {
         return entry;
     }
 
-    /** Releases this holder's reference. Closing twice is harmless. */
+    /**
+     * Releases this holder's reference. Closing twice is harmless. A handle belongs to one holder:
+     * it may be closed on another thread than the one that acquired it, but not on two threads at
+     * the same moment (that would be the same bug as any double free; the flag is not atomic so
+     * that the hit path pays for one atomic operation each way, not two).
+     */
     @Override
     public void close() {
-        if (RELEASED.compareAndSet(this, false, true)) {
+        if (!(boolean) RELEASED.getAcquire(this)) {
+            RELEASED.setRelease(this, true); // published by the full fence of the release that follows
             cache.release(entry);
         }
     }

@@ -6,7 +6,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.memreg.config.Settings;
@@ -53,7 +53,8 @@ public final class RegistrationCache implements AutoCloseable {
     private final EvictionOrder evictionOrder = new EvictionOrder();
     private final Set<Entry> retired = Collections.newSetFromMap(new IdentityHashMap<>());
     private final ReentrantLock lock = new ReentrantLock();
-    private final LongAdder hits = new LongAdder();
+    /** Hits drained from entries whose own counters filled up (see {@link Entry#HITS_DRAIN_AT}). */
+    private final AtomicLong drainedHits = new AtomicLong();
     private final Ledger ledger = new Ledger();
     private volatile boolean closed;
     private long nextId;
@@ -88,11 +89,22 @@ public final class RegistrationCache implements AutoCloseable {
         long start = address & ~pageMask;
         long end = (address + length + pageMask) & ~pageMask;
         Entry entry = index.find(start, end, access);
-        if (entry != null && entry.tryAcquire()) {
-            hits.increment();
-            return new Registration(this, entry);
+        if (entry != null) {
+            long before = entry.tryAcquire();
+            if (before >= 0) {
+                if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) {
+                    drainHits(entry);
+                }
+                return new Registration(this, entry);
+            }
         }
         return miss(start, end, access);
+    }
+
+    /** Once per 2^36 hits on one entry: move its count out before the field overflows. */
+    private void drainHits(Entry entry) {
+        entry.drainHits(Entry.HITS_DRAIN_AT);
+        drainedHits.addAndGet(Entry.HITS_DRAIN_AT);
     }
 
     /** {@link #acquire(long, long, Access)} for a native segment's range. */
@@ -108,9 +120,14 @@ public final class RegistrationCache implements AutoCloseable {
         try {
             ensureOpen();
             Entry cached = index.find(start, end, access); // another thread may have registered it
-            if (cached != null && cached.tryAcquire()) {
-                hits.increment();
-                return new Registration(this, cached);
+            if (cached != null) {
+                long before = cached.tryAcquire();
+                if (before >= 0) {
+                    if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) {
+                        drainHits(cached);
+                    }
+                    return new Registration(this, cached);
+                }
             }
             ledger.misses++;
             List<Entry> overlapping = index.overlapping(start, end);
@@ -145,7 +162,7 @@ public final class RegistrationCache implements AutoCloseable {
             long goingBytes = 0;
             int goingEntries = 0;
             for (Entry entry : replacing) {
-                if (entry.state() == 0) { // unused: deregistered once the new one is in
+                if (entry.isUnused()) { // deregistered once the new one is in
                     goingBytes += entry.length();
                     goingEntries++;
                 }
@@ -208,13 +225,13 @@ public final class RegistrationCache implements AutoCloseable {
      * unused, else by its last holder. Whichever of this and the last release comes second sees
      * the other's half and does the deregistration; {@link Entry#tryKill} lets exactly one do it.
      */
-    private void retire(Entry entry, int extraFlags) {
-        int before = entry.mark(Entry.RETIRED | extraFlags);
+    private void retire(Entry entry, long extraFlags) {
+        long before = entry.mark(Entry.RETIRED | extraFlags);
         index.remove(entry);
         if ((before & Entry.DEAD) != 0) {
             return;
         }
-        if ((before & Entry.COUNT_MASK) == 0 && entry.tryKill(false)) {
+        if (Entry.holders(before) == 0 && entry.tryKill(false)) {
             retired.remove(entry);
             deregister(entry);
         } else {
@@ -224,9 +241,9 @@ public final class RegistrationCache implements AutoCloseable {
 
     /** The last holder of a retired entry deregisters it (a deferred deregistration). */
     void release(Entry entry) {
-        entry.lastUse = clock.getAsLong(); // before the count drops: eviction reads stamp, then count
-        int state = entry.release();
-        if ((state & Entry.COUNT_MASK) != 0 || (state & Entry.RETIRED) == 0 || (state & Entry.DEAD) != 0) {
+        entry.stampUse(clock.getAsLong()); // before the count drops: eviction reads stamp, then count
+        long state = entry.release();
+        if (Entry.holders(state) != 0 || (state & Entry.RETIRED) == 0 || (state & Entry.DEAD) != 0) {
             return;
         }
         lock.lock();
@@ -249,7 +266,7 @@ public final class RegistrationCache implements AutoCloseable {
             // The region counts as released either way; the device said why it could not.
             LOG.log(System.Logger.Level.WARNING, "device " + device.name() + " failed to deregister " + entry, e);
         } finally {
-            ledger.deregistered(entry, System.nanoTime() - began);
+            ledger.deregistered(entry, Entry.hits(entry.state()), System.nanoTime() - began);
         }
     }
 
@@ -315,7 +332,14 @@ public final class RegistrationCache implements AutoCloseable {
     public CacheStats stats() {
         lock.lock();
         try {
-            return ledger.snapshot(hits.sum(), index.size(), retired.size(), inUseBytes());
+            long hits = ledger.hitsOfDeregistered + drainedHits.get();
+            for (Entry entry : index.entries()) {
+                hits += Entry.hits(entry.state());
+            }
+            for (Entry entry : retired) {
+                hits += Entry.hits(entry.state());
+            }
+            return ledger.snapshot(hits, index.size(), retired.size(), inUseBytes());
         } finally {
             lock.unlock();
         }
@@ -324,7 +348,7 @@ public final class RegistrationCache implements AutoCloseable {
     private long inUseBytes() {
         long bytes = 0;
         for (Entry entry : index.entries()) {
-            if ((entry.state() & Entry.COUNT_MASK) != 0) {
+            if (Entry.holders(entry.state()) != 0) {
                 bytes += entry.length();
             }
         }

@@ -35,7 +35,7 @@ public final class RegistrationCacheBuilder {
     long maxBytes = Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED);
     long maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
     boolean merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
-    LongSupplier clock = System::nanoTime;
+    LongSupplier clock = new ReleaseClock();
 
     RegistrationCacheBuilder(Device device) {
         this.device = Objects.requireNonNull(device, "device");
