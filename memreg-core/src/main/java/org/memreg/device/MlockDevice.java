@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MemoryLock;
@@ -56,7 +57,7 @@ public final class MlockDevice implements Device {
 
     /** The pin budget from {@value #PIN_BUDGET_PROP_NAME}, or {@link #PIN_BUDGET_DEFAULT}. */
     public static long pinBudgetFromProperty() {
-        return DeviceSettings.longValue(PIN_BUDGET_PROP_NAME, PIN_BUDGET_DEFAULT);
+        return Settings.bytes(PIN_BUDGET_PROP_NAME, PIN_BUDGET_DEFAULT);
     }
 
     @Override
@@ -77,7 +78,7 @@ public final class MlockDevice implements Device {
     @Override
     public MemoryRegion register(long address, long length, Access access) {
         Objects.requireNonNull(access, "access");
-        DeviceSettings.checkRange(address, length, pageSize);
+        RangeCheck.check(address, length, pageSize);
         long end = address + length;
         synchronized (this) {
             if (closed) {

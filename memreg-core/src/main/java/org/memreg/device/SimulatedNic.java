@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.Madvise;
@@ -137,7 +138,7 @@ public final class SimulatedNic implements Device {
     @Override
     public MemoryRegion register(long address, long length, Access access) {
         Objects.requireNonNull(access, "access");
-        DeviceSettings.checkRange(address, length, pageSize);
+        RangeCheck.check(address, length, pageSize);
         int pages = Math.toIntExact(length / pageSize);
         long[] frames = pinAndTranslate(address, length, access, pages);
         spin(registrationNanos + pages * pageNanos);
@@ -279,12 +280,12 @@ public final class SimulatedNic implements Device {
 
     /** Configures a {@link SimulatedNic}; starts from the {@code memreg.nic.*} properties. */
     public static final class Builder {
-        private long registrationNanos = DeviceSettings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT);
-        private long pageNanos = DeviceSettings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT);
-        private long deregistrationNanos = DeviceSettings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT);
-        private long maxPages = DeviceSettings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT);
-        private long maxRegions = DeviceSettings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT);
-        private boolean strict = DeviceSettings.booleanValue(STRICT_PROP_NAME, STRICT_DEFAULT);
+        private long registrationNanos = Settings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT);
+        private long pageNanos = Settings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT);
+        private long deregistrationNanos = Settings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT);
+        private long maxPages = Settings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT);
+        private long maxRegions = Settings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT);
+        private boolean strict = Settings.bool(STRICT_PROP_NAME, STRICT_DEFAULT);
 
         private Builder() {
         }

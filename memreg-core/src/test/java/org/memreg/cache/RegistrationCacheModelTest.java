@@ -24,7 +24,7 @@ import org.memreg.device.ResourceExhaustedException;
 class RegistrationCacheModelTest {
     static final long PAGE = 4096;
     static final long BASE = 0x7d00_0000_0000L;
-    static final int SEQUENCES = Integer.getInteger("memreg.test.long", 0) > 0 ? 2000 : 150;
+    static final int SEQUENCES = Boolean.getBoolean("memreg.test.long") ? 2000 : 150;
     static final int STEPS = 1500;
 
     record Held(Registration registration, CacheModel.Reg reg) {}

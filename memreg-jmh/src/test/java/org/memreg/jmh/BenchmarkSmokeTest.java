@@ -1,0 +1,44 @@
+package org.memreg.jmh;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs each benchmark's set-up, a few operations and its tear-down (which checks that hits were
+ * hits and misses were misses), so a broken benchmark fails the build instead of a bench run.
+ * No timing here.
+ */
+class BenchmarkSmokeTest {
+    @Test
+    void hitBenchmarkOnlyHits() {
+        HitBenchmark.Cache cache = new HitBenchmark.Cache();
+        cache.buffers = 16;
+        cache.setUp();
+        HitBenchmark.Cursor cursor = new HitBenchmark.Cursor();
+        cursor.setUp(cache);
+        HitBenchmark benchmark = new HitBenchmark();
+        for (int i = 0; i < 1000; i++) {
+            assertNotEquals(0, benchmark.hitOneThread(cache, cursor));
+        }
+        assertEquals(1000, cache.cache.stats().hits());
+        cache.tearDown();
+    }
+
+    @Test
+    void missBenchmarkOnlyMisses() {
+        for (String device : new String[] {"noop", "mlock"}) {
+            MissBenchmark benchmark = new MissBenchmark();
+            benchmark.device = device;
+            benchmark.setUp();
+            for (int i = 0; i < 100; i++) {
+                benchmark.cacheMissAndEvict();
+                benchmark.direct();
+            }
+            assertEquals(100, benchmark.cache.stats().misses());
+            assertEquals(99, benchmark.cache.stats().evictionsMaxEntries());
+            benchmark.tearDown();
+        }
+    }
+}
