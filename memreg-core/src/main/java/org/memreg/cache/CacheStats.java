@@ -14,7 +14,8 @@ package org.memreg.cache;
  * @param evictionsMaxEntries     unused entries deregistered to stay within {@code maxEntries}
  * @param trimmed                 unused entries deregistered by {@code trim}
  * @param replaced                entries taken out of the index by a merge or access upgrade
- * @param invalidations           entries invalidated because their memory changed
+ * @param invalidations           entries invalidated because their memory changed (all causes)
+ * @param eventInvalidations      of those, invalidated by the monitor's memory events
  * @param deferredDeregistrations in-use entries deregistered later, when their last holder released
  * @param entries                 registrations in the index (findable by acquire)
  * @param retiredEntries          registrations out of the index but still held
@@ -33,6 +34,7 @@ public record CacheStats(
         long trimmed,
         long replaced,
         long invalidations,
+        long eventInvalidations,
         long deferredDeregistrations,
         long entries,
         long retiredEntries,

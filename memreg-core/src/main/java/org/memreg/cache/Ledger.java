@@ -15,6 +15,7 @@ final class Ledger {
     long evictionsMaxEntries;
     long trimmed;
     long replaced;
+    /** Invalidations by {@code invalidate} and of entries caught changing while registering. */
     long invalidations;
     long deferredDeregistrations;
     long deviceNanos;
@@ -39,9 +40,10 @@ final class Ledger {
         deviceNanos += nanos;
     }
 
-    CacheStats snapshot(long hits, long entries, long retiredEntries, long inUseBytes) {
+    CacheStats snapshot(long hits, long eventInvalidations, long entries, long retiredEntries, long inUseBytes) {
         return new CacheStats(hits, misses, registrations, deregistrations, evictionsDeviceLimit,
-                evictionsMaxBytes, evictionsMaxEntries, trimmed, replaced, invalidations,
-                deferredDeregistrations, entries, retiredEntries, registeredBytes, inUseBytes, deviceNanos);
+                evictionsMaxBytes, evictionsMaxEntries, trimmed, replaced, invalidations + eventInvalidations,
+                eventInvalidations, deferredDeregistrations, entries, retiredEntries, registeredBytes, inUseBytes,
+                deviceNanos);
     }
 }

@@ -2,18 +2,20 @@ package org.memreg.cache;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
-import org.memreg.config.Settings;
 import org.memreg.device.Access;
 import org.memreg.device.Device;
-import org.memreg.device.MemoryRegion;
+import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
+import org.memreg.monitor.EventGate;
+import org.memreg.monitor.MemoryEventKind;
+import org.memreg.monitor.MemoryMonitor;
 
 /**
  * A registration cache: makes repeated registration of the same buffers nearly free, never hands
@@ -30,42 +32,52 @@ import org.memreg.device.ResourceExhaustedException;
  *   <li><b>Eviction.</b> When the device is exhausted, or {@code maxBytes}/{@code maxEntries}
  *       would be exceeded, the least recently used unused registrations are deregistered one at
  *       a time until the new one fits; a held registration is never evicted.
- *   <li><b>Invalidation.</b> {@link #invalidate} removes every overlapping registration from the
- *       index at once; unused ones are deregistered now, held ones when released, and their
+ *   <li><b>Invalidation.</b> {@link #invalidate} and the cache's {@link MemoryMonitor} (memory
+ *       unmapped, dropped or moved under a registration) remove every overlapping registration
+ *       from the index at once; unused ones are deregistered, held ones when released, and their
  *       {@link Registration#isValid()} turns false.
  * </ul>
  *
  * <p>Thread-safe. Hits and releases take no lock; misses, invalidation, trimming and closing
- * serialise on one lock, which is also held across the device call so that two threads missing
- * on the same buffer register it once. Closing deregisters everything, held or not; the device
- * itself stays open (it belongs to the caller).
+ * serialise on one lock, also held across the device call so that two threads missing on the
+ * same buffer register it once. The monitor's events are applied without that lock (the reader
+ * thread may not wait for anyone). Closing deregisters everything, held or not, and closes the
+ * monitor; the device stays open (it belongs to the caller).
  */
 public final class RegistrationCache implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(RegistrationCache.class.getName());
+    /** Attempts at registering a range whose memory keeps changing meanwhile. */
+    private static final int MAX_ATTEMPTS = 100;
 
     private final Device device;
+    private final MemoryMonitor monitor;
+    private final EventGate gate;
     private final long pageMask;
-    private final long maxBytes;
-    private final long maxEntries;
     private final boolean merge;
     private final LongSupplier clock;
     private final RegionIndex index = new RegionIndex();
-    private final EvictionOrder evictionOrder = new EvictionOrder();
-    private final Set<Entry> retired = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Out of the index but still held; concurrent so the event reader can scan it. */
+    private final Set<Entry> retired = ConcurrentHashMap.newKeySet();
+    /** Entries an event invalidated, waiting to leave the index under the lock. */
+    private final ConcurrentLinkedQueue<Entry> invalidatedByEvents = new ConcurrentLinkedQueue<>();
+    private final EventLog eventLog = new EventLog();
     private final ReentrantLock lock = new ReentrantLock();
+    private final Ledger ledger = new Ledger();
+    private final Registrar registrar;
     /** Hits drained from entries whose own counters filled up (see {@link Entry#HITS_DRAIN_AT}). */
     private final AtomicLong drainedHits = new AtomicLong();
-    private final Ledger ledger = new Ledger();
+    private final AtomicLong eventInvalidations = new AtomicLong();
     private volatile boolean closed;
     private long nextId;
 
-    RegistrationCache(RegistrationCacheBuilder builder) {
+    RegistrationCache(RegistrationCacheBuilder builder, MemoryMonitor monitor) {
         this.device = builder.device;
+        this.monitor = monitor;
+        this.gate = monitor.gate();
         this.pageMask = builder.device.pageSize() - 1;
-        this.maxBytes = builder.maxBytes;
-        this.maxEntries = builder.maxEntries;
         this.merge = builder.merge;
         this.clock = builder.clock;
+        this.registrar = new Registrar(builder, monitor, ledger, index, this::inUseBytes);
+        monitor.start(this::onMemoryEvent);
     }
 
     /** Starts configuring a cache over {@code device}. */
@@ -81,30 +93,18 @@ public final class RegistrationCache implements AutoCloseable {
      * @throws IllegalStateException when the cache is closed
      * @throws ResourceExhaustedException when it does not fit even after evicting every unused
      *     registration; the message names the bytes pinned, in use, and the limit
-     * @throws org.memreg.device.DeviceException when the device refuses the range (for example
+     * @throws DeviceException when the device refuses the range (for example
      *     {@link org.memreg.device.UnmappedMemoryException}); the cache is unchanged
      */
     public Registration acquire(long address, long length, Access access) {
         checkRange(address, length);
+        if (gate.isPending()) {
+            gate.awaitDelivery(); // an event the kernel already woke someone for is not applied yet
+        }
         long start = address & ~pageMask;
         long end = (address + length + pageMask) & ~pageMask;
-        Entry entry = index.find(start, end, access);
-        if (entry != null) {
-            long before = entry.tryAcquire();
-            if (before >= 0) {
-                if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) {
-                    drainHits(entry);
-                }
-                return new Registration(this, entry);
-            }
-        }
-        return miss(start, end, access);
-    }
-
-    /** Once per 2^36 hits on one entry: move its count out before the field overflows. */
-    private void drainHits(Entry entry) {
-        entry.drainHits(Entry.HITS_DRAIN_AT);
-        drainedHits.addAndGet(Entry.HITS_DRAIN_AT);
+        Registration hit = tryHit(start, end, access);
+        return hit != null ? hit : miss(start, end, access);
     }
 
     /** {@link #acquire(long, long, Access)} for a native segment's range. */
@@ -115,109 +115,90 @@ public final class RegistrationCache implements AutoCloseable {
         return acquire(segment.address(), segment.byteSize(), access);
     }
 
+    private Registration tryHit(long start, long end, Access access) {
+        Entry entry = index.find(start, end, access);
+        if (entry == null) {
+            return null;
+        }
+        long before = entry.tryAcquire();
+        if (before < 0) {
+            return null;
+        }
+        if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) { // once per 2^36 hits on one entry
+            entry.drainHits(Entry.HITS_DRAIN_AT);
+            drainedHits.addAndGet(Entry.HITS_DRAIN_AT);
+        }
+        return new Registration(this, entry);
+    }
+
     private Registration miss(long start, long end, Access access) {
         lock.lock();
         try {
             ensureOpen();
-            Entry cached = index.find(start, end, access); // another thread may have registered it
+            applyEventInvalidations();
+            Registration cached = tryHit(start, end, access); // another thread may have registered it
             if (cached != null) {
-                long before = cached.tryAcquire();
-                if (before >= 0) {
-                    if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) {
-                        drainHits(cached);
-                    }
-                    return new Registration(this, cached);
-                }
+                return cached;
             }
             ledger.misses++;
-            List<Entry> overlapping = index.overlapping(start, end);
-            long regStart = start;
-            long regEnd = end;
-            Access regAccess = access;
-            if (merge) {
-                for (Entry entry : overlapping) {
-                    regStart = Math.min(regStart, entry.start);
-                    regEnd = Math.max(regEnd, entry.end);
-                    regAccess = regAccess.with(entry.access);
+            for (int attempt = 1; ; attempt++) {
+                long mark = eventLog.mark(); // before the range is watched
+                Entry created = register(start, end, access);
+                if (!changedWhileRegistering(created, mark)) {
+                    return new Registration(this, created);
                 }
-            }
-            makeRoom(regEnd - regStart, overlapping);
-            Entry created = new Entry(register(regStart, regEnd - regStart, regAccess), nextId++, clock.getAsLong());
-            for (Entry replaced : overlapping) {
-                if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
-                    retire(replaced, 0);
-                    ledger.replaced++;
+                if (attempt == MAX_ATTEMPTS) {
+                    release(created);
+                    throw new DeviceException(String.format(
+                            "memory 0x%x..0x%x kept changing while it was being registered", start, end));
                 }
+                release(created);
             }
-            index.add(created);
-            return new Registration(this, created);
         } finally {
             lock.unlock();
         }
     }
 
-    /** Evicts until a new registration of {@code length} fits the configured limits. */
-    private void makeRoom(long length, List<Entry> replacing) {
-        while (true) {
-            long goingBytes = 0;
-            int goingEntries = 0;
-            for (Entry entry : replacing) {
-                if (entry.isUnused()) { // deregistered once the new one is in
-                    goingBytes += entry.length();
-                    goingEntries++;
-                }
-            }
-            boolean overBytes = ledger.registeredBytes - goingBytes > maxBytes - length;
-            boolean overEntries = ledger.liveEntries - goingEntries >= maxEntries;
-            if (!overBytes && !overEntries) {
-                return;
-            }
-            Entry victim = evictionOrder.claimVictim(index);
-            if (victim == null) {
-                throw exhausted(length, overBytes
-                        ? "maxBytes " + Settings.formatBytes(maxBytes)
-                        : "maxEntries " + maxEntries, null);
-            }
-            evict(victim);
-            if (overBytes) {
-                ledger.evictionsMaxBytes++;
-            } else {
-                ledger.evictionsMaxEntries++;
+    private Entry register(long start, long end, Access access) {
+        List<Entry> overlapping = index.overlapping(start, end);
+        long regStart = start;
+        long regEnd = end;
+        Access regAccess = access;
+        if (merge) {
+            for (Entry entry : overlapping) {
+                regStart = Math.min(regStart, entry.start);
+                regEnd = Math.max(regEnd, entry.end);
+                regAccess = regAccess.with(entry.access);
             }
         }
-    }
-
-    /** Registers with the device, evicting one unused entry and retrying while it is exhausted. */
-    private MemoryRegion register(long start, long length, Access access) {
-        while (true) {
-            long began = System.nanoTime();
-            try {
-                MemoryRegion region = device.register(start, length, access);
-                ledger.registered(region, System.nanoTime() - began);
-                return region;
-            } catch (ResourceExhaustedException e) {
-                ledger.deviceNanos += System.nanoTime() - began;
-                Entry victim = evictionOrder.claimVictim(index);
-                if (victim == null) {
-                    throw exhausted(length, "device " + device.name() + ": " + e.getMessage(), e);
-                }
-                evict(victim);
-                ledger.evictionsDeviceLimit++;
+        Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
+                nextId++, clock.getAsLong());
+        for (Entry replaced : overlapping) {
+            if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
+                retire(replaced, 0);
+                ledger.replaced++;
             }
         }
+        index.add(created);
+        return created;
     }
 
-    private ResourceExhaustedException exhausted(long length, String limit, Throwable cause) {
-        long inUse = inUseBytes();
-        return new ResourceExhaustedException(String.format(
-                "cannot register %s: %s pinned in %d registrations, %s in use, nothing unused to evict; limit: %s",
-                Settings.formatBytes(length), Settings.formatBytes(ledger.registeredBytes), ledger.liveEntries,
-                Settings.formatBytes(inUse), limit), cause);
-    }
-
-    private void evict(Entry victim) {
-        index.remove(victim);
-        deregister(victim);
+    /**
+     * An event for the new entry's range may have arrived after the range was watched but before
+     * the entry was in the index, where the event's invalidation could not find it. Such an entry
+     * is invalidated here (the caller retries).
+     */
+    private boolean changedWhileRegistering(Entry created, long mark) {
+        if (gate == EventGate.NEVER) {
+            return false;
+        }
+        gate.awaitDelivery();
+        if (!eventLog.overlapsSince(mark, created.start, created.end)) {
+            return false;
+        }
+        retire(created, Entry.INVALID);
+        ledger.invalidations++;
+        return true;
     }
 
     /**
@@ -226,20 +207,26 @@ public final class RegistrationCache implements AutoCloseable {
      * the other's half and does the deregistration; {@link Entry#tryKill} lets exactly one do it.
      */
     private void retire(Entry entry, long extraFlags) {
-        long before = entry.mark(Entry.RETIRED | extraFlags);
+        entry.mark(Entry.RETIRED | extraFlags);
+        finishRetire(entry);
+    }
+
+    /** Under the lock: removes a flagged entry from the index, deregistering it if nobody holds it. */
+    private void finishRetire(Entry entry) {
         index.remove(entry);
-        if ((before & Entry.DEAD) != 0) {
+        long state = entry.state();
+        if ((state & Entry.DEAD) != 0) {
             return;
         }
-        if (Entry.holders(before) == 0 && entry.tryKill(false)) {
+        if (Entry.holders(state) == 0 && entry.tryKill(false)) {
             retired.remove(entry);
-            deregister(entry);
+            registrar.deregister(entry);
         } else {
             retired.add(entry);
         }
     }
 
-    /** The last holder of a retired entry deregisters it (a deferred deregistration). */
+    /** Releases one holder; the last holder of a retired entry deregisters it (deferred). */
     void release(Entry entry) {
         entry.stampUse(clock.getAsLong()); // before the count drops: eviction reads stamp, then count
         long state = entry.release();
@@ -249,8 +236,9 @@ public final class RegistrationCache implements AutoCloseable {
         lock.lock();
         try {
             if (entry.tryKill(false)) {
+                index.remove(entry); // an event may have flagged it before it left the index
                 retired.remove(entry);
-                deregister(entry);
+                registrar.deregister(entry);
                 ledger.deferredDeregistrations++;
             }
         } finally {
@@ -258,15 +246,37 @@ public final class RegistrationCache implements AutoCloseable {
         }
     }
 
-    private void deregister(Entry entry) {
-        long began = System.nanoTime();
-        try {
-            device.deregister(entry.region);
-        } catch (RuntimeException e) {
-            // The region counts as released either way; the device said why it could not.
-            LOG.log(System.Logger.Level.WARNING, "device " + device.name() + " failed to deregister " + entry, e);
-        } finally {
-            ledger.deregistered(entry, Entry.hits(entry.state()), System.nanoTime() - began);
+    /**
+     * The monitor's reader thread: marks every registration over the range invalid at once
+     * (lock-free, so no hit can take one any more), then leaves the index clean-up to whoever
+     * holds the lock next, or does it now if the lock is free. Never blocks.
+     */
+    private void onMemoryEvent(MemoryEventKind kind, long start, long end, long takenNanos) {
+        eventLog.append(start, end);
+        for (Entry entry : index.overlapping(start, end)) {
+            if ((entry.mark(Entry.RETIRED | Entry.INVALID) & (Entry.INVALID | Entry.DEAD)) == 0) {
+                eventInvalidations.incrementAndGet();
+                invalidatedByEvents.add(entry);
+            }
+        }
+        for (Entry entry : retired) {
+            if (entry.start < end && start < entry.end && (entry.mark(Entry.INVALID) & Entry.INVALID) == 0) {
+                eventInvalidations.incrementAndGet();
+            }
+        }
+        if (lock.tryLock()) {
+            try {
+                applyEventInvalidations();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Under the lock: moves entries the events invalidated out of the index. */
+    private void applyEventInvalidations() {
+        for (Entry entry; (entry = invalidatedByEvents.poll()) != null; ) {
+            finishRetire(entry);
         }
     }
 
@@ -285,11 +295,12 @@ public final class RegistrationCache implements AutoCloseable {
         lock.lock();
         try {
             ensureOpen();
+            applyEventInvalidations();
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, Entry.INVALID);
                 ledger.invalidations++;
             }
-            for (Entry entry : new ArrayList<>(retired)) {
+            for (Entry entry : retired) {
                 if (entry.start < end && start < entry.end && (entry.mark(Entry.INVALID) & Entry.INVALID) == 0) {
                     ledger.invalidations++;
                 }
@@ -312,17 +323,11 @@ public final class RegistrationCache implements AutoCloseable {
         }
         lock.lock();
         try {
-            long freed = 0;
-            while (!closed && freed < bytes) {
-                Entry victim = evictionOrder.claimVictim(index);
-                if (victim == null) {
-                    break;
-                }
-                evict(victim);
-                ledger.trimmed++;
-                freed += victim.length();
+            if (closed) {
+                return 0;
             }
-            return freed;
+            applyEventInvalidations();
+            return registrar.trim(bytes);
         } finally {
             lock.unlock();
         }
@@ -332,6 +337,7 @@ public final class RegistrationCache implements AutoCloseable {
     public CacheStats stats() {
         lock.lock();
         try {
+            applyEventInvalidations();
             long hits = ledger.hitsOfDeregistered + drainedHits.get();
             for (Entry entry : index.entries()) {
                 hits += Entry.hits(entry.state());
@@ -339,7 +345,7 @@ public final class RegistrationCache implements AutoCloseable {
             for (Entry entry : retired) {
                 hits += Entry.hits(entry.state());
             }
-            return ledger.snapshot(hits, index.size(), retired.size(), inUseBytes());
+            return ledger.snapshot(hits, eventInvalidations.get(), index.size(), retired.size(), inUseBytes());
         } finally {
             lock.unlock();
         }
@@ -363,6 +369,11 @@ public final class RegistrationCache implements AutoCloseable {
         return device;
     }
 
+    /** The monitor that tells this cache about memory changes ({@link MemoryMonitor#NONE} if none). */
+    public MemoryMonitor monitor() {
+        return monitor;
+    }
+
     /** True once {@link #close()} was called. */
     public boolean isClosed() {
         return closed;
@@ -370,7 +381,7 @@ public final class RegistrationCache implements AutoCloseable {
 
     /**
      * Deregisters every registration, held or not (holders see {@link Registration#isValid()}
-     * false and may still close theirs). Closing twice is harmless.
+     * false and may still close theirs), and closes the monitor. Closing twice is harmless.
      */
     @Override
     public void close() {
@@ -380,14 +391,16 @@ public final class RegistrationCache implements AutoCloseable {
                 return;
             }
             closed = true;
+            monitor.close(); // no event can race the teardown below
             List<Entry> all = new ArrayList<>(index.entries());
             all.addAll(retired);
             index.clear();
             retired.clear();
-            evictionOrder.clear();
+            invalidatedByEvents.clear();
+            registrar.clear();
             for (Entry entry : all) {
                 if (entry.forceKill()) {
-                    deregister(entry);
+                    registrar.deregister(entry);
                 }
             }
         } finally {

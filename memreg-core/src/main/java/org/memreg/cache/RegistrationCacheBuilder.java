@@ -4,6 +4,8 @@ import java.util.Objects;
 import java.util.function.LongSupplier;
 import org.memreg.config.Settings;
 import org.memreg.device.Device;
+import org.memreg.monitor.MemoryMonitor;
+import org.memreg.monitor.MemoryMonitors;
 
 /**
  * Configures a {@link RegistrationCache}; made by {@link RegistrationCache#builder(Device)}.
@@ -17,6 +19,7 @@ import org.memreg.device.Device;
  *       <td>unlimited: only the device's own limit (e.g. RLIMIT_MEMLOCK) applies</td></tr>
  *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
  *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
+ *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>{@value #MONITOR_DEFAULT}</td></tr>
  * </table>
  */
 public final class RegistrationCacheBuilder {
@@ -26,6 +29,14 @@ public final class RegistrationCacheBuilder {
     public static final String MAX_ENTRIES_PROP_NAME = "memreg.cache.maxEntries";
     /** Whether a partly overlapping request registers the union with its neighbours. */
     public static final String MERGE_PROP_NAME = "memreg.cache.merge";
+    /**
+     * Which memory monitor a cache gets when the builder is not given one: {@code auto} (the
+     * userfaultfd monitor where the kernel allows it, else none, with a log line saying so),
+     * {@code userfaultfd} (fail if unavailable) or {@code none}.
+     */
+    public static final String MONITOR_PROP_NAME = "memreg.cache.monitor";
+    /** Default of {@link #MONITOR_PROP_NAME}. */
+    public static final String MONITOR_DEFAULT = "auto";
     /** Default of {@link #MAX_BYTES_PROP_NAME} and {@link #MAX_ENTRIES_PROP_NAME}: no limit. */
     public static final long UNLIMITED = Long.MAX_VALUE;
     /** Default of {@link #MERGE_PROP_NAME}. */
@@ -36,6 +47,7 @@ public final class RegistrationCacheBuilder {
     long maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
     boolean merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
     LongSupplier clock = new ReleaseClock();
+    MemoryMonitor monitor; // null: made from MONITOR_PROP_NAME at build
 
     RegistrationCacheBuilder(Device device) {
         this.device = Objects.requireNonNull(device, "device");
@@ -64,6 +76,15 @@ public final class RegistrationCacheBuilder {
         return this;
     }
 
+    /**
+     * The monitor that tells the cache when memory under its registrations changes; the cache
+     * owns it from now on and closes it. Default: {@value #MONITOR_PROP_NAME}.
+     */
+    public RegistrationCacheBuilder monitor(MemoryMonitor monitor) {
+        this.monitor = Objects.requireNonNull(monitor, "monitor");
+        return this;
+    }
+
     /** The clock that orders releases for LRU eviction; tests make it deterministic. */
     RegistrationCacheBuilder clock(LongSupplier clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -86,6 +107,6 @@ public final class RegistrationCacheBuilder {
         if (maxEntries < 1) {
             throw new IllegalArgumentException("maxEntries must be at least 1: " + maxEntries);
         }
-        return new RegistrationCache(this);
+        return new RegistrationCache(this, monitor != null ? monitor : MemoryMonitors.fromProperty(MONITOR_PROP_NAME));
     }
 }
