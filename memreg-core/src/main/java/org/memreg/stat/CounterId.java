@@ -1,0 +1,95 @@
+package org.memreg.stat;
+
+/**
+ * The counters memreg publishes in a {@link CountersFile}, each with a stable numeric id and a
+ * label. Ids are part of the file format: an id is never reused or renumbered, new counters are
+ * appended with the next free id, and a reader meeting an id it does not know shows it by the
+ * label stored in the file. Labels are the names of the matching components of
+ * {@code org.memreg.cache.CacheStats}, and of {@code org.memreg.monitor.MonitorStats} prefixed
+ * with {@code monitor.}; a test fails when either record has a component with no counter.
+ *
+ * <p>The enum's ordinal indexes the array given to {@link CountersFile#publish(long[])}; the id,
+ * not the ordinal, is what goes into the file.
+ */
+public enum CounterId {
+    // org.memreg.cache.CacheStats: labels are its component names.
+    HITS(1, "hits"),
+    MISSES(2, "misses"),
+    REGISTRATIONS(3, "registrations"),
+    DEREGISTRATIONS(4, "deregistrations"),
+    EVICTIONS_DEVICE_LIMIT(5, "evictionsDeviceLimit"),
+    EVICTIONS_MAX_BYTES(6, "evictionsMaxBytes"),
+    EVICTIONS_MAX_ENTRIES(7, "evictionsMaxEntries"),
+    TRIMMED(8, "trimmed"),
+    REPLACED(9, "replaced"),
+    INVALIDATIONS(10, "invalidations"),
+    EVENT_INVALIDATIONS(11, "eventInvalidations"),
+    QUEUED_INVALIDATIONS(12, "queuedInvalidations"),
+    MAX_QUEUED_INVALIDATIONS(13, "maxQueuedInvalidations"),
+    DEFERRED_DEREGISTRATIONS(14, "deferredDeregistrations"),
+    ENTRIES(15, "entries"),
+    RETIRED_ENTRIES(16, "retiredEntries"),
+    REGISTERED_BYTES(17, "registeredBytes"),
+    IN_USE_BYTES(18, "inUseBytes"),
+    DEVICE_NANOS(19, "deviceNanos"),
+    // org.memreg.monitor.MonitorStats: labels are "monitor." and its component names.
+    MONITOR_EVENTS(20, "monitor.events"),
+    MONITOR_UNMAP_EVENTS(21, "monitor.unmapEvents"),
+    MONITOR_REMOVE_EVENTS(22, "monitor.removeEvents"),
+    MONITOR_REMAP_EVENTS(23, "monitor.remapEvents"),
+    MONITOR_PAGE_FAULTS_ANSWERED(24, "monitor.pageFaultsAnswered"),
+    MONITOR_WATCHED_BYTES(25, "monitor.watchedBytes"),
+    MONITOR_WATCH_FAILURES(26, "monitor.watchFailures"),
+    MONITOR_DELIVERY_NANOS_TOTAL(27, "monitor.deliveryNanosTotal"),
+    MONITOR_DELIVERY_NANOS_MAX(28, "monitor.deliveryNanosMax");
+    // Next free id: 29. Append new counters with the next id, anywhere in the enum (enum order is
+    // display order); never renumber or reuse an id.
+
+    private static final CounterId[] VALUES = values();
+    private static final CounterId[] BY_ID = new CounterId[maxId() + 1];
+
+    static {
+        for (CounterId counter : VALUES) {
+            if (BY_ID[counter.id] != null) {
+                throw new ExceptionInInitializerError("counter id " + counter.id + " used twice");
+            }
+            BY_ID[counter.id] = counter;
+        }
+    }
+
+    private final int id;
+    private final String label;
+
+    CounterId(int id, String label) {
+        this.id = id;
+        this.label = label;
+    }
+
+    /** The stable id written to the file. */
+    public int id() {
+        return id;
+    }
+
+    /** The label written to the file: the statistics component's name, e.g. {@code evictionsMaxBytes}. */
+    public String label() {
+        return label;
+    }
+
+    /** The counter with this id, or {@code null} when this version does not know it. */
+    public static CounterId byId(int id) {
+        return id > 0 && id < BY_ID.length ? BY_ID[id] : null;
+    }
+
+    /** How many counters this version knows: the length of a {@link CountersFile#publish} array. */
+    public static int count() {
+        return VALUES.length;
+    }
+
+    private static int maxId() {
+        int max = 0;
+        for (CounterId counter : values()) {
+            max = Math.max(max, counter.id);
+        }
+        return max;
+    }
+}

@@ -1,0 +1,201 @@
+package org.memreg.stat;
+
+import static org.memreg.stat.CountersFile.COUNT_OFFSET;
+import static org.memreg.stat.CountersFile.HEADER_LENGTH;
+import static org.memreg.stat.CountersFile.HEARTBEAT_OFFSET;
+import static org.memreg.stat.CountersFile.LABEL_MAX_BYTES;
+import static org.memreg.stat.CountersFile.LAYOUT_VERSION;
+import static org.memreg.stat.CountersFile.LONG;
+import static org.memreg.stat.CountersFile.MAGIC;
+import static org.memreg.stat.CountersFile.MAGIC_OFFSET;
+import static org.memreg.stat.CountersFile.NAME_LENGTH_OFFSET;
+import static org.memreg.stat.CountersFile.NAME_MAX_BYTES;
+import static org.memreg.stat.CountersFile.NAME_OFFSET;
+import static org.memreg.stat.CountersFile.PID_OFFSET;
+import static org.memreg.stat.CountersFile.SLOT_ID_OFFSET;
+import static org.memreg.stat.CountersFile.SLOT_LABEL_LENGTH_OFFSET;
+import static org.memreg.stat.CountersFile.SLOT_LABEL_OFFSET;
+import static org.memreg.stat.CountersFile.SLOT_LENGTH;
+import static org.memreg.stat.CountersFile.SLOT_LENGTH_OFFSET;
+import static org.memreg.stat.CountersFile.SLOT_VALUE_OFFSET;
+import static org.memreg.stat.CountersFile.START_TIME_OFFSET;
+import static org.memreg.stat.CountersFile.SUFFIX;
+import static org.memreg.stat.CountersFile.VERSION_OFFSET;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The reader side of {@code memreg stat}: lists the {@link CountersFile}s in a directory and
+ * reads their counters while their writers run. Reading maps the file read-only, checks magic,
+ * layout version and sizes, and loads every value with acquire semantics, so a value is never
+ * torn; anything wrong with the file is a {@link CountersFileException} with a one-line reason.
+ *
+ * <p>A file is <em>dead</em> when no process has its pid, or the process with that pid started
+ * after the file was made (the pid was reused): its writer crashed before deleting it.
+ */
+public final class CountersReader {
+    /** Clock slack when comparing a process's start time with a file's (ticks of /proc are 10 ms). */
+    static final long START_SLACK_MILLIS = 2_000;
+
+    /** A counters file found in the directory, described from its name alone. */
+    public record Listing(Path path, long pid, String name, boolean alive) {}
+
+    /** One counter: its stable id ({@link CounterId#byId} may not know it), label and value. */
+    public record Counter(int id, String label, long value) {}
+
+    /** A file's header and counters at one moment. */
+    public record Snapshot(Path path, long pid, String name, long startTimeMillis, long heartbeatMillis,
+            boolean alive, List<Counter> counters) {
+
+        /** The value of {@code counter}, if the file holds it. */
+        public Optional<Long> value(CounterId counter) {
+            return counters.stream().filter(c -> c.id() == counter.id()).map(Counter::value).findFirst();
+        }
+    }
+
+    private final Path directory;
+
+    /** A reader of the files in {@code directory}. */
+    public CountersReader(Path directory) {
+        this.directory = directory;
+    }
+
+    /** A reader of {@link CountersFile#directory()}. */
+    public static CountersReader ofDefaultDirectory() {
+        return new CountersReader(CountersFile.directory());
+    }
+
+    /** The directory read. */
+    public Path directory() {
+        return directory;
+    }
+
+    /**
+     * The counters files in the directory, by pid then name; empty when the directory does not
+     * exist. Files not named {@code <pid>-<name>.stat} are skipped. Liveness is from the pid only;
+     * {@link #read} also checks that the process is not younger than the file.
+     */
+    public List<Listing> list() throws IOException {
+        List<Listing> listings = new ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + SUFFIX)) {
+            for (Path path : files) {
+                String file = path.getFileName().toString();
+                int dash = file.indexOf('-');
+                if (dash <= 0) {
+                    continue;
+                }
+                long pid;
+                try {
+                    pid = Long.parseLong(file.substring(0, dash));
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                String name = file.substring(dash + 1, file.length() - SUFFIX.length());
+                listings.add(new Listing(path, pid, name, ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)));
+            }
+        } catch (NoSuchFileException e) {
+            return List.of();
+        }
+        listings.sort(Comparator.comparingLong(Listing::pid).thenComparing(Listing::name));
+        return listings;
+    }
+
+    /**
+     * Reads one file.
+     *
+     * @throws CountersFileException when it is missing, empty or still being created, truncated,
+     *     not a counters file, or of another layout version
+     */
+    public static Snapshot read(Path path) throws CountersFileException {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
+            long size = channel.size();
+            if (size < HEADER_LENGTH) {
+                throw new CountersFileException(path, size == 0 ? "empty (still being created, or truncated)"
+                        : "truncated: " + size + " bytes, the header alone is " + HEADER_LENGTH);
+            }
+            MemorySegment segment = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            return read(path, segment);
+        } catch (CountersFileException e) {
+            throw e;
+        } catch (NoSuchFileException e) {
+            throw new CountersFileException(path, "no such file (its writer closed it)", e);
+        } catch (IOException e) {
+            throw new CountersFileException(path, "cannot read: " + e, e);
+        } catch (InternalError e) {
+            // A mapped read past the end of a file truncated under us faults (SIGBUS).
+            throw new CountersFileException(path, "truncated while being read", e);
+        }
+    }
+
+    private static Snapshot read(Path path, MemorySegment segment) throws CountersFileException {
+        long magic = (long) LONG.getAcquire(segment, (long) MAGIC_OFFSET);
+        if (magic == 0) {
+            throw new CountersFileException(path, "no magic yet (still being created, or not a counters file)");
+        }
+        if (magic != MAGIC) {
+            throw new CountersFileException(path, "not a memreg counters file (bad magic)");
+        }
+        int version = segment.get(ValueLayout.JAVA_INT, VERSION_OFFSET);
+        if (version != LAYOUT_VERSION) {
+            throw new CountersFileException(path, "layout version " + version + ", this reader knows " + LAYOUT_VERSION);
+        }
+        int count = segment.get(ValueLayout.JAVA_INT, COUNT_OFFSET);
+        int slotLength = segment.get(ValueLayout.JAVA_INT, SLOT_LENGTH_OFFSET);
+        if (count < 0 || slotLength < SLOT_LENGTH || slotLength % 8 != 0) {
+            throw new CountersFileException(path, "corrupt header: " + count + " counters of " + slotLength + " bytes");
+        }
+        long needed = HEADER_LENGTH + (long) count * slotLength;
+        if (segment.byteSize() < needed) {
+            throw new CountersFileException(path, "truncated: " + segment.byteSize() + " bytes, " + count
+                    + " counters need " + needed);
+        }
+        long pid = segment.get(ValueLayout.JAVA_LONG, PID_OFFSET);
+        long startTime = segment.get(ValueLayout.JAVA_LONG, START_TIME_OFFSET);
+        String name = string(path, segment, NAME_LENGTH_OFFSET, NAME_OFFSET, NAME_MAX_BYTES);
+        List<Counter> counters = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            long slot = HEADER_LENGTH + (long) i * slotLength;
+            int id = segment.get(ValueLayout.JAVA_INT, slot + SLOT_ID_OFFSET);
+            String label = string(path, segment, slot + SLOT_LABEL_LENGTH_OFFSET, slot + SLOT_LABEL_OFFSET,
+                    LABEL_MAX_BYTES);
+            long value = (long) LONG.getAcquire(segment, slot + SLOT_VALUE_OFFSET);
+            counters.add(new Counter(id, label, value));
+        }
+        long heartbeat = (long) LONG.getAcquire(segment, (long) HEARTBEAT_OFFSET);
+        return new Snapshot(path, pid, name, startTime, heartbeat, isAlive(pid, startTime), List.copyOf(counters));
+    }
+
+    private static String string(Path path, MemorySegment segment, long lengthOffset, long offset, int max)
+            throws CountersFileException {
+        int length = segment.get(ValueLayout.JAVA_INT, lengthOffset);
+        if (length < 0 || length > max) {
+            throw new CountersFileException(path, "corrupt header: a string of " + length + " bytes (at most " + max + ")");
+        }
+        return new String(segment.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+    }
+
+    /** Whether a process with {@code pid} runs and is not younger than a file made at {@code fileStartMillis}. */
+    static boolean isAlive(long pid, long fileStartMillis) {
+        Optional<ProcessHandle> process = ProcessHandle.of(pid);
+        if (process.isEmpty() || !process.get().isAlive()) {
+            return false;
+        }
+        return process.get().info().startInstant()
+                .map(started -> started.toEpochMilli() <= fileStartMillis + START_SLACK_MILLIS)
+                .orElse(true);
+    }
+}

@@ -1,0 +1,107 @@
+package org.memreg.stat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A writer thread publishes rounds while a reader maps and reads the same file over and over, as
+ * {@code memreg stat --watch} does. A value is a round number in its high 32 bits and a scrambled
+ * copy in the low 32 bits, so a torn value (halves from two stores) is caught; rounds grow by a
+ * seeded random step. Every value read must be well formed, no later than the last round written,
+ * and never go backwards. With {@link CountersFile#set} the writer stores the slots last to
+ * first, and the reader loads them first to last with acquire, so a slot read later must be from
+ * the same round or a later one (release/acquire ordering, not just atomicity).
+ */
+class CountersConcurrencyTest {
+    private static final long MIX = 0x9E3779B9L;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "ordered set: {0}")
+    @ValueSource(booleans = {true, false})
+    void shouldNeverSeeATornOrOutOfRangeValue(boolean orderedSet) throws Exception {
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("CountersConcurrencyTest seed=" + seed + " (rerun with -Dmemreg.test.seed=" + seed + ")");
+        Random random = new Random(seed);
+        long durationNanos = Boolean.getBoolean("memreg.test.long") ? 20_000_000_000L : 1_000_000_000L;
+        CounterId[] lastToFirst = CounterId.values();
+        Collections.reverse(Arrays.asList(lastToFirst));
+        try (CountersFile file = CountersFile.create(dir, "race")) {
+            AtomicReference<Throwable> writerFailure = new AtomicReference<>();
+            long[] lastRound = new long[1];
+            Thread writer = Thread.ofPlatform().name("writer").start(() -> {
+                try {
+                    long[] values = new long[CounterId.count()];
+                    long deadline = System.nanoTime() + durationNanos;
+                    long round = 0;
+                    while (System.nanoTime() < deadline && round < Integer.MAX_VALUE - 64) {
+                        round += 1 + random.nextInt(64);
+                        if (orderedSet) {
+                            for (CounterId counter : lastToFirst) {
+                                file.set(counter, encode(round));
+                            }
+                        } else {
+                            Arrays.fill(values, encode(round));
+                            file.publish(values);
+                        }
+                        file.heartbeat();
+                        lastRound[0] = round;
+                    }
+                } catch (Throwable t) {
+                    writerFailure.set(t);
+                }
+            });
+            long reads = 0;
+            long[] previous = new long[CounterId.count()];
+            while (writer.isAlive()) {
+                List<CountersReader.Counter> counters = CountersReader.read(file.path()).counters();
+                long earlier = 0;
+                for (int i = 0; i < counters.size(); i++) {
+                    long round = decode(counters.get(i).value(), seed);
+                    assertTrue(round >= previous[i], "counter " + i + " went back from round " + previous[i]
+                            + " to " + round + " (seed " + seed + ")");
+                    previous[i] = round;
+                    if (orderedSet) {
+                        assertTrue(round >= earlier, "counter " + i + " is from round " + round
+                                + " but a counter loaded before it is from round " + earlier + " (seed " + seed + ")");
+                    }
+                    earlier = round;
+                }
+                reads++;
+            }
+            writer.join();
+            if (writerFailure.get() != null) {
+                throw new AssertionError("writer failed", writerFailure.get());
+            }
+            for (long round : previous) {
+                assertTrue(round <= lastRound[0], "read round " + round + " after the last, " + lastRound[0]);
+            }
+            assertEquals(encode(lastRound[0]), CountersReader.read(file.path()).value(CounterId.HITS).orElseThrow());
+            System.out.println("CountersConcurrencyTest " + reads + " snapshots, last round " + lastRound[0]);
+            assertTrue(reads > 10, "the reader ran");
+        }
+    }
+
+    private static long encode(long round) {
+        return (round << 32) | ((round * MIX) & 0xFFFF_FFFFL);
+    }
+
+    private static long decode(long value, long seed) {
+        long round = value >>> 32;
+        if ((value & 0xFFFF_FFFFL) != ((round * MIX) & 0xFFFF_FFFFL)) {
+            throw new AssertionError("torn value 0x" + Long.toHexString(value) + " (seed " + seed + ")");
+        }
+        return round;
+    }
+}

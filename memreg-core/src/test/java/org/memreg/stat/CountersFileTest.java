@@ -1,0 +1,234 @@
+package org.memreg.stat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.reflect.RecordComponent;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.memreg.cache.CacheStats;
+
+class CountersFileTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldReadBackWhatWasWritten() throws IOException {
+        long pid = ProcessHandle.current().pid();
+        try (CountersFile file = CountersFile.create(dir, "round trip")) {
+            assertEquals(dir.resolve(pid + "-round_trip.stat"), file.path());
+            long[] values = new long[CounterId.count()];
+            for (CounterId counter : CounterId.values()) {
+                values[counter.ordinal()] = counter.id() * 1_000_003L;
+            }
+            file.publish(values);
+            file.set(CounterId.HITS, Long.MAX_VALUE);
+            file.set(CounterId.MISSES, -1);
+
+            CountersReader.Snapshot snapshot = CountersReader.read(file.path());
+            assertEquals(pid, snapshot.pid());
+            assertEquals("round_trip", snapshot.name());
+            assertTrue(snapshot.alive());
+            assertTrue(Math.abs(System.currentTimeMillis() - snapshot.heartbeatMillis()) < 60_000);
+            assertEquals(CounterId.count(), snapshot.counters().size());
+            for (CountersReader.Counter counter : snapshot.counters()) {
+                CounterId id = CounterId.byId(counter.id());
+                assertEquals(id.label(), counter.label());
+                long expected = switch (id) {
+                    case HITS -> Long.MAX_VALUE;
+                    case MISSES -> -1;
+                    default -> id.id() * 1_000_003L;
+                };
+                assertEquals(expected, counter.value(), id.label());
+            }
+            assertEquals(List.of(new CountersReader.Listing(file.path(), pid, "round_trip", true)),
+                    new CountersReader(dir).list());
+        }
+        assertTrue(new CountersReader(dir).list().isEmpty(), "close deletes the file");
+    }
+
+    @Test
+    void shouldHoldOnlyTheCountersAskedFor() throws IOException {
+        try (CountersFile file = CountersFile.create(dir, "monitorless", EnumSet.of(CounterId.ENTRIES, CounterId.HITS))) {
+            file.set(CounterId.ENTRIES, 7);
+            file.set(CounterId.MONITOR_EVENTS, 99);
+            assertFalse(file.has(CounterId.MONITOR_EVENTS));
+            CountersReader.Snapshot snapshot = CountersReader.read(file.path());
+            assertEquals(List.of(new CountersReader.Counter(1, "hits", 0), new CountersReader.Counter(15, "entries", 7)),
+                    snapshot.counters());
+            assertEquals(7L, snapshot.value(CounterId.ENTRIES).orElseThrow());
+            assertTrue(snapshot.value(CounterId.MONITOR_EVENTS).isEmpty());
+        }
+    }
+
+    @Test
+    void shouldGiveEachCacheOfAProcessItsOwnFile() throws IOException {
+        try (CountersFile a = CountersFile.create(dir, "default"); CountersFile b = CountersFile.create(dir, "default")) {
+            assertEquals("default", a.name());
+            assertEquals("default-2", b.name());
+            assertEquals(2, new CountersReader(dir).list().size());
+        }
+    }
+
+    @Test
+    void shouldSanitizeNames() {
+        assertEquals("my_cache_1.x", CountersFile.sanitize("my cache/1.x"));
+        assertEquals("_hidden", CountersFile.sanitize(".hidden"));
+        assertEquals("cache", CountersFile.sanitize(""));
+        assertEquals("_", CountersFile.sanitize("é"));
+        assertEquals(48, CountersFile.sanitize("x".repeat(500)).length());
+    }
+
+    @Test
+    void shouldRejectGarbageAndTruncatedFilesWithAClearReason() throws IOException {
+        Path garbage = Files.write(dir.resolve("1-garbage.stat"), "this is not a counters file at all".repeat(10).getBytes());
+        assertProblem(garbage, "not a memreg counters file (bad magic)");
+        assertProblem(Files.write(dir.resolve("1-empty.stat"), new byte[0]), "empty (still being created, or truncated)");
+        assertProblem(Files.write(dir.resolve("1-zeros.stat"), new byte[4096]), "no magic yet");
+        assertProblem(dir.resolve("1-missing.stat"), "no such file");
+        try (CountersFile file = CountersFile.create(dir, "good")) {
+            byte[] bytes = Files.readAllBytes(file.path());
+            assertProblem(Files.write(dir.resolve("1-short.stat"), Arrays.copyOf(bytes, 100)), "truncated: 100 bytes");
+            assertProblem(Files.write(dir.resolve("1-cut.stat"), Arrays.copyOf(bytes, bytes.length - 8)),
+                    "truncated: " + (bytes.length - 8) + " bytes, " + CounterId.count() + " counters need " + bytes.length);
+            Path future = Files.write(dir.resolve("1-future.stat"), bytes);
+            patchInt(future, CountersFile.VERSION_OFFSET, 9);
+            assertProblem(future, "layout version 9, this reader knows 1");
+            Path badName = Files.write(dir.resolve("1-badname.stat"), bytes);
+            patchInt(badName, CountersFile.NAME_LENGTH_OFFSET, 1_000_000);
+            assertProblem(badName, "corrupt header: a string of 1000000 bytes");
+        }
+    }
+
+    private static void assertProblem(Path path, String problem) {
+        CountersFileException e = assertThrows(CountersFileException.class, () -> CountersReader.read(path));
+        assertTrue(e.getMessage().startsWith(path + ": " + problem), e.getMessage());
+    }
+
+    @Test
+    void shouldReportAFileWhoseProcessIsGoneAsDead() throws IOException {
+        try (CountersFile file = CountersFile.create(dir, "template")) {
+            byte[] bytes = Files.readAllBytes(file.path());
+            long deadPid = Integer.MAX_VALUE; // above any pid_max
+            Path dead = Files.write(dir.resolve(deadPid + "-crashed.stat"), bytes);
+            patchLong(dead, CountersFile.PID_OFFSET, deadPid);
+            assertFalse(CountersReader.read(dead).alive());
+
+            // Our own pid, but a file older than this JVM: the pid was reused after a crash.
+            long pid = ProcessHandle.current().pid();
+            Path reused = Files.write(dir.resolve(pid + "-reused.stat"), bytes);
+            patchLong(reused, CountersFile.START_TIME_OFFSET, 1_000);
+            assertFalse(CountersReader.read(reused).alive());
+
+            List<CountersReader.Listing> listings = new CountersReader(dir).list();
+            assertEquals(Set.of("template:true", "reused:true", "crashed:false"),
+                    listings.stream().map(l -> l.name() + ":" + l.alive()).collect(Collectors.toSet()));
+            assertEquals(List.of("reused", "template", "crashed"), listings.stream().map(CountersReader.Listing::name).toList(),
+                    "sorted by pid, then name");
+        }
+    }
+
+    @Test
+    void shouldReplaceAFileOfOursLeftByAnEarlierProcessWithOurPid() throws IOException {
+        long pid = ProcessHandle.current().pid();
+        Path stale;
+        try (CountersFile file = CountersFile.create(dir, "template")) {
+            stale = Files.write(dir.resolve(pid + "-again.stat"), Files.readAllBytes(file.path()));
+        }
+        patchLong(stale, CountersFile.START_TIME_OFFSET, 1_000);
+        try (CountersFile file = CountersFile.create(dir, "again")) {
+            assertEquals(stale, file.path());
+            assertTrue(CountersReader.read(stale).alive());
+        }
+    }
+
+    @Test
+    void shouldListNothingWhenTheDirectoryDoesNotExist() throws IOException {
+        assertEquals(List.of(), new CountersReader(dir.resolve("nowhere")).list());
+    }
+
+    @Test
+    void shouldRefuseWritesAfterClose() throws IOException {
+        CountersFile file = CountersFile.create(dir, "closed");
+        file.close();
+        file.close();
+        assertThrows(IllegalStateException.class, () -> file.set(CounterId.HITS, 1));
+    }
+
+    @Test
+    void shouldUseTheConfiguredDirectory() {
+        String old = System.getProperty(CountersFile.DIR_PROP_NAME);
+        try {
+            System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
+            assertEquals(dir, CountersFile.directory());
+            System.clearProperty(CountersFile.DIR_PROP_NAME);
+            Path expected = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm/memreg")
+                    : Path.of(System.getProperty("java.io.tmpdir"), "memreg");
+            assertEquals(expected, CountersFile.directory());
+        } finally {
+            if (old != null) {
+                System.setProperty(CountersFile.DIR_PROP_NAME, old);
+            }
+        }
+    }
+
+    /** Every statistic has a counter labelled with its name: add a CounterId when CacheStats or MonitorStats grows. */
+    @Test
+    void shouldHaveACounterForEveryStatistic() {
+        Set<String> labels = Arrays.stream(CounterId.values()).map(CounterId::label).collect(Collectors.toSet());
+        for (RecordComponent component : CacheStats.class.getRecordComponents()) {
+            assertTrue(labels.contains(component.getName()), "no CounterId labelled " + component.getName());
+        }
+        Class<?> monitorStats; // by name: the monitor is being written alongside
+        try {
+            monitorStats = Class.forName("org.memreg.monitor.MonitorStats");
+        } catch (ClassNotFoundException e) {
+            return;
+        }
+        for (RecordComponent component : monitorStats.getRecordComponents()) {
+            assertTrue(labels.contains("monitor." + component.getName()),
+                    "no CounterId labelled monitor." + component.getName());
+        }
+    }
+
+    @Test
+    void shouldKeepCounterIdsStable() {
+        assertEquals(1, CounterId.HITS.id());
+        assertEquals(19, CounterId.DEVICE_NANOS.id());
+        assertEquals(28, CounterId.MONITOR_DELIVERY_NANOS_MAX.id());
+        for (CounterId counter : CounterId.values()) {
+            assertEquals(counter, CounterId.byId(counter.id()));
+            assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);
+        }
+        assertEquals(null, CounterId.byId(0));
+        assertEquals(null, CounterId.byId(10_000));
+    }
+
+    static void patchInt(Path path, long offset, int value) throws IOException {
+        patch(path, offset, ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(value).flip());
+    }
+
+    static void patchLong(Path path, long offset, long value) throws IOException {
+        patch(path, offset, ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(value).flip());
+    }
+
+    private static void patch(Path path, long offset, ByteBuffer bytes) throws IOException {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
+            channel.write(bytes, offset);
+        }
+    }
+}
