@@ -1,0 +1,121 @@
+package org.memreg.cli;
+
+import java.io.Console;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.memreg.stat.CountersFile;
+import org.memreg.stat.CountersFileException;
+import org.memreg.stat.CountersReader;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code memreg stat}: the counters of every running memreg cache on this host, read from their
+ * {@link CountersFile}s, printed like AeronStat ({@code id: value - label}).
+ */
+@Command(name = "stat", mixinStandardHelpOptions = true, description = {"Show the counters of running memreg caches (like AeronStat).",
+        "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg)."})
+final class StatCommand implements Callable<Integer> {
+    private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--pid", paramLabel = "PID", description = "Only this process.")
+    Long pid;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "Directory of counters files.")
+    Path dir;
+
+    @Option(names = "--watch", description = "Refresh until interrupted (or --count refreshes).")
+    boolean watch;
+
+    @Option(names = "--count", paramLabel = "N", description = "Stop after N refreshes (implies --watch).")
+    Integer count;
+
+    @Option(names = "--interval", paramLabel = "MS", defaultValue = "1000",
+            description = "Milliseconds between refreshes (default: ${DEFAULT-VALUE}).")
+    long intervalMillis;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        if (count != null && count < 1) {
+            throw new ParameterException(spec.commandLine(), "--count must be at least 1, got " + count);
+        }
+        if (intervalMillis < 1) {
+            throw new ParameterException(spec.commandLine(), "--interval must be at least 1 ms, got " + intervalMillis);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        CountersReader reader = new CountersReader(dir != null ? dir : CountersFile.directory());
+        boolean repeat = watch || count != null;
+        Console console = System.console();
+        boolean terminal = console != null && console.isTerminal();
+        int found = 0;
+        for (int refresh = 1; ; refresh++) {
+            if (repeat) {
+                out.print(terminal ? CLEAR_SCREEN : refresh > 1 ? "\n" : "");
+            }
+            found = print(reader, out, err);
+            out.flush();
+            err.flush();
+            if (!repeat || (count != null && refresh >= count)) {
+                break;
+            }
+            Thread.sleep(intervalMillis);
+        }
+        return found > 0 || pid == null ? 0 : 1;
+    }
+
+    /** Prints one block; returns how many files matched. */
+    private int print(CountersReader reader, PrintWriter out, PrintWriter err) throws IOException {
+        out.printf("%s - memreg stat %s%n", LocalDateTime.now().format(TIME), reader.directory());
+        List<CountersReader.Listing> listings = reader.list().stream()
+                .filter(l -> pid == null || l.pid() == pid).toList();
+        if (listings.isEmpty()) {
+            out.printf("no memreg counters%s in %s%n", pid == null ? "" : " for pid " + pid, reader.directory());
+            return 0;
+        }
+        long now = System.currentTimeMillis();
+        for (CountersReader.Listing listing : listings) {
+            if (!listing.alive()) {
+                out.printf("pid %d cache %s: dead (process gone), stale file %s%n", listing.pid(), listing.name(),
+                        listing.path());
+                continue;
+            }
+            CountersReader.Snapshot snapshot;
+            try {
+                snapshot = CountersReader.read(listing.path());
+            } catch (CountersFileException e) {
+                out.printf("pid %d cache %s: unreadable%n", listing.pid(), listing.name());
+                err.println("memreg stat: " + e.getMessage());
+                continue;
+            }
+            if (!snapshot.alive()) {
+                out.printf("pid %d cache %s: dead (pid reused since), stale file %s%n", listing.pid(), listing.name(),
+                        listing.path());
+                continue;
+            }
+            out.printf("pid %d cache %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
+                    LocalDateTime.ofInstant(Instant.ofEpochMilli(snapshot.startTimeMillis()), ZoneId.systemDefault())
+                            .format(TIME),
+                    Math.max(0, now - snapshot.heartbeatMillis()));
+            for (CountersReader.Counter counter : snapshot.counters()) {
+                out.printf(Locale.ROOT, "%3d: %,26d - %s%n", counter.id(), counter.value(), counter.label());
+            }
+        }
+        return listings.size();
+    }
+}

@@ -1,0 +1,147 @@
+package org.memreg.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.memreg.stat.CountersFile;
+
+class StatCommandTest {
+    private static final Pattern COUNTER = Pattern.compile("^\\s*(\\d+):\\s+(-?[\\d,]+) - (\\S+)$");
+
+    @TempDir
+    Path dir;
+
+    /** A {@link StatChild} running in its own JVM, with what it printed before {@code ready}. */
+    record Child(Process process, long pid, Path path, Map<Integer, Long> counters) implements AutoCloseable {
+        static Child start(Path dir, String name) throws IOException {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                    System.getProperty("java.class.path"), StatChild.class.getName(), dir.toString(), name)
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            Map<String, String> printed = new LinkedHashMap<>();
+            Map<Integer, Long> counters = new LinkedHashMap<>();
+            for (String line = lines.readLine(); !"ready".equals(line); line = lines.readLine()) {
+                if (line == null) {
+                    process.destroyForcibly();
+                    throw new AssertionError("child exited before ready: " + printed);
+                }
+                String[] keyValue = line.split("=", 2);
+                printed.put(keyValue[0], keyValue[1]);
+                if (keyValue[0].startsWith("counter.")) {
+                    counters.put(Integer.parseInt(keyValue[0].substring("counter.".length())), Long.parseLong(keyValue[1]));
+                }
+            }
+            return new Child(process, Long.parseLong(printed.get("pid")), Path.of(printed.get("path")), counters);
+        }
+
+        /** Closes the child's stdin and waits for it to close its file and exit. */
+        @Override
+        public void close() throws IOException {
+            process.getOutputStream().close();
+            try {
+                if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    throw new AssertionError("child did not exit when its stdin closed");
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Test
+    void shouldPrintTheCountersOfAnotherProcess() throws Exception {
+        Child child = Child.start(dir, "child cache");
+        try (child) {
+            assertEquals(child.process().pid(), child.pid());
+            MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
+            assertEquals(0, result.status(), result.err());
+            System.out.print(result.out());
+            assertTrue(result.out().contains("pid " + child.pid() + " cache child_cache - started"), result.out());
+            assertEquals(child.counters(), counters(result.out()));
+            assertFalse(child.counters().isEmpty());
+        }
+        assertEquals(0, child.process().exitValue());
+        assertFalse(Files.exists(child.path()), "the child deleted its file on close");
+        MainTest.Result after = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
+        assertEquals(1, after.status());
+        assertTrue(after.out().contains("no memreg counters for pid " + child.pid()), after.out());
+    }
+
+    @Test
+    void shouldRefreshCountTimesWhenWatching() throws Exception {
+        try (CountersFile file = CountersFile.create(dir, "watched")) {
+            MainTest.Result result = MainTest.run("stat", "--dir", dir.toString(), "--watch", "--count", "3",
+                    "--interval", "10");
+            assertEquals(0, result.status(), result.err());
+            assertEquals(3, result.out().split("- memreg stat ", -1).length - 1, result.out());
+            assertEquals(3, result.out().split("cache watched", -1).length - 1, result.out());
+            assertFalse(result.out().contains("\u001b["), "no ANSI codes when stdout is not a terminal");
+            assertTrue(result.out().contains("pid " + file.pid() + " cache watched"), result.out());
+        }
+    }
+
+    @Test
+    void shouldListDeadAndUnreadableFilesWithoutFailing() throws Exception {
+        try (CountersFile file = CountersFile.create(dir, "template")) {
+            Files.copy(file.path(), dir.resolve(Integer.MAX_VALUE + "-crashed.stat"));
+            Files.write(dir.resolve(file.pid() + "-garbage.stat"), "garbage".repeat(100).getBytes());
+            MainTest.Result result = MainTest.run("stat", "--dir", dir.toString());
+            assertEquals(0, result.status(), result.err());
+            assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " cache crashed: dead (process gone)"),
+                    result.out());
+            assertTrue(result.out().contains("pid " + file.pid() + " cache garbage: unreadable"), result.out());
+            assertTrue(result.err().contains("garbage.stat: not a memreg counters file (bad magic)"), result.err());
+            assertTrue(result.out().contains("pid " + file.pid() + " cache template - started"), result.out());
+            assertFalse(result.err().contains("Exception"), result.err());
+        }
+    }
+
+    @Test
+    void shouldSaySoWhenNothingRuns() {
+        MainTest.Result result = MainTest.run("stat", "--dir", dir.resolve("absent").toString());
+        assertEquals(0, result.status(), result.err());
+        assertTrue(result.out().contains("no memreg counters in " + dir.resolve("absent")), result.out());
+    }
+
+    @Test
+    void shouldRejectBadFlagsWithUsage() {
+        for (String[] args : List.of(new String[] {"stat", "--bogus"}, new String[] {"stat", "--pid", "x"},
+                new String[] {"stat", "--count", "0"})) {
+            MainTest.Result result = MainTest.run(args);
+            assertEquals(2, result.status(), String.join(" ", args) + ": " + result.err());
+            assertTrue(result.err().contains("Usage:"), result.err());
+            assertFalse(result.err().contains("Exception"), result.err());
+        }
+    }
+
+    /** The {@code id: value - label} lines of one block, by id. */
+    static Map<Integer, Long> counters(String out) {
+        Map<Integer, Long> counters = new LinkedHashMap<>();
+        for (String line : out.lines().toList()) {
+            Matcher m = COUNTER.matcher(line);
+            if (m.matches()) {
+                assertEquals(null, counters.put(Integer.parseInt(m.group(1)), Long.parseLong(m.group(2).replace(",", ""))),
+                        "one block only: " + out);
+            }
+        }
+        return counters;
+    }
+}
