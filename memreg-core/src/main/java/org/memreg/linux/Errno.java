@@ -30,6 +30,10 @@ public final class Errno {
     public static final int ENODEV = 19;
     /** Invalid argument. */
     public static final int EINVAL = 22;
+    /** Too many open files in the system. */
+    public static final int ENFILE = 23;
+    /** Too many open files in this process. */
+    public static final int EMFILE = 24;
     /** Inappropriate ioctl for device. */
     public static final int ENOTTY = 25;
     /** Function not implemented. */
@@ -42,7 +46,8 @@ public final class Errno {
     static {
         String[] pairs = {"1", "EPERM", "2", "ENOENT", "3", "ESRCH", "4", "EINTR", "9", "EBADF",
             "11", "EAGAIN", "12", "ENOMEM", "13", "EACCES", "14", "EFAULT", "16", "EBUSY",
-            "17", "EEXIST", "19", "ENODEV", "22", "EINVAL", "25", "ENOTTY", "38", "ENOSYS",
+            "17", "EEXIST", "19", "ENODEV", "22", "EINVAL", "23", "ENFILE", "24", "EMFILE",
+            "25", "ENOTTY", "38", "ENOSYS",
             "95", "EOPNOTSUPP"};
         for (int i = 0; i < pairs.length; i += 2) {
             NAMES[Integer.parseInt(pairs[i])] = pairs[i + 1];

@@ -1,12 +1,10 @@
 package org.memreg.linux;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
@@ -35,8 +33,6 @@ public final class Pagemap {
     /** Bit 63: the page is present in memory. */
     public static final long PRESENT_BIT = 1L << 63;
 
-    private static final int O_RDONLY = 0;
-    private static final int O_CLOEXEC = 0x80000;
     private static final int SCRATCH_ENTRIES = 512;
     private static final MethodHandle PREAD = Native.errnoCall("pread",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
@@ -52,22 +48,11 @@ public final class Pagemap {
         static final boolean PFNS_VISIBLE = probe();
 
         private static int open() {
-            // int open(const char *path, int flags, ... /* mode_t mode */)
-            MethodHandle open = Native.errnoCall("open",
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), Linker.Option.firstVariadicArg(2));
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment state = Native.callState();
-                int fd = (int) open.invokeExact(state, arena.allocateFrom("/proc/self/pagemap"),
-                        O_RDONLY | O_CLOEXEC);
-                if (fd < 0) {
-                    throw new LinuxException("open", Native.errno(state), "/proc/self/pagemap");
-                }
-                return fd;
-            } catch (RuntimeException e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new AssertionError(t);
+            int fd = Fd.open("/proc/self/pagemap", Fd.O_RDONLY | Fd.O_CLOEXEC);
+            if (fd < 0) {
+                throw new LinuxException("open", -fd, "/proc/self/pagemap");
             }
+            return fd;
         }
 
         // Touch a fresh page and look at its entry: present with PFN 0 means PFNs are hidden.

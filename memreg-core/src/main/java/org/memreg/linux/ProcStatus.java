@@ -22,13 +22,22 @@ public final class ProcStatus {
         return kilobyteField("VmRSS:") * 1024;
     }
 
+    /** {@code CapEff}: the effective capabilities of the process (its main thread), bit n for cap n. */
+    public static long effectiveCapabilities() {
+        return Long.parseUnsignedLong(field("CapEff:"), 16);
+    }
+
     private static long kilobyteField(String field) {
+        String value = field(field);
+        return Long.parseLong(value.substring(0, value.indexOf(' ')));
+    }
+
+    private static String field(String field) {
         try {
             // readAllLines, not readString: /proc files may come back short with the latter here.
             for (String line : Files.readAllLines(STATUS)) {
                 if (line.startsWith(field)) {
-                    String value = line.substring(field.length()).trim();
-                    return Long.parseLong(value.substring(0, value.indexOf(' ')));
+                    return line.substring(field.length()).trim();
                 }
             }
         } catch (IOException e) {
