@@ -16,6 +16,8 @@ package org.memreg.cache;
  * @param replaced                entries taken out of the index by a merge or access upgrade
  * @param invalidations           entries invalidated because their memory changed (all causes)
  * @param eventInvalidations      of those, invalidated by the monitor's memory events
+ * @param queuedInvalidations     event invalidations waiting for the lock to leave the index
+ * @param maxQueuedInvalidations  the most that ever waited at once
  * @param deferredDeregistrations in-use entries deregistered later, when their last holder released
  * @param entries                 registrations in the index (findable by acquire)
  * @param retiredEntries          registrations out of the index but still held
@@ -35,6 +37,8 @@ public record CacheStats(
         long replaced,
         long invalidations,
         long eventInvalidations,
+        long queuedInvalidations,
+        long maxQueuedInvalidations,
         long deferredDeregistrations,
         long entries,
         long retiredEntries,

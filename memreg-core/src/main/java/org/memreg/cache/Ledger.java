@@ -40,10 +40,11 @@ final class Ledger {
         deviceNanos += nanos;
     }
 
-    CacheStats snapshot(long hits, long eventInvalidations, long entries, long retiredEntries, long inUseBytes) {
+    CacheStats snapshot(long hits, long eventInvalidations, long queuedInvalidations, long maxQueuedInvalidations,
+                        long entries, long retiredEntries, long inUseBytes) {
         return new CacheStats(hits, misses, registrations, deregistrations, evictionsDeviceLimit,
                 evictionsMaxBytes, evictionsMaxEntries, trimmed, replaced, invalidations + eventInvalidations,
-                eventInvalidations, deferredDeregistrations, entries, retiredEntries, registeredBytes, inUseBytes,
-                deviceNanos);
+                eventInvalidations, queuedInvalidations, maxQueuedInvalidations, deferredDeregistrations, entries,
+                retiredEntries, registeredBytes, inUseBytes, deviceNanos);
     }
 }

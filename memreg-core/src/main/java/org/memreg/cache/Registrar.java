@@ -7,6 +7,11 @@ import org.memreg.device.Access;
 import org.memreg.device.Device;
 import org.memreg.device.MemoryRegion;
 import org.memreg.device.ResourceExhaustedException;
+import org.memreg.jfr.DeregistrationCause;
+import org.memreg.jfr.DeregistrationEvent;
+import org.memreg.jfr.EvictionEvent;
+import org.memreg.jfr.MemregEvents;
+import org.memreg.jfr.RegistrationEvent;
 import org.memreg.monitor.MemoryMonitor;
 
 /**
@@ -54,79 +59,110 @@ final class Registrar {
     }
 
     private void makeRoom(long length, List<Entry> replacing) {
-        while (true) {
-            long goingBytes = 0;
-            int goingEntries = 0;
-            for (Entry entry : replacing) {
-                if (entry.isUnused()) { // deregistered once the new one is in
-                    goingBytes += entry.length();
-                    goingEntries++;
+        EvictionEvent event = MemregEvents.evictionBegin();
+        long entries = 0;
+        long bytes = 0;
+        DeregistrationCause cause = DeregistrationCause.EVICTED_MAX_BYTES;
+        try {
+            while (overLimits(length, replacing)) {
+                boolean overBytes = ledger.registeredBytes - unusedBytes(replacing) > maxBytes - length;
+                cause = overBytes ? DeregistrationCause.EVICTED_MAX_BYTES : DeregistrationCause.EVICTED_MAX_ENTRIES;
+                long evicted = evictOne(cause);
+                if (evicted < 0) {
+                    throw exhausted(length, overBytes
+                            ? "maxBytes " + Settings.formatBytes(maxBytes)
+                            : "maxEntries " + maxEntries, null);
+                }
+                entries++;
+                bytes += evicted;
+                if (overBytes) {
+                    ledger.evictionsMaxBytes++;
+                } else {
+                    ledger.evictionsMaxEntries++;
                 }
             }
-            boolean overBytes = ledger.registeredBytes - goingBytes > maxBytes - length;
-            boolean overEntries = ledger.liveEntries - goingEntries >= maxEntries;
-            if (!overBytes && !overEntries) {
-                return;
-            }
-            if (!evictOne()) {
-                throw exhausted(length, overBytes
-                        ? "maxBytes " + Settings.formatBytes(maxBytes)
-                        : "maxEntries " + maxEntries, null);
-            }
-            if (overBytes) {
-                ledger.evictionsMaxBytes++;
-            } else {
-                ledger.evictionsMaxEntries++;
+        } finally {
+            if (entries > 0) {
+                MemregEvents.evictionEnd(event, cause, entries, bytes, length);
             }
         }
+    }
+
+    /**
+     * True when a new registration of {@code length} would break {@code maxBytes} or
+     * {@code maxEntries}, counting the unused entries it replaces as already gone.
+     */
+    private boolean overLimits(long length, List<Entry> replacing) {
+        long goingEntries = replacing.stream().filter(Entry::isUnused).count();
+        return ledger.registeredBytes - unusedBytes(replacing) > maxBytes - length
+                || ledger.liveEntries - goingEntries >= maxEntries;
+    }
+
+    private static long unusedBytes(List<Entry> entries) {
+        long bytes = 0;
+        for (Entry entry : entries) {
+            if (entry.isUnused()) { // deregistered once the new one is in
+                bytes += entry.length();
+            }
+        }
+        return bytes;
     }
 
     private MemoryRegion registerEvictingWhileExhausted(long start, long length, Access access) {
         while (true) {
             long began = System.nanoTime();
+            RegistrationEvent event = MemregEvents.registrationBegin();
             try {
                 MemoryRegion region = device.register(start, length, access);
                 ledger.registered(region, System.nanoTime() - began);
+                MemregEvents.registrationEnd(event, start, length, access, device.name(), null);
                 return region;
             } catch (ResourceExhaustedException e) {
                 ledger.deviceNanos += System.nanoTime() - began;
-                if (!evictOne()) {
+                MemregEvents.registrationEnd(event, start, length, access, device.name(), e);
+                EvictionEvent eviction = MemregEvents.evictionBegin();
+                long evicted = evictOne(DeregistrationCause.EVICTED_DEVICE_LIMIT);
+                if (evicted < 0) {
                     throw exhausted(length, "device " + device.name() + ": " + e.getMessage(), e);
                 }
+                MemregEvents.evictionEnd(eviction, DeregistrationCause.EVICTED_DEVICE_LIMIT, 1, evicted, length);
                 ledger.evictionsDeviceLimit++;
+            } catch (RuntimeException e) {
+                MemregEvents.registrationEnd(event, start, length, access, device.name(), e);
+                throw e;
             }
         }
     }
 
-    /** Evicts the least recently used unused entry; false when there is none. */
-    boolean evictOne() {
+    /** Evicts the least recently used unused entry; returns its bytes, -1 when there is none. */
+    private long evictOne(DeregistrationCause cause) {
         Entry victim = evictionOrder.claimVictim(index);
         if (victim == null) {
-            return false;
+            return -1;
         }
         index.remove(victim);
-        deregister(victim);
-        return true;
+        deregister(victim, cause);
+        return victim.length();
     }
 
     /** Evicts least recently used unused entries until {@code bytes} are freed; returns the bytes. */
     long trim(long bytes) {
+        EvictionEvent event = MemregEvents.evictionBegin();
         long freed = 0;
-        while (freed < bytes) {
-            Entry victim = evictionOrder.claimVictim(index);
-            if (victim == null) {
-                break;
-            }
-            index.remove(victim);
-            deregister(victim);
+        long entries = 0;
+        for (long evicted; freed < bytes && (evicted = evictOne(DeregistrationCause.TRIMMED)) >= 0; entries++) {
             ledger.trimmed++;
-            freed += victim.length();
+            freed += evicted;
+        }
+        if (entries > 0) {
+            MemregEvents.evictionEnd(event, DeregistrationCause.TRIMMED, entries, freed, bytes);
         }
         return freed;
     }
 
-    void deregister(Entry entry) {
+    void deregister(Entry entry, DeregistrationCause cause) {
         long began = System.nanoTime();
+        DeregistrationEvent event = MemregEvents.deregistrationBegin();
         try {
             monitor.unwatch(entry.start, entry.length());
             device.deregister(entry.region);
@@ -135,6 +171,7 @@ final class Registrar {
             LOG.log(System.Logger.Level.WARNING, "device " + device.name() + " failed to deregister " + entry, e);
         } finally {
             ledger.deregistered(entry, Entry.hits(entry.state()), System.nanoTime() - began);
+            MemregEvents.deregistrationEnd(event, entry.start, entry.length(), device.name(), cause);
         }
     }
 

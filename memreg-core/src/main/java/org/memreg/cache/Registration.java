@@ -66,6 +66,7 @@ public final class Registration implements AutoCloseable {
      * changed under it. A registration replaced in the index by a larger one stays valid.
      */
     public boolean isValid() {
+        cache.awaitPendingEvents(); // an event the kernel already woke its causer for counts
         return !(boolean) RELEASED.getAcquire(this) && (entry.state() & (Entry.INVALID | Entry.DEAD)) == 0;
     }
 

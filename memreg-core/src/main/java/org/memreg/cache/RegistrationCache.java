@@ -13,9 +13,13 @@ import org.memreg.device.Access;
 import org.memreg.device.Device;
 import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
+import org.memreg.jfr.DeregistrationCause;
+import org.memreg.jfr.InvalidationEvent;
+import org.memreg.jfr.MemregEvents;
 import org.memreg.monitor.EventGate;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.StatsPublisher;
 
 /**
  * A registration cache: makes repeated registration of the same buffers nearly free, never hands
@@ -66,6 +70,10 @@ public final class RegistrationCache implements AutoCloseable {
     /** Hits drained from entries whose own counters filled up (see {@link Entry#HITS_DRAIN_AT}). */
     private final AtomicLong drainedHits = new AtomicLong();
     private final AtomicLong eventInvalidations = new AtomicLong();
+    /** Size of {@link #invalidatedByEvents} and the most it ever held (bounded-queue evidence). */
+    private final AtomicLong queued = new AtomicLong();
+    private final AtomicLong maxQueued = new AtomicLong();
+    private final StatsPublisher publisher;
     private volatile boolean closed;
     private long nextId;
 
@@ -78,6 +86,9 @@ public final class RegistrationCache implements AutoCloseable {
         this.clock = builder.clock;
         this.registrar = new Registrar(builder, monitor, ledger, index, this::inUseBytes);
         monitor.start(this::onMemoryEvent);
+        String statsName = builder.statsName;
+        this.publisher = statsName == null || statsName.equals("none")
+                ? null : StatsPublisher.start(statsName, new CacheCounters(this));
     }
 
     /** Starts configuring a cache over {@code device}. */
@@ -98,13 +109,21 @@ public final class RegistrationCache implements AutoCloseable {
      */
     public Registration acquire(long address, long length, Access access) {
         checkRange(address, length);
-        if (gate.isPending()) {
-            gate.awaitDelivery(); // an event the kernel already woke someone for is not applied yet
-        }
+        awaitPendingEvents();
         long start = address & ~pageMask;
         long end = (address + length + pageMask) & ~pageMask;
         Registration hit = tryHit(start, end, access);
         return hit != null ? hit : miss(start, end, access);
+    }
+
+    /**
+     * Waits until memory events already taken from the kernel are applied: the thread that
+     * unmapped (or a thread it told) must not find the old registration afterwards.
+     */
+    void awaitPendingEvents() {
+        if (gate.isPending()) {
+            gate.awaitDelivery();
+        }
     }
 
     /** {@link #acquire(long, long, Access)} for a native segment's range. */
@@ -220,7 +239,8 @@ public final class RegistrationCache implements AutoCloseable {
         }
         if (Entry.holders(state) == 0 && entry.tryKill(false)) {
             retired.remove(entry);
-            registrar.deregister(entry);
+            registrar.deregister(entry, (state & Entry.INVALID) != 0
+                    ? DeregistrationCause.INVALIDATED : DeregistrationCause.REPLACED);
         } else {
             retired.add(entry);
         }
@@ -238,7 +258,7 @@ public final class RegistrationCache implements AutoCloseable {
             if (entry.tryKill(false)) {
                 index.remove(entry); // an event may have flagged it before it left the index
                 retired.remove(entry);
-                registrar.deregister(entry);
+                registrar.deregister(entry, DeregistrationCause.DEFERRED);
                 ledger.deferredDeregistrations++;
             }
         } finally {
@@ -252,18 +272,25 @@ public final class RegistrationCache implements AutoCloseable {
      * holds the lock next, or does it now if the lock is free. Never blocks.
      */
     private void onMemoryEvent(MemoryEventKind kind, long start, long end, long takenNanos) {
+        InvalidationEvent event = MemregEvents.invalidationBegin();
         eventLog.append(start, end);
+        long invalidated = 0;
         for (Entry entry : index.overlapping(start, end)) {
             if ((entry.mark(Entry.RETIRED | Entry.INVALID) & (Entry.INVALID | Entry.DEAD)) == 0) {
+                invalidated++;
                 eventInvalidations.incrementAndGet();
                 invalidatedByEvents.add(entry);
+                maxQueued.accumulateAndGet(queued.incrementAndGet(), Math::max);
             }
         }
         for (Entry entry : retired) {
             if (entry.start < end && start < entry.end && (entry.mark(Entry.INVALID) & Entry.INVALID) == 0) {
+                invalidated++;
                 eventInvalidations.incrementAndGet();
             }
         }
+        MemregEvents.invalidationEnd(event, start, end - start, kind.name().toLowerCase(java.util.Locale.ROOT),
+                invalidated);
         if (lock.tryLock()) {
             try {
                 applyEventInvalidations();
@@ -276,6 +303,7 @@ public final class RegistrationCache implements AutoCloseable {
     /** Under the lock: moves entries the events invalidated out of the index. */
     private void applyEventInvalidations() {
         for (Entry entry; (entry = invalidatedByEvents.poll()) != null; ) {
+            queued.decrementAndGet();
             finishRetire(entry);
         }
     }
@@ -292,10 +320,13 @@ public final class RegistrationCache implements AutoCloseable {
         checkRange(address, length);
         long start = address & ~pageMask;
         long end = (address + length + pageMask) & ~pageMask;
+        InvalidationEvent event = MemregEvents.invalidationBegin();
+        long invalidated;
         lock.lock();
         try {
             ensureOpen();
             applyEventInvalidations();
+            long first = ledger.invalidations;
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, Entry.INVALID);
                 ledger.invalidations++;
@@ -305,9 +336,11 @@ public final class RegistrationCache implements AutoCloseable {
                     ledger.invalidations++;
                 }
             }
+            invalidated = ledger.invalidations - first;
         } finally {
             lock.unlock();
         }
+        MemregEvents.invalidationEnd(event, start, end - start, "explicit", invalidated);
     }
 
     /**
@@ -337,6 +370,7 @@ public final class RegistrationCache implements AutoCloseable {
     public CacheStats stats() {
         lock.lock();
         try {
+            long queuedNow = queued.get();
             applyEventInvalidations();
             long hits = ledger.hitsOfDeregistered + drainedHits.get();
             for (Entry entry : index.entries()) {
@@ -345,7 +379,8 @@ public final class RegistrationCache implements AutoCloseable {
             for (Entry entry : retired) {
                 hits += Entry.hits(entry.state());
             }
-            return ledger.snapshot(hits, eventInvalidations.get(), index.size(), retired.size(), inUseBytes());
+            return ledger.snapshot(hits, eventInvalidations.get(), queuedNow, maxQueued.get(), index.size(),
+                    retired.size(), inUseBytes());
         } finally {
             lock.unlock();
         }
@@ -385,6 +420,9 @@ public final class RegistrationCache implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (publisher != null) {
+            publisher.close(); // first, and outside the lock: its thread may be waiting for stats()
+        }
         lock.lock();
         try {
             if (closed) {
@@ -397,10 +435,11 @@ public final class RegistrationCache implements AutoCloseable {
             index.clear();
             retired.clear();
             invalidatedByEvents.clear();
+            queued.set(0);
             registrar.clear();
             for (Entry entry : all) {
                 if (entry.forceKill()) {
-                    registrar.deregister(entry);
+                    registrar.deregister(entry, DeregistrationCause.CLOSED);
                 }
             }
         } finally {

@@ -20,6 +20,7 @@ import org.memreg.monitor.MemoryMonitors;
  *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
  *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>{@value #MONITOR_DEFAULT}</td></tr>
+ *   <tr><td>{@link #statsName}</td><td>{@value #STATS_NAME_PROP_NAME}</td><td>{@value #STATS_NAME_DEFAULT}</td></tr>
  * </table>
  */
 public final class RegistrationCacheBuilder {
@@ -37,6 +38,13 @@ public final class RegistrationCacheBuilder {
     public static final String MONITOR_PROP_NAME = "memreg.cache.monitor";
     /** Default of {@link #MONITOR_PROP_NAME}. */
     public static final String MONITOR_DEFAULT = "auto";
+    /**
+     * The name the cache publishes its counters under for {@code memreg stat} (a memory-mapped
+     * file, see {@link org.memreg.stat.CountersFile}); {@code none} publishes nothing.
+     */
+    public static final String STATS_NAME_PROP_NAME = "memreg.cache.statsName";
+    /** Default of {@link #STATS_NAME_PROP_NAME}. */
+    public static final String STATS_NAME_DEFAULT = "cache";
     /** Default of {@link #MAX_BYTES_PROP_NAME} and {@link #MAX_ENTRIES_PROP_NAME}: no limit. */
     public static final long UNLIMITED = Long.MAX_VALUE;
     /** Default of {@link #MERGE_PROP_NAME}. */
@@ -47,6 +55,7 @@ public final class RegistrationCacheBuilder {
     long maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
     boolean merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
     LongSupplier clock = new ReleaseClock();
+    String statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
     MemoryMonitor monitor; // null: made from MONITOR_PROP_NAME at build
 
     RegistrationCacheBuilder(Device device) {
@@ -82,6 +91,15 @@ public final class RegistrationCacheBuilder {
      */
     public RegistrationCacheBuilder monitor(MemoryMonitor monitor) {
         this.monitor = Objects.requireNonNull(monitor, "monitor");
+        return this;
+    }
+
+    /**
+     * Publishes the counters under {@code name} for {@code memreg stat}; {@code null} or
+     * {@code "none"} publishes nothing.
+     */
+    public RegistrationCacheBuilder statsName(String name) {
+        this.statsName = name;
         return this;
     }
 

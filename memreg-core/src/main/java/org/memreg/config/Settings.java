@@ -72,6 +72,13 @@ public final class Settings {
         }
     }
 
+    /** Formats a byte count for tables: {@code 8388608} as {@code 8 MiB}, {@code 100} as {@code 100 B}. */
+    public static String formatBytesShort(long bytes) {
+        String full = formatBytes(bytes);
+        int paren = full.indexOf(" (");
+        return paren < 0 ? full.replace(" bytes", " B") : full.substring(0, paren);
+    }
+
     /** Formats a byte count for messages: {@code 8388608} as {@code 8 MiB (8388608 bytes)}. */
     public static String formatBytes(long bytes) {
         if (bytes == Long.MAX_VALUE) {

@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.memreg.util.PageCounts;
 import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;

@@ -1,6 +1,7 @@
 package org.memreg.device;
 
 import java.util.concurrent.ConcurrentHashMap;
+import org.memreg.util.PageCounts;
 
 /**
  * The {@link SimulatedNic}'s translation table: regions by local and by remote key, with a

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
 import org.memreg.device.ResourceExhaustedException;
+import org.memreg.monitor.MemoryMonitor;
 
 /**
  * Long random sequences of acquire / release / invalidate / trim against {@link CacheModel}:
@@ -56,7 +57,7 @@ class RegistrationCacheModelTest {
         Map<CacheModel.Reg, Entry> entries = new IdentityHashMap<>();
         List<Held> held = new ArrayList<>();
         try (RegistrationCache cache = RegistrationCache.builder(device).maxBytes(maxBytes).maxEntries(maxEntries)
-                .merge(merge).clock(clock::getAndIncrement).build()) {
+                .merge(merge).clock(clock::getAndIncrement).monitor(MemoryMonitor.NONE).statsName(null).build()) {
             for (int step = 0; step < STEPS; step++) {
                 int op = random.nextInt(100);
                 String what;

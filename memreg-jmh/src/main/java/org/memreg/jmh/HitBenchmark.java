@@ -8,6 +8,7 @@ import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
 import org.memreg.device.MlockDevice;
+import org.memreg.monitor.MemoryMonitors;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -40,6 +41,9 @@ public class HitBenchmark {
     public static class Cache {
         @Param({"1", "1024"})
         int buffers;
+        /** The memory monitor: the hit path must cost the same with it on. */
+        @Param({"none", "userfaultfd"})
+        String monitor = "none";
         Arena arena;
         MlockDevice device;
         RegistrationCache cache;
@@ -51,7 +55,7 @@ public class HitBenchmark {
             arena = Arena.ofShared();
             segments = Buffers.allocate(arena, buffers, BUFFER_SIZE);
             device = MlockDevice.builder().build();
-            cache = RegistrationCache.builder(device).build();
+            cache = RegistrationCache.builder(device).monitor(MemoryMonitors.named(monitor, "monitor")).build();
             for (MemorySegment segment : segments) {
                 cache.acquire(segment, Access.LOCAL_WRITE).close(); // warm: every later acquire hits
             }

@@ -13,8 +13,15 @@ import org.junit.jupiter.api.Test;
 class BenchmarkSmokeTest {
     @Test
     void hitBenchmarkOnlyHits() {
+        for (String monitor : new String[] {"none", "userfaultfd"}) {
+            hitBenchmarkOnlyHits(monitor);
+        }
+    }
+
+    private void hitBenchmarkOnlyHits(String monitor) {
         HitBenchmark.Cache cache = new HitBenchmark.Cache();
         cache.buffers = 16;
+        cache.monitor = monitor;
         cache.setUp();
         HitBenchmark.Cursor cursor = new HitBenchmark.Cursor();
         cursor.setUp(cache);
@@ -24,6 +31,25 @@ class BenchmarkSmokeTest {
         }
         assertEquals(1000, cache.cache.stats().hits());
         cache.tearDown();
+    }
+
+    @Test
+    void unmapBenchmarkInvalidatesEveryBuffer() {
+        UnmapBenchmark benchmark = new UnmapBenchmark();
+        benchmark.setUp();
+        for (int i = 0; i < 50; i++) {
+            benchmark.mapBuffer();
+            benchmark.munmapUnwatched();
+            benchmark.mapBuffer();
+            new UnmapBenchmark.WatchedBuffer().register(benchmark);
+            benchmark.munmapWatched(null);
+            benchmark.mapBuffer();
+            new UnmapBenchmark.HeldBuffer().register(benchmark);
+            assertEquals(false, benchmark.munmapToInvalid(null));
+        }
+        assertEquals(100, benchmark.cache.stats().eventInvalidations());
+        assertEquals(0, benchmark.cache.stats().entries());
+        benchmark.tearDown();
     }
 
     @Test

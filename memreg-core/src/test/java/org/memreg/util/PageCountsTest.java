@@ -1,4 +1,4 @@
-package org.memreg.device;
+package org.memreg.util;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

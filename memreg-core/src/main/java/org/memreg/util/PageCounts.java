@@ -1,4 +1,4 @@
-package org.memreg.device;
+package org.memreg.util;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -7,29 +7,29 @@ import java.util.TreeMap;
 
 /**
  * Per-page reference counts kept as an interval map: runs {@code [start, end)} of pages with the
- * same count, counts of zero not stored. Devices use it to act on a page only when its count
+ * same count, counts of zero not stored. Devices and monitors use it to act on a page only when its count
  * goes 0→1 (lock it) or 1→0 (unlock it), since the kernel's own page locks are not counted.
  *
  * <p>Not thread safe: the owning device guards it. Ranges are byte ranges; callers keep them
  * page aligned. Returned ranges are {@code long[]{start, end}}, ascending and merged.
  */
-final class PageCounts {
+public final class PageCounts {
     // start -> {end, count}; runs never overlap and have count >= 1.
     private final TreeMap<Long, long[]> runs = new TreeMap<>();
     private long coveredBytes;
 
     /** Bytes with a count of at least one. */
-    long coveredBytes() {
+    public long coveredBytes() {
         return coveredBytes;
     }
 
     /** True when no page has a count. */
-    boolean isEmpty() {
+    public boolean isEmpty() {
         return runs.isEmpty();
     }
 
     /** The sub-ranges of {@code [start, end)} whose count is zero. */
-    List<long[]> gaps(long start, long end) {
+    public List<long[]> gaps(long start, long end) {
         List<long[]> gaps = new ArrayList<>();
         long cursor = start;
         Map.Entry<Long, long[]> first = runs.lowerEntry(start);
@@ -49,7 +49,7 @@ final class PageCounts {
     }
 
     /** Adds one to every page of {@code [start, end)}; returns the ranges that went 0→1. */
-    List<long[]> increment(long start, long end) {
+    public List<long[]> increment(long start, long end) {
         List<long[]> gaps = gaps(start, end);
         split(start);
         split(end);
@@ -69,7 +69,7 @@ final class PageCounts {
      *
      * @throws IllegalStateException when part of the range has no count (a bookkeeping bug)
      */
-    List<long[]> decrement(long start, long end) {
+    public List<long[]> decrement(long start, long end) {
         if (!gaps(start, end).isEmpty()) {
             throw new IllegalStateException(String.format("0x%x..0x%x is not wholly counted", start, end));
         }
@@ -97,7 +97,7 @@ final class PageCounts {
     }
 
     /** Every counted range, merged: what to release when the device closes. */
-    List<long[]> coveredRanges() {
+    public List<long[]> coveredRanges() {
         List<long[]> ranges = new ArrayList<>();
         for (Map.Entry<Long, long[]> run : runs.entrySet()) {
             long[] last = ranges.isEmpty() ? null : ranges.getLast();
@@ -111,13 +111,13 @@ final class PageCounts {
     }
 
     /** Forgets every count. */
-    void clear() {
+    public void clear() {
         runs.clear();
         coveredBytes = 0;
     }
 
     /** Number of runs stored (for tests: the map stays small). */
-    int runCount() {
+    public int runCount() {
         return runs.size();
     }
 
