@@ -29,9 +29,13 @@ class StatCommandTest {
     /** A {@link StatChild} running in its own JVM, with what it printed before {@code ready}. */
     record Child(Process process, long pid, Path path, Map<Integer, Long> counters) implements AutoCloseable {
         static Child start(Path dir, String name) throws IOException {
+            return start(StatChild.class, dir, name);
+        }
+
+        static Child start(Class<?> main, Path dir, String name) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                    System.getProperty("java.class.path"), StatChild.class.getName(), dir.toString(), name)
+                    System.getProperty("java.class.path"), main.getName(), dir.toString(), name)
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             Map<String, String> printed = new LinkedHashMap<>();
@@ -83,6 +87,22 @@ class StatCommandTest {
         MainTest.Result after = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
         assertEquals(1, after.status());
         assertTrue(after.out().contains("no memreg counters for pid " + child.pid()), after.out());
+    }
+
+    @Test
+    void shouldShowWhatARealCacheInAnotherJvmSaysOfItself() throws Exception {
+        Child child = Child.start(CacheStatChild.class, dir, "real");
+        try (child) {
+            MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
+            assertEquals(0, result.status(), result.err());
+            System.out.print(result.out());
+            Map<Integer, Long> shown = counters(result.out());
+            assertEquals(child.counters(), shown, "memreg stat shows exactly the child's own stats()");
+            assertTrue(shown.get(org.memreg.stat.CounterId.HITS.id()) > 0, "the child did hit");
+            assertTrue(shown.get(org.memreg.stat.CounterId.EVICTIONS_MAX_ENTRIES.id()) > 0, "and evict");
+            assertTrue(shown.get(org.memreg.stat.CounterId.INVALIDATIONS.id()) > 0, "and invalidate");
+        }
+        assertFalse(Files.exists(child.path()), "the cache deleted its file on close");
     }
 
     @Test

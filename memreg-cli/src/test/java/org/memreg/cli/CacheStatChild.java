@@ -1,0 +1,71 @@
+package org.memreg.cli;
+
+import java.lang.reflect.RecordComponent;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.memreg.cache.CacheStats;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.device.SimulatedNic;
+import org.memreg.linux.Mman;
+import org.memreg.monitor.MonitorStats;
+import org.memreg.stat.CounterId;
+import org.memreg.stat.CountersFile;
+
+/**
+ * A second process for {@link StatCommandTest} with a real cache publishing its counters: does
+ * hits, misses, evictions, an invalidation and an unmap, then prints its own {@code stats()} the
+ * way {@link StatChild} prints counters ({@code counter.<id>=<value>}), then {@code ready}.
+ */
+public final class CacheStatChild {
+    private CacheStatChild() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.setProperty(CountersFile.DIR_PROP_NAME, args[0]);
+        System.setProperty("memreg.stat.intervalMillis", "10");
+        long page = 4096;
+        long region = Mman.mapAnonymous(32 * page);
+        try (SimulatedNic nic = SimulatedNic.builder().free().build();
+             RegistrationCache cache = RegistrationCache.builder(nic).statsName(args[1]).maxEntries(4).build()) {
+            for (int i = 0; i < 3; i++) {
+                cache.acquire(region, page, Access.ALL).close(); // a miss, then hits
+            }
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < 6; i++) { // six buffers through four entries: evictions
+                    cache.acquire(region + 2 * i * page, page, Access.ALL).close();
+                }
+            }
+            cache.invalidate(region + 10 * page, page);
+            cache.acquire(region + 20 * page, page, Access.ALL).close();
+            Mman.munmap(region + 20 * page, page); // an event, with the userfaultfd monitor
+            Thread.sleep(300); // several publishing intervals: the file holds the final values
+            long[] values = values(cache.stats(), cache.monitor().stats());
+            long pid = ProcessHandle.current().pid();
+            System.out.println("pid=" + pid);
+            System.out.println("path=" + Path.of(args[0], pid + "-" + CountersFile.sanitize(args[1]) + CountersFile.SUFFIX));
+            for (CounterId counter : CounterId.values()) {
+                System.out.println("counter." + counter.id() + "=" + values[counter.ordinal()]);
+            }
+            System.out.println("ready");
+            System.out.flush();
+            while (System.in.read() >= 0) {
+                // Wait for the parent to close our stdin.
+            }
+        } finally {
+            Mman.munmap(region, 32 * page);
+        }
+    }
+
+    /** The cache's and monitor's statistics in {@link CounterId} order. */
+    static long[] values(CacheStats cache, MonitorStats monitor) throws ReflectiveOperationException {
+        List<Long> values = new ArrayList<>();
+        for (Record stats : new Record[] {cache, monitor}) {
+            for (RecordComponent component : stats.getClass().getRecordComponents()) {
+                values.add((Long) component.getAccessor().invoke(stats));
+            }
+        }
+        return values.stream().mapToLong(Long::longValue).toArray();
+    }
+}
