@@ -38,69 +38,88 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 3, time = 2)
 @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-@State(Scope.Thread)
 public class UnmapBenchmark {
     static final long LENGTH = 64 * 1024;
 
-    SimulatedNic nic;
-    RegistrationCache cache;
-    long address;
-    Registration held;
+    /** The cache with the userfaultfd monitor, for the whole run. */
+    @State(Scope.Thread)
+    public static class Fixture {
+        SimulatedNic nic;
+        RegistrationCache cache;
 
-    @Setup(Level.Trial)
-    public void setUp() {
-        nic = SimulatedNic.builder().free().build();
-        cache = RegistrationCache.builder(nic).monitor(UserfaultfdMonitor.open()).statsName(null).build();
+        @Setup(Level.Trial)
+        public void setUp() {
+            nic = SimulatedNic.builder().free().build();
+            cache = RegistrationCache.builder(nic).monitor(UserfaultfdMonitor.open()).statsName(null).build();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            cache.close();
+            nic.close();
+        }
     }
 
-    @Setup(Level.Invocation)
-    public void mapBuffer() {
-        address = Mman.mapAnonymous(LENGTH);
+    static long mapTouched() {
+        long address = Mman.mapAnonymous(LENGTH);
         Mman.segment(address, LENGTH).fill((byte) 1);
+        return address;
+    }
+
+    /** A fresh, touched buffer per invocation that nobody registered. */
+    @State(Scope.Thread)
+    public static class Unwatched {
+        long address;
+
+        @Setup(Level.Invocation)
+        public void map() {
+            address = mapTouched();
+        }
+    }
+
+    /** A fresh buffer registered (so watched) and released: cached, unused. */
+    @State(Scope.Thread)
+    public static class Watched {
+        long address;
+
+        @Setup(Level.Invocation)
+        public void register(Fixture fixture) {
+            address = mapTouched();
+            fixture.cache.acquire(address, LENGTH, Access.ALL).close();
+        }
+    }
+
+    /** A fresh buffer registered and still held. */
+    @State(Scope.Thread)
+    public static class Held {
+        long address;
+        Registration registration;
+
+        @Setup(Level.Invocation)
+        public void register(Fixture fixture) {
+            address = mapTouched();
+            registration = fixture.cache.acquire(address, LENGTH, Access.ALL);
+        }
     }
 
     @Benchmark
-    public void munmapUnwatched() {
-        Mman.munmap(address, LENGTH);
+    public void munmapUnwatched(Unwatched buffer) {
+        Mman.munmap(buffer.address, LENGTH);
     }
 
     @Benchmark
-    public void munmapWatched(WatchedBuffer watched) {
-        Mman.munmap(address, LENGTH);
+    public void munmapWatched(Watched buffer) {
+        Mman.munmap(buffer.address, LENGTH);
     }
 
     @Benchmark
-    public boolean munmapToInvalid(HeldBuffer buffer) {
-        Mman.munmap(address, LENGTH);
+    public boolean munmapToInvalid(Held buffer) {
+        Mman.munmap(buffer.address, LENGTH);
         boolean valid;
-        while ((valid = held.isValid())) {
+        while ((valid = buffer.registration.isValid())) {
             Thread.onSpinWait();
         }
-        held.close();
+        buffer.registration.close();
         return valid;
-    }
-
-    /** Registers (and so watches) the invocation's buffer, then releases it: cached, unused. */
-    @State(Scope.Thread)
-    public static class WatchedBuffer {
-        @Setup(Level.Invocation)
-        public void register(UnmapBenchmark benchmark) {
-            benchmark.cache.acquire(benchmark.address, LENGTH, Access.ALL).close();
-        }
-    }
-
-    /** Registers the invocation's buffer and keeps holding it. */
-    @State(Scope.Thread)
-    public static class HeldBuffer {
-        @Setup(Level.Invocation)
-        public void register(UnmapBenchmark benchmark) {
-            benchmark.held = benchmark.cache.acquire(benchmark.address, LENGTH, Access.ALL);
-        }
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        cache.close();
-        nic.close();
     }
 }

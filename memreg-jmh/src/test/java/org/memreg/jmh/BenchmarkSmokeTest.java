@@ -36,20 +36,22 @@ class BenchmarkSmokeTest {
     @Test
     void unmapBenchmarkInvalidatesEveryBuffer() {
         UnmapBenchmark benchmark = new UnmapBenchmark();
-        benchmark.setUp();
+        UnmapBenchmark.Fixture fixture = new UnmapBenchmark.Fixture();
+        fixture.setUp();
         for (int i = 0; i < 50; i++) {
-            benchmark.mapBuffer();
-            benchmark.munmapUnwatched();
-            benchmark.mapBuffer();
-            new UnmapBenchmark.WatchedBuffer().register(benchmark);
-            benchmark.munmapWatched(null);
-            benchmark.mapBuffer();
-            new UnmapBenchmark.HeldBuffer().register(benchmark);
-            assertEquals(false, benchmark.munmapToInvalid(null));
+            UnmapBenchmark.Unwatched unwatched = new UnmapBenchmark.Unwatched();
+            unwatched.map();
+            benchmark.munmapUnwatched(unwatched);
+            UnmapBenchmark.Watched watched = new UnmapBenchmark.Watched();
+            watched.register(fixture);
+            benchmark.munmapWatched(watched);
+            UnmapBenchmark.Held held = new UnmapBenchmark.Held();
+            held.register(fixture);
+            assertEquals(false, benchmark.munmapToInvalid(held));
         }
-        assertEquals(100, benchmark.cache.stats().eventInvalidations());
-        assertEquals(0, benchmark.cache.stats().entries());
-        benchmark.tearDown();
+        assertEquals(100, fixture.cache.stats().eventInvalidations(), "every watched munmap invalidated");
+        assertEquals(0, fixture.cache.stats().entries());
+        fixture.tearDown();
     }
 
     @Test
