@@ -1,0 +1,77 @@
+package org.memreg.cli.bench;
+
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.memreg.linux.Mman;
+import org.memreg.linux.SysConf;
+
+/**
+ * {@code count} buffers of {@code size} bytes carved from one anonymous mapping, each followed by
+ * an untouched guard page so that no two buffers touch (a cache could otherwise merge
+ * neighbours into one registration). Pages are faulted in by whoever registers them first.
+ */
+final class Buffers implements AutoCloseable {
+    private final long base;
+    private final long mapped;
+    private final long stride;
+    private final long size;
+    private final int count;
+    private boolean closed;
+
+    Buffers(int count, long size) {
+        long page = SysConf.pageSize();
+        this.count = count;
+        this.size = Math.ceilDiv(size, page) * page;
+        this.stride = this.size + page;
+        this.mapped = stride * count;
+        this.base = Mman.mapAnonymous(mapped);
+    }
+
+    /** Bytes of the buffers themselves (guard pages excluded). */
+    static long bytes(int count, long size) {
+        long page = SysConf.pageSize();
+        return Math.ceilDiv(size, page) * page * count;
+    }
+
+    long address(int index) {
+        return base + stride * index;
+    }
+
+    /** Each buffer's length: the size asked for, rounded up to pages. */
+    long size() {
+        return size;
+    }
+
+    int count() {
+        return count;
+    }
+
+    /** Writes one long per page of buffer {@code index}: the pages become resident. */
+    void touch(int index, long value) {
+        touch(address(index), size, value);
+    }
+
+    static void touch(long address, long length, long value) {
+        var segment = Mman.segment(address, length);
+        for (long offset = 0; offset < length; offset += SysConf.pageSize()) {
+            segment.set(ValueLayout.JAVA_LONG, offset, value);
+        }
+    }
+
+    /**
+     * A skewed pick of one of {@code count} buffers, the demo's pattern: index {@code count * u^3}
+     * for uniform u, so about half the picks fall in the first eighth.
+     */
+    static int skewed(SplittableRandom random, int count) {
+        double u = random.nextDouble();
+        return Math.min(count - 1, (int) (count * u * u * u));
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            Mman.munmap(base, mapped);
+        }
+    }
+}
