@@ -65,6 +65,7 @@ public final class HitSweep implements Sweep {
         Map<String, List<double[]>> series = new LinkedHashMap<>();
         List<String> notes = new ArrayList<>();
         long nanos = plan.pointNanos() / 4;
+        warmUp(nanos);
         for (long size : plan.hitSizes()) {
             for (int count : plan.hitBuffers()) {
                 if (!fits(count, size)) {
@@ -105,6 +106,14 @@ public final class HitSweep implements Sweep {
                 + " so every acquire misses and evicts; 1 buffer has no miss point.");
         return new SweepResult(table, new Plot(Plot.Kind.LINES, "Cache hit and miss cost (acquire + release)",
                 "distinct buffers", "ns per acquire + release", true, true, series), List.copyOf(notes));
+    }
+
+    /** Compiles the hit and miss paths before the first point, so that it is not measured cold. */
+    private void warmUp(long nanos) {
+        try (Buffers buffers = new Buffers(16, 4096); SimulatedNic nic = freeNic(buffers)) {
+            AcquireLoop.measure(cache(nic, 16), buffers, randomOrder(16), HIT_BATCH, nanos, Tracker.NONE, "warm-up");
+            AcquireLoop.measure(cache(nic, 15), buffers, cycle(16), MISS_BATCH, nanos, Tracker.NONE, "warm-up");
+        }
     }
 
     private static void add(Table table, Map<String, List<double[]>> series, String kind, String device,
