@@ -12,8 +12,8 @@ import org.knowm.xchart.style.Styler;
 import org.memreg.cli.bench.Plot;
 
 /**
- * Draws a sweep's {@link Plot} as an XChart PNG. Unlike {@link Charts#lines} the legend sits to
- * the right of the plot: the sweeps have up to nine lines that reach every corner.
+ * Draws a {@link Plot} (of a sweep, or of the demo) as an XChart PNG, the legend to the right of
+ * the plot: the sweeps have up to nine lines that reach every corner.
  *
  * <p>A percentile plot puts the percentile p on a linear axis of "nines", log10(1/(1 - p)),
  * labelled p0, p90, p99, p99.9, ... as HdrHistogram's plotter does, so the tail gets room.

@@ -1,6 +1,7 @@
 package org.memreg.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -8,8 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.memreg.cli.bench.Plot;
 import org.memreg.cli.workload.ReuseWorkload;
 import org.memreg.cli.workload.Strategy;
+import org.memreg.cli.workload.WorkloadDevice;
 import org.memreg.cli.workload.WorkloadResult;
 import org.memreg.config.Settings;
 import org.memreg.linux.NotAvailableException;
@@ -79,7 +82,7 @@ final class DemoCommand implements Callable<Integer> {
             for (long size : sizes) {
                 String label = strategy.label() + ", " + Settings.formatBytesShort(size);
                 try {
-                    WorkloadResult result = new ReuseWorkload(size, buffers, reallocateOneIn, seed)
+                    WorkloadResult result = new ReuseWorkload(size, buffers, reallocateOneIn, seed, WorkloadDevice.SIMULATED_NIC, "demo")
                             .run(strategy, durationNanos, maxOperations,
                                     elapsed -> progress.show((double) elapsed / durationNanos, label));
                     results.computeIfAbsent(strategy, s -> new ArrayList<>()).add(result);
@@ -96,9 +99,11 @@ final class DemoCommand implements Callable<Integer> {
         Map<String, List<double[]>> series = new LinkedHashMap<>();
         results.forEach((strategy, list) -> series.put(strategy.label(),
                 list.stream().map(r -> new double[] {r.messageSize(), r.operationsPerSecond()}).toList()));
-        Path written = Charts.lines(plot, "Sender throughput by message size (simulated NIC)",
-                "message size (bytes)", "messages per second", true, true, series);
-        out.println("Plot written to " + written.toAbsolutePath());
+        Path written = (plot.toString().endsWith(".png") ? plot : Path.of(plot + ".png")).toAbsolutePath();
+        Files.createDirectories(written.getParent());
+        BenchCharts.write(written, new Plot(Plot.Kind.LINES, "Sender throughput by message size (simulated NIC)",
+                "message size (bytes)", "messages per second", true, true, series));
+        out.println("Plot written to " + written);
         out.flush();
         return 0;
     }

@@ -1,7 +1,6 @@
 package org.memreg.cli.bench;
 
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
+import org.memreg.cli.workload.Pages;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
 
@@ -48,24 +47,9 @@ final class Buffers implements AutoCloseable {
 
     /** Writes one long per page of buffer {@code index}: the pages become resident. */
     void touch(int index, long value) {
-        touch(address(index), size, value);
+        Pages.touch(address(index), size, value);
     }
 
-    static void touch(long address, long length, long value) {
-        var segment = Mman.segment(address, length);
-        for (long offset = 0; offset < length; offset += SysConf.pageSize()) {
-            segment.set(ValueLayout.JAVA_LONG, offset, value);
-        }
-    }
-
-    /**
-     * A skewed pick of one of {@code count} buffers, the demo's pattern: index {@code count * u^3}
-     * for uniform u, so about half the picks fall in the first eighth.
-     */
-    static int skewed(SplittableRandom random, int count) {
-        double u = random.nextDouble();
-        return Math.min(count - 1, (int) (count * u * u * u));
-    }
 
     @Override
     public void close() {

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.memreg.cache.CacheStats;
 import org.memreg.cache.RegistrationCache;
+import org.memreg.cli.workload.ReuseWorkload;
 import org.memreg.config.Settings;
 import org.memreg.device.Access;
 import org.memreg.device.Device;
@@ -103,7 +104,7 @@ public final class EvictionSweep implements Sweep {
     }
 
     private static void acquireRelease(RegistrationCache cache, Buffers buffers, SplittableRandom random) {
-        int i = Buffers.skewed(random, buffers.count());
+        int i = ReuseWorkload.skewed(random, buffers.count());
         cache.acquire(buffers.address(i), buffers.size(), Access.LOCAL_WRITE).close();
     }
 }

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.memreg.cli.workload.ReuseWorkload;
 import org.memreg.cli.workload.Strategy;
+import org.memreg.cli.workload.WorkloadDevice;
 import org.memreg.cli.workload.WorkloadResult;
 import org.memreg.config.Settings;
 import org.memreg.linux.NotAvailableException;
@@ -14,7 +15,7 @@ import org.memreg.linux.NotAvailableException;
 /**
  * The demo's sender ({@link ReuseWorkload}) against message size: the three strategies on the
  * simulated NIC (with its cost model), then register-every-time and memreg on mlock
- * ({@link MlockReuseWorkload}), where stale transfers cannot be detected and are reported as not
+ * (through {@link WorkloadDevice#MLOCK}), where stale transfers cannot be detected and are reported as not
  * applicable.
  */
 public final class ReuseSweep implements Sweep {
@@ -79,11 +80,8 @@ public final class ReuseSweep implements Sweep {
     }
 
     private WorkloadResult measure(Run run, long size, java.util.function.LongConsumer progress) {
-        if (run.device().equals("simnic")) {
-            return new ReuseWorkload(size, plan.reuseBuffers(), plan.reallocateOneIn(), plan.seed())
-                    .run(run.strategy(), plan.pointNanos(), Long.MAX_VALUE, progress);
-        }
-        return new MlockReuseWorkload(size, plan.reuseBuffers(), plan.reallocateOneIn(), plan.seed())
-                .run(run.strategy(), plan.pointNanos(), progress);
+        WorkloadDevice device = run.device().equals("simnic") ? WorkloadDevice.SIMULATED_NIC : WorkloadDevice.MLOCK;
+        return new ReuseWorkload(size, plan.reuseBuffers(), plan.reallocateOneIn(), plan.seed(), device, null)
+                .run(run.strategy(), plan.pointNanos(), Long.MAX_VALUE, progress);
     }
 }

@@ -8,6 +8,7 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramIterationValue;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
+import org.memreg.cli.workload.Pages;
 import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
@@ -86,7 +87,7 @@ public final class UnmapSweep implements Sweep {
 
     private void sampleWatched(RegistrationCache cache, boolean record) {
         long address = Mman.mapAnonymous(LENGTH);
-        Buffers.touch(address, LENGTH, 1);
+        Pages.touch(address, LENGTH, 1);
         Registration registration = cache.acquire(address, LENGTH, Access.LOCAL_WRITE);
         try {
             long t0 = System.nanoTime();
@@ -110,7 +111,7 @@ public final class UnmapSweep implements Sweep {
 
     private void sampleUnwatched(boolean record) {
         long address = Mman.mapAnonymous(LENGTH);
-        Buffers.touch(address, LENGTH, 1);
+        Pages.touch(address, LENGTH, 1);
         long t0 = System.nanoTime();
         Mman.munmap(address, LENGTH);
         long unmapped = System.nanoTime();

@@ -2,35 +2,37 @@ package org.memreg.cli.workload;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.LongConsumer;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
+import org.memreg.device.Device;
 import org.memreg.device.MemoryRegion;
+import org.memreg.device.MlockDevice;
 import org.memreg.device.SimulatedNic;
-import org.memreg.linux.Errno;
-import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.ProcessVm;
+import org.memreg.linux.SysConf;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.UserfaultfdMonitor;
 
 /**
- * An MPI-style sender on the simulated NIC: register, transfer (the NIC reads the buffer),
- * complete; buffers reused with a skewed pattern (a few hot, many cold), and every so often one
- * is freed and a new one allocated at the same address, as malloc would (seed 000).
- *
- * <p>Freed memory comes back at the old address but, as on a busy system, in other physical
- * frames: a ballast mapping takes the frames just freed first. Without that the kernel tends to
- * hand the same frame straight back, and a stale registration would go unnoticed by luck.
+ * An MPI-style sender: register, transfer, complete; buffers reused with a skewed pattern (a few
+ * hot, many cold), and every so often one is freed and a new one allocated at the same address,
+ * as malloc would (seed 000). On the simulated NIC the NIC reads the buffer and catches stale
+ * transfers (freed memory comes back in other frames, see {@link Pages#reallocate}); on mlock the
+ * transfer is a CPU copy and staleness cannot be seen ({@link WorkloadResult#staleTransfers()} -1).
  */
 public final class ReuseWorkload {
     private final long messageSize;
     private final int buffers;
     private final int reallocateOneIn;
     private final long seed;
+    private final WorkloadDevice deviceKind;
+    private final String statsPrefix;
 
     /**
      * @param messageSize     bytes per message (buffers are this, rounded up to pages)
@@ -38,8 +40,12 @@ public final class ReuseWorkload {
      * @param reallocateOneIn on average one message in this many frees and reallocates its buffer
      *                        first (0: never)
      * @param seed            the random pattern's seed
+     * @param device          what to register with
+     * @param statsPrefix     the caches publish counters for memreg stat as {@code <prefix>-<strategy>};
+     *                        null: not at all
      */
-    public ReuseWorkload(long messageSize, int buffers, int reallocateOneIn, long seed) {
+    public ReuseWorkload(long messageSize, int buffers, int reallocateOneIn, long seed, WorkloadDevice device,
+                         String statsPrefix) {
         if (messageSize <= 0 || buffers <= 0 || reallocateOneIn < 0) {
             throw new IllegalArgumentException("message size and buffers must be positive, reallocation rate >= 0");
         }
@@ -47,31 +53,35 @@ public final class ReuseWorkload {
         this.buffers = buffers;
         this.reallocateOneIn = reallocateOneIn;
         this.seed = seed;
+        this.deviceKind = device;
+        this.statsPrefix = statsPrefix;
     }
 
     /**
      * Runs {@code strategy} for {@code durationNanos} (or {@code maxOperations} messages, whichever
-     * comes first) on a fresh simulated NIC; {@code progress} receives the elapsed nanoseconds now
-     * and then.
+     * comes first) on a fresh device; {@code progress} receives the elapsed nanoseconds now and then.
      *
      * @throws org.memreg.linux.NotAvailableException for {@link Strategy#MEMREG} where userfaultfd
      *     is unavailable
      */
     public WorkloadResult run(Strategy strategy, long durationNanos, long maxOperations, LongConsumer progress) {
-        long length = Math.ceilDiv(messageSize, 4096) * 4096;
+        long length = Math.ceilDiv(messageSize, SysConf.pageSize()) * SysConf.pageSize();
         long[] addresses = new long[buffers];
         SplittableRandom random = new SplittableRandom(seed);
-        try (SimulatedNic nic = SimulatedNic.builder().strict(false).build();
+        try (Device device = deviceKind == WorkloadDevice.MLOCK ? MlockDevice.builder().build()
+                     : SimulatedNic.builder().strict(false).build();
              RegistrationCache cache = strategy == Strategy.REGISTER_EVERY_TIME ? null
-                     : RegistrationCache.builder(nic).statsName("demo-" + strategy.name().toLowerCase())
+                     : RegistrationCache.builder(device)
+                       .statsName(statsPrefix == null ? null : statsPrefix + "-" + strategy.name().toLowerCase(Locale.ROOT))
                        .monitor(strategy == Strategy.MEMREG ? UserfaultfdMonitor.open() : MemoryMonitor.NONE)
                        .build();
              Arena arena = Arena.ofConfined()) {
+            boolean nic = device instanceof SimulatedNic;
             for (int i = 0; i < buffers; i++) {
                 addresses[i] = Mman.mapAnonymous(length);
-                touch(addresses[i], length, i);
+                Pages.touch(addresses[i], length, i);
             }
-            MemorySegment wire = arena.allocate(messageSize, 4096); // where the NIC "sends" to
+            MemorySegment wire = arena.allocate(messageSize, 4096); // where the message goes
             long peak = 0;
             long operations = 0;
             long reallocations = 0;
@@ -79,13 +89,13 @@ public final class ReuseWorkload {
             long now = began;
             try {
                 while (now - began < durationNanos && operations < maxOperations) {
-                    int i = skewed(random);
+                    int i = skewed(random, buffers);
                     if (reallocateOneIn > 0 && random.nextInt(reallocateOneIn) == 0) {
-                        addresses[i] = reallocate(addresses[i], length, operations);
+                        addresses[i] = Pages.reallocate(addresses[i], length, operations, nic);
                         reallocations++;
                     }
                     boolean sample = (operations & 63) == 0;
-                    long pinned = send(strategy, nic, cache, addresses[i], wire, sample);
+                    long pinned = send(device, cache, addresses[i], length, wire, sample);
                     operations++;
                     if (sample) {
                         peak = Math.max(peak, pinned);
@@ -96,11 +106,12 @@ public final class ReuseWorkload {
                     }
                 }
                 long elapsed = System.nanoTime() - began;
-                peak = Math.max(peak, nic.registeredBytes());
                 long hits = cache == null ? 0 : cache.stats().hits();
                 long misses = cache == null ? operations : cache.stats().misses();
+                long registrations = cache == null ? operations : cache.stats().registrations();
+                long stale = nic ? ((SimulatedNic) device).staleTransfers() : -1;
                 return new WorkloadResult(strategy, messageSize, operations, elapsed, hits, misses,
-                        nic.registrations(), peak, reallocations, nic.staleTransfers());
+                        registrations, peak, reallocations, stale);
             } finally {
                 if (cache != null) {
                     cache.close();
@@ -112,70 +123,45 @@ public final class ReuseWorkload {
         }
     }
 
-    /** One message; returns the NIC's pinned bytes while it was registered when {@code sample}, else 0. */
-    private long send(Strategy strategy, SimulatedNic nic, RegistrationCache cache, long address,
-                      MemorySegment wire, boolean sample) {
-        if (strategy == Strategy.REGISTER_EVERY_TIME) {
-            MemoryRegion region = nic.register(address & -4096, Math.ceilDiv(messageSize, 4096) * 4096, Access.LOCAL_WRITE);
+    /** One message; returns the device's pinned bytes while it was registered when {@code sample}, else 0. */
+    private long send(Device device, RegistrationCache cache, long address, long length, MemorySegment wire,
+                      boolean sample) {
+        if (cache == null) {
+            MemoryRegion region = device.register(address, length, Access.LOCAL_WRITE);
             try {
-                transfer(nic, region.localKey(), address, wire);
-                return sample ? nic.registeredBytes() : 0;
+                transfer(device, region.localKey(), address, wire);
+                return sample ? device.registeredBytes() : 0;
             } finally {
-                nic.deregister(region);
+                device.deregister(region);
             }
         }
         try (Registration registration = cache.acquire(address, messageSize, Access.LOCAL_WRITE)) {
-            transfer(nic, registration.localKey(), address, wire);
-            return sample ? nic.registeredBytes() : 0;
+            transfer(device, registration.localKey(), address, wire);
+            return sample ? device.registeredBytes() : 0;
         }
     }
 
     /**
-     * The NIC reads the buffer. A stale transfer moves no data in the simulation (the old frame is
-     * out of reach); a real NIC would still move it, from the wrong page, so the work of a good
-     * transfer (the frame check and the copy the simulated NIC does) is spent here too, to keep the
-     * strategies' rates comparable.
+     * Moves the message. The simulated NIC reads the buffer; a stale transfer moves no data there
+     * (the old frame is out of reach), but a real NIC would still move it, from the wrong page, so
+     * the work of a good transfer (frame check and copy) is spent anyway, to keep the strategies'
+     * rates comparable. On mlock, the CPU copies.
      */
-    private void transfer(SimulatedNic nic, long key, long address, MemorySegment wire) {
-        if (nic.read(key, address, wire) == SimulatedNic.Transfer.STALE) {
+    private static void transfer(Device device, long key, long address, MemorySegment wire) {
+        if (!(device instanceof SimulatedNic nic)) {
+            wire.copyFrom(Mman.segment(address, wire.byteSize()));
+        } else if (nic.read(key, address, wire) == SimulatedNic.Transfer.STALE) {
             Pagemap.read(address, (int) Math.ceilDiv(wire.byteSize(), 4096));
             ProcessVm.readSelf(address, wire);
         }
     }
 
-    /** Hot buffers first: index {@code buffers * u^3} for uniform u (about half the sends hit the first 1/8). */
-    private int skewed(SplittableRandom random) {
+    /**
+     * A skewed pick of one of {@code count} buffers: index {@code count * u^3} for uniform u, so
+     * about half the picks fall in the first eighth.
+     */
+    public static int skewed(SplittableRandom random, int count) {
         double u = random.nextDouble();
-        return Math.min(buffers - 1, (int) (buffers * u * u * u));
-    }
-
-    /** free() then malloc() that lands at the same address, in other physical frames. */
-    private static long reallocate(long address, long length, long value) {
-        long ballast = Mman.mapAnonymous(length);
-        try {
-            Mman.munmap(address, length);
-            touch(ballast, length, 0); // takes the frames just freed
-            long fresh;
-            try {
-                fresh = Mman.mmap(address, length, Mman.PROT_READ | Mman.PROT_WRITE,
-                        Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_FIXED_NOREPLACE, -1, 0);
-            } catch (LinuxException e) {
-                if (e.errno() != Errno.EEXIST) {
-                    throw e;
-                }
-                fresh = Mman.mapAnonymous(length); // someone else took the hole meanwhile
-            }
-            touch(fresh, length, value);
-            return fresh;
-        } finally {
-            Mman.munmap(ballast, length);
-        }
-    }
-
-    private static void touch(long address, long length, long value) {
-        MemorySegment segment = Mman.segment(address, length);
-        for (long offset = 0; offset < length; offset += 4096) {
-            segment.set(java.lang.foreign.ValueLayout.JAVA_LONG, offset, value);
-        }
+        return Math.min(count - 1, (int) (count * u * u * u));
     }
 }

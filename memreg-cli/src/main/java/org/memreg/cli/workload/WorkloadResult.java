@@ -12,7 +12,8 @@ package org.memreg.cli.workload;
  * @param registrations     device registrations
  * @param peakPinnedBytes   the most bytes the NIC had registered at once
  * @param reallocations     buffers freed and allocated anew at the same address
- * @param staleTransfers    transfers the simulated NIC caught going through a stale registration
+ * @param staleTransfers    transfers the simulated NIC caught going through a stale registration;
+ *                          -1 where the device cannot tell (mlock)
  */
 public record WorkloadResult(
         Strategy strategy,
