@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.memreg.cli.bench.BenchPlan;
+import org.memreg.cli.bench.CrossThreadSweep;
 import org.memreg.cli.bench.EvictionSweep;
 import org.memreg.cli.bench.HitSweep;
 import org.memreg.cli.bench.ReuseSweep;
@@ -37,10 +38,11 @@ import picocli.CommandLine.Spec;
         "  hit       hit and miss cost vs distinct buffers and buffer size",
         "  reuse     sender throughput vs message size, per strategy and device",
         "  eviction  hit rate and evictions vs a budget below the working set",
-        "  unmap     munmap -> invalidation latency (userfaultfd monitor)"})
+        "  unmap     munmap -> invalidation latency (userfaultfd monitor)",
+        "  crossthread  stale transfers when threads reuse each other's freed addresses"})
 final class BenchCommand implements Callable<Integer> {
     /** The sweeps, in the order they run. */
-    enum SweepName { hit, reuse, eviction, unmap }
+    enum SweepName { hit, reuse, eviction, unmap, crossthread }
 
     @Spec
     CommandSpec spec;
@@ -165,6 +167,7 @@ final class BenchCommand implements Callable<Integer> {
                 case reuse -> new ReuseSweep(plan);
                 case eviction -> new EvictionSweep(plan);
                 case unmap -> new UnmapSweep(plan);
+                case crossthread -> new CrossThreadSweep(plan);
             });
         }
         return sweeps;

@@ -33,7 +33,7 @@ class BenchCommandTest {
     @Test
     void quickBenchShouldSucceedAndSayWhereTheFilesWent() {
         assertEquals(0, result.status(), result.err());
-        for (String sweep : List.of("hit", "reuse", "eviction", "unmap")) {
+        for (String sweep : List.of("hit", "reuse", "eviction", "unmap", "crossthread")) {
             assertTrue(result.out().contains("== " + sweep + " =="), "a table for " + sweep);
             for (String ext : List.of(".csv", ".png")) {
                 assertTrue(result.out().contains("Wrote " + dir.resolve(sweep + ext).toAbsolutePath()), sweep + ext);
@@ -115,8 +115,24 @@ class BenchCommandTest {
     }
 
     @Test
+    void crossThreadCsvShouldCountStaleTransfersPerReaderAndThreads() throws IOException {
+        List<Map<String, String>> rows = csv("crossthread", "reader", "threads", "acquires", "stale_transfers",
+                "stale_fraction", "hits");
+        // quick grid: threads {1, 2} x reader {real-time, normal}, 30 cycles per thread
+        assertEquals(List.of("real-time/1", "real-time/2", "normal/1", "normal/2"),
+                rows.stream().map(r -> r.get("reader") + "/" + r.get("threads")).toList());
+        for (Map<String, String> row : rows) {
+            assertEquals(30 * number(row, "threads"), number(row, "acquires"), row.toString());
+            assertTrue(number(row, "stale_transfers") <= number(row, "hits"), "a stale transfer needs a hit: " + row);
+            if (number(row, "threads") == 1) {
+                assertEquals(0, number(row, "stale_transfers"), "one thread never races itself: " + row);
+            }
+        }
+    }
+
+    @Test
     void everyPngShouldBeAnImage() throws IOException {
-        for (String sweep : List.of("hit", "reuse", "eviction", "unmap")) {
+        for (String sweep : List.of("hit", "reuse", "eviction", "unmap", "crossthread")) {
             BufferedImage image = ImageIO.read(dir.resolve(sweep + ".png").toFile());
             assertNotNull(image, sweep + ".png is an image");
             assertTrue(image.getWidth() >= 800 && image.getHeight() >= 400, sweep + ".png size");

@@ -77,14 +77,15 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private final AtomicLong watchFailures = new AtomicLong();
     private final AtomicLong deliveryNanosTotal = new AtomicLong();
     private final AtomicLong deliveryNanosMax = new AtomicLong();
-    private final boolean realtime = Settings.bool(REALTIME_PROP_NAME, true);
+    private final boolean realtime;
     private volatile int realtimeErrno = -1;
     private volatile boolean closing;
     private Thread reader;
 
-    private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup) {
+    private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup, boolean realtime) {
         this.uffd = uffd;
         this.wakeup = wakeup;
+        this.realtime = realtime;
     }
 
     /**
@@ -95,11 +96,19 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      *     available here; its reason says why
      */
     public static UserfaultfdMonitor open() {
+        return open(Settings.bool(REALTIME_PROP_NAME, true));
+    }
+
+    /**
+     * {@link #open()} with the reader's scheduling chosen here instead of by
+     * {@value #REALTIME_PROP_NAME}.
+     */
+    public static UserfaultfdMonitor open(boolean realtimeReader) {
         // Write-protect mode only: missing mode would trap the first touch of a dropped page, and
         // a JVM thread faulting there while a safepoint begins hangs the whole JVM.
         Userfaultfd uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP);
         try {
-            return new UserfaultfdMonitor(uffd, EventFd.open());
+            return new UserfaultfdMonitor(uffd, EventFd.open(), realtimeReader);
         } catch (RuntimeException e) {
             uffd.close();
             throw e;
