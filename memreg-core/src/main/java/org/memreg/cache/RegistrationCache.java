@@ -344,6 +344,54 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     /**
+     * Takes every registration over {@code [address, address + length)} out of the index (no new
+     * holder can get one; unused ones are deregistered now) and waits up to {@code timeout} for
+     * the holders of the others to release them, which deregisters them. For moving the pages
+     * (NUMA migration): a range with no registration left can be moved, and the next acquire
+     * registers the moved pages. Registrations still held at the timeout stay valid for their
+     * holders; the range is then busy and should not be moved.
+     *
+     * @return how many registrations over the range are still held (0: the range is clear)
+     * @throws IllegalArgumentException when length is not positive, the range overflows, or the
+     *     timeout is negative
+     * @throws IllegalStateException when the cache is closed
+     */
+    public int retireAndAwaitRelease(long address, long length, java.time.Duration timeout)
+            throws InterruptedException {
+        checkRange(address, length);
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout must not be negative: " + timeout);
+        }
+        long start = address & ~pageMask;
+        long end = (address + length + pageMask) & ~pageMask;
+        List<Entry> held = new ArrayList<>();
+        lock.lock();
+        try {
+            ensureOpen();
+            applyEventInvalidations();
+            for (Entry entry : index.overlapping(start, end)) {
+                retire(entry, 0);
+                ledger.replaced++;
+            }
+            for (Entry entry : retired) {
+                if (entry.start < end && start < entry.end) {
+                    held.add(entry);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            held.removeIf(entry -> (entry.state() & Entry.DEAD) != 0);
+            if (held.isEmpty() || System.nanoTime() - deadline >= 0) {
+                return held.size();
+            }
+            Thread.sleep(1); // holders release on their own schedule; nothing to spin for
+        }
+    }
+
+    /**
      * Deregisters unused registrations, least recently used first, until at least {@code bytes}
      * are given back or none is left. Held registrations are kept.
      *

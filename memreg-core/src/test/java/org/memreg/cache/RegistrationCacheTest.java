@@ -298,6 +298,35 @@ class RegistrationCacheTest {
     }
 
     @Test
+    void shouldClearARangeForMigrationOnceItsHoldersRelease() throws Exception {
+        cache.acquire(BASE, PAGE, Access.LOCAL_WRITE).close();
+        Registration held = cache.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE);
+        Registration outside = cache.acquire(BASE + 10 * PAGE, PAGE, Access.LOCAL_WRITE);
+        assertEquals(1, cache.retireAndAwaitRelease(BASE, 4 * PAGE, java.time.Duration.ofMillis(20)),
+                "one registration is held: the range is busy");
+        assertTrue(held.isValid(), "a busy range's holder keeps a valid registration");
+        try (Registration fresh = cache.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE)) {
+            assertNotEquals(held.localKey(), fresh.localKey(), "but no new holder gets the retired one");
+        }
+        Thread releaser = Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            held.close();
+        });
+        assertEquals(0, cache.retireAndAwaitRelease(BASE, 4 * PAGE, java.time.Duration.ofSeconds(10)),
+                "clear once the holder released");
+        releaser.join();
+        assertTrue(outside.isValid(), "registrations outside the range are untouched");
+        assertEquals(1, device.liveRegions(), "only the outside one is left: the fresh one was retired too");
+        outside.close();
+        assertThrows(IllegalArgumentException.class,
+                () -> cache.retireAndAwaitRelease(BASE, PAGE, java.time.Duration.ofMillis(-1)));
+    }
+
+    @Test
     void shouldHandOutTheSameEntryToConcurrentHolders() {
         Registration a = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
         Registration b = cache.acquire(BASE, PAGE, Access.LOCAL_WRITE);
