@@ -40,6 +40,9 @@ memreg_setup() {
   command -v mvn >/dev/null 2>&1 || memreg_apt_install maven
   # setpriv (util-linux) runs the child JVM that tests eviction against RLIMIT_MEMLOCK.
   command -v setpriv >/dev/null 2>&1 || memreg_apt_install util-linux
+  # OpenUCX (the transport's engine, bound through FFM) and its tools; iproute2 for the tests'
+  # network namespaces.
+  memreg_apt_install libucx0 ucx-utils libucx-dev iproute2
 }
 
 memreg_mvn() {
