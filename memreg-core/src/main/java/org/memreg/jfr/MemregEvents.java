@@ -1,6 +1,7 @@
 package org.memreg.jfr;
 
 import java.util.Objects;
+import jdk.jfr.Event;
 
 /**
  * Emits memreg's JFR events at almost no cost when JFR is off. Each kind has a pair:
@@ -26,14 +27,23 @@ public final class MemregEvents {
     private MemregEvents() {
     }
 
-    /** A started registration event, or {@code null} when no recording enables it. */
-    public static RegistrationEvent registrationBegin() {
-        if (!REGISTRATION.isEnabled()) {
-            return null;
-        }
-        RegistrationEvent event = new RegistrationEvent();
+    private static <E extends Event> E started(E event) {
         event.begin();
         return event;
+    }
+
+    /** Ends {@code event}; true when it is to be filled and committed (not null, over its threshold). */
+    private static boolean ending(Event event) {
+        if (event == null) {
+            return false;
+        }
+        event.end();
+        return event.shouldCommit();
+    }
+
+    /** A started registration event, or {@code null} when no recording enables it. */
+    public static RegistrationEvent registrationBegin() {
+        return REGISTRATION.isEnabled() ? started(new RegistrationEvent()) : null;
     }
 
     /**
@@ -44,11 +54,7 @@ public final class MemregEvents {
      */
     public static void registrationEnd(RegistrationEvent event, long address, long length, Object access,
             String device, Throwable failure) {
-        if (event == null) {
-            return;
-        }
-        event.end();
-        if (event.shouldCommit()) {
+        if (ending(event)) {
             event.address = address;
             event.length = length;
             event.access = String.valueOf(access);
@@ -60,22 +66,13 @@ public final class MemregEvents {
 
     /** A started deregistration event, or {@code null} when no recording enables it. */
     public static DeregistrationEvent deregistrationBegin() {
-        if (!DEREGISTRATION.isEnabled()) {
-            return null;
-        }
-        DeregistrationEvent event = new DeregistrationEvent();
-        event.begin();
-        return event;
+        return DEREGISTRATION.isEnabled() ? started(new DeregistrationEvent()) : null;
     }
 
     /** Ends and commits {@code event} (nothing for {@code null}). */
     public static void deregistrationEnd(DeregistrationEvent event, long address, long length, String device,
             DeregistrationCause cause) {
-        if (event == null) {
-            return;
-        }
-        event.end();
-        if (event.shouldCommit()) {
+        if (ending(event)) {
             event.address = address;
             event.length = length;
             event.device = device;
@@ -86,12 +83,7 @@ public final class MemregEvents {
 
     /** A started eviction-pass event, or {@code null} when no recording enables it. */
     public static EvictionEvent evictionBegin() {
-        if (!EVICTION.isEnabled()) {
-            return null;
-        }
-        EvictionEvent event = new EvictionEvent();
-        event.begin();
-        return event;
+        return EVICTION.isEnabled() ? started(new EvictionEvent()) : null;
     }
 
     /**
@@ -101,11 +93,7 @@ public final class MemregEvents {
      */
     public static void evictionEnd(EvictionEvent event, DeregistrationCause cause, long entriesEvicted,
             long bytesEvicted, long requestedLength) {
-        if (event == null) {
-            return;
-        }
-        event.end();
-        if (event.shouldCommit()) {
+        if (ending(event)) {
             event.cause = cause.label();
             event.entriesEvicted = entriesEvicted;
             event.bytesEvicted = bytesEvicted;
@@ -116,12 +104,7 @@ public final class MemregEvents {
 
     /** A started invalidation event, or {@code null} when no recording enables it. */
     public static InvalidationEvent invalidationBegin() {
-        if (!INVALIDATION.isEnabled()) {
-            return null;
-        }
-        InvalidationEvent event = new InvalidationEvent();
-        event.begin();
-        return event;
+        return INVALIDATION.isEnabled() ? started(new InvalidationEvent()) : null;
     }
 
     /**
@@ -132,11 +115,7 @@ public final class MemregEvents {
      */
     public static void invalidationEnd(InvalidationEvent event, long address, long length, String cause,
             long entriesInvalidated) {
-        if (event == null) {
-            return;
-        }
-        event.end();
-        if (event.shouldCommit()) {
+        if (ending(event)) {
             event.address = address;
             event.length = length;
             event.cause = Objects.requireNonNullElse(cause, "");
