@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -17,7 +16,6 @@ import org.memreg.jfr.DeregistrationCause;
 import org.memreg.jfr.InvalidationEvent;
 import org.memreg.jfr.MemregEvents;
 import org.memreg.monitor.EventGate;
-import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.StatsPublisher;
 
@@ -61,18 +59,12 @@ public final class RegistrationCache implements AutoCloseable {
     private final RegionIndex index = new RegionIndex();
     /** Out of the index but still held; concurrent so the event reader can scan it. */
     private final Set<Entry> retired = ConcurrentHashMap.newKeySet();
-    /** Entries an event invalidated, waiting to leave the index under the lock. */
-    private final ConcurrentLinkedQueue<Entry> invalidatedByEvents = new ConcurrentLinkedQueue<>();
-    private final EventLog eventLog = new EventLog();
     private final ReentrantLock lock = new ReentrantLock();
     private final Ledger ledger = new Ledger();
     private final Registrar registrar;
+    private final EventInvalidations events;
     /** Hits drained from entries whose own counters filled up (see {@link Entry#HITS_DRAIN_AT}). */
     private final AtomicLong drainedHits = new AtomicLong();
-    private final AtomicLong eventInvalidations = new AtomicLong();
-    /** Size of {@link #invalidatedByEvents} and the most it ever held (bounded-queue evidence). */
-    private final AtomicLong queued = new AtomicLong();
-    private final AtomicLong maxQueued = new AtomicLong();
     private final StatsPublisher publisher;
     private volatile boolean closed;
     private long nextId;
@@ -85,7 +77,8 @@ public final class RegistrationCache implements AutoCloseable {
         this.merge = builder.merge;
         this.clock = builder.clock;
         this.registrar = new Registrar(builder, monitor, ledger, index, this::inUseBytes);
-        monitor.start(this::onMemoryEvent);
+        this.events = new EventInvalidations(index, retired, lock, this::finishRetire);
+        monitor.start(events);
         String statsName = builder.statsName;
         this.publisher = statsName == null || statsName.equals("none")
                 ? null : StatsPublisher.start(statsName, new CacheCounters(this));
@@ -154,24 +147,23 @@ public final class RegistrationCache implements AutoCloseable {
         lock.lock();
         try {
             ensureOpen();
-            applyEventInvalidations();
+            events.apply();
             Registration cached = tryHit(start, end, access); // another thread may have registered it
             if (cached != null) {
                 return cached;
             }
             ledger.misses++;
             for (int attempt = 1; ; attempt++) {
-                long mark = eventLog.mark(); // before the range is watched
+                long mark = events.mark(); // before the range is watched
                 Entry created = register(start, end, access);
                 if (!changedWhileRegistering(created, mark)) {
                     return new Registration(this, created);
                 }
+                release(created);
                 if (attempt == MAX_ATTEMPTS) {
-                    release(created);
                     throw new DeviceException(String.format(
                             "memory 0x%x..0x%x kept changing while it was being registered", start, end));
                 }
-                release(created);
             }
         } finally {
             lock.unlock();
@@ -212,7 +204,7 @@ public final class RegistrationCache implements AutoCloseable {
             return false;
         }
         gate.awaitDelivery();
-        if (!eventLog.overlapsSince(mark, created.start, created.end)) {
+        if (!events.changedSince(mark, created.start, created.end)) {
             return false;
         }
         retire(created, Entry.INVALID);
@@ -267,48 +259,6 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     /**
-     * The monitor's reader thread: marks every registration over the range invalid at once
-     * (lock-free, so no hit can take one any more), then leaves the index clean-up to whoever
-     * holds the lock next, or does it now if the lock is free. Never blocks.
-     */
-    private void onMemoryEvent(MemoryEventKind kind, long start, long end, long takenNanos) {
-        InvalidationEvent event = MemregEvents.invalidationBegin();
-        eventLog.append(start, end);
-        long invalidated = 0;
-        for (Entry entry : index.overlapping(start, end)) {
-            if ((entry.mark(Entry.RETIRED | Entry.INVALID) & (Entry.INVALID | Entry.DEAD)) == 0) {
-                invalidated++;
-                eventInvalidations.incrementAndGet();
-                invalidatedByEvents.add(entry);
-                maxQueued.accumulateAndGet(queued.incrementAndGet(), Math::max);
-            }
-        }
-        for (Entry entry : retired) {
-            if (entry.start < end && start < entry.end && (entry.mark(Entry.INVALID) & Entry.INVALID) == 0) {
-                invalidated++;
-                eventInvalidations.incrementAndGet();
-            }
-        }
-        MemregEvents.invalidationEnd(event, start, end - start, kind.name().toLowerCase(java.util.Locale.ROOT),
-                invalidated);
-        if (lock.tryLock()) {
-            try {
-                applyEventInvalidations();
-            } finally {
-                lock.unlock();
-            }
-        }
-    }
-
-    /** Under the lock: moves entries the events invalidated out of the index. */
-    private void applyEventInvalidations() {
-        for (Entry entry; (entry = invalidatedByEvents.poll()) != null; ) {
-            queued.decrementAndGet();
-            finishRetire(entry);
-        }
-    }
-
-    /**
      * Invalidates every registration overlapping {@code [address, address + length)}: none of them
      * can be returned by a later acquire; unused ones are deregistered now, held ones when their
      * last holder releases, and their {@link Registration#isValid()} is false from now on.
@@ -325,17 +275,13 @@ public final class RegistrationCache implements AutoCloseable {
         lock.lock();
         try {
             ensureOpen();
-            applyEventInvalidations();
+            events.apply();
             long first = ledger.invalidations;
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, Entry.INVALID);
                 ledger.invalidations++;
             }
-            for (Entry entry : retired) {
-                if (entry.start < end && start < entry.end && (entry.mark(Entry.INVALID) & Entry.INVALID) == 0) {
-                    ledger.invalidations++;
-                }
-            }
+            ledger.invalidations += EventInvalidations.invalidateRetired(retired, start, end);
             invalidated = ledger.invalidations - first;
         } finally {
             lock.unlock();
@@ -368,7 +314,7 @@ public final class RegistrationCache implements AutoCloseable {
         lock.lock();
         try {
             ensureOpen();
-            applyEventInvalidations();
+            events.apply();
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, 0);
                 ledger.replaced++;
@@ -407,7 +353,7 @@ public final class RegistrationCache implements AutoCloseable {
             if (closed) {
                 return 0;
             }
-            applyEventInvalidations();
+            events.apply();
             return registrar.trim(bytes);
         } finally {
             lock.unlock();
@@ -418,8 +364,8 @@ public final class RegistrationCache implements AutoCloseable {
     public CacheStats stats() {
         lock.lock();
         try {
-            long queuedNow = queued.get();
-            applyEventInvalidations();
+            long queuedNow = events.queued();
+            events.apply();
             long hits = ledger.hitsOfDeregistered + drainedHits.get();
             for (Entry entry : index.entries()) {
                 hits += Entry.hits(entry.state());
@@ -427,7 +373,7 @@ public final class RegistrationCache implements AutoCloseable {
             for (Entry entry : retired) {
                 hits += Entry.hits(entry.state());
             }
-            return ledger.snapshot(hits, eventInvalidations.get(), queuedNow, maxQueued.get(), index.size(),
+            return ledger.snapshot(hits, events.invalidations(), queuedNow, events.maxQueued(), index.size(),
                     retired.size(), inUseBytes());
         } finally {
             lock.unlock();
@@ -482,8 +428,7 @@ public final class RegistrationCache implements AutoCloseable {
             all.addAll(retired);
             index.clear();
             retired.clear();
-            invalidatedByEvents.clear();
-            queued.set(0);
+            events.clear();
             registrar.clear();
             for (Entry entry : all) {
                 if (entry.forceKill()) {
