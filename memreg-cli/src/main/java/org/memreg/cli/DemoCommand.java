@@ -27,9 +27,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * slow), a naive cache (fast, and stale once buffers are freed and reallocated), memreg (fast and
  * correct).
  */
-@Command(name = "demo", description = {
-        "Run an MPI-style sender on the simulated NIC under three registration strategies and",
-        "show throughput, hit rate, pinned memory and the stale transfers the NIC catches."})
+@Command(name = "demo", description = "Run an MPI-style sender on the simulated NIC under three registration"
+        + " strategies and show throughput, hit rate, pinned memory and the stale transfers the NIC catches.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
