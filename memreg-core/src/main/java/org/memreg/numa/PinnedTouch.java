@@ -1,0 +1,61 @@
+package org.memreg.numa;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.memreg.linux.CpuAffinity;
+import org.memreg.linux.Mman;
+
+/**
+ * Writes every page of a range from a platform thread pinned to some CPUs, without changing its
+ * contents: an atomic add of zero to the first long of each page is a write access (so an
+ * untouched page, or the zero page, is replaced by a fresh page allocated by the writer's
+ * policy), yet cannot lose a concurrent writer's update.
+ */
+final class PinnedTouch {
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+
+    private PinnedTouch() {
+    }
+
+    /** Runs {@code touch} of the range on a new thread pinned to {@code cpus} and waits for it. */
+    static void touch(List<Integer> cpus, long address, long length, long pageSize) throws InterruptedException {
+        run(cpus, () -> touchHere(address, length, pageSize));
+    }
+
+    /** Runs {@code task} on a new platform thread pinned to {@code cpus}; rethrows its failure. */
+    static void run(List<Integer> cpus, Runnable task) throws InterruptedException {
+        if (cpus.isEmpty()) {
+            throw new IllegalStateException("the node has no CPU to touch its memory from");
+        }
+        BitSet set = new BitSet();
+        cpus.forEach(set::set);
+        AtomicReference<RuntimeException> failure = new AtomicReference<>();
+        Thread thread = Thread.ofPlatform().name("memreg-first-touch").unstarted(() -> {
+            try {
+                CpuAffinity.set(set);
+                task.run();
+            } catch (RuntimeException e) {
+                failure.set(e);
+            }
+        });
+        thread.start();
+        thread.join();
+        if (failure.get() != null) {
+            throw failure.get();
+        }
+    }
+
+    /** Writes every page of the range from the calling thread. */
+    static void touchHere(long address, long length, long pageSize) {
+        long first = address - Long.remainderUnsigned(address, pageSize);
+        MemorySegment memory = Mman.segment(first, address + length - first);
+        for (long offset = 0; offset < memory.byteSize(); offset += pageSize) {
+            long unused = (long) LONG.getAndAdd(memory, offset, 0L);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package org.memreg.numa;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The mappings of a process, from {@code /proc/<pid>/maps} (read with {@code readAllLines}: one
+ * read of a procfs file can be short). A snapshot: the process may map and unmap meanwhile.
+ */
+public final class ProcessMaps {
+    /**
+     * One mapping: {@code [start, end)}, permissions such as {@code "rw-p"}, and the path or
+     * pseudo-name ({@code "[heap]"}, {@code "[stack]"}; empty for anonymous memory).
+     */
+    public record Mapping(long start, long end, String permissions, String path) {
+        /** Bytes mapped. */
+        public long length() {
+            return end - start;
+        }
+
+        /** True for private anonymous memory (no file, not shared): the heap, stacks, mmap'ed anonymous memory. */
+        public boolean privateAnonymous() {
+            return permissions.endsWith("p") && (path.isEmpty() || path.startsWith("[heap") || path.startsWith("[stack")
+                    || path.startsWith("[anon"));
+        }
+
+        /** True for the kernel's special mappings ({@code [vsyscall]}, {@code [vvar]}, {@code [vdso]}), which hold no process pages. */
+        public boolean special() {
+            return path.equals("[vsyscall]") || path.startsWith("[vvar") || path.equals("[vdso]");
+        }
+    }
+
+    private ProcessMaps() {
+    }
+
+    /**
+     * The mappings of process {@code pid}.
+     *
+     * @throws IllegalArgumentException when there is no such process
+     * @throws UncheckedIOException when the file cannot be read (another user's process, no root)
+     */
+    public static List<Mapping> of(long pid) {
+        Path file = Path.of("/proc", Long.toString(pid), "maps");
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("no process with pid " + pid);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        List<Mapping> mappings = new ArrayList<>();
+        for (String line : lines) {
+            mappings.add(parse(line));
+        }
+        return mappings;
+    }
+
+    /** Parses one line: {@code "7f12a000-7f12b000 rw-p 00000000 00:00 0    [heap]"}. */
+    static Mapping parse(String line) {
+        String[] fields = line.trim().split("\\s+", 6);
+        int dash = fields[0].indexOf('-');
+        long start = Long.parseUnsignedLong(fields[0].substring(0, dash), 16);
+        long end = Long.parseUnsignedLong(fields[0].substring(dash + 1), 16);
+        return new Mapping(start, end, fields[1], fields.length > 5 ? fields[5].trim() : "");
+    }
+}

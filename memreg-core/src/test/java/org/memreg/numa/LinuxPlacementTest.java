@@ -1,0 +1,108 @@
+package org.memreg.numa;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.memreg.linux.Errno;
+import org.memreg.linux.LinuxException;
+import org.memreg.linux.MemoryPolicy;
+import org.memreg.linux.Mman;
+import org.memreg.linux.MovePages;
+import org.memreg.linux.SysConf;
+
+/** Query, bind, first touch and moves by the real kernel, on this machine's node(s). */
+class LinuxPlacementTest {
+    private static final long PAGE = SysConf.pageSize();
+    private static final int PAGES = 32;
+    private final SysfsTopology topology = SysfsTopology.read();
+    private final PagePlacement placement = topology.placement();
+    private final long address = Mman.mapAnonymous(PAGES * PAGE);
+    private final MemorySegment memory = Mman.segment(address, PAGES * PAGE);
+
+    @AfterEach
+    void unmap() {
+        Mman.munmap(address, PAGES * PAGE);
+    }
+
+    @Test
+    void shouldReadTheRealTopology() {
+        assertFalse(topology.simulated());
+        Node first = topology.nodes().getFirst();
+        assertEquals(10, topology.distance(first.id(), first.id()));
+        assertTrue(first.totalBytes() > 0 && first.freeBytes() <= first.totalBytes(), first.toString());
+        int cpus = topology.nodes().stream().mapToInt(n -> n.cpus().size()).sum();
+        assertTrue(cpus >= Runtime.getRuntime().availableProcessors(), "every CPU is on a node: " + topology.nodes());
+        NoSuchElementException e = assertThrows(NoSuchElementException.class, () -> topology.node(63));
+        assertTrue(e.getMessage().contains("node 63 does not exist"), e.getMessage());
+    }
+
+    @Test
+    void shouldCountWrittenUntouchedAndZeroPagesPerNode() {
+        for (int i = 0; i < 20; i++) {
+            memory.set(JAVA_BYTE, i * PAGE, (byte) 1);
+        }
+        for (int i = 20; i < 26; i++) {
+            byte unused = memory.get(JAVA_BYTE, i * PAGE);
+        }
+        PageNodes nodes = placement.query(address + 100, PAGES * PAGE - 100); // unaligned start: same pages
+        assertEquals(PAGES, nodes.pages());
+        assertEquals(address, nodes.firstPage());
+        NodeSummary summary = nodes.summary();
+        assertEquals(20, summary.present(), summary.toString());
+        assertEquals(6, summary.zeroPage(), summary.toString());
+        assertEquals(6, summary.notPresent(), summary.toString());
+        int node = nodes.status(0);
+        assertTrue(topology.nodeSet().contains(node), "written page on a real node: " + node);
+        assertEquals(20, summary.onNode(node));
+    }
+
+    @Test
+    void shouldFindPagesAlreadyOnNodeZeroAndMoveNothing() throws Exception {
+        memory.fill((byte) 5);
+        MigrationReport report = RangeMigrator.of(placement).moveTo(address, PAGES * PAGE, 0);
+        assertEquals(PAGES, report.alreadyInPlace(), report.format());
+        assertEquals(0, report.moved() + report.failed(), report.format());
+        // and the kernel agrees when asked to move them itself
+        long[] pages = new long[PAGES];
+        for (int i = 0; i < PAGES; i++) {
+            pages[i] = address + i * PAGE;
+        }
+        int[] status = new int[PAGES];
+        placement.move(pages, new int[PAGES], status, PAGES);
+        for (int s : status) {
+            assertEquals(0, s, MovePages.describe(s));
+        }
+    }
+
+    @Test
+    void shouldFailClearlyMovingToANodeThatDoesNotExist() throws Exception {
+        memory.fill((byte) 5);
+        int missing = topology.nodes().getLast().id() + 1;
+        NoSuchElementException e = assertThrows(NoSuchElementException.class,
+                () -> RangeMigrator.of(placement).moveTo(address, PAGES * PAGE, missing));
+        assertTrue(e.getMessage().contains("node " + missing + " does not exist"), e.getMessage());
+        LinuxException kernel = assertThrows(LinuxException.class,
+                () -> placement.move(new long[] {address}, new int[] {missing}, new int[1], 1));
+        assertEquals(Errno.ENODEV, kernel.errno(), kernel.getMessage());
+        assertTrue(kernel.getMessage().contains("does not exist or is offline"), kernel.getMessage());
+    }
+
+    @Test
+    void shouldBindThenFirstTouchOnTheBoundNode() throws Exception {
+        placement.bind(address, PAGES * PAGE, NodeSet.of(0), false);
+        assertEquals(MemoryPolicy.MPOL_BIND, MemoryPolicy.policyAt(address).mode());
+        assertEquals(PAGES, placement.query(address, PAGES * PAGE).summary().notPresent(), "bind alone touches nothing");
+        List<FirstTouch.Part> parts = FirstTouch.spread(placement, memory, 0, 0);
+        assertEquals(2, parts.size());
+        assertEquals(PAGES, placement.query(address, PAGES * PAGE).summary().onNode(0));
+        assertThrows(NoSuchElementException.class, () -> placement.bind(address, PAGE, NodeSet.of(9), true));
+    }
+}

@@ -1,0 +1,60 @@
+package org.memreg.numa;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.junit.jupiter.api.Test;
+import org.memreg.linux.SysConf;
+
+/** Query and move another JVM's memory: move_pages on its range, migrate_pages on all of it. */
+class OtherProcessTest {
+    private static final long PAGE = SysConf.pageSize();
+    private final SysfsTopology topology = SysfsTopology.read();
+
+    @Test
+    void shouldQueryAndMoveARangeOfAnotherJvm() throws Exception {
+        try (ChildProcess child = new ChildProcess()) {
+            PagePlacement placement = topology.placement(child.pid());
+            long length = NumaChild.PAGES * PAGE;
+            NodeSummary summary = placement.query(child.address, length).summary();
+            assertEquals(NumaChild.WRITTEN, summary.onNode(0), summary.toString());
+            assertEquals(NumaChild.READ, summary.zeroPage(), summary.toString());
+            assertEquals(NumaChild.PAGES - NumaChild.WRITTEN - NumaChild.READ, summary.notPresent(), summary.toString());
+
+            MigrationReport report = RangeMigrator.of(placement).moveTo(child.address, length, 0);
+            assertEquals(NumaChild.WRITTEN, report.node(0).alreadyInPlace(), report.format());
+            assertEquals(0, report.failed(), report.format());
+            assertEquals(NumaChild.READ, report.zeroPage(), report.format());
+            assertThrows(NoSuchElementException.class, () -> RangeMigrator.of(placement).moveTo(child.address, length, 1));
+            assertEquals(0, child.finish(), "the child's data is intact");
+        }
+    }
+
+    @Test
+    void shouldMigrateAWholeJvmToNodeZeroAndRefuseMissingNodes() throws Exception {
+        try (ChildProcess child = new ChildProcess()) {
+            ProcessMigrator.Result result = ProcessMigrator.migrate(topology, child.pid(), NodeSet.of(0), NodeSet.of(0));
+            assertEquals(0, result.notMoved());
+            assertTrue(result.before().onNode(0) > NumaChild.WRITTEN, "a JVM has far more pages: " + result.before());
+            assertTrue(result.after().onNode(0) > NumaChild.WRITTEN, result.after().toString());
+            assertEquals(List.of(), result.plan().moves(), "0 -> 0 moves nothing");
+
+            NoSuchElementException e = assertThrows(NoSuchElementException.class,
+                    () -> ProcessMigrator.migrate(topology, child.pid(), NodeSet.of(0), NodeSet.of(1)));
+            assertTrue(e.getMessage().contains("--to names node 1 that does not exist on this machine"), e.getMessage());
+            assertEquals(0, child.finish(), "the child's data is intact");
+        }
+    }
+
+    @Test
+    void shouldSayThereIsNoSuchProcess() {
+        ProcessHandle dead = ProcessHandle.of(Integer.MAX_VALUE - 1).orElse(null);
+        assertEquals(null, dead);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ProcessPages.census(topology.placement(Integer.MAX_VALUE - 1)));
+        assertTrue(e.getMessage().contains("no process"), e.getMessage());
+    }
+}
