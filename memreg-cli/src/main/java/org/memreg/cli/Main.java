@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code memreg} command: subcommands for the demo, benchmarks and inspection. */
 @Command(name = "memreg", mixinStandardHelpOptions = true, version = "memreg 0.1.0",
         description = "Registered (pinned) memory for zero-copy messaging: cache, devices, tools.",
-        subcommands = {BenchCommand.class, DemoCommand.class, InfoCommand.class, StatCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchCommand.class, DemoCommand.class, InfoCommand.class, MigrateCommand.class, PagesCommand.class, StatCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
