@@ -21,6 +21,8 @@ import org.memreg.device.SimulatedNic;
 import org.memreg.device.StaleTransferException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.memory.HugePages;
+import org.memreg.memory.RegisteredArena;
 
 /**
  * Migration in step with the registration cache: on a simulated two-node topology, a move gives
@@ -130,5 +132,17 @@ class MigrationCoordinationTest {
             assertThrows(StaleTransferException.class, () -> readThroughNic(held, 0));
         }
         assertEquals(1, nic.staleTransfers());
+    }
+
+    @Test
+    void shouldReportMemregAllocatedMemoryBusyWhileItsArenaHoldsIt() throws Exception {
+        try (RegisteredArena owned = RegisteredArena.of(cache, Access.ALL, HugePages.NEVER)) {
+            MemorySegment segment = owned.allocate(4 * PAGE, PAGE);
+            MigrationReport report = RangeMigrator.withCache(placement, cache, Duration.ofMillis(20))
+                    .moveTo(segment.address(), segment.byteSize(), 1);
+            assertEquals(1, report.busy().size(), "the arena holds its registration for life: " + report.format());
+            assertEquals(0, report.moved(), report.format());
+            assertTrue(owned.registration(segment).isValid());
+        }
     }
 }
