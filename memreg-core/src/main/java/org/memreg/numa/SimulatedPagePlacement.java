@@ -1,14 +1,13 @@
 package org.memreg.numa;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.memreg.linux.Errno;
+import org.memreg.linux.FrameRelocation;
 import org.memreg.linux.LinuxException;
-import org.memreg.linux.Mman;
 import org.memreg.linux.MovePages;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
@@ -26,7 +25,8 @@ import org.memreg.linux.SysConf;
  *     pages that were not present, or the zero page, before are recorded on that node, or on the
  *     first node of a {@link #bind binding} that excludes it.</li>
  * <li><b>Move</b> of a page to another simulated node really gives it a new physical frame:
- *     each run of pages is copied into fresh memory that is then {@code mremap}ed over it — as
+ *     each run of pages is copied into fresh memory that is then {@code mremap}ed over it
+ *     ({@link FrameRelocation}) — as
  *     a kernel migration does, a registration of the old frames becomes stale. Only private
  *     anonymous memory is moved (other pages report EOPNOTSUPP); the copy is not atomic, so
  *     writers to a page being moved may lose their write (the kernel blocks them instead).
@@ -137,7 +137,7 @@ public final class SimulatedPagePlacement implements PagePlacement {
             }
             long start = pages[order[from]];
             long length = (to - from) * pageSize;
-            relocate(start, length);
+            FrameRelocation.relocate(start, length);
             long[] frames = Pagemap.read(start, to - from);
             for (int k = from; k < to; k++) {
                 int i = order[k];
@@ -145,18 +145,6 @@ public final class SimulatedPagePlacement implements PagePlacement {
                 status[i] = targets[i];
             }
             from = to;
-        }
-    }
-
-    // A new frame for every page of the run, contents kept: copy into fresh pages, mremap them over.
-    private static void relocate(long start, long length) {
-        long fresh = Mman.mapAnonymous(length);
-        try {
-            MemorySegment.copy(Mman.segment(start, length), 0, Mman.segment(fresh, length), 0, length);
-            Mman.mremap(fresh, length, length, Mman.MREMAP_MAYMOVE | Mman.MREMAP_FIXED, start);
-        } catch (RuntimeException e) {
-            Mman.munmap(fresh, length);
-            throw e;
         }
     }
 
