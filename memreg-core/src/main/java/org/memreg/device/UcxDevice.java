@@ -1,9 +1,9 @@
 package org.memreg.device;
 
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import org.memreg.config.Settings;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
@@ -47,7 +47,7 @@ public final class UcxDevice implements Device {
     private final long budget;
     private final long pageSize = SysConf.pageSize();
     private final PageCounts counts = new PageCounts();
-    private final Map<Long, UcxRegion> live = new HashMap<>();
+    private final Map<Long, UcxRegion> live = new ConcurrentHashMap<>();
     private boolean closed;
 
     private UcxDevice(Builder builder) {
@@ -140,6 +140,11 @@ public final class UcxDevice implements Device {
     /** Number of live registrations (UCX memory handles). */
     public synchronized int registrationCount() {
         return live.size();
+    }
+
+    /** The live registration with local key {@code localKey}, or null (lock-free: the transport's hot path). */
+    public UcxRegion region(long localKey) {
+        return live.get(localKey);
     }
 
     /** True when {@code region} is a live registration of this device. */

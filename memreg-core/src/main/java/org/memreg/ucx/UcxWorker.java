@@ -233,11 +233,13 @@ public final class UcxWorker implements AutoCloseable {
     }
 
     /**
-     * {@code ucp_tag_recv_nbx}; on immediate completion UCX fills {@code info} (a
-     * {@code ucp_tag_recv_info_t}, {@link Ucp#TAG_RECV_INFO_BYTES} bytes).
+     * {@code ucp_tag_recv_nbx}, always returning a request (UCP_OP_ATTR_FLAG_NO_IMM_CMPL): UCX
+     * 1.13 completed receives of already-arrived messages at once without filling
+     * {@code recv_info}, so the sender tag and length are read with {@link #testReceive} instead.
+     * {@code info} is still passed for UCX versions that fill it.
      */
     public long tagReceive(long address, long length, long tag, long mask, long memh, long info) {
-        resetParam(Ucp.OP_ATTR_FIELD_RECV_INFO, memh);
+        resetParam(Ucp.OP_ATTR_FIELD_RECV_INFO | Ucp.OP_ATTR_FLAG_NO_IMM_CMPL, memh);
         param.set(JAVA_LONG, Ucp.RP_RECV_INFO, info);
         return Ucp.tagRecvNbx(handle, address, length, tag, mask, param.address());
     }

@@ -1,0 +1,73 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.function.BiConsumer;
+import org.memreg.ucx.Ucp;
+
+/**
+ * A receive of control messages (hello, reply, ack, revoke and its acknowledgement) into a small
+ * buffer of its own; on each message it calls the handler with the sender tag and the payload,
+ * and re-posts itself when {@code persistent}. Control messages are eager and small.
+ */
+final class ControlReceive extends Op {
+    static final int BUFFER_BYTES = 4096;
+
+    private final long tag;
+    private final long mask;
+    private final boolean persistent;
+    private final BiConsumer<Long, MemorySegment> handler;
+    private final MemorySegment buffer = Arena.ofAuto().allocate(BUFFER_BYTES, 8);
+    private final MemorySegment info = Arena.ofAuto().allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
+    private long request;
+    private boolean cancelled;
+
+    ControlReceive(Node node, long tag, long mask, boolean persistent, BiConsumer<Long, MemorySegment> handler) {
+        super(Long.MAX_VALUE / 4);
+        this.tag = tag;
+        this.mask = mask;
+        this.persistent = persistent;
+        this.handler = handler;
+        post(node);
+    }
+
+    private void post(Node node) {
+        request = node.worker.tagReceive(buffer.address(), BUFFER_BYTES, tag, mask, 0, info.address());
+    }
+
+    @Override
+    boolean poll(Node node, long now) {
+        while (true) {
+            int status = Ucp.isRequest(request) ? node.worker.testReceive(request, info.address()) : Ucp.status(request);
+            if (status == Ucp.INPROGRESS) {
+                return false;
+            }
+            if (Ucp.isRequest(request)) {
+                Ucp.requestFree(request);
+            }
+            request = 0;
+            if (status == Ucp.OK && !cancelled) {
+                handler.accept(info.get(JAVA_LONG, 0), buffer.asSlice(0, info.get(JAVA_LONG, 8)));
+            }
+            if (!persistent || cancelled || status == Ucp.ERR_CANCELED) {
+                return true;
+            }
+            post(node);
+        }
+    }
+
+    /** Stops: cancels the posted receive; the op finishes on a later poll. */
+    void cancel(Node node) {
+        cancelled = true;
+        if (Ucp.isRequest(request)) {
+            node.worker.cancel(request);
+        }
+    }
+
+    @Override
+    void abort(Node node, TransportException cause) {
+        cancel(node);
+    }
+}

@@ -1,0 +1,104 @@
+package org.memreg.transport;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.memreg.ucx.Ucp;
+
+/**
+ * A connection to one peer node: made by {@link Node#connect} (client side) or by a peer
+ * connecting to this node's listener (see {@link Node#accepted()}). Tagged sends go through it;
+ * receives are the node's (they match any peer). Windows of the peer are reached through
+ * {@link #attach(WindowKey)}, which keeps unpacked remote keys in this endpoint's key cache.
+ *
+ * <p>An endpoint fails when UCX reports its peer gone (error mode {@link ErrorMode#PEER}); every
+ * operation on it then fails at once with the reason, and other endpoints go on. Closing is
+ * harmless twice; operations on a closed endpoint fail with {@link TransportException}.
+ * Thread-safe (all work happens under the node's lock).
+ */
+public final class Endpoint implements AutoCloseable {
+    final Node node;
+    final long ep;
+    final String description;
+    /** Remote-key cache: window id -> attached key (only the newest generation is kept). */
+    final Map<Long, RemoteWindow> keys = new HashMap<>();
+    volatile long peerId;
+    /** True once a full handshake round trip passed: UCX may be given our memory handles then. */
+    volatile boolean ready;
+    volatile TransportException failure;
+    volatile boolean closed;
+
+    Endpoint(Node node, long ep, long peerId, String description) {
+        this.node = node;
+        this.ep = ep;
+        this.peerId = peerId;
+        this.description = description;
+    }
+
+    /** The peer node's id (random, chosen by the peer when it started). */
+    public long peerId() {
+        return peerId;
+    }
+
+    /** True when the peer is known to have failed or the endpoint was closed. */
+    public boolean isUsable() {
+        return !closed && failure == null;
+    }
+
+    /**
+     * Sends {@code data} (a native segment; it must not change until the future completes) under
+     * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied; above it the
+     * buffer goes zero-copy by rendezvous in registered chunks. The future completes with the
+     * byte count, or with a {@link TransportException} (closed, peer failed, timed out).
+     */
+    public CompletableFuture<Long> send(long tag, MemorySegment data) {
+        return node.send(this, Tags.checkUserTag(tag), data);
+    }
+
+    /**
+     * The peer's window named by {@code key}, ready for put/get. The unpacked remote key is cached
+     * per endpoint and window: attaching the same key again costs a map lookup.
+     *
+     * @throws StaleWindowException when the peer already revoked that generation
+     * @throws TransportException when the key belongs to another peer or the endpoint is unusable
+     */
+    public RemoteWindow attach(WindowKey key) {
+        return node.attach(this, key);
+    }
+
+    /** Completes when every put and get issued on this endpoint has completed at the peer. */
+    public CompletableFuture<Void> flush() {
+        return node.flush(this);
+    }
+
+    /** Closes the endpoint: pending operations on it fail or are cancelled. Twice is harmless. */
+    @Override
+    public void close() {
+        node.closeEndpoint(this);
+    }
+
+    TransportException failure(String what, int status) {
+        TransportException known = failure;
+        if (known != null) {
+            return new TransportException(what + " failed: " + known.getMessage(), known.status());
+        }
+        if (closed) {
+            return new TransportException(what + " failed: " + this + " is closed", Ucp.ERR_CANCELED);
+        }
+        return new TransportException(what + " to " + this + " failed: " + Ucp.statusString(status), status);
+    }
+
+    TransportException unusable(String what) {
+        TransportException known = failure;
+        if (known != null) {
+            return new TransportException(what + ": " + known.getMessage(), known.status());
+        }
+        return new TransportException(what + ": " + this + " is closed", Ucp.ERR_CANCELED);
+    }
+
+    @Override
+    public String toString() {
+        return String.format("endpoint[%s peer %016x]", description, peerId);
+    }
+}

@@ -1,0 +1,167 @@
+package org.memreg.transport;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import org.memreg.config.Settings;
+
+/**
+ * Configures a {@link Node}; made by {@link Node#builder()}. Every setting starts from its
+ * {@code memreg.transport.*} system property, else its default; {@link #build()} validates once.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>setter</th><th>property</th><th>default</th></tr>
+ *   <tr><td>{@link #chunkBytes}</td><td>{@value #CHUNK_BYTES_PROP_NAME}</td><td>2 MiB: most bytes
+ *       registered per rendezvous chunk</td></tr>
+ *   <tr><td>{@link #eagerBytes}</td><td>{@value #EAGER_BYTES_PROP_NAME}</td><td>16 KiB: messages
+ *       up to this size are copied (eager), larger ones go by rendezvous</td></tr>
+ *   <tr><td>{@link #pipelineDepth}</td><td>{@value #PIPELINE_DEPTH_PROP_NAME}</td><td>2 chunks in
+ *       flight per message</td></tr>
+ *   <tr><td>{@link #cacheBytes}</td><td>{@value #CACHE_BYTES_PROP_NAME}</td><td>32 MiB kept
+ *       registered by the node's registration cache</td></tr>
+ *   <tr><td>{@link #timeout}</td><td>{@value #TIMEOUT_PROP_NAME} (ms)</td><td>30 s per send,
+ *       rendezvous, put, get, flush</td></tr>
+ *   <tr><td>{@link #connectTimeout}</td><td>{@value #CONNECT_TIMEOUT_PROP_NAME} (ms)</td><td>10 s</td></tr>
+ *   <tr><td>{@link #errorMode}</td><td>{@value #ERROR_MODE_PROP_NAME}</td><td>none</td></tr>
+ *   <tr><td>{@link #progressThread}</td><td>{@value #PROGRESS_THREAD_PROP_NAME}</td><td>true</td></tr>
+ *   <tr><td>{@link #ucx}</td><td>{@value #NET_DEVICES_PROP_NAME} (UCX_NET_DEVICES)</td><td>UCX's
+ *       own (environment)</td></tr>
+ *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
+ *       registers and deregisters every chunk (for comparison)</td></tr>
+ * </table>
+ */
+public final class NodeBuilder {
+    public static final String CHUNK_BYTES_PROP_NAME = "memreg.transport.chunkBytes";
+    public static final long CHUNK_BYTES_DEFAULT = 2L << 20;
+    public static final String EAGER_BYTES_PROP_NAME = "memreg.transport.eagerBytes";
+    public static final long EAGER_BYTES_DEFAULT = 16L << 10;
+    public static final String PIPELINE_DEPTH_PROP_NAME = "memreg.transport.pipelineDepth";
+    public static final int PIPELINE_DEPTH_DEFAULT = 2;
+    public static final String CACHE_BYTES_PROP_NAME = "memreg.transport.cacheBytes";
+    public static final long CACHE_BYTES_DEFAULT = 32L << 20;
+    public static final String TIMEOUT_PROP_NAME = "memreg.transport.timeout";
+    public static final long TIMEOUT_DEFAULT_MS = 30_000;
+    public static final String CONNECT_TIMEOUT_PROP_NAME = "memreg.transport.connectTimeout";
+    public static final long CONNECT_TIMEOUT_DEFAULT_MS = 10_000;
+    public static final String ERROR_MODE_PROP_NAME = "memreg.transport.errorMode";
+    public static final String PROGRESS_THREAD_PROP_NAME = "memreg.transport.progressThread";
+    public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
+    public static final String CACHE_PROP_NAME = "memreg.transport.cache";
+
+    long chunkBytes = Settings.bytes(CHUNK_BYTES_PROP_NAME, CHUNK_BYTES_DEFAULT);
+    long eagerBytes = Settings.bytes(EAGER_BYTES_PROP_NAME, EAGER_BYTES_DEFAULT);
+    int pipelineDepth = (int) Settings.longValue(PIPELINE_DEPTH_PROP_NAME, PIPELINE_DEPTH_DEFAULT);
+    long cacheBytes = Settings.bytes(CACHE_BYTES_PROP_NAME, CACHE_BYTES_DEFAULT);
+    Duration timeout = Duration.ofMillis(Settings.longValue(TIMEOUT_PROP_NAME, TIMEOUT_DEFAULT_MS));
+    Duration connectTimeout = Duration.ofMillis(Settings.longValue(CONNECT_TIMEOUT_PROP_NAME,
+            CONNECT_TIMEOUT_DEFAULT_MS));
+    ErrorMode errorMode = ErrorMode.valueOf(System.getProperty(ERROR_MODE_PROP_NAME, "none").strip()
+            .toUpperCase(Locale.ROOT));
+    boolean progressThread = Settings.bool(PROGRESS_THREAD_PROP_NAME, true);
+    boolean cacheRegistrations = Settings.bool(CACHE_PROP_NAME, true);
+    final Map<String, String> ucx = new LinkedHashMap<>();
+    InetSocketAddress listen;
+    String name = "node";
+
+    NodeBuilder() {
+        String devices = System.getProperty(NET_DEVICES_PROP_NAME);
+        if (devices != null) {
+            ucx.put("NET_DEVICES", devices);
+        }
+    }
+
+    /** Listens for connections on {@code address} (port 0 picks a free port; see {@link Node#port()}). */
+    public NodeBuilder listen(InetSocketAddress address) {
+        this.listen = Objects.requireNonNull(address, "address");
+        return this;
+    }
+
+    /** Most bytes registered per rendezvous chunk. */
+    public NodeBuilder chunkBytes(long bytes) {
+        this.chunkBytes = bytes;
+        return this;
+    }
+
+    /** Largest message sent eagerly (copied); larger ones go by rendezvous. */
+    public NodeBuilder eagerBytes(long bytes) {
+        this.eagerBytes = bytes;
+        return this;
+    }
+
+    /** Chunks in flight per rendezvous message. */
+    public NodeBuilder pipelineDepth(int chunks) {
+        this.pipelineDepth = chunks;
+        return this;
+    }
+
+    /** Most bytes the node's registration cache keeps registered (unused entries are evicted). */
+    public NodeBuilder cacheBytes(long bytes) {
+        this.cacheBytes = bytes;
+        return this;
+    }
+
+    /** Whether chunk registrations are cached (true) or made and dropped per chunk (false). */
+    public NodeBuilder cacheRegistrations(boolean cache) {
+        this.cacheRegistrations = cache;
+        return this;
+    }
+
+    /** Time limit of every send, rendezvous, put, get and flush. */
+    public NodeBuilder timeout(Duration timeout) {
+        this.timeout = Objects.requireNonNull(timeout, "timeout");
+        return this;
+    }
+
+    /** Time limit of {@link Node#connect}. */
+    public NodeBuilder connectTimeout(Duration timeout) {
+        this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+        return this;
+    }
+
+    /** UCX's error handling for this node's endpoints. */
+    public NodeBuilder errorMode(ErrorMode mode) {
+        this.errorMode = Objects.requireNonNull(mode, "mode");
+        return this;
+    }
+
+    /** True: a daemon thread progresses the worker; false: the caller does, with {@link Node#progress()}. */
+    public NodeBuilder progressThread(boolean thread) {
+        this.progressThread = thread;
+        return this;
+    }
+
+    /** Sets a UCX configuration variable (name without {@code UCX_}), such as {@code NET_DEVICES=lo}. */
+    public NodeBuilder ucx(String name, String value) {
+        ucx.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
+        return this;
+    }
+
+    /** A name for thread names and messages. */
+    public NodeBuilder name(String name) {
+        this.name = Objects.requireNonNull(name, "name");
+        return this;
+    }
+
+    /** Validates the settings and starts the node. */
+    public Node build() {
+        require(chunkBytes >= 4096 && chunkBytes % 4096 == 0, "chunkBytes must be a positive multiple of 4096: "
+                + chunkBytes);
+        require(eagerBytes >= 32 && eagerBytes <= chunkBytes, "eagerBytes must be in [32, chunkBytes]: " + eagerBytes);
+        require(pipelineDepth >= 1 && pipelineDepth <= 64, "pipelineDepth must be in [1, 64]: " + pipelineDepth);
+        require(cacheBytes >= pipelineDepth * (chunkBytes + 8192), "cacheBytes must hold pipelineDepth chunks: "
+                + cacheBytes);
+        require(!timeout.isNegative() && !timeout.isZero(), "timeout must be positive");
+        require(!connectTimeout.isNegative() && !connectTimeout.isZero(), "connectTimeout must be positive");
+        return new Node(this);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

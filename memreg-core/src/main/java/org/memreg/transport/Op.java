@@ -1,0 +1,38 @@
+package org.memreg.transport;
+
+import org.memreg.ucx.Ucp;
+
+/**
+ * One operation in flight on a node's worker: a send, a receive, a put. {@link #poll} runs under
+ * the node's lock after every worker progress and says whether the operation has finished with
+ * UCX (its requests freed, its registrations released). The user's future may complete earlier
+ * (a timeout) or later never: an operation outlives its future until UCX lets go of the buffer.
+ */
+abstract class Op {
+    final long deadline;
+
+    Op(long timeoutNanos) {
+        this.deadline = System.nanoTime() + timeoutNanos;
+    }
+
+    /** Advances the operation; true once nothing of it is left in UCX. */
+    abstract boolean poll(Node node, long now);
+
+    /** The node is closing or the endpoint failed: fail the future, cancel what can be cancelled. */
+    abstract void abort(Node node, TransportException cause);
+
+    /**
+     * The status of a request returned by a UCX operation, freeing it once complete: INPROGRESS
+     * while it runs, else OK or its error. Status pointers that were immediate results pass through.
+     */
+    static int check(long request) {
+        if (!Ucp.isRequest(request)) {
+            return Ucp.status(request);
+        }
+        int status = Ucp.requestCheckStatus(request);
+        if (status != Ucp.INPROGRESS) {
+            Ucp.requestFree(request);
+        }
+        return status;
+    }
+}

@@ -1,0 +1,53 @@
+package org.memreg.transport;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A peer's window as the origin sees it: an attached {@link WindowKey} with its unpacked UCX
+ * remote key, cached by the {@link Endpoint}. {@link #put} and {@link #get} check the endpoint,
+ * the key's generation (against revocations the owner sent), the bounds and the access before
+ * anything is sent; a failed check fails the returned future (stale: {@link StaleWindowException};
+ * out of bounds: {@link IndexOutOfBoundsException}; wrong access:
+ * {@link UnsupportedOperationException}).
+ *
+ * <p>A put's future completes when the source may be reused; {@link #flush()} when every put and
+ * get to this peer completed remotely.
+ */
+public final class RemoteWindow {
+    final Endpoint endpoint;
+    final WindowKey key;
+    long rkey;
+    volatile boolean revoked;
+
+    RemoteWindow(Endpoint endpoint, WindowKey key, long rkey) {
+        this.endpoint = endpoint;
+        this.key = key;
+        this.rkey = rkey;
+    }
+
+    /** The key this window was attached with. */
+    public WindowKey key() {
+        return key;
+    }
+
+    /** Writes {@code source} (native) into the window at {@code offset}. */
+    public CompletableFuture<Void> put(long offset, MemorySegment source) {
+        return endpoint.node.rma(this, true, offset, source);
+    }
+
+    /** Reads the window at {@code offset} into {@code target} (native). */
+    public CompletableFuture<Void> get(long offset, MemorySegment target) {
+        return endpoint.node.rma(this, false, offset, target);
+    }
+
+    /** Completes when every put and get to this peer completed remotely. */
+    public CompletableFuture<Void> flush() {
+        return endpoint.flush();
+    }
+
+    @Override
+    public String toString() {
+        return "RemoteWindow[" + key + " via " + endpoint + "]";
+    }
+}

@@ -1,0 +1,117 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import org.memreg.device.Access;
+import org.memreg.ucx.Ucp;
+
+/**
+ * A rendezvous send: a 24-byte header (length, message id, sender) under the user's tag with the
+ * rendezvous bit, then the data in chunks of at most {@code chunkBytes}, each registered through
+ * the node's cache and handed to UCX with its memory handle (zero copy), at most
+ * {@code pipelineDepth} chunks registered and in flight at once.
+ */
+final class RendezvousSendOp extends Op {
+    static final long HEADER_BYTES = 24;
+
+    private final Endpoint endpoint;
+    private final CompletableFuture<Long> future;
+    private final long address;
+    private final long total;
+    private final long chunkTag;
+    private final MemorySegment header;
+    private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
+    private long headerRequest;
+    private boolean headerDone;
+    private long nextOffset;
+    private long doneBytes;
+    private boolean failed;
+
+    RendezvousSendOp(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
+        super(node.timeoutNanos);
+        this.endpoint = endpoint;
+        this.future = future;
+        this.address = data.address();
+        this.total = data.byteSize();
+        long id = node.nextMessageId();
+        this.chunkTag = Tags.CHUNK | id;
+        this.header = Arena.ofAuto().allocate(HEADER_BYTES, 8);
+        header.set(JAVA_LONG, 0, total);
+        header.set(JAVA_LONG, 8, id);
+        header.set(JAVA_LONG, 16, node.id());
+        this.headerRequest = node.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
+    }
+
+    @Override
+    boolean poll(Node node, long now) {
+        if (!headerDone) {
+            int status = check(headerRequest);
+            if (status == Ucp.INPROGRESS) {
+                return timeout(node, now);
+            }
+            headerDone = true;
+            headerRequest = 0;
+            if (status != Ucp.OK) {
+                fail(endpoint.failure("rendezvous header", status));
+            }
+        }
+        while (!inFlight.isEmpty()) {
+            Chunk chunk = inFlight.peekFirst();
+            int status = check(chunk.request);
+            if (status == Ucp.INPROGRESS) {
+                break;
+            }
+            inFlight.removeFirst();
+            chunk.release();
+            if (status != Ucp.OK) {
+                fail(endpoint.failure("rendezvous chunk of " + chunk.length + " bytes", status));
+            } else {
+                doneBytes += chunk.length;
+            }
+        }
+        while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
+            long length = Math.min(node.chunkBytes, total - nextOffset);
+            Chunk chunk;
+            try {
+                chunk = Chunk.register(node, address + nextOffset, length, Access.LOCAL_READ);
+            } catch (RuntimeException e) {
+                fail(new TransportException("cannot register chunk at offset " + nextOffset + " of a "
+                        + total + "-byte send to " + endpoint, e));
+                break;
+            }
+            chunk.request = node.worker.tagSend(endpoint.ep, chunk.address, length, chunkTag,
+                    endpoint.ready && node.memhOnSend ? chunk.memh : 0);
+            nextOffset += length;
+            inFlight.addLast(chunk);
+        }
+        if (inFlight.isEmpty() && (failed || nextOffset >= total)) {
+            if (!failed) {
+                future.complete(total);
+            }
+            return true;
+        }
+        return timeout(node, now);
+    }
+
+    private boolean timeout(Node node, long now) {
+        if (now - deadline > 0 && !future.isDone()) {
+            fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + doneBytes
+                    + " bytes done)"));
+        }
+        return false;
+    }
+
+    private void fail(TransportException e) {
+        failed = true;
+        future.completeExceptionally(e);
+    }
+
+    @Override
+    void abort(Node node, TransportException cause) {
+        fail(cause);
+    }
+}

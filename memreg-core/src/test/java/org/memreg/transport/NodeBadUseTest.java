@@ -1,0 +1,146 @@
+package org.memreg.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
+import org.memreg.ucx.UcxTestSupport;
+
+/** Misuse of nodes, endpoints and windows: each a clear error, none a hang or a crash. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class NodeBadUseTest {
+    private Node server;
+    private Node client;
+    private Endpoint endpoint;
+    private Arena arena;
+
+    @BeforeEach
+    void connect() {
+        UcxTestSupport.assumeUcx();
+        server = Node.builder().name("server").ucx("NET_DEVICES", "lo").listen(new InetSocketAddress("127.0.0.1", 0))
+                .connectTimeout(Duration.ofSeconds(2)).build();
+        client = Node.builder().name("client").ucx("NET_DEVICES", "lo").connectTimeout(Duration.ofSeconds(2)).build();
+        endpoint = client.connect("127.0.0.1", server.port());
+        arena = Arena.ofShared();
+    }
+
+    @AfterEach
+    void close() {
+        if (client != null) {
+            client.close();
+            client.close();
+            server.close();
+            arena.close();
+        }
+    }
+
+    private static Throwable failure(CompletableFuture<?> future) {
+        return assertThrows(ExecutionException.class, () -> future.get(20, TimeUnit.SECONDS)).getCause();
+    }
+
+    @Test
+    void shouldRefuseAnUnknownPeerWithinTheConnectTimeout() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort(); // free once closed: nobody listens there
+        }
+        long start = System.nanoTime();
+        TransportException e = assertThrows(TransportException.class, () -> client.connect("127.0.0.1", port));
+        System.out.println("unknown peer: " + e.getMessage());
+        assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10));
+        assertThrows(TransportException.class, () -> client.connect("no-such-host.invalid", 1));
+        assertEquals(8, endpoint.send(1, arena.allocate(8)).get(10, TimeUnit.SECONDS), "others go on");
+    }
+
+    @Test
+    void shouldFailSendsOnAClosedEndpoint() {
+        endpoint.close();
+        endpoint.close();
+        Throwable e = failure(endpoint.send(1, arena.allocate(8)));
+        assertInstanceOf(TransportException.class, e);
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        assertThrows(TransportException.class, () -> endpoint.attach(server.allocateWindow(4096, Access.ALL).key()));
+    }
+
+    @Test
+    void shouldCheckBoundsAndAccessBeforeSending() throws Exception {
+        Window window = server.allocateWindow(64 << 10, Access.REMOTE_READ);
+        RemoteWindow remote = endpoint.attach(window.key());
+        MemorySegment buffer = arena.allocate(4096, 4096);
+        assertInstanceOf(UnsupportedOperationException.class, failure(remote.put(0, buffer)));
+        assertInstanceOf(IndexOutOfBoundsException.class, failure(remote.get(window.size() - 100, buffer)));
+        assertInstanceOf(IndexOutOfBoundsException.class, failure(remote.get(-1, buffer)));
+        assertInstanceOf(IndexOutOfBoundsException.class, failure(remote.get(Long.MAX_VALUE, buffer)));
+        window.segment().set(ValueLayout.JAVA_LONG, 4096, 42);
+        remote.get(4096, buffer).get(10, TimeUnit.SECONDS);
+        assertEquals(42, buffer.get(ValueLayout.JAVA_LONG, 0));
+        assertTrue(endpoint.attach(window.key()) == remote, "the key cache reuses the unpacked key");
+    }
+
+    @Test
+    void shouldRefuseAClosedWindowAndAnInvalidatedGeneration() throws Exception {
+        Window window = server.allocateWindow(64 << 10, Access.ALL);
+        WindowKey first = window.key();
+        RemoteWindow remote = endpoint.attach(first);
+        MemorySegment buffer = arena.allocate(4096, 4096);
+        remote.put(0, buffer).get(10, TimeUnit.SECONDS);
+        window.invalidate();
+        Throwable stale = failure(remote.put(0, buffer));
+        assertInstanceOf(StaleWindowException.class, stale);
+        System.out.println("invalidated: " + stale.getMessage());
+        assertThrows(StaleWindowException.class, () -> endpoint.attach(first));
+        RemoteWindow renewed = endpoint.attach(window.key());
+        assertEquals(2, renewed.key().generation());
+        renewed.put(0, buffer).get(10, TimeUnit.SECONDS);
+        window.close();
+        assertInstanceOf(StaleWindowException.class, failure(renewed.get(0, buffer)));
+        window.close();
+    }
+
+    @Test
+    void shouldRefuseAKeyOfAnotherNode() {
+        Window own = client.allocateWindow(4096, Access.ALL);
+        TransportException e = assertThrows(TransportException.class, () -> endpoint.attach(own.key()));
+        assertTrue(e.getMessage().contains("belongs to node"), e.getMessage());
+    }
+
+    @Test
+    void shouldFailAReceiveIntoATooSmallBuffer() throws Exception {
+        MemorySegment big = arena.allocate(1 << 20, 4096);
+        MemorySegment small = arena.allocate(64 << 10, 4096);
+        CompletableFuture<Long> receive = server.receive(5, small);
+        CompletableFuture<Long> send = endpoint.send(5, big);
+        Throwable e = failure(receive);
+        assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
+        send.cancel(false);
+        CompletableFuture<Long> pending = server.receive(6, small);
+        assertTrue(pending.cancel(false), "a receive nobody matched can be withdrawn");
+    }
+
+    @Test
+    void shouldRejectBadArgumentsAndUseAfterClose() {
+        assertThrows(IllegalArgumentException.class, () -> endpoint.send(-1, arena.allocate(8)));
+        assertThrows(IllegalArgumentException.class, () -> endpoint.send(1L << 56, arena.allocate(8)));
+        assertThrows(IllegalArgumentException.class, () -> endpoint.send(1, MemorySegment.ofArray(new byte[8])));
+        assertThrows(IllegalArgumentException.class, () -> Node.builder().chunkBytes(1000).build());
+        client.close();
+        assertThrows(IllegalStateException.class, () -> client.allocateWindow(4096, Access.ALL));
+        assertInstanceOf(TransportException.class, failure(client.receive(1, arena.allocate(8))));
+    }
+}
