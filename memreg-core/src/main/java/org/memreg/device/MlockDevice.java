@@ -85,13 +85,7 @@ public final class MlockDevice implements Device {
             if (closed) {
                 throw new DeviceException("mlock device is closed");
             }
-            List<long[]> gaps = locks.gaps(address, end);
-            long newBytes = gaps.stream().mapToLong(g -> g[1] - g[0]).sum();
-            if (newBytes > pinBudget - locks.coveredBytes()) {
-                throw new ResourceExhaustedException(String.format(
-                        "mlock pin budget exceeded: %d bytes locked, %d more requested, budget %d bytes",
-                        locks.coveredBytes(), newBytes, pinBudget));
-            }
+            List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked");
             lockAll(gaps, address, length);
             locks.increment(address, end);
             LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());

@@ -89,12 +89,7 @@ public final class UcxDevice implements Device {
             if (closed) {
                 throw new DeviceException("ucx device is closed");
             }
-            long newBytes = counts.gaps(address, address + length).stream().mapToLong(g -> g[1] - g[0]).sum();
-            if (newBytes > budget - counts.coveredBytes()) {
-                throw new ResourceExhaustedException(String.format(
-                        "ucx registration budget exceeded: %d bytes registered, %d more requested, budget %d bytes",
-                        counts.coveredBytes(), newBytes, budget));
-            }
+            Budget.newRanges(counts, address, address + length, budget, "ucx registration budget", "registered");
             if (!Mincore.isMapped(address, length)) {
                 throw new UnmappedMemoryException(address, length);
             }
