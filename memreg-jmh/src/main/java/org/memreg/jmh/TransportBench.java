@@ -1,0 +1,225 @@
+package org.memreg.jmh;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.HexFormat;
+import java.util.concurrent.CompletableFuture;
+import org.memreg.device.Access;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.transport.RemoteWindow;
+import org.memreg.transport.Window;
+import org.memreg.transport.WindowKey;
+
+/**
+ * memreg's side of {@code bin/bench-transport}: the same operations as {@code ucx_perftest}
+ * between two processes, timed with a plain loop (JMH does not drive two processes).
+ *
+ * <pre>
+ * TransportBench server TEST SIZE ITERS WARMUP            prints port=N, serves one run, exits
+ * TransportBench client HOST PORT TEST SIZE ITERS WARMUP  prints "result TEST SIZE ITERS VALUE UNIT"
+ * </pre>
+ *
+ * TEST is {@code tag_lat} (ping-pong, half the round trip in µs, as ucx_perftest reports it),
+ * {@code tag_bw} (a stream of tagged messages, {@value #WINDOW} in flight, MiB/s at the sender
+ * until the receiver's acknowledgement), {@code put_bw} or {@code get_bw} (one-sided into a
+ * window of SIZE bytes the server allocates, {@value #WINDOW} in flight, then a flush; MiB/s).
+ * Warm-up runs the same loop WARMUP times first, untimed. Settings come from the
+ * {@code memreg.transport.*} properties: {@code progressThread=false} (the caller progresses, as
+ * ucx_perftest does) or true, {@code cache=false} to register every chunk.
+ */
+public final class TransportBench {
+    static final int WINDOW = 8;
+    private static final long DATA = 1, ACK = 3, KEY = 5, DONE = 9;
+
+    private final Node node;
+    private final boolean callerProgress;
+
+    private TransportBench(Node node) {
+        this.node = node;
+        this.callerProgress = !Boolean.parseBoolean(System.getProperty("memreg.transport.progressThread", "true"));
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean server = args[0].equals("server");
+        int at = server ? 1 : 3;
+        String test = args[at];
+        long size = Long.parseLong(args[at + 1]);
+        int iters = Integer.parseInt(args[at + 2]);
+        int warmup = Integer.parseInt(args[at + 3]);
+        var builder = Node.builder().name(server ? "bench-server" : "bench-client");
+        if (server) {
+            builder.listen(new InetSocketAddress("127.0.0.1", 0));
+        }
+        try (Node node = builder.build(); Arena arena = Arena.ofShared()) {
+            TransportBench bench = new TransportBench(node);
+            if (server) {
+                System.out.println("address=" + HexFormat.of().formatHex(node.workerAddress()));
+                System.out.println("port=" + node.port());
+                System.out.flush();
+                bench.serve(arena, test, size, iters, warmup);
+            } else {
+                // HOST may be "address=HEX": connect by worker address (shared memory, as ucx_perftest does)
+                Endpoint peer = args[1].startsWith("address=")
+                        ? node.connect(HexFormat.of().parseHex(args[1].substring(8)))
+                        : node.connect(args[1], Integer.parseInt(args[2]));
+                double value = bench.run(arena, peer, test, size, iters, warmup);
+                System.out.printf("result %s %d %d %.3f %s%n", test, size, iters, value,
+                        test.equals("tag_lat") ? "us" : "MiB/s");
+            }
+        }
+    }
+
+    private <T> T await(CompletableFuture<T> future) throws Exception {
+        if (callerProgress) {
+            while (!future.isDone()) {
+                node.progress();
+            }
+        } else {
+            while (!future.isDone()) {
+                Thread.onSpinWait();
+            }
+        }
+        return future.get();
+    }
+
+    private static MemorySegment buffer(Arena arena, long size) {
+        MemorySegment buffer = arena.allocate(size, 4096);
+        buffer.fill((byte) 1); // resident
+        return buffer;
+    }
+
+    // ---------------------------------------------------------------- server
+
+    private void serve(Arena arena, String test, long size, int iters, int warmup) throws Exception {
+        Endpoint peer = null;
+        while (peer == null) {
+            node.progress();
+            peer = node.accepted();
+        }
+        MemorySegment small = buffer(arena, 8);
+        switch (test) {
+            case "tag_lat" -> {
+                MemorySegment in = buffer(arena, size);
+                for (int i = 0; i < warmup + iters; i++) {
+                    await(node.receive(DATA, in));
+                    await(peer.send(ACK, in));
+                }
+            }
+            case "tag_bw" -> {
+                // Distinct buffers per receive in flight: a rendezvous header lands at the start of the
+                // receive buffer, so receives in flight must not share one (ucx_perftest reuses one).
+                int count = Integer.getInteger("bench.receiveBuffers", WINDOW);
+                MemorySegment[] slots = new MemorySegment[count];
+                for (int i = 0; i < count; i++) {
+                    slots[i] = buffer(arena, size);
+                }
+                for (int phase : new int[] {warmup, iters}) {
+                    ArrayDeque<CompletableFuture<Long>> posted = new ArrayDeque<>();
+                    for (int i = 0; i < phase; i++) {
+                        if (posted.size() == WINDOW) {
+                            await(posted.removeFirst());
+                        }
+                        posted.addLast(node.receive(DATA, slots[i % count]));
+                    }
+                    for (CompletableFuture<Long> f : posted) {
+                        await(f);
+                    }
+                    await(peer.send(ACK, small));
+                }
+            }
+            case "put_bw", "get_bw" -> {
+                try (Window window = node.allocateWindow(size, Access.ALL)) {
+                    window.segment().fill((byte) 2);
+                    byte[] key = window.key().toBytes();
+                    MemorySegment bytes = buffer(arena, key.length);
+                    bytes.copyFrom(MemorySegment.ofArray(key));
+                    await(peer.send(KEY, bytes));
+                    await(node.receive(DONE, small)); // progresses the target meanwhile, as ucx_perftest does
+                }
+            }
+            default -> throw new IllegalArgumentException("unknown test " + test);
+        }
+    }
+
+    // ---------------------------------------------------------------- client
+
+    private double run(Arena arena, Endpoint peer, String test, long size, int iters, int warmup) throws Exception {
+        MemorySegment small = buffer(arena, 8);
+        MemorySegment data = buffer(arena, size);
+        return switch (test) {
+            case "tag_lat" -> {
+                MemorySegment in = buffer(arena, size);
+                pingPong(peer, data, in, warmup);
+                long start = System.nanoTime();
+                pingPong(peer, data, in, iters);
+                yield (System.nanoTime() - start) / 1e3 / iters / 2;
+            }
+            case "tag_bw" -> {
+                stream(peer, data, small, warmup);
+                long start = System.nanoTime();
+                stream(peer, data, small, iters);
+                yield mibPerSecond(size * iters, System.nanoTime() - start);
+            }
+            case "put_bw", "get_bw" -> {
+                MemorySegment key = buffer(arena, 4096);
+                long length = await(node.receive(KEY, key));
+                RemoteWindow window = peer.attach(WindowKey.fromBytes(key.asSlice(0, length).toArray(JAVA_BYTE), 0,
+                        (int) length));
+                boolean put = test.equals("put_bw");
+                rma(window, put, data, warmup);
+                long start = System.nanoTime();
+                rma(window, put, data, iters);
+                double result = mibPerSecond(size * iters, System.nanoTime() - start);
+                await(peer.send(DONE, small));
+                yield result;
+            }
+            default -> throw new IllegalArgumentException("unknown test " + test);
+        };
+    }
+
+    private void pingPong(Endpoint peer, MemorySegment out, MemorySegment in, int count) throws Exception {
+        for (int i = 0; i < count; i++) {
+            CompletableFuture<Long> back = node.receive(ACK, in);
+            await(peer.send(DATA, out));
+            await(back);
+        }
+    }
+
+    private void stream(Endpoint peer, MemorySegment data, MemorySegment small, int count) throws Exception {
+        CompletableFuture<Long> ack = node.receive(ACK, small);
+        ArrayDeque<CompletableFuture<Long>> inFlight = new ArrayDeque<>();
+        for (int i = 0; i < count; i++) {
+            if (inFlight.size() == WINDOW) {
+                await(inFlight.removeFirst());
+            }
+            inFlight.addLast(peer.send(DATA, data));
+        }
+        for (CompletableFuture<Long> f : inFlight) {
+            await(f);
+        }
+        await(ack);
+    }
+
+    private void rma(RemoteWindow window, boolean put, MemorySegment data, int count) throws Exception {
+        ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        for (int i = 0; i < count; i++) {
+            if (inFlight.size() == WINDOW) {
+                await(inFlight.removeFirst());
+            }
+            inFlight.addLast(put ? window.put(0, data) : window.get(0, data));
+        }
+        for (CompletableFuture<Void> f : inFlight) {
+            await(f);
+        }
+        await(window.flush());
+    }
+
+    private static double mibPerSecond(long bytes, long nanos) {
+        return bytes / (double) (1 << 20) / (nanos / 1e9);
+    }
+}
