@@ -60,9 +60,6 @@ public final class Node implements AutoCloseable {
     final long eagerBytes;
     final int pipelineDepth;
     final long timeoutNanos;
-    /** Debug switches: hand UCX our memory handles on the send / receive side. */
-    final boolean memhOnSend = Boolean.parseBoolean(System.getProperty("memreg.transport.memhSend", "true"));
-    final boolean memhOnReceive = Boolean.parseBoolean(System.getProperty("memreg.transport.memhReceive", "true"));
     private final long connectTimeoutNanos;
     private final ErrorMode errorMode;
     private final String name;

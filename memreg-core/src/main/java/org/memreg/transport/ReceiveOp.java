@@ -146,7 +146,7 @@ final class ReceiveOp extends Op {
                         + total + "-byte receive", e));
                 break;
             }
-            chunk.request = node.worker.tagReceive(chunk.address, length, chunkTag, Tags.EXACT, node.memhOnReceive ? chunk.memh : 0,
+            chunk.request = node.worker.tagReceive(chunk.address, length, chunkTag, Tags.EXACT, chunk.memh,
                     info.address());
             nextOffset += length;
             inFlight.addLast(chunk);

@@ -84,7 +84,7 @@ final class RendezvousSendOp extends Op {
                 break;
             }
             chunk.request = node.worker.tagSend(endpoint.ep, chunk.address, length, chunkTag,
-                    endpoint.ready && node.memhOnSend ? chunk.memh : 0);
+                    endpoint.ready ? chunk.memh : 0);
             nextOffset += length;
             inFlight.addLast(chunk);
         }
