@@ -44,7 +44,15 @@ final class Chunk {
         return new Chunk(address, length, region.memh(), null, node.device, region);
     }
 
+    /** A chunk with nothing registered: the empty messages of a refused send. */
+    static Chunk empty() {
+        return new Chunk(0, 0, 0, null, null, null);
+    }
+
     void release() {
+        if (registration == null && region == null) {
+            return;
+        }
         if (registration != null) {
             registration.close();
         } else {

@@ -74,6 +74,8 @@ public final class Node implements AutoCloseable {
     /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
     private final Map<List<Long>, Long> revoked = new HashMap<>();
     private final Map<Long, TransportException> failedPeers = new HashMap<>();
+    /** Rendezvous sends in progress by message id, so that a receiver's refusal reaches its sender. */
+    final Map<Long, RendezvousSendOp> rendezvousSends = new HashMap<>();
     private final ArrayDeque<MemorySegment> infos = new ArrayDeque<>();
     private final Arena arena = Arena.ofShared();
     private final Thread progressThread;
@@ -123,6 +125,7 @@ public final class Node implements AutoCloseable {
         ops.add(new ControlReceive(this, Tags.HELLO, Tags.CTRL_TYPE_MASK, true, this::onHello));
         ops.add(new ControlReceive(this, Tags.ACK, Tags.CTRL_TYPE_MASK, true, this::onAck));
         ops.add(new ControlReceive(this, Tags.REVOKE, Tags.CTRL_TYPE_MASK, true, this::onRevoke));
+        ops.add(new ControlReceive(this, Tags.REFUSE, Tags.CTRL_TYPE_MASK, true, this::onRefuse));
         if (b.progressThread) {
             progressThread = Thread.ofPlatform().daemon().name("memreg-progress-" + name).start(this::progressLoop);
         } else {
@@ -293,6 +296,25 @@ public final class Node implements AutoCloseable {
         MemorySegment reply = Arena.ofAuto().allocate(8, 8);
         reply.set(JAVA_LONG, 0, id);
         sendControl(endpoint, Tags.REPLY | nonce, reply);
+    }
+
+    private void onRefuse(long tag, MemorySegment payload) {
+        RendezvousSendOp op = rendezvousSends.get(payload.get(JAVA_LONG, 0));
+        if (op != null) {
+            op.refused(payload.get(JAVA_LONG, 8));
+        }
+    }
+
+    /** Tells the sender of a rendezvous message that the receive buffer is too small (under the lock). */
+    void refuse(long sender, long messageId, long bufferBytes) {
+        Endpoint endpoint = byPeer.get(sender);
+        if (endpoint == null || !endpoint.isUsable()) {
+            return;
+        }
+        MemorySegment message = Arena.ofAuto().allocate(16, 8);
+        message.set(JAVA_LONG, 0, messageId);
+        message.set(JAVA_LONG, 8, bufferBytes);
+        sendControl(endpoint, Tags.REFUSE, message);
     }
 
     private void onAck(long tag, MemorySegment payload) {

@@ -15,6 +15,10 @@ import org.memreg.ucx.Ucp;
  * sender, and the receive goes on to post chunk receives into registered chunks of the buffer,
  * at most {@code pipelineDepth} at a time.
  *
+ * <p>A rendezvous message larger than the buffer fails the receive at once and is refused: the
+ * sender is told (its send fails at once too) and the receive drains the message's chunks with
+ * empty receives, so that nothing of it is left in UCX.
+ *
  * <p>Matching waits without a time limit (cancel the future to give up); once a rendezvous has
  * started, the node's timeout applies and a failed sender fails the receive.
  */
@@ -32,6 +36,7 @@ final class ReceiveOp extends Op {
     private long doneBytes;
     private long chunkDeadline;
     private boolean failed;
+    private boolean draining;
 
     ReceiveOp(Node node, long tag, MemorySegment buffer, CompletableFuture<Long> future) {
         super(node.timeoutNanos);
@@ -93,12 +98,11 @@ final class ReceiveOp extends Op {
         sender = header.get(JAVA_LONG, 16);
         chunkDeadline = now + node.timeoutNanos;
         if (total > buffer.byteSize()) {
-            failed = true;
-            future.completeExceptionally(new TransportException(String.format(
+            fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
                     buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
-            node.giveInfo(info);
-            return true;
+            node.refuse(sender, chunkTag & Tags.ID_MASK, buffer.byteSize());
+            draining = true;
         }
         return pollChunks(node, now);
     }
@@ -117,6 +121,9 @@ final class ReceiveOp extends Op {
             }
             inFlight.removeFirst();
             chunk.release();
+            if (draining) {
+                continue; // empty or truncated: either way that chunk is gone
+            }
             if (status != Ucp.OK) {
                 fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "
                         + Ucp.statusString(status), status));
@@ -133,8 +140,17 @@ final class ReceiveOp extends Op {
                         sender, doneBytes)));
             }
         }
-        if (failed) {
+        if (draining && (node.peerFailure(sender) != null || now - chunkDeadline > 0)) {
+            draining = false; // the sender is gone or stuck: give up on the rest
+        }
+        if (failed && !draining) {
             cancelAll(node);
+        }
+        while (draining && inFlight.size() < node.pipelineDepth && nextOffset < total) {
+            Chunk empty = Chunk.empty();
+            empty.request = node.worker.tagReceive(info.address(), 0, chunkTag, Tags.EXACT, 0, info.address());
+            nextOffset += Math.min(node.chunkBytes, total - nextOffset);
+            inFlight.addLast(empty);
         }
         while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
             long length = Math.min(node.chunkBytes, total - nextOffset);
@@ -151,7 +167,7 @@ final class ReceiveOp extends Op {
             nextOffset += length;
             inFlight.addLast(chunk);
         }
-        if (inFlight.isEmpty() && (failed || nextOffset >= total)) {
+        if (inFlight.isEmpty() && (failed && !draining || nextOffset >= total)) {
             node.giveInfo(info);
             if (!failed) {
                 future.complete(total);
@@ -182,6 +198,7 @@ final class ReceiveOp extends Op {
 
     @Override
     void abort(Node node, TransportException cause) {
+        draining = false;
         fail(cause);
         future.completeExceptionally(cause);
         cancelAll(node);

@@ -14,6 +14,10 @@ import org.memreg.ucx.Ucp;
  * rendezvous bit, then the data in chunks of at most {@code chunkBytes}, each registered through
  * the node's cache and handed to UCX with its memory handle (zero copy), at most
  * {@code pipelineDepth} chunks registered and in flight at once.
+ *
+ * <p>A receiver whose buffer is too small refuses the message: the future fails at once, and the
+ * chunks not yet sent go as empty messages (nothing registered) so that the receiver, which
+ * drains as many chunks as the message has, finishes too.
  */
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 24;
@@ -23,6 +27,7 @@ final class RendezvousSendOp extends Op {
     private final long address;
     private final long total;
     private final long chunkTag;
+    private final long id;
     private final MemorySegment header;
     private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long headerRequest;
@@ -30,6 +35,7 @@ final class RendezvousSendOp extends Op {
     private long nextOffset;
     private long doneBytes;
     private boolean failed;
+    private boolean refused;
 
     RendezvousSendOp(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
         super(node.timeoutNanos);
@@ -37,13 +43,23 @@ final class RendezvousSendOp extends Op {
         this.future = future;
         this.address = data.address();
         this.total = data.byteSize();
-        long id = node.nextMessageId();
+        this.id = node.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
         this.header = Arena.ofAuto().allocate(HEADER_BYTES, 8);
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
         header.set(JAVA_LONG, 16, node.id());
         this.headerRequest = node.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
+        node.rendezvousSends.put(id, this);
+    }
+
+    /** The receiver refused the message: its buffer holds only {@code bufferBytes}. */
+    void refused(long bufferBytes) {
+        if (!failed) {
+            fail(new TransportException(String.format("%d-byte message refused by %s: the receive buffer holds"
+                    + " only %d bytes", total, endpoint, bufferBytes), Ucp.ERR_MESSAGE_TRUNCATED));
+        }
+        refused = true;
     }
 
     @Override
@@ -67,11 +83,18 @@ final class RendezvousSendOp extends Op {
             }
             inFlight.removeFirst();
             chunk.release();
-            if (status != Ucp.OK) {
+            if (status != Ucp.OK && !refused) {
                 fail(endpoint.failure("rendezvous chunk of " + chunk.length + " bytes", status));
             } else {
                 doneBytes += chunk.length;
             }
+        }
+        while (refused && nextOffset < total && inFlight.size() < node.pipelineDepth) {
+            long length = Math.min(node.chunkBytes, total - nextOffset);
+            Chunk empty = Chunk.empty();
+            empty.request = node.worker.tagSend(endpoint.ep, header.address(), 0, chunkTag, 0);
+            nextOffset += length;
+            inFlight.addLast(empty);
         }
         while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
             long length = Math.min(node.chunkBytes, total - nextOffset);
@@ -88,10 +111,11 @@ final class RendezvousSendOp extends Op {
             nextOffset += length;
             inFlight.addLast(chunk);
         }
-        if (inFlight.isEmpty() && (failed || nextOffset >= total)) {
+        if (inFlight.isEmpty() && (failed && !refused || nextOffset >= total)) {
             if (!failed) {
                 future.complete(total);
             }
+            node.rendezvousSends.remove(id);
             return true;
         }
         return timeout(node, now);

@@ -11,7 +11,7 @@ package org.memreg.transport;
  * +----------+--------------------------------------+                R=1 rendezvous header
  * | 10000000 |            message id (56 bits)      |  one chunk of a rendezvous message
  * +----------+--------+-----------------------------+
- * | 11000000 |  type  |     value (48 bits)         |  control: hello, reply, ack, revoke
+ * | 11000000 |  type  |     value (48 bits)         |  control: hello, reply, ack, revoke, refuse
  * +----------+--------+-----------------------------+
  * </pre>
  *
@@ -34,6 +34,8 @@ final class Tags {
     static final long ACK = CTRL | 3L << 48;
     static final long REVOKE = CTRL | 4L << 48;
     static final long REVOKE_ACK = CTRL | 5L << 48;
+    /** A receiver refuses a rendezvous message (its buffer is too small): payload message id, buffer size. */
+    static final long REFUSE = CTRL | 6L << 48;
 
     private Tags() {
     }

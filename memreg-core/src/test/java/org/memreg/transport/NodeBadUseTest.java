@@ -122,13 +122,28 @@ class NodeBadUseTest {
 
     @Test
     void shouldFailAReceiveIntoATooSmallBuffer() throws Exception {
-        MemorySegment big = arena.allocate(1 << 20, 4096);
+        MemorySegment big = arena.allocate(5L << 20, 4096);
         MemorySegment small = arena.allocate(64 << 10, 4096);
         CompletableFuture<Long> receive = server.receive(5, small);
         CompletableFuture<Long> send = endpoint.send(5, big);
+        long start = System.nanoTime();
         Throwable e = failure(receive);
         assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
-        send.cancel(false);
+        Throwable refused = failure(send);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.println("too-small buffer: the send failed after " + millis + " ms: " + refused.getMessage());
+        assertInstanceOf(TransportException.class, refused);
+        assertTrue(refused.getMessage().contains("refused"), refused.getMessage());
+        assertTrue(millis < 5_000, "the sender fails promptly, not at its timeout: " + millis + " ms");
+        MemorySegment fits = arena.allocate(5L << 20, 4096);
+        CompletableFuture<Long> again = server.receive(7, fits);
+        assertEquals(5L << 20, endpoint.send(7, big).get(10, TimeUnit.SECONDS), "the endpoint goes on");
+        assertEquals(5L << 20, again.get(10, TimeUnit.SECONDS));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (client.cache().stats().inUseBytes() != 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(0, client.cache().stats().inUseBytes(), "no chunk of the refused message is left in use");
         CompletableFuture<Long> pending = server.receive(6, small);
         assertTrue(pending.cancel(false), "a receive nobody matched can be withdrawn");
     }
