@@ -650,10 +650,16 @@ public final class Node implements AutoCloseable {
                 return future;
             }
             long remote = key.address() + offset;
+            // Large transfers hand UCX the local buffer's registration (through the cache), as for
+            // rendezvous chunks: without a memory handle UCX moves them in bounce-buffer fragments.
+            Chunk chunk = local.byteSize() > eagerBytes && local.byteSize() <= chunkBytes
+                    ? Chunk.register(this, local.address(), local.byteSize(), put ? Access.LOCAL_READ : Access.LOCAL_WRITE)
+                    : null;
+            long memh = chunk == null ? 0 : chunk.memh;
             long request = put
-                    ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, 0)
-                    : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, 0);
-            RmaOp op = new RmaOp(this, endpoint, request, what, future, null, null);
+                    ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
+                    : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
+            RmaOp op = new RmaOp(this, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
             if (!op.poll(this, System.nanoTime())) {
                 ops.add(op);
             }
