@@ -27,6 +27,8 @@ public final class Ucp {
 
     public static final int OK = 0;
     public static final int INPROGRESS = 1;
+    /** {@code UCS_ERR_BUSY}: {@code ucp_worker_arm} found events pending. */
+    public static final int ERR_BUSY = -4;
     public static final int ERR_NO_MESSAGE = -1;
     public static final int ERR_NO_RESOURCE = -2;
     public static final int ERR_IO_ERROR = -3;

@@ -43,6 +43,14 @@ public final class UcxContext implements AutoCloseable {
      * @throws UcxException when UCX refuses the configuration or cannot initialise
      */
     public static UcxContext create(Map<String, String> config) {
+        return create(config, false);
+    }
+
+    /**
+     * As {@link #create(Map)}; with {@code wakeup} the context also has {@code UCP_FEATURE_WAKEUP},
+     * so that its workers can sleep on an event descriptor ({@link UcxWorker#eventFd()}).
+     */
+    public static UcxContext create(Map<String, String> config, boolean wakeup) {
         UcxNative.require();
         Map<String, String> copy = new LinkedHashMap<>(config);
         try (Arena arena = Arena.ofConfined()) {
@@ -60,7 +68,8 @@ public final class UcxContext implements AutoCloseable {
                 MemorySegment params = arena.allocate(UcxLayouts.PARAMS);
                 UcxLayouts.putLong(params, UcxLayouts.PARAMS, "field_mask",
                         Ucp.PARAM_FIELD_FEATURES | Ucp.PARAM_FIELD_MT_WORKERS_SHARED | Ucp.PARAM_FIELD_NAME);
-                UcxLayouts.putLong(params, UcxLayouts.PARAMS, "features", Ucp.FEATURE_TAG | Ucp.FEATURE_RMA);
+                UcxLayouts.putLong(params, UcxLayouts.PARAMS, "features",
+                        Ucp.FEATURE_TAG | Ucp.FEATURE_RMA | (wakeup ? Ucp.FEATURE_WAKEUP : 0));
                 UcxLayouts.putInt(params, UcxLayouts.PARAMS, "mt_workers_shared", 1);
                 UcxLayouts.putLong(params, UcxLayouts.PARAMS, "name", arena.allocateFrom("memreg").address());
                 Ucp.check("ucp_init_version", Ucp.initVersion(params.address(), cfg, out.address()));

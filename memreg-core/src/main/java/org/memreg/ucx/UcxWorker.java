@@ -87,6 +87,28 @@ public final class UcxWorker implements AutoCloseable {
         return Ucp.workerProgress(handle);
     }
 
+    /**
+     * {@code ucp_worker_get_efd}: a descriptor that becomes readable when the worker, once
+     * {@link #arm() armed}, has events; -1 when the context was made without wakeup support.
+     */
+    public int eventFd() {
+        int status = Ucp.workerGetEfd(handle, out.address());
+        return status == Ucp.OK ? out.get(JAVA_INT, 0) : -1;
+    }
+
+    /**
+     * {@code ucp_worker_arm}: {@link Ucp#OK} when the caller may now sleep on {@link #eventFd()},
+     * {@link Ucp#ERR_BUSY} when events are pending (progress instead).
+     */
+    public int arm() {
+        return Ucp.workerArm(handle);
+    }
+
+    /** {@code ucp_worker_signal}: wakes a thread sleeping on {@link #eventFd()}; safe from any thread. */
+    public void signal() {
+        Ucp.workerSignal(handle);
+    }
+
     /** This worker's address, to give a peer that connects by address (shared memory, same host). */
     public byte[] address() {
         Ucp.check("ucp_worker_get_address", Ucp.workerGetAddress(handle, out.address(), out.address() + 8));
