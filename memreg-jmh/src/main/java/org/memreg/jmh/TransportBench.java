@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.LockSupport;
 import org.memreg.device.Access;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
@@ -30,11 +31,19 @@ import org.memreg.transport.WindowKey;
  * window of SIZE bytes the server allocates, {@value #WINDOW} in flight, then a flush; MiB/s).
  * Warm-up runs the same loop WARMUP times first, untimed. Settings come from the
  * {@code memreg.transport.*} properties: {@code progressThread=false} (the caller progresses, as
- * ucx_perftest does) or true, {@code cache=false} to register every chunk.
+ * ucx_perftest does) or true, {@code cache=false} to register every chunk. Bench switches:
+ * {@code bench.park} (wait in {@code future.get()} rather than spin, with a progress thread),
+ * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
+ * (tag_bw receive buffers, default {@value #WINDOW}).
  */
 public final class TransportBench {
     static final int WINDOW = 8;
     private static final long DATA = 1, ACK = 3, KEY = 5, DONE = 9;
+
+    /** With a progress thread: block in {@code future.get()} (true) instead of spinning on isDone (false). */
+    private static final boolean PARK = Boolean.getBoolean("bench.park");
+    /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
+    private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
     private final Node node;
     private final boolean callerProgress;
@@ -79,12 +88,12 @@ public final class TransportBench {
             while (!future.isDone()) {
                 node.progress();
             }
-        } else {
+        } else if (!PARK) {
             while (!future.isDone()) {
                 Thread.onSpinWait();
             }
         }
-        return future.get();
+        return future.get(); // with bench.park=true and a progress thread: blocks until the thread completes it
     }
 
     private static MemorySegment buffer(Arena arena, long size) {
@@ -154,10 +163,8 @@ public final class TransportBench {
         return switch (test) {
             case "tag_lat" -> {
                 MemorySegment in = buffer(arena, size);
-                pingPong(peer, data, in, warmup);
-                long start = System.nanoTime();
-                pingPong(peer, data, in, iters);
-                yield (System.nanoTime() - start) / 1e3 / iters / 2;
+                pingPong(peer, data, in, warmup, 0);
+                yield pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
             }
             case "tag_bw" -> {
                 stream(peer, data, small, warmup);
@@ -182,12 +189,22 @@ public final class TransportBench {
         };
     }
 
-    private void pingPong(Endpoint peer, MemorySegment out, MemorySegment in, int count) throws Exception {
+    /** Round trips; returns the nanoseconds they took, without the gaps between them. */
+    private long pingPong(Endpoint peer, MemorySegment out, MemorySegment in, int count, long gapNanos)
+            throws Exception {
+        long busy = 0;
+        long start = System.nanoTime();
         for (int i = 0; i < count; i++) {
+            if (gapNanos > 0) {
+                busy += System.nanoTime() - start;
+                LockSupport.parkNanos(gapNanos); // the peer goes idle
+                start = System.nanoTime();
+            }
             CompletableFuture<Long> back = node.receive(ACK, in);
             await(peer.send(DATA, out));
             await(back);
         }
+        return busy + System.nanoTime() - start;
     }
 
     private void stream(Endpoint peer, MemorySegment data, MemorySegment small, int count) throws Exception {
