@@ -26,7 +26,7 @@ import org.memreg.device.Access;
 import org.memreg.device.UcxDevice;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.Poll;
-import org.memreg.monitor.MemoryMonitor;
+import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxMemory;
@@ -112,7 +112,8 @@ public final class Node implements AutoCloseable {
             w = UcxWorker.create(context, id);
             d = UcxDevice.builder().context(context).build();
             c = b.cacheRegistrations ? RegistrationCache.builder(d).maxBytes(b.cacheBytes).merge(false)
-                    .monitor(MemoryMonitor.NONE).statsName("none").build() : null;
+                    .monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME)).statsName("none")
+                    .build() : null;
             if (b.listen != null) {
                 listenPort = w.listen(b.listen);
             }

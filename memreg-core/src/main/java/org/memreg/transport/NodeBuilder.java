@@ -32,6 +32,9 @@ import org.memreg.config.Settings;
  *       own (environment)</td></tr>
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
  *       registers and deregisters every chunk (for comparison)</td></tr>
+ *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>auto: the cache's
+ *       registrations of user buffers are watched with userfaultfd where available, so a buffer
+ *       freed and reallocated is registered anew; none: the caller invalidates</td></tr>
  * </table>
  */
 public final class NodeBuilder {
@@ -51,6 +54,7 @@ public final class NodeBuilder {
     public static final String PROGRESS_THREAD_PROP_NAME = "memreg.transport.progressThread";
     public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
     public static final String CACHE_PROP_NAME = "memreg.transport.cache";
+    public static final String MONITOR_PROP_NAME = "memreg.transport.monitor";
 
     long chunkBytes = Settings.bytes(CHUNK_BYTES_PROP_NAME, CHUNK_BYTES_DEFAULT);
     long eagerBytes = Settings.bytes(EAGER_BYTES_PROP_NAME, EAGER_BYTES_DEFAULT);
@@ -63,6 +67,7 @@ public final class NodeBuilder {
             .toUpperCase(Locale.ROOT));
     boolean progressThread = Settings.bool(PROGRESS_THREAD_PROP_NAME, true);
     boolean cacheRegistrations = Settings.bool(CACHE_PROP_NAME, true);
+    String monitor = System.getProperty(MONITOR_PROP_NAME, "auto");
     final Map<String, String> ucx = new LinkedHashMap<>();
     InetSocketAddress listen;
     String name = "node";
@@ -101,6 +106,12 @@ public final class NodeBuilder {
     /** Most bytes the node's registration cache keeps registered (unused entries are evicted). */
     public NodeBuilder cacheBytes(long bytes) {
         this.cacheBytes = bytes;
+        return this;
+    }
+
+    /** The memory monitor of the node's registration cache: {@code auto}, {@code userfaultfd} or {@code none}. */
+    public NodeBuilder monitor(String monitor) {
+        this.monitor = java.util.Objects.requireNonNull(monitor, "monitor");
         return this;
     }
 
