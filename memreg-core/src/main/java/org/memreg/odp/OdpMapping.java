@@ -1,0 +1,251 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.transport.RemoteWindow;
+import org.memreg.transport.TransportException;
+import org.memreg.transport.WindowKey;
+
+/**
+ * A peer's mapping of an owner's {@link OdpRegion}: the remote window plus a
+ * {@link PeerPageTable}. {@link #put} and {@link #get} begin the operation in the table (a page
+ * without an entry sends {@code FAULT} and the call waits for {@code ESTABLISHED}, then retries),
+ * issue the RMA, wait until it completed at the owner (a put is followed by a flush), and only
+ * then end it in the table, so an {@code ACK} never leaves while an operation on its pages is in
+ * flight.
+ *
+ * <p>One daemon thread per mapping receives {@code INVALIDATE} and {@code ESTABLISHED}. Calls are
+ * blocking and thread-safe; each waits at most the timeout given to {@link #attach} and then
+ * throws {@link TransportException}.
+ */
+public final class OdpMapping implements AutoCloseable {
+    private final Node node;
+    private final int region;
+    private final long pageSize;
+    private final long timeoutNanos;
+    private final RemoteWindow window;
+    private final PeerPageTable table;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
+    private final Thread thread;
+    private volatile Consumer<PageRange> onRelease = r -> {
+    };
+    private volatile boolean closing;
+    private volatile CompletableFuture<Long> receive;
+
+    private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, RemoteWindow window,
+            long timeoutNanos) {
+        this.node = node;
+        this.region = region;
+        this.pageSize = pageSize;
+        this.window = window;
+        this.timeoutNanos = timeoutNanos;
+        long toOwner = OdpWire.tag(OdpWire.TO_OWNER, region);
+        this.table = new PeerPageTable(node.id(), pages, m -> {
+            if (m instanceof OdpMessage.Ack a) {
+                onRelease.accept(a.range());
+            }
+            owner.send(toOwner, OdpWire.encode(m));
+        });
+        this.thread = Thread.ofPlatform().daemon().name("odp-peer-" + Integer.toHexString(region)).start(this::run);
+    }
+
+    /**
+     * Waits (at most {@code timeout}) for the owner's SETUP of region {@code region} on
+     * {@code owner} (sent by {@link OdpRegion#serve}) and maps it with every page unmapped.
+     */
+    public static OdpMapping attach(Node node, Endpoint owner, int region, Duration timeout) {
+        try (Arena setupArena = Arena.ofConfined()) {
+            MemorySegment setup = setupArena.allocate(64 << 10, 8);
+            CompletableFuture<Long> got = node.receive(OdpWire.tag(OdpWire.SETUP, region), setup);
+            try {
+                got.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                got.cancel(false);
+                throw new TransportException("no ODP setup for region " + Integer.toHexString(region) + " within "
+                        + timeout, e);
+            } catch (ExecutionException e) {
+                throw new TransportException("ODP setup failed: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new TransportException("interrupted", e);
+            }
+            long pageSize = setup.get(JAVA_LONG, 0);
+            int pages = setup.get(JAVA_INT, 8);
+            int keyLength = setup.get(JAVA_INT, 12);
+            byte[] key = setup.asSlice(16, keyLength).toArray(JAVA_BYTE);
+            RemoteWindow window = owner.attach(WindowKey.fromBytes(key, 0, keyLength));
+            return new OdpMapping(node, owner, region, pageSize, pages, window, timeout.toNanos());
+        }
+    }
+
+    /** Number of pages of the region. */
+    public int pages() {
+        return table.pages();
+    }
+
+    /** The owner's page size. */
+    public long pageSize() {
+        return pageSize;
+    }
+
+    /** The remote page table (for tests and statistics). */
+    public PeerPageTable table() {
+        return table;
+    }
+
+    /**
+     * Calls {@code listener} with each range this peer gives up, just before its {@code ACK}
+     * goes out (under the table's lock: it must be short and must not call back). After that the
+     * owner may release the pages: their content is gone (zero when faulted in again).
+     */
+    public void onRelease(Consumer<PageRange> listener) {
+        this.onRelease = listener;
+    }
+
+    /** Writes {@code source} (native) at {@code offset} of the region; returns once it is complete at the owner. */
+    public void put(long offset, MemorySegment source) {
+        rma(true, offset, source, null);
+    }
+
+    /**
+     * Like {@link #put(long, MemorySegment)}, and runs {@code whileHeld} after the put completed
+     * at the owner but before the pages may be given up (no {@code ACK} for them can go out
+     * meanwhile): for callers that must know their write landed while they still held the pages.
+     */
+    public void put(long offset, MemorySegment source, Runnable whileHeld) {
+        rma(true, offset, source, whileHeld);
+    }
+
+    /** Reads the region at {@code offset} into {@code target} (native). */
+    public void get(long offset, MemorySegment target) {
+        rma(false, offset, target, null);
+    }
+
+    /** Like {@link #get(long, MemorySegment)}, and runs {@code whileHeld} before the pages may be given up. */
+    public void get(long offset, MemorySegment target, Runnable whileHeld) {
+        rma(false, offset, target, whileHeld);
+    }
+
+    private void rma(boolean put, long offset, MemorySegment buffer, Runnable whileHeld) {
+        long length = buffer.byteSize();
+        if (offset < 0 || length <= 0 || offset + length > (long) table.pages() * pageSize) {
+            throw new IndexOutOfBoundsException("offset " + offset + ", length " + length);
+        }
+        int first = (int) (offset / pageSize);
+        PageRange range = new PageRange(first, (int) ((offset + length - 1) / pageSize) - first + 1);
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (!table.tryBegin(range)) {
+            await(table.whenMapped(range), deadline, "fault on " + range);
+        }
+        try {
+            if (put) {
+                await(window.put(offset, buffer), deadline, "put");
+                await(window.flush(), deadline, "flush");
+            } else {
+                await(window.get(offset, buffer), deadline, "get");
+            }
+            if (whileHeld != null) {
+                whileHeld.run();
+            }
+        } finally {
+            table.end(range);
+        }
+    }
+
+    private static <T> T await(CompletableFuture<T> f, long deadline, String what) {
+        try {
+            return f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new TransportException(what + " timed out", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof TransportException t) {
+                throw t;
+            }
+            throw new TransportException(what + " failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException(what + " interrupted", e);
+        }
+    }
+
+    /** The counters of this peer's table. */
+    public OdpStats stats() {
+        return table.stats();
+    }
+
+    /** Stops the receiving thread. The owner is not told: it cuts this peer off by its lease. */
+    @Override
+    public void close() {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        CompletableFuture<Long> r = receive;
+        if (r != null) {
+            r.cancel(false);
+        }
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!thread.isAlive()) {
+            arena.close();
+        }
+    }
+
+    private void run() {
+        long tag = OdpWire.tag(OdpWire.TO_PEER, region);
+        while (!closing) {
+            try {
+                if (receive == null) {
+                    receive = node.receive(tag, inbox);
+                }
+                long length;
+                try {
+                    length = receive.get(OdpRegion.TICK_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    continue;
+                }
+                receive = null;
+                switch (OdpWire.decode(inbox, length)) {
+                    case OdpMessage.Invalidate i -> table.onInvalidate(i);
+                    case OdpMessage.Established e -> table.onEstablished(e);
+                    case OdpMessage m -> throw new IllegalArgumentException("peer got " + m);
+                }
+            } catch (ExecutionException | RuntimeException e) {
+                receive = null;
+                if (!closing) {
+                    System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING,
+                            "ODP mapping " + Integer.toHexString(region) + ": " + e);
+                    if (e instanceof ExecutionException) {
+                        sleepQuietly();
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(OdpRegion.TICK_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

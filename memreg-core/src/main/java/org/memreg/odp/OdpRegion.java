@@ -1,0 +1,334 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.memreg.device.Access;
+import org.memreg.linux.Mincore;
+import org.memreg.linux.SysConf;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.transport.Window;
+
+/**
+ * The owner's side of an on-demand-paged region: a transport {@link Window} whose pages are
+ * given back to the kernel on {@link #reclaim} once every peer that maps them acknowledged
+ * (or its lease ran out), and made present again when a peer faults on them. Peers reach it
+ * through {@link OdpMapping}. The protocol is {@link OwnerPageTable}; this class wires it to the
+ * transport (control messages under the tags of {@link OdpWire}) and to real memory.
+ *
+ * <p><b>Memory.</b> The window is allocated by UCX. On this platform UCX allocates it as SysV
+ * shared memory (a {@code MAP_SHARED} mapping; checked in {@code /proc/self/maps} when the region
+ * is made), so a release is munlock + {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED alone
+ * frees nothing of a shared mapping), and {@link #residentReclaimedPages()} checks with
+ * {@code mincore} that released pages stay released. The region starts with every page present
+ * and pinned.
+ *
+ * <p><b>Thread.</b> One daemon thread per region receives the peers' {@code ACK}s and
+ * {@code FAULT}s and is also the lease timer: it waits for the next message at most until the
+ * earliest lease deadline (and at most {@link #TICK_MILLIS}), then calls
+ * {@link OwnerPageTable#expireLeases}.
+ *
+ * <p><b>Cut-off.</b> A peer whose lease ran out is cut off by this region alone: the table
+ * forgets its mappings and ignores its later messages, and the region closes its endpoint to
+ * that peer (other peers keep their key; nothing is re-keyed). The transport's key revocation
+ * ({@link Window#invalidate()}) is per window, not per peer, and waits up to seconds for every
+ * peer, so it is not used. Like every revocation in a software transport over shared memory,
+ * this is enforced at the origin: a peer process that is frozen (not dead) beyond its lease and
+ * then resumes an RMA it had already begun could still write through its mapping of the
+ * segment; a released page it writes becomes resident again, which
+ * {@link #residentReclaimedPages()} reports. A NIC would revoke the key in hardware.
+ *
+ * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
+ * application that learns of it earlier may call {@link #disconnect}.
+ */
+public final class OdpRegion implements AutoCloseable {
+    /** Longest wait of the region thread between lease checks. */
+    public static final long TICK_MILLIS = 20;
+
+    private final Node node;
+    private final Window window;
+    private final int region;
+    private final long pageSize;
+    private final boolean shared;
+    private final OwnerPageTable table;
+    private final Map<Long, Endpoint> peers = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
+    private final Thread thread;
+    private volatile boolean closing;
+    private volatile CompletableFuture<Long> receive;
+    private int trimCursor;
+
+    private OdpRegion(Node node, long bytes, int region, Duration lease) {
+        this.node = node;
+        this.region = region;
+        this.pageSize = SysConf.pageSize();
+        this.window = node.allocateWindow(bytes, Access.ALL);
+        long pages = window.size() / pageSize;
+        if (pages > Integer.MAX_VALUE) {
+            window.close();
+            throw new IllegalArgumentException("region too large: " + bytes);
+        }
+        this.shared = isSharedMapping(window.segment().address());
+        LockedPageMemory memory = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
+        this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos());
+        this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
+    }
+
+    /**
+     * Allocates an ODP region of {@code bytes} (rounded up to pages) on {@code node}, under region
+     * number {@code region} (peers attach with the same number; one region per number per node),
+     * with peers cut off when they do not acknowledge an invalidation within {@code lease}.
+     */
+    public static OdpRegion create(Node node, long bytes, int region, Duration lease) {
+        if (lease.isNegative() || lease.isZero()) {
+            throw new IllegalArgumentException("lease must be positive: " + lease);
+        }
+        return new OdpRegion(node, bytes, region, lease);
+    }
+
+    /** The region's memory, for the owner's own reads and writes (only of pages it knows present). */
+    public MemorySegment segment() {
+        return window.segment();
+    }
+
+    /** Number of pages. */
+    public int pages() {
+        return table.pages();
+    }
+
+    /** Page size in bytes. */
+    public long pageSize() {
+        return pageSize;
+    }
+
+    /** True when UCX gave a shared mapping (released with MADV_REMOVE too). */
+    public boolean isShared() {
+        return shared;
+    }
+
+    /**
+     * Starts serving the peer at the other end of {@code endpoint}: it gets an empty page table
+     * here and the region's key in a SETUP message (it waits for it in
+     * {@link OdpMapping#attach}). Returns the peer's id in the table (its node id). A node served
+     * before (even if cut off) is refused: a restarted peer is a new node with a new id.
+     */
+    public long serve(Endpoint endpoint) {
+        long peer = endpoint.peerId();
+        table.connect(peer);
+        peers.put(peer, endpoint);
+        byte[] key = window.key().toBytes();
+        MemorySegment setup = Arena.ofAuto().allocate(16 + key.length, 8);
+        setup.set(JAVA_LONG, 0, pageSize);
+        setup.set(JAVA_INT, 8, table.pages());
+        setup.set(JAVA_INT, 12, key.length);
+        setup.asSlice(16).copyFrom(MemorySegment.ofArray(key));
+        endpoint.send(OdpWire.tag(OdpWire.SETUP, region), setup);
+        return peer;
+    }
+
+    /** Cuts {@code peer} off now (the application knows it failed or left). */
+    public void disconnect(long peer) {
+        table.disconnect(peer);
+        closeCutOff();
+    }
+
+    /** Starts reclaiming the present pages of {@code range}; see {@link OwnerPageTable#reclaim}. Returns its epoch or 0. */
+    public long reclaim(PageRange range) {
+        return table.reclaim(range, System.nanoTime());
+    }
+
+    /**
+     * Starts reclaiming about {@code bytes} of present pages, round robin through the region (we
+     * do not know which pages peers use least). For {@code PressureWatcher.builder(region::trim)}.
+     * Returns the bytes whose reclaim started (they are released once the peers acknowledged).
+     */
+    public long trim(long bytes) {
+        int want = (int) Math.min(table.pages(), Math.max(1, (bytes + pageSize - 1) / pageSize));
+        int taken = 0;
+        synchronized (table) {
+            for (int scanned = 0; scanned < table.pages() && taken < want; scanned++) {
+                int p = trimCursor;
+                trimCursor = (trimCursor + 1) % table.pages();
+                if (table.state(p) == OwnerPageState.PRESENT) {
+                    table.reclaim(new PageRange(p, 1), System.nanoTime());
+                    taken++;
+                }
+            }
+        }
+        return taken * pageSize;
+    }
+
+    /** The state of {@code page}. */
+    public OwnerPageState state(int page) {
+        return table.state(page);
+    }
+
+    /** Reclaims still waiting for acknowledgements or leases. */
+    public int pendingReclaims() {
+        return table.pendingReclaims();
+    }
+
+    /** The counters now. */
+    public OdpStats stats() {
+        return table.stats();
+    }
+
+    /** True when {@code peer} was cut off. */
+    public boolean isCutOff(long peer) {
+        return table.isCutOff(peer);
+    }
+
+    /**
+     * Pages the table says are {@code RECLAIMED} but {@code mincore} finds resident: a page was
+     * touched after it was released (by a peer's RMA, or by the owner). Checked under the table's
+     * lock, so no fault can re-establish a page between the two looks. 0 when all is well.
+     */
+    public int residentReclaimedPages() {
+        synchronized (table) {
+            boolean[] resident = Mincore.residency(window.segment().address(), (long) table.pages() * pageSize);
+            int n = 0;
+            for (int p = 0; p < table.pages(); p++) {
+                if (resident[p] && table.state(p) == OwnerPageState.RECLAIMED) {
+                    n++;
+                }
+            }
+            return n;
+        }
+    }
+
+    /** Runs {@code action} with the page table locked: no state changes meanwhile. */
+    public void withStatesFrozen(Runnable action) {
+        synchronized (table) {
+            action.run();
+        }
+    }
+
+    /** Stops the region thread, revokes the key at every peer and frees the memory. Twice is harmless. */
+    @Override
+    public void close() {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        CompletableFuture<Long> r = receive;
+        if (r != null) {
+            r.cancel(false);
+        }
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            window.close();
+        } finally {
+            if (!thread.isAlive()) {
+                arena.close();
+            }
+        }
+    }
+
+    private void run() {
+        long tag = OdpWire.tag(OdpWire.TO_OWNER, region);
+        while (!closing) {
+            try {
+                if (receive == null) {
+                    receive = node.receive(tag, inbox);
+                }
+                long wait = Math.min(table.nextLeaseDeadline() - System.nanoTime(),
+                        TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS));
+                try {
+                    long length = receive.get(Math.max(wait, 100_000), TimeUnit.NANOSECONDS);
+                    receive = null;
+                    dispatch(OdpWire.decode(inbox, length));
+                } catch (TimeoutException e) {
+                    // lease check below
+                }
+                table.expireLeases(System.nanoTime());
+                closeCutOff();
+            } catch (ExecutionException | RuntimeException e) {
+                receive = null;
+                if (!closing) {
+                    System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING,
+                            "ODP region " + Integer.toHexString(region) + ": " + e);
+                    try {
+                        Thread.sleep(TICK_MILLIS);
+                    } catch (InterruptedException stop) {
+                        return;
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void dispatch(OdpMessage m) {
+        switch (m) {
+            case OdpMessage.Ack a -> table.onAck(a);
+            case OdpMessage.Fault f -> table.onFault(f);
+            default -> throw new IllegalArgumentException("owner got " + m);
+        }
+    }
+
+    private void closeCutOff() {
+        for (Long peer; (peer = toClose.poll()) != null;) {
+            Endpoint e = peers.remove(peer);
+            if (e != null) {
+                e.close();
+            }
+        }
+    }
+
+    /** Sends through the peer's endpoint (called under the table's lock: only queues work). */
+    private final class Outbox implements OwnerPageTable.Outbox {
+        @Override
+        public void send(long peer, OdpMessage message) {
+            Endpoint e = peers.get(peer);
+            if (e != null && e.isUsable()) {
+                e.send(OdpWire.tag(OdpWire.TO_PEER, region), OdpWire.encode(message)); // a failed send: the lease decides
+            }
+        }
+
+        @Override
+        public void cutOff(long peer) {
+            toClose.add(peer); // closed by the region thread, outside the table's lock
+        }
+    }
+
+    /** True when the mapping holding {@code address} is MAP_SHARED (the 's' in /proc/self/maps). */
+    static boolean isSharedMapping(long address) {
+        try {
+            List<String> lines = Files.readAllLines(Path.of("/proc/self/maps"));
+            for (String line : lines) {
+                String[] f = line.split("\\s+", 6);
+                String[] bounds = f[0].split("-");
+                long start = Long.parseUnsignedLong(bounds[0], 16);
+                long end = Long.parseUnsignedLong(bounds[1], 16);
+                if (Long.compareUnsigned(address, start) >= 0 && Long.compareUnsigned(address, end) < 0) {
+                    return f[1].charAt(3) == 's';
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read /proc/self/maps", e);
+        }
+        throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
+    }
+}

@@ -1,0 +1,90 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * How ODP control messages travel over the transport's tagged messages. ODP reserves the user
+ * tags whose top byte (bits 48..55) is {@code 0xD0}; applications that use ODP must not send
+ * under those tags. Within the range, bits 32..39 say the kind and the low 32 bits are the
+ * region number both sides agreed on:
+ *
+ * <pre>
+ *  55      48 47    40 39    32 31                             0
+ * +----------+--------+--------+--------------------------------+
+ * | 11010000 |   0    |  kind  |        region number           |
+ * +----------+--------+--------+--------------------------------+
+ *   kind 1 SETUP     owner -> peer: page size, pages, window key
+ *   kind 2 TO_PEER   owner -> peer: INVALIDATE, ESTABLISHED
+ *   kind 3 TO_OWNER  peer -> owner: ACK, FAULT
+ * </pre>
+ *
+ * Every protocol message is 32 bytes (little endian, native order of both ends):
+ *
+ * <pre>
+ * 0      4       8       12      16       24       32
+ * | type | first | count | 0     | peer   | epoch  |
+ * </pre>
+ *
+ * type 1 INVALIDATE, 2 ACK, 3 FAULT, 4 ESTABLISHED; {@code peer} is 0 for owner-to-peer messages.
+ * SETUP is {@code | pageSize (8) | pages (4) | keyLength (4) | key bytes |}.
+ */
+final class OdpWire {
+    static final long BASE = 0xD0L << 48;
+    static final long SETUP = 1;
+    static final long TO_PEER = 2;
+    static final long TO_OWNER = 3;
+    static final int BYTES = 32;
+
+    private OdpWire() {
+    }
+
+    static long tag(long kind, int region) {
+        return BASE | kind << 32 | (region & 0xFFFF_FFFFL);
+    }
+
+    /** A fresh 32-byte segment holding {@code m} (fresh: a send may not complete before the next). */
+    static MemorySegment encode(OdpMessage m) {
+        MemorySegment s = Arena.ofAuto().allocate(BYTES, 8);
+        int type;
+        long peer = 0;
+        switch (m) {
+            case OdpMessage.Invalidate i -> type = 1;
+            case OdpMessage.Ack a -> {
+                type = 2;
+                peer = a.peer();
+            }
+            case OdpMessage.Fault f -> {
+                type = 3;
+                peer = f.peer();
+            }
+            case OdpMessage.Established e -> type = 4;
+        }
+        s.set(JAVA_INT, 0, type);
+        s.set(JAVA_INT, 4, m.range().first());
+        s.set(JAVA_INT, 8, m.range().count());
+        s.set(JAVA_LONG, 16, peer);
+        s.set(JAVA_LONG, 24, m.epoch());
+        return s;
+    }
+
+    /** The message in {@code s} (length {@code length}); throws IllegalArgumentException when malformed. */
+    static OdpMessage decode(MemorySegment s, long length) {
+        if (length != BYTES) {
+            throw new IllegalArgumentException("ODP message of " + length + " bytes");
+        }
+        PageRange range = new PageRange(s.get(JAVA_INT, 4), s.get(JAVA_INT, 8));
+        long peer = s.get(JAVA_LONG, 16);
+        long epoch = s.get(JAVA_LONG, 24);
+        return switch (s.get(JAVA_INT, 0)) {
+            case 1 -> new OdpMessage.Invalidate(range, epoch);
+            case 2 -> new OdpMessage.Ack(peer, range, epoch);
+            case 3 -> new OdpMessage.Fault(peer, range, epoch);
+            case 4 -> new OdpMessage.Established(range, epoch);
+            default -> throw new IllegalArgumentException("unknown ODP message type " + s.get(JAVA_INT, 0));
+        };
+    }
+}
