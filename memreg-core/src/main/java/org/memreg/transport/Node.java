@@ -344,16 +344,27 @@ public final class Node implements AutoCloseable {
     private void acceptConnections() {
         long request;
         while ((request = worker.pollConnRequest()) != 0) {
+            long peer;
             try {
-                long peer = worker.clientId(request);
-                long ep = worker.accept(request, ucxErrorMode());
-                Endpoint endpoint = new Endpoint(this, ep, peer, "accepted from " + Long.toHexString(peer));
-                byEp.put(ep, endpoint);
-                byPeer.put(peer, endpoint);
-                accepted.add(endpoint);
+                peer = worker.clientId(request);
             } catch (RuntimeException e) {
                 worker.reject(request);
+                continue;
             }
+            long ep;
+            try {
+                ep = worker.accept(request, ucxErrorMode());
+            } catch (RuntimeException e) {
+                // UCX rejects and frees the request itself when ucp_ep_create fails on it (for
+                // example a client with another error mode): rejecting it again touches freed memory.
+                System.getLogger(Node.class.getName()).log(System.Logger.Level.WARNING,
+                        "refused a connection from node " + Long.toHexString(peer) + ": " + e.getMessage());
+                continue;
+            }
+            Endpoint endpoint = new Endpoint(this, ep, peer, "accepted from " + Long.toHexString(peer));
+            byEp.put(ep, endpoint);
+            byPeer.put(peer, endpoint);
+            accepted.add(endpoint);
         }
     }
 

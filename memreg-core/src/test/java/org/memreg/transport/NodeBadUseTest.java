@@ -69,6 +69,28 @@ class NodeBadUseTest {
     }
 
     @Test
+    void shouldRefuseAClientWithAnotherErrorModeWithoutCrashing() throws Exception {
+        // The listener used to reject the request after UCX had already rejected and freed it:
+        // a SIGSEGV in uct_listener_reject that took the whole JVM down.
+        try (Node peerMode = Node.builder().name("peer-mode").ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER)
+                     .listen(new InetSocketAddress("127.0.0.1", 0)).connectTimeout(Duration.ofSeconds(2)).build();
+             Node noneMode = Node.builder().name("none-mode").ucx("NET_DEVICES", "lo")
+                     .connectTimeout(Duration.ofSeconds(2)).build();
+             Node matching = Node.builder().name("matching").ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER)
+                     .connectTimeout(Duration.ofSeconds(2)).build()) {
+            for (int attempt = 0; attempt < 3; attempt++) {
+                try {
+                    noneMode.connect("127.0.0.1", peerMode.port()).close();
+                } catch (TransportException refused) {
+                    assertTrue(refused.getMessage().contains("127.0.0.1:" + peerMode.port()), refused.getMessage());
+                }
+            }
+            Endpoint good = matching.connect("127.0.0.1", peerMode.port());
+            assertEquals(8, good.send(1, arena.allocate(8)).get(10, TimeUnit.SECONDS), "the listener still serves");
+        }
+    }
+
+    @Test
     void shouldFailSendsOnAClosedEndpoint() {
         endpoint.close();
         endpoint.close();
