@@ -42,7 +42,7 @@ memreg_setup() {
   command -v setpriv >/dev/null 2>&1 || memreg_apt_install util-linux
   # OpenUCX (the transport's engine, bound through FFM) and its tools; iproute2 for the tests'
   # network namespaces.
-  memreg_apt_install libucx0 ucx-utils libucx-dev iproute2 spin
+  memreg_apt_install libucx0 ucx-utils libucx-dev iproute2 spin gcc libc6-dev
 }
 
 memreg_mvn() {
