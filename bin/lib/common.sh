@@ -41,7 +41,7 @@ memreg_setup() {
   # setpriv (util-linux) runs the child JVM that tests eviction against RLIMIT_MEMLOCK.
   command -v setpriv >/dev/null 2>&1 || memreg_apt_install util-linux
   # OpenUCX (the transport's engine, bound through FFM) and its tools; iproute2 for the tests'
-  # network namespaces.
+  # network namespaces; spin and gcc for the on-demand paging model check and the UCX layout test.
   memreg_apt_install libucx0 ucx-utils libucx-dev iproute2 spin gcc libc6-dev
 }
 
