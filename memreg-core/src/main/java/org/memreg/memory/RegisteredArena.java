@@ -29,6 +29,7 @@ public final class RegisteredArena implements Arena {
     private final RegistrationCache cache;
     private final Access access;
     private final HugePages hugePages;
+    private volatile Placement placement = (address, length) -> { };
     private final long pageSize = SysConf.pageSize();
     private final Arena scope = Arena.ofShared();
     private final List<Allocation> allocations = new ArrayList<>();
@@ -44,6 +45,17 @@ public final class RegisteredArena implements Arena {
     /** An arena registering its memory with {@code access} through {@code cache}. */
     public static RegisteredArena of(RegistrationCache cache, Access access, HugePages hugePages) {
         return new RegisteredArena(cache, access, hugePages);
+    }
+
+    /**
+     * Places every later allocation with {@code placement} (for example binds it to NUMA nodes)
+     * between mapping it and registering it.
+     *
+     * @return this arena
+     */
+    public RegisteredArena placement(Placement placement) {
+        this.placement = Objects.requireNonNull(placement, "placement");
+        return this;
     }
 
     /**
@@ -66,6 +78,7 @@ public final class RegisteredArena implements Arena {
         Mapping mapping = Mapping.map(Math.max(byteSize, 1), byteAlignment, pageSize, hugePages);
         Registration registration;
         try {
+            placement.place(mapping.address(), mapping.length()); // before registering faults pages in
             registration = cache.acquire(mapping.address(), mapping.length(), access);
         } catch (RuntimeException e) {
             mapping.unmap();
