@@ -1,0 +1,126 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.linux.MemoryPressure;
+import org.memreg.linux.Mincore;
+import org.memreg.monitor.PressureWatcher;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.ErrorMode;
+import org.memreg.transport.Node;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * The reclaim triggers other than {@code reclaim(range)}, with
+ * the owner and its peers as separate transport nodes in this one JVM (loopback; the window is
+ * still UCX's shared segment, reached by the peers through shared memory).
+ */
+class OdpTriggersTest {
+    private static final int PAGES = 32;
+
+    private static Node node(String name, boolean listen) {
+        var b = Node.builder().name(name).ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER);
+        if (listen) {
+            b.listen(new InetSocketAddress("127.0.0.1", 0));
+        }
+        return b.build();
+    }
+
+    /** Serves {@code peerNode} from {@code region} and attaches its mapping; returns the mapping. */
+    private static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
+        region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
+        Endpoint toOwner;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while ((toOwner = peerNode.accepted()) == null) {
+            assertTrue(System.nanoTime() < deadline, "owner did not connect");
+            Thread.sleep(1);
+        }
+        return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
+    }
+
+    private static void await(BooleanSupplier condition, long millis, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting for: " + what);
+            Thread.sleep(2);
+        }
+    }
+
+    private static MemorySegment page(Arena arena, long pageSize, int value) {
+        MemorySegment s = arena.allocate(pageSize, 4096);
+        s.fill((byte) value);
+        return s;
+    }
+
+    private static void assertPageHolds(MemorySegment page, int value, String what) {
+        for (long i = 0; i < page.byteSize(); i++) {
+            if (page.get(JAVA_BYTE, i) != (byte) value) {
+                throw new AssertionError(what + ": byte " + i + " is " + page.get(JAVA_BYTE, i) + ", expected "
+                        + (byte) value);
+            }
+        }
+    }
+
+    /**
+     * A real PSI trigger is installed, but memory pressure cannot be produced on demand on this VM:
+     * the test calls the watcher's entry point {@link PressureWatcher#onPressure()}, which is what
+     * the watcher's thread calls when the trigger fires.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void pressureEntryPointCalledDirectlyShouldInvalidateReleaseAndLetThePeerFaultBack() throws Exception {
+        UcxTestSupport.assumeUcx();
+        assumeTrue(MemoryPressure.available(), "no PSI on this kernel");
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x71, Duration.ofSeconds(5));
+                OdpMapping mapping = attach(ownerNode, region, 0x71, peerNode); Arena arena = Arena.ofShared()) {
+            long ps = region.pageSize();
+            for (int p = 0; p < PAGES; p++) {
+                mapping.put(p * ps, page(arena, ps, p + 1));
+            }
+            for (int p = 0; p < PAGES; p++) {
+                assertEquals(PeerPageState.MAPPED, mapping.table().state(p));
+            }
+            OdpStats before = region.stats();
+            try (PressureWatcher watcher = PressureWatcher.builder(region::trim).trimBytes(8 * ps).start()) {
+                assertEquals(8 * ps, watcher.onPressure(), "reclaim of 8 pages started");
+                await(() -> region.pendingReclaims() == 0, 10_000, "reclaims acknowledged");
+                assertEquals(1, watcher.triggers());
+                assertEquals(8 * ps, watcher.bytesReleased());
+            }
+            OdpStats after = region.stats();
+            assertEquals(8, after.invalidationsSent() - before.invalidationsSent(), "one INVALIDATE per page: " + after);
+            assertEquals(8, after.invalidationsAcked() - before.invalidationsAcked(), after.toString());
+            assertEquals(8, after.pagesReclaimed() - before.pagesReclaimed(), after.toString());
+            assertEquals(0, after.leaseExpiries());
+            boolean[] resident = Mincore.residency(region.segment().address(), PAGES * ps);
+            for (int p = 0; p < PAGES; p++) {
+                assertEquals(p < 8 ? OwnerPageState.RECLAIMED : OwnerPageState.PRESENT, region.state(p), "page " + p);
+                assertEquals(p >= 8, resident[p], "page " + p + " resident");
+                assertEquals(p < 8 ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.table().state(p),
+                        "peer entry of page " + p);
+            }
+            assertEquals(0, region.residentReclaimedPages());
+            long faultsBefore = mapping.stats().faults();
+            MemorySegment in = arena.allocate(ps, 4096);
+            mapping.get(3 * ps, in);
+            assertPageHolds(in, 0, "a reclaimed page faulted back in");
+            assertEquals(faultsBefore + 1, mapping.stats().faults());
+            assertEquals(OwnerPageState.PRESENT, region.state(3));
+            assertTrue(region.stats().pagesReestablished() > after.pagesReestablished(), region.stats().toString());
+            mapping.get(9 * ps, in);
+            assertPageHolds(in, 10, "a page the trim did not take");
+        }
+    }
+}
