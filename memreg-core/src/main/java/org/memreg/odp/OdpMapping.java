@@ -15,6 +15,7 @@ import java.util.function.Consumer;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.RemoteWindow;
+import org.memreg.transport.StaleWindowException;
 import org.memreg.transport.TransportException;
 import org.memreg.transport.WindowKey;
 
@@ -26,19 +27,30 @@ import org.memreg.transport.WindowKey;
  * then end it in the table, so an {@code ACK} never leaves while an operation on its pages is in
  * flight.
  *
- * <p>One daemon thread per mapping receives {@code INVALIDATE} and {@code ESTABLISHED}. Calls are
+ * <p><b>Keys.</b> When the owner cuts another peer off it re-keys its window: it sends this
+ * mapping the next key generation (REKEY), then revokes the current one. An operation that meets
+ * the revocation ({@link StaleWindowException}) waits up to a second for the new key and is
+ * retried with it; a mapping that was itself cut off gets no new key, and its operations fail
+ * with that {@link StaleWindowException} (nothing was sent).
+ *
+ * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} and then
  * throws {@link TransportException}.
  */
 public final class OdpMapping implements AutoCloseable {
+    /** How long an operation that met a revoked key waits for the owner's next key. */
+    static final long REKEY_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
     private final Node node;
     private final int region;
     private final long pageSize;
     private final long timeoutNanos;
-    private final RemoteWindow window;
+    private final Endpoint owner;
+    private volatile RemoteWindow window;
+    private volatile boolean ignoreInvalidations;
     private final PeerPageTable table;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
+    private final MemorySegment inbox = arena.allocate(OdpWire.MAX_BYTES, 8);
+    private final Object rekeyed = new Object();
     private final Thread thread;
     private volatile Consumer<PageRange> onRelease = r -> {
     };
@@ -50,6 +62,7 @@ public final class OdpMapping implements AutoCloseable {
         this.node = node;
         this.region = region;
         this.pageSize = pageSize;
+        this.owner = owner;
         this.window = window;
         this.timeoutNanos = timeoutNanos;
         long toOwner = OdpWire.tag(OdpWire.TO_OWNER, region);
@@ -151,11 +164,24 @@ public final class OdpMapping implements AutoCloseable {
             await(table.whenMapped(range), deadline, "fault on " + range);
         }
         try {
-            if (put) {
-                await(window.put(offset, buffer), deadline, "put");
-                await(window.flush(), deadline, "flush");
-            } else {
-                await(window.get(offset, buffer), deadline, "get");
+            for (RemoteWindow w = window;;) {
+                try {
+                    if (put) {
+                        await(w.put(offset, buffer), deadline, "put");
+                        await(w.flush(), deadline, "flush");
+                    } else {
+                        await(w.get(offset, buffer), deadline, "get");
+                    }
+                    break;
+                } catch (StaleWindowException stale) {
+                    // The owner re-keyed (it cut another peer off): it sent us the next key before it
+                    // revoked this one, so wait briefly for it. A peer that was cut off gets none.
+                    RemoteWindow next = awaitRekey(w, Math.min(deadline, System.nanoTime() + REKEY_WAIT_NANOS));
+                    if (next == null) {
+                        throw stale;
+                    }
+                    w = next;
+                }
             }
             if (whileHeld != null) {
                 whileHeld.run();
@@ -163,6 +189,38 @@ public final class OdpMapping implements AutoCloseable {
         } finally {
             table.end(range);
         }
+    }
+
+    /** A window with a newer key than {@code stale}, waiting until {@code until}; null when none came. */
+    private RemoteWindow awaitRekey(RemoteWindow stale, long until) {
+        synchronized (rekeyed) {
+            while (window.key().generation() <= stale.key().generation()) {
+                long left = until - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(rekeyed, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
+            return window;
+        }
+    }
+
+    /** The generation of the owner's key this mapping uses now (it grows when the owner re-keys). */
+    public long keyGeneration() {
+        return window.key().generation();
+    }
+
+    /**
+     * For tests of the cut-off: when true, the receiving thread drops {@code INVALIDATE}s, as a
+     * peer would that is frozen or broken, so it never acknowledges and the owner's lease expires.
+     */
+    void ignoreInvalidations(boolean ignore) {
+        this.ignoreInvalidations = ignore;
     }
 
     private static <T> T await(CompletableFuture<T> f, long deadline, String what) {
@@ -221,8 +279,21 @@ public final class OdpMapping implements AutoCloseable {
                     continue;
                 }
                 receive = null;
+                if (OdpWire.isRekey(inbox, length)) {
+                    byte[] key = OdpWire.rekeyBytes(inbox, length);
+                    RemoteWindow next = owner.attach(WindowKey.fromBytes(key, 0, key.length));
+                    synchronized (rekeyed) {
+                        window = next;
+                        rekeyed.notifyAll();
+                    }
+                    continue;
+                }
                 switch (OdpWire.decode(inbox, length)) {
-                    case OdpMessage.Invalidate i -> table.onInvalidate(i);
+                    case OdpMessage.Invalidate i -> {
+                        if (!ignoreInvalidations) {
+                            table.onInvalidate(i);
+                        }
+                    }
                     case OdpMessage.Established e -> table.onEstablished(e);
                     case OdpMessage m -> throw new IllegalArgumentException("peer got " + m);
                 }

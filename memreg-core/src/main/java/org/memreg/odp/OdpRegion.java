@@ -23,6 +23,7 @@ import org.memreg.linux.SysConf;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.Window;
+import org.memreg.transport.WindowKey;
 
 /**
  * The owner's side of an on-demand-paged region: a transport {@link Window} whose pages are
@@ -43,15 +44,25 @@ import org.memreg.transport.Window;
  * earliest lease deadline (and at most {@link #TICK_MILLIS}), then calls
  * {@link OwnerPageTable#expireLeases}.
  *
- * <p><b>Cut-off.</b> A peer whose lease ran out is cut off by this region alone: the table
- * forgets its mappings and ignores its later messages, and the region closes its endpoint to
- * that peer (other peers keep their key; nothing is re-keyed). The transport's key revocation
- * ({@link Window#invalidate()}) is per window, not per peer, and waits up to seconds for every
- * peer, so it is not used. Like every revocation in a software transport over shared memory,
- * this is enforced at the origin: a peer process that is frozen (not dead) beyond its lease and
- * then resumes an RMA it had already begun could still write through its mapping of the
- * segment; a released page it writes becomes resident again, which
- * {@link #residentReclaimedPages()} reports. A NIC would revoke the key in hardware.
+ * <p><b>Cut-off.</b> A peer whose lease ran out is cut off: the table forgets its mappings and
+ * ignores its later messages, and the region thread <em>re-keys</em> the window (the
+ * endpoint to the late peer belongs to the application and is left open). It first sends
+ * every remaining peer the next key generation ({@code REKEY}, see {@link OdpWire}; they attach
+ * it at once), then revokes the current generation through the transport
+ * ({@link Window#invalidate()}: every connected node, the late one included, is told, flushes what
+ * it issued to us and acknowledges; a node that does not answer is skipped after at most 5 s,
+ * during which this thread serves no message). After that the late peer's node refuses a put or get with its old key at the origin with
+ * {@link org.memreg.transport.StaleWindowException} before anything is sent; a remaining peer whose
+ * operation met the revocation first retries it with the new key ({@link OdpMapping}).
+ *
+ * <p><b>What a software transport cannot enforce.</b> The revocation is checked at the origin,
+ * by the late peer's own transport, when its progress thread has processed the revocation. The
+ * window is shared memory that the peer's process has mapped: a process that is frozen (not dead,
+ * e.g. SIGSTOP) through the revocation and then resumes an RMA it had already begun, or issues one
+ * before its progress thread handles the pending revocation, or simply misbehaves, still writes
+ * through its mapping; nothing in the owner can stop that. A released page it writes becomes
+ * resident again, which {@link #residentReclaimedPages()} reports. A NIC would revoke the key in
+ * hardware.
  *
  * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
  * application that learns of it earlier may call {@link #disconnect}.
@@ -68,6 +79,8 @@ public final class OdpRegion implements AutoCloseable {
     private final OwnerPageTable table;
     private final Map<Long, Endpoint> peers = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
+    /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
+    private final Object keyLock = new Object();
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
     private final Thread thread;
@@ -132,14 +145,16 @@ public final class OdpRegion implements AutoCloseable {
     public long serve(Endpoint endpoint) {
         long peer = endpoint.peerId();
         table.connect(peer);
-        peers.put(peer, endpoint);
-        byte[] key = window.key().toBytes();
-        MemorySegment setup = Arena.ofAuto().allocate(16 + key.length, 8);
-        setup.set(JAVA_LONG, 0, pageSize);
-        setup.set(JAVA_INT, 8, table.pages());
-        setup.set(JAVA_INT, 12, key.length);
-        setup.asSlice(16).copyFrom(MemorySegment.ofArray(key));
-        endpoint.send(OdpWire.tag(OdpWire.SETUP, region), setup);
+        synchronized (keyLock) {
+            peers.put(peer, endpoint);
+            byte[] key = window.key().toBytes();
+            MemorySegment setup = Arena.ofAuto().allocate(16 + key.length, 8);
+            setup.set(JAVA_LONG, 0, pageSize);
+            setup.set(JAVA_INT, 8, table.pages());
+            setup.set(JAVA_INT, 12, key.length);
+            setup.asSlice(16).copyFrom(MemorySegment.ofArray(key));
+            endpoint.send(OdpWire.tag(OdpWire.SETUP, region), setup);
+        }
         return peer;
     }
 
@@ -188,6 +203,11 @@ public final class OdpRegion implements AutoCloseable {
     /** The counters now. */
     public OdpStats stats() {
         return table.stats();
+    }
+
+    /** The generation of the window's key now: 1, plus one per re-keying after a cut-off. */
+    public long keyGeneration() {
+        return window.generation();
     }
 
     /** True when {@code peer} was cut off. */
@@ -288,12 +308,30 @@ public final class OdpRegion implements AutoCloseable {
         }
     }
 
+    /**
+     * Re-keys the window for the peers cut off since the last call, and stops sending to them
+     * (on the region thread, or the caller of {@link #disconnect}; outside the table's lock).
+     */
     private void closeCutOff() {
-        for (Long peer; (peer = toClose.poll()) != null;) {
-            Endpoint e = peers.remove(peer);
-            if (e != null) {
-                e.close();
+        if (toClose.isEmpty()) {
+            return;
+        }
+        synchronized (keyLock) {
+            List<Long> late = new java.util.ArrayList<>();
+            for (Long peer; (peer = toClose.poll()) != null;) {
+                late.add(peer);
             }
+            WindowKey now = window.key();
+            WindowKey next = new WindowKey(now.owner(), now.windowId(), now.generation() + 1, now.address(),
+                    now.length(), now.access(), now.rkey());
+            MemorySegment rekey = OdpWire.encodeRekey(next.toBytes());
+            for (Map.Entry<Long, Endpoint> e : peers.entrySet()) {
+                if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && e.getValue().isUsable()) {
+                    e.getValue().send(OdpWire.tag(OdpWire.TO_PEER, region), rekey); // before the revocation
+                }
+            }
+            window.invalidate(); // revokes generation now.generation() at every node; next is current
+            late.forEach(peers::remove); // the endpoint is the application's: left open
         }
     }
 
@@ -309,7 +347,7 @@ public final class OdpRegion implements AutoCloseable {
 
         @Override
         public void cutOff(long peer) {
-            toClose.add(peer); // closed by the region thread, outside the table's lock
+            toClose.add(peer); // re-keyed and closed by the region thread, outside the table's lock
         }
     }
 

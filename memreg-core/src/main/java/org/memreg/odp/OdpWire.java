@@ -30,7 +30,11 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  *
  * type 1 INVALIDATE, 2 ACK, 3 FAULT, 4 ESTABLISHED; {@code peer} is 0 for owner-to-peer messages.
- * SETUP is {@code | pageSize (8) | pages (4) | keyLength (4) | key bytes |}.
+ * SETUP is {@code | pageSize (8) | pages (4) | keyLength (4) | key bytes |}. One more owner-to-peer
+ * message travels under TO_PEER, outside the protocol of {@link OdpMessage} (the Promela model has
+ * no keys): REKEY, {@code | type 5 (4) | keyLength (4) | key bytes |}, the window's next key
+ * generation, sent to the remaining peers just before the owner revokes the current one to cut a
+ * late peer off (see {@link OdpRegion}).
  */
 final class OdpWire {
     static final long BASE = 0xD0L << 48;
@@ -38,6 +42,9 @@ final class OdpWire {
     static final long TO_PEER = 2;
     static final long TO_OWNER = 3;
     static final int BYTES = 32;
+    static final int REKEY = 5;
+    /** Room for a SETUP or REKEY (a packed UCX remote key is far smaller). */
+    static final int MAX_BYTES = 64 << 10;
 
     private OdpWire() {
     }
@@ -69,6 +76,29 @@ final class OdpWire {
         s.set(JAVA_LONG, 16, peer);
         s.set(JAVA_LONG, 24, m.epoch());
         return s;
+    }
+
+    /** A fresh segment holding a REKEY with {@code key} (a {@code WindowKey.toBytes()}). */
+    static MemorySegment encodeRekey(byte[] key) {
+        MemorySegment s = Arena.ofAuto().allocate(8 + key.length, 8);
+        s.set(JAVA_INT, 0, REKEY);
+        s.set(JAVA_INT, 4, key.length);
+        s.asSlice(8).copyFrom(MemorySegment.ofArray(key));
+        return s;
+    }
+
+    /** True when the {@code length} bytes in {@code s} are a REKEY. */
+    static boolean isRekey(MemorySegment s, long length) {
+        return length >= 8 && s.get(JAVA_INT, 0) == REKEY;
+    }
+
+    /** The key bytes of the REKEY in {@code s}. */
+    static byte[] rekeyBytes(MemorySegment s, long length) {
+        int keyLength = s.get(JAVA_INT, 4);
+        if (keyLength < 0 || keyLength > length - 8) {
+            throw new IllegalArgumentException("malformed REKEY of " + length + " bytes");
+        }
+        return s.asSlice(8, keyLength).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     /** The message in {@code s} (length {@code length}); throws IllegalArgumentException when malformed. */

@@ -2,6 +2,9 @@ package org.memreg.odp;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -19,10 +22,11 @@ import org.memreg.monitor.PressureWatcher;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
+import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
- * The reclaim triggers other than {@code reclaim(range)}, with
+ * The reclaim triggers other than {@code reclaim(range)} and the cut-off's key revocation, with
  * the owner and its peers as separate transport nodes in this one JVM (loopback; the window is
  * still UCX's shared segment, reached by the peers through shared memory).
  */
@@ -121,6 +125,57 @@ class OdpTriggersTest {
             assertTrue(region.stats().pagesReestablished() > after.pagesReestablished(), region.stats().toString());
             mapping.get(9 * ps, in);
             assertPageHolds(in, 10, "a page the trim did not take");
+        }
+    }
+
+    /**
+     * B stops acknowledging (its mapping drops INVALIDATEs; the process and its transport go on),
+     * is cut off after its lease, and the owner re-keys: B's next put, on a page its own table
+     * still maps, fails at B's transport with the stale-generation error and writes nothing, while
+     * C goes on with the new key.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void latePeerShouldBeCutOffAfterItsLeaseWithItsKeyRevokedWhileTheOtherPeerGoesOn() throws Exception {
+        UcxTestSupport.assumeUcx();
+        Duration lease = Duration.ofMillis(300);
+        try (Node ownerNode = node("odp-owner", false); Node nodeB = node("odp-b", true);
+                Node nodeC = node("odp-c", true);
+                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x72, lease);
+                OdpMapping b = attach(ownerNode, region, 0x72, nodeB);
+                OdpMapping c = attach(ownerNode, region, 0x72, nodeC); Arena arena = Arena.ofShared()) {
+            long ps = region.pageSize();
+            MemorySegment in = arena.allocate(ps, 4096);
+            for (int p = 0; p < PAGES; p++) {
+                c.put(p * ps, page(arena, ps, 0xC1));
+                b.get(p * ps, in); // B maps every page too
+            }
+            assertEquals(1, region.keyGeneration());
+            b.ignoreInvalidations(true);
+            long started = System.nanoTime();
+            assertTrue(region.reclaim(new PageRange(0, 4)) > 0);
+            await(() -> region.pendingReclaims() == 0, 10_000, "reclaim finished after B's lease");
+            long took = System.nanoTime() - started;
+            assertTrue(took >= lease.toNanos(), "finished only after the lease: " + took / 1e6 + " ms");
+            assertEquals(1, region.stats().leaseExpiries());
+            assertTrue(region.isCutOff(nodeB.id()));
+            assertFalse(region.isCutOff(nodeC.id()));
+            await(() -> region.keyGeneration() == 2, 10_000, "owner re-keyed");
+            await(() -> c.keyGeneration() == 2, 10_000, "C got the new key");
+            assertEquals(1, b.keyGeneration(), "B got no new key");
+
+            assertEquals(PeerPageState.MAPPED, b.table().state(10), "B's own table still lets it try page 10");
+            StaleWindowException stale = assertThrows(StaleWindowException.class,
+                    () -> b.put(10 * ps, page(arena, ps, 0xBB)));
+            assertTrue(stale.getMessage().contains("generation 1 is stale"), stale.getMessage());
+            assertPageHolds(region.segment().asSlice(10 * ps, ps), 0xC1, "B's refused put wrote nothing");
+
+            c.put(10 * ps, page(arena, ps, 0xC2));
+            c.put(0, page(arena, ps, 0xC3)); // page 0 was reclaimed: C faults it back in
+            assertPageHolds(region.segment().asSlice(10 * ps, ps), 0xC2, "C's put with the new key");
+            assertPageHolds(region.segment().asSlice(0, ps), 0xC3, "C's put after its fault");
+            assertNotEquals(0, c.stats().faults());
+            assertEquals(0, region.residentReclaimedPages());
         }
     }
 }
