@@ -104,9 +104,21 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * {@value #REALTIME_PROP_NAME}.
      */
     public static UserfaultfdMonitor open(boolean realtimeReader) {
+        return open(realtimeReader, 0);
+    }
+
+    /**
+     * {@link #open(boolean)} with {@code extraFeatures} ({@link UffdFeatures}) requested too, such as
+     * {@link UffdFeatures#WP_HUGETLBFS_SHMEM}, without which the kernel refuses to watch shared
+     * memory (shmem, SysV segments) in write-protect mode.
+     *
+     * @throws org.memreg.linux.NotAvailableException when userfaultfd or those features are not
+     *     available here
+     */
+    public static UserfaultfdMonitor open(boolean realtimeReader, long extraFeatures) {
         // Write-protect mode only: missing mode would trap the first touch of a dropped page, and
         // a JVM thread faulting there while a safepoint begins hangs the whole JVM.
-        Userfaultfd uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP);
+        Userfaultfd uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP | extraFeatures);
         try {
             return new UserfaultfdMonitor(uffd, EventFd.open(), realtimeReader);
         } catch (RuntimeException e) {

@@ -20,6 +20,8 @@ import java.util.concurrent.TimeoutException;
 import org.memreg.device.Access;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
+import org.memreg.monitor.MemoryEventKind;
+import org.memreg.monitor.MemoryMonitor;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.Window;
@@ -81,6 +83,11 @@ public final class OdpRegion implements AutoCloseable {
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
     /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
     private final Object keyLock = new Object();
+    /** Page ranges the application removed (userfaultfd REMOVE), for the region thread. */
+    private final ConcurrentLinkedQueue<PageRange> removed = new ConcurrentLinkedQueue<>();
+    /** {start, end} of the release the region itself is doing now (its own REMOVE events), or null. */
+    private volatile long[] releasing;
+    private volatile MemoryMonitor monitor;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
     private final Thread thread;
@@ -99,7 +106,24 @@ public final class OdpRegion implements AutoCloseable {
             throw new IllegalArgumentException("region too large: " + bytes);
         }
         this.shared = isSharedMapping(window.segment().address());
-        LockedPageMemory memory = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
+        LockedPageMemory locked = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
+        long base = window.segment().address();
+        PageMemory memory = new PageMemory() {
+            @Override
+            public void release(PageRange range) {
+                releasing = new long[] {base + range.first() * pageSize, base + range.end() * pageSize};
+                try {
+                    locked.release(range); // with a monitor: blocks until its reader read the REMOVE
+                } finally {
+                    releasing = null;
+                }
+            }
+
+            @Override
+            public void establish(PageRange range) {
+                locked.establish(range);
+            }
+        };
         this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos());
         this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
     }
@@ -164,7 +188,7 @@ public final class OdpRegion implements AutoCloseable {
         closeCutOff();
     }
 
-    /** Starts reclaiming the present pages of {@code range}; see {@link OwnerPageTable#reclaim}. Returns its epoch or 0. */
+    /** Starts reclaiming the present pages of {@code range} (also called by REMOVE events: {@link #watchRemovals}); see {@link OwnerPageTable#reclaim}. Returns its epoch or 0. */
     public long reclaim(PageRange range) {
         return table.reclaim(range, System.nanoTime());
     }
@@ -188,6 +212,54 @@ public final class OdpRegion implements AutoCloseable {
             }
         }
         return taken * pageSize;
+    }
+
+    /**
+     * Starts the protocol whenever the application itself drops pages of the region
+     * ({@code madvise(MADV_DONTNEED)} or {@code MADV_REMOVE}, after {@code munlock}: the kernel
+     * refuses both on locked pages): {@code monitor} (normally
+     * {@link org.memreg.monitor.UserfaultfdMonitor#open(boolean)}, started here and closed with
+     * the region) watches the region and hands each REMOVE to the region thread, which reclaims
+     * the present pages of that range as if {@link #reclaim} had been called: peers are
+     * invalidated, acknowledge, and the pages are released and marked reclaimed.
+     *
+     * <p><b>After the fact.</b> The kernel lets the madvise go on as soon as the reader has read
+     * the event, before the region thread has told any peer, so by then the pages are gone: a
+     * peer's put that lands between the madvise and its {@code ACK} writes a fresh zero page that
+     * the release then drops again, and a get reads zeros. What the protocol restores is the
+     * invariant that the peers' tables and the pages agree; it cannot protect data the
+     * application itself threw away. Events of the region's own releases are ignored.
+     *
+     * <p><b>Not on this platform.</b> The window UCX allocates here is a SysV segment (shmat), and
+     * {@code UFFDIO_REGISTER} refuses it with EINVAL in every mode (write-protect, missing, minor),
+     * even from a userfaultfd opened with {@code WP_HUGETLBFS_SHMEM}: userfaultfd takes anonymous,
+     * shmem and hugetlbfs mappings, and a SysV segment's mapping is none of those to it. So this
+     * returns false here; it works only where the window is memory userfaultfd accepts.
+     *
+     * @return false when the monitor cannot watch the region's memory (then the monitor is closed)
+     */
+    public boolean watchRemovals(MemoryMonitor monitor) {
+        long base = window.segment().address();
+        long end = base + (long) table.pages() * pageSize;
+        monitor.start((kind, start, stop, taken) -> {
+            long[] own = releasing;
+            if (kind != MemoryEventKind.REMOVE || (own != null && start >= own[0] && stop <= own[1])) {
+                return;
+            }
+            long from = Math.max(start, base);
+            long to = Math.min(stop, end);
+            if (from < to) {
+                int first = (int) ((from - base) / pageSize);
+                int last = (int) ((to - base + pageSize - 1) / pageSize);
+                removed.add(new PageRange(first, last - first)); // never blocks: the region thread acts
+            }
+        });
+        if (!monitor.watch(base, end - base)) {
+            monitor.close();
+            return false;
+        }
+        this.monitor = monitor;
+        return true;
     }
 
     /** The state of {@code page}. */
@@ -256,6 +328,10 @@ public final class OdpRegion implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        MemoryMonitor m = monitor;
+        if (m != null) {
+            m.close(); // before the unmap, whose UNMAP event would otherwise wait for a reader
+        }
         try {
             window.close();
         } finally {
@@ -280,6 +356,9 @@ public final class OdpRegion implements AutoCloseable {
                     dispatch(OdpWire.decode(inbox, length));
                 } catch (TimeoutException e) {
                     // lease check below
+                }
+                for (PageRange r; (r = removed.poll()) != null;) {
+                    table.reclaim(r, System.nanoTime());
                 }
                 table.expireLeases(System.nanoTime());
                 closeCutOff();
