@@ -251,16 +251,7 @@ public final class OdpMapping implements AutoCloseable {
             return;
         }
         closing = true;
-        CompletableFuture<Long> r = receive;
-        if (r != null) {
-            r.cancel(false);
-        }
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (!thread.isAlive()) {
+        if (OdpWire.stopReceiving(receive, thread)) {
             arena.close();
         }
     }

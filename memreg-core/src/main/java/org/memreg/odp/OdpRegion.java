@@ -319,15 +319,7 @@ public final class OdpRegion implements AutoCloseable {
             return;
         }
         closing = true;
-        CompletableFuture<Long> r = receive;
-        if (r != null) {
-            r.cancel(false);
-        }
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        boolean stopped = OdpWire.stopReceiving(receive, thread);
         MemoryMonitor m = monitor;
         if (m != null) {
             m.close(); // before the unmap, whose UNMAP event would otherwise wait for a reader
@@ -335,7 +327,7 @@ public final class OdpRegion implements AutoCloseable {
         try {
             window.close();
         } finally {
-            if (!thread.isAlive()) {
+            if (stopped) {
                 arena.close();
             }
         }

@@ -5,6 +5,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * How ODP control messages travel over the transport's tagged messages. ODP reserves the user
@@ -116,5 +118,21 @@ final class OdpWire {
             case 4 -> new OdpMessage.Established(range, epoch);
             default -> throw new IllegalArgumentException("unknown ODP message type " + s.get(JAVA_INT, 0));
         };
+    }
+
+    /**
+     * Stops a control thread that waits in {@code receive}: cancels the receive and waits up to
+     * 10 s for the thread; true when it has ended (only then may its buffers be freed).
+     */
+    static boolean stopReceiving(CompletableFuture<Long> receive, Thread thread) {
+        if (receive != null) {
+            receive.cancel(false);
+        }
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !thread.isAlive();
     }
 }
