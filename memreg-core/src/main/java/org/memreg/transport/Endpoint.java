@@ -53,7 +53,7 @@ public final class Endpoint implements AutoCloseable {
      * byte count, or with a {@link TransportException} (closed, peer failed, timed out).
      */
     public CompletableFuture<Long> send(long tag, MemorySegment data) {
-        return node.send(this, Tags.checkUserTag(tag), data);
+        return node.messaging.send(this, Tags.checkUserTag(tag), data);
     }
 
     /**
@@ -64,18 +64,18 @@ public final class Endpoint implements AutoCloseable {
      * @throws TransportException when the key belongs to another peer or the endpoint is unusable
      */
     public RemoteWindow attach(WindowKey key) {
-        return node.attach(this, key);
+        return node.windows.attach(this, key);
     }
 
     /** Completes when every put and get issued on this endpoint has completed at the peer. */
     public CompletableFuture<Void> flush() {
-        return node.flush(this);
+        return node.windows.flush(this);
     }
 
     /** Closes the endpoint: pending operations on it fail or are cancelled. Twice is harmless. */
     @Override
     public void close() {
-        node.closeEndpoint(this);
+        node.connections.close(this);
     }
 
     TransportException failure(String what, int status) {

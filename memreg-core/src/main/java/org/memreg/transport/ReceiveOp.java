@@ -42,7 +42,7 @@ final class ReceiveOp extends Op {
         super(node.timeoutNanos);
         this.future = future;
         this.buffer = buffer;
-        this.info = node.takeInfo();
+        this.info = node.messaging.takeInfo();
         this.request = node.worker.tagReceive(buffer.address(), buffer.byteSize(), tag, Tags.USER_RECEIVE_MASK,
                 0, info.address());
     }
@@ -77,7 +77,7 @@ final class ReceiveOp extends Op {
     private boolean matched(Node node, int status, long now) {
         matched = true;
         if (status != Ucp.OK) {
-            node.giveInfo(info);
+            node.messaging.giveInfo(info);
             future.completeExceptionally(status == Ucp.ERR_MESSAGE_TRUNCATED
                     ? new TransportException("message larger than the " + buffer.byteSize() + "-byte buffer", status)
                     : new TransportException("receive failed: " + Ucp.statusString(status), status));
@@ -86,7 +86,7 @@ final class ReceiveOp extends Op {
         long senderTag = info.get(JAVA_LONG, 0);
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
-            node.giveInfo(info);
+            node.messaging.giveInfo(info);
             future.complete(length);
             return true;
         }
@@ -101,7 +101,7 @@ final class ReceiveOp extends Op {
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
                     buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
-            node.refuse(sender, chunkTag & Tags.ID_MASK, buffer.byteSize());
+            node.messaging.refuse(sender, chunkTag & Tags.ID_MASK, buffer.byteSize());
             draining = true;
         }
         return pollChunks(node, now);
@@ -132,7 +132,7 @@ final class ReceiveOp extends Op {
             }
         }
         if (!failed) {
-            TransportException peerFailure = node.peerFailure(sender);
+            TransportException peerFailure = node.connections.peerFailure(sender);
             if (peerFailure != null) {
                 fail(peerFailure);
             } else if (now - chunkDeadline > 0) {
@@ -140,7 +140,7 @@ final class ReceiveOp extends Op {
                         sender, doneBytes)));
             }
         }
-        if (draining && (node.peerFailure(sender) != null || now - chunkDeadline > 0)) {
+        if (draining && (node.connections.peerFailure(sender) != null || now - chunkDeadline > 0)) {
             draining = false; // the sender is gone or stuck: give up on the rest
         }
         if (failed && !draining) {
@@ -168,7 +168,7 @@ final class ReceiveOp extends Op {
             inFlight.addLast(chunk);
         }
         if (inFlight.isEmpty() && (failed && !draining || nextOffset >= total)) {
-            node.giveInfo(info);
+            node.messaging.giveInfo(info);
             if (!failed) {
                 future.complete(total);
             }

@@ -33,12 +33,12 @@ public final class RemoteWindow {
 
     /** Writes {@code source} (native) into the window at {@code offset}. */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
-        return endpoint.node.rma(this, true, offset, source);
+        return endpoint.node.windows.rma(this, true, offset, source);
     }
 
     /** Reads the window at {@code offset} into {@code target} (native). */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
-        return endpoint.node.rma(this, false, offset, target);
+        return endpoint.node.windows.rma(this, false, offset, target);
     }
 
     /** Completes when every put and get to this peer completed remotely. */

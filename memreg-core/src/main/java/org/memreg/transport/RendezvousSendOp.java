@@ -43,14 +43,14 @@ final class RendezvousSendOp extends Op {
         this.future = future;
         this.address = data.address();
         this.total = data.byteSize();
-        this.id = node.nextMessageId();
+        this.id = node.messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
         this.header = Arena.ofAuto().allocate(HEADER_BYTES, 8);
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
         header.set(JAVA_LONG, 16, node.id());
         this.headerRequest = node.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
-        node.rendezvousSends.put(id, this);
+        node.messaging.rendezvousSends.put(id, this);
     }
 
     /** The receiver refused the message: its buffer holds only {@code bufferBytes}. */
@@ -115,7 +115,7 @@ final class RendezvousSendOp extends Op {
             if (!failed) {
                 future.complete(total);
             }
-            node.rendezvousSends.remove(id);
+            node.messaging.rendezvousSends.remove(id);
             return true;
         }
         return timeout(node, now);

@@ -71,7 +71,7 @@ public final class Window implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("window is closed");
         }
-        node.revoke(id, generation);
+        node.windows.revoke(id, generation);
         generation++;
     }
 
@@ -83,9 +83,9 @@ public final class Window implements AutoCloseable {
         }
         closed = true;
         try {
-            node.revoke(id, generation);
+            node.windows.revoke(id, generation);
         } finally {
-            node.closeWindow(this, memory);
+            node.windows.close(this, memory);
         }
     }
 

@@ -1,0 +1,293 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import org.memreg.device.Access;
+import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxMemory;
+import org.memreg.ucx.UcxWorker;
+
+/**
+ * A node's windows, both sides of them: the windows it owns (allocation, closing), the revocation
+ * protocol (revoke to every peer and wait for the acknowledgements; on a peer's revoke, flush
+ * and acknowledge), and, as origin, the revoked generations it heard of, the endpoints' remote-key
+ * caches, and put, get and flush. Kept apart from {@link Node} so that the protocol's two halves
+ * and the stale-key checks they feed read in one place.
+ *
+ * <p>State here is guarded by the node's lock.
+ */
+final class Windows {
+    private final Node node;
+    private final UcxWorker worker;
+    private final ReentrantLock lock;
+    private final Map<Long, Window> windows = new HashMap<>();
+    /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
+    private final Map<List<Long>, Long> revoked = new HashMap<>();
+    private long nextRevokeId;
+
+    Windows(Node node) {
+        this.node = node;
+        this.worker = node.worker;
+        this.lock = node.lock;
+    }
+
+    // ---------------------------------------------------------------- owner
+
+    /** {@link Node#allocateWindow}. */
+    Window allocate(long bytes, Access access) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("window size must be positive: " + bytes);
+        }
+        int prot = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | (access.remoteRead() ? Ucp.PROT_REMOTE_READ : 0)
+                | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
+        lock.lock();
+        try {
+            node.checkOpen();
+            UcxMemory memory = node.context.allocate(bytes, prot);
+            long windowId;
+            do {
+                windowId = Node.RANDOM.nextLong();
+            } while (windowId == 0 || windows.containsKey(windowId));
+            Window window = new Window(node, windowId, memory, access);
+            windows.put(windowId, window);
+            return window;
+        } finally {
+            node.unlockAndWake();
+        }
+    }
+
+    /** The second half of {@link Window#close()}: forgets the window and unmaps its memory. */
+    void close(Window window, UcxMemory memory) {
+        lock.lock();
+        try {
+            windows.remove(window.id());
+            memory.close();
+        } finally {
+            node.unlockAndWake();
+        }
+    }
+
+    /** Closes every window this node owns (the node is closing; called without the lock). */
+    void closeAll() {
+        for (Window window : new ArrayList<>(windows.values())) {
+            window.close();
+        }
+    }
+
+    /**
+     * Tells every usable endpoint that generation {@code generation} of window {@code windowId}
+     * is revoked and waits until each acknowledged (after flushing its operations to us), failed,
+     * or the timeout passed.
+     */
+    void revoke(long windowId, long generation) {
+        List<CompletableFuture<Long>> acks = new ArrayList<>();
+        List<ControlReceive> receives = new ArrayList<>();
+        lock.lock();
+        try {
+            if (node.closed) {
+                return;
+            }
+            long revokeId = ++nextRevokeId & Tags.LOW48;
+            for (Endpoint endpoint : node.connections.endpoints()) {
+                if (!endpoint.isUsable() || endpoint.peerId == 0) {
+                    continue;
+                }
+                CompletableFuture<Long> ack = new CompletableFuture<>();
+                ControlReceive receive = new ControlReceive(node, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
+                        (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
+                node.engine.add(receive);
+                receives.add(receive);
+                acks.add(ack);
+                MemorySegment message = Arena.ofAuto().allocate(32, 8);
+                message.set(JAVA_LONG, 0, node.id());
+                message.set(JAVA_LONG, 8, windowId);
+                message.set(JAVA_LONG, 16, generation);
+                message.set(JAVA_LONG, 24, revokeId);
+                node.messaging.sendControl(endpoint, Tags.REVOKE, message);
+            }
+        } finally {
+            node.unlockAndWake();
+        }
+        long deadline = System.nanoTime() + Math.min(node.timeoutNanos, TimeUnit.SECONDS.toNanos(5));
+        for (CompletableFuture<Long> ack : acks) {
+            try {
+                node.engine.await(ack, Math.max(1, deadline - System.nanoTime()), null);
+            } catch (TransportException e) {
+                // a peer that failed or does not answer is skipped: it cannot reach the memory after unmap
+                // through shared memory (UCX-allocated segments outlive our mapping), nor over TCP
+            }
+        }
+        lock.lock();
+        try {
+            receives.forEach(r -> r.cancel(node));
+        } finally {
+            node.unlockAndWake();
+        }
+    }
+
+    // ---------------------------------------------------------------- origin
+
+    /** Control handler (under the lock, inside progress): a peer revoked a generation of its window. */
+    void onRevoke(long tag, MemorySegment payload) {
+        long owner = payload.get(JAVA_LONG, 0);
+        long windowId = payload.get(JAVA_LONG, 8);
+        long generation = payload.get(JAVA_LONG, 16);
+        long revokeId = payload.get(JAVA_LONG, 24) & Tags.LOW48;
+        revoked.merge(List.of(owner, windowId), generation, Math::max);
+        Endpoint toOwner = node.connections.byPeer(owner);
+        List<RemoteWindow> stale = new ArrayList<>();
+        for (Endpoint endpoint : node.connections.endpoints()) {
+            RemoteWindow attached = endpoint.peerId == owner ? endpoint.keys.get(windowId) : null;
+            if (attached != null && attached.key.generation() <= generation) {
+                attached.revoked = true;
+                endpoint.keys.remove(windowId);
+                stale.add(attached);
+            }
+        }
+        if (toOwner == null || !toOwner.isUsable()) {
+            stale.forEach(this::destroyRkey);
+            return;
+        }
+        // Flush what we issued to the owner, then drop the keys and acknowledge.
+        long request = worker.flushEndpoint(toOwner.ep);
+        node.engine.add(new RmaOp(node, toOwner, request, "flush before revoke acknowledgement",
+                new CompletableFuture<>(), null, () -> {
+                    stale.forEach(this::destroyRkey);
+                    MemorySegment ack = Arena.ofAuto().allocate(8, 8);
+                    ack.set(JAVA_LONG, 0, node.id());
+                    if (toOwner.isUsable()) {
+                        node.messaging.sendControl(toOwner, Tags.REVOKE_ACK | revokeId, ack);
+                    }
+                }));
+    }
+
+    private void destroyRkey(RemoteWindow window) {
+        if (window.rkey != 0) {
+            worker.destroyRkey(window.rkey);
+            window.rkey = 0;
+        }
+    }
+
+    /** Empties a closing endpoint's key cache (under the lock). */
+    void dropKeys(Endpoint endpoint) {
+        for (RemoteWindow window : endpoint.keys.values()) {
+            window.revoked = true;
+            destroyRkey(window);
+        }
+        endpoint.keys.clear();
+    }
+
+    /** {@link Endpoint#attach}. */
+    RemoteWindow attach(Endpoint endpoint, WindowKey key) {
+        lock.lock();
+        try {
+            if (!endpoint.isUsable() || node.closed) {
+                throw endpoint.unusable("attach " + key);
+            }
+            if (key.owner() != endpoint.peerId) {
+                throw new TransportException(String.format("%s belongs to node %016x, not to the peer of %s", key,
+                        key.owner(), endpoint), Ucp.ERR_INVALID_PARAM);
+            }
+            Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
+            if (revokedGeneration != null && key.generation() <= revokedGeneration) {
+                throw new StaleWindowException(key.windowId(), key.generation(), "revoked by its owner");
+            }
+            RemoteWindow cached = endpoint.keys.get(key.windowId());
+            if (cached != null && cached.key.generation() == key.generation()) {
+                return cached;
+            }
+            long rkey = worker.unpackRkey(endpoint.ep, key.rkey());
+            RemoteWindow window = new RemoteWindow(endpoint, key, rkey);
+            if (cached != null) {
+                cached.revoked = true;
+                destroyRkey(cached);
+            }
+            endpoint.keys.put(key.windowId(), window);
+            return window;
+        } finally {
+            node.unlockAndWake();
+        }
+    }
+
+    /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
+    CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        String what = (put ? "put of " : "get of ") + local.byteSize() + " bytes at offset " + offset;
+        WindowKey key = window.key;
+        if (!local.isNative()) {
+            future.completeExceptionally(new IllegalArgumentException("only native segments: " + what));
+            return future;
+        }
+        if (offset < 0 || local.byteSize() > key.length() - offset || offset > key.length()) {
+            future.completeExceptionally(new IndexOutOfBoundsException(what + " is outside the " + key.length()
+                    + "-byte window " + Long.toHexString(key.windowId())));
+            return future;
+        }
+        if (put ? !key.access().remoteWrite() : !key.access().remoteRead()) {
+            future.completeExceptionally(new UnsupportedOperationException(what + ": window "
+                    + Long.toHexString(key.windowId()) + " grants only " + key.access()));
+            return future;
+        }
+        lock.lock();
+        try {
+            Endpoint endpoint = window.endpoint;
+            if (!endpoint.isUsable() || node.closed) {
+                future.completeExceptionally(endpoint.unusable(what));
+                return future;
+            }
+            Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
+            if (window.revoked || window.rkey == 0
+                    || (revokedGeneration != null && key.generation() <= revokedGeneration)) {
+                future.completeExceptionally(new StaleWindowException(key.windowId(), key.generation(),
+                        "closed or invalidated by its owner; " + what + " not sent"));
+                return future;
+            }
+            long remote = key.address() + offset;
+            // Large transfers hand UCX the local buffer's registration (through the cache), as for
+            // rendezvous chunks: without a memory handle UCX moves them in bounce-buffer fragments.
+            Chunk chunk = local.byteSize() > node.eagerBytes && local.byteSize() <= node.chunkBytes
+                    ? Chunk.register(node, local.address(), local.byteSize(),
+                            put ? Access.LOCAL_READ : Access.LOCAL_WRITE)
+                    : null;
+            long memh = chunk == null ? 0 : chunk.memh;
+            long request = put
+                    ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
+                    : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
+            RmaOp op = new RmaOp(node, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
+            if (!op.poll(node, System.nanoTime())) {
+                node.engine.add(op);
+            }
+        } finally {
+            node.unlockAndWake();
+        }
+        return future;
+    }
+
+    /** {@link Endpoint#flush()}. */
+    CompletableFuture<Void> flush(Endpoint endpoint) {
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        lock.lock();
+        try {
+            if (!endpoint.isUsable() || node.closed) {
+                future.completeExceptionally(endpoint.unusable("flush"));
+                return future;
+            }
+            RmaOp op = new RmaOp(node, endpoint, worker.flushEndpoint(endpoint.ep), "flush", future, null, null);
+            if (!op.poll(node, System.nanoTime())) {
+                node.engine.add(op);
+            }
+        } finally {
+            node.unlockAndWake();
+        }
+        return future;
+    }
+}
