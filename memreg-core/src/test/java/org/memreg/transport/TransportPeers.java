@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -126,8 +127,28 @@ final class TransportPeers {
     }
 
     /** Stops the peer and returns its peak registered bytes. */
+    /**
+     * The scenario both hosts' tests run against an echo peer: echo 8 B..64 MiB (eager, just over
+     * the eager limit, odd sizes, many chunks) and put/get into an 8 MiB window at its start,
+     * across a chunk and at its end; every byte verified.
+     */
+    static void echoAndWindow(Node node, Endpoint peer, Arena arena, long seed) throws Exception {
+        long mib = 1L << 20;
+        MemorySegment out = arena.allocate(64 * mib, 4096);
+        MemorySegment in = arena.allocate(64 * mib, 4096);
+        long[] sizes = {8, 100, 4096, 16 << 10, (16 << 10) + 1, mib, mib + 3, 5 * mib + 7, 64 * mib};
+        for (long size : sizes) {
+            long nanos = echo(node, peer, out, in, size, seed + size);
+            System.out.printf("echo %d bytes: %.1f µs%n", size, nanos / 1e3);
+        }
+        RemoteWindow window = window(node, peer, 8 * mib);
+        putGet(window, out, in, 0, 4096, seed);
+        putGet(window, out, in, 12345, 2 * mib, seed + 1);
+        putGet(window, out, in, 8 * mib - 4096, 4096, seed + 2);
+    }
+
     static long stop(Node node, Endpoint peer) throws Exception {
-        MemorySegment peak = java.lang.foreign.Arena.ofAuto().allocate(8, 8);
+        MemorySegment peak = Arena.ofAuto().allocate(8, 8);
         CompletableFuture<Long> reply = node.receive(10, peak);
         command(peer, -1);
         assertNotNull(reply.get(30, TimeUnit.SECONDS));

@@ -41,17 +41,7 @@ class TwoProcessTransportTest {
                 Node node = Node.builder().name("test").ucx("NET_DEVICES", "lo").build();
                 Arena arena = Arena.ofShared()) {
             Endpoint peer = node.connect("127.0.0.1", child.port());
-            MemorySegment out = arena.allocate(64 * MIB, 4096);
-            MemorySegment in = arena.allocate(64 * MIB, 4096);
-            long[] sizes = {8, 100, 4096, 16 << 10, (16 << 10) + 1, MIB, MIB + 3, 5 * MIB + 7, 64 * MIB};
-            for (long size : sizes) {
-                long nanos = TransportPeers.echo(node, peer, out, in, size, seed + size);
-                System.out.printf("echo %d bytes: %.1f µs%n", size, nanos / 1e3);
-            }
-            RemoteWindow window = TransportPeers.window(node, peer, 8 * MIB);
-            TransportPeers.putGet(window, out, in, 0, 4096, seed);
-            TransportPeers.putGet(window, out, in, 12345, 2 * MIB, seed + 1);
-            TransportPeers.putGet(window, out, in, 8 * MIB - 4096, 4096, seed + 2);
+            TransportPeers.echoAndWindow(node, peer, arena, seed);
             long peerPeak = TransportPeers.stop(node, peer);
             System.out.printf("peak registered: here %d, peer %d bytes%n", node.peakRegisteredBytes(), peerPeak);
         }
