@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.memreg.device.Access;
 import org.memreg.linux.Mincore;
+import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
@@ -34,12 +35,16 @@ import org.memreg.transport.WindowKey;
  * through {@link OdpMapping}. The protocol is {@link OwnerPageTable}; this class wires it to the
  * transport (control messages under the tags of {@link OdpWire}) and to real memory.
  *
- * <p><b>Memory.</b> The window is allocated by UCX. On this platform UCX allocates it as SysV
- * shared memory (a {@code MAP_SHARED} mapping; checked in {@code /proc/self/maps} when the region
- * is made), so a release is munlock + {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED alone
- * frees nothing of a shared mapping), and {@link #residentReclaimedPages()} checks with
- * {@code mincore} that released pages stay released. The region starts with every page present
- * and pinned.
+ * <p><b>Memory.</b> Two {@link Backing}s. By default ({@link Backing#UCX_SHARED}) the window is
+ * allocated by UCX, which on this platform makes it SysV shared memory (a {@code MAP_SHARED}
+ * mapping; checked in {@code /proc/self/maps} when the region is made) that peers on this host
+ * reach directly: a release is munlock + {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED
+ * alone frees nothing of a shared mapping). With {@link Backing#ANONYMOUS} the region maps private
+ * anonymous memory itself and registers it as the window: peers' RMA is slower (cross-memory
+ * attach or UCX's emulation), a release is munlock + {@code MADV_DONTNEED}, and userfaultfd can
+ * watch it ({@link #watchRemovals}). Either way {@link #residentReclaimedPages()} checks with
+ * {@code mincore} that released pages stay released, and the region starts with every page
+ * present and pinned.
  *
  * <p><b>Thread.</b> One daemon thread per region receives the peers' {@code ACK}s and
  * {@code FAULT}s and is also the lease timer: it waits for the next message at most until the
@@ -73,7 +78,20 @@ public final class OdpRegion implements AutoCloseable {
     /** Longest wait of the region thread between lease checks. */
     public static final long TICK_MILLIS = 20;
 
+    /** The memory behind a region's window. */
+    public enum Backing {
+        /** Allocated by UCX: shared memory peers on this host reach directly (fast RMA). */
+        UCX_SHARED,
+        /**
+         * Private anonymous memory the region maps and registers: slower RMA for peers on this
+         * host, but memory userfaultfd can watch, for {@link #watchRemovals}.
+         */
+        ANONYMOUS
+    }
+
     private final Node node;
+    /** The mapping the region made ({@link Backing#ANONYMOUS}), unmapped after the window closes; else null. */
+    private final MemorySegment owned;
     private final Window window;
     private final int region;
     private final long pageSize;
@@ -95,18 +113,40 @@ public final class OdpRegion implements AutoCloseable {
     private volatile CompletableFuture<Long> receive;
     private int trimCursor;
 
-    private OdpRegion(Node node, long bytes, int region, Duration lease) {
+    private OdpRegion(Node node, long bytes, int region, Duration lease, Backing backing) {
         this.node = node;
         this.region = region;
         this.pageSize = SysConf.pageSize();
-        this.window = node.allocateWindow(bytes, Access.ALL);
-        long pages = window.size() / pageSize;
-        if (pages > Integer.MAX_VALUE) {
-            window.close();
+        long rounded = (bytes + pageSize - 1) / pageSize * pageSize;
+        if (rounded / pageSize > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("region too large: " + bytes);
         }
-        this.shared = isSharedMapping(window.segment().address());
-        LockedPageMemory locked = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
+        if (backing == Backing.ANONYMOUS) {
+            long at = Mman.mmap(0, rounded, Mman.PROT_READ | Mman.PROT_WRITE,
+                    Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
+            this.owned = MemorySegment.ofAddress(at).reinterpret(rounded);
+            try {
+                this.window = node.registerWindow(owned, Access.ALL);
+            } catch (RuntimeException e) {
+                Mman.munmap(at, rounded);
+                throw e;
+            }
+        } else {
+            this.owned = null;
+            this.window = node.allocateWindow(rounded, Access.ALL);
+        }
+        long pages = window.size() / pageSize;
+        LockedPageMemory locked;
+        try {
+            this.shared = isSharedMapping(window.segment().address());
+            locked = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
+        } catch (RuntimeException e) { // e.g. RLIMIT_MEMLOCK: give back what was taken
+            window.close();
+            if (owned != null) {
+                Mman.munmap(owned.address(), owned.byteSize());
+            }
+            throw e;
+        }
         long base = window.segment().address();
         PageMemory memory = new PageMemory() {
             @Override
@@ -114,6 +154,10 @@ public final class OdpRegion implements AutoCloseable {
                 releasing = new long[] {base + range.first() * pageSize, base + range.end() * pageSize};
                 try {
                     locked.release(range); // with a monitor: blocks until its reader read the REMOVE
+                    MemoryMonitor m = monitor;
+                    if (m != null) {
+                        m.gate().awaitDelivery(); // read is not delivered: our event must still see `releasing`
+                    }
                 } finally {
                     releasing = null;
                 }
@@ -134,10 +178,18 @@ public final class OdpRegion implements AutoCloseable {
      * with peers cut off when they do not acknowledge an invalidation within {@code lease}.
      */
     public static OdpRegion create(Node node, long bytes, int region, Duration lease) {
+        return create(node, bytes, region, lease, Backing.UCX_SHARED);
+    }
+
+    /** {@link #create(Node, long, int, Duration)} with the window's memory of kind {@code backing}. */
+    public static OdpRegion create(Node node, long bytes, int region, Duration lease, Backing backing) {
         if (lease.isNegative() || lease.isZero()) {
             throw new IllegalArgumentException("lease must be positive: " + lease);
         }
-        return new OdpRegion(node, bytes, region, lease);
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("region size must be positive: " + bytes);
+        }
+        return new OdpRegion(node, bytes, region, lease, java.util.Objects.requireNonNull(backing, "backing"));
     }
 
     /** The region's memory, for the owner's own reads and writes (only of pages it knows present). */
@@ -155,7 +207,7 @@ public final class OdpRegion implements AutoCloseable {
         return pageSize;
     }
 
-    /** True when UCX gave a shared mapping (released with MADV_REMOVE too). */
+    /** True when the window is a shared mapping (released with MADV_REMOVE too). */
     public boolean isShared() {
         return shared;
     }
@@ -230,11 +282,12 @@ public final class OdpRegion implements AutoCloseable {
      * invariant that the peers' tables and the pages agree; it cannot protect data the
      * application itself threw away. Events of the region's own releases are ignored.
      *
-     * <p><b>Not on this platform.</b> The window UCX allocates here is a SysV segment (shmat), and
+     * <p><b>Backing.</b> Needs a region made with {@link Backing#ANONYMOUS}. The window UCX
+     * allocates ({@link Backing#UCX_SHARED}) is a SysV segment (shmat) here, and
      * {@code UFFDIO_REGISTER} refuses it with EINVAL in every mode (write-protect, missing, minor),
      * even from a userfaultfd opened with {@code WP_HUGETLBFS_SHMEM}: userfaultfd takes anonymous,
-     * shmem and hugetlbfs mappings, and a SysV segment's mapping is none of those to it. So this
-     * returns false here; it works only where the window is memory userfaultfd accepts.
+     * shmem and hugetlbfs mappings, and a SysV segment's mapping is none of those to it. For such a
+     * region this returns false.
      *
      * @return false when the monitor cannot watch the region's memory (then the monitor is closed)
      */
@@ -327,6 +380,9 @@ public final class OdpRegion implements AutoCloseable {
         try {
             window.close();
         } finally {
+            if (owned != null) {
+                Mman.munmap(owned.address(), owned.byteSize()); // after the window: no peer reaches it now
+            }
             if (stopped) {
                 arena.close();
             }

@@ -200,6 +200,18 @@ public final class Node implements AutoCloseable {
     }
 
     /**
+     * Registers {@code memory}, which the caller allocated and keeps owning, as a window peers may
+     * access with {@code access} (MPI_Win_create style). The memory must stay mapped until the
+     * window is closed; closing unregisters it and leaves it mapped. Peers on this host reach such
+     * memory through cross-memory attach or UCX's emulation rather than a shared segment, so RMA
+     * is slower than into an {@link #allocateWindow allocated} window; use it where the memory must
+     * be of a kind memreg chooses (for instance one userfaultfd can watch).
+     */
+    public Window registerWindow(MemorySegment memory, Access access) {
+        return windows.register(memory, access);
+    }
+
+    /**
      * Progresses UCX once and completes what finished: for nodes without a progress thread.
      * Returns the number of UCX events progressed.
      */

@@ -5,10 +5,12 @@ import org.memreg.device.Access;
 import org.memreg.ucx.UcxMemory;
 
 /**
- * Memory memreg allocates and registers once for one-sided access by peers (MPI_Alloc_mem /
- * MPI_Win_create style): allocated by UCX ({@code UCP_MEM_MAP_ALLOCATE}), so that peers on the
- * same host reach it through shared memory (fast RMA) rather than an emulation. UCX's shared
- * memory allocator uses huge pages where the system has them reserved ({@code UCX_SYSV_HUGETLB_MODE}).
+ * Memory registered once for one-sided access by peers. Normally memreg allocates it
+ * ({@link Node#allocateWindow}, MPI_Alloc_mem style) with UCX ({@code UCP_MEM_MAP_ALLOCATE}), so that
+ * peers on the same host reach it through shared memory (fast RMA) rather than an emulation; UCX's
+ * shared memory allocator uses huge pages where the system has them reserved
+ * ({@code UCX_SYSV_HUGETLB_MODE}). {@link Node#registerWindow} registers memory the caller owns
+ * instead (MPI_Win_create style); closing such a window leaves the memory mapped.
  *
  * <p><b>Keys and safety.</b> {@link #key()} names the window by an unguessable id and a
  * generation. {@link #invalidate()} and {@link #close()} revoke the current generation: every

@@ -47,12 +47,24 @@ final class Windows {
         if (bytes <= 0) {
             throw new IllegalArgumentException("window size must be positive: " + bytes);
         }
+        return add(access, prot -> node.context.allocate(bytes, prot));
+    }
+
+    /** {@link Node#registerWindow}. */
+    Window register(MemorySegment memory, Access access) {
+        if (!memory.isNative() || memory.byteSize() <= 0) {
+            throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
+        }
+        return add(access, prot -> node.context.map(memory.address(), memory.byteSize(), prot));
+    }
+
+    private Window add(Access access, java.util.function.IntFunction<UcxMemory> map) {
         int prot = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | (access.remoteRead() ? Ucp.PROT_REMOTE_READ : 0)
                 | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
         lock.lock();
         try {
             node.checkOpen();
-            UcxMemory memory = node.context.allocate(bytes, prot);
+            UcxMemory memory = map.apply(prot);
             long windowId;
             do {
                 windowId = Node.RANDOM.nextLong();

@@ -20,7 +20,6 @@ import org.memreg.linux.Madvise;
 import org.memreg.linux.MemoryLock;
 import org.memreg.linux.MemoryPressure;
 import org.memreg.linux.NotAvailableException;
-import org.memreg.linux.UffdFeatures;
 import org.memreg.linux.Userfaultfd;
 import org.memreg.linux.Mincore;
 import org.memreg.monitor.PressureWatcher;
@@ -34,7 +33,7 @@ import org.memreg.ucx.UcxTestSupport;
 /**
  * The reclaim triggers other than {@code reclaim(range)} and the cut-off's key revocation, with
  * the owner and its peers as separate transport nodes in this one JVM (loopback; the window is
- * still UCX's shared segment, reached by the peers through shared memory).
+ * UCX's shared segment unless a test says otherwise, reached by the peers through shared memory).
  */
 class OdpTriggersTest {
     private static final int PAGES = 32;
@@ -186,10 +185,10 @@ class OdpTriggersTest {
     }
 
     /**
-     * The owner application drops pages 4..7 of its own region (munlock, then madvise DONTNEED and
-     * REMOVE, as a shared mapping needs); the userfaultfd REMOVE event starts the protocol after
-     * the fact: the peer is invalidated and acknowledges, the pages end reclaimed, and the peer's
-     * next access faults and reads the zero page.
+     * The owner application drops pages 4..7 of its own region (munlock, then madvise DONTNEED);
+     * the userfaultfd REMOVE event starts the protocol after the fact: the peer is invalidated and
+     * acknowledges, the pages end reclaimed, and the peer's next access faults and reads the zero
+     * page. The region is {@link OdpRegion.Backing#ANONYMOUS}: userfaultfd refuses UCX's SysV window.
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -197,20 +196,18 @@ class OdpTriggersTest {
         UcxTestSupport.assumeUcx();
         assumeTrue(Userfaultfd.probe().available(), "no userfaultfd here");
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x73, Duration.ofSeconds(5));
+                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x73, Duration.ofSeconds(5),
+                        OdpRegion.Backing.ANONYMOUS);
                 OdpMapping mapping = attach(ownerNode, region, 0x73, peerNode); Arena arena = Arena.ofShared()) {
+            assertFalse(region.isShared());
             UserfaultfdMonitor monitor;
             try {
-                monitor = UserfaultfdMonitor.open(false, UffdFeatures.WP_HUGETLBFS_SHMEM);
+                monitor = UserfaultfdMonitor.open(false);
             } catch (NotAvailableException e) {
                 assumeTrue(false, "userfaultfd monitor not available: " + e.getMessage());
                 return;
             }
-            // On this machine UFFDIO_REGISTER refuses UCX's SysV (shmat) window with EINVAL in every
-            // mode (WP, MISSING, MINOR), even with WP_HUGETLBFS_SHMEM granted: SysV segments are not
-            // the shmem VMAs userfaultfd accepts. Then this test cannot run here; it is skipped, not faked.
-            assumeTrue(region.watchRemovals(monitor),
-                    "userfaultfd cannot watch the UCX window (SysV shared memory): UFFDIO_REGISTER gives EINVAL");
+            assertTrue(region.watchRemovals(monitor), "userfaultfd watches the anonymous window");
             long ps = region.pageSize();
             for (int p = 0; p < PAGES; p++) {
                 mapping.put(p * ps, page(arena, ps, 0x40 + p));
@@ -219,7 +216,6 @@ class OdpTriggersTest {
             long at = region.segment().address() + 4 * ps;
             MemoryLock.munlock(at, 4 * ps);
             Madvise.madvise(at, 4 * ps, Madvise.MADV_DONTNEED);
-            Madvise.madvise(at, 4 * ps, LockedPageMemory.MADV_REMOVE);
             await(() -> region.stats().pagesReclaimed() - before.pagesReclaimed() == 4 && region.pendingReclaims() == 0,
                     10_000, "the REMOVE started a reclaim of pages 4..7: " + region.stats());
             OdpStats after = region.stats();

@@ -29,8 +29,10 @@ import org.memreg.transport.Node;
  * {@code peer}), which maps it.
  *
  * <pre>
- * OdpBench [PAGES [SECONDS [RATES]]]   defaults 4096 (16 MiB), 2 s, "0,10,100,1000"
+ * OdpBench [PAGES [SECONDS [RATES [BACKING]]]]   defaults 4096 (16 MiB), 2 s, "0,10,100,1000", ucx_shared
  * </pre>
+ *
+ * BACKING is the region's {@link OdpRegion.Backing} ({@code ucx_shared} or {@code anonymous}).
  *
  * Prints {@code result NAME VALUE UNIT} lines:
  * <ul>
@@ -60,7 +62,9 @@ public final class OdpBench {
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
         double[] rates = Arrays.stream((args.length > 2 ? args[2] : "0,10,100,1000").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
-        owner(pages, seconds, rates);
+        OdpRegion.Backing backing = OdpRegion.Backing.valueOf((args.length > 3 ? args[3] : "ucx_shared")
+                .toUpperCase(java.util.Locale.ROOT));
+        owner(pages, seconds, rates, backing);
     }
 
     private static Node node(boolean listen) {
@@ -71,13 +75,15 @@ public final class OdpBench {
         return b.build();
     }
 
-    private static void owner(int pages, double seconds, double[] rates) throws Exception {
+    private static void owner(int pages, double seconds, double[] rates, OdpRegion.Backing backing)
+            throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 OdpBench.class.getName(), "peer"));
         Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
         try (Node node = node(false); Arena arena = Arena.ofShared();
-                OdpRegion region = OdpRegion.create(node, pages * 4096L, REGION, Duration.ofSeconds(5))) {
+                OdpRegion region = OdpRegion.create(node, pages * 4096L, REGION, Duration.ofSeconds(5), backing)) {
+            System.out.println("# region backing " + backing);
             CompletableFuture<Integer> port = new CompletableFuture<>();
             Thread.ofPlatform().daemon().start(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream()))) {

@@ -1,0 +1,85 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
+import org.memreg.linux.Mman;
+import org.memreg.ucx.UcxTestSupport;
+
+/** Windows over memory the caller owns ({@link Node#registerWindow}): RMA, close, bad input. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class RegisteredWindowTest {
+    private static final long BYTES = 256 << 10;
+
+    @Test
+    void putAndGetShouldReachCallerOwnedAnonymousMemoryWhichOutlivesTheWindow() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = System.nanoTime();
+        System.out.println("RegisteredWindowTest seed " + seed);
+        SplittableRandom random = new SplittableRandom(seed);
+        long at = Mman.mmap(0, BYTES, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
+        MemorySegment owned = MemorySegment.ofAddress(at).reinterpret(BYTES);
+        try (Node server = Node.builder().name("server").ucx("NET_DEVICES", "lo")
+                     .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node client = Node.builder().name("client").ucx("NET_DEVICES", "lo").build();
+             Arena arena = Arena.ofShared()) {
+            Endpoint endpoint = client.connect("127.0.0.1", server.port());
+            Window window = server.registerWindow(owned, Access.ALL);
+            assertEquals(at, window.segment().address(), "the window is the caller's memory, not a copy");
+            assertEquals(BYTES, window.size());
+            RemoteWindow remote = endpoint.attach(window.key());
+
+            MemorySegment out = arena.allocate(BYTES, 8);
+            for (long i = 0; i < BYTES; i += 8) {
+                out.set(JAVA_LONG, i, random.nextLong());
+            }
+            for (int round = 0; round < 50; round++) {
+                long offset = random.nextLong(BYTES / 8) * 8;
+                long length = 8 * (1 + random.nextLong((BYTES - offset) / 8));
+                remote.put(offset, out.asSlice(offset, length)).get(20, TimeUnit.SECONDS);
+                remote.flush().get(20, TimeUnit.SECONDS);
+                assertEquals(-1, owned.asSlice(offset, length).mismatch(out.asSlice(offset, length)),
+                        "put of " + length + " bytes at " + offset);
+                MemorySegment in = arena.allocate(length, 8);
+                remote.get(offset, in).get(20, TimeUnit.SECONDS);
+                assertEquals(-1, in.mismatch(out.asSlice(offset, length)), "get of " + length + " at " + offset);
+            }
+
+            window.close();
+            owned.set(JAVA_LONG, 0, 42); // still mapped: closing unregistered it and left the memory
+            assertEquals(42, owned.get(JAVA_LONG, 0));
+            ExecutionException stale = assertThrows(ExecutionException.class,
+                    () -> remote.put(0, out.asSlice(0, 8)).get(20, TimeUnit.SECONDS));
+            assertInstanceOf(StaleWindowException.class, stale.getCause());
+            assertEquals(42, owned.get(JAVA_LONG, 0), "the refused put wrote nothing");
+        } finally {
+            Mman.munmap(at, BYTES);
+        }
+    }
+
+    @Test
+    void shouldRefuseMemoryThatIsNotNativeOrEmpty() {
+        UcxTestSupport.assumeUcx();
+        try (Node node = Node.builder().name("node").ucx("NET_DEVICES", "lo").build()) {
+            assertThrows(IllegalArgumentException.class,
+                    () -> node.registerWindow(MemorySegment.ofArray(new byte[4096]), Access.ALL));
+            assertThrows(IllegalArgumentException.class, () -> node.registerWindow(MemorySegment.NULL, Access.ALL));
+            node.close();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment memory = arena.allocate(4096, 4096);
+                assertThrows(IllegalStateException.class, () -> node.registerWindow(memory, Access.ALL));
+            }
+        }
+    }
+}
