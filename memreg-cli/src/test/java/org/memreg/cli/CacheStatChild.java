@@ -45,7 +45,7 @@ public final class CacheStatChild {
             long pid = ProcessHandle.current().pid();
             System.out.println("pid=" + pid);
             System.out.println("path=" + Path.of(args[0], pid + "-" + CountersFile.sanitize(args[1]) + CountersFile.SUFFIX));
-            for (CounterId counter : CounterId.values()) {
+            for (CounterId counter : CounterId.cacheCounters()) { // what a cache's file holds
                 System.out.println("counter." + counter.id() + "=" + values[counter.ordinal()]);
             }
             System.out.println("ready");
@@ -58,7 +58,7 @@ public final class CacheStatChild {
         }
     }
 
-    /** The cache's and monitor's statistics in {@link CounterId} order. */
+    /** The cache's and monitor's statistics in {@link CounterId} order (the first ordinals). */
     static long[] values(CacheStats cache, MonitorStats monitor) throws ReflectiveOperationException {
         List<Long> values = new ArrayList<>();
         for (Record stats : new Record[] {cache, monitor}) {

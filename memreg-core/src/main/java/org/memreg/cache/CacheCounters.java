@@ -10,8 +10,9 @@ import org.memreg.stat.CountersFile;
 
 /**
  * Writes a cache's {@link CacheStats} and its monitor's {@link MonitorStats} into its counters
- * file for {@code memreg stat}. {@link CounterId} lists exactly their components, in order, so the
- * values are read component by component (a test keeps the two in step).
+ * file ({@link CounterId#cacheCounters()}) for {@code memreg stat}. {@link CounterId} begins with
+ * exactly their components, in order, so the values are read component by component (a test
+ * keeps the two in step).
  */
 final class CacheCounters implements CounterSource {
     private static final MethodHandle[] CACHE = accessors(CacheStats.class);

@@ -17,6 +17,7 @@ import org.memreg.jfr.InvalidationEvent;
 import org.memreg.jfr.MemregEvents;
 import org.memreg.monitor.EventGate;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.CounterId;
 import org.memreg.stat.StatsPublisher;
 
 /**
@@ -81,7 +82,7 @@ public final class RegistrationCache implements AutoCloseable {
         monitor.start(events);
         String statsName = builder.statsName;
         this.publisher = statsName == null || statsName.equals("none")
-                ? null : StatsPublisher.start(statsName, new CacheCounters(this));
+                ? null : StatsPublisher.start(statsName, CounterId.cacheCounters(), new CacheCounters(this));
     }
 
     /** Starts configuring a cache over {@code device}. */

@@ -1,12 +1,18 @@
 package org.memreg.stat;
 
+import java.util.EnumSet;
+
 /**
  * The counters memreg publishes in a {@link CountersFile}, each with a stable numeric id and a
  * label. Ids are part of the file format: an id is never reused or renumbered, new counters are
  * appended with the next free id, and a reader meeting an id it does not know shows it by the
  * label stored in the file. Labels are the names of the matching components of
- * {@code org.memreg.cache.CacheStats}, and of {@code org.memreg.monitor.MonitorStats} prefixed
- * with {@code monitor.}; a test fails when either record has a component with no counter.
+ * {@code org.memreg.cache.CacheStats}, of {@code org.memreg.monitor.MonitorStats} prefixed with
+ * {@code monitor.}, and of {@code org.memreg.odp.OdpStats} prefixed with {@code odp.}; a test
+ * fails when any of these records has a component with no counter.
+ *
+ * <p>A file holds one component's counters: a cache's file {@link #cacheCounters()} (its own and
+ * its monitor's), an ODP region's or mapping's file {@link #odpCounters()}.
  *
  * <p>The enum's ordinal indexes the array given to {@link CountersFile#publish(long[])}; the id,
  * not the ordinal, is what goes into the file.
@@ -41,10 +47,18 @@ public enum CounterId {
     MONITOR_WATCHED_BYTES(25, "monitor.watchedBytes"),
     MONITOR_WATCH_FAILURES(26, "monitor.watchFailures"),
     MONITOR_DELIVERY_NANOS_TOTAL(27, "monitor.deliveryNanosTotal"),
-    MONITOR_DELIVERY_NANOS_MAX(28, "monitor.deliveryNanosMax");
-    // Next free id: 29. Append new counters with the next id, anywhere in the enum (enum order is
+    MONITOR_DELIVERY_NANOS_MAX(28, "monitor.deliveryNanosMax"),
+    // org.memreg.odp.OdpStats: labels are "odp." and its component names.
+    ODP_INVALIDATIONS_SENT(29, "odp.invalidationsSent"),
+    ODP_INVALIDATIONS_ACKED(30, "odp.invalidationsAcked"),
+    ODP_FAULTS(31, "odp.faults"),
+    ODP_PAGES_RECLAIMED(32, "odp.pagesReclaimed"),
+    ODP_PAGES_REESTABLISHED(33, "odp.pagesReestablished"),
+    ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries");
+    // Next free id: 35. Append new counters with the next id, anywhere in the enum (enum order is
     // display order); never renumber or reuse an id.
 
+    private static final String ODP_PREFIX = "odp.";
     private static final CounterId[] VALUES = values();
     private static final CounterId[] BY_ID = new CounterId[maxId() + 1];
 
@@ -78,6 +92,22 @@ public enum CounterId {
     /** The counter with this id, or {@code null} when this version does not know it. */
     public static CounterId byId(int id) {
         return id > 0 && id < BY_ID.length ? BY_ID[id] : null;
+    }
+
+    /** The counters of an ODP region's or mapping's file: those labelled {@code odp.}; a new set each call. */
+    public static EnumSet<CounterId> odpCounters() {
+        EnumSet<CounterId> odp = EnumSet.noneOf(CounterId.class);
+        for (CounterId counter : VALUES) {
+            if (counter.label.startsWith(ODP_PREFIX)) {
+                odp.add(counter);
+            }
+        }
+        return odp;
+    }
+
+    /** The counters of a cache's file: its own and its monitor's (all not labelled {@code odp.}); a new set each call. */
+    public static EnumSet<CounterId> cacheCounters() {
+        return EnumSet.complementOf(odpCounters());
     }
 
     /** How many counters this version knows: the length of a {@link CountersFile#publish} array. */

@@ -1,7 +1,9 @@
 package org.memreg.stat;
 
 import java.io.IOException;
+import java.util.EnumSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.config.Settings;
@@ -14,7 +16,7 @@ import org.memreg.config.Settings;
  *
  * <p>Never throws into its caller once started: a source that throws, or a file that fails, is
  * logged once (at WARNING, through {@link System.Logger}) and counted in {@link #failures()};
- * publishing goes on at the next tick. {@link #start(String, CounterSource)} does not throw when
+ * publishing goes on at the next tick. {@link #start(String, Set, CounterSource)} does not throw when
  * the file cannot be made either: it logs and returns a publisher that does nothing, because a
  * cache must work without its statistics.
  *
@@ -59,20 +61,34 @@ public final class StatsPublisher implements AutoCloseable {
     }
 
     /**
-     * Creates {@code name}'s file in {@link CountersFile#directory()} and publishes {@code source}
-     * into it every {@link #intervalMillis()}. When the file cannot be made, logs a warning and
-     * returns an inactive publisher ({@link #isActive()} false) whose methods do nothing.
+     * {@link #start(String, Set, CounterSource)} with a file holding every {@link CounterId}.
      *
      * @throws IllegalArgumentException when {@value #INTERVAL_PROP_NAME} is not a positive number
      */
     public static StatsPublisher start(String name, CounterSource source) {
+        return start(name, EnumSet.allOf(CounterId.class), source);
+    }
+
+    /**
+     * Creates {@code name}'s file in {@link CountersFile#directory()}, holding {@code counters}
+     * (e.g. {@link CounterId#cacheCounters()}), and publishes {@code source} into it every
+     * {@link #intervalMillis()}. When the file cannot be made, logs a warning and returns an
+     * inactive publisher ({@link #isActive()} false) whose methods do nothing.
+     *
+     * @throws IllegalArgumentException when {@value #INTERVAL_PROP_NAME} is not a positive number,
+     *         or {@code counters} is empty
+     */
+    public static StatsPublisher start(String name, Set<CounterId> counters, CounterSource source) {
         Objects.requireNonNull(source, "source");
+        if (counters.isEmpty()) {
+            throw new IllegalArgumentException("a counters file needs at least one counter");
+        }
         long interval = intervalMillis();
         CountersFile file;
         try {
-            file = CountersFile.create(name);
+            file = CountersFile.create(CountersFile.directory(), name, counters);
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "memreg stat: no counters file for cache '" + name
+            LOG.log(System.Logger.Level.WARNING, "memreg stat: no counters file for '" + name
                     + "', its statistics will not be visible to memreg stat: " + e);
             return new StatsPublisher(null, source, interval);
         }
@@ -97,7 +113,7 @@ public final class StatsPublisher implements AutoCloseable {
         return publisher;
     }
 
-    /** Whether there is a file being published (false after a failed {@link #start(String, CounterSource)}). */
+    /** Whether there is a file being published (false after a failed {@link #start(String, Set, CounterSource)}). */
     public boolean isActive() {
         return file != null;
     }

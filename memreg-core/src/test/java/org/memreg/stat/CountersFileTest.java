@@ -21,6 +21,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.cache.CacheStats;
+import org.memreg.odp.OdpStats;
 
 class CountersFileTest {
     @TempDir
@@ -186,13 +187,17 @@ class CountersFileTest {
         }
     }
 
-    /** Every statistic has a counter labelled with its name: add a CounterId when CacheStats or MonitorStats grows. */
+    /** Every statistic has a counter labelled with its name: add a CounterId when a *Stats record grows. */
     @Test
     void shouldHaveACounterForEveryStatistic() {
         Set<String> labels = Arrays.stream(CounterId.values()).map(CounterId::label).collect(Collectors.toSet());
         for (RecordComponent component : CacheStats.class.getRecordComponents()) {
             assertTrue(labels.contains(component.getName()), "no CounterId labelled " + component.getName());
         }
+        Set<String> odpLabels = CounterId.odpCounters().stream().map(CounterId::label).collect(Collectors.toSet());
+        Set<String> odpStats = Arrays.stream(OdpStats.class.getRecordComponents()).map(c -> "odp." + c.getName())
+                .collect(Collectors.toSet());
+        assertEquals(odpStats, odpLabels, "one odp.* CounterId per OdpStats component, and no other");
         Class<?> monitorStats; // by name: the monitor is being written alongside
         try {
             monitorStats = Class.forName("org.memreg.monitor.MonitorStats");
@@ -210,12 +215,30 @@ class CountersFileTest {
         assertEquals(1, CounterId.HITS.id());
         assertEquals(19, CounterId.DEVICE_NANOS.id());
         assertEquals(28, CounterId.MONITOR_DELIVERY_NANOS_MAX.id());
+        assertEquals(29, CounterId.ODP_INVALIDATIONS_SENT.id());
+        assertEquals(30, CounterId.ODP_INVALIDATIONS_ACKED.id());
+        assertEquals(31, CounterId.ODP_FAULTS.id());
+        assertEquals(32, CounterId.ODP_PAGES_RECLAIMED.id());
+        assertEquals(33, CounterId.ODP_PAGES_REESTABLISHED.id());
+        assertEquals(34, CounterId.ODP_LEASE_EXPIRIES.id());
         for (CounterId counter : CounterId.values()) {
             assertEquals(counter, CounterId.byId(counter.id()));
             assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);
         }
         assertEquals(null, CounterId.byId(0));
         assertEquals(null, CounterId.byId(10_000));
+    }
+
+    /** A cache's file holds its and its monitor's counters, an ODP file the odp.* ones: together all, no overlap. */
+    @Test
+    void shouldSplitTheCountersIntoTheCachesAndOdps() {
+        EnumSet<CounterId> cache = CounterId.cacheCounters();
+        EnumSet<CounterId> odp = CounterId.odpCounters();
+        assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_DELIVERY_NANOS_MAX), cache);
+        assertEquals(EnumSet.range(CounterId.ODP_INVALIDATIONS_SENT, CounterId.ODP_LEASE_EXPIRIES), odp);
+        assertTrue(cache.stream().noneMatch(odp::contains));
+        cache.addAll(odp);
+        assertEquals(EnumSet.allOf(CounterId.class), cache);
     }
 
     static void patchInt(Path path, long offset, int value) throws IOException {

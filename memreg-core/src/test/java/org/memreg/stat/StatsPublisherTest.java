@@ -53,6 +53,25 @@ class StatsPublisherTest {
     }
 
     @Test
+    void shouldHoldOnlyTheCountersItWasStartedWith() throws Exception {
+        String old = System.getProperty(CountersFile.DIR_PROP_NAME);
+        System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
+        try (StatsPublisher publisher = StatsPublisher.start("odp only", CounterId.odpCounters(),
+                file -> file.set(CounterId.ODP_FAULTS, 7))) {
+            assertEquals(dir, publisher.file().path().getParent());
+            assertEquals(CounterId.odpCounters().stream().map(CounterId::id).toList(),
+                    CountersReader.read(publisher.file().path()).counters().stream().map(CountersReader.Counter::id).toList());
+            assertEquals(7L, CountersReader.read(publisher.file().path()).value(CounterId.ODP_FAULTS).orElseThrow());
+        } finally {
+            if (old == null) {
+                System.clearProperty(CountersFile.DIR_PROP_NAME);
+            } else {
+                System.setProperty(CountersFile.DIR_PROP_NAME, old);
+            }
+        }
+    }
+
+    @Test
     void shouldBeInactiveWhenTheFileCannotBeMade() throws Exception {
         Path notADirectory = Files.writeString(dir.resolve("file"), "x");
         String old = System.getProperty(CountersFile.DIR_PROP_NAME);
