@@ -21,10 +21,11 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code memreg stat}: the counters of every running memreg cache on this host, read from their
- * {@link CountersFile}s, printed like AeronStat ({@code id: value - label}).
+ * {@code memreg stat}: the counters of every running memreg cache, ODP region and ODP mapping on
+ * this host, read from their {@link CountersFile}s, printed like AeronStat
+ * ({@code id: value - label}).
  */
-@Command(name = "stat", mixinStandardHelpOptions = true, description = {"Show the counters of running memreg caches (like AeronStat).",
+@Command(name = "stat", mixinStandardHelpOptions = true, description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
         "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg)."})
 final class StatCommand implements Callable<Integer> {
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";

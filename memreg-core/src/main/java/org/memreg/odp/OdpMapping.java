@@ -12,6 +12,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import org.memreg.stat.StatsPublisher;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.RemoteWindow;
@@ -36,6 +37,9 @@ import org.memreg.transport.WindowKey;
  * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} and then
  * throws {@link TransportException}.
+ *
+ * <p>While open, a mapping publishes its {@link #stats()} for {@code memreg stat} as
+ * {@code odp-peer-<region number in hex>}, unless {@value OdpRegion#STATS_PROP_NAME} is false.
  */
 public final class OdpMapping implements AutoCloseable {
     /** How long an operation that met a revoked key waits for the owner's next key. */
@@ -48,6 +52,8 @@ public final class OdpMapping implements AutoCloseable {
     private volatile RemoteWindow window;
     private volatile boolean ignoreInvalidations;
     private final PeerPageTable table;
+    /** Publishes the table's counters; null when {@link OdpRegion#STATS_PROP_NAME} is false. */
+    private final StatsPublisher publisher;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.MAX_BYTES, 8);
     private final Object rekeyed = new Object();
@@ -72,6 +78,7 @@ public final class OdpMapping implements AutoCloseable {
             }
             owner.send(toOwner, OdpWire.encode(m));
         });
+        this.publisher = OdpStatsCounters.start("odp-peer-" + Integer.toHexString(region), table::stats);
         this.thread = Thread.ofPlatform().daemon().name("odp-peer-" + Integer.toHexString(region)).start(this::run);
     }
 
@@ -244,13 +251,24 @@ public final class OdpMapping implements AutoCloseable {
         return table.stats();
     }
 
-    /** Stops the receiving thread. The owner is not told: it cuts this peer off by its lease. */
+    /** The publisher of {@link #stats()} for {@code memreg stat}, or null when turned off (for tests). */
+    StatsPublisher publisher() {
+        return publisher;
+    }
+
+    /**
+     * Stops the receiving thread and deletes the counters file. The owner is not told: it cuts
+     * this peer off by its lease.
+     */
     @Override
     public void close() {
         if (closing) {
             return;
         }
         closing = true;
+        if (publisher != null) {
+            publisher.close(); // publishes a last time and deletes the file; never throws
+        }
         if (OdpWire.stopReceiving(receive, thread)) {
             arena.close();
         }

@@ -23,6 +23,7 @@ import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.StatsPublisher;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.Window;
@@ -73,10 +74,19 @@ import org.memreg.transport.WindowKey;
  *
  * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
  * application that learns of it earlier may call {@link #disconnect}.
+ *
+ * <p><b>Counters.</b> While open, a region publishes its {@link #stats()} for {@code memreg stat}
+ * in a counters file named {@code odp-owner-<region number in hex>} (the {@code odp.*} counters of
+ * {@link org.memreg.stat.CounterId}), and each {@link OdpMapping} its own as
+ * {@code odp-peer-<region number in hex>}; {@value #STATS_PROP_NAME}{@code =false} turns both off.
  */
 public final class OdpRegion implements AutoCloseable {
     /** Longest wait of the region thread between lease checks. */
     public static final long TICK_MILLIS = 20;
+    /** Whether regions and mappings publish their counters for {@code memreg stat} ({@code true}/{@code false}). */
+    public static final String STATS_PROP_NAME = "memreg.odp.stats";
+    /** Default of {@link #STATS_PROP_NAME}. */
+    public static final boolean STATS_DEFAULT = true;
 
     /** The memory behind a region's window. */
     public enum Backing {
@@ -97,6 +107,8 @@ public final class OdpRegion implements AutoCloseable {
     private final long pageSize;
     private final boolean shared;
     private final OwnerPageTable table;
+    /** Publishes the table's counters; null when {@link #STATS_PROP_NAME} is false. */
+    private final StatsPublisher publisher;
     private final Map<Long, Endpoint> peers = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
     /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
@@ -169,6 +181,7 @@ public final class OdpRegion implements AutoCloseable {
             }
         };
         this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos());
+        this.publisher = OdpStatsCounters.start("odp-owner-" + Integer.toHexString(region), table::stats);
         this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
     }
 
@@ -330,6 +343,11 @@ public final class OdpRegion implements AutoCloseable {
         return table.stats();
     }
 
+    /** The publisher of {@link #stats()} for {@code memreg stat}, or null when turned off (for tests). */
+    StatsPublisher publisher() {
+        return publisher;
+    }
+
     /** The generation of the window's key now: 1, plus one per re-keying after a cut-off. */
     public long keyGeneration() {
         return window.generation();
@@ -365,13 +383,19 @@ public final class OdpRegion implements AutoCloseable {
         }
     }
 
-    /** Stops the region thread, revokes the key at every peer and frees the memory. Twice is harmless. */
+    /**
+     * Stops the region thread, revokes the key at every peer, frees the memory and deletes the
+     * counters file. Twice is harmless.
+     */
     @Override
     public void close() {
         if (closing) {
             return;
         }
         closing = true;
+        if (publisher != null) {
+            publisher.close(); // publishes a last time and deletes the file; never throws
+        }
         boolean stopped = OdpWire.stopReceiving(receive, thread);
         MemoryMonitor m = monitor;
         if (m != null) {

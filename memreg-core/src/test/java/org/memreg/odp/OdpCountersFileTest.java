@@ -1,0 +1,167 @@
+package org.memreg.odp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.RecordComponent;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.SimulatedNic;
+import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.CounterId;
+import org.memreg.stat.CountersFile;
+import org.memreg.stat.CountersReader;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.ErrorMode;
+import org.memreg.transport.Node;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * An ODP region and a peer's mapping publish their {@link OdpStats} for {@code memreg stat}, each
+ * in its own counters file holding only the {@code odp.*} counters, next to a cache whose file
+ * holds none of them (owner and peer as two loopback nodes in this JVM, as in {@link OdpTriggersTest}).
+ */
+class OdpCountersFileTest {
+    private static final int PAGES = 16;
+
+    @TempDir
+    Path dir;
+    private String oldDir;
+    private String oldStats;
+
+    @BeforeEach
+    void useTheTemporaryDirectory() {
+        oldDir = System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
+        oldStats = System.clearProperty(OdpRegion.STATS_PROP_NAME);
+    }
+
+    @AfterEach
+    void restoreProperties() {
+        restore(CountersFile.DIR_PROP_NAME, oldDir);
+        restore(OdpRegion.STATS_PROP_NAME, oldStats);
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void shouldPublishTheRegionsAndTheMappingsStatsInFilesOfTheirOwn() throws Exception {
+        UcxTestSupport.assumeUcx();
+        Path ownerFile;
+        Path peerFile;
+        try (SimulatedNic nic = SimulatedNic.builder().free().build();
+                RegistrationCache cache = RegistrationCache.builder(nic).monitor(MemoryMonitor.NONE)
+                        .statsName("beside").build();
+                Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x74, Duration.ofSeconds(5));
+                OdpMapping mapping = attach(ownerNode, region, 0x74, peerNode); Arena arena = Arena.ofShared()) {
+            long ps = region.pageSize();
+            MemorySegment page = arena.allocate(ps, 4096);
+            for (int p = 0; p < PAGES; p++) {
+                mapping.put(p * ps, page); // faults every page in
+            }
+            region.reclaim(new PageRange(0, 4));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (region.pendingReclaims() > 0) {
+                assertTrue(System.nanoTime() < deadline, "reclaim acknowledged: " + region.stats());
+                Thread.sleep(2);
+            }
+            mapping.get(2 * ps, page); // a fault on a reclaimed page: re-established
+            region.publisher().publishNow();
+            mapping.publisher().publishNow();
+
+            ownerFile = region.publisher().file().path();
+            peerFile = mapping.publisher().file().path();
+            long pid = ProcessHandle.current().pid();
+            assertEquals(dir.resolve(pid + "-odp-owner-74.stat"), ownerFile);
+            assertEquals(dir.resolve(pid + "-odp-peer-74.stat"), peerFile);
+            OdpStats owner = region.stats();
+            assertEquals(4, owner.pagesReclaimed(), owner.toString());
+            assertTrue(owner.invalidationsSent() > 0 && owner.faults() > 0 && owner.pagesReestablished() > 0,
+                    owner.toString());
+            assertTrue(mapping.stats().faults() > 0 && mapping.stats().invalidationsAcked() > 0,
+                    mapping.stats().toString());
+            assertFileHolds(ownerFile, owner);
+            assertFileHolds(peerFile, mapping.stats());
+
+            CountersReader.Snapshot cacheFile = CountersReader.read(dir.resolve(pid + "-beside.stat"));
+            assertEquals(ids(CounterId.cacheCounters()), cacheFile.counters().stream().map(CountersReader.Counter::id).toList());
+            assertTrue(cacheFile.counters().stream().noneMatch(c -> c.label().startsWith("odp.")), cacheFile.toString());
+            assertEquals(Set.of("beside", "odp-owner-74", "odp-peer-74"),
+                    new CountersReader(dir).list().stream().map(CountersReader.Listing::name).collect(Collectors.toSet()));
+        }
+        assertFalse(Files.exists(ownerFile), "the region deleted its file on close");
+        assertFalse(Files.exists(peerFile), "the mapping deleted its file on close");
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void shouldPublishNothingWhenTurnedOff() throws Exception {
+        UcxTestSupport.assumeUcx();
+        System.setProperty(OdpRegion.STATS_PROP_NAME, "false");
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x75, Duration.ofSeconds(5));
+                OdpMapping mapping = attach(ownerNode, region, 0x75, peerNode)) {
+            assertNull(region.publisher());
+            assertNull(mapping.publisher());
+            assertEquals(List.of(), new CountersReader(dir).list());
+        }
+    }
+
+    /** The file holds exactly the odp.* counters, each equal to the component of {@code stats} it is labelled with. */
+    private static void assertFileHolds(Path file, OdpStats stats) throws Exception {
+        CountersReader.Snapshot snapshot = CountersReader.read(file);
+        assertEquals(ids(CounterId.odpCounters()), snapshot.counters().stream().map(CountersReader.Counter::id).toList());
+        for (RecordComponent component : OdpStats.class.getRecordComponents()) {
+            String label = "odp." + component.getName();
+            CountersReader.Counter counter = snapshot.counters().stream().filter(c -> c.label().equals(label))
+                    .findFirst().orElseThrow(() -> new AssertionError("no " + label + " in " + file));
+            assertEquals((long) component.getAccessor().invoke(stats), counter.value(), label + " of " + file);
+        }
+    }
+
+    private static List<Integer> ids(Set<CounterId> counters) {
+        return counters.stream().map(CounterId::id).toList();
+    }
+
+    private static Node node(String name, boolean listen) {
+        var b = Node.builder().name(name).ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER);
+        if (listen) {
+            b.listen(new InetSocketAddress("127.0.0.1", 0));
+        }
+        return b.build();
+    }
+
+    private static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
+        region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
+        Endpoint toOwner;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while ((toOwner = peerNode.accepted()) == null) {
+            assertTrue(System.nanoTime() < deadline, "owner did not connect");
+            Thread.sleep(1);
+        }
+        return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
+    }
+
+    private static void restore(String name, String value) {
+        if (value == null) {
+            System.clearProperty(name);
+        } else {
+            System.setProperty(name, value);
+        }
+    }
+}
