@@ -81,10 +81,10 @@ final class UcxNative {
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle TAG_RECV_NBX = handle("ucp_tag_recv_nbx",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
-    static final MethodHandle TAG_RECV_REQUEST_TEST = handle("ucp_tag_recv_request_test", STATUS_LL);
-    static final MethodHandle REQUEST_CHECK_STATUS = handle("ucp_request_check_status", STATUS_L);
+    static final MethodHandle TAG_RECV_REQUEST_TEST = leafHandle("ucp_tag_recv_request_test", STATUS_LL);
+    static final MethodHandle REQUEST_CHECK_STATUS = leafHandle("ucp_request_check_status", STATUS_L);
     static final MethodHandle REQUEST_CANCEL = handle("ucp_request_cancel", VOID_LL);
-    static final MethodHandle REQUEST_FREE = handle("ucp_request_free", VOID_L);
+    static final MethodHandle REQUEST_FREE = leafHandle("ucp_request_free", VOID_L);
     static final MethodHandle MEM_MAP = handle("ucp_mem_map", STATUS_LLL);
     static final MethodHandle MEM_UNMAP = handle("ucp_mem_unmap", STATUS_LL);
     static final MethodHandle MEM_QUERY = handle("ucp_mem_query", STATUS_LL);
@@ -152,6 +152,22 @@ final class UcxNative {
                 .orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no function " + name
                         + " (memreg binds UCX 1.13's API)"));
         return LINKER.downcallHandle(symbol, descriptor);
+    }
+
+    /**
+     * A downcall handle for a function that only reads or updates a request's state: it never
+     * calls back into Java, never blocks and returns in nanoseconds, so the call skips the
+     * thread-state transition ({@link Linker.Option#critical}); the transition costs more than
+     * these functions themselves, and the progress loop calls them for every request it tests.
+     */
+    @SuppressWarnings("restricted") // as handle()
+    private static MethodHandle leafHandle(String name, FunctionDescriptor descriptor) {
+        if (UCP == null) {
+            return null;
+        }
+        MemorySegment symbol = UCP.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no function " + name));
+        return LINKER.downcallHandle(symbol, descriptor, Linker.Option.critical(false));
     }
 
     /** An upcall stub for {@code target} with {@code descriptor}, alive for as long as {@code arena}. */
