@@ -43,10 +43,7 @@ final class Messaging {
                 return future;
             }
             if (data.byteSize() <= node.eagerBytes) {
-                SendOp op = new SendOp(node, endpoint, tag, data, future);
-                if (!op.finishedAtOnce()) {
-                    node.engine.add(op);
-                }
+                SendOp.start(node, endpoint, tag, data, future);
             } else {
                 RendezvousSendOp op = new RendezvousSendOp(node, endpoint, tag, data, future);
                 if (!op.poll(node, System.nanoTime())) {
@@ -121,9 +118,6 @@ final class Messaging {
 
     /** Sends a control message (under the lock); nobody waits for it. */
     void sendControl(Endpoint endpoint, long tag, MemorySegment payload) {
-        SendOp op = new SendOp(node, endpoint, tag, payload, new CompletableFuture<>());
-        if (!op.finishedAtOnce()) {
-            node.engine.add(op);
-        }
+        SendOp.start(node, endpoint, tag, payload, new CompletableFuture<>());
     }
 }

@@ -107,13 +107,23 @@ public final class Node implements AutoCloseable {
         this.connections = new Connections(this);
         this.messaging = new Messaging(this);
         this.windows = new Windows(this);
-        List<Op> control = List.of(
-                new ControlReceive(this, Tags.HELLO, Tags.CTRL_TYPE_MASK, true, connections::onHello),
-                new ControlReceive(this, Tags.ACK, Tags.CTRL_TYPE_MASK, true, connections::onAck),
-                new ControlReceive(this, Tags.REVOKE, Tags.CTRL_TYPE_MASK, true, windows::onRevoke),
-                new ControlReceive(this, Tags.REFUSE, Tags.CTRL_TYPE_MASK, true, messaging::onRefuse));
+        List<Op> control = List.of(new ControlReceive(this, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked));
         this.engine = new ProgressEngine(this, control, b.progressThread, name);
         engine.start();
+    }
+
+    /** The standing control receive's handler (under the lock, inside progress): dispatch by type. */
+    private void onUnasked(long tag, MemorySegment payload) {
+        long type = tag & Tags.CTRL_TYPE_MASK;
+        if (type == Tags.HELLO) {
+            connections.onHello(tag, payload);
+        } else if (type == Tags.ACK) {
+            connections.onAck(tag, payload);
+        } else if (type == Tags.REVOKE) {
+            windows.onRevoke(tag, payload);
+        } else if (type == Tags.REFUSE) {
+            messaging.onRefuse(tag, payload);
+        } // else: a type this version does not know; dropped
     }
 
     /** A builder with the {@code memreg.transport.*} settings. */

@@ -9,10 +9,21 @@ import org.memreg.ucx.Ucp;
  * (a timeout) or later never: an operation outlives its future until UCX lets go of the buffer.
  */
 abstract class Op {
-    final long deadline;
+    private final long timeoutNanos;
+    /** 0 until the first {@link #expired} call: no clock read for operations that finish at once. */
+    private long deadline;
 
     Op(long timeoutNanos) {
-        this.deadline = System.nanoTime() + timeoutNanos;
+        this.timeoutNanos = timeoutNanos;
+    }
+
+    /** True once the timeout has passed since the operation was first polled (at {@code now}). */
+    final boolean expired(long now) {
+        if (deadline == 0) {
+            deadline = (now + timeoutNanos) | 1; // never 0 again
+            return false;
+        }
+        return now - deadline > 0;
     }
 
     /** Advances the operation; true once nothing of it is left in UCX. */

@@ -24,8 +24,13 @@ import org.memreg.ucx.UcxWorker;
  * lock with {@code tryLock}), {@link #wake()}, {@link #await} and {@link #join()}.
  */
 final class ProgressEngine {
-    /** Idle rounds the progress thread spins before it sleeps. */
-    private static final int IDLE_SPINS = 2000;
+    /** How long the idle progress thread spins before it sleeps. */
+    private static final long IDLE_SPIN_NANOS = 500_000;
+    /**
+     * Longest time between two polls of every operation when UCX reports no events: for
+     * deadlines, cancelled futures, and any completion UCX makes without counting it an event.
+     */
+    private static final long FULL_POLL_NANOS = 50_000;
     /** Longest sleep of the idle progress thread. */
     private static final int SLEEP_MILLIS = 10;
 
@@ -39,6 +44,11 @@ final class ProgressEngine {
     private final MemorySegment pollFd;
     /** True while the progress thread is about to sleep or sleeps: threads that add work wake it. */
     private volatile boolean sleeping;
+    /** An operation was added since the last poll of all of them (it may have completed at once). */
+    private boolean added;
+    private long lastFullPoll;
+    /** Rounds without events since the clock was last read. */
+    private int emptyRounds;
 
     /** Takes the node's standing {@code control} receives; the progress thread waits for {@link #start()}. */
     ProgressEngine(Node node, List<Op> control, boolean progressThread, String name) {
@@ -70,23 +80,39 @@ final class ProgressEngine {
     /** Adds an operation to poll (under the lock). */
     void add(Op op) {
         ops.add(op);
+        added = true;
     }
 
     /** {@link Node#progress()}: progresses once unless the node is closed. */
     int progress() {
         lock.lock();
         try {
-            return node.closed ? 0 : progressLocked();
+            return node.closed ? 0 : progressLocked(false);
         } finally {
             node.unlockAndWake();
         }
     }
 
-    private int progressLocked() {
+    /**
+     * Progresses the worker, then polls the operations, but only when something can have changed:
+     * UCX progressed events, an operation was added, {@code full} is asked, or
+     * {@value #FULL_POLL_NANOS} ns passed (the clock is read every 32nd empty round). An empty
+     * round is what a spinning caller repeats until a message arrives; the shorter it is, the
+     * sooner the message is seen: testing every posted receive on each one cost a downcall each.
+     */
+    private int progressLocked(boolean full) {
         int events = worker.progress();
         node.connections.acceptConnections();
         node.connections.endpointErrors();
+        if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
+            return 0;
+        }
         long now = System.nanoTime();
+        if (events == 0 && !added && !full && now - lastFullPoll < FULL_POLL_NANOS) {
+            return 0;
+        }
+        added = false;
+        lastFullPoll = now;
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
             boolean done;
@@ -111,22 +137,22 @@ final class ProgressEngine {
     }
 
     private void progressLoop() {
-        int idle = 0;
+        long idleSince = System.nanoTime();
         while (!node.closed) {
             int events = 0;
             if (lock.tryLock()) {
                 try {
                     if (!node.closed) {
-                        events = progressLocked();
+                        events = progressLocked(false);
                     }
                 } finally {
                     node.unlockAndWake();
                 }
             }
             if (events > 0) {
-                idle = 0;
-            } else if (++idle > IDLE_SPINS) {
-                sleepUntilEvent(); // idle: give the CPU back (2 vCPUs here)
+                idleSince = System.nanoTime();
+            } else if (System.nanoTime() - idleSince > IDLE_SPIN_NANOS) {
+                sleepUntilEvent(); // idle: give the CPU back (2 vCPUs here); sleeps again until events
             } else {
                 Thread.onSpinWait();
             }
@@ -149,7 +175,7 @@ final class ProgressEngine {
             boolean armed = false;
             lock.lock();
             try {
-                armed = !node.closed && progressLocked() == 0 && worker.arm() == Ucp.OK;
+                armed = !node.closed && progressLocked(true) == 0 && worker.arm() == Ucp.OK;
             } finally {
                 lock.unlock();
             }
@@ -224,7 +250,7 @@ final class ProgressEngine {
             op.abort(node, closing);
         }
         for (int i = 0; i < 100 && !ops.isEmpty(); i++) {
-            progressLocked();
+            progressLocked(true);
         }
         ops.clear();
     }

@@ -122,7 +122,7 @@ final class RendezvousSendOp extends Op {
     }
 
     private boolean timeout(Node node, long now) {
-        if (now - deadline > 0 && !future.isDone()) {
+        if (expired(now) && !future.isDone()) {
             fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + doneBytes
                     + " bytes done)"));
         }

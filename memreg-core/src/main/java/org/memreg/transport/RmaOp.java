@@ -29,7 +29,7 @@ final class RmaOp extends Op {
     boolean poll(Node node, long now) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (now - deadline > 0 && !future.isDone()) {
+            if (expired(now) && !future.isDone()) {
                 future.completeExceptionally(node.timedOut(what + " on " + endpoint));
             }
             return false;

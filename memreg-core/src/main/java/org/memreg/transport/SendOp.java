@@ -4,7 +4,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
 
-/** An eager send: one UCX tagged send that copies the data; done when UCX lets go of the buffer. */
+/**
+ * An eager send: one UCX tagged send that copies the data; done when UCX lets go of the buffer.
+ * Most eager sends complete inside the call; only those still in flight become an operation.
+ */
 final class SendOp extends Op {
     private final Endpoint endpoint;
     private final CompletableFuture<Long> future;
@@ -13,40 +16,44 @@ final class SendOp extends Op {
     private final MemorySegment data;
     private long request;
 
-    SendOp(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
+    private SendOp(Node node, Endpoint endpoint, long request, MemorySegment data, CompletableFuture<Long> future) {
         super(node.timeoutNanos);
         this.endpoint = endpoint;
         this.future = future;
         this.length = data.byteSize();
         this.data = data;
-        this.request = node.worker.tagSend(endpoint.ep, data.address(), length, tag, 0);
+        this.request = request;
     }
 
-    /** True when the send completed (or failed) at once and need not be polled. */
-    boolean finishedAtOnce() {
+    /**
+     * Sends {@code data} under {@code tag} (under the node's lock); {@code future} completes with
+     * its length once UCX is done with the buffer, at once or from a later progress.
+     */
+    static void start(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
+        long request = node.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
         int status = Ucp.status(request);
         if (status == Ucp.INPROGRESS) {
-            return false;
+            node.engine.add(new SendOp(node, endpoint, request, data, future));
+        } else {
+            finish(endpoint, future, data.byteSize(), status);
         }
-        finish(status);
-        return true;
     }
 
     @Override
     boolean poll(Node node, long now) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (now - deadline > 0 && !future.isDone()) {
+            if (expired(now) && !future.isDone()) {
                 future.completeExceptionally(node.timedOut("send of " + length + " bytes to " + endpoint));
             }
             return false;
         }
         request = 0;
-        finish(status);
+        finish(endpoint, future, length, status);
         return true;
     }
 
-    private void finish(int status) {
+    private static void finish(Endpoint endpoint, CompletableFuture<Long> future, long length, int status) {
         if (status == Ucp.OK) {
             future.complete(length);
         } else {

@@ -18,6 +18,12 @@ package org.memreg.transport;
  * A user receive matches both R values (mask without bit 56) and nothing else. Chunks of one
  * message share one tag, so UCX's in-order matching for equal tags from one sender puts chunk i
  * into the i-th chunk receive.
+ *
+ * <p>Control types with the top bit set (hello, ack, revoke, refuse) arrive unasked and are all
+ * taken by the node's one standing receive ({@link #UNASKED}, {@link #UNASKED_MASK}); the others
+ * (reply, revoke acknowledgement) answer a request and are taken by an exact receive posted for
+ * that one answer. One standing receive rather than one per type: the progress loop tests each
+ * posted receive after every event, a downcall each.
  */
 final class Tags {
     static final long USER_MAX = (1L << 56) - 1;
@@ -29,13 +35,16 @@ final class Tags {
     static final long CTRL = 0xC0L << 56;
     static final long LOW48 = (1L << 48) - 1;
     static final long CTRL_TYPE_MASK = ~LOW48;
-    static final long HELLO = CTRL | 1L << 48;
-    static final long REPLY = CTRL | 2L << 48;
-    static final long ACK = CTRL | 3L << 48;
-    static final long REVOKE = CTRL | 4L << 48;
-    static final long REVOKE_ACK = CTRL | 5L << 48;
+    /** The standing receive's tag and mask: every control type with the top bit set. */
+    static final long UNASKED = CTRL | 0x80L << 48;
+    static final long UNASKED_MASK = 0xFFL << 56 | 0x80L << 48;
+    static final long HELLO = CTRL | 0x81L << 48;
+    static final long REPLY = CTRL | 0x02L << 48;
+    static final long ACK = CTRL | 0x83L << 48;
+    static final long REVOKE = CTRL | 0x84L << 48;
+    static final long REVOKE_ACK = CTRL | 0x05L << 48;
     /** A receiver refuses a rendezvous message (its buffer is too small): payload message id, buffer size. */
-    static final long REFUSE = CTRL | 6L << 48;
+    static final long REFUSE = CTRL | 0x86L << 48;
 
     private Tags() {
     }
