@@ -45,6 +45,9 @@ public final class TransportBench {
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
+    /** bench.median=true: also print the median round trip of tag_lat (the result stays the mean, as ucx_perftest's). */
+    private static final long[] ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new long[10_000_000] : null;
+
     private final Node node;
     private final boolean callerProgress;
 
@@ -164,7 +167,15 @@ public final class TransportBench {
             case "tag_lat" -> {
                 MemorySegment in = buffer(arena, size);
                 pingPong(peer, data, in, warmup, 0);
-                yield pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
+                double mean = pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
+                if (ROUND_TRIPS != null) {
+                    long[] sorted = java.util.Arrays.copyOf(ROUND_TRIPS, Math.min(iters, ROUND_TRIPS.length));
+                    java.util.Arrays.sort(sorted);
+                    System.out.printf("# tag_lat half round trip: median %.3f us, p99 %.3f us, max %.1f us%n",
+                            sorted[sorted.length / 2] / 2e3, sorted[(int) (sorted.length * 0.99)] / 2e3,
+                            sorted[sorted.length - 1] / 2e3);
+                }
+                yield mean;
             }
             case "tag_bw" -> {
                 stream(peer, data, small, warmup);
@@ -200,9 +211,13 @@ public final class TransportBench {
                 LockSupport.parkNanos(gapNanos); // the peer goes idle
                 start = System.nanoTime();
             }
+            long t0 = ROUND_TRIPS != null ? System.nanoTime() : 0;
             CompletableFuture<Long> back = node.receive(ACK, in);
             await(peer.send(DATA, out));
             await(back);
+            if (ROUND_TRIPS != null && i < ROUND_TRIPS.length) {
+                ROUND_TRIPS[i] = System.nanoTime() - t0;
+            }
         }
         return busy + System.nanoTime() - start;
     }
