@@ -92,7 +92,7 @@ final class StatCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         for (CountersReader.Listing listing : listings) {
             if (!listing.alive()) {
-                out.printf("pid %d cache %s: dead (process gone), stale file %s%n", listing.pid(), listing.name(),
+                out.printf("pid %d %s: dead (process gone), stale file %s%n", listing.pid(), listing.name(),
                         listing.path());
                 continue;
             }
@@ -100,16 +100,16 @@ final class StatCommand implements Callable<Integer> {
             try {
                 snapshot = CountersReader.read(listing.path());
             } catch (CountersFileException e) {
-                out.printf("pid %d cache %s: unreadable%n", listing.pid(), listing.name());
+                out.printf("pid %d %s: unreadable%n", listing.pid(), listing.name());
                 err.println("memreg stat: " + e.getMessage());
                 continue;
             }
             if (!snapshot.alive()) {
-                out.printf("pid %d cache %s: dead (pid reused since), stale file %s%n", listing.pid(), listing.name(),
+                out.printf("pid %d %s: dead (pid reused since), stale file %s%n", listing.pid(), listing.name(),
                         listing.path());
                 continue;
             }
-            out.printf("pid %d cache %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
+            out.printf("pid %d %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
                     LocalDateTime.ofInstant(Instant.ofEpochMilli(snapshot.startTimeMillis()), ZoneId.systemDefault())
                             .format(TIME),
                     Math.max(0, now - snapshot.heartbeatMillis()));

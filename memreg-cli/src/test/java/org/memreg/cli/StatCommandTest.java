@@ -78,7 +78,7 @@ class StatCommandTest {
             MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
             assertEquals(0, result.status(), result.err());
             System.out.print(result.out());
-            assertTrue(result.out().contains("pid " + child.pid() + " cache child_cache - started"), result.out());
+            assertTrue(result.out().contains("pid " + child.pid() + " child_cache - started"), result.out());
             assertEquals(child.counters(), counters(result.out()));
             assertFalse(child.counters().isEmpty());
         }
@@ -112,9 +112,9 @@ class StatCommandTest {
                     "--interval", "10");
             assertEquals(0, result.status(), result.err());
             assertEquals(3, result.out().split("- memreg stat ", -1).length - 1, result.out());
-            assertEquals(3, result.out().split("cache watched", -1).length - 1, result.out());
+            assertEquals(3, result.out().split(" watched -", -1).length - 1, result.out());
             assertFalse(result.out().contains("\u001b["), "no ANSI codes when stdout is not a terminal");
-            assertTrue(result.out().contains("pid " + file.pid() + " cache watched"), result.out());
+            assertTrue(result.out().contains("pid " + file.pid() + " watched -"), result.out());
         }
     }
 
@@ -125,11 +125,11 @@ class StatCommandTest {
             Files.write(dir.resolve(file.pid() + "-garbage.stat"), "garbage".repeat(100).getBytes());
             MainTest.Result result = MainTest.run("stat", "--dir", dir.toString());
             assertEquals(0, result.status(), result.err());
-            assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " cache crashed: dead (process gone)"),
+            assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " crashed: dead (process gone)"),
                     result.out());
-            assertTrue(result.out().contains("pid " + file.pid() + " cache garbage: unreadable"), result.out());
+            assertTrue(result.out().contains("pid " + file.pid() + " garbage: unreadable"), result.out());
             assertTrue(result.err().contains("garbage.stat: not a memreg counters file (bad magic)"), result.err());
-            assertTrue(result.out().contains("pid " + file.pid() + " cache template - started"), result.out());
+            assertTrue(result.out().contains("pid " + file.pid() + " template - started"), result.out());
             assertFalse(result.err().contains("Exception"), result.err());
         }
     }
