@@ -108,7 +108,7 @@ public final class Node implements AutoCloseable {
         this.messaging = new Messaging(this);
         this.windows = new Windows(this);
         List<Op> control = List.of(new ControlReceive(this, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked));
-        this.engine = new ProgressEngine(this, control, b.progressThread, name);
+        this.engine = new ProgressEngine(this, control, b.progressThread, b.idleSpin.toNanos(), name);
         engine.start();
     }
 

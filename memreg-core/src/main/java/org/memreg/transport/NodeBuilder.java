@@ -28,6 +28,9 @@ import org.memreg.config.Settings;
  *   <tr><td>{@link #connectTimeout}</td><td>{@value #CONNECT_TIMEOUT_PROP_NAME} (ms)</td><td>10 s</td></tr>
  *   <tr><td>{@link #errorMode}</td><td>{@value #ERROR_MODE_PROP_NAME}</td><td>none</td></tr>
  *   <tr><td>{@link #progressThread}</td><td>{@value #PROGRESS_THREAD_PROP_NAME}</td><td>true</td></tr>
+ *   <tr><td>{@link #idleSpin}</td><td>{@value #IDLE_SPIN_PROP_NAME} (µs)</td><td>500: how long the
+ *       progress thread spins after its last event before it sleeps on the worker's event
+ *       descriptor (a message to a sleeping thread costs two thread wake-ups per side)</td></tr>
  *   <tr><td>{@link #ucx}</td><td>{@value #NET_DEVICES_PROP_NAME} (UCX_NET_DEVICES)</td><td>UCX's
  *       own (environment)</td></tr>
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
@@ -52,6 +55,8 @@ public final class NodeBuilder {
     public static final long CONNECT_TIMEOUT_DEFAULT_MS = 10_000;
     public static final String ERROR_MODE_PROP_NAME = "memreg.transport.errorMode";
     public static final String PROGRESS_THREAD_PROP_NAME = "memreg.transport.progressThread";
+    public static final String IDLE_SPIN_PROP_NAME = "memreg.transport.idleSpinMicros";
+    static final long IDLE_SPIN_DEFAULT_MICROS = 500;
     public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
     public static final String CACHE_PROP_NAME = "memreg.transport.cache";
     public static final String MONITOR_PROP_NAME = "memreg.transport.monitor";
@@ -66,6 +71,7 @@ public final class NodeBuilder {
     ErrorMode errorMode = ErrorMode.valueOf(System.getProperty(ERROR_MODE_PROP_NAME, "none").strip()
             .toUpperCase(Locale.ROOT));
     boolean progressThread = Settings.bool(PROGRESS_THREAD_PROP_NAME, true);
+    Duration idleSpin = Duration.ofNanos(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS) * 1000);
     boolean cacheRegistrations = Settings.bool(CACHE_PROP_NAME, true);
     String monitor = System.getProperty(MONITOR_PROP_NAME, "auto");
     final Map<String, String> ucx = new LinkedHashMap<>();
@@ -145,6 +151,12 @@ public final class NodeBuilder {
         return this;
     }
 
+    /** How long the progress thread spins without events before it sleeps (zero: sleeps at once). */
+    public NodeBuilder idleSpin(Duration spin) {
+        this.idleSpin = Objects.requireNonNull(spin, "spin");
+        return this;
+    }
+
     /** Sets a UCX configuration variable (name without {@code UCX_}), such as {@code NET_DEVICES=lo}. */
     public NodeBuilder ucx(String name, String value) {
         ucx.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
@@ -167,6 +179,8 @@ public final class NodeBuilder {
                 + cacheBytes);
         require(!timeout.isNegative() && !timeout.isZero(), "timeout must be positive");
         require(!connectTimeout.isNegative() && !connectTimeout.isZero(), "connectTimeout must be positive");
+        require(!idleSpin.isNegative() && idleSpin.compareTo(Duration.ofSeconds(1)) <= 0,
+                "idleSpin must be in [0, 1 s]: " + idleSpin);
         return new Node(this);
     }
 

@@ -24,8 +24,6 @@ import org.memreg.ucx.UcxWorker;
  * lock with {@code tryLock}), {@link #wake()}, {@link #await} and {@link #join()}.
  */
 final class ProgressEngine {
-    /** How long the idle progress thread spins before it sleeps. */
-    private static final long IDLE_SPIN_NANOS = 500_000;
     /**
      * Longest time between two polls of every operation when UCX reports no events: for
      * deadlines, cancelled futures, and any completion UCX makes without counting it an event.
@@ -39,6 +37,8 @@ final class ProgressEngine {
     private final ReentrantLock lock;
     private final List<Op> ops = new ArrayList<>();
     private final Thread progressThread;
+    /** How long the progress thread spins without events before it sleeps. */
+    private final long idleSpinNanos;
     /** The worker's event descriptor the idle progress thread sleeps on, or -1 (it parks instead). */
     private final int eventFd;
     private final MemorySegment pollFd;
@@ -51,8 +51,9 @@ final class ProgressEngine {
     private int emptyRounds;
 
     /** Takes the node's standing {@code control} receives; the progress thread waits for {@link #start()}. */
-    ProgressEngine(Node node, List<Op> control, boolean progressThread, String name) {
+    ProgressEngine(Node node, List<Op> control, boolean progressThread, long idleSpinNanos, String name) {
         this.node = node;
+        this.idleSpinNanos = idleSpinNanos;
         this.worker = node.worker;
         this.lock = node.lock;
         ops.addAll(control);
@@ -151,7 +152,7 @@ final class ProgressEngine {
             }
             if (events > 0) {
                 idleSince = System.nanoTime();
-            } else if (System.nanoTime() - idleSince > IDLE_SPIN_NANOS) {
+            } else if (System.nanoTime() - idleSince > idleSpinNanos) {
                 sleepUntilEvent(); // idle: give the CPU back (2 vCPUs here); sleeps again until events
             } else {
                 Thread.onSpinWait();

@@ -176,6 +176,8 @@ class NodeBadUseTest {
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1L << 56, arena.allocate(8)));
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1, MemorySegment.ofArray(new byte[8])));
         assertThrows(IllegalArgumentException.class, () -> Node.builder().chunkBytes(1000).build());
+        assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofNanos(-1)).build());
+        assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofSeconds(2)).build());
         client.close();
         assertThrows(IllegalStateException.class, () -> client.allocateWindow(4096, Access.ALL));
         assertInstanceOf(TransportException.class, failure(client.receive(1, arena.allocate(8))));
