@@ -38,7 +38,7 @@ final class ControlReceive extends Op {
     }
 
     @Override
-    boolean poll(Node node, long now) {
+    boolean poll(Node node) {
         while (true) {
             int status = Ucp.isRequest(request) ? node.worker.testReceive(request, info.address()) : Ucp.status(request);
             if (status == Ucp.INPROGRESS) {

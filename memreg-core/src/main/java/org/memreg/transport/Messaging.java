@@ -46,7 +46,7 @@ final class Messaging {
                 SendOp.start(node, endpoint, tag, data, future);
             } else {
                 RendezvousSendOp op = new RendezvousSendOp(node, endpoint, tag, data, future);
-                if (!op.poll(node, System.nanoTime())) {
+                if (!op.poll(node)) {
                     node.engine.add(op);
                 }
             }

@@ -26,8 +26,11 @@ abstract class Op {
         return now - deadline > 0;
     }
 
-    /** Advances the operation; true once nothing of it is left in UCX. */
-    abstract boolean poll(Node node, long now);
+    /**
+     * Advances the operation; true once nothing of it is left in UCX. The time, where a deadline
+     * needs it, is {@code node.engine.now()}: read once per round, and only if asked.
+     */
+    abstract boolean poll(Node node);
 
     /** The node is closing or the endpoint failed: fail the future, cancel what can be cancelled. */
     abstract void abort(Node node, TransportException cause);

@@ -49,6 +49,9 @@ final class ProgressEngine {
     private long lastFullPoll;
     /** Rounds without events since the clock was last read. */
     private int emptyRounds;
+    /** True while the operations are polled; {@link #roundNow} is their time, 0 until one asks. */
+    private boolean inRound;
+    private long roundNow;
 
     /** Takes the node's standing {@code control} receives; the progress thread waits for {@link #start()}. */
     ProgressEngine(Node node, List<Op> control, boolean progressThread, long idleSpinNanos, String name) {
@@ -108,17 +111,44 @@ final class ProgressEngine {
         if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
             return 0;
         }
-        long now = System.nanoTime();
-        if (events == 0 && !added && !full && now - lastFullPoll < FULL_POLL_NANOS) {
-            return 0;
+        if (events == 0) { // else the round goes on without a clock read: most rounds with events need none
+            long now = System.nanoTime();
+            if (!added && !full && now - lastFullPoll < FULL_POLL_NANOS) {
+                return 0;
+            }
+            lastFullPoll = now;
         }
         added = false;
-        lastFullPoll = now;
+        inRound = true;
+        roundNow = 0;
+        try {
+            pollAll();
+        } finally {
+            inRound = false;
+        }
+        return events;
+    }
+
+    /**
+     * The time for an operation's deadline: during a round, read at the first call and the same
+     * for the rest of the round (a completed eager message needs none); outside, now.
+     */
+    long now() {
+        if (!inRound) {
+            return System.nanoTime();
+        }
+        if (roundNow == 0) {
+            roundNow = System.nanoTime();
+        }
+        return roundNow;
+    }
+
+    private void pollAll() {
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
             boolean done;
             try {
-                done = op.poll(node, now);
+                done = op.poll(node);
             } catch (RuntimeException | Error e) { // a bug must fail one operation, not stop progress
                 done = true;
                 try {
@@ -134,7 +164,6 @@ final class ProgressEngine {
                 i--;
             }
         }
-        return events;
     }
 
     private void progressLoop() {

@@ -52,11 +52,11 @@ final class ReceiveOp extends Op {
         if (Ucp.status(request) == Ucp.INPROGRESS) {
             return false;
         }
-        return matched(node, Ucp.status(request), System.nanoTime());
+        return matched(node, Ucp.status(request));
     }
 
     @Override
-    boolean poll(Node node, long now) {
+    boolean poll(Node node) {
         if (!matched) {
             int status = Ucp.isRequest(request) ? node.worker.testReceive(request, info.address()) : Ucp.status(request);
             if (status == Ucp.INPROGRESS) {
@@ -69,12 +69,12 @@ final class ReceiveOp extends Op {
                 Ucp.requestFree(request);
             }
             request = 0;
-            return matched(node, status, now);
+            return matched(node, status);
         }
-        return pollChunks(node, now);
+        return pollChunks(node);
     }
 
-    private boolean matched(Node node, int status, long now) {
+    private boolean matched(Node node, int status) {
         matched = true;
         if (status != Ucp.OK) {
             node.messaging.giveInfo(info);
@@ -96,7 +96,7 @@ final class ReceiveOp extends Op {
         total = header.get(JAVA_LONG, 0);
         chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
         sender = header.get(JAVA_LONG, 16);
-        chunkDeadline = now + node.timeoutNanos;
+        chunkDeadline = node.engine.now() + node.timeoutNanos;
         if (total > buffer.byteSize()) {
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
@@ -104,7 +104,7 @@ final class ReceiveOp extends Op {
             node.messaging.refuse(sender, chunkTag & Tags.ID_MASK, buffer.byteSize());
             draining = true;
         }
-        return pollChunks(node, now);
+        return pollChunks(node);
     }
 
     @SuppressWarnings("restricted") // the user's buffer holds at least the header (UCX checked the length)
@@ -112,7 +112,8 @@ final class ReceiveOp extends Op {
         return MemorySegment.ofAddress(address).reinterpret(RendezvousSendOp.HEADER_BYTES);
     }
 
-    private boolean pollChunks(Node node, long now) {
+    private boolean pollChunks(Node node) {
+        long now = node.engine.now();
         while (!inFlight.isEmpty()) {
             Chunk chunk = inFlight.peekFirst();
             int status = check(chunk.request);

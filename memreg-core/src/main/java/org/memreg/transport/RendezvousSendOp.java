@@ -63,11 +63,11 @@ final class RendezvousSendOp extends Op {
     }
 
     @Override
-    boolean poll(Node node, long now) {
+    boolean poll(Node node) {
         if (!headerDone) {
             int status = check(headerRequest);
             if (status == Ucp.INPROGRESS) {
-                return timeout(node, now);
+                return timeout(node);
             }
             headerDone = true;
             headerRequest = 0;
@@ -118,11 +118,11 @@ final class RendezvousSendOp extends Op {
             node.messaging.rendezvousSends.remove(id);
             return true;
         }
-        return timeout(node, now);
+        return timeout(node);
     }
 
-    private boolean timeout(Node node, long now) {
-        if (expired(now) && !future.isDone()) {
+    private boolean timeout(Node node) {
+        if (expired(node.engine.now()) && !future.isDone()) {
             fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + doneBytes
                     + " bytes done)"));
         }

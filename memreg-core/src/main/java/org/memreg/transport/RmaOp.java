@@ -26,10 +26,10 @@ final class RmaOp extends Op {
     }
 
     @Override
-    boolean poll(Node node, long now) {
+    boolean poll(Node node) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (expired(now) && !future.isDone()) {
+            if (expired(node.engine.now()) && !future.isDone()) {
                 future.completeExceptionally(node.timedOut(what + " on " + endpoint));
             }
             return false;

@@ -40,10 +40,10 @@ final class SendOp extends Op {
     }
 
     @Override
-    boolean poll(Node node, long now) {
+    boolean poll(Node node) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (expired(now) && !future.isDone()) {
+            if (expired(node.engine.now()) && !future.isDone()) {
                 future.completeExceptionally(node.timedOut("send of " + length + " bytes to " + endpoint));
             }
             return false;

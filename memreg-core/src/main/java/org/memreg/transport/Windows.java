@@ -275,7 +275,7 @@ final class Windows {
                     ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                     : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
             RmaOp op = new RmaOp(node, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
-            if (!op.poll(node, System.nanoTime())) {
+            if (!op.poll(node)) {
                 node.engine.add(op);
             }
         } finally {
@@ -294,7 +294,7 @@ final class Windows {
                 return future;
             }
             RmaOp op = new RmaOp(node, endpoint, worker.flushEndpoint(endpoint.ep), "flush", future, null, null);
-            if (!op.poll(node, System.nanoTime())) {
+            if (!op.poll(node)) {
                 node.engine.add(op);
             }
         } finally {

@@ -170,6 +170,24 @@ class NodeBadUseTest {
         assertTrue(pending.cancel(false), "a receive nobody matched can be withdrawn");
     }
 
+    /** A rendezvous nobody receives fails after the node's timeout: not sooner, not never. */
+    @Test
+    void shouldTimeOutARendezvousSendNobodyReceives() throws Exception {
+        Duration timeout = Duration.ofMillis(500);
+        try (Node quiet = Node.builder().name("quiet").ucx("NET_DEVICES", "lo")
+                     .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node impatient = Node.builder().name("impatient").ucx("NET_DEVICES", "lo").timeout(timeout).build()) {
+            Endpoint toQuiet = impatient.connect("127.0.0.1", quiet.port());
+            MemorySegment big = arena.allocate(1 << 20, 4096);
+            long start = System.nanoTime();
+            Throwable e = failure(toQuiet.send(7, big));
+            long took = System.nanoTime() - start;
+            assertInstanceOf(TransportException.class, e);
+            assertTrue(e.getMessage().contains("timed out"), e.getMessage());
+            assertTrue(took >= timeout.toNanos(), "failed after " + took / 1e6 + " ms, before the timeout");
+        }
+    }
+
     @Test
     void shouldRejectBadArgumentsAndUseAfterClose() {
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(-1, arena.allocate(8)));
