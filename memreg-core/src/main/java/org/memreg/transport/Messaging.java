@@ -26,6 +26,8 @@ final class Messaging {
     /** Rendezvous sends in progress by message id, so that a receiver's refusal reaches its sender. */
     final Map<Long, RendezvousSendOp> rendezvousSends = new HashMap<>();
     private final ArrayDeque<MemorySegment> infos = new ArrayDeque<>();
+    /** Rendezvous headers, reused: an arena per message (its cleaner) cost more than the send. */
+    private final ArrayDeque<MemorySegment> headers = new ArrayDeque<>();
 
     Messaging(Node node) {
         this.node = node;
@@ -94,6 +96,15 @@ final class Messaging {
 
     void giveInfo(MemorySegment info) {
         infos.push(info);
+    }
+
+    MemorySegment takeHeader() {
+        MemorySegment header = headers.poll();
+        return header != null ? header : node.arena.allocate(RendezvousSendOp.HEADER_BYTES, 8);
+    }
+
+    void giveHeader(MemorySegment header) {
+        headers.push(header);
     }
 
     /** Control handler (under the lock, inside progress): a receiver refused one of our rendezvous sends. */

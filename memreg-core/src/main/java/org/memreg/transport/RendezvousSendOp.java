@@ -2,7 +2,6 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
@@ -28,7 +27,8 @@ final class RendezvousSendOp extends Op {
     private final long total;
     private final long chunkTag;
     private final long id;
-    private final MemorySegment header;
+    /** The header's buffer until UCX has sent it, then back in the pool (null). */
+    private MemorySegment header;
     private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long headerRequest;
     private boolean headerDone;
@@ -45,7 +45,7 @@ final class RendezvousSendOp extends Op {
         this.total = data.byteSize();
         this.id = node.messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
-        this.header = Arena.ofAuto().allocate(HEADER_BYTES, 8);
+        this.header = node.messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
         header.set(JAVA_LONG, 16, node.id());
@@ -71,6 +71,8 @@ final class RendezvousSendOp extends Op {
             }
             headerDone = true;
             headerRequest = 0;
+            node.messaging.giveHeader(header);
+            header = null;
             if (status != Ucp.OK) {
                 fail(endpoint.failure("rendezvous header", status));
             }
@@ -92,7 +94,7 @@ final class RendezvousSendOp extends Op {
         while (refused && nextOffset < total && inFlight.size() < node.pipelineDepth) {
             long length = Math.min(node.chunkBytes, total - nextOffset);
             Chunk empty = Chunk.empty();
-            empty.request = node.worker.tagSend(endpoint.ep, header.address(), 0, chunkTag, 0);
+            empty.request = node.worker.tagSend(endpoint.ep, address, 0, chunkTag, 0);
             nextOffset += length;
             inFlight.addLast(empty);
         }
