@@ -87,6 +87,7 @@ public final class OdpMapping implements AutoCloseable {
      * {@code owner} (sent by {@link OdpRegion#serve}) and maps it with every page unmapped.
      */
     public static OdpMapping attach(Node node, Endpoint owner, int region, Duration timeout) {
+        OdpStatsCounters.checkSettings();
         try (Arena setupArena = Arena.ofConfined()) {
             MemorySegment setup = setupArena.allocate(64 << 10, 8);
             CompletableFuture<Long> got = node.receive(OdpWire.tag(OdpWire.SETUP, region), setup);

@@ -202,6 +202,7 @@ public final class OdpRegion implements AutoCloseable {
         if (bytes <= 0) {
             throw new IllegalArgumentException("region size must be positive: " + bytes);
         }
+        OdpStatsCounters.checkSettings();
         return new OdpRegion(node, bytes, region, lease, java.util.Objects.requireNonNull(backing, "backing"));
     }
 

@@ -48,6 +48,19 @@ final class OdpStatsCounters implements CounterSource {
         return StatsPublisher.start(name, CounterId.odpCounters(), new OdpStatsCounters(stats));
     }
 
+    /**
+     * Reads the settings {@link #start} will read, so that a bad value fails a region or mapping
+     * before it has taken memory or a window.
+     *
+     * @throws IllegalArgumentException when {@value OdpRegion#STATS_PROP_NAME} or the publishing
+     *     interval is not valid
+     */
+    static void checkSettings() {
+        if (Settings.bool(OdpRegion.STATS_PROP_NAME, OdpRegion.STATS_DEFAULT)) {
+            StatsPublisher.intervalMillis();
+        }
+    }
+
     @Override
     public void writeTo(CountersFile file) {
         OdpStats now = stats.get();

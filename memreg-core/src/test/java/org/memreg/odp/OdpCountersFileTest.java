@@ -3,6 +3,7 @@ package org.memreg.odp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -120,6 +121,26 @@ class OdpCountersFileTest {
             assertNull(mapping.publisher());
             assertEquals(List.of(), new CountersReader(dir).list());
         }
+    }
+
+    /** A bad setting fails the region before it has allocated its window (a UCX SysV segment here). */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void shouldRefuseABadSettingBeforeTakingAnything() throws Exception {
+        UcxTestSupport.assumeUcx();
+        System.setProperty(OdpRegion.STATS_PROP_NAME, "maybe");
+        try (Node ownerNode = node("odp-owner", false)) {
+            long segments = sysvSegments();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> OdpRegion.create(ownerNode, PAGES * 4096L, 0x76, Duration.ofSeconds(5)));
+            assertTrue(e.getMessage().contains(OdpRegion.STATS_PROP_NAME), e.getMessage());
+            assertEquals(segments, sysvSegments(), "no window was allocated and left behind");
+            assertEquals(List.of(), new CountersReader(dir).list());
+        }
+    }
+
+    private static long sysvSegments() throws java.io.IOException {
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("/SYSV")).count();
     }
 
     /** The file holds exactly the odp.* counters, each equal to the component of {@code stats} it is labelled with. */
