@@ -5,11 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.odp.OdpLoopback.attach;
+import static org.memreg.odp.OdpLoopback.node;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.reflect.RecordComponent;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,8 +29,6 @@ import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersReader;
-import org.memreg.transport.Endpoint;
-import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
 
@@ -159,24 +158,7 @@ class OdpCountersFileTest {
         return counters.stream().map(CounterId::id).toList();
     }
 
-    private static Node node(String name, boolean listen) {
-        var b = Node.builder().name(name).ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER);
-        if (listen) {
-            b.listen(new InetSocketAddress("127.0.0.1", 0));
-        }
-        return b.build();
-    }
 
-    private static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
-        region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
-        Endpoint toOwner;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while ((toOwner = peerNode.accepted()) == null) {
-            assertTrue(System.nanoTime() < deadline, "owner did not connect");
-            Thread.sleep(1);
-        }
-        return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
-    }
 
     private static void restore(String name, String value) {
         if (value == null) {

@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.memreg.odp.OdpLoopback.attach;
+import static org.memreg.odp.OdpLoopback.node;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -24,8 +25,6 @@ import org.memreg.linux.Userfaultfd;
 import org.memreg.linux.Mincore;
 import org.memreg.monitor.PressureWatcher;
 import org.memreg.monitor.UserfaultfdMonitor;
-import org.memreg.transport.Endpoint;
-import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
@@ -38,25 +37,7 @@ import org.memreg.ucx.UcxTestSupport;
 class OdpTriggersTest {
     private static final int PAGES = 32;
 
-    private static Node node(String name, boolean listen) {
-        var b = Node.builder().name(name).ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER);
-        if (listen) {
-            b.listen(new InetSocketAddress("127.0.0.1", 0));
-        }
-        return b.build();
-    }
 
-    /** Serves {@code peerNode} from {@code region} and attaches its mapping; returns the mapping. */
-    private static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
-        region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
-        Endpoint toOwner;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while ((toOwner = peerNode.accepted()) == null) {
-            assertTrue(System.nanoTime() < deadline, "owner did not connect");
-            Thread.sleep(1);
-        }
-        return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
-    }
 
     private static void await(BooleanSupplier condition, long millis, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
