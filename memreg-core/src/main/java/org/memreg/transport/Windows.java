@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.device.Access;
+import org.memreg.linux.SysConf;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
@@ -54,6 +55,12 @@ final class Windows {
     Window register(MemorySegment memory, Access access) {
         if (!memory.isNative() || memory.byteSize() <= 0) {
             throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
+        }
+        long page = SysConf.pageSize();
+        if (memory.address() % page != 0 || memory.byteSize() % page != 0) {
+            // UCX maps whole pages: a window over part of a page would let peers reach its neighbours
+            throw new IllegalArgumentException("a window needs whole pages (address and size multiples of " + page
+                    + "): " + memory);
         }
         return add(access, prot -> node.context.map(memory.address(), memory.byteSize(), prot));
     }

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -69,12 +70,19 @@ class RegisteredWindowTest {
     }
 
     @Test
-    void shouldRefuseMemoryThatIsNotNativeOrEmpty() {
+    void shouldRefuseMemoryThatIsNotNativeOrNotWholePages() {
         UcxTestSupport.assumeUcx();
         try (Node node = Node.builder().name("node").ucx("NET_DEVICES", "lo").build()) {
             assertThrows(IllegalArgumentException.class,
                     () -> node.registerWindow(MemorySegment.ofArray(new byte[4096]), Access.ALL));
             assertThrows(IllegalArgumentException.class, () -> node.registerWindow(MemorySegment.NULL, Access.ALL));
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment pages = arena.allocate(3 * 4096, 4096);
+                IllegalArgumentException partial = assertThrows(IllegalArgumentException.class,
+                        () -> node.registerWindow(pages.asSlice(100, 4096), Access.ALL));
+                assertTrue(partial.getMessage().contains("whole pages"), partial.getMessage());
+                assertThrows(IllegalArgumentException.class, () -> node.registerWindow(pages.asSlice(0, 5000), Access.ALL));
+            }
             node.close();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment memory = arena.allocate(4096, 4096);
