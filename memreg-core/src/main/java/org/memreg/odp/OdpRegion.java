@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -41,9 +42,11 @@ import org.memreg.transport.WindowKey;
  * mapping; checked in {@code /proc/self/maps} when the region is made) that peers on this host
  * reach directly: a release is munlock + {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED
  * alone frees nothing of a shared mapping). With {@link Backing#ANONYMOUS} the region maps private
- * anonymous memory itself and registers it as the window: peers' RMA is slower (cross-memory
- * attach or UCX's emulation), a release is munlock + {@code MADV_DONTNEED}, and userfaultfd can
- * watch it ({@link #watchRemovals}). Either way {@link #residentReclaimedPages()} checks with
+ * anonymous memory itself and registers it as the window ({@link Node#registerWindow}): a release
+ * is munlock + {@code MADV_DONTNEED}, and userfaultfd can watch it ({@link #watchRemovals}). Peers
+ * on this host reach it by cross-memory attach rather than the shared segment; over the error
+ * mode PEER that leases need, UCX uses neither shared segment nor attach but TCP for both
+ * backings, and they measured the same (BENCHMARKS.md). Either way {@link #residentReclaimedPages()} checks with
  * {@code mincore} that released pages stay released, and the region starts with every page
  * present and pinned.
  *
@@ -93,8 +96,8 @@ public final class OdpRegion implements AutoCloseable {
         /** Allocated by UCX: shared memory peers on this host reach directly (fast RMA). */
         UCX_SHARED,
         /**
-         * Private anonymous memory the region maps and registers: slower RMA for peers on this
-         * host, but memory userfaultfd can watch, for {@link #watchRemovals}.
+         * Private anonymous memory the region maps and registers: memory userfaultfd can watch,
+         * for {@link #watchRemovals}; peers on this host cannot use the shared segment for it.
          */
         ANONYMOUS
     }
@@ -203,7 +206,7 @@ public final class OdpRegion implements AutoCloseable {
             throw new IllegalArgumentException("region size must be positive: " + bytes);
         }
         OdpStatsCounters.checkSettings();
-        return new OdpRegion(node, bytes, region, lease, java.util.Objects.requireNonNull(backing, "backing"));
+        return new OdpRegion(node, bytes, region, lease, Objects.requireNonNull(backing, "backing"));
     }
 
     /** The region's memory, for the owner's own reads and writes (only of pages it knows present). */
