@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.Histogram;
 import org.memreg.device.Access;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
@@ -34,7 +35,8 @@ import org.memreg.transport.WindowKey;
  * ucx_perftest does) or true, {@code cache=false} to register every chunk. Bench switches:
  * {@code bench.park} (wait in {@code future.get()} rather than spin, with a progress thread),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
- * (tag_bw receive buffers, default {@value #WINDOW}).
+ * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
+ * median, p99 and maximum, from an HdrHistogram).
  */
 public final class TransportBench {
     static final int WINDOW = 8;
@@ -45,8 +47,8 @@ public final class TransportBench {
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
-    /** bench.median=true: also print the median round trip of tag_lat (the result stays the mean, as ucx_perftest's). */
-    private static final long[] ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new long[10_000_000] : null;
+    /** bench.median=true: also print the median of tag_lat's timed round trips (the result stays the mean, as ucx_perftest's). */
+    private static final Histogram ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new Histogram(3) : null;
 
     private final Node node;
     private final boolean callerProgress;
@@ -167,13 +169,14 @@ public final class TransportBench {
             case "tag_lat" -> {
                 MemorySegment in = buffer(arena, size);
                 pingPong(peer, data, in, warmup, 0);
+                if (ROUND_TRIPS != null) {
+                    ROUND_TRIPS.reset(); // only the timed round trips
+                }
                 double mean = pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
                 if (ROUND_TRIPS != null) {
-                    long[] sorted = java.util.Arrays.copyOf(ROUND_TRIPS, Math.min(iters, ROUND_TRIPS.length));
-                    java.util.Arrays.sort(sorted);
                     System.out.printf("# tag_lat half round trip: median %.3f us, p99 %.3f us, max %.1f us%n",
-                            sorted[sorted.length / 2] / 2e3, sorted[(int) (sorted.length * 0.99)] / 2e3,
-                            sorted[sorted.length - 1] / 2e3);
+                            ROUND_TRIPS.getValueAtPercentile(50) / 2e3, ROUND_TRIPS.getValueAtPercentile(99) / 2e3,
+                            ROUND_TRIPS.getMaxValue() / 2e3);
                 }
                 yield mean;
             }
@@ -215,8 +218,8 @@ public final class TransportBench {
             CompletableFuture<Long> back = node.receive(ACK, in);
             await(peer.send(DATA, out));
             await(back);
-            if (ROUND_TRIPS != null && i < ROUND_TRIPS.length) {
-                ROUND_TRIPS[i] = System.nanoTime() - t0;
+            if (ROUND_TRIPS != null) {
+                ROUND_TRIPS.recordValue(System.nanoTime() - t0);
             }
         }
         return busy + System.nanoTime() - start;
