@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
 import org.memreg.device.Access;
 import org.memreg.linux.SysConf;
 import org.memreg.ucx.Ucp;
@@ -65,7 +66,7 @@ final class Windows {
         return add(access, prot -> node.context.map(memory.address(), memory.byteSize(), prot));
     }
 
-    private Window add(Access access, java.util.function.IntFunction<UcxMemory> map) {
+    private Window add(Access access, IntFunction<UcxMemory> map) {
         int prot = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | (access.remoteRead() ? Ucp.PROT_REMOTE_READ : 0)
                 | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
         lock.lock();
