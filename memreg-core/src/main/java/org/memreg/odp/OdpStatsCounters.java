@@ -1,13 +1,11 @@
 package org.memreg.odp;
 
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.reflect.RecordComponent;
 import java.util.function.Supplier;
 import org.memreg.config.Settings;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CounterSource;
 import org.memreg.stat.CountersFile;
+import org.memreg.stat.RecordCounters;
 import org.memreg.stat.StatsPublisher;
 
 /**
@@ -16,20 +14,7 @@ import org.memreg.stat.StatsPublisher;
  * labelled {@code odp.} and its name (a test keeps {@link CounterId} in step with the record).
  */
 final class OdpStatsCounters implements CounterSource {
-    private static final RecordComponent[] COMPONENTS = OdpStats.class.getRecordComponents();
-    private static final MethodHandle[] ACCESSORS = new MethodHandle[COMPONENTS.length];
-    private static final CounterId[] COUNTERS = new CounterId[COMPONENTS.length];
-
-    static {
-        try {
-            for (int i = 0; i < COMPONENTS.length; i++) {
-                ACCESSORS[i] = MethodHandles.publicLookup().unreflect(COMPONENTS[i].getAccessor());
-                COUNTERS[i] = counter("odp." + COMPONENTS[i].getName());
-            }
-        } catch (IllegalAccessException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
+    private static final RecordCounters<OdpStats> COUNTERS = new RecordCounters<>(OdpStats.class, "odp.");
 
     private final Supplier<OdpStats> stats;
 
@@ -63,22 +48,6 @@ final class OdpStatsCounters implements CounterSource {
 
     @Override
     public void writeTo(CountersFile file) {
-        OdpStats now = stats.get();
-        try {
-            for (int i = 0; i < ACCESSORS.length; i++) {
-                file.set(COUNTERS[i], (long) ACCESSORS[i].invoke(now));
-            }
-        } catch (Throwable e) {
-            throw new IllegalStateException("reading ODP statistics", e);
-        }
-    }
-
-    private static CounterId counter(String label) {
-        for (CounterId counter : CounterId.odpCounters()) {
-            if (counter.label().equals(label)) {
-                return counter;
-            }
-        }
-        throw new ExceptionInInitializerError("no CounterId labelled " + label);
+        COUNTERS.write(stats.get(), file);
     }
 }

@@ -210,6 +210,21 @@ class CountersFileTest {
         }
     }
 
+    /** Two counters of a record written by label; a component without a counter is refused up front. */
+    @Test
+    void recordCountersShouldWriteEachComponentToItsLabelAndRefuseUnknownOnes() throws IOException {
+        try (CountersFile file = CountersFile.create(dir, "records", EnumSet.of(CounterId.HITS, CounterId.MISSES))) {
+            new RecordCounters<>(TestRecords.TwoCounters.class, "").write(new TestRecords.TwoCounters(7, -3), file);
+            CountersReader.Snapshot snapshot = CountersReader.read(file.path());
+            assertEquals(7L, snapshot.value(CounterId.HITS).orElseThrow());
+            assertEquals(-3L, snapshot.value(CounterId.MISSES).orElseThrow());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new RecordCounters<>(TestRecords.Unknown.class, ""));
+        assertTrue(e.getMessage().contains("notACounter"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new RecordCounters<>(TestRecords.TwoCounters.class, "monitor."));
+    }
+
     @Test
     void shouldKeepCounterIdsStable() {
         assertEquals(1, CounterId.HITS.id());
