@@ -2,10 +2,6 @@ package org.memreg.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystemException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -23,6 +19,7 @@ import org.memreg.cli.bench.SweepResult;
 import org.memreg.cli.bench.Tracker;
 import org.memreg.cli.bench.UnmapSweep;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -33,8 +30,9 @@ import picocli.CommandLine.Spec;
  * {@code DIR/<sweep>.csv} and {@code DIR/<sweep>.png}, with a table per sweep on stdout and a
  * progress bar on stderr.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = {
-        "Sweep the registration cache; write DIR/<sweep>.csv and DIR/<sweep>.png:",
+@Command(name = "bench", description = {
+        "Sweep the registration cache and write each sweep as DIR/<sweep>.csv and DIR/<sweep>.png.",
+        "Sweeps:",
         "  hit       hit and miss cost vs distinct buffers and buffer size",
         "  reuse     sender throughput vs message size, per strategy and device",
         "  eviction  hit rate and evictions vs a budget below the working set",
@@ -46,6 +44,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    HelpOption help;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "memreg-bench",
             description = "Folder for the CSV and PNG files, created if needed (default: ${DEFAULT-VALUE}).")
@@ -137,24 +138,11 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Creates the folder and checks that a file can be written there. */
     private Path outputFolder() {
-        Path dir = out.toAbsolutePath().normalize();
         try {
-            Files.createDirectories(dir);
-            Files.delete(Files.createTempFile(dir, ".memreg-bench", ".probe"));
-            return dir;
+            return OutputFolder.prepare(out);
         } catch (IOException | SecurityException e) {
-            throw usage("--out " + out + ": cannot write there: " + reason(e));
+            throw usage("--out " + out + ": cannot write there: " + FileErrors.reason(e));
         }
-    }
-
-    private static String reason(Exception e) {
-        return switch (e) {
-            case FileAlreadyExistsException f -> f.getFile() + " exists and is not a folder";
-            case AccessDeniedException a -> "permission denied on " + a.getFile();
-            case FileSystemException f when f.getReason() != null -> f.getFile() + ": " + f.getReason();
-            case FileSystemException f -> "could not create " + f.getFile();
-            default -> e.getMessage();
-        };
     }
 
     private List<Sweep> sweeps(BenchPlan plan) {

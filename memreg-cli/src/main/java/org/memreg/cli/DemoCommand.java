@@ -17,6 +17,7 @@ import org.memreg.cli.workload.WorkloadResult;
 import org.memreg.config.Settings;
 import org.memreg.linux.NotAvailableException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -32,6 +33,9 @@ import picocli.CommandLine.Model.CommandSpec;
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    HelpOption help;
 
     @Option(names = "--sizes", split = ",", paramLabel = "SIZE",
             description = "Message sizes (default: ${DEFAULT-VALUE}).", defaultValue = "4k,64k,1m",

@@ -8,6 +8,7 @@ import org.memreg.linux.Pagemap;
 import org.memreg.linux.ProcStatus;
 import org.memreg.linux.SysConf;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -16,6 +17,9 @@ import picocli.CommandLine.Model.CommandSpec;
 final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    HelpOption help;
 
     @Override
     public Integer call() {

@@ -1,6 +1,7 @@
 package org.memreg.cli;
 
 import java.io.PrintWriter;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.TreeSet;
 import org.memreg.numa.NodeSummary;
@@ -10,7 +11,10 @@ final class NodeTable {
     private NodeTable() {
     }
 
-    /** Rows {@code names[i]} of {@code summaries[i]}'s present pages per node, then their not-present and zero pages. */
+    /**
+     * Rows {@code names[i]} of {@code summaries[i]}'s present pages per node, then their
+     * not-present and zero pages, and their unmapped pages when any summary has some.
+     */
     static void print(PrintWriter out, long pageSize, String[] names, NodeSummary... summaries) {
         TreeSet<Integer> nodes = new TreeSet<>();
         for (NodeSummary s : summaries) {
@@ -28,17 +32,17 @@ final class NodeTable {
             nodes.forEach(n -> mib.append(String.format(Locale.ROOT, "%12.2f", s.onNode(n) * (double) pageSize / (1 << 20))));
             out.println(mib.append(String.format(Locale.ROOT, "%14.2f", s.present() * (double) pageSize / (1 << 20))));
         }
+        boolean unmapped = Arrays.stream(summaries).anyMatch(s -> s.unmapped() > 0);
+        int width = 12 * nodes.size() + 14;
         for (int i = 0; i < summaries.length; i++) {
             String prefix = summaries.length > 1 ? names[i] + " " : "";
             NodeSummary s = summaries[i];
-            out.printf("%-22s%s%d%n", prefix + "not present", " ".repeat(12 * nodes.size() + 14 - width(s.notPresent())), s.notPresent());
-            out.printf("%-22s%s%d%n", prefix + "zero page", " ".repeat(12 * nodes.size() + 14 - width(s.zeroPage())), s.zeroPage());
-            s.other().forEach((name, n) -> out.printf("%-22s%s%d%n", prefix + name,
-                    " ".repeat(Math.max(1, 12 * nodes.size() + 14 - width(n))), n));
+            out.printf("%-22s%" + width + "d%n", prefix + "not present", s.notPresent());
+            out.printf("%-22s%" + width + "d%n", prefix + "zero page", s.zeroPage());
+            if (unmapped) {
+                out.printf("%-22s%" + width + "d%n", prefix + "unmapped", s.unmapped());
+            }
+            s.other().forEach((name, n) -> out.printf("%-22s %" + (width - 1) + "d%n", prefix + name, n));
         }
-    }
-
-    private static int width(long n) {
-        return Long.toString(n).length();
     }
 }

@@ -3,6 +3,7 @@ package org.memreg.cli;
 import java.io.Console;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -15,6 +16,7 @@ import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersFileException;
 import org.memreg.stat.CountersReader;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -25,7 +27,7 @@ import picocli.CommandLine.Spec;
  * this host, read from their {@link CountersFile}s, printed like AeronStat
  * ({@code id: value - label}).
  */
-@Command(name = "stat", mixinStandardHelpOptions = true, description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
+@Command(name = "stat", description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
         "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg)."})
 final class StatCommand implements Callable<Integer> {
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
@@ -34,7 +36,10 @@ final class StatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--pid", paramLabel = "PID", description = "Only this process.")
+    @Mixin
+    HelpOption help;
+
+    @Option(names = "--pid", paramLabel = "PID", converter = PidConverter.class, description = "Only this process.")
     Long pid;
 
     @Option(names = "--dir", paramLabel = "DIR", description = "Directory of counters files.")
@@ -57,6 +62,10 @@ final class StatCommand implements Callable<Integer> {
         }
         if (intervalMillis < 1) {
             throw new ParameterException(spec.commandLine(), "--interval must be at least 1 ms, got " + intervalMillis);
+        }
+        if (dir != null && Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(), "--dir " + dir
+                    + ": not a directory (expected the directory of counters files, such as " + CountersFile.DIR_DEFAULT + ")");
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -83,8 +92,12 @@ final class StatCommand implements Callable<Integer> {
     /** Prints one block; returns how many files matched. */
     private int print(CountersReader reader, PrintWriter out, PrintWriter err) throws IOException {
         out.printf("%s - memreg stat %s%n", LocalDateTime.now().format(TIME), reader.directory());
-        List<CountersReader.Listing> listings = reader.list().stream()
-                .filter(l -> pid == null || l.pid() == pid).toList();
+        List<CountersReader.Listing> listings;
+        try {
+            listings = reader.list().stream().filter(l -> pid == null || l.pid() == pid).toList();
+        } catch (IOException e) {
+            throw new IOException("cannot list the counters files in " + reader.directory() + ": " + FileErrors.reason(e), e);
+        }
         if (listings.isEmpty()) {
             out.printf("no memreg counters%s in %s%n", pid == null ? "" : " for pid " + pid, reader.directory());
             return 0;

@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.testkit.Unprivileged;
 
 /** {@code memreg pages} and {@code memreg migrate} against this JVM, on the real node and a simulated topology. */
+@Unprivileged
 class NumaCommandsTest {
     private static final long SELF = ProcessHandle.current().pid();
     private static final long PAGE = SysConf.pageSize();
@@ -60,9 +63,48 @@ class NumaCommandsTest {
         assertUsageError(MainTest.run("pages"), "Missing required option: '--pid=PID'");
         assertUsageError(MainTest.run("pages", "--pid", "1", "--range", "zz-10"), "bad --range \"zz-10\"");
         assertUsageError(MainTest.run("pages", "--pid", "1", "--range", "20-10"), "END must be above START");
-        MainTest.Result gone = MainTest.run("pages", "--pid", Integer.toString(Integer.MAX_VALUE - 1));
-        assertEquals(1, gone.status());
-        assertTrue(gone.err().startsWith("memreg: no process with pid"), gone.err());
+        long gone = deadPid();
+        MainTest.Result result = MainTest.run("pages", "--pid", Long.toString(gone));
+        assertEquals(Main.FAILED, result.status());
+        assertEquals("memreg: no process with pid " + gone + System.lineSeparator(), result.err());
+    }
+
+    @Test
+    void shouldCountUnmappedPagesApartFromTheZeroPage() {
+        long address = Mman.mapAnonymous(10 * PAGE);
+        try {
+            Mman.munmap(address + 4 * PAGE, 3 * PAGE); // a hole of 3 pages
+            MemorySegment memory = Mman.segment(address, 10 * PAGE);
+            for (long page : new long[] {0, 1, 7}) {
+                memory.set(JAVA_BYTE, page * PAGE, (byte) 1); // present
+            }
+            assertEquals(0, memory.get(JAVA_BYTE, 2 * PAGE), "read, never written: the zero page");
+            MainTest.Result result = MainTest.run("pages", "--pid", Long.toString(SELF),
+                    "--range", String.format("%x-%x", address, address + 10 * PAGE));
+            assertEquals(0, result.status(), result.err());
+            assertEquals("3", row(result.out(), "present\\s+(\\d+)\\s+(\\d+)", 1), result.out());
+            assertEquals("1", row(result.out(), "zero page\\s+(\\d+)", 1), result.out());
+            assertEquals("3", row(result.out(), "unmapped\\s+(\\d+)", 1), result.out());
+            assertEquals("3", row(result.out(), "not present\\s+(\\d+)", 1), result.out()); // pages 3, 8, 9
+        } finally {
+            Mman.munmap(address, 4 * PAGE);
+            Mman.munmap(address + 7 * PAGE, 3 * PAGE);
+        }
+    }
+
+    @Test
+    void aRangeOfAllUserSpaceShouldCountWithoutQueryingTheHoles() {
+        MainTest.Result result = MainTest.run("pages", "--pid", Long.toString(SELF),
+                "--range", String.format("0-%x", PagesCommand.userAddressTop()));
+        assertEquals(0, result.status(), result.err());
+        long unmapped = Long.parseLong(row(result.out(), "unmapped\\s+(\\d+)", 1));
+        assertTrue(unmapped > (PagesCommand.userAddressTop() / PAGE) * 9 / 10, "nearly all of it: " + result.out());
+    }
+
+    private static String row(String out, String regex, int group) {
+        Matcher m = Pattern.compile("(?m)^" + regex + "$").matcher(out);
+        assertTrue(m.find(), regex + " in " + out);
+        return m.group(group);
     }
 
     @Test
@@ -76,17 +118,49 @@ class NumaCommandsTest {
     }
 
     @Test
-    void shouldFailClearlyForNodesThisMachineDoesNotHave() {
+    void shouldRefuseNodesThisMachineDoesNotHaveBeforeShowingAPlan() {
         MainTest.Result result = MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "0-3", "--to", "2-5");
-        assertEquals(1, result.status(), result.out());
-        String moves = org.memreg.numa.MigrationPlanner.plan(org.memreg.numa.NodeSet.parse("0-3"),
-                org.memreg.numa.NodeSet.parse("2-5")).moves().stream().map(Object::toString)
-                .collect(java.util.stream.Collectors.joining(", "));
-        assertTrue(result.out().contains("moves  " + moves), "the plan comes first: " + result.out());
-        assertTrue(result.err().contains("memreg: --from names nodes 1-3 that do not exist on this machine (nodes: 0)"),
-                result.err());
-        assertFalse(result.err().contains("Exception"), result.err());
-        assertFalse(result.out().contains("before"), "nothing ran: " + result.out());
+        assertUsageError(result, "--from names nodes 1-3 that do not exist on this machine (nodes: 0)");
+        assertTrue(result.err().contains("--dry-run --simulated N"), "says how to plan anyway: " + result.err());
+        assertEquals("", result.out(), "no plan before the refusal");
+    }
+
+    @Test
+    void aDryRunShouldCheckThePid() {
+        long gone = deadPid();
+        MainTest.Result result = MainTest.run("migrate", "--pid", Long.toString(gone), "--from", "0", "--to", "0",
+                "--dry-run");
+        assertEquals(Main.FAILED, result.status(), result.out());
+        assertEquals("memreg: no process with pid " + gone + System.lineSeparator(), result.err());
+        assertEquals("", result.out(), "no plan for a process that does not exist");
+    }
+
+    @Test
+    void aNodeListOutOfAscendingOrderShouldBeRefusedWithTheReason() {
+        MainTest.Result swap = MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "0,1", "--to", "1,0",
+                "--dry-run", "--simulated", "2");
+        assertUsageError(swap, "Invalid value for option '--to': \"1,0\" is not in ascending order");
+        assertTrue(swap.err().contains("Node lists are sets"), swap.err());
+        assertTrue(swap.err().contains("go through a spare node"), swap.err());
+        assertEquals("", swap.out());
+        assertUsageError(MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "2,0-1", "--to", "3-5",
+                "--dry-run", "--simulated", "6"), "Invalid value for option '--from': \"2,0-1\" is not in ascending order");
+        assertUsageError(MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "0,0", "--to", "1",
+                "--dry-run", "--simulated", "2"), "\"0,0\" is not in ascending order");
+        MainTest.Result ascending = MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "0,2-3", "--to",
+                "1,4-5", "--dry-run", "--simulated", "6");
+        assertEquals(0, ascending.status(), ascending.err());
+        assertTrue(ascending.out().contains("remap  0->1 2->4 3->5"), ascending.out());
+    }
+
+    /** A pid no process has now (the highest pid_max allows, or below it). */
+    static long deadPid() {
+        for (long pid = PidConverter.pidMax(); pid > 1; pid--) {
+            if (ProcessHandle.of(pid).isEmpty()) {
+                return pid;
+            }
+        }
+        throw new AssertionError("every pid is in use");
     }
 
     @Test

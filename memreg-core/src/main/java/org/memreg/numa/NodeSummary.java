@@ -7,15 +7,17 @@ import org.memreg.linux.MovePages;
 
 /**
  * Page counts like {@code numastat -p}: present pages per node, and the pages that are on no
- * node — not present (never touched or swapped out), the shared zero page (only ever read), and
- * other statuses (errno name to count).
+ * node — not present (never touched or swapped out), the shared zero page (only ever read),
+ * unmapped (no mapping covers the address), and other statuses (errno name to count).
  *
  * @param perNode node id to present pages, ascending
  * @param notPresent pages with status {@link MovePages#NOT_PRESENT}
- * @param zeroPage pages with status {@link MovePages#ZERO_PAGE}
+ * @param zeroPage pages with status {@link MovePages#ZERO_PAGE} inside a mapping
+ * @param unmapped pages of a queried range that no mapping of the process covered
  * @param other other negative statuses by errno name
  */
-public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, long zeroPage, SortedMap<String, Long> other) {
+public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, long zeroPage, long unmapped,
+        SortedMap<String, Long> other) {
     public NodeSummary {
         perNode = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(perNode));
         other = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(other));
@@ -33,7 +35,7 @@ public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, lon
 
     /** Every page counted. */
     public long total() {
-        return present() + notPresent + zeroPage + other.values().stream().mapToLong(Long::longValue).sum();
+        return present() + notPresent + zeroPage + unmapped + other.values().stream().mapToLong(Long::longValue).sum();
     }
 
     /** The sum of this and {@code that}. */
@@ -50,6 +52,7 @@ public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, lon
         private final TreeMap<String, Long> other = new TreeMap<>();
         private long notPresent;
         private long zeroPage;
+        private long unmapped;
 
         /** Counts one page of status {@code status}. */
         public void add(int status) {
@@ -70,11 +73,17 @@ public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, lon
             summary.other().forEach((name, n) -> other.merge(name, n, Long::sum));
             notPresent += summary.notPresent();
             zeroPage += summary.zeroPage();
+            unmapped += summary.unmapped();
+        }
+
+        /** Counts {@code pages} pages that no mapping covers. */
+        public void addUnmapped(long pages) {
+            unmapped += pages;
         }
 
         /** The counts so far. */
         public NodeSummary summary() {
-            return new NodeSummary(perNode, notPresent, zeroPage, other);
+            return new NodeSummary(perNode, notPresent, zeroPage, unmapped, other);
         }
     }
 
@@ -85,6 +94,9 @@ public record NodeSummary(SortedMap<Integer, Long> perNode, long notPresent, lon
             out.append("node ").append(e.getKey()).append('=').append(e.getValue()).append(' ');
         }
         out.append("notPresent=").append(notPresent).append(" zeroPage=").append(zeroPage);
+        if (unmapped != 0) {
+            out.append(" unmapped=").append(unmapped);
+        }
         other.forEach((name, n) -> out.append(' ').append(name).append('=').append(n));
         return out.toString();
     }

@@ -2,6 +2,7 @@ package org.memreg.numa;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -51,14 +52,26 @@ public final class ProcessMaps {
             lines = Files.readAllLines(file);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("no process with pid " + pid);
+        } catch (AccessDeniedException e) {
+            throw new UncheckedIOException("cannot read " + file + ": permission denied: process " + pid
+                    + " runs as " + owner(pid) + ", and reading another user's process needs CAP_SYS_PTRACE"
+                    + " (run as root, or as that user)", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + file + ": " + e, e);
         }
         List<Mapping> mappings = new ArrayList<>();
         for (String line : lines) {
             mappings.add(parse(line));
         }
         return mappings;
+    }
+
+    private static String owner(long pid) {
+        try {
+            return "user " + Files.getOwner(Path.of("/proc", Long.toString(pid))).getName();
+        } catch (IOException e) {
+            return "another user";
+        }
     }
 
     /** Parses one line: {@code "7f12a000-7f12b000 rw-p 00000000 00:00 0    [heap]"}. */

@@ -30,10 +30,39 @@ public final class ProcessPages {
         return counter.summary();
     }
 
-    /** Counts the pages of {@code [start, end)} of {@code placement}'s process. */
+    /**
+     * Counts the pages of {@code [start, end)} of {@code placement}'s process (every page the
+     * range overlaps). Only the parts inside a mapping of {@code /proc/<pid>/maps} are asked of
+     * the kernel; pages between mappings count as {@link NodeSummary#unmapped()}, since
+     * {@code move_pages} gives them the zero page's status. A snapshot: the process may map or
+     * unmap meanwhile.
+     *
+     * @throws IllegalArgumentException when there is no such process, the range is empty, or
+     *     it ends above {@code Long.MAX_VALUE - pageSize} (no process maps anything there)
+     * @throws java.io.UncheckedIOException when its maps cannot be read (another user's process)
+     */
     public static NodeSummary census(PagePlacement placement, long start, long end) {
+        if (start < 0 || end < 0 || start >= end || end > Long.MAX_VALUE - placement.pageSize()) {
+            throw new IllegalArgumentException(String.format("bad range 0x%x-0x%x: need 0 <= start < end <= 0x%x",
+                    start, end, Long.MAX_VALUE - placement.pageSize()));
+        }
+        long page = placement.pageSize();
+        long first = start - start % page;
+        long last = Math.ceilDiv(end, page) * page;
+        long pid = placement.pid() == 0 ? ProcessHandle.current().pid() : placement.pid();
         NodeSummary.Counter counter = new NodeSummary.Counter();
-        count(placement, start, end, counter);
+        long cursor = first;
+        for (ProcessMaps.Mapping mapping : ProcessMaps.of(pid)) { // ascending, not overlapping
+            // Unsigned: [vsyscall] sits at 0xffffffffff600000.
+            long from = Long.compareUnsigned(mapping.start(), cursor) > 0 ? mapping.start() : cursor;
+            long to = Long.compareUnsigned(mapping.end(), last) < 0 ? mapping.end() : last;
+            if (Long.compareUnsigned(from, to) < 0) {
+                counter.addUnmapped((from - cursor) / page);
+                count(placement, from, to, counter);
+                cursor = to;
+            }
+        }
+        counter.addUnmapped((last - cursor) / page);
         return counter.summary();
     }
 
