@@ -12,8 +12,9 @@ import org.knowm.xchart.style.Styler;
 import org.memreg.cli.bench.Plot;
 
 /**
- * Draws a {@link Plot} (of a sweep, or of the demo) as an XChart PNG, the legend to the right of
- * the plot: the sweeps have up to nine lines that reach every corner.
+ * Draws {@link Plot}s (of a sweep, or of the demo) as an XChart PNG, side by side, each with its
+ * legend to the right: the sweeps have up to nine lines that reach every corner. Points a log
+ * axis cannot show (zero or less) are left out rather than failing the drawing.
  *
  * <p>A percentile plot puts the percentile p on a linear axis of "nines", log10(1/(1 - p)),
  * labelled p0, p90, p99, p99.9, ... as HdrHistogram's plotter does, so the tail gets room.
@@ -28,8 +29,19 @@ final class BenchCharts {
 
     /** Writes {@code plot} to {@code file} (which should end in .png). */
     static void write(Path file, Plot plot) throws IOException {
+        write(file, List.of(plot));
+    }
+
+    /** Writes {@code plots} side by side into one image {@code file} (which should end in .png). */
+    static void write(Path file, List<Plot> plots) throws IOException {
+        int width = plots.size() == 1 ? 1100 : 900;
+        List<XYChart> charts = plots.stream().map(plot -> chart(plot, width)).toList();
+        BitmapEncoder.saveBitmap(charts, 1, charts.size(), file.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    private static XYChart chart(Plot plot, int width) {
         boolean percentiles = plot.kind() == Plot.Kind.PERCENTILES;
-        XYChart chart = new XYChartBuilder().width(1100).height(560).title(plot.title())
+        XYChart chart = new XYChartBuilder().width(width).height(560).title(plot.title())
                 .xAxisTitle(plot.xTitle()).yAxisTitle(plot.yTitle()).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setXAxisLogarithmic(plot.logX() && !percentiles);
@@ -38,14 +50,17 @@ final class BenchCharts {
         if (percentiles) {
             chart.setCustomXAxisTickLabelsFormatter(BenchCharts::percentileLabel);
         }
+        boolean logX = plot.logX() && !percentiles;
         for (Map.Entry<String, List<double[]>> line : plot.series().entrySet()) {
-            List<double[]> points = line.getValue().stream().filter(p -> !percentiles || p[0] < 100).toList();
+            // A log axis cannot show zero or less (XChart throws): such points are left out.
+            List<double[]> points = line.getValue().stream().filter(p -> !percentiles || p[0] < 100)
+                    .filter(p -> (!logX || p[0] > 0) && (!plot.logY() || p[1] > 0)).toList();
             if (!points.isEmpty()) {
                 double[] x = points.stream().mapToDouble(p -> percentiles ? nines(p[0]) : p[0]).toArray();
                 chart.addSeries(line.getKey(), x, points.stream().mapToDouble(p -> p[1]).toArray());
             }
         }
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return chart;
     }
 
     /** p90 as 1, p99 as 2, p99.9 as 3. */

@@ -38,6 +38,7 @@ class BadInvocationTest {
     }
 
     static Stream<Bad> invocations() {
+        String plot = dir.resolve("p.png").toString();
         return Stream.of(
                 bad("frobnicate", "Unmatched argument", "'frobnicate'"),
                 bad("--bogus", "Unknown option: '--bogus'"),
@@ -72,6 +73,23 @@ class BadInvocationTest {
                 bad("stat --count 0", "--count must be at least 1, got 0"),
                 bad("stat --interval 0", "--interval must be at least 1 ms, got 0"),
                 bad("stat --interval x", "'--interval'", "'x'"),
+                // demo: checked before the run, not after it
+                bad("demo --plot /proc/nope", "--plot /proc/nope: cannot write there"),
+                bad("demo --plot /proc/nope/deeper/x.png", "--plot /proc/nope/deeper/x.png: cannot write there"),
+                bad("demo --plot " + dir, "--plot " + dir + ": is a folder"),
+                bad("demo --seconds NaN --plot " + plot, "--seconds NaN: expected a number of seconds above 0"),
+                bad("demo --seconds Infinity --plot " + plot, "--seconds Infinity: expected", "at most 3600"),
+                bad("demo --seconds -1 --plot " + plot, "--seconds -1.0: expected"),
+                bad("demo --seconds 0 --plot " + plot, "--seconds 0.0: expected"),
+                bad("demo --seconds soon --plot " + plot, "'--seconds'", "'soon'"),
+                bad("demo --sizes 1t --plot " + plot, "--sizes 1 TiB with --buffers 32 needs 34 buffers of 1 TiB",
+                        "more than --max-memory 4 GiB"),
+                bad("demo --sizes 64k --buffers 1000000 --plot " + plot, "--sizes 64 KiB with --buffers 1000000"),
+                bad("demo --sizes huge --plot " + plot, "'--sizes'", "size=huge is not a size"),
+                bad("demo --sizes 0 --plot " + plot, "'--sizes'", "size must be positive: 0"),
+                bad("demo --buffers 0 --plot " + plot, "--buffers 0: expected at least 1"),
+                bad("demo --realloc-one-in -1 --plot " + plot, "--realloc-one-in -1: expected 0 (never) or more"),
+                bad("demo --max-memory 0 --plot " + plot, "'--max-memory'", "size must be positive: 0"),
                 // bench
                 bad("bench --seconds NaN", "--seconds must be a positive number of seconds up to 3600: NaN"),
                 bad("bench --only bogus", "'--only'", "bogus", "expected one of"),

@@ -62,17 +62,20 @@ class BenchCommandTest {
     }
 
     @Test
-    void reuseCsvShouldHaveEveryStrategyAndSizeWithStaleNotApplicableOnMlock() throws IOException {
+    void reuseCsvShouldHaveEveryStrategyAndSizeWithStaleOnlyForTheNaiveCache() throws IOException {
         List<Map<String, String>> rows = csv("reuse", "strategy", "device", "message_bytes", "operations", "seconds",
                 "messages_per_second", "hit_rate", "registrations", "peak_pinned_bytes", "reallocations",
                 "stale_transfers");
         assertEquals(5 * 2, rows.size(), "3 strategies on the sim NIC + 2 on mlock, 2 sizes");
         for (Map<String, String> row : rows) {
             assertTrue(number(row, "messages_per_second") > 0 && number(row, "peak_pinned_bytes") > 0, row.toString());
-            if (row.get("device").equals("mlock")) {
-                assertEquals("", row.get("stale_transfers"), "not applicable on mlock: " + row);
-                assertFalse(row.get("strategy").equals("naive_cache"), row.toString());
-            } else if (row.get("strategy").equals("memreg")) {
+            if (row.get("strategy").equals("naive_cache")) {
+                assertEquals("simnic", row.get("device"), row.toString());
+                // The send right after a reallocation goes through the naive cache's old entry,
+                // unless the buffer was never sent before: with 20 reallocations some were.
+                assertTrue(number(row, "reallocations") < 20 || number(row, "stale_transfers") > 0,
+                        "counted by the sender, root or not: " + row);
+            } else {
                 assertEquals(0, number(row, "stale_transfers"), row.toString());
             }
         }

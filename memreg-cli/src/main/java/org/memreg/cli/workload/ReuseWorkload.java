@@ -22,9 +22,16 @@ import org.memreg.monitor.UserfaultfdMonitor;
 /**
  * An MPI-style sender: register, transfer, complete; buffers reused with a skewed pattern (a few
  * hot, many cold), and every so often one is freed and a new one allocated at the same address,
- * as malloc would (seed 000). On the simulated NIC the NIC reads the buffer and catches stale
- * transfers (freed memory comes back in other frames, see {@link Pages#reallocate}); on mlock the
- * transfer is a CPU copy and staleness cannot be seen ({@link WorkloadResult#staleTransfers()} -1).
+ * as malloc would (seed 000).
+ *
+ * <p>Stale transfers are counted twice. The sender knows when it reallocated a buffer, so a
+ * transfer through a registration it got before that is stale, whatever the device and user
+ * ({@link WorkloadResult#staleTransfers()}): a new registration comes with a new key, so a key
+ * seen before the reallocation is an old registration. The simulated NIC also checks physical
+ * frames and catches the same transfers independently (freed memory comes back in other frames,
+ * see {@link Pages#reallocate}); that needs {@code /proc/self/pagemap}'s frame numbers, which
+ * only root sees, and a NIC ({@link WorkloadResult#nicStaleTransfers()} -1 on mlock or without
+ * frames).
  */
 public final class ReuseWorkload {
     private final long messageSize;
@@ -67,6 +74,7 @@ public final class ReuseWorkload {
     public WorkloadResult run(Strategy strategy, long durationNanos, long maxOperations, LongConsumer progress) {
         long length = Math.ceilDiv(messageSize, SysConf.pageSize()) * SysConf.pageSize();
         long[] addresses = new long[buffers];
+        SenderStaleness staleness = new SenderStaleness(buffers);
         SplittableRandom random = new SplittableRandom(seed);
         try (Device device = deviceKind == WorkloadDevice.MLOCK ? MlockDevice.builder().build()
                      : SimulatedNic.builder().strict(false).build();
@@ -92,10 +100,11 @@ public final class ReuseWorkload {
                     int i = skewed(random, buffers);
                     if (reallocateOneIn > 0 && random.nextInt(reallocateOneIn) == 0) {
                         addresses[i] = Pages.reallocate(addresses[i], length, operations, nic);
+                        staleness.reallocated(i);
                         reallocations++;
                     }
                     boolean sample = (operations & 63) == 0;
-                    long pinned = send(device, cache, addresses[i], length, wire, sample);
+                    long pinned = send(device, cache, i, addresses[i], length, wire, sample, staleness);
                     operations++;
                     if (sample) {
                         peak = Math.max(peak, pinned);
@@ -109,9 +118,9 @@ public final class ReuseWorkload {
                 long hits = cache == null ? 0 : cache.stats().hits();
                 long misses = cache == null ? operations : cache.stats().misses();
                 long registrations = cache == null ? operations : cache.stats().registrations();
-                long stale = nic ? ((SimulatedNic) device).staleTransfers() : -1;
+                long nicStale = nic && Pagemap.pfnsVisible() ? ((SimulatedNic) device).staleTransfers() : -1;
                 return new WorkloadResult(strategy, messageSize, operations, elapsed, hits, misses,
-                        registrations, peak, reallocations, stale);
+                        registrations, peak, reallocations, staleness.staleTransfers(), nicStale);
             } finally {
                 if (cache != null) {
                     cache.close();
@@ -123,12 +132,16 @@ public final class ReuseWorkload {
         }
     }
 
-    /** One message; returns the device's pinned bytes while it was registered when {@code sample}, else 0. */
-    private long send(Device device, RegistrationCache cache, long address, long length, MemorySegment wire,
-                      boolean sample) {
+    /**
+     * One message from buffer {@code buffer}; returns the device's pinned bytes while it was
+     * registered when {@code sample}, else 0.
+     */
+    private long send(Device device, RegistrationCache cache, int buffer, long address, long length,
+                      MemorySegment wire, boolean sample, SenderStaleness staleness) {
         if (cache == null) {
             MemoryRegion region = device.register(address, length, Access.LOCAL_WRITE);
             try {
+                staleness.sentWith(buffer, region.localKey());
                 transfer(device, region.localKey(), address, wire);
                 return sample ? device.registeredBytes() : 0;
             } finally {
@@ -136,6 +149,7 @@ public final class ReuseWorkload {
             }
         }
         try (Registration registration = cache.acquire(address, messageSize, Access.LOCAL_WRITE)) {
+            staleness.sentWith(buffer, registration.localKey());
             transfer(device, registration.localKey(), address, wire);
             return sample ? device.registeredBytes() : 0;
         }

@@ -12,8 +12,10 @@ package org.memreg.cli.workload;
  * @param registrations     device registrations
  * @param peakPinnedBytes   the most bytes the NIC had registered at once
  * @param reallocations     buffers freed and allocated anew at the same address
- * @param staleTransfers    transfers the simulated NIC caught going through a stale registration;
- *                          -1 where the device cannot tell (mlock)
+ * @param staleTransfers    transfers through a registration made before their buffer was freed and
+ *                          reallocated, as the sender knows (any device, any user)
+ * @param nicStaleTransfers transfers the simulated NIC caught by physical frame going through a stale
+ *                          registration; -1 where it cannot tell (mlock, or frames hidden: not root)
  */
 public record WorkloadResult(
         Strategy strategy,
@@ -25,11 +27,17 @@ public record WorkloadResult(
         long registrations,
         long peakPinnedBytes,
         long reallocations,
-        long staleTransfers) {
+        long staleTransfers,
+        long nicStaleTransfers) {
 
     /** Messages per second. */
     public double operationsPerSecond() {
         return elapsedNanos == 0 ? 0 : operations * 1e9 / elapsedNanos;
+    }
+
+    /** Stale transfers per message sent, 0 when none was sent. */
+    public double staleFraction() {
+        return operations == 0 ? 0 : (double) staleTransfers / operations;
     }
 
     /** Hits over all registrations asked for. */
