@@ -16,7 +16,9 @@ import org.memreg.monitor.MemoryMonitors;
  *   <caption>Settings</caption>
  *   <tr><th>setter</th><th>property</th><th>default</th></tr>
  *   <tr><td>{@link #maxBytes}</td><td>{@value #MAX_BYTES_PROP_NAME}</td>
- *       <td>unlimited: only the device's own limit (e.g. RLIMIT_MEMLOCK) applies</td></tr>
+ *       <td>unlimited: only the device's own limit applies (for an
+ *       {@link org.memreg.device.MlockDevice} its {@link org.memreg.device.PinBound}: RLIMIT_MEMLOCK, or
+ *       a quarter of memory where the kernel sets no bound, as for root)</td></tr>
  *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
  *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>{@value #MONITOR_DEFAULT}</td></tr>

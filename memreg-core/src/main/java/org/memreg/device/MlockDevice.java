@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.memreg.util.PageCounts;
-import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MemoryLock;
@@ -22,10 +21,12 @@ import org.memreg.linux.SysConf;
  * going 1→0. {@link #registeredBytes()} is the number of distinct locked bytes: what
  * {@code VmLck} in {@code /proc/self/status} shows for this device's memory.
  *
- * <p><b>Limits.</b> An optional pin budget ({@link Builder#pinBudget}, property
- * {@value #PIN_BUDGET_PROP_NAME}, default none) is checked before mlock is called; beyond it,
- * and when the kernel refuses for RLIMIT_MEMLOCK (processes without CAP_IPC_LOCK), register
- * throws {@link ResourceExhaustedException}. Unmapped memory gives
+ * <p><b>Limits.</b> A pin budget ({@link Builder#pinBudget}, property
+ * {@value #PIN_BUDGET_PROP_NAME}) is checked before mlock is called. Its default is the
+ * {@link PinBound}: none of memreg's own where the kernel's RLIMIT_MEMLOCK applies (processes
+ * without CAP_IPC_LOCK), else a quarter of memory, since root
+ * ignores that limit. Beyond the budget, and when the kernel refuses for RLIMIT_MEMLOCK, register
+ * throws {@link ResourceExhaustedException}, saying how to raise the limit. Unmapped memory gives
  * {@link UnmappedMemoryException} (told apart from the limit with mincore). After any failure
  * nothing of the request stays locked.
  *
@@ -36,19 +37,19 @@ import org.memreg.linux.SysConf;
  * the registration cache's miss path; the mlock syscall dominates).
  */
 public final class MlockDevice implements Device {
-    /** System property for the pin budget in bytes (suffixes k, m, g allowed). */
+    /** System property for the pin budget in bytes (suffixes k, m, g allowed); default: {@link PinBound}. */
     public static final String PIN_BUDGET_PROP_NAME = "memreg.mlock.pinBudget";
-    /** Default pin budget: none ({@code Long.MAX_VALUE}); only RLIMIT_MEMLOCK applies. */
-    public static final long PIN_BUDGET_DEFAULT = Long.MAX_VALUE;
 
     private final long pinBudget;
+    private final PinBound bound;
     private final long pageSize = SysConf.pageSize();
     private final PageCounts locks = new PageCounts();
     private final Map<Long, LockedRegion> live = new HashMap<>();
     private boolean closed;
 
     private MlockDevice(Builder builder) {
-        this.pinBudget = builder.pinBudget;
+        this.bound = builder.bound;
+        this.pinBudget = builder.bound.deviceBudget();
     }
 
     /** A builder with the settings of the {@code memreg.mlock.*} system properties. */
@@ -56,9 +57,9 @@ public final class MlockDevice implements Device {
         return new Builder();
     }
 
-    /** The pin budget from {@value #PIN_BUDGET_PROP_NAME}, or {@link #PIN_BUDGET_DEFAULT}. */
+    /** The budget a device made now checks: {@link PinBound#current()}'s {@link PinBound#deviceBudget()}. */
     public static long pinBudgetFromProperty() {
-        return Settings.bytes(PIN_BUDGET_PROP_NAME, PIN_BUDGET_DEFAULT);
+        return PinBound.current().deviceBudget();
     }
 
     @Override
@@ -71,9 +72,14 @@ public final class MlockDevice implements Device {
         return pageSize;
     }
 
-    /** The configured pin budget in bytes ({@code Long.MAX_VALUE}: none). */
+    /** The pin budget this device checks, in bytes ({@code Long.MAX_VALUE}: none, the kernel's RLIMIT_MEMLOCK bounds it). */
     public long pinBudget() {
         return pinBudget;
+    }
+
+    /** The bound on what this device pins and where it comes from. */
+    public PinBound bound() {
+        return bound;
     }
 
     @Override
@@ -85,7 +91,8 @@ public final class MlockDevice implements Device {
             if (closed) {
                 throw new DeviceException("mlock device is closed");
             }
-            List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked");
+            List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked",
+                    bound.description() + "; " + bound.howToRaise());
             lockAll(gaps, address, length);
             locks.increment(address, end);
             LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());
@@ -148,9 +155,9 @@ public final class MlockDevice implements Device {
             MemoryLock.Limit limit = MemoryLock.memlockLimit();
             return new ResourceExhaustedException(String.format(
                     "mlock refused by the kernel (RLIMIT_MEMLOCK soft limit %s bytes): %d bytes locked"
-                            + " by this device, %d more requested",
+                            + " by this device, %d more requested; %s",
                     limit.soft() == MemoryLock.RLIM_INFINITY ? "unlimited" : Long.toString(limit.soft()),
-                    locks.coveredBytes(), newBytes), cause);
+                    locks.coveredBytes(), newBytes, PinBound.raiseRlimit()), cause);
         }
         return new DeviceException("mlock failed for " + length + " bytes at 0x" + Long.toHexString(address), cause);
     }
@@ -192,22 +199,28 @@ public final class MlockDevice implements Device {
 
     /** Configures an {@link MlockDevice}; starts from the {@code memreg.mlock.*} properties. */
     public static final class Builder {
-        private long pinBudget = pinBudgetFromProperty();
+        private PinBound bound = PinBound.current();
 
         private Builder() {
         }
 
-        /** Most bytes the device may lock at once (distinct pages); default none. */
+        /** Most bytes the device may lock at once (distinct pages); default: {@link PinBound#current()}. */
         public Builder pinBudget(long bytes) {
-            this.pinBudget = bytes;
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("pinBudget must be positive: " + bytes);
+            }
+            this.bound = new PinBound(bytes, PinBound.Source.CONFIGURED);
+            return this;
+        }
+
+        /** The bound to apply, as {@link PinBound#byDefault} makes it (tests: a small default). */
+        Builder bound(PinBound bound) {
+            this.bound = Objects.requireNonNull(bound, "bound");
             return this;
         }
 
         /** Validates the settings and creates the device. */
         public MlockDevice build() {
-            if (pinBudget <= 0) {
-                throw new IllegalArgumentException("pinBudget must be positive: " + pinBudget);
-            }
             return new MlockDevice(this);
         }
     }

@@ -9,7 +9,9 @@ import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class MlockDeviceTest extends DeviceContractTest {
     private long baseline;
 
@@ -107,7 +109,7 @@ class MlockDeviceTest extends DeviceContractTest {
         } finally {
             System.clearProperty(MlockDevice.PIN_BUDGET_PROP_NAME);
         }
-        assertEquals(MlockDevice.PIN_BUDGET_DEFAULT, MlockDevice.builder().build().pinBudget());
+        assertEquals(PinBound.current().deviceBudget(), MlockDevice.builder().build().pinBudget());
         assertThrows(IllegalArgumentException.class, () -> MlockDevice.builder().pinBudget(0).build());
     }
 }
