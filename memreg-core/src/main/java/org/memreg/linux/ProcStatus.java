@@ -22,6 +22,11 @@ public final class ProcStatus {
         return kilobyteField("VmRSS:") * 1024;
     }
 
+    /** The effective user id ({@code Uid:}, second field). */
+    public static long effectiveUid() {
+        return Long.parseLong(field("Uid:").split("\\s+")[1]);
+    }
+
     /** {@code CapEff}: the effective capabilities of the process (its main thread), bit n for cap n. */
     public static long effectiveCapabilities() {
         return Long.parseUnsignedLong(field("CapEff:"), 16);

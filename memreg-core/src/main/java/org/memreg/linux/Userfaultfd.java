@@ -144,6 +144,33 @@ public final class Userfaultfd implements AutoCloseable {
         return probe(UffdFeatures.MONITOR);
     }
 
+    /**
+     * Like {@link #probe()} but tries one mode only: with {@link #USER_MODE_ONLY} (any process on
+     * Linux 5.11+) or without it (CAP_SYS_PTRACE or {@code vm.unprivileged_userfaultfd=1}), to
+     * say which of the two works here.
+     */
+    public static Probe probeMode(boolean userModeOnly) {
+        long fd = syscall(Fd.O_CLOEXEC | Fd.O_NONBLOCK | (userModeOnly ? USER_MODE_ONLY : 0));
+        if (fd < 0) {
+            int errno = (int) -fd;
+            String why = errno == Errno.EPERM && !userModeOnly
+                    ? "needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1 (here " + UffdFeatures.unprivilegedSysctl() + ")"
+                    : errno == Errno.EINVAL && userModeOnly ? "the kernel has no UFFD_USER_MODE_ONLY (Linux 5.11+)"
+                    : errno == Errno.ENOSYS ? "the kernel has no userfaultfd (CONFIG_USERFAULTFD) or a seccomp filter hides it"
+                    : "refused";
+            return new Probe(false, userModeOnly, 0, 0, why + " (userfaultfd gave " + Errno.name(errno) + ")");
+        }
+        MemorySegment api = Fd.scratch();
+        api.set(JAVA_LONG, 0, UFFD_API);
+        api.set(JAVA_LONG, 8, UffdFeatures.MONITOR);
+        api.set(JAVA_LONG, 16, 0L);
+        int errno = ioctl((int) fd, UFFDIO_API, api.address());
+        Fd.close((int) fd);
+        return errno == 0 ? new Probe(true, userModeOnly, api.get(JAVA_LONG, 8), api.get(JAVA_LONG, 16), "")
+                : new Probe(false, userModeOnly, 0, 0, UffdDiagnosis.apiFailure(errno, UffdFeatures.MONITOR)
+                        + " (ioctl(UFFDIO_API) gave " + Errno.name(errno) + ")");
+    }
+
     /** The descriptor, to poll for {@link Poll#POLLIN}. */
     public int fd() {
         return fd;
