@@ -25,10 +25,13 @@ import picocli.CommandLine.Spec;
 /**
  * {@code memreg stat}: the counters of every running memreg cache, ODP region and ODP mapping on
  * this host, read from their {@link CountersFile}s, printed like AeronStat
- * ({@code id: value - label}).
+ * ({@code id: value - label}). A file whose process died is listed as dead and removed once its
+ * heartbeat is {@link CountersReader#ABANDONED_AFTER_MILLIS} old, so crashed processes do not stay
+ * listed forever.
  */
 @Command(name = "stat", description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
-        "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg)."})
+        "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg).",
+        "Files of processes that died are shown as dead and removed once their heartbeat is 10 s old."})
 final class StatCommand implements Callable<Integer> {
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
@@ -105,8 +108,7 @@ final class StatCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         for (CountersReader.Listing listing : listings) {
             if (!listing.alive()) {
-                out.printf("pid %d %s: dead (process gone), stale file %s%n", listing.pid(), listing.name(),
-                        listing.path());
+                out.printf("pid %d %s: dead (process gone), %s%n", listing.pid(), listing.name(), cleanUp(listing.path(), now));
                 continue;
             }
             CountersReader.Snapshot snapshot;
@@ -118,8 +120,8 @@ final class StatCommand implements Callable<Integer> {
                 continue;
             }
             if (!snapshot.alive()) {
-                out.printf("pid %d %s: dead (pid reused since), stale file %s%n", listing.pid(), listing.name(),
-                        listing.path());
+                out.printf("pid %d %s: dead (pid reused since), %s%n", listing.pid(), listing.name(),
+                        cleanUp(listing.path(), now));
                 continue;
             }
             out.printf("pid %d %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
@@ -131,5 +133,24 @@ final class StatCommand implements Callable<Integer> {
             }
         }
         return listings.size();
+    }
+
+    /** Removes a dead writer's file once it is abandoned; says what became of it. */
+    private static String cleanUp(Path path, long now) {
+        try {
+            return CountersReader.removeIfAbandoned(path)
+                    .map(s -> "removed its file " + path + " (last heartbeat " + ago(now - s.heartbeatMillis()) + ")")
+                    .orElse("file kept for now (heartbeat within " + CountersReader.ABANDONED_AFTER_MILLIS / 1000
+                            + " s: it may have just died, or run in another pid namespace) " + path);
+        } catch (CountersFileException e) {
+            return "unreadable file " + path + " kept (" + e.getMessage() + ")";
+        } catch (IOException e) {
+            return "stale file " + path + " (cannot remove it: " + FileErrors.reason(e) + ")";
+        }
+    }
+
+    private static String ago(long millis) {
+        long seconds = Math.max(0, millis) / 1000;
+        return seconds < 120 ? seconds + " s ago" : seconds < 7200 ? seconds / 60 + " min ago" : seconds / 3600 + " h ago";
     }
 }

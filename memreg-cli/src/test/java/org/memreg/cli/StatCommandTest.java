@@ -7,9 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +22,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.memreg.stat.CounterId;
 import org.memreg.stat.CountersFile;
+import org.memreg.stat.CountersReader;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class StatCommandTest {
     private static final Pattern COUNTER = Pattern.compile("^\\s*(\\d+):\\s+(-?[\\d,]+) - (\\S+)$");
 
@@ -125,12 +133,56 @@ class StatCommandTest {
             Files.write(dir.resolve(file.pid() + "-garbage.stat"), "garbage".repeat(100).getBytes());
             MainTest.Result result = MainTest.run("stat", "--dir", dir.toString());
             assertEquals(0, result.status(), result.err());
-            assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " crashed: dead (process gone)"),
-                    result.out());
+            assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " crashed: dead (process gone), file kept for now"),
+                    "its heartbeat is recent: " + result.out());
             assertTrue(result.out().contains("pid " + file.pid() + " garbage: unreadable"), result.out());
             assertTrue(result.err().contains("garbage.stat: not a memreg counters file (bad magic)"), result.err());
             assertTrue(result.out().contains("pid " + file.pid() + " template - started"), result.out());
             assertFalse(result.err().contains("Exception"), result.err());
+        }
+    }
+
+    @Test
+    void shouldRemoveTheFileOfAProcessLongDeadAndListItNoMore() throws Exception {
+        Path dead = dir.resolve((Integer.MAX_VALUE - 1) + "-crashed.stat");
+        try (CountersFile file = CountersFile.create(dir, "template")) {
+            Files.copy(file.path(), dead);
+        }
+        patchLong(dead, 16, Integer.MAX_VALUE - 1); // the pid in the header, as its writer would have written it
+        patchLong(dead, 32, System.currentTimeMillis() - CountersReader.ABANDONED_AFTER_MILLIS - 60_000); // heartbeat
+        MainTest.Result first = MainTest.run("stat", "--dir", dir.toString());
+        assertEquals(0, first.status(), first.err());
+        assertTrue(first.out().contains("pid " + (Integer.MAX_VALUE - 1) + " crashed: dead (process gone), removed its file "
+                + dead + " (last heartbeat "), first.out());
+        assertFalse(Files.exists(dead), "removed");
+        MainTest.Result second = MainTest.run("stat", "--dir", dir.toString());
+        assertTrue(second.out().contains("no memreg counters in " + dir), "not listed again: " + second.out());
+    }
+
+    @Test
+    void shouldShowPinnedBytesNextToRegisteredBytes() throws Exception {
+        try (Child child = Child.start(OverlapCacheChild.class, dir, "overlap")) {
+            MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
+            assertEquals(0, result.status(), result.err());
+            System.out.print(result.out());
+            List<String> lines = result.out().lines().toList();
+            int registered = -1;
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).endsWith(" - registeredBytes")) {
+                    registered = i;
+                }
+            }
+            assertTrue(registered > 0 && lines.get(registered + 1).endsWith(" - pinnedBytes"), "next to each other: " + result.out());
+            Map<Integer, Long> counters = counters(result.out());
+            assertEquals(20 * 4096L, counters.get(CounterId.REGISTERED_BYTES.id()), "overlaps counted per registration");
+            assertEquals(12 * 4096L, counters.get(CounterId.PINNED_BYTES.id()), "distinct pages");
+        }
+    }
+
+    /** Overwrites the long at {@code offset} of a counters file (native order, as the layout says). */
+    static void patchLong(Path path, long offset, long value) throws IOException {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
+            channel.write(ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(value).flip(), offset);
         }
     }
 

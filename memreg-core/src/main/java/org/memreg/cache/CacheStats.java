@@ -21,7 +21,11 @@ package org.memreg.cache;
  * @param deferredDeregistrations in-use entries deregistered later, when their last holder released
  * @param entries                 registrations in the index (findable by acquire)
  * @param retiredEntries          registrations out of the index but still held
- * @param registeredBytes         bytes of every live registration (index and retired)
+ * @param registeredBytes         bytes of every live registration (index and retired), overlapping
+ *                                registrations each counting their own
+ * @param pinnedBytes             bytes of the distinct pages under the live registrations: overlapping
+ *                                registrations count once, as the device pins them; at most
+ *                                {@code registeredBytes}
  * @param inUseBytes              bytes of registrations with at least one holder
  * @param deviceNanos             time spent in device register and deregister calls
  */
@@ -43,6 +47,7 @@ public record CacheStats(
         long entries,
         long retiredEntries,
         long registeredBytes,
+        long pinnedBytes,
         long inUseBytes,
         long deviceNanos) {
 

@@ -1,6 +1,7 @@
 package org.memreg.cache;
 
 import org.memreg.device.MemoryRegion;
+import org.memreg.util.PageCounts;
 
 /**
  * The cache's counters and gauges that change only under its miss lock (hits are counted apart,
@@ -22,6 +23,8 @@ final class Ledger {
     /** Registrations the device holds for us: in the index or retired but held. */
     long liveEntries;
     long registeredBytes;
+    /** The pages under live registrations, each counted once however many registrations cover it. */
+    final PageCounts pinned = new PageCounts();
     /** Hits counted by entries that have since been deregistered. */
     long hitsOfDeregistered;
 
@@ -29,6 +32,7 @@ final class Ledger {
         registrations++;
         liveEntries++;
         registeredBytes += region.length();
+        pinned.increment(region.address(), region.end());
         deviceNanos += nanos;
     }
 
@@ -37,6 +41,7 @@ final class Ledger {
         hitsOfDeregistered += hits;
         liveEntries--;
         registeredBytes -= entry.length();
+        pinned.decrement(entry.start, entry.end);
         deviceNanos += nanos;
     }
 
@@ -45,6 +50,6 @@ final class Ledger {
         return new CacheStats(hits, misses, registrations, deregistrations, evictionsDeviceLimit,
                 evictionsMaxBytes, evictionsMaxEntries, trimmed, replaced, invalidations + eventInvalidations,
                 eventInvalidations, queuedInvalidations, maxQueuedInvalidations, deferredDeregistrations, entries,
-                retiredEntries, registeredBytes, inUseBytes, deviceNanos);
+                retiredEntries, registeredBytes, pinned.coveredBytes(), inUseBytes, deviceNanos);
     }
 }

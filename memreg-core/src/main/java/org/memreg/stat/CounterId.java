@@ -36,6 +36,7 @@ public enum CounterId {
     ENTRIES(15, "entries"),
     RETIRED_ENTRIES(16, "retiredEntries"),
     REGISTERED_BYTES(17, "registeredBytes"),
+    PINNED_BYTES(35, "pinnedBytes"),
     IN_USE_BYTES(18, "inUseBytes"),
     DEVICE_NANOS(19, "deviceNanos"),
     // org.memreg.monitor.MonitorStats: labels are "monitor." and its component names.
@@ -55,7 +56,7 @@ public enum CounterId {
     ODP_PAGES_RECLAIMED(32, "odp.pagesReclaimed"),
     ODP_PAGES_REESTABLISHED(33, "odp.pagesReestablished"),
     ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries");
-    // Next free id: 35. Append new counters with the next id, anywhere in the enum (enum order is
+    // Next free id: 36. Append new counters with the next id, anywhere in the enum (enum order is
     // display order); never renumber or reuse an id.
 
     private static final String ODP_PREFIX = "odp.";

@@ -50,6 +50,12 @@ import java.util.Optional;
 public final class CountersReader {
     /** Clock slack when comparing a process's start time with a file's (ticks of /proc are 10 ms). */
     static final long START_SLACK_MILLIS = 2_000;
+    /**
+     * A dead writer's file whose heartbeat is older than this is abandoned: {@link #removeIfAbandoned}
+     * deletes it. Live writers beat every {@code memreg.stat.intervalMillis} (100 ms by default);
+     * the margin keeps the file of a writer in another pid namespace, whose pid means nothing here.
+     */
+    public static final long ABANDONED_AFTER_MILLIS = 10_000;
 
     /** A counters file found in the directory, described from its name alone. */
     public record Listing(Path path, long pid, String name, boolean alive) {}
@@ -186,6 +192,23 @@ public final class CountersReader {
             throw new CountersFileException(path, "corrupt header: a string of " + length + " bytes (at most " + max + ")");
         }
         return new String(segment.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Deletes {@code path} if its writer is dead (no process has its pid, or one that started after
+     * the file) and its heartbeat is more than {@value #ABANDONED_AFTER_MILLIS} ms old.
+     *
+     * @return the snapshot read just before deleting it, or empty when the file was kept
+     * @throws CountersFileException when the file cannot be read (it is kept then)
+     * @throws IOException when it cannot be deleted (permission)
+     */
+    public static Optional<Snapshot> removeIfAbandoned(Path path) throws IOException {
+        Snapshot snapshot = read(path);
+        if (snapshot.alive() || System.currentTimeMillis() - snapshot.heartbeatMillis() <= ABANDONED_AFTER_MILLIS) {
+            return Optional.empty();
+        }
+        Files.deleteIfExists(path);
+        return Optional.of(snapshot);
     }
 
     /** Whether a process with {@code pid} runs and is not younger than a file made at {@code fileStartMillis}. */

@@ -61,6 +61,22 @@ final class CacheModel {
         this.deviceRegions = deviceRegions;
     }
 
+    /** Bytes of the distinct pages under every registration still registered (overlaps once). */
+    long pinnedBytes() {
+        List<Reg> sorted = new ArrayList<>(regs);
+        sorted.sort(java.util.Comparator.comparingLong(r -> r.start));
+        long bytes = 0;
+        long covered = Long.MIN_VALUE;
+        for (Reg reg : sorted) {
+            long from = Math.max(reg.start, covered);
+            if (reg.end > from) {
+                bytes += reg.end - from;
+                covered = reg.end;
+            }
+        }
+        return bytes;
+    }
+
     Outcome acquire(long start, long end, Access access) {
         for (Reg reg : indexed()) {
             if (reg.start <= start && end <= reg.end) {

@@ -16,12 +16,14 @@ import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * Long random sequences of acquire / release / invalidate / trim against {@link CacheModel}:
  * every answer, every handle's validity and every counter must agree after every step.
  * Reproduce a failure with {@code -Dmemreg.test.seed=<seed printed>}.
  */
+@Unprivileged
 class RegistrationCacheModelTest {
     static final long PAGE = 4096;
     static final long BASE = 0x7d00_0000_0000L;
@@ -142,6 +144,8 @@ class RegistrationCacheModelTest {
         assertEquals(model.entries(), s.entries(), where + " entries");
         assertEquals(model.retiredEntries(), s.retiredEntries(), where + " retired");
         assertEquals(model.registeredBytes, s.registeredBytes(), where + " registeredBytes");
+        assertEquals(model.pinnedBytes(), s.pinnedBytes(), where + " pinnedBytes (distinct pages)");
+        assertTrue(s.pinnedBytes() <= s.registeredBytes(), where + " pinned within registered");
         assertEquals(model.inUseBytes(), s.inUseBytes(), where + " inUseBytes");
         assertEquals(model.registeredBytes, device.registeredBytes(), where + " device bytes");
         assertTrue(s.registeredBytes() <= model.maxBytes, where + " within maxBytes");

@@ -14,7 +14,9 @@ import org.memreg.device.Access;
 import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.device.UnmappedMemoryException;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class RegistrationCacheTest {
     static final long PAGE = 4096;
     static final long BASE = 0x7f00_0000_0000L;
@@ -75,6 +77,21 @@ class RegistrationCacheTest {
             assertEquals(writable.localKey(), again.localKey(), "more access satisfies less");
         }
         writable.close();
+    }
+
+    @Test
+    void shouldCountOverlappingRegistrationsOnceInPinnedBytes() {
+        Registration first = cache.acquire(BASE, 8 * PAGE, Access.ALL);
+        Registration union = cache.acquire(BASE + 4 * PAGE, 8 * PAGE, Access.ALL); // merged: [0, 12) pages
+        CacheStats stats = cache.stats();
+        assertEquals(20 * PAGE, stats.registeredBytes(), "the held [0, 8) and its union [0, 12)");
+        assertEquals(12 * PAGE, stats.pinnedBytes(), "distinct pages: what the device pins");
+        first.close(); // the retired one goes with its last holder
+        assertEquals(12 * PAGE, cache.stats().registeredBytes());
+        assertEquals(12 * PAGE, cache.stats().pinnedBytes());
+        union.close();
+        cache.invalidate(BASE, 12 * PAGE);
+        assertEquals(0, cache.stats().pinnedBytes());
     }
 
     @Test

@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.cache.CacheStats;
 import org.memreg.odp.OdpStats;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class CountersFileTest {
     @TempDir
     Path dir;
@@ -236,6 +238,7 @@ class CountersFileTest {
         assertEquals(32, CounterId.ODP_PAGES_RECLAIMED.id());
         assertEquals(33, CounterId.ODP_PAGES_REESTABLISHED.id());
         assertEquals(34, CounterId.ODP_LEASE_EXPIRIES.id());
+        assertEquals(35, CounterId.PINNED_BYTES.id());
         for (CounterId counter : CounterId.values()) {
             assertEquals(counter, CounterId.byId(counter.id()));
             assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);

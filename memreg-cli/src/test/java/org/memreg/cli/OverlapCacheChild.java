@@ -1,0 +1,45 @@
+package org.memreg.cli;
+
+import java.nio.file.Path;
+import org.memreg.cache.Registration;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.device.SimulatedNic;
+import org.memreg.linux.Mman;
+import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.CountersFile;
+
+/**
+ * A second process for {@link StatCommandTest}: a cache holding two overlapping registrations,
+ * pages [0, 8) and then [4, 12) (merged into [0, 12) while the first stays held), so that its
+ * registered bytes (20 pages) exceed its pinned bytes (12 distinct pages). Prints {@code pid=},
+ * {@code path=} and {@code ready} like {@link StatChild}, and holds both until its stdin closes.
+ */
+public final class OverlapCacheChild {
+    private OverlapCacheChild() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.setProperty(CountersFile.DIR_PROP_NAME, args[0]);
+        System.setProperty("memreg.stat.intervalMillis", "10");
+        long page = 4096;
+        long region = Mman.mapAnonymous(12 * page);
+        try (SimulatedNic nic = SimulatedNic.builder().free().build();
+             RegistrationCache cache = RegistrationCache.builder(nic).statsName(args[1]).monitor(MemoryMonitor.NONE)
+                     .build();
+             Registration first = cache.acquire(region, 8 * page, Access.ALL);
+             Registration union = cache.acquire(region + 4 * page, 8 * page, Access.ALL)) {
+            Thread.sleep(200); // several publishing intervals
+            long pid = ProcessHandle.current().pid();
+            System.out.println("pid=" + pid);
+            System.out.println("path=" + Path.of(args[0], pid + "-" + CountersFile.sanitize(args[1]) + CountersFile.SUFFIX));
+            System.out.println("ready");
+            System.out.flush();
+            while (System.in.read() >= 0) {
+                // Wait for the parent to close our stdin.
+            }
+        } finally {
+            Mman.munmap(region, 12 * page);
+        }
+    }
+}
