@@ -361,8 +361,13 @@ public final class RegistrationCache implements AutoCloseable {
         }
     }
 
-    /** A snapshot of the counters and gauges. */
+    /**
+     * A snapshot of the counters and gauges. Memory events the monitor has already taken from the
+     * kernel are applied first, as for {@link #acquire}: a thread that unmapped registered memory
+     * (its munmap has returned) sees that invalidation counted and the entry gone.
+     */
     public CacheStats stats() {
+        awaitPendingEvents();
         lock.lock();
         try {
             long queuedNow = events.queued();

@@ -14,6 +14,7 @@ import org.memreg.device.Access;
 import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.device.UnmappedMemoryException;
+import org.memreg.monitor.MemoryEventKind;
 import org.memreg.testkit.Unprivileged;
 
 @Unprivileged
@@ -92,6 +93,32 @@ class RegistrationCacheTest {
         union.close();
         cache.invalidate(BASE, 12 * PAGE);
         assertEquals(0, cache.stats().pinnedBytes());
+    }
+
+    /**
+     * The unprivileged run found this: with the reader at normal priority, a thread whose munmap
+     * had returned (the reader had read the event) could still see the old entry in stats().
+     */
+    @Test
+    void statsShouldWaitForEventsTheMonitorHasAlreadyTaken() throws Exception {
+        ScriptedMonitor monitor = new ScriptedMonitor();
+        cache.close();
+        cache = RegistrationCache.builder(device).monitor(monitor).build();
+        cache.acquire(BASE, 2 * PAGE, Access.ALL).close();
+        monitor.take(); // the unmapping thread's munmap returns here
+        Thread reader = Thread.ofPlatform().start(() -> {
+            try {
+                Thread.sleep(50); // a reader at normal priority, late
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            monitor.deliver(MemoryEventKind.UNMAP, BASE, BASE + 2 * PAGE);
+        });
+        CacheStats stats = cache.stats();
+        reader.join();
+        assertEquals(0, stats.entries(), "the unmap the caller already returned from is applied: " + stats);
+        assertEquals(1, stats.eventInvalidations());
+        assertEquals(0, stats.registeredBytes());
     }
 
     @Test
