@@ -17,8 +17,10 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.memreg.testkit.Unprivileged;
 
 /** {@code memreg bench --quick} once: every CSV has its columns and rows, every PNG is an image. */
+@Unprivileged
 class BenchCommandTest {
     @TempDir
     static Path dir;

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import org.junit.jupiter.api.Test;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class MainTest {
     record Result(int status, String out, String err) {}
 

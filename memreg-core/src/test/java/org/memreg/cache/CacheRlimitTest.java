@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.Test;
 import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * Eviction against the real kernel limit: in a process without CAP_IPC_LOCK, a working set twice
  * RLIMIT_MEMLOCK still registers (the cache evicts when mlock says ENOMEM), and when everything
  * is held the cache fails cleanly, naming what is pinned and the limit.
  */
+@Unprivileged
 class CacheRlimitTest {
     @Test
     void shouldEvictPastRlimitMemlockAndFailCleanlyWhenAllIsHeld() throws Exception {

@@ -19,11 +19,13 @@ import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
 import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * Ports of the registration-cache cases other libraries test theirs with: UCX's test_rcache,
  * Open MPI's overlap case (seed 002), and libfabric's cache_full.
  */
+@Unprivileged
 class RcachePortsTest {
     static final long PAGE = 4096;
     static final long BASE = 0x7e00_0000_0000L;

@@ -8,8 +8,10 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
+import org.memreg.testkit.Unprivileged;
 
 /** The exact-start table against a HashMap, through growth, tombstones and rebuilds. */
+@Unprivileged
 class StartTableTest {
     record Region(long address, long length, Access access, long localKey, long remoteKey)
             implements org.memreg.device.MemoryRegion {}

@@ -18,8 +18,10 @@ import org.memreg.linux.Madvise;
 import org.memreg.linux.Mman;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
+import org.memreg.testkit.Unprivileged;
 
 /** The seed-000 scenarios: memory replaced under a registration is detected, never crashes. */
+@Unprivileged
 class SimulatedNicStaleTest {
     private static final long PAGE = SysConf.pageSize();
     private static final boolean ROOT = "root".equals(System.getProperty("user.name"));

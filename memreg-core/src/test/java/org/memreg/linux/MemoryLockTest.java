@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class MemoryLockTest {
     private static final long PAGE = SysConf.pageSize();
 

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.linux.UffdTestSupport.Worker;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * What the kernel tells a userfaultfd, for ranges registered in each mode: UNMAP, REMOVE and
@@ -23,6 +24,7 @@ import org.memreg.linux.UffdTestSupport.Worker;
  * mode. Each test closes the userfaultfd in a finally, which releases any thread still blocked,
  * and only then unmaps what is left.
  */
+@Unprivileged
 class UserfaultfdEventsTest {
     private static final int PAGES = 8;
     /** How long a blocked thread must stay blocked before we read its event. */

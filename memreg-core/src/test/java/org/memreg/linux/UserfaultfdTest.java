@@ -13,8 +13,10 @@ import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.testkit.Unprivileged;
 
 /** Opening, the API handshake, registration modes and misuse; events are in UserfaultfdEventsTest. */
+@Unprivileged
 class UserfaultfdTest {
 
     @Test

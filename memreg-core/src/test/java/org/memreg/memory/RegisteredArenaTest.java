@@ -22,7 +22,9 @@ import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class RegisteredArenaTest {
     static final long MIB = 1 << 20;
     final MlockDevice device = MlockDevice.builder().build();

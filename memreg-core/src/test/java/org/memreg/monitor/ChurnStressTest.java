@@ -19,6 +19,7 @@ import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.device.SimulatedNic.Transfer;
 import org.memreg.linux.Mman;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * Several threads acquire, transfer through the simulated NIC and release, while another thread
@@ -28,6 +29,7 @@ import org.memreg.linux.Mman;
  * invalidation for every change of memory that was registered at the time.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
+@Unprivileged
 class ChurnStressTest {
     static final int SLOTS = 16;
     static final long SLOT = 16 * 1024;

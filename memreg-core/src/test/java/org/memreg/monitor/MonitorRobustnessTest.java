@@ -19,9 +19,11 @@ import org.memreg.device.MlockDevice;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
+import org.memreg.testkit.Unprivileged;
 
 /** No hang in the places where a userfaultfd monitor can deadlock, and nothing grows without bound. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES) // a hang fails the test
+@Unprivileged
 class MonitorRobustnessTest {
     static final long PAGE = 4096;
 

@@ -16,6 +16,7 @@ import org.memreg.device.MlockDevice;
 import org.memreg.linux.MemoryPressure;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * Memory pressure gives back unused registrations and keeps the ones in use. On this VM the
@@ -23,6 +24,7 @@ import org.memreg.linux.ProcStatus;
  * installed for real but fired through the same entry point it calls, {@link PressureWatcher#onPressure()}.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Unprivileged
 class PressureWatcherTest {
     static final long CHUNK = 256 * 1024;
 

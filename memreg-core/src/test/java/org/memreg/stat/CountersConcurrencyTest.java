@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * A writer thread publishes rounds while a reader maps and reads the same file over and over, as
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * first, and the reader loads them first to last with acquire, so a slot read later must be from
  * the same round or a later one (release/acquire ordering, not just atomicity).
  */
+@Unprivileged
 class CountersConcurrencyTest {
     private static final long MIX = 0x9E3779B9L;
 

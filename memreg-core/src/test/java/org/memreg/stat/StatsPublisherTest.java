@@ -9,7 +9,9 @@ import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.memreg.testkit.Unprivileged;
 
+@Unprivileged
 class StatsPublisherTest {
     @TempDir
     Path dir;
