@@ -94,13 +94,13 @@ final class StatCommand implements Callable<Integer> {
 
     /** Prints one block; returns how many files matched. */
     private int print(CountersReader reader, PrintWriter out, PrintWriter err) throws IOException {
-        out.printf("%s - memreg stat %s%n", LocalDateTime.now().format(TIME), reader.directory());
         List<CountersReader.Listing> listings;
         try {
             listings = reader.list().stream().filter(l -> pid == null || l.pid() == pid).toList();
         } catch (IOException e) {
             throw new IOException("cannot list the counters files in " + reader.directory() + ": " + FileErrors.reason(e), e);
         }
+        out.printf("%s - memreg stat %s%n", LocalDateTime.now().format(TIME), reader.directory());
         if (listings.isEmpty()) {
             out.printf("no memreg counters%s in %s%n", pid == null ? "" : " for pid " + pid, reader.directory());
             return 0;

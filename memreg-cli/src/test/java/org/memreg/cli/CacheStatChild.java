@@ -1,9 +1,11 @@
 package org.memreg.cli;
 
+import java.io.IOException;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.memreg.cache.CacheStats;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
@@ -23,8 +25,7 @@ public final class CacheStatChild {
     }
 
     public static void main(String[] args) throws Exception {
-        System.setProperty(CountersFile.DIR_PROP_NAME, args[0]);
-        System.setProperty("memreg.stat.intervalMillis", "10");
+        publishInto(args[0]);
         long page = 4096;
         long region = Mman.mapAnonymous(32 * page);
         try (SimulatedNic nic = SimulatedNic.builder().free().build();
@@ -42,19 +43,34 @@ public final class CacheStatChild {
             Mman.munmap(region + 20 * page, page); // an event, with the userfaultfd monitor
             Thread.sleep(300); // several publishing intervals: the file holds the final values
             long[] values = values(cache.stats(), cache.monitor().stats());
-            long pid = ProcessHandle.current().pid();
-            System.out.println("pid=" + pid);
-            System.out.println("path=" + Path.of(args[0], pid + "-" + CountersFile.sanitize(args[1]) + CountersFile.SUFFIX));
-            for (CounterId counter : CounterId.cacheCounters()) { // what a cache's file holds
-                System.out.println("counter." + counter.id() + "=" + values[counter.ordinal()]);
-            }
-            System.out.println("ready");
-            System.out.flush();
-            while (System.in.read() >= 0) {
-                // Wait for the parent to close our stdin.
-            }
+            announceAndWait(args[0], args[1], CounterId.cacheCounters(), values); // what a cache's file holds
         } finally {
             Mman.munmap(region, 32 * page);
+        }
+    }
+
+    /** Makes the caches this process starts publish into {@code dir}, every 10 ms. */
+    static void publishInto(String dir) {
+        System.setProperty(CountersFile.DIR_PROP_NAME, dir);
+        System.setProperty("memreg.stat.intervalMillis", "10");
+    }
+
+    /**
+     * Prints {@code pid=}, {@code path=} of cache {@code name}'s file in {@code dir}, a
+     * {@code counter.<id>=<value>} line for each of {@code counters} (values by ordinal), then
+     * {@code ready}; returns when the parent closes this process's stdin.
+     */
+    static void announceAndWait(String dir, String name, Set<CounterId> counters, long[] values) throws IOException {
+        long pid = ProcessHandle.current().pid();
+        System.out.println("pid=" + pid);
+        System.out.println("path=" + Path.of(dir, pid + "-" + CountersFile.sanitize(name) + CountersFile.SUFFIX));
+        for (CounterId counter : counters) {
+            System.out.println("counter." + counter.id() + "=" + values[counter.ordinal()]);
+        }
+        System.out.println("ready");
+        System.out.flush();
+        while (System.in.read() >= 0) {
+            // Wait for the parent to close our stdin.
         }
     }
 

@@ -4,8 +4,11 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -67,6 +70,18 @@ class NumaCommandsTest {
         MainTest.Result result = MainTest.run("pages", "--pid", Long.toString(gone));
         assertEquals(Main.FAILED, result.status());
         assertEquals("memreg: no process with pid " + gone + System.lineSeparator(), result.err());
+    }
+
+    @Test
+    void anotherUsersProcessShouldSayPermissionDenied() {
+        assumeTrue(!Files.isReadable(Path.of("/proc/1/maps")),
+                "needs a process this user may not read (pid 1, as anyone but root: the unprivileged run)");
+        MainTest.Result result = MainTest.run("pages", "--pid", "1");
+        assertEquals(Main.FAILED, result.status(), result.out());
+        assertTrue(result.err().startsWith("memreg: cannot read /proc/1/maps: permission denied: process 1 runs as user "),
+                result.err());
+        assertTrue(result.err().contains("needs CAP_SYS_PTRACE"), result.err());
+        assertEquals("", result.out());
     }
 
     @Test

@@ -1,13 +1,12 @@
 package org.memreg.cli;
 
-import java.nio.file.Path;
+import java.util.Set;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
 import org.memreg.monitor.MemoryMonitor;
-import org.memreg.stat.CountersFile;
 
 /**
  * A second process for {@link StatCommandTest}: a cache holding two overlapping registrations,
@@ -20,8 +19,7 @@ public final class OverlapCacheChild {
     }
 
     public static void main(String[] args) throws Exception {
-        System.setProperty(CountersFile.DIR_PROP_NAME, args[0]);
-        System.setProperty("memreg.stat.intervalMillis", "10");
+        CacheStatChild.publishInto(args[0]);
         long page = 4096;
         long region = Mman.mapAnonymous(12 * page);
         try (SimulatedNic nic = SimulatedNic.builder().free().build();
@@ -30,14 +28,7 @@ public final class OverlapCacheChild {
              Registration first = cache.acquire(region, 8 * page, Access.ALL);
              Registration union = cache.acquire(region + 4 * page, 8 * page, Access.ALL)) {
             Thread.sleep(200); // several publishing intervals
-            long pid = ProcessHandle.current().pid();
-            System.out.println("pid=" + pid);
-            System.out.println("path=" + Path.of(args[0], pid + "-" + CountersFile.sanitize(args[1]) + CountersFile.SUFFIX));
-            System.out.println("ready");
-            System.out.flush();
-            while (System.in.read() >= 0) {
-                // Wait for the parent to close our stdin.
-            }
+            CacheStatChild.announceAndWait(args[0], args[1], Set.of(), new long[0]);
         } finally {
             Mman.munmap(region, 12 * page);
         }

@@ -3,6 +3,7 @@ package org.memreg.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -184,6 +185,18 @@ class StatCommandTest {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
             channel.write(ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(value).flip(), offset);
         }
+    }
+
+    @Test
+    void anUnreadableDirectoryShouldSayPermissionDenied() {
+        Path closed = Path.of("/root");
+        assumeTrue(Files.isDirectory(closed) && !Files.isReadable(closed), "needs a directory this user cannot read"
+                + " (/root, as anyone but root: the unprivileged run)");
+        MainTest.Result result = MainTest.run("stat", "--dir", closed.toString());
+        assertEquals(Main.FAILED, result.status(), result.out());
+        assertEquals("memreg: cannot list the counters files in /root: permission denied on /root" + System.lineSeparator(),
+                result.err());
+        assertEquals("", result.out());
     }
 
     @Test
