@@ -79,7 +79,7 @@ final class Connections {
             throw new TransportException("unknown host " + host, e);
         }
         String description = host + ":" + port;
-        NodeAddress peer = Handshake.connect(address, description, node.id(), node.errorMode, node.secret,
+        NodeAddress peer = Handshake.connectPatiently(address, description, node.id(), node.errorMode, node.secret,
                 node.connectTimeoutNanos);
         return connect(peer, description);
     }

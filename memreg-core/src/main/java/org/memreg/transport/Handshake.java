@@ -154,6 +154,39 @@ final class Handshake {
         }
     }
 
+    /** The node was busy (its limits): worth trying again shortly. */
+    static final class Busy extends TransportException {
+        private static final long serialVersionUID = 1L;
+
+        Busy(String message) {
+            super(message, 0);
+        }
+    }
+
+    /**
+     * {@link #connect} again while the node says it is busy, backing off from 5 ms to 100 ms,
+     * until the connection succeeds, fails otherwise, or {@code timeoutNanos} have passed.
+     */
+    static NodeAddress connectPatiently(InetSocketAddress address, String description, long nodeId, ErrorMode mode,
+            Secret secret, long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        for (long backoff = 5;; backoff = Math.min(100, backoff * 2)) {
+            try {
+                return connect(address, description, nodeId, mode, secret, Math.max(1, deadline - System.nanoTime()));
+            } catch (Busy busy) {
+                if (deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoff)) {
+                    throw busy;
+                }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw busy;
+                }
+            }
+        }
+    }
+
     static String modeName(int ordinal) {
         return ordinal >= 0 && ordinal < ErrorMode.values().length ? ErrorMode.values()[ordinal].name()
                 : "unknown (" + ordinal + ")";
@@ -189,7 +222,9 @@ final class Handshake {
             }
             ByteBuffer body = readFully(ByteBuffer.allocate(bytes)).flip();
             if (body.get(0) == REFUSE) {
-                throw new TransportException(description + " refused the connection: " + refusal(body), 0);
+                String why = description + " refused the connection: " + refusal(body);
+                throw body.remaining() > 1 && body.get(1) == Reason.BUSY.ordinal() ? new Busy(why)
+                        : new TransportException(why, 0);
             }
             if (body.get(0) != type || bytes > max || (type == CHALLENGE && bytes != CHALLENGE_BYTES)) {
                 throw new TransportException(description + " is not a memreg node (unexpected reply of type "

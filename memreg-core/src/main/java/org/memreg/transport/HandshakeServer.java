@@ -193,7 +193,9 @@ final class HandshakeServer implements AutoCloseable {
                 readFrames(p);
             }
         } catch (IOException | RuntimeException e) {
-            abandoned++;
+            if (!p.done) { // else it was counted when its answer was decided
+                abandoned++;
+            }
             drop(p);
         }
     }

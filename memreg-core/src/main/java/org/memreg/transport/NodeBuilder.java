@@ -51,9 +51,11 @@ import org.memreg.linux.MemInfo;
  *   <tr><td>{@link #handshakeTimeout}</td><td>{@value #HANDSHAKE_TIMEOUT_PROP_NAME} (ms)</td><td>5 s:
  *       the listener drops a handshake not finished by then</td></tr>
  *   <tr><td>{@link #maxPendingHandshakes}</td><td>{@value #MAX_PENDING_HANDSHAKES_PROP_NAME}</td><td>64
- *       handshakes in progress at once; more connections are refused as busy</td></tr>
- *   <tr><td>{@link #connectionRate}</td><td>{@value #CONNECTION_RATE_PROP_NAME}</td><td>100 new
- *       connections a second from one source address; more are refused as busy</td></tr>
+ *       handshakes in progress at once; more connections are refused as busy (and tried again)</td></tr>
+ *   <tr><td>{@link #connectionRate}</td><td>{@value #CONNECTION_RATE_PROP_NAME}</td><td>1,000 new
+ *       connections a second from one source address (every process on this host is one source:
+ *       127.0.0.1); more are refused as busy, and a memreg client tries again until its connect
+ *       timeout</td></tr>
  * </table>
  *
  * <p><b>Connections and trust.</b> A listening node accepts connections over plain TCP with
@@ -89,7 +91,7 @@ public final class NodeBuilder {
     public static final String MAX_PENDING_HANDSHAKES_PROP_NAME = "memreg.transport.maxPendingHandshakes";
     public static final int MAX_PENDING_HANDSHAKES_DEFAULT = 64;
     public static final String CONNECTION_RATE_PROP_NAME = "memreg.transport.connectionRate";
-    public static final int CONNECTION_RATE_DEFAULT = 100;
+    public static final int CONNECTION_RATE_DEFAULT = 1000;
 
     /** The default of {@link #maxWindowBytes}: a quarter of this machine's physical memory. */
     public static long maxWindowBytesDefault() {
