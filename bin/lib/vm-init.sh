@@ -21,6 +21,7 @@ mount -t proc proc /newroot/proc
 mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/shm /newroot/dev/pts
+ln -sf /proc/self/fd /newroot/dev/fd # bash's <(...) needs it; devtmpfs has none
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs -o mode=0755 run /newroot/run

@@ -80,6 +80,6 @@ java --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -cp "$cp" org.m
 bench=${PIPESTATUS[0]}
 [ "$bench" -eq 0 ] || { echo "vm-suite: memreg bench exited with status $bench"; status=1; }
 
-read -r ok failed skipped _ < <(cat "$results"/*.summary | awk '{o += $1; f += $2; s += $3} END {print o, f, s}')
+read -r ok failed skipped <<< "$(cat "$results"/*.summary | awk '{o += $1; f += $2; s += $3} END {print o, f, s}')"
 echo "vm-suite: $ok passed, $failed failed, $skipped skipped"
 exit "$status"
