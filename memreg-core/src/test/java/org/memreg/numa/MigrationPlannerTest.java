@@ -420,7 +420,7 @@ class MigrationPlannerTest {
 
     @Test
     void shouldEstimateTheCostOfWholeNodeMovesCountingARingTwice() {
-        NodeSummary census = new NodeSummary(new TreeMap<>(Map.of(0, 100L, 1, 30L, 2, 5L, 3, 7L)), 9, 4, new TreeMap<>());
+        NodeSummary census = new NodeSummary(new TreeMap<>(Map.of(0, 100L, 1, 30L, 2, 5L, 3, 7L)), 9, 4, 0, new TreeMap<>());
         MigrationPlan overlapping = MigrationPlanner.plan(NodeSet.parse("0-1"), NodeSet.parse("1-2"));
         assertEquals(new MigrationPlan.Cost(130, 130), overlapping.cost(census), "nodes 0 and 1 move once each, 2 and 3 stay");
         MigrationPlan swap = MigrationPlanner.plan(Map.of(0, 1, 1, 0));
