@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.memreg.numa.NodeSet;
+import org.memreg.numa.SysfsTopology;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -21,6 +23,8 @@ import org.memreg.testkit.Unprivileged;
 @Unprivileged
 class BadInvocationTest {
     private static final String SELF = Long.toString(ProcessHandle.current().pid());
+    /** The first node id past this machine's last node. */
+    private static final int BEYOND = lastNode() + 1;
 
     @TempDir
     static Path dir;
@@ -35,6 +39,11 @@ class BadInvocationTest {
 
     private static Bad bad(String args, String... says) {
         return new Bad(List.of(args.split(" ", -1)), List.of(says));
+    }
+
+    private static int lastNode() {
+        NodeSet nodes = SysfsTopology.read().nodeSet();
+        return nodes.nth(nodes.size() - 1);
     }
 
     static Stream<Bad> invocations() {
@@ -59,8 +68,9 @@ class BadInvocationTest {
                 // migrate
                 bad("migrate --pid 99999999999 --from 0 --to 0", "'--pid'", "'99999999999' is not a process id"),
                 bad("migrate --pid " + SELF + " --from 0,1 --to 1,0", "'--to'", "\"1,0\" is not in ascending order"),
-                bad("migrate --pid " + SELF + " --from 0-3 --to 2-5", "--from names nodes 1-3 that do not exist"),
-                bad("migrate --pid " + SELF + " --from 0 --to 5", "--to names node 5 that does not exist"),
+                bad("migrate --pid " + SELF + " --from 0 --to " + BEYOND + "-" + (BEYOND + 2),
+                        "--to names nodes " + BEYOND + "-" + (BEYOND + 2) + " that do not exist"),
+                bad("migrate --pid " + SELF + " --from " + BEYOND + " --to 0", "--from names node " + BEYOND + " that does not exist"),
                 bad("migrate --pid " + SELF + " --from 3-1 --to 0", "'--from'", "reversed range in \"3-1\""),
                 bad("migrate --pid " + SELF + " --from 64 --to 0", "'--from'", "node above 63"),
                 bad("migrate --pid " + SELF + " --from  --to 0", "'--from'", "empty node list"),

@@ -14,6 +14,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.numa.NodeSet;
+import org.memreg.numa.SysfsTopology;
 import org.memreg.testkit.Unprivileged;
 
 /** {@code memreg pages} and {@code memreg migrate} against this JVM, on the real node and a simulated topology. */
@@ -134,8 +136,12 @@ class NumaCommandsTest {
 
     @Test
     void shouldRefuseNodesThisMachineDoesNotHaveBeforeShowingAPlan() {
-        MainTest.Result result = MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", "0-3", "--to", "2-5");
-        assertUsageError(result, "--from names nodes 1-3 that do not exist on this machine (nodes: 0)");
+        NodeSet nodes = SysfsTopology.read().nodeSet();
+        int beyond = nodes.nth(nodes.size() - 1) + 1; // nodes past the last one, whatever the machine has
+        MainTest.Result result = MainTest.run("migrate", "--pid", Long.toString(SELF), "--from", nodes.nth(0) + "",
+                "--to", beyond + "-" + (beyond + 2));
+        assertUsageError(result, "--to names nodes " + beyond + "-" + (beyond + 2)
+                + " that do not exist on this machine (nodes: " + nodes + ")");
         assertTrue(result.err().contains("--dry-run --simulated N"), "says how to plan anyway: " + result.err());
         assertEquals("", result.out(), "no plan before the refusal");
     }
