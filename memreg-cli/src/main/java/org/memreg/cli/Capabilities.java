@@ -7,8 +7,10 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.config.Settings;
 import org.memreg.device.PinBound;
 import org.memreg.linux.Errno;
@@ -91,8 +93,7 @@ final class Capabilities {
     static Capability userfaultfd(boolean userModeOnly) {
         Userfaultfd.Probe probe = Userfaultfd.probeMode(userModeOnly);
         if (!probe.available()) {
-            return Capability.no(probe.reason()
-                    + (userModeOnly ? "; the memory monitor is off: invalidate() and RegisteredArena only" : ""));
+            return Capability.no(probe.reason());
         }
         long events = UffdFeatures.EVENT_UNMAP | UffdFeatures.EVENT_REMOVE | UffdFeatures.EVENT_REMAP;
         String features = "unmap, remove and remap events " + ((probe.kernelFeatures() & events) == events
@@ -100,6 +101,26 @@ final class Capabilities {
         return Capability.yes(features + (userModeOnly
                 ? "; the memory monitor uses this mode (faults in the kernel on our behalf fail instead of waiting)"
                 : "; not needed by the monitor, which prefers user mode only"));
+    }
+
+    /**
+     * The monitor a cache gets by default ({@code memreg.cache.monitor}): memreg's own, on
+     * userfaultfd, in place of UCX's memory hooks (libucm), which memreg's processes switch off.
+     */
+    static Capability memoryMonitor() {
+        String setting = System.getProperty(RegistrationCacheBuilder.MONITOR_PROP_NAME, RegistrationCacheBuilder.MONITOR_DEFAULT);
+        String name = RegistrationCacheBuilder.MONITOR_PROP_NAME + "=" + setting;
+        String without = ": a cache learns of freed or remapped memory only through invalidate() and RegisteredArena,"
+                + " so a buffer freed and reallocated behind its back can keep a stale registration";
+        if (List.of("none", "off", "false").contains(setting.strip().toLowerCase(Locale.ROOT))) {
+            return Capability.no("off (" + name + ")" + without);
+        }
+        Userfaultfd.Probe probe = Userfaultfd.probe();
+        return probe.available()
+                ? Capability.yes("userfaultfd" + (probe.userModeOnly() ? " (user mode only)" : " (all faults)") + " for "
+                        + name + ": caches see munmap, mremap and madvise(DONTNEED) of registered memory as they happen;"
+                        + " UCX's own memory hooks (UCX_MEM_EVENTS) stay off in memreg's processes")
+                : Capability.no("none: " + probe.reason() + without);
     }
 
     static Capability physicalFrames() {

@@ -11,13 +11,13 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code memreg info}: the page a user reads when something does not work. One row per
- * capability memreg may use (pinning and its bound, each userfaultfd mode, UCX, NUMA, huge pages,
+ * capability memreg may use (pinning and its bound, each userfaultfd mode, the memory monitor, UCX, NUMA, huge pages,
  * PSI, real-time priority, the counters directory): whether it works here, and why not. To add a
  * row, add a probe to {@link Capabilities} and a line to {@link #ROWS}; a probe that throws shows
  * as "no" with the reason, so one broken probe never hides the others.
  */
 @Command(name = "info", description = {"Show what memreg can use here: each capability, whether it works, and why not.",
-        "Pinning and its bound, userfaultfd modes, UCX, NUMA nodes, huge pages, PSI, counters directory."})
+        "Pinning and its bound, userfaultfd modes, the memory monitor, UCX, NUMA nodes, huge pages, PSI, counters directory."})
 final class InfoCommand implements Callable<Integer> {
     /** A row: its name and the probe that fills it. */
     record Row(String name, Supplier<Capability> probe) {}
@@ -30,6 +30,7 @@ final class InfoCommand implements Callable<Integer> {
             new Row("mlock", Capabilities::mlock),
             new Row("userfaultfd (user mode only)", () -> Capabilities.userfaultfd(true)),
             new Row("userfaultfd (all faults)", () -> Capabilities.userfaultfd(false)),
+            new Row("memory monitor", Capabilities::memoryMonitor),
             new Row("physical frames", Capabilities::physicalFrames),
             new Row("real-time priority", Capabilities::realtime),
             new Row("UCX", Capabilities::ucx),

@@ -53,6 +53,9 @@ class InfoCommandTest {
         });
         assertEquals(Userfaultfd.probeMode(true).available() ? "yes" : "no", rows.get("userfaultfd (user mode only)").works());
         assertEquals(Userfaultfd.probeMode(false).available() ? "yes" : "no", rows.get("userfaultfd (all faults)").works());
+        assertEquals(Userfaultfd.probe().available() ? "yes" : "no", rows.get("memory monitor").works());
+        assertTrue(rows.get("memory monitor").details().contains(Userfaultfd.probe().available()
+                ? "caches see munmap" : "only through invalidate()"), rows.get("memory monitor").toString());
         assertEquals(Pagemap.pfnsVisible() ? "yes" : "no", rows.get("physical frames").works());
         assertEquals(Ucp.isAvailable() ? "yes" : "no", rows.get("UCX").works());
         if (Ucp.isAvailable()) {
