@@ -36,8 +36,9 @@ import org.memreg.config.Settings;
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
  *       registers and deregisters every chunk (for comparison)</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>auto: the cache's
- *       registrations of user buffers are watched with userfaultfd where available, so a buffer
- *       freed and reallocated is registered anew; none: the caller invalidates</td></tr>
+ *       registrations of user buffers are watched by UCM's hooks and userfaultfd where available,
+ *       so a buffer freed and reallocated is registered anew (the modes of
+ *       {@code memreg.cache.monitor}); none: the caller invalidates</td></tr>
  * </table>
  */
 public final class NodeBuilder {
@@ -115,7 +116,7 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** The memory monitor of the node's registration cache: {@code auto}, {@code userfaultfd} or {@code none}. */
+    /** The memory monitor of the node's registration cache, a {@link org.memreg.monitor.MonitorMode} such as {@code auto}. */
     public NodeBuilder monitor(String monitor) {
         this.monitor = java.util.Objects.requireNonNull(monitor, "monitor");
         return this;
