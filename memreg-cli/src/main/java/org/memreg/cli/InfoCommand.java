@@ -2,17 +2,20 @@ package org.memreg.cli;
 
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.config.Settings;
 import org.memreg.linux.MemoryLock;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.ProcStatus;
 import org.memreg.linux.SysConf;
+import org.memreg.monitor.MemoryMonitors;
+import org.memreg.monitor.MonitorSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code memreg info}: what this machine gives memreg to work with. */
-@Command(name = "info", description = "Show the page size, pin limit and what memreg can use here.")
+@Command(name = "info", description = "Show the page size, pin limit, memory monitors and what memreg can use here.")
 final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -27,6 +30,11 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("physical frames      %s%n", Pagemap.pfnsVisible()
                 ? "visible in /proc/self/pagemap: the simulated NIC detects stale pages"
                 : "hidden (not root): the simulated NIC only sees pages that are gone");
+        out.printf("memory monitors      (%s)%n", RegistrationCacheBuilder.MONITOR_PROP_NAME);
+        for (MonitorSupport mode : MemoryMonitors.support()) {
+            out.printf("  %-18s %s%s%n", mode.mode().label(), mode.available() ? "works" : "unavailable",
+                    mode.detail().isEmpty() ? "" : ": " + mode.detail());
+        }
         out.flush();
         return 0;
     }
