@@ -5,7 +5,6 @@
  */
 #include <stddef.h>
 #include <stdio.h>
-#include <netinet/in.h>
 #include <ucp/api/ucp.h>
 
 #define SIZE(t) printf("%s=%zu\n", #t, sizeof(t))
@@ -28,17 +27,6 @@ int main(void) {
     SIZE(ucs_sock_addr_t);
     OFF(ucs_sock_addr_t, addr); OFF(ucs_sock_addr_t, addrlen);
 
-    SIZE(ucp_listener_params_t);
-    OFF(ucp_listener_params_t, field_mask); OFF(ucp_listener_params_t, sockaddr);
-    OFF(ucp_listener_params_t, accept_handler); OFF(ucp_listener_params_t, conn_handler);
-
-    SIZE(ucp_listener_attr_t);
-    OFF(ucp_listener_attr_t, field_mask); OFF(ucp_listener_attr_t, sockaddr);
-
-    SIZE(ucp_conn_request_attr_t);
-    OFF(ucp_conn_request_attr_t, field_mask); OFF(ucp_conn_request_attr_t, client_address);
-    OFF(ucp_conn_request_attr_t, client_id);
-
     SIZE(ucp_ep_params_t);
     OFF(ucp_ep_params_t, field_mask); OFF(ucp_ep_params_t, address); OFF(ucp_ep_params_t, err_mode);
     OFF(ucp_ep_params_t, err_handler); OFF(ucp_ep_params_t, user_data); OFF(ucp_ep_params_t, flags);
@@ -47,9 +35,6 @@ int main(void) {
 
     SIZE(ucp_err_handler_t);
     OFF(ucp_err_handler_t, cb); OFF(ucp_err_handler_t, arg);
-
-    SIZE(ucp_listener_conn_handler_t);
-    OFF(ucp_listener_conn_handler_t, cb); OFF(ucp_listener_conn_handler_t, arg);
 
     SIZE(ucp_mem_map_params_t);
     OFF(ucp_mem_map_params_t, field_mask); OFF(ucp_mem_map_params_t, address);
@@ -70,8 +55,5 @@ int main(void) {
     SIZE(ucp_tag_recv_info_t);
     OFF(ucp_tag_recv_info_t, sender_tag); OFF(ucp_tag_recv_info_t, length);
 
-    SIZE(struct sockaddr_in);
-    OFF(struct sockaddr_in, sin_family); OFF(struct sockaddr_in, sin_port); OFF(struct sockaddr_in, sin_addr);
-    SIZE(struct sockaddr_storage);
     return 0;
 }

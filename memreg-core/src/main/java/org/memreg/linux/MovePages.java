@@ -14,7 +14,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Per page the kernel writes a status: the node the page is (now) on, or a negative errno.
  * Querying gives {@link #NOT_PRESENT} for a page never touched (or swapped out) and
  * {@link #ZERO_PAGE} for a page only ever read (it maps the shared zero page) — and, the same
- * code, for an address no mapping covers. Moving can also give -EACCES (the page is mapped by
+ * code, for an address no mapping covers. Older kernels (seen on Linux 6.1) also answer
+ * {@code -EFAULT} for a page never touched; {@code org.memreg.numa.PagePlacement} tells the two
+ * apart with pagemap's present bit. Moving can also give -EACCES (the page is mapped by
  * several processes; MPOL_MF_MOVE_ALL, which needs CAP_SYS_NICE, moves it anyway), -EBUSY
  * (pinned or locked for I/O right now), -ENOMEM (the target node is full) and others; see
  * {@link #describe}.

@@ -19,7 +19,7 @@ import java.lang.invoke.MethodHandle;
  * +---------+---------+------+----------+-----------+-----------------------------+
  * </pre>
  *
- * <p>The PFN bits are only filled in for processes with CAP_SYS_ADMIN (root); otherwise they
+ * <p>{@link #readOf} reads another process's file the same way. The PFN bits are only filled in for processes with CAP_SYS_ADMIN (root); otherwise they
  * read as zero while the flag bits stay valid: see {@link #pfnsVisible()}. The file is opened
  * once per JVM and never closed, so reads never race with a close (pread is thread safe).
  */
@@ -87,6 +87,34 @@ public final class Pagemap {
      * @throws LinuxException when the read fails
      */
     public static void read(long address, long[] entries, int count) {
+        read(File.FD, address, entries, count);
+    }
+
+    /**
+     * The entries of {@code pages} pages of process {@code pid} (0: this one), starting at the page
+     * containing {@code address}, from {@code /proc/<pid>/pagemap}; null when that file cannot be
+     * opened (no such process, or not allowed: it needs the same uid or CAP_SYS_PTRACE).
+     *
+     * @throws LinuxException when the read fails
+     */
+    public static long[] readOf(long pid, long address, int pages) {
+        if (pid == 0 || pid == ProcessHandle.current().pid()) {
+            return read(address, pages);
+        }
+        int fd = Fd.open("/proc/" + pid + "/pagemap", Fd.O_RDONLY | Fd.O_CLOEXEC);
+        if (fd < 0) {
+            return null;
+        }
+        try {
+            long[] entries = new long[pages];
+            read(fd, address, entries, pages);
+            return entries;
+        } finally {
+            Fd.close(fd);
+        }
+    }
+
+    private static void read(int fd, long address, long[] entries, int count) {
         MemorySegment scratch = SCRATCH.get();
         long firstPage = Long.divideUnsigned(address, SysConf.pageSize());
         for (int done = 0; done < count; ) {
@@ -96,7 +124,7 @@ public final class Pagemap {
             MemorySegment state = Native.callState();
             long got;
             try {
-                got = (long) PREAD.invokeExact(state, File.FD, scratch.address(), bytes, offset);
+                got = (long) PREAD.invokeExact(state, fd, scratch.address(), bytes, offset);
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }

@@ -4,6 +4,7 @@ import java.util.BitSet;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MemoryPolicy;
 import org.memreg.linux.MovePages;
+import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
 
 /**
@@ -76,7 +77,37 @@ final class LinuxPagePlacement implements PagePlacement {
             System.arraycopy(batchStatus, 0, status, done, count);
             done += count;
         }
+        untouchedFromZeroPage(pid, first, pageSize, status);
         return new PageNodes(first, pageSize, status);
+    }
+
+    /**
+     * Linux 6.1 answers -EFAULT for a page never touched as for the zero page (6.18 gives -ENOENT
+     * for the former), so a -EFAULT page that pagemap says is not present is {@link
+     * MovePages#NOT_PRESENT}: the same answer on every kernel. Where pagemap cannot be read (another
+     * user's process) the statuses stay as the kernel gave them.
+     */
+    private static void untouchedFromZeroPage(int pid, long first, long pageSize, int[] status) {
+        int from = 0;
+        while (from < status.length && status[from] != MovePages.ZERO_PAGE) {
+            from++;
+        }
+        int to = status.length;
+        while (to > from && status[to - 1] != MovePages.ZERO_PAGE) {
+            to--;
+        }
+        if (from == to) {
+            return;
+        }
+        long[] entries = Pagemap.readOf(pid, first + from * pageSize, to - from);
+        if (entries == null) {
+            return;
+        }
+        for (int i = from; i < to; i++) {
+            if (status[i] == MovePages.ZERO_PAGE && !Pagemap.isPresent(entries[i - from])) {
+                status[i] = MovePages.NOT_PRESENT;
+            }
+        }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.memreg.numa;
 
+import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -66,6 +67,37 @@ public record MigrationPlan(SortedMap<Integer, Integer> remap, List<Move> moves,
     /** Where pages now on {@code node} should end: {@code remap().get(node)}, or {@code node} itself. */
     public int target(int node) {
         return remap.getOrDefault(node, node);
+    }
+
+    /**
+     * The planner's cost estimate for the whole-node moves of this plan (as {@code migrate_pages}
+     * makes them) over pages counted per node as in {@code census}.
+     *
+     * @param pages pages that move at least once
+     * @param pageMoves page migrations: a page on a ring's broken node moves twice
+     */
+    public record Cost(long pages, long pageMoves) {
+        /** The time the moves take at {@code pagesPerSecond} page migrations per second. */
+        public Duration at(double pagesPerSecond) {
+            if (!(pagesPerSecond > 0)) {
+                throw new IllegalArgumentException("pages per second must be positive: " + pagesPerSecond);
+            }
+            return Duration.ofNanos(Math.round(pageMoves / pagesPerSecond * 1e9));
+        }
+    }
+
+    /** What these moves cost for a process whose pages are counted per node in {@code census}. */
+    public Cost cost(NodeSummary census) {
+        Map<Integer, Integer> onePagePerNode = new TreeMap<>();
+        census.perNode().keySet().forEach(node -> onePagePerNode.put(node, node));
+        long pages = 0;
+        long pageMoves = 0;
+        for (Map.Entry<Integer, PageMoveSimulator.Fate> e : PageMoveSimulator.apply(onePagePerNode, moves).entrySet()) {
+            long count = census.onNode(e.getKey());
+            pages += e.getValue().moves() > 0 ? count : 0;
+            pageMoves += count * e.getValue().moves();
+        }
+        return new Cost(pages, pageMoves);
     }
 
     /** True when the moves realize the remap exactly, each page moving at most once. */

@@ -9,7 +9,10 @@ import org.memreg.linux.MovePages;
  *
  * <p>Page statuses are the kernel's {@code move_pages} codes: a node id (≥ 0), or
  * {@link MovePages#NOT_PRESENT}, {@link MovePages#ZERO_PAGE} or another negative errno
- * ({@link MovePages#describe}).
+ * ({@link MovePages#describe}). A page never touched, or an address no mapping covers, is
+ * {@link MovePages#NOT_PRESENT} on every kernel where the process's pagemap can be read (this
+ * process, or another of the same user): Linux 6.1's move_pages says -EFAULT for it, as for the
+ * zero page, and the present bit tells them apart.
  *
  * <p>Addresses need not be page aligned: every page overlapping a range counts. Thread safe.
  */

@@ -161,6 +161,9 @@ public final class OdpMapping implements AutoCloseable {
     }
 
     private void rma(boolean put, long offset, MemorySegment buffer, Runnable whileHeld) {
+        if (closing) {
+            throw new IllegalStateException("ODP mapping of region " + Integer.toHexString(region) + " is closed");
+        }
         long length = buffer.byteSize();
         if (offset < 0 || length <= 0 || offset + length > (long) table.pages() * pageSize) {
             throw new IndexOutOfBoundsException("offset " + offset + ", length " + length);
@@ -258,8 +261,8 @@ public final class OdpMapping implements AutoCloseable {
     }
 
     /**
-     * Stops the receiving thread and deletes the counters file. The owner is not told: it cuts
-     * this peer off by its lease.
+     * Stops the receiving thread and deletes the counters file; later puts and gets throw
+     * {@link IllegalStateException}. The owner is not told: it cuts this peer off by its lease.
      */
     @Override
     public void close() {

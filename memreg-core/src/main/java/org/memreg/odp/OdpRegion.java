@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -128,6 +129,9 @@ public final class OdpRegion implements AutoCloseable {
     private volatile CompletableFuture<Long> receive;
     private int trimCursor;
 
+    /** The (node, region number) pairs of the regions open in this process: one region per number per node. */
+    private static final Set<List<Long>> OPEN = ConcurrentHashMap.newKeySet();
+
     private OdpRegion(Node node, long bytes, int region, Duration lease, Backing backing) {
         this.node = node;
         this.region = region;
@@ -205,8 +209,18 @@ public final class OdpRegion implements AutoCloseable {
         if (bytes <= 0) {
             throw new IllegalArgumentException("region size must be positive: " + bytes);
         }
+        Objects.requireNonNull(backing, "backing");
         OdpStatsCounters.checkSettings();
-        return new OdpRegion(node, bytes, region, lease, Objects.requireNonNull(backing, "backing"));
+        List<Long> name = List.of(node.id(), (long) region);
+        if (!OPEN.add(name)) {
+            throw new IllegalStateException(String.format("node %016x already has an ODP region %x", node.id(), region));
+        }
+        try {
+            return new OdpRegion(node, bytes, region, lease, backing);
+        } catch (RuntimeException e) {
+            OPEN.remove(name);
+            throw e;
+        }
     }
 
     /** The region's memory, for the owner's own reads and writes (only of pages it knows present). */
@@ -236,6 +250,11 @@ public final class OdpRegion implements AutoCloseable {
      * before (even if cut off) is refused: a restarted peer is a new node with a new id.
      */
     public long serve(Endpoint endpoint) {
+        checkOpen();
+        if (endpoint.node() != node) {
+            throw new IllegalArgumentException(endpoint + " belongs to " + endpoint.node() + ", not to this region's "
+                    + node);
+        }
         long peer = endpoint.peerId();
         table.connect(peer);
         synchronized (keyLock) {
@@ -253,12 +272,14 @@ public final class OdpRegion implements AutoCloseable {
 
     /** Cuts {@code peer} off now (the application knows it failed or left). */
     public void disconnect(long peer) {
+        checkOpen();
         table.disconnect(peer);
         closeCutOff();
     }
 
     /** Starts reclaiming the present pages of {@code range} (also called by REMOVE events: {@link #watchRemovals}); see {@link OwnerPageTable#reclaim}. Returns its epoch or 0. */
     public long reclaim(PageRange range) {
+        checkOpen();
         return table.reclaim(range, System.nanoTime());
     }
 
@@ -268,6 +289,7 @@ public final class OdpRegion implements AutoCloseable {
      * Returns the bytes whose reclaim started (they are released once the peers acknowledged).
      */
     public long trim(long bytes) {
+        checkOpen();
         int want = (int) Math.min(table.pages(), Math.max(1, (bytes + pageSize - 1) / pageSize));
         int taken = 0;
         synchronized (table) {
@@ -309,6 +331,7 @@ public final class OdpRegion implements AutoCloseable {
      * @return false when the monitor cannot watch the region's memory (then the monitor is closed)
      */
     public boolean watchRemovals(MemoryMonitor monitor) {
+        checkOpen();
         long base = window.segment().address();
         long end = base + (long) table.pages() * pageSize;
         monitor.start((kind, start, stop, taken) -> {
@@ -330,6 +353,12 @@ public final class OdpRegion implements AutoCloseable {
         }
         this.monitor = monitor;
         return true;
+    }
+
+    private void checkOpen() {
+        if (closing) {
+            throw new IllegalStateException("ODP region " + Integer.toHexString(region) + " is closed");
+        }
     }
 
     /** The state of {@code page}. */
@@ -397,6 +426,7 @@ public final class OdpRegion implements AutoCloseable {
             return;
         }
         closing = true;
+        OPEN.remove(List.of(node.id(), (long) region));
         if (publisher != null) {
             publisher.close(); // publishes a last time and deletes the file; never throws
         }
@@ -476,16 +506,14 @@ public final class OdpRegion implements AutoCloseable {
             for (Long peer; (peer = toClose.poll()) != null;) {
                 late.add(peer);
             }
-            WindowKey now = window.key();
-            WindowKey next = new WindowKey(now.owner(), now.windowId(), now.generation() + 1, now.address(),
-                    now.length(), now.access(), now.rkey());
+            WindowKey next = window.nextKey(); // good from now on, and after the current one is revoked
             MemorySegment rekey = OdpWire.encodeRekey(next.toBytes());
             for (Map.Entry<Long, Endpoint> e : peers.entrySet()) {
                 if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && e.getValue().isUsable()) {
                     e.getValue().send(OdpWire.tag(OdpWire.TO_PEER, region), rekey); // before the revocation
                 }
             }
-            window.invalidate(); // revokes generation now.generation() at every node; next is current
+            window.invalidate(); // revokes the current generation at every node; next becomes current
             late.forEach(peers::remove); // the endpoint is the application's: left open
         }
     }

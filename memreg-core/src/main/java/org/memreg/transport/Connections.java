@@ -3,6 +3,7 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -15,6 +16,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -22,14 +24,22 @@ import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
 
 /**
- * A node's connections: connecting (hello, reply, ack), accepting from the listener, the endpoint
- * registry by UCX endpoint and by peer id, failed peers, and closing endpoints. Kept apart from
- * {@link Node} so that the handshake's two sides and the registry they fill read together.
+ * A node's connections: connecting (the listener's {@link Handshake} over TCP when by host and
+ * port, then hello, reply and ack over UCX), answering a peer's hello, the endpoint registry by
+ * UCX endpoint and by peer id, failed peers, and closing endpoints. Kept apart from {@link Node}
+ * so that the exchange's two sides and the registry they fill read together.
+ *
+ * <p>The UCX hello carries the sender's node id, a nonce, the handshake version, its error mode
+ * and its UCX address, and with a secret a proof over all of them: the receiver creates an
+ * endpoint to that address only when version and mode match and the proof checks out.
  *
  * <p>The registry is guarded by the node's lock; the control handlers and {@link
- * #acceptConnections()} and {@link #endpointErrors()} run under it, inside progress.
+ * #endpointErrors()} run under it, inside progress.
  */
 final class Connections {
+    /** Bytes of the UCX hello before the address. */
+    private static final int HELLO_FIXED = 24;
+    private static final String HELLO_LABEL = "memreg-v1 ucx hello";
     private final Node node;
     private final UcxWorker worker;
     private final ReentrantLock lock;
@@ -37,6 +47,7 @@ final class Connections {
     private final Map<Long, Endpoint> byPeer = new HashMap<>();
     private final ArrayDeque<Endpoint> accepted = new ArrayDeque<>();
     private final Map<Long, TransportException> failedPeers = new HashMap<>();
+    private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
 
     Connections(Node node) {
         this.node = node;
@@ -56,26 +67,41 @@ final class Connections {
 
     /** {@link Node#connect(String, int)}. */
     Endpoint connect(String host, int port) {
+        Objects.requireNonNull(host, "host");
+        if (port < 1 || port > 65_535) {
+            throw new IllegalArgumentException("port must be in [1, 65535]: " + port);
+        }
+        node.checkOpen();
         InetSocketAddress address;
         try {
             address = new InetSocketAddress(InetAddress.getByName(host), port);
         } catch (UnknownHostException e) {
             throw new TransportException("unknown host " + host, e);
         }
-        return handshake(host + ":" + port, () -> worker.connect(address, ucxErrorMode()), null);
+        String description = host + ":" + port;
+        NodeAddress peer = Handshake.connectPatiently(address, description, node.id(), node.errorMode, node.secret,
+                node.connectTimeoutNanos);
+        return connect(peer, description);
     }
 
     /** {@link Node#connect(byte[])}. */
     Endpoint connect(byte[] workerAddress) {
-        byte[] copy = workerAddress.clone();
-        return handshake("worker address", () -> worker.connect(copy, ucxErrorMode()), worker.address());
+        NodeAddress peer = NodeAddress.parse(Objects.requireNonNull(workerAddress, "workerAddress"));
+        String description = String.format("worker address of %016x", peer.nodeId());
+        if (peer.version() != Handshake.VERSION) {
+            throw new TransportException("the node at the " + description + " speaks version " + peer.version()
+                    + ", this node " + Handshake.VERSION, Ucp.ERR_INVALID_PARAM);
+        }
+        if (peer.errorMode() != node.errorMode) {
+            throw new TransportException("the node at the " + description + " uses error mode " + peer.errorMode()
+                    + ", this node " + node.errorMode + ": both sides must use the same memreg.transport.errorMode",
+                    Ucp.ERR_INVALID_PARAM);
+        }
+        return connect(peer, description);
     }
 
-    private interface EpFactory {
-        long create();
-    }
-
-    private Endpoint handshake(String description, EpFactory factory, byte[] ourAddress) {
+    /** Creates the UCX endpoint to {@code peer}, then hello, reply, ack. */
+    private Endpoint connect(NodeAddress peer, String description) {
         long nonce = Node.RANDOM.nextLong() & Tags.LOW48;
         CompletableFuture<Long> reply = new CompletableFuture<>();
         Endpoint endpoint;
@@ -84,7 +110,7 @@ final class Connections {
             node.checkOpen();
             long ep;
             try {
-                ep = factory.create();
+                ep = worker.connect(peer.ucx(), ucxErrorMode());
             } catch (RuntimeException e) {
                 throw new TransportException("cannot connect to " + description + ": " + e.getMessage(), e);
             }
@@ -92,19 +118,13 @@ final class Connections {
             byEp.put(ep, endpoint);
             node.engine.add(new ControlReceive(node, Tags.REPLY | nonce, Tags.EXACT, false,
                     (tag, payload) -> reply.complete(payload.get(JAVA_LONG, 0))));
-            byte[] address = ourAddress == null ? new byte[0] : ourAddress;
-            MemorySegment hello = Arena.ofAuto().allocate(20 + address.length, 8);
-            hello.set(JAVA_LONG, 0, node.id());
-            hello.set(JAVA_LONG, 8, nonce);
-            hello.set(JAVA_INT, 16, address.length);
-            hello.asSlice(20).copyFrom(MemorySegment.ofArray(address));
-            node.messaging.sendControl(endpoint, Tags.HELLO, hello);
+            node.messaging.sendControl(endpoint, Tags.HELLO, hello(nonce));
         } finally {
             node.unlockAndWake();
         }
-        long peer;
+        long peerId;
         try {
-            peer = node.engine.await(reply, node.connectTimeoutNanos, endpoint);
+            peerId = node.engine.await(reply, node.connectTimeoutNanos, endpoint);
         } catch (TransportException e) {
             close(endpoint);
             throw new TransportException("no memreg node answered at " + description + " within "
@@ -113,8 +133,8 @@ final class Connections {
         }
         lock.lock();
         try {
-            endpoint.peerId = peer;
-            byPeer.put(peer, endpoint);
+            endpoint.peerId = peerId;
+            byPeer.put(peerId, endpoint);
             MemorySegment ack = Arena.ofAuto().allocate(8, 8);
             ack.set(JAVA_LONG, 0, node.id());
             node.messaging.sendControl(endpoint, Tags.ACK, ack);
@@ -125,6 +145,24 @@ final class Connections {
         return endpoint;
     }
 
+    private MemorySegment hello(long nonce) {
+        byte[] address = node.ucxAddress;
+        boolean proven = node.secret != null;
+        MemorySegment hello = Arena.ofAuto().allocate(HELLO_FIXED + address.length + (proven ? Secret.PROOF_BYTES : 0), 8);
+        hello.set(JAVA_LONG, 0, node.id());
+        hello.set(JAVA_LONG, 8, nonce);
+        hello.set(JAVA_SHORT, 16, (short) Handshake.VERSION);
+        hello.set(JAVA_BYTE, 18, (byte) node.errorMode.ordinal());
+        hello.set(JAVA_BYTE, 19, (byte) (proven ? 1 : 0));
+        hello.set(JAVA_INT, 20, address.length);
+        hello.asSlice(HELLO_FIXED, address.length).copyFrom(MemorySegment.ofArray(address));
+        if (proven) {
+            byte[] proof = node.secret.proof(HELLO_LABEL, hello.asSlice(0, HELLO_FIXED + address.length).toArray(JAVA_BYTE));
+            hello.asSlice(HELLO_FIXED + address.length).copyFrom(MemorySegment.ofArray(proof));
+        }
+        return hello;
+    }
+
     private int ucxErrorMode() {
         return node.errorMode == ErrorMode.PEER ? Ucp.ERR_HANDLING_MODE_PEER : Ucp.ERR_HANDLING_MODE_NONE;
     }
@@ -132,12 +170,34 @@ final class Connections {
     // Control handlers run under the lock, inside progress.
 
     void onHello(long tag, MemorySegment payload) {
+        if (payload.byteSize() < HELLO_FIXED) {
+            refusedHellos.warn("a hello of " + payload.byteSize() + " bytes");
+            return;
+        }
         long peer = payload.get(JAVA_LONG, 0);
         long nonce = payload.get(JAVA_LONG, 8) & Tags.LOW48;
-        int addressLength = payload.get(JAVA_INT, 16);
+        int version = Short.toUnsignedInt(payload.get(JAVA_SHORT, 16));
+        int mode = payload.get(JAVA_BYTE, 18);
+        boolean proven = payload.get(JAVA_BYTE, 19) == 1;
+        int addressLength = payload.get(JAVA_INT, 20);
+        long signed = HELLO_FIXED + (long) addressLength;
+        if (addressLength <= 0 || signed + (proven ? Secret.PROOF_BYTES : 0) != payload.byteSize()) {
+            refusedHellos.warn(String.format("a malformed hello from node %016x", peer));
+            return;
+        }
+        if (version != Handshake.VERSION || mode != node.errorMode.ordinal()) {
+            refusedHellos.warn(String.format("node %016x speaks version %d with error mode %s; this node %d with %s",
+                    peer, version, Handshake.modeName(mode), Handshake.VERSION, node.errorMode));
+            return;
+        }
+        if (node.secret != null && (!proven || !node.secret.verify(payload.asSlice(signed).toArray(JAVA_BYTE),
+                HELLO_LABEL, payload.asSlice(0, signed).toArray(JAVA_BYTE)))) {
+            refusedHellos.warn(String.format("node %016x did not prove the shared transport secret", peer));
+            return;
+        }
         Endpoint endpoint = byPeer.get(peer);
-        if (endpoint == null && addressLength > 0) {
-            byte[] address = payload.asSlice(20, addressLength).toArray(JAVA_BYTE);
+        if (endpoint == null) {
+            byte[] address = payload.asSlice(HELLO_FIXED, addressLength).toArray(JAVA_BYTE);
             try {
                 long ep = worker.connect(address, ucxErrorMode());
                 endpoint = new Endpoint(node, ep, peer, "worker address of " + Long.toHexString(peer));
@@ -145,11 +205,9 @@ final class Connections {
                 byPeer.put(peer, endpoint);
                 accepted.add(endpoint);
             } catch (RuntimeException e) {
+                refusedHellos.warn(String.format("cannot connect back to node %016x: %s", peer, e.getMessage()));
                 return; // the client times out and says so
             }
-        }
-        if (endpoint == null) {
-            return;
         }
         MemorySegment reply = Arena.ofAuto().allocate(8, 8);
         reply.set(JAVA_LONG, 0, node.id());
@@ -163,52 +221,40 @@ final class Connections {
         }
     }
 
-    void acceptConnections() {
-        long request;
-        while ((request = worker.pollConnRequest()) != 0) {
-            long peer;
-            try {
-                peer = worker.clientId(request);
-            } catch (RuntimeException e) {
-                worker.reject(request);
-                continue;
-            }
-            long ep;
-            try {
-                ep = worker.accept(request, ucxErrorMode());
-            } catch (RuntimeException e) {
-                // UCX rejects and frees the request itself when ucp_ep_create fails on it (for
-                // example a client with another error mode): rejecting it again touches freed memory.
-                System.getLogger(Node.class.getName()).log(System.Logger.Level.WARNING,
-                        "refused a connection from node " + Long.toHexString(peer) + ": " + e.getMessage());
-                continue;
-            }
-            Endpoint endpoint = new Endpoint(node, ep, peer, "accepted from " + Long.toHexString(peer));
-            byEp.put(ep, endpoint);
-            byPeer.put(peer, endpoint);
-            accepted.add(endpoint);
-        }
-    }
-
     void endpointErrors() {
         long[] error;
         while ((error = worker.pollEndpointError()) != null) {
             Endpoint endpoint = byEp.get(error[0]);
-            if (endpoint == null || endpoint.failure != null) {
-                continue;
+            if (endpoint != null) {
+                int status = (int) error[1];
+                fail(endpoint, new TransportException(String.format("peer node %016x (%s) failed: %s", endpoint.peerId,
+                        endpoint.description, Ucp.statusString(status)), status));
             }
-            int status = (int) error[1];
-            TransportException failure = new TransportException(String.format("peer node %016x (%s) failed: %s",
-                    endpoint.peerId, endpoint.description, Ucp.statusString(status)), status);
-            endpoint.failure = failure;
-            failedPeers.put(endpoint.peerId, failure);
-            long request = worker.closeEndpoint(endpoint.ep, true);
-            node.engine.add(new RmaOp(node, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
-                    null, null));
-            byEp.remove(endpoint.ep);
-            if (byPeer.get(endpoint.peerId) == endpoint) {
-                byPeer.remove(endpoint.peerId);
-            }
+        }
+    }
+
+    /** Control handler (under the lock, inside progress): a peer closed its endpoint to us. */
+    void onBye(long tag, MemorySegment payload) {
+        Endpoint endpoint = payload.byteSize() == 8 ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;
+        if (endpoint != null) {
+            fail(endpoint, new TransportException(String.format("peer node %016x (%s) closed the connection",
+                    endpoint.peerId, endpoint.description), Ucp.ERR_CONNECTION_RESET));
+        }
+    }
+
+    /** Marks {@code endpoint} failed for good and force-closes it (under the lock). */
+    private void fail(Endpoint endpoint, TransportException failure) {
+        if (endpoint.failure != null) {
+            return;
+        }
+        endpoint.failure = failure;
+        failedPeers.put(endpoint.peerId, failure);
+        long request = worker.closeEndpoint(endpoint.ep, true);
+        node.engine.add(new RmaOp(node, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
+                null, null));
+        byEp.remove(endpoint.ep);
+        if (byPeer.get(endpoint.peerId) == endpoint) {
+            byPeer.remove(endpoint.peerId);
         }
     }
 
@@ -231,7 +277,7 @@ final class Connections {
         return new ArrayList<>(byEp.values());
     }
 
-    /** {@link Endpoint#close()}: drops its keys, closes it with UCX, waits up to 2 s. */
+    /** {@link Endpoint#close()}: drops its keys, says goodbye, closes it with UCX, waits up to 2 s. */
     void close(Endpoint endpoint) {
         long request;
         lock.lock();
@@ -247,6 +293,11 @@ final class Connections {
             byEp.remove(endpoint.ep);
             if (byPeer.get(endpoint.peerId) == endpoint) {
                 byPeer.remove(endpoint.peerId);
+            }
+            if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
+                MemorySegment bye = Arena.ofAuto().allocate(8, 8);
+                bye.set(JAVA_LONG, 0, node.id());
+                node.messaging.sendControl(endpoint, Tags.BYE, bye);
             }
             request = worker.closeEndpoint(endpoint.ep, node.errorMode == ErrorMode.PEER);
         } finally {

@@ -21,6 +21,7 @@ final class ControlReceive extends Op {
     private final BiConsumer<Long, MemorySegment> handler;
     private final MemorySegment buffer = Arena.ofAuto().allocate(BUFFER_BYTES, 8);
     private final MemorySegment info = Arena.ofAuto().allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
+    private final Warnings malformed = new Warnings("memreg node dropped control messages it could not read");
     private long request;
     private boolean cancelled;
 
@@ -49,7 +50,11 @@ final class ControlReceive extends Op {
             }
             request = 0;
             if (status == Ucp.OK && !cancelled) {
-                handler.accept(info.get(JAVA_LONG, 0), buffer.asSlice(0, info.get(JAVA_LONG, 8)));
+                try {
+                    handler.accept(info.get(JAVA_LONG, 0), buffer.asSlice(0, info.get(JAVA_LONG, 8)));
+                } catch (RuntimeException e) { // a peer's bad bytes must not stop the progress loop
+                    malformed.warn(e.toString());
+                }
             }
             if (!persistent || cancelled || status == Ucp.ERR_CANCELED) {
                 return true;

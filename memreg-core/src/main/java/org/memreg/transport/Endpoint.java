@@ -36,6 +36,11 @@ public final class Endpoint implements AutoCloseable {
         this.description = description;
     }
 
+    /** The node this endpoint belongs to. */
+    public Node node() {
+        return node;
+    }
+
     /** The peer node's id (random, chosen by the peer when it started). */
     public long peerId() {
         return peerId;
@@ -57,11 +62,16 @@ public final class Endpoint implements AutoCloseable {
     }
 
     /**
-     * The peer's window named by {@code key}, ready for put/get. The unpacked remote key is cached
-     * per endpoint and window: attaching the same key again costs a map lookup.
+     * The peer's window named by {@code key}, ready for put/get. The key only selects the window:
+     * this asks the peer to describe it (one round trip) and uses only the peer's description, so
+     * a damaged or altered key, or one of a window the peer closed, is refused before UCX sees it.
+     * The unpacked remote key is cached per endpoint and window: attaching the same key again
+     * costs a map lookup.
      *
-     * @throws StaleWindowException when the peer already revoked that generation
-     * @throws TransportException when the key belongs to another peer or the endpoint is unusable
+     * @throws StaleWindowException when the peer has no such window (closed, or never made), or
+     *     revoked that generation, or never issued it
+     * @throws TransportException when the key belongs to another peer, differs from what the peer
+     *     issued, the peer does not answer within the node's timeout, or the endpoint is unusable
      */
     public RemoteWindow attach(WindowKey key) {
         return node.windows.attach(this, key);

@@ -27,10 +27,14 @@ import org.memreg.ucx.UcxWorker;
  * <p><b>Threading.</b> All UCX calls happen under one lock (the worker is
  * {@code UCS_THREAD_MODE_SERIALIZED}); any thread may send, receive, put and get.
  *
- * <p><b>Connections.</b> A client connects by host and port (over TCP first, then UCX moves to
- * shared memory or stays on TCP between hosts) or by worker address (same host). A three-message
- * handshake (hello, reply, ack) tells both sides each other's node id and confirms the
- * connection; a peer that does not answer within the connect timeout is an unknown peer.
+ * <p><b>Connections.</b> A client connects by host and port to a node's listener, which runs
+ * memreg's own handshake over plain TCP ({@link Handshake}: version and error mode must agree; with
+ * a shared secret both sides prove it) and only then hands out its UCX worker address; or it
+ * connects by {@link #workerAddress()} directly (same host, or any host its UCX can reach). Either
+ * way a three-message exchange over UCX (hello, reply, ack) tells both sides each other's node id
+ * and confirms the connection; a peer that does not answer within the connect timeout is an
+ * unknown peer. UCX's own sockaddr listener is not used: a client with another error mode could
+ * abort the listening process through it (UCX 1.13).
  *
  * <p>Closing closes endpoints, unmaps windows and registrations, then UCX. Twice is harmless.
  */
@@ -51,9 +55,18 @@ public final class Node implements AutoCloseable {
     final long timeoutNanos;
     final long connectTimeoutNanos;
     final ErrorMode errorMode;
+    /** The shared secret peers must prove, or null. */
+    final Secret secret;
+    final long maxWindowBytes;
     private final String name;
     private final long id;
     private final int port;
+    /** {@link #workerAddress()}: never changes, so computed once. */
+    private final byte[] address;
+    /** The worker's raw UCX address, for the hello to a peer. */
+    final byte[] ucxAddress;
+    /** The listener, or null. */
+    private final HandshakeServer listener;
     /** The node's one lock: every UCX call and all the parts' state are under it. */
     final ReentrantLock lock = new ReentrantLock();
     final Arena arena = Arena.ofShared();
@@ -71,39 +84,52 @@ public final class Node implements AutoCloseable {
         this.timeoutNanos = b.timeout.toNanos();
         this.connectTimeoutNanos = b.connectTimeout.toNanos();
         this.errorMode = b.errorMode;
+        this.secret = b.secret;
+        this.maxWindowBytes = b.maxWindowBytes;
         this.name = b.name;
         this.id = RANDOM.nextLong() | 1;
-        this.context = UcxContext.create(b.ucx, b.progressThread);
+        this.context = UcxContext.create(b.ucxSettings(), b.progressThread);
         UcxWorker w = null;
         UcxDevice d = null;
         RegistrationCache c = null;
-        int listenPort = 0;
+        HandshakeServer l = null;
+        byte[] a;
+        byte[] u;
         try {
-            w = UcxWorker.create(context, id);
+            w = UcxWorker.create(context);
             d = UcxDevice.builder().context(context).build();
             c = b.cacheRegistrations ? RegistrationCache.builder(d).maxBytes(b.cacheBytes).merge(false)
                     .monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME)).statsName("none")
                     .build() : null;
+            u = w.address();
+            if (u.length > ControlReceive.BUFFER_BYTES - 128) {
+                throw new TransportException("UCX's worker address of " + u.length + " bytes does not fit a hello;"
+                        + " restrict UCX's devices (memreg.transport.netDevices)", Ucp.ERR_INVALID_PARAM);
+            }
+            a = new NodeAddress(Handshake.VERSION, errorMode, id, u).toBytes();
             if (b.listen != null) {
-                listenPort = w.listen(b.listen);
+                l = new HandshakeServer(b.listen, name, id, errorMode, secret, a, new HandshakeServer.Limits(
+                        b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
             }
         } catch (RuntimeException e) {
-            if (c != null) {
-                c.close();
+            for (AutoCloseable made : new AutoCloseable[] {c, d, w, context}) {
+                try {
+                    if (made != null) {
+                        made.close();
+                    }
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
             }
-            if (d != null) {
-                d.close();
-            }
-            if (w != null) {
-                w.close();
-            }
-            context.close();
             throw e;
         }
         this.worker = w;
         this.device = d;
         this.cache = c;
-        this.port = listenPort;
+        this.listener = l;
+        this.address = a;
+        this.ucxAddress = u;
+        this.port = l == null ? 0 : l.port();
         this.connections = new Connections(this);
         this.messaging = new Messaging(this);
         this.windows = new Windows(this);
@@ -123,6 +149,10 @@ public final class Node implements AutoCloseable {
             windows.onRevoke(tag, payload);
         } else if (type == Tags.REFUSE) {
             messaging.onRefuse(tag, payload);
+        } else if (type == Tags.DESCRIBE) {
+            windows.onDescribe(tag, payload);
+        } else if (type == Tags.BYE) {
+            connections.onBye(tag, payload);
         } // else: a type this version does not know; dropped
     }
 
@@ -141,15 +171,21 @@ public final class Node implements AutoCloseable {
         return port;
     }
 
-    /** This worker's address, for peers on the same host that {@link #connect(byte[])}. */
+    /**
+     * This node's address, for peers that {@link #connect(byte[])} to it without the listener's
+     * handshake: its UCX worker address with its handshake version, error mode, node id and a
+     * checksum. Whoever holds it can reach this node's worker through UCX; hand it only to peers
+     * you trust (the listener hands it out only after the handshake, and with a secret only to
+     * peers that proved it).
+     */
     public byte[] workerAddress() {
-        lock.lock();
-        try {
-            checkOpen();
-            return worker.address();
-        } finally {
-            unlockAndWake();
-        }
+        checkOpen();
+        return address.clone();
+    }
+
+    /** What the listener did with the connections offered to it (all zero without a listener). */
+    public HandshakeStats handshakeStats() {
+        return listener == null ? new HandshakeStats(0, 0, 0, 0, 0) : listener.stats();
     }
 
     /** Bytes registered now (the device's count: cached and in use). */
@@ -187,7 +223,12 @@ public final class Node implements AutoCloseable {
         return connections.connect(host, port);
     }
 
-    /** Connects to a node on this host by its {@link #workerAddress()} (shared memory only). */
+    /**
+     * Connects to a node by its {@link #workerAddress()}, without the listener's handshake.
+     *
+     * @throws IllegalArgumentException when the bytes are not a memreg node address or are damaged
+     * @throws TransportException when the node uses another version or error mode, or does not answer
+     */
     public Endpoint connect(byte[] workerAddress) {
         return connections.connect(workerAddress);
     }
@@ -250,6 +291,12 @@ public final class Node implements AutoCloseable {
                 Ucp.ERR_TIMED_OUT);
     }
 
+    static byte[] randomBytes(int n) {
+        byte[] bytes = new byte[n];
+        RANDOM.nextBytes(bytes);
+        return bytes;
+    }
+
     /** Releases the lock, then wakes the progress thread in case work was added. */
     void unlockAndWake() {
         lock.unlock();
@@ -266,6 +313,9 @@ public final class Node implements AutoCloseable {
 
     @Override
     public void close() {
+        if (listener != null) {
+            listener.close(); // first: no new peer while the node goes
+        }
         List<Endpoint> endpoints;
         lock.lock();
         try {

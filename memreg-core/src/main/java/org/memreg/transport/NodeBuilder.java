@@ -1,12 +1,14 @@
 package org.memreg.transport;
 
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.memreg.config.Settings;
+import org.memreg.linux.MemInfo;
 
 /**
  * Configures a {@link Node}; made by {@link Node#builder()}. Every setting starts from its
@@ -39,7 +41,28 @@ import org.memreg.config.Settings;
  *       registrations of user buffers are watched by UCM's hooks and userfaultfd where available,
  *       so a buffer freed and reallocated is registered anew (the modes of
  *       {@code memreg.cache.monitor}); none: the caller invalidates</td></tr>
+ *   <tr><td>{@link #maxWindowBytes}</td><td>{@value #MAX_WINDOW_BYTES_PROP_NAME}</td><td>a quarter
+ *       of physical memory: most bytes of windows the node allocates, together; a window is also
+ *       refused when the machine has not that much memory available</td></tr>
+ *   <tr><td>{@link #secret(String)}</td><td>{@value #SECRET_PROP_NAME}</td><td>none: the shared
+ *       secret both sides of a connection must prove (at least 16 bytes); a system property is
+ *       visible to other users in {@code ps}, so prefer the file</td></tr>
+ *   <tr><td>{@link #secretFile}</td><td>{@value #SECRET_FILE_PROP_NAME}</td><td>none: a file
+ *       holding the secret, readable by its owner only</td></tr>
+ *   <tr><td>{@link #handshakeTimeout}</td><td>{@value #HANDSHAKE_TIMEOUT_PROP_NAME} (ms)</td><td>5 s:
+ *       the listener drops a handshake not finished by then</td></tr>
+ *   <tr><td>{@link #maxPendingHandshakes}</td><td>{@value #MAX_PENDING_HANDSHAKES_PROP_NAME}</td><td>64
+ *       handshakes in progress at once; more connections are refused as busy (and tried again)</td></tr>
+ *   <tr><td>{@link #connectionRate}</td><td>{@value #CONNECTION_RATE_PROP_NAME}</td><td>1,000 new
+ *       connections a second from one source address (every process on this host is one source:
+ *       127.0.0.1); more are refused as busy, and a memreg client tries again until its connect
+ *       timeout</td></tr>
  * </table>
+ *
+ * <p><b>Connections and trust.</b> A listening node accepts connections over plain TCP with
+ * memreg's own handshake ({@link Handshake}): version and error mode must match, and with a
+ * secret both sides prove it (HMAC-SHA-256 challenge and response) before the node sends its UCX
+ * worker address. Only then does UCX see the peer.
  */
 public final class NodeBuilder {
     public static final String CHUNK_BYTES_PROP_NAME = "memreg.transport.chunkBytes";
@@ -61,6 +84,20 @@ public final class NodeBuilder {
     public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
     public static final String CACHE_PROP_NAME = "memreg.transport.cache";
     public static final String MONITOR_PROP_NAME = "memreg.transport.monitor";
+    public static final String MAX_WINDOW_BYTES_PROP_NAME = "memreg.transport.maxWindowBytes";
+    public static final String SECRET_PROP_NAME = "memreg.transport.secret";
+    public static final String SECRET_FILE_PROP_NAME = "memreg.transport.secretFile";
+    public static final String HANDSHAKE_TIMEOUT_PROP_NAME = "memreg.transport.handshakeTimeout";
+    public static final long HANDSHAKE_TIMEOUT_DEFAULT_MS = 5_000;
+    public static final String MAX_PENDING_HANDSHAKES_PROP_NAME = "memreg.transport.maxPendingHandshakes";
+    public static final int MAX_PENDING_HANDSHAKES_DEFAULT = 64;
+    public static final String CONNECTION_RATE_PROP_NAME = "memreg.transport.connectionRate";
+    public static final int CONNECTION_RATE_DEFAULT = 1000;
+
+    /** The default of {@link #maxWindowBytes}: a quarter of this machine's physical memory. */
+    public static long maxWindowBytesDefault() {
+        return MemInfo.totalBytes() / 4;
+    }
 
     long chunkBytes = Settings.bytes(CHUNK_BYTES_PROP_NAME, CHUNK_BYTES_DEFAULT);
     long eagerBytes = Settings.bytes(EAGER_BYTES_PROP_NAME, EAGER_BYTES_DEFAULT);
@@ -69,12 +106,18 @@ public final class NodeBuilder {
     Duration timeout = Duration.ofMillis(Settings.longValue(TIMEOUT_PROP_NAME, TIMEOUT_DEFAULT_MS));
     Duration connectTimeout = Duration.ofMillis(Settings.longValue(CONNECT_TIMEOUT_PROP_NAME,
             CONNECT_TIMEOUT_DEFAULT_MS));
-    ErrorMode errorMode = ErrorMode.valueOf(System.getProperty(ERROR_MODE_PROP_NAME, "none").strip()
-            .toUpperCase(Locale.ROOT));
+    ErrorMode errorMode = errorModeProperty();
     boolean progressThread = Settings.bool(PROGRESS_THREAD_PROP_NAME, true);
     Duration idleSpin = Duration.ofNanos(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS) * 1000);
     boolean cacheRegistrations = Settings.bool(CACHE_PROP_NAME, true);
     String monitor = System.getProperty(MONITOR_PROP_NAME, "auto");
+    long maxWindowBytes = Settings.bytes(MAX_WINDOW_BYTES_PROP_NAME, maxWindowBytesDefault());
+    Secret secret = secretProperty();
+    Duration handshakeTimeout = Duration.ofMillis(Settings.longValue(HANDSHAKE_TIMEOUT_PROP_NAME,
+            HANDSHAKE_TIMEOUT_DEFAULT_MS));
+    int maxPendingHandshakes = (int) Settings.longValue(MAX_PENDING_HANDSHAKES_PROP_NAME,
+            MAX_PENDING_HANDSHAKES_DEFAULT);
+    int connectionRate = (int) Settings.longValue(CONNECTION_RATE_PROP_NAME, CONNECTION_RATE_DEFAULT);
     final Map<String, String> ucx = new LinkedHashMap<>();
     InetSocketAddress listen;
     String name = "node";
@@ -118,7 +161,7 @@ public final class NodeBuilder {
 
     /** The memory monitor of the node's registration cache, a {@link org.memreg.monitor.MonitorMode} such as {@code auto}. */
     public NodeBuilder monitor(String monitor) {
-        this.monitor = java.util.Objects.requireNonNull(monitor, "monitor");
+        this.monitor = Objects.requireNonNull(monitor, "monitor");
         return this;
     }
 
@@ -170,6 +213,76 @@ public final class NodeBuilder {
         return this;
     }
 
+    /** Most bytes of windows this node allocates ({@link Node#allocateWindow}), all together. */
+    public NodeBuilder maxWindowBytes(long bytes) {
+        this.maxWindowBytes = bytes;
+        return this;
+    }
+
+    /** The shared secret connections must prove (UTF-8, at least 16 bytes); null for none. */
+    public NodeBuilder secret(String secret) {
+        this.secret = secret == null ? null : Secret.of(secret);
+        return this;
+    }
+
+    /** Reads the shared secret from {@code file}, which only its owner may read (chmod 600). */
+    public NodeBuilder secretFile(Path file) {
+        this.secret = Secret.fromFile(Objects.requireNonNull(file, "file"));
+        return this;
+    }
+
+    /** How long the listener gives a client to finish the handshake. */
+    public NodeBuilder handshakeTimeout(Duration timeout) {
+        this.handshakeTimeout = Objects.requireNonNull(timeout, "timeout");
+        return this;
+    }
+
+    /** Most handshakes the listener runs at once. */
+    public NodeBuilder maxPendingHandshakes(int handshakes) {
+        this.maxPendingHandshakes = handshakes;
+        return this;
+    }
+
+    /** Most new connections a second the listener takes from one source address. */
+    public NodeBuilder connectionRate(int perSecond) {
+        this.connectionRate = perSecond;
+        return this;
+    }
+
+    /**
+     * The UCX configuration the node's context gets: what was set with {@link #ucx}, and
+     * {@code ALLOC_PRIO=md:sysv,mmap} unless set there or in the environment. UCX's default falls
+     * back from a SysV segment to a POSIX one, which it first fills byte by byte to test that
+     * /dev/shm can hold it: a window larger than memory filled /dev/shm and RAM until the OOM
+     * killer came, and left the file behind. Plain mmap is the fallback for contexts without
+     * shared-memory transports.
+     */
+    Map<String, String> ucxSettings() {
+        Map<String, String> settings = new LinkedHashMap<>(ucx);
+        if (System.getenv("UCX_ALLOC_PRIO") == null) {
+            settings.putIfAbsent("ALLOC_PRIO", "md:sysv,mmap");
+        }
+        return settings;
+    }
+
+    private static ErrorMode errorModeProperty() {
+        String value = System.getProperty(ERROR_MODE_PROP_NAME, "none");
+        try {
+            return ErrorMode.valueOf(value.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(ERROR_MODE_PROP_NAME + "=" + value + " is not none or peer", e);
+        }
+    }
+
+    private static Secret secretProperty() {
+        String file = System.getProperty(SECRET_FILE_PROP_NAME);
+        String text = System.getProperty(SECRET_PROP_NAME);
+        if (file != null && text != null) {
+            throw new IllegalArgumentException("set " + SECRET_PROP_NAME + " or " + SECRET_FILE_PROP_NAME + ", not both");
+        }
+        return file != null ? Secret.fromFile(Path.of(file)) : text != null ? Secret.of(text) : null;
+    }
+
     /** Validates the settings and starts the node. */
     public Node build() {
         require(chunkBytes >= 4096 && chunkBytes % 4096 == 0, "chunkBytes must be a positive multiple of 4096: "
@@ -182,6 +295,11 @@ public final class NodeBuilder {
         require(!connectTimeout.isNegative() && !connectTimeout.isZero(), "connectTimeout must be positive");
         require(!idleSpin.isNegative() && idleSpin.compareTo(Duration.ofSeconds(1)) <= 0,
                 "idleSpin must be in [0, 1 s]: " + idleSpin);
+        require(maxWindowBytes > 0, "maxWindowBytes must be positive: " + maxWindowBytes);
+        require(!handshakeTimeout.isNegative() && !handshakeTimeout.isZero(), "handshakeTimeout must be positive");
+        require(maxPendingHandshakes >= 1 && maxPendingHandshakes <= 65_536,
+                "maxPendingHandshakes must be in [1, 65536]: " + maxPendingHandshakes);
+        require(connectionRate >= 1, "connectionRate must be at least 1 a second: " + connectionRate);
         return new Node(this);
     }
 

@@ -106,7 +106,6 @@ final class ProgressEngine {
      */
     private int progressLocked(boolean full) {
         int events = worker.progress();
-        node.connections.acceptConnections();
         node.connections.endpointErrors();
         if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
             return 0;

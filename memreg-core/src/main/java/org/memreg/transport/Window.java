@@ -1,5 +1,6 @@
 package org.memreg.transport;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.memreg.device.Access;
 import org.memreg.ucx.UcxMemory;
@@ -13,12 +14,18 @@ import org.memreg.ucx.UcxMemory;
  * instead (MPI_Win_create style); closing such a window leaves the memory mapped.
  *
  * <p><b>Keys and safety.</b> {@link #key()} names the window by an unguessable id and a
- * generation. {@link #invalidate()} and {@link #close()} revoke the current generation: every
+ * generation. A peer's {@link Endpoint#attach} asks this node to describe the window the key
+ * names and uses only that description: a key of a closed window, of a revoked generation or of
+ * one never issued is refused, and so is a key whose range, rights or remote key differ from the
+ * window's. {@link #invalidate()} and {@link #close()} revoke the current generation: every
  * connected peer is told, stops issuing operations with it, flushes what it issued, and
- * acknowledges; only then does close unmap the memory (or invalidate hand out the next
- * generation). A peer that does not answer within the node's timeout, or has failed, is skipped.
- * After that a put or get with the old key fails at the origin with {@link StaleWindowException},
- * before anything is sent.
+ * acknowledges; only then does close unmap the memory (or invalidate make the next generation
+ * current). A peer that does not answer within the node's timeout (at most 5 s), or has failed,
+ * is skipped. After that a put or get with the old key fails at the origin with
+ * {@link StaleWindowException}, before anything is sent.
+ *
+ * <p><b>Memory.</b> {@link #segment()} lives as long as the window: after close, any access
+ * through it throws {@link IllegalStateException}.
  */
 public final class Window implements AutoCloseable {
     private final Node node;
@@ -26,23 +33,35 @@ public final class Window implements AutoCloseable {
     private final UcxMemory memory;
     private final Access access;
     private final byte[] rkey;
+    /** The id of the SysV segment behind an allocated window, or -1: peers hold it while they unpack. */
+    private final int shmid;
+    /** The scope of {@link #segment()}: closed with the window, so its memory cannot be touched after. */
+    private final Arena scope = Arena.ofShared();
+    private final MemorySegment segment;
+    /** The current generation; changed under the node's lock. */
     private volatile long generation = 1;
+    /** The highest generation handed out: the current one, or the next after {@link #nextKey()}. */
+    private long issued = 1;
     private volatile boolean closed;
 
-    Window(Node node, long id, UcxMemory memory, Access access) {
+    Window(Node node, long id, UcxMemory memory, Access access, byte[] rkey, int shmid) {
         this.node = node;
         this.id = id;
         this.memory = memory;
         this.access = access;
-        this.rkey = memory.packRkey();
+        this.rkey = rkey;
+        this.shmid = shmid;
+        this.segment = MemorySegment.ofAddress(memory.address()).reinterpret(memory.length(), scope, null);
     }
 
-    /** The window's memory, to read and write locally. */
+    /**
+     * The window's memory, to read and write locally. The segment lives as long as the window:
+     * once the window (or its node) is closed, every access through it throws
+     * {@link IllegalStateException} instead of touching unmapped memory.
+     */
     public MemorySegment segment() {
-        if (closed) {
-            throw new IllegalStateException("window is closed");
-        }
-        return memory.segment();
+        checkOpen();
+        return segment;
     }
 
     /** Size in bytes. */
@@ -62,19 +81,53 @@ public final class Window implements AutoCloseable {
 
     /** The key peers use now: this generation. */
     public WindowKey key() {
-        if (closed) {
-            throw new IllegalStateException("window is closed");
+        checkOpen();
+        return key(generation);
+    }
+
+    /**
+     * Issues the key of the next generation now: peers may attach it at once, and it stays good
+     * when {@link #invalidate()} revokes the current one. For handing the peers that stay their
+     * next key before revoking the key of one that must go.
+     */
+    public WindowKey nextKey() {
+        node.lock.lock();
+        try {
+            checkOpen();
+            issued = generation + 1;
+            return key(issued);
+        } finally {
+            node.unlockAndWake();
         }
+    }
+
+    private WindowKey key(long generation) {
         return new WindowKey(node.id(), id, generation, memory.address(), memory.length(), access, rkey);
     }
 
     /** Revokes the current key generation at every peer; the next {@link #key()} has the next one. */
     public void invalidate() {
-        if (closed) {
-            throw new IllegalStateException("window is closed");
-        }
+        checkOpen();
         node.windows.revoke(id, generation);
-        generation++;
+        node.lock.lock();
+        try {
+            generation++;
+            issued = Math.max(issued, generation);
+        } finally {
+            node.unlockAndWake();
+        }
+    }
+
+    /**
+     * How this window answers a peer asking about {@code asked} (under the node's lock): its
+     * description, or why that generation is no good.
+     */
+    Description describe(long asked) {
+        Description.Status status = closed ? Description.Status.UNKNOWN
+                : asked < generation ? Description.Status.REVOKED
+                : asked > issued ? Description.Status.NOT_ISSUED : Description.Status.OK;
+        return status == Description.Status.OK ? new Description(status, key(asked), shmid)
+                : Description.refusal(status);
     }
 
     /** Revokes the key at every peer, then unmaps the memory. Closing twice is harmless. */
@@ -83,11 +136,18 @@ public final class Window implements AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
+        closed = true; // from now on peers asking about it are told it is gone
         try {
             node.windows.revoke(id, generation);
         } finally {
+            scope.close(); // before the unmap: no thread can reach the memory through segment() now
             node.windows.close(this, memory);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("window " + Long.toHexString(id) + " is closed");
         }
     }
 

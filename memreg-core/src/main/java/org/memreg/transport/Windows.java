@@ -1,5 +1,6 @@
 package org.memreg.transport;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -8,22 +9,36 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntFunction;
+import org.memreg.config.Settings;
 import org.memreg.device.Access;
+import org.memreg.linux.Errno;
+import org.memreg.linux.LinuxException;
+import org.memreg.linux.MemInfo;
 import org.memreg.linux.SysConf;
+import org.memreg.linux.SysvShm;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
 
 /**
- * A node's windows, both sides of them: the windows it owns (allocation, closing), the revocation
- * protocol (revoke to every peer and wait for the acknowledgements; on a peer's revoke, flush
- * and acknowledge), and, as origin, the revoked generations it heard of, the endpoints' remote-key
+ * A node's windows, both sides of them: the windows it owns (allocation within a budget, closing,
+ * describing them to peers that ask), the revocation protocol (revoke to every peer and wait for
+ * the acknowledgements; on a peer's revoke, flush and acknowledge), and, as origin, attaching keys
+ * as their owner describes them, the revoked generations it heard of, the endpoints' remote-key
  * caches, and put, get and flush. Kept apart from {@link Node} so that the protocol's two halves
  * and the stale-key checks they feed read in one place.
+ *
+ * <p><b>Attach.</b> The bytes of a {@link WindowKey} a user holds only select a window: attach asks
+ * the owner ({@code DESCRIBE}) and the owner answers with the key as it issued it
+ * ({@link Description}); anything else is refused before UCX sees a byte of it. The remote key UCX
+ * unpacks is the owner's own. While UCX unpacks a key of a SysV segment on this host, this node
+ * holds the segment itself ({@link SysvShm#attach}): UCX 1.13 crashes when the segment is gone
+ * (its failed unpack frees what it never set up), and held, it cannot go.
  *
  * <p>State here is guarded by the node's lock.
  */
@@ -35,6 +50,9 @@ final class Windows {
     /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
     private final Map<List<Long>, Long> revoked = new HashMap<>();
     private long nextRevokeId;
+    /** Bytes of the windows this node allocated and has not closed. */
+    private long allocatedBytes;
+    private final Warnings badRequests = new Warnings("memreg node dropped window requests");
 
     Windows(Node node) {
         this.node = node;
@@ -46,14 +64,32 @@ final class Windows {
 
     /** {@link Node#allocateWindow}. */
     Window allocate(long bytes, Access access) {
-        if (bytes <= 0) {
+        Objects.requireNonNull(access, "access");
+        long page = SysConf.pageSize();
+        if (bytes <= 0 || bytes > Long.MAX_VALUE - page) {
             throw new IllegalArgumentException("window size must be positive: " + bytes);
         }
-        return add(access, prot -> node.context.allocate(bytes, prot));
+        long rounded = (bytes + page - 1) / page * page;
+        long available = MemInfo.availableBytes();
+        if (rounded > available) {
+            throw new TransportException(String.format("a window of %s is more than the %s of memory available now"
+                    + " (MemAvailable)", Settings.formatBytesShort(rounded), Settings.formatBytesShort(available)),
+                    Ucp.ERR_NO_MEMORY);
+        }
+        return add(access, prot -> {
+            if (rounded > node.maxWindowBytes - allocatedBytes) {
+                throw new TransportException(String.format("a window of %s would take this node's windows to %s, over"
+                        + " %s=%s", Settings.formatBytesShort(rounded), Settings.formatBytesShort(allocatedBytes + rounded),
+                        NodeBuilder.MAX_WINDOW_BYTES_PROP_NAME, Settings.formatBytesShort(node.maxWindowBytes)),
+                        Ucp.ERR_NO_MEMORY);
+            }
+            return node.context.allocate(rounded, prot);
+        });
     }
 
     /** {@link Node#registerWindow}. */
     Window register(MemorySegment memory, Access access) {
+        Objects.requireNonNull(access, "access");
         if (!memory.isNative() || memory.byteSize() <= 0) {
             throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
         }
@@ -73,12 +109,27 @@ final class Windows {
         try {
             node.checkOpen();
             UcxMemory memory = map.apply(prot);
-            long windowId;
-            do {
-                windowId = Node.RANDOM.nextLong();
-            } while (windowId == 0 || windows.containsKey(windowId));
-            Window window = new Window(node, windowId, memory, access);
-            windows.put(windowId, window);
+            Window window;
+            try {
+                byte[] rkey = memory.packRkey();
+                if (Description.FIXED + WindowKey.BYTES_BEFORE_RKEY + rkey.length > ControlReceive.BUFFER_BYTES) {
+                    throw new TransportException("UCX's remote key of " + rkey.length + " bytes does not fit a window"
+                            + " description", Ucp.ERR_INVALID_PARAM);
+                }
+                long windowId;
+                do {
+                    windowId = Node.RANDOM.nextLong();
+                } while (windowId == 0 || windows.containsKey(windowId));
+                int shmid = memory.allocated() ? SysvShm.idOf(memory.address()) : -1;
+                window = new Window(node, windowId, memory, access, rkey, shmid);
+            } catch (RuntimeException e) {
+                memory.close();
+                throw e;
+            }
+            windows.put(window.id(), window);
+            if (memory.allocated()) {
+                allocatedBytes += memory.length();
+            }
             return window;
         } finally {
             node.unlockAndWake();
@@ -89,7 +140,9 @@ final class Windows {
     void close(Window window, UcxMemory memory) {
         lock.lock();
         try {
-            windows.remove(window.id());
+            if (windows.remove(window.id()) != null && memory.allocated()) {
+                allocatedBytes -= memory.length();
+            }
             memory.close();
         } finally {
             node.unlockAndWake();
@@ -206,35 +259,140 @@ final class Windows {
         endpoint.keys.clear();
     }
 
-    /** {@link Endpoint#attach}. */
+    /**
+     * Control handler (under the lock, inside progress): a peer asks about a generation of one of
+     * our windows; the answer goes back under the exact tag it asked for.
+     */
+    void onDescribe(long tag, MemorySegment payload) {
+        if (payload.byteSize() != 32) {
+            badRequests.warn("a window request of " + payload.byteSize() + " bytes");
+            return;
+        }
+        long requester = payload.get(JAVA_LONG, 0);
+        long requestId = payload.get(JAVA_LONG, 8) & Tags.LOW48;
+        Endpoint to = node.connections.byPeer(requester);
+        if (to == null || !to.isUsable()) {
+            badRequests.warn(String.format("a window request from node %016x, which is not connected", requester));
+            return;
+        }
+        Window window = windows.get(payload.get(JAVA_LONG, 16));
+        long generation = payload.get(JAVA_LONG, 24);
+        Description answer = window == null ? Description.refusal(Description.Status.UNKNOWN) : window.describe(generation);
+        byte[] bytes = answer.toBytes();
+        MemorySegment message = Arena.ofAuto().allocate(bytes.length, 8);
+        message.copyFrom(MemorySegment.ofArray(bytes));
+        node.messaging.sendControl(to, Tags.DESCRIPTION | requestId, message);
+    }
+
+    /** {@link Endpoint#attach}: asks the owner, then unpacks the remote key the owner described. */
     RemoteWindow attach(Endpoint endpoint, WindowKey key) {
+        Objects.requireNonNull(key, "key");
+        CompletableFuture<byte[]> answer = new CompletableFuture<>();
+        ControlReceive receive;
         lock.lock();
         try {
-            if (!endpoint.isUsable() || node.closed) {
-                throw endpoint.unusable("attach " + key);
-            }
-            if (key.owner() != endpoint.peerId) {
-                throw new TransportException(String.format("%s belongs to node %016x, not to the peer of %s", key,
-                        key.owner(), endpoint), Ucp.ERR_INVALID_PARAM);
-            }
-            Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
-            if (revokedGeneration != null && key.generation() <= revokedGeneration) {
-                throw new StaleWindowException(key.windowId(), key.generation(), "revoked by its owner");
-            }
-            RemoteWindow cached = endpoint.keys.get(key.windowId());
-            if (cached != null && cached.key.generation() == key.generation()) {
+            RemoteWindow cached = checkAttach(endpoint, key);
+            if (cached != null) {
                 return cached;
             }
-            long rkey = worker.unpackRkey(endpoint.ep, key.rkey());
-            RemoteWindow window = new RemoteWindow(endpoint, key, rkey);
-            if (cached != null) {
-                cached.revoked = true;
-                destroyRkey(cached);
+            long requestId = Node.RANDOM.nextLong() & Tags.LOW48;
+            receive = new ControlReceive(node, Tags.DESCRIPTION | requestId, Tags.EXACT, false,
+                    (tag, payload) -> answer.complete(payload.toArray(JAVA_BYTE)));
+            node.engine.add(receive);
+            MemorySegment ask = Arena.ofAuto().allocate(32, 8);
+            ask.set(JAVA_LONG, 0, node.id());
+            ask.set(JAVA_LONG, 8, requestId);
+            ask.set(JAVA_LONG, 16, key.windowId());
+            ask.set(JAVA_LONG, 24, key.generation());
+            node.messaging.sendControl(endpoint, Tags.DESCRIBE, ask);
+        } finally {
+            node.unlockAndWake();
+        }
+        byte[] bytes;
+        try {
+            bytes = node.engine.await(answer, node.timeoutNanos, endpoint);
+        } catch (TransportException e) {
+            lock.lock();
+            try {
+                receive.cancel(node);
+            } finally {
+                node.unlockAndWake();
             }
-            endpoint.keys.put(key.windowId(), window);
+            throw new TransportException("the owner of " + key + " did not describe it: " + e.getMessage(), e.status());
+        }
+        Description described;
+        try {
+            described = Description.parse(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new TransportException("the owner of " + key + " sent a bad description: " + e.getMessage(),
+                    Ucp.ERR_INVALID_PARAM);
+        }
+        if (described.status() != Description.Status.OK) {
+            throw new StaleWindowException(key.windowId(), key.generation(), described.status().reason);
+        }
+        if (!described.key().equals(key)) {
+            throw new TransportException(key + " does not match the window its owner describes ("
+                    + described.key() + "): a damaged or altered key", Ucp.ERR_INVALID_PARAM);
+        }
+        lock.lock();
+        try {
+            RemoteWindow cached = checkAttach(endpoint, key); // a revocation may have come meanwhile
+            if (cached != null) {
+                return cached;
+            }
+            RemoteWindow window = new RemoteWindow(endpoint, key, unpack(endpoint, described));
+            RemoteWindow older = endpoint.keys.put(key.windowId(), window);
+            if (older != null) {
+                older.revoked = true;
+                destroyRkey(older);
+            }
             return window;
         } finally {
             node.unlockAndWake();
+        }
+    }
+
+    /** The checks before and after asking the owner (under the lock): the cached window, or null. */
+    private RemoteWindow checkAttach(Endpoint endpoint, WindowKey key) {
+        if (!endpoint.isUsable() || node.closed) {
+            throw endpoint.unusable("attach " + key);
+        }
+        if (key.owner() != endpoint.peerId) {
+            throw new TransportException(String.format("%s belongs to node %016x, not to the peer of %s", key,
+                    key.owner(), endpoint), Ucp.ERR_INVALID_PARAM);
+        }
+        Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
+        if (revokedGeneration != null && key.generation() <= revokedGeneration) {
+            throw new StaleWindowException(key.windowId(), key.generation(), "revoked by its owner");
+        }
+        RemoteWindow cached = endpoint.keys.get(key.windowId());
+        return cached != null && !cached.revoked && cached.key.equals(key) ? cached : null;
+    }
+
+    /** Unpacks the described remote key, holding the window's SysV segment meanwhile (see the class comment). */
+    private long unpack(Endpoint endpoint, Description described) {
+        WindowKey key = described.key();
+        long guard = 0;
+        if (described.shmid() >= 0 && described.namespace() == SysvShm.NAMESPACE && SysvShm.NAMESPACE != 0) {
+            try {
+                guard = SysvShm.attach(described.shmid());
+            } catch (LinuxException e) {
+                if (e.errno() == Errno.EACCES) {
+                    throw new TransportException("cannot reach " + key + ": its shared memory is not ours to map ("
+                            + e.getMessage() + ")", Ucp.ERR_INVALID_PARAM);
+                }
+                throw new StaleWindowException(key.windowId(), key.generation(), "its memory is gone (" + e.getMessage()
+                        + ")");
+            }
+        }
+        try {
+            return worker.unpackRkey(endpoint.ep, key.rkey());
+        } catch (RuntimeException e) {
+            throw new TransportException("cannot unpack the remote key of " + key + ": " + e.getMessage(), e);
+        } finally {
+            if (guard != 0) {
+                SysvShm.detach(guard);
+            }
         }
     }
 

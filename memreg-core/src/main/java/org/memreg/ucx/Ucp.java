@@ -68,19 +68,9 @@ public final class Ucp {
     static final long PARAM_FIELD_MT_WORKERS_SHARED = 1L << 5;
     static final long PARAM_FIELD_NAME = 1L << 8;
     static final long WORKER_PARAM_FIELD_THREAD_MODE = 1L;
-    static final long WORKER_PARAM_FIELD_CLIENT_ID = 1L << 8;
-    static final long LISTENER_PARAM_FIELD_SOCK_ADDR = 1L;
-    static final long LISTENER_PARAM_FIELD_CONN_HANDLER = 1L << 2;
-    static final long LISTENER_ATTR_FIELD_SOCKADDR = 1L;
-    static final long CONN_REQUEST_ATTR_FIELD_CLIENT_ID = 1L << 1;
     static final long EP_PARAM_FIELD_REMOTE_ADDRESS = 1L;
     static final long EP_PARAM_FIELD_ERR_HANDLING_MODE = 1L << 1;
     static final long EP_PARAM_FIELD_ERR_HANDLER = 1L << 2;
-    static final long EP_PARAM_FIELD_SOCK_ADDR = 1L << 4;
-    static final long EP_PARAM_FIELD_FLAGS = 1L << 5;
-    static final long EP_PARAM_FIELD_CONN_REQUEST = 1L << 6;
-    static final int EP_PARAMS_FLAGS_CLIENT_SERVER = 1;
-    static final int EP_PARAMS_FLAGS_SEND_CLIENT_ID = 1 << 2;
     static final long MEM_MAP_PARAM_FIELD_ADDRESS = 1L;
     static final long MEM_MAP_PARAM_FIELD_LENGTH = 1L << 1;
     static final long MEM_MAP_PARAM_FIELD_FLAGS = 1L << 2;
@@ -235,26 +225,6 @@ public final class Ucp {
 
     static long workerFlushNbx(long worker, long param) {
         return ptr2(UcxNative.WORKER_FLUSH_NBX, worker, param);
-    }
-
-    static int listenerCreate(long worker, long params, long listenerOut) {
-        return status3(UcxNative.LISTENER_CREATE, worker, params, listenerOut);
-    }
-
-    static void listenerDestroy(long listener) {
-        voidCall(UcxNative.LISTENER_DESTROY, listener);
-    }
-
-    static int listenerQuery(long listener, long attr) {
-        return status2(UcxNative.LISTENER_QUERY, listener, attr);
-    }
-
-    static int listenerReject(long listener, long connRequest) {
-        return status2(UcxNative.LISTENER_REJECT, listener, connRequest);
-    }
-
-    static int connRequestQuery(long connRequest, long attr) {
-        return status2(UcxNative.CONN_REQUEST_QUERY, connRequest, attr);
     }
 
     static int epCreate(long worker, long params, long epOut) {

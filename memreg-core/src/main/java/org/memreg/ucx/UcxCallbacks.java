@@ -12,22 +12,18 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The two upcalls UCX makes into memreg: a listener's connection request and an endpoint's
- * error. Both only queue what they were given on the worker named by {@code arg} (a worker id,
- * not a pointer) and return; the worker's owner acts on it after {@code ucp_worker_progress}
- * returns. They never throw: an exception escaping an upcall kills the JVM.
+ * The upcall UCX makes into memreg: an endpoint's error. It only queues what it was given on the
+ * worker named by {@code arg} (a worker id, not a pointer) and returns; the worker's owner acts
+ * on it after {@code ucp_worker_progress} returns. It never throws: an exception escaping an
+ * upcall kills the JVM.
  */
 final class UcxCallbacks {
     private static final Map<Long, UcxWorker> WORKERS = new ConcurrentHashMap<>();
-    static final MemorySegment CONN_HANDLER;
     static final MemorySegment ERR_HANDLER;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            CONN_HANDLER = UcxNative.upcall(lookup.findStatic(UcxCallbacks.class, "onConnRequest",
-                            MethodType.methodType(void.class, long.class, long.class)),
-                    FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
             ERR_HANDLER = UcxNative.upcall(lookup.findStatic(UcxCallbacks.class, "onEndpointError",
                             MethodType.methodType(void.class, long.class, long.class, int.class)),
                     FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_INT), Arena.global());
@@ -45,18 +41,6 @@ final class UcxCallbacks {
 
     static void unregister(UcxWorker worker) {
         WORKERS.remove(worker.id());
-    }
-
-    /** {@code ucp_listener_conn_callback_t(conn_request, arg)}. */
-    private static void onConnRequest(long connRequest, long arg) {
-        try {
-            UcxWorker worker = WORKERS.get(arg);
-            if (worker != null) {
-                worker.connRequests.add(connRequest);
-            }
-        } catch (Throwable ignored) {
-            // never throw out of an upcall
-        }
     }
 
     /** {@code ucp_err_handler_cb_t(arg, ep, status)}. */

@@ -6,7 +6,6 @@ import static java.lang.foreign.MemoryLayout.structLayout;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
@@ -47,19 +46,6 @@ final class UcxLayouts {
 
     static final StructLayout HANDLER = structLayout(JAVA_LONG.withName("cb"), JAVA_LONG.withName("arg"));
     static final StructLayout ERR_HANDLER = HANDLER.withName("ucp_err_handler_t");
-    static final StructLayout CONN_HANDLER = HANDLER.withName("ucp_listener_conn_handler_t");
-
-    static final StructLayout LISTENER_PARAMS = structLayout(
-            JAVA_LONG.withName("field_mask"), SOCK_ADDR.withName("sockaddr"),
-            HANDLER.withName("accept_handler"), HANDLER.withName("conn_handler")).withName("ucp_listener_params_t");
-
-    static final StructLayout LISTENER_ATTR = structLayout(
-            JAVA_LONG.withName("field_mask"), sequenceLayout(128, JAVA_BYTE).withName("sockaddr"))
-            .withName("ucp_listener_attr_t");
-
-    static final StructLayout CONN_REQUEST_ATTR = structLayout(
-            JAVA_LONG.withName("field_mask"), sequenceLayout(128, JAVA_BYTE).withName("client_address"),
-            JAVA_LONG.withName("client_id")).withName("ucp_conn_request_attr_t");
 
     static final StructLayout EP_PARAMS = structLayout(
             JAVA_LONG.withName("field_mask"), JAVA_LONG.withName("address"),
@@ -86,15 +72,9 @@ final class UcxLayouts {
     static final StructLayout TAG_RECV_INFO = structLayout(
             JAVA_LONG.withName("sender_tag"), JAVA_LONG.withName("length")).withName("ucp_tag_recv_info_t");
 
-    /** {@code struct sockaddr_in}; the port and address are in network byte order. */
-    static final StructLayout SOCKADDR_IN = structLayout(
-            JAVA_SHORT.withName("sin_family"), JAVA_SHORT.withName("sin_port"), JAVA_INT.withName("sin_addr"),
-            paddingLayout(8)).withName("struct sockaddr_in");
-
     /** Every layout above, for the layout test. */
-    static final List<StructLayout> ALL = List.of(PARAMS, WORKER_PARAMS, SOCK_ADDR, ERR_HANDLER, CONN_HANDLER,
-            LISTENER_PARAMS, LISTENER_ATTR, CONN_REQUEST_ATTR, EP_PARAMS, MEM_MAP_PARAMS, MEM_ATTR, REQUEST_PARAM,
-            TAG_RECV_INFO, SOCKADDR_IN);
+    static final List<StructLayout> ALL = List.of(PARAMS, WORKER_PARAMS, SOCK_ADDR, ERR_HANDLER, EP_PARAMS,
+            MEM_MAP_PARAMS, MEM_ATTR, REQUEST_PARAM, TAG_RECV_INFO);
 
     /** Byte offset of {@code field} in {@code layout}. */
     static long offset(MemoryLayout layout, String field) {

@@ -70,11 +70,6 @@ final class UcxNative {
     static final MethodHandle WORKER_ARM = handle("ucp_worker_arm", STATUS_L);
     static final MethodHandle WORKER_SIGNAL = handle("ucp_worker_signal", STATUS_L);
     static final MethodHandle WORKER_FLUSH_NBX = handle("ucp_worker_flush_nbx", PTR_LL);
-    static final MethodHandle LISTENER_CREATE = handle("ucp_listener_create", STATUS_LLL);
-    static final MethodHandle LISTENER_DESTROY = handle("ucp_listener_destroy", VOID_L);
-    static final MethodHandle LISTENER_QUERY = handle("ucp_listener_query", STATUS_LL);
-    static final MethodHandle LISTENER_REJECT = handle("ucp_listener_reject", STATUS_LL);
-    static final MethodHandle CONN_REQUEST_QUERY = handle("ucp_conn_request_query", STATUS_LL);
     static final MethodHandle EP_CREATE = handle("ucp_ep_create", STATUS_LLL);
     static final MethodHandle EP_CLOSE_NBX = handle("ucp_ep_close_nbx", PTR_LL);
     static final MethodHandle EP_FLUSH_NBX = handle("ucp_ep_flush_nbx", PTR_LL);

@@ -3,34 +3,30 @@ package org.memreg.ucx;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.ByteOrder;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A {@code ucp_worker} and what is made from it: one listener, endpoints, tagged and RMA
+ * A {@code ucp_worker} and what is made from it: endpoints, tagged and RMA
  * operations. A thin layer: handles are {@code long}s, operations return UCX's status pointer
  * (see {@link Ucp#status(long)}), set-up throws {@link UcxException}.
  *
  * <p><b>Not thread-safe.</b> The worker is created in {@code UCS_THREAD_MODE_SERIALIZED}: the
  * owner must make sure one thread at a time calls into it (memreg's transport holds a lock).
- * Connection requests and endpoint errors arrive through upcalls during {@link #progress()} and
- * wait in {@link #connRequests} and {@link #endpointErrors} for the owner.
+ * Endpoint errors arrive through an upcall during {@link #progress()} and wait in
+ * {@link #endpointErrors} for the owner. Endpoints are made only from a peer's worker address:
+ * UCX's sockaddr listener and client-server endpoints are not used (a client with another error
+ * mode could abort the listening process in UCX 1.13).
  *
  * <p>Operations take no completion callback: a returned request is polled with
  * {@link Ucp#requestCheckStatus} and freed with {@link Ucp#requestFree} by the owner.
  */
 public final class UcxWorker implements AutoCloseable {
     private static final AtomicLong IDS = new AtomicLong();
-    private static final int AF_INET = 2;
 
     private final UcxContext context;
     private final long id = IDS.incrementAndGet();
@@ -39,12 +35,8 @@ public final class UcxWorker implements AutoCloseable {
     private final MemorySegment param = arena.allocate(UcxLayouts.REQUEST_PARAM);
     private final MemorySegment out = arena.allocate(JAVA_LONG, 2);
     private final MemorySegment epParams = arena.allocate(UcxLayouts.EP_PARAMS);
-    private final MemorySegment sockaddr = arena.allocate(UcxLayouts.SOCKADDR_IN);
-    /** Connection requests queued by the listener's upcall; owner accepts or rejects them. */
-    final Queue<Long> connRequests = new ConcurrentLinkedQueue<>();
     /** {ep, status} pairs queued by the endpoint error upcall. */
     final Queue<long[]> endpointErrors = new ConcurrentLinkedQueue<>();
-    private long listener;
     private boolean closed;
 
     private UcxWorker(UcxContext context, long handle) {
@@ -52,14 +44,12 @@ public final class UcxWorker implements AutoCloseable {
         this.handle = handle;
     }
 
-    /** Creates a worker whose client id (sent to servers we connect to) is {@code clientId}. */
-    public static UcxWorker create(UcxContext context, long clientId) {
+    /** Creates a worker of {@code context}. */
+    public static UcxWorker create(UcxContext context) {
         try (Arena temp = Arena.ofConfined()) {
             MemorySegment params = temp.allocate(UcxLayouts.WORKER_PARAMS);
-            UcxLayouts.putLong(params, UcxLayouts.WORKER_PARAMS, "field_mask",
-                    Ucp.WORKER_PARAM_FIELD_THREAD_MODE | Ucp.WORKER_PARAM_FIELD_CLIENT_ID);
+            UcxLayouts.putLong(params, UcxLayouts.WORKER_PARAMS, "field_mask", Ucp.WORKER_PARAM_FIELD_THREAD_MODE);
             UcxLayouts.putInt(params, UcxLayouts.WORKER_PARAMS, "thread_mode", Ucp.THREAD_MODE_SERIALIZED);
-            UcxLayouts.putLong(params, UcxLayouts.WORKER_PARAMS, "client_id", clientId);
             MemorySegment result = temp.allocate(JAVA_LONG);
             Ucp.check("ucp_worker_create", Ucp.workerCreate(context.handle(), params.address(), result.address()));
             UcxWorker worker = new UcxWorker(context, Ucp.readLong(result));
@@ -121,82 +111,9 @@ public final class UcxWorker implements AutoCloseable {
         }
     }
 
-    /**
-     * Listens on {@code address} (IPv4; port 0 picks one) and returns the port bound. Connection
-     * requests are queued for {@link #pollConnRequest()}.
-     */
-    public int listen(InetSocketAddress address) {
-        if (listener != 0) {
-            throw new IllegalStateException("worker already listens");
-        }
-        try (Arena temp = Arena.ofConfined()) {
-            MemorySegment sin = sockaddrIn(temp, address);
-            MemorySegment params = temp.allocate(UcxLayouts.LISTENER_PARAMS);
-            UcxLayouts.putLong(params, UcxLayouts.LISTENER_PARAMS, "field_mask",
-                    Ucp.LISTENER_PARAM_FIELD_SOCK_ADDR | Ucp.LISTENER_PARAM_FIELD_CONN_HANDLER);
-            long sock = UcxLayouts.offset(UcxLayouts.LISTENER_PARAMS, "sockaddr");
-            params.set(JAVA_LONG, sock, sin.address());
-            params.set(JAVA_INT, sock + 8, (int) sin.byteSize());
-            long conn = UcxLayouts.offset(UcxLayouts.LISTENER_PARAMS, "conn_handler");
-            params.set(JAVA_LONG, conn, UcxCallbacks.CONN_HANDLER.address());
-            params.set(JAVA_LONG, conn + 8, id);
-            MemorySegment result = temp.allocate(JAVA_LONG);
-            Ucp.check("ucp_listener_create", Ucp.listenerCreate(handle, params.address(), result.address()));
-            listener = Ucp.readLong(result);
-            MemorySegment attr = temp.allocate(UcxLayouts.LISTENER_ATTR);
-            attr.set(JAVA_LONG, 0, Ucp.LISTENER_ATTR_FIELD_SOCKADDR);
-            Ucp.check("ucp_listener_query", Ucp.listenerQuery(listener, attr.address()));
-            long sa = UcxLayouts.offset(UcxLayouts.LISTENER_ATTR, "sockaddr");
-            return Short.toUnsignedInt(Short.reverseBytes(attr.get(JAVA_SHORT, sa + 2)));
-        }
-    }
-
-    /** The next queued connection request, or 0. */
-    public long pollConnRequest() {
-        Long request = connRequests.poll();
-        return request == null ? 0 : request;
-    }
-
-    /** The client id a connection request carries (the connecting worker's {@code client_id}). */
-    public long clientId(long connRequest) {
-        try (Arena temp = Arena.ofConfined()) {
-            MemorySegment attr = temp.allocate(UcxLayouts.CONN_REQUEST_ATTR);
-            attr.set(JAVA_LONG, 0, Ucp.CONN_REQUEST_ATTR_FIELD_CLIENT_ID);
-            Ucp.check("ucp_conn_request_query", Ucp.connRequestQuery(connRequest, attr.address()));
-            return UcxLayouts.getLong(attr, UcxLayouts.CONN_REQUEST_ATTR, "client_id");
-        }
-    }
-
-    /** Rejects a connection request. */
-    public void reject(long connRequest) {
-        Ucp.listenerReject(listener, connRequest);
-    }
-
     /** The next queued endpoint error as {ep, status}, or null. */
     public long[] pollEndpointError() {
         return endpointErrors.poll();
-    }
-
-    /** Creates an endpoint from a connection request this worker's listener received. */
-    public long accept(long connRequest, int errMode) {
-        clearEpParams(errMode);
-        epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_CONN_REQUEST);
-        UcxLayouts.putLong(epParams, UcxLayouts.EP_PARAMS, "conn_request", connRequest);
-        return createEp("accept");
-    }
-
-    /** Creates a client endpoint to a listener at {@code address} (sends our client id). */
-    public long connect(InetSocketAddress address, int errMode) {
-        clearEpParams(errMode);
-        MemorySegment sin = sockaddrIn(sockaddr, address);
-        epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_SOCK_ADDR
-                | Ucp.EP_PARAM_FIELD_FLAGS);
-        long sock = UcxLayouts.offset(UcxLayouts.EP_PARAMS, "sockaddr");
-        epParams.set(JAVA_LONG, sock, sin.address());
-        epParams.set(JAVA_INT, sock + 8, (int) sin.byteSize());
-        UcxLayouts.putInt(epParams, UcxLayouts.EP_PARAMS, "flags",
-                Ucp.EP_PARAMS_FLAGS_CLIENT_SERVER | Ucp.EP_PARAMS_FLAGS_SEND_CLIENT_ID);
-        return createEp("connect to " + address);
     }
 
     /** Creates an endpoint to a worker by its {@link #address()}. */
@@ -313,33 +230,13 @@ public final class UcxWorker implements AutoCloseable {
         param.set(JAVA_INT, Ucp.RP_OP_ATTR_MASK, mask);
     }
 
-    private static MemorySegment sockaddrIn(Arena arena, InetSocketAddress address) {
-        return sockaddrIn(arena.allocate(UcxLayouts.SOCKADDR_IN), address);
-    }
-
-    private static MemorySegment sockaddrIn(MemorySegment sin, InetSocketAddress address) {
-        InetAddress ip = address.getAddress();
-        if (!(ip instanceof Inet4Address)) {
-            throw new IllegalArgumentException("IPv4 address needed: " + address);
-        }
-        sin.fill((byte) 0);
-        sin.set(JAVA_SHORT, 0, (short) AF_INET);
-        sin.set(JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN), 2, (short) address.getPort());
-        sin.asSlice(4, 4).copyFrom(MemorySegment.ofArray(ip.getAddress()));
-        return sin;
-    }
-
-    /** Destroys the listener and the worker (endpoints must be closed first). Twice is harmless. */
+    /** Destroys the worker (endpoints must be closed first). Twice is harmless. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        if (listener != 0) {
-            Ucp.listenerDestroy(listener);
-            listener = 0;
-        }
         Ucp.workerDestroy(handle);
         UcxCallbacks.unregister(this);
         arena.close();

@@ -14,6 +14,9 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
@@ -25,15 +28,19 @@ import org.memreg.memory.HugePages;
 import org.memreg.memory.RegisteredArena;
 
 /**
- * Migration in step with the registration cache: on a simulated two-node topology, a move gives
- * pages new frames, and the strict simulated NIC throws on any transfer that would touch one.
+ * Migration in step with the registration cache, from node 0 to node 1 of a simulated topology and
+ * of the kernel's real nodes (the VM of bin/vm-test): a move gives pages new frames, and the strict
+ * simulated NIC throws on any transfer that would touch one.
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(TestTopology.class)
 class MigrationCoordinationTest {
     private static final long PAGE = SysConf.pageSize();
     private static final int PAGES = 16;
     private static final long LENGTH = PAGES * PAGE;
-    private final SimulatedTopology topology = SimulatedTopology.of(2);
-    private final SimulatedPagePlacement placement = topology.placement();
+    @Parameter
+    TestTopology kind;
+    private PagePlacement placement;
     private final SimulatedNic nic = SimulatedNic.builder().free().strict(true).build();
     private final RegistrationCache cache = RegistrationCache.builder(nic).build();
     private final Arena arena = Arena.ofConfined();
@@ -42,6 +49,7 @@ class MigrationCoordinationTest {
     @BeforeEach
     void setUp() throws Exception {
         assumeTrue(nic.detectsStalePages(), "stale frames are only visible to root");
+        placement = kind.create().placement();
         address = Mman.mapAnonymous(LENGTH);
         placement.touchFrom(0, address, LENGTH);
         MemorySegment memory = Mman.segment(address, LENGTH);
@@ -72,8 +80,12 @@ class MigrationCoordinationTest {
         assertEquals(1003L, readThroughNic(before, 3));
         before.close(); // unused but cached: the migration must not leave it behind
 
+        NodeSummary census = placement.query(address, LENGTH).summary();
         MigrationReport report = RangeMigrator.withCache(placement, cache, Duration.ofSeconds(1)).moveTo(address, LENGTH, 1);
+        System.out.println(kind + " registered range moved to node 1: before " + census + ", after "
+                + placement.query(address, LENGTH).summary());
 
+        assertEquals(PAGES, census.onNode(0), census.toString());
         assertEquals(PAGES, report.node(0).moved(), report.format());
         assertEquals(List.of(), report.busy());
         assertFalse(before.isValid(), "the registration of the old frames is gone");

@@ -417,4 +417,17 @@ class MigrationPlannerTest {
         }
         return lows;
     }
+
+    @Test
+    void shouldEstimateTheCostOfWholeNodeMovesCountingARingTwice() {
+        NodeSummary census = new NodeSummary(new TreeMap<>(Map.of(0, 100L, 1, 30L, 2, 5L, 3, 7L)), 9, 4, new TreeMap<>());
+        MigrationPlan overlapping = MigrationPlanner.plan(NodeSet.parse("0-1"), NodeSet.parse("1-2"));
+        assertEquals(new MigrationPlan.Cost(130, 130), overlapping.cost(census), "nodes 0 and 1 move once each, 2 and 3 stay");
+        MigrationPlan swap = MigrationPlanner.plan(Map.of(0, 1, 1, 0));
+        assertEquals(new MigrationPlan.Cost(130, 230), swap.cost(census), "the broken node's 100 pages move twice: " + swap);
+        assertEquals(java.time.Duration.ofNanos(2_300_000), swap.cost(census).at(100_000), "230 page moves at 100,000 pages/s");
+        assertEquals(new MigrationPlan.Cost(0, 0), MigrationPlanner.plan(NodeSet.of(0), NodeSet.of(0)).cost(census));
+        assertThrows(IllegalArgumentException.class, () -> swap.cost(census).at(0));
+    }
+
 }

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.ucx.UcxTestSupport;
 
@@ -22,8 +26,9 @@ import org.memreg.ucx.UcxTestSupport;
  * Across hosts, as far as one machine allows: two network namespaces of our own joined by a veth
  * pair with addresses we assign (192.168.250.1/24 and .2/24; the traffic never leaves them), an
  * {@link EchoPeer} in one and an {@link EchoClient} in the other, UCX restricted to TCP on the
- * veth. The client echoes 8 B..64 MiB and puts/gets a window, data verified; the veth's byte
- * counters show the data went over it.
+ * veth. Both sides hold a shared secret (a client without it is refused first). The client echoes
+ * 8 B..64 MiB and puts/gets a window, data verified; the veth's byte counters show the data went
+ * over it.
  *
  * <p>The namespaces are named after this JVM's pid (parallel runs do not collide), removed after
  * the tests also when they fail, and left-overs of killed runs (dead pid) are removed first. Where
@@ -88,41 +93,56 @@ class NetnsTransportTest {
     }
 
     @Test
-    void shouldEchoAndPutGetBetweenTwoNamespacesOverTcp() throws Exception {
+    void shouldEchoAndPutGetBetweenTwoNamespacesOverTcpWithASharedSecret(@TempDir Path dir) throws Exception {
         long seed = Long.getLong("memreg.test.seed", System.nanoTime());
         System.out.printf("shouldEchoAndPutGetBetweenTwoNamespacesOverTcp seed %d (-Dmemreg.test.seed=%d)%n", seed,
                 seed);
+        Path secret = dir.resolve("secret");
+        Files.writeString(secret, "the two namespaces share this secret");
+        Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
+        String withSecret = "-D" + NodeBuilder.SECRET_FILE_PROP_NAME + "=" + secret;
         long rxBefore = rxBytes();
         try (TransportPeers.Child server = TransportPeers.start(SERVER_IP, netnsExec(SERVER_NS),
-                Map.of("UCX_TLS", "tcp", "UCX_NET_DEVICES", SERVER_DEV), List.of())) {
-            List<String> command = new ArrayList<>(netnsExec(CLIENT_NS));
-            command.addAll(ChildJvm.javaCommand(EchoClient.class));
-            command.addAll(List.of(SERVER_IP, Integer.toString(server.port()), Long.toString(seed)));
-            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-            builder.environment().putAll(Map.of("UCX_TLS", "tcp", "UCX_NET_DEVICES", CLIENT_DEV));
-            Process client = builder.start();
-            try {
-                CompletableFuture<String> read = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                    } catch (IOException e) {
-                        return "cannot read the client's output: " + e;
-                    }
-                }, runnable -> Thread.ofPlatform().daemon().start(runnable));
-                assertTrue(client.waitFor(60, TimeUnit.SECONDS), "client finished within 60 s");
-                String output = read.get(10, TimeUnit.SECONDS);
-                System.out.print(output);
-                assertEquals(0, client.exitValue(), "client failed:\n" + output + "\nserver: " + server.output());
-                assertTrue(output.contains("put/get verified") && output.strip().endsWith("ok"), output);
-            } finally {
-                client.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
-                client.destroyForcibly();
-                client.waitFor(10, TimeUnit.SECONDS);
-            }
+                Map.of("UCX_TLS", "tcp", "UCX_NET_DEVICES", SERVER_DEV), List.of(withSecret))) {
+            String refused = runClient(server, seed, List.of());
+            assertTrue(refused.contains("requires the shared transport secret"), "a client without it: " + refused);
+            String output = runClient(server, seed, List.of(withSecret));
+            assertTrue(output.contains("put/get verified") && output.strip().endsWith("ok"),
+                    output + "\nserver: " + server.output());
         }
         long moved = rxBytes() - rxBefore;
         System.out.printf("%d bytes received on %s over the veth%n", moved, CLIENT_DEV);
         assertTrue(moved > 64L << 20, "the 64 MiB echo went over the veth: " + moved + " bytes");
+    }
+
+    /** Runs {@link EchoClient} in the client namespace with {@code jvmOptions}; returns its output. */
+    private static String runClient(TransportPeers.Child server, long seed, List<String> jvmOptions) throws Exception {
+        List<String> command = new ArrayList<>(netnsExec(CLIENT_NS));
+        List<String> java = new ArrayList<>(ChildJvm.javaCommand(EchoClient.class));
+        java.addAll(1, jvmOptions);
+        command.addAll(java);
+        command.addAll(List.of(SERVER_IP, Integer.toString(server.port()), Long.toString(seed)));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(Map.of("UCX_TLS", "tcp", "UCX_NET_DEVICES", CLIENT_DEV));
+        Process client = builder.start();
+        try {
+            CompletableFuture<String> read = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return "cannot read the client's output: " + e;
+                }
+            }, runnable -> Thread.ofPlatform().daemon().start(runnable));
+            assertTrue(client.waitFor(60, TimeUnit.SECONDS), "client finished within 60 s");
+            String output = read.get(10, TimeUnit.SECONDS);
+            System.out.print(output);
+            assertEquals(jvmOptions.isEmpty() ? 1 : 0, client.exitValue(), "client exit status:\n" + output);
+            return output;
+        } finally {
+            client.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            client.destroyForcibly();
+            client.waitFor(10, TimeUnit.SECONDS);
+        }
     }
 
     private static long rxBytes() throws Exception {

@@ -62,7 +62,7 @@ class UcxLayoutTest {
                 }
             }
         }
-        assertTrue(checked >= 60, "fields checked: " + checked);
+        assertTrue(checked >= 50, "fields checked: " + checked);
         System.out.println("UCX layouts: " + UcxLayouts.ALL.size() + " structs, " + checked + " fields match");
     }
 

@@ -31,7 +31,7 @@ public final class UcpLatencyFloor {
         int iters = Integer.parseInt(args[server ? 1 : 2]);
         int warmup = Integer.parseInt(args[server ? 2 : 3]);
         try (UcxContext context = UcxContext.create(Map.of()); Arena arena = Arena.ofConfined()) {
-            UcxWorker worker = UcxWorker.create(context, server ? 1 : 2);
+            UcxWorker worker = UcxWorker.create(context);
             try {
                 MemorySegment buffer = arena.allocate(4096, 4096);
                 MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The kernel-facing tests, run inside the VM of bin/vm-test by bin/test (never on the host): the
+# classes compiled on the host, run with JUnit's console launcher (no Maven in the VM).
+#   1. as root: NUMA on four real nodes (the same classes that run on the host, where their real
+#      runs are skipped), and the userfaultfd monitor, mlock limits and PSI on this kernel;
+#   2. as nobody (setpriv): userfaultfd in user mode only, mlock within RLIMIT_MEMLOCK (not the
+#      monitor's scenario controls: they need physical frames, which pagemap shows only to root);
+#   3. `memreg bench --only crossthread --quick`: the cross-thread window on this kernel (a figure,
+#      not a test).
+# Exits non-zero when a phase fails. Output of each phase also goes to $MEMREG_VM_RESULTS.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+memreg_find_jdk
+cd "$MEMREG_ROOT"
+root=$PWD
+results=${MEMREG_VM_RESULTS:-/tmp}
+console=$(ls memreg-cli/target/vm-lib/junit-platform-console-standalone-*.jar 2>/dev/null | head -n 1)
+[ -n "$console" ] || { echo "vm-suite: no JUnit console launcher in memreg-cli/target/vm-lib (build first)"; exit 2; }
+cp="$root/memreg-core/target/test-classes:$root/memreg-core/target/classes"
+cp="$cp:$root/memreg-cli/target/test-classes:$root/memreg-cli/target/classes"
+for jar in "$root"/memreg-cli/target/lib/*.jar; do
+  case $jar in */memreg-core-*) ;; *) cp="$cp:$jar" ;; esac
+done
+# Under emulation the JIT's top tier costs more than it gains, and so does a parallel GC; every JVM
+# the tests start (children included) takes these.
+export JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
+
+echo "vm-suite: Linux $(uname -r), nodes $(cat /sys/devices/system/node/online), vm.unprivileged_userfaultfd=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo absent), RLIMIT_MEMLOCK $(ulimit -l) KiB"
+
+# junit NAME [setpriv args --] CLASS... : one console-launcher run; summary into $results/NAME.summary
+junit() {
+  local name=$1; shift
+  local prefix=()
+  while [ "$1" != "--" ]; do prefix+=("$1"); shift; done; shift
+  local selectors=()
+  for class in "$@"; do selectors+=(--select-class "$class"); done
+  echo "vm-suite: $name: ${#@} test classes${prefix:+ (${prefix[*]})}"
+  local started=$SECONDS
+  # The tests on the JVM's own class path (not the launcher's -cp): child JVMs inherit java.class.path.
+  # ChurnStressTest (the never-stale sweep) runs a 20,000-operation slice here, 100,000 on the host.
+  "${prefix[@]}" java --enable-native-access=ALL-UNNAMED -Dmemreg.test.realNumaNodes=4 \
+      -Dmemreg.test.churnOperations=20000 -cp "$console:$cp" \
+      org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree \
+      --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$results/$name-reports" "${selectors[@]}" 2>&1 \
+    | tee "$results/$name.log"
+  local status=${PIPESTATUS[0]}
+  local ok failed skipped aborted
+  ok=$(awk '/tests successful/ {print $2}' "$results/$name.log")
+  failed=$(awk '/tests failed/ {print $2}' "$results/$name.log")
+  skipped=$(awk '/tests skipped/ {print $2}' "$results/$name.log")
+  aborted=$(awk '/tests aborted/ {print $2}' "$results/$name.log")
+  echo "${ok:-0} ${failed:-0} $((${skipped:-0} + ${aborted:-0})) $status" > "$results/$name.summary"
+  echo "vm-suite: $name: ${ok:-0} passed, ${failed:-0} failed, $((${skipped:-0} + ${aborted:-0})) skipped or aborted, $((SECONDS - started)) s, status $status"
+  return "$status"
+}
+
+# Automatic NUMA balancing (on by default in this kernel) moves pages by itself: placement tests
+# could not tell its moves from a fault, and on 6.1 move_pages reads a page it is sampling as not
+# present. Off while the tests run; README, "NUMA placement and migration", says what it means.
+balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null || echo absent)
+[ "$balancing" = absent ] || echo 0 > /proc/sys/kernel/numa_balancing
+echo "vm-suite: kernel.numa_balancing was $balancing, now $(cat /proc/sys/kernel/numa_balancing 2>/dev/null || echo absent)"
+
+status=0
+junit root -- \
+  org.memreg.numa.TopologyMigrationTest org.memreg.numa.MigrationCoordinationTest \
+  org.memreg.numa.LinuxPlacementTest org.memreg.numa.ArenaPlacementTest org.memreg.numa.OtherProcessTest \
+  org.memreg.cli.LiveMigrationTest org.memreg.linux.NumaBindingsTest \
+  org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest org.memreg.linux.PagemapTest \
+  org.memreg.monitor.MemoryChangeScenariosTest org.memreg.monitor.ChurnStressTest \
+  org.memreg.linux.MemoryLockTest org.memreg.device.MlockRlimitTest org.memreg.cache.CacheRlimitTest \
+  org.memreg.linux.PressureTriggerTest org.memreg.monitor.PressureWatcherTest || status=1
+junit nobody setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+  org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest \
+  org.memreg.linux.MemoryLockTest org.memreg.device.MlockDeviceTest || status=1
+
+echo "vm-suite: memreg bench --only crossthread --quick (a figure, not a test)"
+java --enable-native-access=ALL-UNNAMED -Djava.awt.headless=true -cp "$cp" org.memreg.cli.Main bench \
+    --only crossthread --quick --samples 2000 --out /tmp/memreg-bench 2>&1 | tee "$results/crossthread.log"
+bench=${PIPESTATUS[0]}
+[ "$bench" -eq 0 ] || { echo "vm-suite: memreg bench exited with status $bench"; status=1; }
+
+read -r ok failed skipped <<< "$(cat "$results"/*.summary | awk '{o += $1; f += $2; s += $3} END {print o, f, s}')"
+echo "vm-suite: $ok passed, $failed failed, $skipped skipped"
+exit "$status"

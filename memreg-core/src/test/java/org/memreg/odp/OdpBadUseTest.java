@@ -1,0 +1,72 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.odp.OdpLoopback.attach;
+import static org.memreg.odp.OdpLoopback.node;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * Misuse of regions and mappings (issue 11, case 8): each used to be accepted (a closed mapping's
+ * put landed in the owner's memory); each is now refused, and the region keeps serving.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class OdpBadUseTest {
+    private static final int PAGES = 8;
+
+    @Test
+    void shouldRefuseMisuseOfClosedMappingsAndRegionsAndForeignEndpoints() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                Node otherNode = node("odp-other", true); Arena arena = Arena.ofShared()) {
+            OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5));
+            long pageSize = region.pageSize();
+            IllegalStateException duplicate = assertThrows(IllegalStateException.class,
+                    () -> OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5)));
+            assertTrue(duplicate.getMessage().contains("already has an ODP region 81"), duplicate.getMessage());
+
+            Endpoint foreign = otherNode.connect("127.0.0.1", peerNode.port()); // an endpoint of another node
+            assertThrows(IllegalArgumentException.class, () -> region.serve(foreign));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (peerNode.accepted() == null) { // its side of that connection: not the owner's
+                assertTrue(System.nanoTime() < deadline, "peer did not see the connection");
+                Thread.sleep(1);
+            }
+
+            OdpMapping mapping = attach(ownerNode, region, 0x81, peerNode);
+            MemorySegment data = arena.allocate(pageSize, 4096);
+            data.set(JAVA_LONG, 0, 7);
+            mapping.put(0, data);
+            assertEquals(7, region.segment().get(JAVA_LONG, 0));
+            mapping.close();
+            data.set(JAVA_LONG, 0, 8);
+            assertThrows(IllegalStateException.class, () -> mapping.put(0, data));
+            assertThrows(IllegalStateException.class, () -> mapping.get(0, data));
+            assertEquals(7, region.segment().get(JAVA_LONG, 0), "the closed mapping's put did not land");
+
+            OdpMapping again = attach(ownerNode, region, 0x81, otherNode); // the region still serves a peer
+            again.put(pageSize, data);
+            assertEquals(8, region.segment().get(JAVA_LONG, pageSize));
+            again.close();
+
+            region.close();
+            assertThrows(IllegalStateException.class, () -> region.reclaim(new PageRange(0, 1)));
+            assertThrows(IllegalStateException.class, () -> region.trim(pageSize));
+            assertThrows(IllegalStateException.class, () -> region.serve(foreign));
+            assertThrows(IllegalStateException.class, region::segment);
+            region.close();
+            OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5)).close(); // the number is free again
+        }
+    }
+}
