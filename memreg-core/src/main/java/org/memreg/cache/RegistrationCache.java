@@ -209,7 +209,7 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     private Entry register(long start, long end, Access access) {
-        List<Entry> overlapping = index.overlapping(start, end);
+        List<Entry> overlapping = confirmHits ? confirmedOverlapping(start, end) : index.overlapping(start, end);
         long regStart = start;
         long regEnd = end;
         Access regAccess = access;
@@ -230,6 +230,22 @@ public final class RegistrationCache implements AutoCloseable {
         }
         index.add(created);
         return created;
+    }
+
+    /**
+     * Strict mode, under the lock: the entries overlapping {@code [start, end)} that the kernel
+     * still vouches for. A neighbour whose memory went (its event perhaps not read yet) must not be
+     * merged into the new registration, which would then cover memory that is gone and fail; it is
+     * invalidated as if its event had arrived.
+     */
+    private List<Entry> confirmedOverlapping(long start, long end) {
+        for (Entry entry : index.overlapping(start, end)) {
+            if (!monitor.confirmHit(entry.start)) {
+                events.onMemoryEvent(MemoryEventKind.STALE, entry.start, entry.end, System.nanoTime());
+            }
+        }
+        events.apply(); // also what confirmHit's wait for the reader delivered meanwhile
+        return index.overlapping(start, end);
     }
 
     /**
