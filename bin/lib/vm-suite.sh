@@ -2,7 +2,9 @@
 # The kernel-facing tests, run inside the VM of bin/vm-test by bin/test (never on the host): the
 # classes compiled on the host, run with JUnit's console launcher (no Maven in the VM).
 #   1. as root: NUMA on four real nodes (the same classes that run on the host, where their real
-#      runs are skipped), and the userfaultfd monitor, mlock limits and PSI on this kernel;
+#      runs are skipped), and the userfaultfd monitor, the hooks, strict mode's UFFDIO_WRITEPROTECT
+#      check, the cross-thread churn (issue 12), mlock limits and PSI on this kernel; UCM's hooks
+#      are installed for every test here too (memreg-core's HooksInstalled);
 #   2. as nobody (setpriv): userfaultfd in user mode only, mlock within RLIMIT_MEMLOCK (not the
 #      monitor's scenario controls: they need physical frames, which pagemap shows only to root);
 #   3. `memreg bench --only crossthread --quick`: the cross-thread window on this kernel (a figure,
@@ -39,7 +41,7 @@ junit() {
   # The tests on the JVM's own class path (not the launcher's -cp): child JVMs inherit java.class.path.
   # ChurnStressTest (the never-stale sweep) runs a 20,000-operation slice here, 100,000 on the host.
   "${prefix[@]}" java --enable-native-access=ALL-UNNAMED -Dmemreg.test.realNumaNodes=4 \
-      -Dmemreg.test.churnOperations=20000 -cp "$console:$cp" \
+      -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -cp "$console:$cp" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree \
       --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$results/$name-reports" "${selectors[@]}" 2>&1 \
     | tee "$results/$name.log"
@@ -68,6 +70,7 @@ junit root -- \
   org.memreg.cli.LiveMigrationTest org.memreg.linux.NumaBindingsTest \
   org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest org.memreg.linux.PagemapTest \
   org.memreg.monitor.MemoryChangeScenariosTest org.memreg.monitor.ChurnStressTest \
+  org.memreg.monitor.HookMonitorTest org.memreg.monitor.StrictMonitorTest org.memreg.monitor.CrossThreadStaleTest \
   org.memreg.linux.MemoryLockTest org.memreg.device.MlockRlimitTest org.memreg.cache.CacheRlimitTest \
   org.memreg.linux.PressureTriggerTest org.memreg.monitor.PressureWatcherTest || status=1
 junit nobody setpriv --reuid=65534 --regid=65534 --clear-groups -- \

@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
         "  reuse     sender throughput vs message size, per strategy and device",
         "  eviction  hit rate and evictions vs a budget below the working set",
         "  unmap     munmap -> invalidation latency (userfaultfd monitor)",
-        "  crossthread  stale transfers when threads reuse each other's freed addresses"})
+        "  crossthread  stale hits when threads reuse each other's freed addresses, per memory monitor"})
 final class BenchCommand implements Callable<Integer> {
     /** The sweeps, in the order they run. */
     enum SweepName { hit, reuse, eviction, unmap, crossthread }

@@ -25,6 +25,10 @@ import org.memreg.linux.Scheduling;
 import org.memreg.linux.SysConf;
 import org.memreg.linux.UffdFeatures;
 import org.memreg.linux.Userfaultfd;
+import org.memreg.monitor.MemoryMonitor;
+import org.memreg.monitor.MemoryMonitors;
+import org.memreg.monitor.MonitorMode;
+import org.memreg.monitor.MonitorSupport;
 import org.memreg.numa.NodeSet;
 import org.memreg.numa.SysfsTopology;
 import org.memreg.stat.CountersFile;
@@ -104,23 +108,44 @@ final class Capabilities {
     }
 
     /**
-     * The monitor a cache gets by default ({@code memreg.cache.monitor}): memreg's own, on
-     * userfaultfd, in place of UCX's memory hooks (libucm), which memreg's processes switch off.
+     * The monitor a cache gets from {@code memreg.cache.monitor} here (for {@code auto}, the one it
+     * picks); {@link InfoCommand} lists every mode after the table.
      */
     static Capability memoryMonitor() {
         String setting = System.getProperty(RegistrationCacheBuilder.MONITOR_PROP_NAME, RegistrationCacheBuilder.MONITOR_DEFAULT);
         String name = RegistrationCacheBuilder.MONITOR_PROP_NAME + "=" + setting;
         String without = ": a cache learns of freed or remapped memory only through invalidate() and RegisteredArena,"
                 + " so a buffer freed and reallocated behind its back can keep a stale registration";
-        if (List.of("none", "off", "false").contains(setting.strip().toLowerCase(Locale.ROOT))) {
+        MonitorMode mode;
+        try {
+            mode = MonitorMode.parse(setting, RegistrationCacheBuilder.MONITOR_PROP_NAME);
+        } catch (IllegalArgumentException e) {
+            return Capability.no(e.getMessage());
+        }
+        if (mode == MonitorMode.NONE) {
             return Capability.no("off (" + name + ")" + without);
         }
-        Userfaultfd.Probe probe = Userfaultfd.probe();
-        return probe.available()
-                ? Capability.yes("userfaultfd" + (probe.userModeOnly() ? " (user mode only)" : " (all faults)") + " for "
-                        + name + ": caches see munmap, mremap and madvise(DONTNEED) of registered memory as they happen;"
-                        + " UCX's own memory hooks (UCX_MEM_EVENTS) stay off in memreg's processes")
-                : Capability.no("none: " + probe.reason() + without);
+        MonitorSupport support = monitorSupport().stream().filter(m -> m.mode() == mode).findFirst().orElseThrow();
+        if (!support.available()) {
+            return Capability.no(name + " cannot open here: " + support.detail() + without);
+        }
+        if (support.detail().startsWith("uses " + MemoryMonitor.NONE.name())) {
+            return Capability.no(name + " found no monitor that works here" + without);
+        }
+        MonitorMode used = mode != MonitorMode.AUTO ? mode
+                : MonitorMode.parse(support.detail().split(";")[0].substring("uses ".length()), name);
+        return Capability.yes(name + (support.detail().isEmpty() ? "" : " (" + support.detail() + ")")
+                + ": caches see munmap, mremap and madvise(DONTNEED) of registered memory; " + used.guarantee());
+    }
+
+    private static List<MonitorSupport> monitorSupport;
+
+    /** Every mode, opened once per process (opening installs UCM's hooks where they work). */
+    static synchronized List<MonitorSupport> monitorSupport() {
+        if (monitorSupport == null) {
+            monitorSupport = MemoryMonitors.support();
+        }
+        return monitorSupport;
     }
 
     static Capability physicalFrames() {

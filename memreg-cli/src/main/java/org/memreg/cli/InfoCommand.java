@@ -4,6 +4,8 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
+import org.memreg.cache.RegistrationCacheBuilder;
+import org.memreg.monitor.MonitorSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -56,6 +58,12 @@ final class InfoCommand implements Callable<Integer> {
         for (Row row : ROWS) {
             Capability capability = probe(row);
             out.printf("%-" + width + "s%-7s%s%n", row.name(), capability.works().text(), capability.detail());
+        }
+        out.println();
+        out.println("memory monitor modes (" + RegistrationCacheBuilder.MONITOR_PROP_NAME + "; README: the guarantee table)");
+        for (MonitorSupport mode : Capabilities.monitorSupport()) {
+            out.printf("  %-18s %s%s%n", mode.mode().label(), mode.available() ? "works" : "unavailable",
+                    mode.detail().isEmpty() ? "" : ": " + mode.detail());
         }
         out.flush();
         return Main.OK;

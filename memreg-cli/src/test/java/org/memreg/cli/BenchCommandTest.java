@@ -120,19 +120,28 @@ class BenchCommandTest {
     }
 
     @Test
-    void crossThreadCsvShouldCountStaleTransfersPerReaderAndThreads() throws IOException {
-        List<Map<String, String>> rows = csv("crossthread", "reader", "threads", "acquires", "stale_transfers",
-                "stale_fraction", "hits");
-        // quick grid: threads {1, 2} x reader {real-time, normal}, 30 cycles per thread
-        assertEquals(List.of("real-time/1", "real-time/2", "normal/1", "normal/2"),
-                rows.stream().map(r -> r.get("reader") + "/" + r.get("threads")).toList());
-        for (Map<String, String> row : rows) {
-            assertEquals(30 * number(row, "threads"), number(row, "acquires"), row.toString());
+    void crossThreadCsvShouldCountStaleHitsPerMonitorAndThreads() throws IOException {
+        List<Map<String, String>> rows = csv("crossthread", "monitor", "reader", "threads", "acquires",
+                "stale_transfers", "stale_fraction", "hits", "refused");
+        // quick grid: every monitor x threads {1, 2}, 60 acquires per row
+        List<String> monitors = List.of("none", "userfaultfd", "userfaultfd", "hooks", "hooks+userfaultfd", "strict",
+                "auto");
+        assertEquals(monitors.size() * 2, rows.size(), rows.toString());
+        for (int i = 0; i < rows.size(); i++) {
+            Map<String, String> row = rows.get(i);
+            assertEquals(monitors.get(i / 2), row.get("monitor"));
+            assertEquals(i % 2 + 1, number(row, "threads"));
+            assertEquals(60, number(row, "acquires"), row.toString());
             assertTrue(number(row, "stale_transfers") <= number(row, "hits"), "a stale transfer needs a hit: " + row);
-            if (number(row, "threads") == 1) {
-                assertEquals(0, number(row, "stale_transfers"), "one thread never races itself: " + row);
+            if (number(row, "threads") == 1 && !row.get("monitor").equals("none")) {
+                assertEquals(0, number(row, "hits"), "one thread never races itself: " + row);
+            }
+            if (row.get("monitor").contains("hooks") || row.get("monitor").equals("strict")) {
+                assertEquals(0, number(row, "hits"), "no stale hit with hooks or strict: " + row);
             }
         }
+        assertEquals("-", rows.get(0).get("reader"));
+        assertEquals("normal", rows.get(4).get("reader"), "the second userfaultfd row has a normal-priority reader");
     }
 
     @Test

@@ -35,6 +35,10 @@ class MainTest {
         assertEquals(0, result.status(), result.err());
         assertTrue(result.out().contains("RLIMIT_MEMLOCK"), result.out());
         assertTrue(result.out().contains("page size"), result.out());
+        for (String mode : new String[] {"auto", "hooks", "userfaultfd", "hooks+userfaultfd", "strict", "none"}) {
+            assertTrue(result.out().lines().anyMatch(l -> l.strip().startsWith(mode + " ")), mode + ": " + result.out());
+        }
+        assertTrue(result.out().contains("auto               works: uses hooks+userfaultfd"), result.out());
     }
 
     @Test

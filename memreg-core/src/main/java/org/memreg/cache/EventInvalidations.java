@@ -12,11 +12,12 @@ import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryEventListener;
 
 /**
- * Applies the monitor's memory events to the cache from the monitor's reader thread, which may
- * never wait for anyone: every registration over the range is marked invalid at once, lock-free
- * (no hit can take one any more), and the index clean-up is queued for whoever holds the cache's
- * lock next, or done now if the lock is free. The ranges also go into an {@link EventLog} so a
- * miss can tell that an event arrived while it was registering.
+ * Applies the monitor's memory events to the cache from whichever thread delivers them: the
+ * userfaultfd reader (which may never wait for anyone), a thread draining the hooks' ring, or a
+ * strict-mode hit the kernel refused. Every registration over the range is marked invalid at once,
+ * lock-free (no hit can take one any more), and the index clean-up is queued for whoever holds
+ * the cache's lock next, or done now if the lock is free. The ranges also go into an
+ * {@link EventLog} so a miss can tell that an event arrived while it was registering.
  */
 final class EventInvalidations implements MemoryEventListener {
     private final RegionIndex index;

@@ -8,7 +8,9 @@ import java.lang.invoke.VarHandle;
  * its range while it was registering (after it started watching, before its entry was in the
  * index, where the event's own invalidation could not find it).
  *
- * <p>One writer (the monitor's reader thread), readers under the miss lock. A ring of
+ * <p>Writers (the userfaultfd reader, a thread draining the hooks, a strict-mode hit) take turns
+ * on the log's monitor for two stores, never while waiting for anything else; readers (under the
+ * miss lock) take no lock. A ring of
  * {@value #SLOTS} ranges with a sequence number; a reader that falls more than a ring behind
  * answers "overlaps", which costs a needless re-registration, never a stale one.
  */
@@ -35,7 +37,7 @@ final class EventLog {
     }
 
     /** Writer: records a range, then publishes it. */
-    void append(long start, long end) {
+    synchronized void append(long start, long end) {
         long next = (long) SEQUENCE.getVolatile(this);
         int slot = (int) (next % SLOTS);
         starts[slot] = start;

@@ -16,6 +16,7 @@ import org.memreg.jfr.DeregistrationCause;
 import org.memreg.jfr.InvalidationEvent;
 import org.memreg.jfr.MemregEvents;
 import org.memreg.monitor.EventGate;
+import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.StatsPublisher;
@@ -46,6 +47,17 @@ import org.memreg.stat.StatsPublisher;
  * same buffer register it once. The monitor's events are applied without that lock (the reader
  * thread may not wait for anyone). Closing deregisters everything, held or not, and closes the
  * monitor; the device stays open (it belongs to the caller).
+ *
+ * <p><b>Never stale, from any thread.</b> Every acquire first asks the monitor's
+ * {@link EventGate} whether events are pending that the index does not reflect yet, and if so
+ * waits for (or, with the hooks, applies) them before looking up. With the hooks
+ * ({@link org.memreg.monitor.HookMonitor}) that check is one acquire load of the sequence their
+ * C handler increments before an unmap enters the kernel; the kernel's mmap lock orders that
+ * unmap before any later mmap that returns the same address to another thread, so that thread's
+ * load sees the increment and the old registration is invalidated before its lookup. A miss
+ * checks again after registering: an event for its range that arrived meanwhile (before the
+ * entry was in the index, where the event could not find it) sends it round again. Strict mode
+ * ({@link MemoryMonitor#confirmsHits()}) additionally asks the kernel on each hit.
  */
 public final class RegistrationCache implements AutoCloseable {
     /** Attempts at registering a range whose memory keeps changing meanwhile. */
@@ -54,6 +66,8 @@ public final class RegistrationCache implements AutoCloseable {
     private final Device device;
     private final MemoryMonitor monitor;
     private final EventGate gate;
+    /** Strict mode: the monitor confirms each hit with the kernel. */
+    private final boolean confirmHits;
     private final long pageMask;
     private final boolean merge;
     private final LongSupplier clock;
@@ -74,6 +88,7 @@ public final class RegistrationCache implements AutoCloseable {
         this.device = builder.device;
         this.monitor = monitor;
         this.gate = monitor.gate();
+        this.confirmHits = monitor.confirmsHits();
         this.pageMask = builder.device.pageSize() - 1;
         this.merge = builder.merge;
         this.clock = builder.clock;
@@ -111,8 +126,9 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     /**
-     * Waits until memory events already taken from the kernel are applied: the thread that
-     * unmapped (or a thread it told) must not find the old registration afterwards.
+     * Waits until memory events already taken from the kernel (userfaultfd) or reported by the
+     * hooks are applied: the thread that unmapped, and any thread that got the address after
+     * it, must not find the old registration afterwards.
      */
     void awaitPendingEvents() {
         if (gate.isPending()) {
@@ -137,11 +153,32 @@ public final class RegistrationCache implements AutoCloseable {
         if (before < 0) {
             return null;
         }
+        if (confirmHits && !confirmed(entry)) {
+            return null;
+        }
         if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) { // once per 2^36 hits on one entry
             entry.drainHits(Entry.HITS_DRAIN_AT);
             drainedHits.addAndGet(Entry.HITS_DRAIN_AT);
         }
         return new Registration(this, entry);
+    }
+
+    /**
+     * Strict mode, holding a reference: the kernel vouches for the entry's memory (waiting out an
+     * event in delivery), and no event applied meanwhile flagged it. Otherwise the reference is
+     * dropped; memory the kernel disowns is invalidated as if an event had said so.
+     */
+    private boolean confirmed(Entry entry) {
+        boolean vouched = monitor.confirmHit(entry.start);
+        if (vouched && (entry.state() & Entry.INVALID) == 0) {
+            return true;
+        }
+        if (!vouched) {
+            events.onMemoryEvent(MemoryEventKind.STALE, entry.start, entry.end, System.nanoTime());
+        }
+        entry.drainHits(1); // not a hit after all
+        release(entry);
+        return false;
     }
 
     private Registration miss(long start, long end, Access access) {
@@ -172,7 +209,7 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     private Entry register(long start, long end, Access access) {
-        List<Entry> overlapping = index.overlapping(start, end);
+        List<Entry> overlapping = confirmHits ? confirmedOverlapping(start, end) : index.overlapping(start, end);
         long regStart = start;
         long regEnd = end;
         Access regAccess = access;
@@ -193,6 +230,22 @@ public final class RegistrationCache implements AutoCloseable {
         }
         index.add(created);
         return created;
+    }
+
+    /**
+     * Strict mode, under the lock: the entries overlapping {@code [start, end)} that the kernel
+     * still vouches for. A neighbour whose memory went (its event perhaps not read yet) must not be
+     * merged into the new registration, which would then cover memory that is gone and fail; it is
+     * invalidated as if its event had arrived.
+     */
+    private List<Entry> confirmedOverlapping(long start, long end) {
+        for (Entry entry : index.overlapping(start, end)) {
+            if (!monitor.confirmHit(entry.start)) {
+                events.onMemoryEvent(MemoryEventKind.STALE, entry.start, entry.end, System.nanoTime());
+            }
+        }
+        events.apply(); // also what confirmHit's wait for the reader delivered meanwhile
+        return index.overlapping(start, end);
     }
 
     /**
@@ -269,6 +322,7 @@ public final class RegistrationCache implements AutoCloseable {
      */
     public void invalidate(long address, long length) {
         checkRange(address, length);
+        awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
         long start = address & ~pageMask;
         long end = (address + length + pageMask) & ~pageMask;
         InvalidationEvent event = MemregEvents.invalidationBegin();
@@ -349,6 +403,7 @@ public final class RegistrationCache implements AutoCloseable {
         if (bytes < 0) {
             throw new IllegalArgumentException("bytes must not be negative: " + bytes);
         }
+        awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
         lock.lock();
         try {
             if (closed) {
@@ -367,7 +422,7 @@ public final class RegistrationCache implements AutoCloseable {
      * (its munmap has returned) sees that invalidation counted and the entry gone.
      */
     public CacheStats stats() {
-        awaitPendingEvents();
+        awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
         lock.lock();
         try {
             long queuedNow = events.queued();

@@ -17,9 +17,14 @@ import org.memreg.linux.SysConf;
  *
  * <p><b>Counting.</b> The kernel does not count page locks (one munlock undoes every mlock), but
  * the cache may register overlapping ranges in separate registrations. The device therefore
- * keeps a lock count per page and only calls mlock for pages going 0→1 and munlock for pages
- * going 1→0. {@link #registeredBytes()} is the number of distinct locked bytes: what
- * {@code VmLck} in {@code /proc/self/status} shows for this device's memory.
+ * keeps a lock count per page and calls munlock only for pages going 1→0. It calls mlock on the
+ * whole range of every registration, not only on the pages going 0→1: a count is kept by
+ * address, but a lock belongs to the mapping, and a registration still held over memory that
+ * was unmapped keeps its count while a new mapping at the same address has no lock at all.
+ * Locking pages already locked changes nothing (the kernel counts a page once against
+ * RLIMIT_MEMLOCK); locking the new mapping gives it its own pin. {@link #registeredBytes()} is
+ * the number of distinct counted bytes: what {@code VmLck} in {@code /proc/self/status} shows
+ * for this device's memory, except for counted pages whose mapping is gone.
  *
  * <p><b>Limits.</b> A pin budget ({@link Builder#pinBudget}, property
  * {@value #PIN_BUDGET_PROP_NAME}) is checked before mlock is called. Its default is the
@@ -93,7 +98,7 @@ public final class MlockDevice implements Device {
             }
             List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked",
                     bound.description() + "; " + bound.howToRaise());
-            lockAll(gaps, address, length);
+            lock(gaps, address, length);
             locks.increment(address, end);
             LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());
             live.put(region.localKey(), region);
@@ -131,18 +136,16 @@ public final class MlockDevice implements Device {
         }
     }
 
-    // Locks each 0->1 gap; on failure unlocks what this request locked and throws.
-    private void lockAll(List<long[]> gaps, long address, long length) {
-        for (int i = 0; i < gaps.size(); i++) {
-            long[] gap = gaps.get(i);
-            int errno = MemoryLock.tryMlock(gap[0], gap[1] - gap[0]);
-            if (errno != 0) {
-                // mlock may have locked the mappings before a hole: undo this gap and the earlier ones.
-                for (int j = 0; j <= i; j++) {
-                    unlockMapped(gaps.get(j)[0], gaps.get(j)[1]);
-                }
-                throw failure(errno, address, length, gaps.stream().mapToLong(g -> g[1] - g[0]).sum());
+    // Locks the whole range (see "Counting"); on failure unlocks the pages no other registration
+    // counts, so nothing of this request stays locked, and throws.
+    private void lock(List<long[]> gaps, long address, long length) {
+        int errno = MemoryLock.tryMlock(address, length);
+        if (errno != 0) {
+            // mlock may have locked the mappings before a hole: undo the pages only this request locked.
+            for (long[] gap : gaps) {
+                unlockMapped(gap[0], gap[1]);
             }
+            throw failure(errno, address, length, gaps.stream().mapToLong(g -> g[1] - g[0]).sum());
         }
     }
 

@@ -8,18 +8,14 @@ import java.lang.foreign.MemorySegment;
  * (MREMAP_MAYMOVE | MREMAP_FIXED), which frees the old frames. Used to simulate migration on a
  * machine with one NUMA node.
  *
- * <p>mremap is made as a raw system call, not through libc's {@code mremap}: memory hooks that
- * interpose on libc in the same process (OpenUCX's UCM, loaded by the UCX device) have been
- * seen to drop the new-address argument, so the pages went elsewhere and the range kept its
- * old frames. The result is checked either way.
+ * <p>The mremap is a raw system call ({@link Mman#mremap} with MREMAP_FIXED): UCX 1.13's memory
+ * hooks on libc's mremap drop the new-address argument, and the pages went elsewhere while the
+ * range kept its old frames. The result is checked either way.
  *
  * <p>The copy is not atomic: a concurrent writer's update during it may be lost (the kernel
  * blocks writers during a real migration). Private anonymous memory only.
  */
 public final class FrameRelocation {
-    private static final boolean ARM64 = "aarch64".equals(System.getProperty("os.arch"));
-    private static final long SYS_MREMAP = ARM64 ? 216 : 25;
-
     private FrameRelocation() {
     }
 
@@ -34,14 +30,10 @@ public final class FrameRelocation {
         long result;
         try {
             MemorySegment.copy(Mman.segment(address, length), 0, Mman.segment(fresh, length), 0, length);
-            result = NumaSyscalls.call(SYS_MREMAP, fresh, length, length, Mman.MREMAP_MAYMOVE | Mman.MREMAP_FIXED, address, 0);
+            result = Mman.mremap(fresh, length, length, Mman.MREMAP_MAYMOVE | Mman.MREMAP_FIXED, address);
         } catch (RuntimeException e) {
             Mman.munmap(fresh, length);
             throw e;
-        }
-        if (result < 0) {
-            Mman.munmap(fresh, length);
-            throw new LinuxException("mremap", (int) -result, String.format("relocating 0x%x + %d", address, length));
         }
         if (result != address) {
             throw new IllegalStateException(String.format("mremap put 0x%x + %d at 0x%x", address, length, result));

@@ -9,8 +9,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Mapping memory: {@code mmap}, {@code munmap} and {@code mremap}. Addresses are plain longs.
- * Every method throws {@link LinuxException} on failure.
+ * Mapping memory: {@code mmap}, {@code munmap}, {@code mremap} and {@code mprotect}. Addresses
+ * are plain longs. Every method throws {@link LinuxException} on failure. All go through libc
+ * (and so through any memory hooks installed on it, such as UCX's), except
+ * {@link #munmapBypassingLibc}.
  */
 public final class Mman {
     /** Pages may not be accessed. */
@@ -19,6 +21,8 @@ public final class Mman {
     public static final int PROT_READ = 1;
     /** Pages may be written. */
     public static final int PROT_WRITE = 2;
+    /** Pages may be executed. */
+    public static final int PROT_EXEC = 4;
     /** Changes are visible to other mappings of the same object. */
     public static final int MAP_SHARED = 0x01;
     /** Copy-on-write mapping private to this process. */
@@ -43,6 +47,11 @@ public final class Mman {
     public static final int MREMAP_DONTUNMAP = 4;
 
     private static final long MAP_FAILED = -1L;
+    private static final boolean ARM64 = "aarch64".equals(System.getProperty("os.arch"));
+    private static final long SYS_MUNMAP = ARM64 ? 215 : 11;
+    private static final long SYS_MREMAP = ARM64 ? 216 : 25;
+    private static final MethodHandle MPROTECT = Native.errnoCall("mprotect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle MMAP = Native.errnoCall("mmap", FunctionDescriptor.of(
             JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = Native.errnoCall("munmap",
@@ -98,8 +107,47 @@ public final class Mman {
         }
     }
 
-    /** {@code mremap}; {@code newAddress} is used with MREMAP_FIXED. Returns the new address. */
+    /**
+     * Unmaps by a raw {@code syscall(SYS_munmap)}, as code that bypasses libc does: hooks on
+     * libc's munmap do not see it (the kernel, and so userfaultfd, does).
+     */
+    public static void munmapBypassingLibc(long address, long length) {
+        long result = NumaSyscalls.call(SYS_MUNMAP, address, length, 0, 0, 0, 0);
+        if (result < 0) {
+            throw new LinuxException("syscall(SYS_munmap)", (int) -result);
+        }
+    }
+
+    /** {@code mprotect(address, length, prot)}. */
+    public static void mprotect(long address, long length, int prot) {
+        MemorySegment state = Native.callState();
+        int result;
+        try {
+            result = (int) MPROTECT.invokeExact(state, address, length, prot);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (result != 0) {
+            throw Native.failure("mprotect", state);
+        }
+    }
+
+    /**
+     * {@code mremap}; {@code newAddress} is used with MREMAP_FIXED. Returns the new address.
+     *
+     * <p>With MREMAP_FIXED the call is a raw system call, not libc's: UCX's memory hooks before
+     * UCX 1.15 (Debian 12 ships 1.13) drop mremap's fifth argument, so through a hooked libc the
+     * mapping would move to whatever address a stale register held. Hooks therefore do not see
+     * such a call (userfaultfd does).
+     */
     public static long mremap(long oldAddress, long oldLength, long newLength, int flags, long newAddress) {
+        if ((flags & MREMAP_FIXED) != 0) {
+            long moved = NumaSyscalls.call(SYS_MREMAP, oldAddress, oldLength, newLength, flags, newAddress, 0);
+            if (moved < 0) {
+                throw new LinuxException("mremap", (int) -moved);
+            }
+            return moved;
+        }
         MemorySegment state = Native.callState();
         long result;
         try {

@@ -51,6 +51,7 @@ public final class Userfaultfd implements AutoCloseable {
     private static final long UFFDIO_UNREGISTER = 0x8010AA01L;
     private static final long UFFDIO_WAKE = 0x8010AA02L;
     private static final long UFFDIO_ZEROPAGE = 0xC020AA04L;
+    private static final long UFFDIO_WRITEPROTECT = 0xC018AA06L;
     // long syscall(long number, ...): every argument as a long
     private static final MethodHandle SYSCALL = Native.errnoCall("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
@@ -247,6 +248,19 @@ public final class Userfaultfd implements AutoCloseable {
             throw new LinuxException("ioctl(UFFDIO_ZEROPAGE)", errno, rangeText(address, length));
         }
         return Fd.scratch().get(JAVA_LONG, 24);
+    }
+
+    /**
+     * {@code UFFDIO_WRITEPROTECT} of the page-aligned range: {@code mode} 1 protects it, 0 lifts
+     * the protection (and changes nothing on memory never protected). Returns 0 or the errno,
+     * without allocating: EAGAIN while an unmap, remap or remove of registered memory is being
+     * delivered (the kernel's {@code mmap_changing}), ENOENT when part of the range is not
+     * registered with this userfaultfd in write-protect mode (unmapped, or a fresh mapping).
+     */
+    public int tryWriteProtect(long address, long length, long mode) {
+        MemorySegment arg = range(address, length);
+        arg.set(JAVA_LONG, 16, mode);
+        return ioctl(fd, UFFDIO_WRITEPROTECT, arg.address());
     }
 
     /** Wakes threads waiting on faults in the range (after resolving them some other way). */

@@ -1,71 +1,65 @@
 package org.memreg.monitor;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.concurrent.locks.LockSupport;
-
 /**
- * Closes the window between the kernel waking a blocked munmap caller and the cache having acted
- * on its event (see shared/PLATFORM.md: the caller is woken when the reader <em>reads</em> the
- * event). The reader calls {@link #beforeRead()} before each read and {@link #afterDelivery()}
- * once it has passed the events on; a cache that sees {@link #isPending()} while looking up takes
- * the slow path and {@link #awaitDelivery() waits} for the events taken so far.
+ * What the cache's hit path asks its monitor before it trusts the index: are memory events
+ * pending that the cache has not applied yet? If so the hit takes the slow path and
+ * {@link #awaitDelivery() waits for, or applies,} them first. A gate per kind of monitor:
+ * the userfaultfd reader's ({@link ReaderGate}: events read from the kernel but not yet
+ * delivered), the hooks' ({@link HookGate}: ranges reported before an unmap but not yet
+ * drained), both at once ({@link #both}), and {@link #NEVER}.
  *
- * <p>Two counters, written by the one reader thread: taken (batches read or about to be read)
- * and delivered. The hit path reads both: two plain loads on x86.
+ * <p>{@link #isPending()} is on every hit: a few plain loads, no allocation.
  */
-public final class EventGate {
+public abstract sealed class EventGate permits EventGate.Never, EventGate.Both, ReaderGate, HookGate {
     /** A gate that never has anything pending, for caches without a monitor. */
-    public static final EventGate NEVER = new EventGate();
+    public static final EventGate NEVER = new Never();
 
-    private static final VarHandle TAKEN;
-    private static final VarHandle DELIVERED;
+    EventGate() {
+    }
 
-    static {
-        try {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            TAKEN = lookup.findVarHandle(EventGate.class, "taken", long.class);
-            DELIVERED = lookup.findVarHandle(EventGate.class, "delivered", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
+    /** True while events have been taken from their source but not yet delivered to the cache. */
+    public abstract boolean isPending();
+
+    /**
+     * Returns once every event taken before this call has been delivered (or the monitor
+     * stopped). May deliver them on the calling thread.
+     */
+    public abstract void awaitDelivery();
+
+    /** A gate pending when either is: for two monitors at once. */
+    public static EventGate both(EventGate first, EventGate second) {
+        return first == NEVER ? second : second == NEVER ? first : new Both(first, second);
+    }
+
+    static final class Never extends EventGate {
+        @Override
+        public boolean isPending() {
+            return false;
+        }
+
+        @Override
+        public void awaitDelivery() {
         }
     }
 
-    @SuppressWarnings("unused") // accessed through TAKEN
-    private volatile long taken;
-    @SuppressWarnings("unused") // accessed through DELIVERED
-    private volatile long delivered;
-    private volatile boolean closed;
+    static final class Both extends EventGate {
+        private final EventGate first;
+        private final EventGate second;
 
-    /** Reader: about to read events that may wake blocked callers; publish that first. */
-    public void beforeRead() {
-        TAKEN.setVolatile(this, (long) TAKEN.getVolatile(this) + 1);
-    }
-
-    /** Reader: everything read so far has been delivered. */
-    public void afterDelivery() {
-        DELIVERED.setVolatile(this, (long) TAKEN.getVolatile(this));
-    }
-
-    /** True while events have been (or are being) read but not yet delivered. */
-    public boolean isPending() {
-        return (long) TAKEN.getVolatile(this) != (long) DELIVERED.getVolatile(this);
-    }
-
-    /** Waits until every event taken before this call has been delivered, or the gate closed. */
-    public void awaitDelivery() {
-        long target = (long) TAKEN.getVolatile(this);
-        for (int spins = 0; (long) DELIVERED.getVolatile(this) < target && !closed; spins++) {
-            if (spins < 100) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(20_000);
-            }
+        Both(EventGate first, EventGate second) {
+            this.first = first;
+            this.second = second;
         }
-    }
 
-    /** Releases waiters for good (the monitor stopped). */
-    public void close() {
-        closed = true;
+        @Override
+        public boolean isPending() {
+            return first.isPending() || second.isPending();
+        }
+
+        @Override
+        public void awaitDelivery() {
+            first.awaitDelivery();
+            second.awaitDelivery();
+        }
     }
 }

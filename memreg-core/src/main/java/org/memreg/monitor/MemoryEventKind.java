@@ -1,11 +1,26 @@
 package org.memreg.monitor;
 
-/** Why memory under registrations changed. */
+/** Why memory under registrations changed, and who said so. */
 public enum MemoryEventKind {
-    /** The range was unmapped (munmap, or mmap MAP_FIXED over it); reported once it is gone. */
+    /** The range was unmapped (munmap, or mmap MAP_FIXED over it); userfaultfd, once it is gone. */
     UNMAP,
-    /** The range's pages are being dropped (madvise DONTNEED / FREE / REMOVE); reported before. */
+    /** The range's pages are being dropped (madvise DONTNEED / FREE / REMOVE); userfaultfd, before. */
     REMOVE,
-    /** The range moved (mremap); its old addresses no longer hold it. */
-    REMAP
+    /** The range moved (mremap); its old addresses no longer hold it. userfaultfd. */
+    REMAP,
+    /**
+     * The range is about to be unmapped, dropped or moved (munmap, mremap, madvise, brk, shmdt,
+     * mmap MAP_FIXED through libc): the hooks, before the call runs.
+     */
+    UNMAPPING,
+    /**
+     * Events may have been lost (the hooks' ring overflowed, or the hooks were lost or came
+     * back): the range is everything, every registration is treated as changed.
+     */
+    SUSPECT,
+    /**
+     * The kernel says the memory at a registration is no longer the memory that was watched
+     * (strict mode's check on a hit).
+     */
+    STALE
 }

@@ -33,6 +33,25 @@ public interface MemoryMonitor extends AutoCloseable {
     /** Drops one watch of {@code [address, address + length)}; harmless for memory already gone. */
     void unwatch(long address, long length);
 
+    /**
+     * Whether the cache must ask {@link #confirmHit} before it hands out a cached registration
+     * (strict mode); false for the others, and then the cache never calls it.
+     */
+    default boolean confirmsHits() {
+        return false;
+    }
+
+    /**
+     * Strict mode: asks, on the hit path, whether the memory at {@code address} (the first page
+     * of a cached registration) is still the memory that was watched and no event about it is
+     * pending. Waits while one is being delivered.
+     *
+     * @return false when the registration must not be trusted
+     */
+    default boolean confirmHit(long address) {
+        return true;
+    }
+
     /** Counters since start. */
     MonitorStats stats();
 

@@ -36,7 +36,7 @@ public enum CounterId {
     ENTRIES(15, "entries"),
     RETIRED_ENTRIES(16, "retiredEntries"),
     REGISTERED_BYTES(17, "registeredBytes"),
-    PINNED_BYTES(35, "pinnedBytes"),
+    PINNED_BYTES(39, "pinnedBytes"),
     IN_USE_BYTES(18, "inUseBytes"),
     DEVICE_NANOS(19, "deviceNanos"),
     // org.memreg.monitor.MonitorStats: labels are "monitor." and its component names.
@@ -49,6 +49,10 @@ public enum CounterId {
     MONITOR_WATCH_FAILURES(26, "monitor.watchFailures"),
     MONITOR_DELIVERY_NANOS_TOTAL(27, "monitor.deliveryNanosTotal"),
     MONITOR_DELIVERY_NANOS_MAX(28, "monitor.deliveryNanosMax"),
+    MONITOR_HOOK_EVENTS(35, "monitor.hookEvents"),
+    MONITOR_HOOK_OVERFLOWS(36, "monitor.hookOverflows"),
+    MONITOR_HOOK_FAILURES(37, "monitor.hookFailures"),
+    MONITOR_STRICT_REFUSALS(38, "monitor.strictRefusals"),
     // org.memreg.odp.OdpStats: labels are "odp." and its component names.
     ODP_INVALIDATIONS_SENT(29, "odp.invalidationsSent"),
     ODP_INVALIDATIONS_ACKED(30, "odp.invalidationsAcked"),
@@ -56,7 +60,7 @@ public enum CounterId {
     ODP_PAGES_RECLAIMED(32, "odp.pagesReclaimed"),
     ODP_PAGES_REESTABLISHED(33, "odp.pagesReestablished"),
     ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries");
-    // Next free id: 36. Append new counters with the next id, anywhere in the enum (enum order is
+    // Next free id: 40. Append new counters with the next id, anywhere in the enum (enum order is
     // display order); never renumber or reuse an id.
 
     private static final String ODP_PREFIX = "odp.";

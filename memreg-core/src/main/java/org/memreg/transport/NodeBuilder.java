@@ -38,8 +38,9 @@ import org.memreg.linux.MemInfo;
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
  *       registers and deregisters every chunk (for comparison)</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>auto: the cache's
- *       registrations of user buffers are watched with userfaultfd where available, so a buffer
- *       freed and reallocated is registered anew; none: the caller invalidates</td></tr>
+ *       registrations of user buffers are watched by UCM's hooks and userfaultfd where available,
+ *       so a buffer freed and reallocated is registered anew (the modes of
+ *       {@code memreg.cache.monitor}); none: the caller invalidates</td></tr>
  *   <tr><td>{@link #maxWindowBytes}</td><td>{@value #MAX_WINDOW_BYTES_PROP_NAME}</td><td>a quarter
  *       of physical memory: most bytes of windows the node allocates, together; a window is also
  *       refused when the machine has not that much memory available</td></tr>
@@ -158,7 +159,7 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** The memory monitor of the node's registration cache: {@code auto}, {@code userfaultfd} or {@code none}. */
+    /** The memory monitor of the node's registration cache, a {@link org.memreg.monitor.MonitorMode} such as {@code auto}. */
     public NodeBuilder monitor(String monitor) {
         this.monitor = Objects.requireNonNull(monitor, "monitor");
         return this;

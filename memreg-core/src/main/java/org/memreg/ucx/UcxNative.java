@@ -10,6 +10,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -114,11 +115,13 @@ final class UcxNative {
      * safepoint polls) and expects its own handler to see it. libucs reads the variable in its
      * library constructor, so it is cleared here, before the library is loaded.
      *
-     * <p>Likewise UCX's memory hooks (UCX_MEM_EVENTS, UCX_MEM_MALLOC_HOOKS) patch libc's mmap,
-     * munmap, mremap, madvise and brk in the whole process so that UCX's own registration cache
-     * sees memory changes. memreg has its own cache and monitor; with the hooks in place other
-     * memreg code in the same process (page migration) no longer behaves as measured. Both are
-     * switched off unless the user set them.
+     * <p>UCX's memory hooks (UCM) stay on: memreg's hook monitor ({@code HookMonitor}) hears of
+     * unmaps through them, and libucs installs them process-wide when it loads, so whoever loads
+     * it first decides for the whole process. What stays off, unless the user set it: UCM's
+     * malloc hooks and malloc relocations ({@code UCX_MEM_MALLOC_HOOKS}, {@code
+     * UCX_MEM_MALLOC_RELOC}; they have deadlocked JVMs, UCX issues #4543 and #1047), and UCP's own
+     * registration cache ({@code UCX_RCACHE_ENABLE}), which would otherwise listen to the same
+     * events and cache what memreg's cache already caches.
      */
     @SuppressWarnings("restricted")
     private static void keepJvmSignals() {
@@ -126,11 +129,29 @@ final class UcxNative {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         try (Arena arena = Arena.ofConfined()) {
             int ignored = (int) setenv.invokeExact(arena.allocateFrom("UCX_ERROR_SIGNALS"), arena.allocateFrom(""), 1);
-            ignored = (int) setenv.invokeExact(arena.allocateFrom("UCX_MEM_EVENTS"), arena.allocateFrom("no"), 0);
             ignored = (int) setenv.invokeExact(arena.allocateFrom("UCX_MEM_MALLOC_HOOKS"), arena.allocateFrom("no"), 0);
+            ignored = (int) setenv.invokeExact(arena.allocateFrom("UCX_MEM_MALLOC_RELOC"), arena.allocateFrom("no"), 0);
+            ignored = (int) setenv.invokeExact(arena.allocateFrom("UCX_RCACHE_ENABLE"), arena.allocateFrom("no"), 0);
         } catch (Throwable t) {
             throw new IllegalStateException("setenv failed", t);
         }
+    }
+
+    /**
+     * Loads a library of ours that is linked against libucs/libucm, after the environment above
+     * is in place and libucs is loaded (so its constructor read that environment first).
+     *
+     * @throws UcxUnavailableException when OpenUCX is not installed
+     * @throws IllegalArgumentException when the library cannot be loaded
+     */
+    static SymbolLookup loadLinked(Path library) {
+        require();
+        return loadPath(library);
+    }
+
+    @SuppressWarnings("restricted") // our own library, built from src/main/native
+    private static SymbolLookup loadPath(Path library) {
+        return SymbolLookup.libraryLookup(library, Arena.global());
     }
 
     @SuppressWarnings("restricted") // loading a library by soname is the point of this class

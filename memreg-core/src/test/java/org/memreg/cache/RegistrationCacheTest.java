@@ -15,6 +15,7 @@ import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.device.UnmappedMemoryException;
 import org.memreg.monitor.MemoryEventKind;
+import org.memreg.monitor.ScriptedMonitor;
 import org.memreg.testkit.Unprivileged;
 
 @Unprivileged

@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.testkit.Smaps;
 
 @Unprivileged
 class MlockDeviceTest extends DeviceContractTest {
@@ -98,6 +100,25 @@ class MlockDeviceTest extends DeviceContractTest {
         device.deregister(region);
         assertEquals(0, device.registeredBytes());
         assertConsistent();
+    }
+
+    @Test
+    void shouldLockANewMappingAtTheAddressOfAHeldRegistrationOfUnmappedMemory() throws IOException {
+        long length = 4 * PAGE;
+        long address = Mman.mapAnonymous(length);
+        Mman.segment(address, length).fill((byte) 1);
+        MemoryRegion old = device.register(address, length, Access.ALL); // still held when its memory goes
+        Mman.munmap(address, length);
+        long again = Mman.mmap(address, length, Mman.PROT_READ | Mman.PROT_WRITE,
+                Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_FIXED_NOREPLACE, -1, 0L);
+        Mman.segment(again, length).fill((byte) 2);
+        MemoryRegion fresh = device.register(again, length, Access.ALL);
+        assertEquals(length, Smaps.lockedBytes(again), "the new mapping has its own pin");
+        device.deregister(old);
+        assertEquals(length, Smaps.lockedBytes(again), "the old registration's release leaves it locked");
+        device.deregister(fresh);
+        assertEquals(0, Smaps.lockedBytes(again), "the last release unlocks it");
+        Mman.munmap(again, length);
     }
 
     @Test

@@ -238,7 +238,11 @@ class CountersFileTest {
         assertEquals(32, CounterId.ODP_PAGES_RECLAIMED.id());
         assertEquals(33, CounterId.ODP_PAGES_REESTABLISHED.id());
         assertEquals(34, CounterId.ODP_LEASE_EXPIRIES.id());
-        assertEquals(35, CounterId.PINNED_BYTES.id());
+        assertEquals(35, CounterId.MONITOR_HOOK_EVENTS.id());
+        assertEquals(36, CounterId.MONITOR_HOOK_OVERFLOWS.id());
+        assertEquals(37, CounterId.MONITOR_HOOK_FAILURES.id());
+        assertEquals(38, CounterId.MONITOR_STRICT_REFUSALS.id());
+        assertEquals(39, CounterId.PINNED_BYTES.id());
         for (CounterId counter : CounterId.values()) {
             assertEquals(counter, CounterId.byId(counter.id()));
             assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);
@@ -252,7 +256,7 @@ class CountersFileTest {
     void shouldSplitTheCountersIntoTheCachesAndOdps() {
         EnumSet<CounterId> cache = CounterId.cacheCounters();
         EnumSet<CounterId> odp = CounterId.odpCounters();
-        assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_DELIVERY_NANOS_MAX), cache);
+        assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_STRICT_REFUSALS), cache);
         assertEquals(EnumSet.range(CounterId.ODP_INVALIDATIONS_SENT, CounterId.ODP_LEASE_EXPIRIES), odp);
         assertTrue(cache.stream().noneMatch(odp::contains));
         cache.addAll(odp);

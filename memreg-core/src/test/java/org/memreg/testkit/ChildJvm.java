@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.memreg.linux.ProcStatus;
 
@@ -37,10 +41,62 @@ public final class ChildJvm {
             command.addAll(List.of("/usr/bin/setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"));
         }
         command.addAll(javaCommand(main));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        List<String> lines = new String(child.getInputStream().readAllBytes()).lines().toList();
-        assertTrue(child.waitFor(120, TimeUnit.SECONDS), "probe finished");
+        return run(command);
+    }
+
+    /**
+     * Runs {@code main} with {@code args} as an unprivileged user, as most services run: from
+     * root, as user 65534 with no supplementary groups ({@code setpriv}: no CAP_IPC_LOCK,
+     * CAP_SYS_NICE or CAP_SYS_PTRACE); from any other user, as that user.
+     */
+    public static ChildJvm asNobody(Class<?> main, String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        if ("root".equals(System.getProperty("user.name"))) {
+            assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+            command.addAll(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        }
+        command.addAll(javaCommand(main));
+        command.addAll(List.of(args));
+        return run(command);
+    }
+
+    /** Runs {@code main} with {@code args} as this user, with {@code jvmOptions} (a garbage collector, properties). */
+    public static ChildJvm run(List<String> jvmOptions, Class<?> main, String... args) throws Exception {
+        return run(Map.of(), jvmOptions, main, args);
+    }
+
+    /** {@link #run(List, Class, String...)} with {@code environment} added to the child's. */
+    public static ChildJvm run(Map<String, String> environment, List<String> jvmOptions, Class<?> main, String... args)
+            throws Exception {
+        List<String> command = new ArrayList<>(javaCommand(main));
+        command.addAll(1, jvmOptions);
+        command.addAll(List.of(args));
+        return run(command, environment);
+    }
+
+    private static ChildJvm run(List<String> command) throws Exception {
+        return run(command, Map.of());
+    }
+
+    /** Runs the command; a child that has not finished after two minutes is killed and fails the test. */
+    private static ChildJvm run(List<String> command, Map<String, String> environment) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(environment);
+        Process child = builder.start();
+        CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+            try (InputStream in = child.getInputStream()) {
+                return new String(in.readAllBytes());
+            } catch (IOException e) {
+                return "(output lost: " + e + ")";
+            }
+        });
+        boolean finished = child.waitFor(120, TimeUnit.SECONDS);
+        if (!finished) {
+            child.destroyForcibly().waitFor();
+        }
+        List<String> lines = output.get(10, TimeUnit.SECONDS).lines().toList();
         System.out.println(String.join("\n", lines));
+        assertTrue(finished, "probe finished within two minutes (killed: a hang)");
         assertEquals(0, child.exitValue(), "probe exit status");
         return new ChildJvm(lines);
     }
@@ -50,6 +106,11 @@ public final class ChildJvm {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         return List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 main.getName());
+    }
+
+    /** Every line the probe printed. */
+    public List<String> lines() {
+        return lines;
     }
 
     /** The text after {@code key=}; fails when the probe printed no such line. */

@@ -6,7 +6,7 @@ import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
-import org.memreg.monitor.UserfaultfdMonitor;
+import org.memreg.monitor.MemoryMonitors;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -14,6 +14,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -21,14 +22,18 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * What the userfaultfd monitor costs munmap, and how soon the cache knows: sampled per call, so
- * JMH reports the median and p99.
+ * What a monitor costs munmap, and how soon the cache knows: sampled per call, so JMH reports
+ * the median and p99. {@code monitor} is {@code userfaultfd} or {@code hooks} (a fork each: in
+ * the userfaultfd fork no hooks are installed, so its unwatched munmap is the plain baseline).
  * <ul>
- *   <li>{@code munmapUnwatched}: munmap of a 64 KiB buffer nobody registered (the baseline);</li>
- *   <li>{@code munmapWatched}: the same munmap of a registered, watched buffer: the caller sleeps
- *       until the monitor's reader has read the event;</li>
+ *   <li>{@code munmapUnwatched}: munmap of a 64 KiB buffer nobody registered (the baseline; with
+ *       the hooks installed it pays the handler's filter);</li>
+ *   <li>{@code munmapWatched}: the same munmap of a registered, watched buffer: with userfaultfd
+ *       the caller sleeps until the monitor's reader has read the event; with the hooks the
+ *       handler publishes the range before the call;</li>
  *   <li>{@code munmapToInvalid}: from calling munmap on a held registration until its holder sees
- *       {@code isValid()} turn false (the event read and applied).</li>
+ *       {@code isValid()} turn false (the event read and applied; with the hooks, drained by
+ *       {@code isValid()} itself).</li>
  * </ul>
  * Each invocation maps, touches and (for the watched cases) registers a fresh buffer first,
  * outside the measurement.
@@ -41,16 +46,19 @@ import org.openjdk.jmh.annotations.Warmup;
 public class UnmapBenchmark {
     static final long LENGTH = 64 * 1024;
 
-    /** The cache with the userfaultfd monitor, for the whole run. */
+    /** The cache with the monitor, for the whole run. */
     @State(Scope.Thread)
     public static class Fixture {
+        @Param({"userfaultfd", "hooks"})
+        String monitor = "userfaultfd";
         SimulatedNic nic;
         RegistrationCache cache;
 
         @Setup(Level.Trial)
         public void setUp() {
             nic = SimulatedNic.builder().free().build();
-            cache = RegistrationCache.builder(nic).monitor(UserfaultfdMonitor.open()).statsName(null).build();
+            cache = RegistrationCache.builder(nic).monitor(MemoryMonitors.named(monitor, "monitor")).statsName(null)
+                    .build();
         }
 
         @TearDown(Level.Trial)
@@ -66,13 +74,13 @@ public class UnmapBenchmark {
         return address;
     }
 
-    /** A fresh, touched buffer per invocation that nobody registered. */
+    /** A fresh, touched buffer per invocation that nobody registered (the fixture installs the monitor). */
     @State(Scope.Thread)
     public static class Unwatched {
         long address;
 
         @Setup(Level.Invocation)
-        public void map() {
+        public void map(Fixture fixture) {
             address = mapTouched();
         }
     }

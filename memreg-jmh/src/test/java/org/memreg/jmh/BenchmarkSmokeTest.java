@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class BenchmarkSmokeTest {
     @Test
     void hitBenchmarkOnlyHits() {
-        for (String monitor : new String[] {"none", "userfaultfd"}) {
+        for (String monitor : new String[] {"none", "userfaultfd", "hooks", "hooks+userfaultfd", "strict"}) {
             hitBenchmarkOnlyHits(monitor);
         }
     }
@@ -35,12 +35,19 @@ class BenchmarkSmokeTest {
 
     @Test
     void unmapBenchmarkInvalidatesEveryBuffer() {
+        for (String monitor : new String[] {"userfaultfd", "hooks"}) {
+            unmapBenchmarkInvalidatesEveryBuffer(monitor);
+        }
+    }
+
+    private void unmapBenchmarkInvalidatesEveryBuffer(String monitor) {
         UnmapBenchmark benchmark = new UnmapBenchmark();
         UnmapBenchmark.Fixture fixture = new UnmapBenchmark.Fixture();
+        fixture.monitor = monitor;
         fixture.setUp();
         for (int i = 0; i < 50; i++) {
             UnmapBenchmark.Unwatched unwatched = new UnmapBenchmark.Unwatched();
-            unwatched.map();
+            unwatched.map(fixture);
             benchmark.munmapUnwatched(unwatched);
             UnmapBenchmark.Watched watched = new UnmapBenchmark.Watched();
             watched.register(fixture);
@@ -49,7 +56,7 @@ class BenchmarkSmokeTest {
             held.register(fixture);
             assertEquals(false, benchmark.munmapToInvalid(held));
         }
-        assertEquals(100, fixture.cache.stats().eventInvalidations(), "every watched munmap invalidated");
+        assertEquals(100, fixture.cache.stats().eventInvalidations(), monitor + ": every watched munmap invalidated");
         assertEquals(0, fixture.cache.stats().entries());
         fixture.tearDown();
     }

@@ -1,27 +1,21 @@
-package org.memreg.cache;
-
-import org.memreg.monitor.EventGate;
-import org.memreg.monitor.MemoryEventKind;
-import org.memreg.monitor.MemoryEventListener;
-import org.memreg.monitor.MemoryMonitor;
-import org.memreg.monitor.MonitorStats;
+package org.memreg.monitor;
 
 /**
  * A monitor whose events the test sends, with the gate a real reader raises around them: {@link
  * #take()} is the reader having read an event from the kernel (the unmapping thread is already
  * awake), {@link #deliver} is the reader handing it to the cache.
  */
-final class ScriptedMonitor implements MemoryMonitor {
-    private final EventGate gate = new EventGate();
+public final class ScriptedMonitor implements MemoryMonitor {
+    private final ReaderGate gate = new ReaderGate();
     private volatile MemoryEventListener listener;
 
     /** The reader took an event: from now until {@link #deliver} it is pending. */
-    void take() {
+    public void take() {
         gate.beforeRead();
     }
 
     /** The reader delivers the event it took. */
-    void deliver(MemoryEventKind kind, long start, long end) {
+    public void deliver(MemoryEventKind kind, long start, long end) {
         listener.onMemoryEvent(kind, start, end, System.nanoTime());
         gate.afterDelivery();
     }
