@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.memreg.config.Settings;
+import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.Madvise;
 import org.memreg.linux.Mman;
@@ -12,8 +13,9 @@ import org.memreg.linux.SysConf;
 
 /**
  * Whether UCM's hooks still bring libc's unmaps to memreg's handler, for the whole process (the
- * hooks are process-wide): probe pages are mapped over with MAP_FIXED, madvised away, shrunk with
- * mremap and unmapped, each through libc, and the handler must have seen every call. Checked once when the first
+ * hooks are process-wide): mmap(MAP_FIXED), madvise(DONTNEED), mremap and munmap are called
+ * through libc on reserved probe pages, and the handler must have seen every call (the kernel
+ * refuses each call, so the probe pages never change: see {@link #probeOnce()}). Checked once when the first
  * {@link HookMonitor} opens (after {@code ucm_test_events}), then every
  * {@value #PERIOD_PROP_NAME} ms by a daemon thread while monitors are open.
  *
@@ -44,7 +46,7 @@ final class HookCheck {
         long granule = 1L << HookLibrary.GRANULE_SHIFT;
         long reservation = Mman.mmap(0L, 2 * granule, Mman.PROT_NONE,
                 Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_NORESERVE, -1, 0L);
-        area = (reservation + granule - 1) & -granule; // never unmapped: one per process
+        area = (reservation + granule - 1) & -granule; // never unmapped or changed: one per process
         probe.probe(area, area + 2 * pageSize);
     }
 
@@ -71,6 +73,11 @@ final class HookCheck {
             instance = check;
         }
         return instance;
+    }
+
+    /** Where the probe's two pages are (reserved, never accessible). */
+    long probeArea() {
+        return area;
     }
 
     /** Why the hooks do not work now, or null when the last check passed. */
@@ -129,37 +136,41 @@ final class HookCheck {
     }
 
     /**
-     * One probe, in a 2 MiB granule of its own that no cache watches (so it publishes nothing
-     * to them): mmap(MAP_FIXED) over it, madvise(DONTNEED), mremap (shrink) and munmap, each
-     * through libc and each seen by the handler; then the granule is reserved again.
+     * One probe, on the probe's two pages (in a 2 MiB granule of their own that no cache watches,
+     * so it publishes nothing to them): mmap(MAP_FIXED), madvise(DONTNEED), mremap and munmap,
+     * each through libc and each seen by the handler. Each is given an address one byte into the
+     * first page: UCM's hooks report the call before it is made, and the kernel then refuses it
+     * (EINVAL, an unaligned address) before changing anything. The pages stay reserved for the
+     * life of the process: a probe that really unmapped them would open a hole that another
+     * thread's mmap could take, and the next probe's MAP_FIXED would then destroy that memory.
      */
     private String probeOnce() {
+        long unaligned = area + 1;
         List<String> missed = new ArrayList<>();
-        try {
-            long hits = probe.probeHits();
-            Mman.mapAnonymousFixed(area, 2 * pageSize);
-            hits = expect(hits, "mmap(MAP_FIXED)", missed);
-            Madvise.madvise(area, 2 * pageSize, Madvise.MADV_DONTNEED);
-            hits = expect(hits, "madvise", missed);
-            Mman.mremap(area, 2 * pageSize, pageSize, 0, 0L);
-            hits = expect(hits, "mremap", missed);
-            Mman.munmap(area, pageSize);
-            expect(hits, "munmap", missed);
-        } catch (LinuxException e) {
-            missed.add("(the probe failed: " + e.getMessage() + ")");
-        } finally {
-            reserve();
+        long hits = probe.probeHits();
+        refused("mmap(MAP_FIXED)", () -> Mman.mapAnonymousFixed(unaligned, pageSize), missed);
+        hits = expect(hits, "mmap(MAP_FIXED)", missed);
+        int errno = Madvise.tryMadvise(unaligned, pageSize, Madvise.MADV_DONTNEED);
+        if (errno != Errno.EINVAL) {
+            missed.add("(madvise of an unaligned address returned " + Errno.name(errno) + ", not EINVAL)");
         }
+        hits = expect(hits, "madvise", missed);
+        refused("mremap", () -> Mman.mremap(unaligned, pageSize, pageSize / 2, 0, 0L), missed);
+        hits = expect(hits, "mremap", missed);
+        refused("munmap", () -> Mman.munmap(unaligned, pageSize), missed);
+        expect(hits, "munmap", missed);
         return missed.isEmpty() ? null : "the handler did not see libc's " + String.join(", ", missed);
     }
 
-    /** Keeps the probe's pages mapped (inaccessible) between probes, so nobody else's memory lands there. */
-    private void reserve() {
+    /** Runs a call the kernel must refuse with EINVAL; notes anything else in {@code missed}. */
+    private static void refused(String call, Runnable unaligned, List<String> missed) {
         try {
-            Mman.mmap(area, 2 * pageSize, Mman.PROT_NONE,
-                    Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_NORESERVE | Mman.MAP_FIXED_NOREPLACE, -1, 0L);
-        } catch (LinuxException taken) {
-            // EEXIST: still mapped, or someone took the hole; the next probe maps over it anyway
+            unaligned.run();
+            missed.add("(" + call + " of an unaligned address succeeded)");
+        } catch (LinuxException e) {
+            if (e.errno() != Errno.EINVAL) {
+                missed.add("(" + call + " of an unaligned address failed with " + e.getMessage() + ", not EINVAL)");
+            }
         }
     }
 

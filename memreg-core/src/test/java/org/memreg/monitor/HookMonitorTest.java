@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongUnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -20,6 +23,8 @@ import org.memreg.device.Access;
 import org.memreg.device.Device;
 import org.memreg.device.MemoryRegion;
 import org.memreg.device.SimulatedNic;
+import org.memreg.linux.Errno;
+import org.memreg.linux.LinuxException;
 import org.memreg.linux.Madvise;
 import org.memreg.linux.Mman;
 import org.memreg.testkit.ForwardingDevice;
@@ -187,6 +192,48 @@ class HookMonitorTest {
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         assertEquals(0, cache.trim(Long.MAX_VALUE));
         nic.close();
+    }
+
+    /**
+     * The hook check runs every second in every process with a hook monitor, so it must never let
+     * go of its probe pages, not for an instant: another thread's mmap would land in the hole and
+     * the next probe would map over, and unmap, that thread's memory (a churn test crashed on it).
+     * A thread keeps asking the kernel for exactly those pages while the check runs.
+     */
+    @Test
+    void theHookCheckShouldNeverLetGoOfItsProbePages() throws Exception {
+        assertNull(HookMonitor.checkHooks());
+        long area = HookCheck.get().probeArea();
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong asked = new AtomicLong();
+        AtomicLong got = new AtomicLong();
+        AtomicReference<LinuxException> odd = new AtomicReference<>();
+        Thread taker = Thread.ofPlatform().start(() -> {
+            for (long i = 0; !done.get() && got.get() == 0; i++) {
+                try {
+                    Mman.mmap(area + (i & 1) * PAGE, PAGE, Mman.PROT_READ | Mman.PROT_WRITE,
+                            Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_FIXED_NOREPLACE, -1, 0L);
+                    got.incrementAndGet(); // left mapped: the probe is what must not touch it
+                } catch (LinuxException e) {
+                    if (e.errno() != Errno.EEXIST) {
+                        odd.set(e);
+                        return;
+                    }
+                }
+                asked.incrementAndGet();
+            }
+        });
+        try {
+            for (int i = 0; i < 2_000 && got.get() == 0; i++) {
+                assertNull(HookCheck.get().checkNow());
+            }
+        } finally {
+            done.set(true);
+            taker.join();
+        }
+        assertNull(odd.get(), "mmap(MAP_FIXED_NOREPLACE) should fail only with EEXIST");
+        assertTrue(asked.get() > 0);
+        assertEquals(0, got.get(), "another thread got the probe's pages, in " + asked.get() + " tries");
     }
 
     static RegistrationCache hooksOnly(Device device) {
