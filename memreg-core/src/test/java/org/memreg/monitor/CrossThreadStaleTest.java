@@ -62,7 +62,9 @@ class CrossThreadStaleTest {
         CrossThreadChurn.Result result = CrossThreadChurn.run(MemoryMonitor.NONE, THREADS, CYCLES, seed("none"));
         System.out.println("  control, no monitor: " + result);
         assertTrue(result.staleHits() > 0, "the check catches stale registrations: " + result);
-        assertEquals(result.hits(), result.staleHits(), "every hit is on memory newer than its registration");
+        // Not every hit need be stale: another thread's miss may have just registered a merged
+        // range over this memory (after it was mapped). But a stale hit is always a hit.
+        assertTrue(result.staleHits() <= result.hits(), "stale hits are hits: " + result);
     }
 
     private static void assertNoStale(CrossThreadChurn.Result result) {
