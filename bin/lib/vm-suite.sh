@@ -10,7 +10,9 @@
 #   3. with MEMREG_VM_BENCH=1 (passed into the VM like every MEMREG_ variable), `memreg bench
 #      --only crossthread --quick`: the cross-thread window on this kernel (a figure,
 #      not a test).
-# Exits non-zero when a phase fails. Output of each phase also goes to $MEMREG_VM_RESULTS.
+# Exits non-zero when a phase fails. Output of each phase also goes to $MEMREG_VM_RESULTS; a phase
+# that fails is summed up again at the very end (its failed tests, or for a JVM that died the test
+# it was running, its hs_err file's first lines and the kernel's OOM lines), where a log's tail shows.
 set -uo pipefail
 source "$(dirname "$0")/common.sh"
 memreg_find_jdk
@@ -24,9 +26,12 @@ cp="$cp:$root/memreg-cli/target/test-classes:$root/memreg-cli/target/classes"
 for jar in "$root"/memreg-cli/target/lib/*.jar; do
   case $jar in */memreg-core-*) ;; *) cp="$cp:$jar" ;; esac
 done
+# A guest-local scratch directory every user may write (the results share is root's): progress
+# trails, nobody's reports, crash files.
+scratch=$(mktemp -d /tmp/memreg-vm-suite.XXXXXX) && chmod 1777 "$scratch"
 # Under emulation the JIT's top tier costs more than it gains, and so does a parallel GC; every JVM
-# the tests start (children included) takes these.
-export JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
+# the tests start (children included) takes these, and writes its crash file where we look.
+export JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData -XX:ErrorFile=$scratch/hs_err_pid%p.log"
 
 echo "vm-suite: Linux $(uname -r), nodes $(cat /sys/devices/system/node/online), vm.unprivileged_userfaultfd=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo absent), RLIMIT_MEMLOCK $(ulimit -l) KiB"
 
@@ -41,10 +46,12 @@ junit() {
   local started=$SECONDS
   # The tests on the JVM's own class path (not the launcher's -cp): child JVMs inherit java.class.path.
   # ChurnStressTest (the never-stale sweep) runs a 20,000-operation slice here, 100,000 on the host.
+  local reports=$results/$name-reports
+  [ ${#prefix[@]} -eq 0 ] || reports=$scratch/$name-reports
   "${prefix[@]}" java --enable-native-access=ALL-UNNAMED -Dmemreg.test.realNumaNodes=4 \
-      -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -cp "$console:$cp" \
+      -Dmemreg.test.trail="$scratch/$name.trail" -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -cp "$console:$cp" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree \
-      --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$results/$name-reports" "${selectors[@]}" 2>&1 \
+      --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$reports" "${selectors[@]}" 2>&1 \
     | tee "$results/$name.log"
   local status=${PIPESTATUS[0]}
   local ok failed skipped aborted
@@ -54,7 +61,32 @@ junit() {
   aborted=$(awk '/tests aborted/ {print $2}' "$results/$name.log")
   echo "${ok:-0} ${failed:-0} $((${skipped:-0} + ${aborted:-0})) $status" > "$results/$name.summary"
   echo "vm-suite: $name: ${ok:-0} passed, ${failed:-0} failed, $((${skipped:-0} + ${aborted:-0})) skipped or aborted, $((SECONDS - started)) s, status $status"
+  [ "$status" -eq 0 ] || digest "$name" "$status" "${ok:-}" >> "$scratch/digest"
   return "$status"
+}
+
+# digest NAME STATUS OK: why phase NAME failed, in a few lines
+digest() {
+  local name=$1 status=$2 ok=$3
+  if [ -n "$ok" ]; then
+    echo "vm-suite: $name failed (status $status); its failed tests:"
+    grep -A 4 '✘' "$results/$name.log" | head -n 40
+  else
+    local how="status $status"
+    [ "$status" -le 128 ] || how="killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo "$((status - 128))")"
+    echo "vm-suite: $name: the test JVM died ($how) before its summary; the last tests it started and ended:"
+    tail -n 4 "$scratch/$name.trail" 2>/dev/null || echo "  (no trail: it died before the first test)"
+    dmesg 2>/dev/null | grep -E -i 'out of memory|killed process|oom-kill|segfault|traps:' | tail -n 6
+    echo "vm-suite: now $(grep -E '^(MemAvailable|Mlocked|Shmem):' /proc/meminfo | tr -s ' ' | paste -s -d ',')"
+  fi
+  local crash
+  for crash in "$scratch"/hs_err_pid*.log; do
+    [ -e "$crash" ] || continue
+    echo "vm-suite: a JVM crashed, $results/${crash##*/}:"
+    sed -n '1,/^----/p' "$crash" | grep -v -E '^#? *$|^----|^# (If you would|https?:|No core dump|The crash happened|An error report|See problematic)' | head -n 14
+    cp "$crash" "$results/" 2>/dev/null
+    mv "$crash" "$crash.seen"
+  done
 }
 
 # Automatic NUMA balancing (on by default in this kernel) moves pages by itself: placement tests
@@ -90,4 +122,5 @@ fi
 
 read -r ok failed skipped <<< "$(cat "$results"/*.summary | awk '{o += $1; f += $2; s += $3} END {print o, f, s}')"
 echo "vm-suite: $ok passed, $failed failed, $skipped skipped"
+[ ! -s "$scratch/digest" ] || cat "$scratch/digest"
 exit "$status"
