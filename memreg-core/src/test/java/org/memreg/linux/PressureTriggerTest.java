@@ -74,9 +74,20 @@ class PressureTriggerTest {
             assertTrue(stall.avg10() >= 0 && stall.avg10() <= 100, stall.toString());
             assertTrue(stall.avg60() >= 0 && stall.avg60() <= 100, stall.toString());
             assertTrue(stall.avg300() >= 0 && stall.avg300() <= 100, stall.toString());
-            assertTrue(stall.totalMicros() >= 0, stall.toString());
         }
         assertTrue(pressure.full().totalMicros() <= pressure.some().totalMicros(), "full is a part of some");
+        MemoryPressure later = MemoryPressure.read();
+        assertTrue(later.some().totalMicros() >= pressure.some().totalMicros(), "totals only grow: " + later);
+        assertTrue(later.full().totalMicros() >= pressure.full().totalMicros(), "totals only grow: " + later);
+    }
+
+    @Test
+    void shouldParseEveryFieldOfThePressureFile() {
+        MemoryPressure parsed = MemoryPressure.parse(List.of(
+                "some avg10=1.50 avg60=0.25 avg300=0.00 total=123456789",
+                "full avg10=0.75 avg60=0.00 avg300=0.01 total=98765"));
+        assertEquals(new MemoryPressure.Stall(1.50, 0.25, 0.00, 123_456_789L), parsed.some());
+        assertEquals(new MemoryPressure.Stall(0.75, 0.00, 0.01, 98_765L), parsed.full());
     }
 
     @Test

@@ -21,6 +21,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.cache.CacheStats;
+import org.memreg.monitor.MonitorStats;
 import org.memreg.odp.OdpStats;
 import org.memreg.testkit.Unprivileged;
 
@@ -200,13 +201,7 @@ class CountersFileTest {
         Set<String> odpStats = Arrays.stream(OdpStats.class.getRecordComponents()).map(c -> "odp." + c.getName())
                 .collect(Collectors.toSet());
         assertEquals(odpStats, odpLabels, "one odp.* CounterId per OdpStats component, and no other");
-        Class<?> monitorStats; // by name: the monitor is being written alongside
-        try {
-            monitorStats = Class.forName("org.memreg.monitor.MonitorStats");
-        } catch (ClassNotFoundException e) {
-            return;
-        }
-        for (RecordComponent component : monitorStats.getRecordComponents()) {
+        for (RecordComponent component : MonitorStats.class.getRecordComponents()) {
             assertTrue(labels.contains("monitor." + component.getName()),
                     "no CounterId labelled monitor." + component.getName());
         }

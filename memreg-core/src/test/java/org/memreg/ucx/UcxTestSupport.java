@@ -1,18 +1,35 @@
 package org.memreg.ucx;
 
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** Skips a test, saying why, where OpenUCX is not installed. */
+/**
+ * Where OpenUCX cannot be loaded, fails a test that needs it: {@code bin/test} installs it, so its
+ * absence is a broken set-up, not a reason to pass. {@code MEMREG_ALLOW_SKIP=1} makes it a skip
+ * instead (a machine without UCX on purpose), saying why.
+ */
 public final class UcxTestSupport {
+    /** The environment variable that turns a missing UCX into a skip. */
+    public static final String ALLOW_SKIP = "MEMREG_ALLOW_SKIP";
+
     private UcxTestSupport() {
     }
 
-    /** Skips the calling test unless libucp can be loaded. */
+    /** Fails (or, with {@code MEMREG_ALLOW_SKIP=1}, skips) the calling test unless libucp loads. */
     public static void assumeUcx() {
-        if (!Ucp.isAvailable()) {
-            String reason = Ucp.unavailableReason().orElse("UCX unavailable");
-            System.out.println("skipped: " + reason);
+        requireUcx(Ucp.isAvailable(), Ucp.unavailableReason().orElse("UCX unavailable"),
+                "1".equals(System.getenv(ALLOW_SKIP)));
+    }
+
+    /** The decision of {@link #assumeUcx()}, for a test of it. */
+    static void requireUcx(boolean available, String reason, boolean allowSkip) {
+        if (available) {
+            return;
+        }
+        if (allowSkip) {
+            System.out.println("skipped (" + ALLOW_SKIP + "=1): " + reason);
             assumeTrue(false, reason);
         }
+        fail(reason + " (bin/test installs OpenUCX; " + ALLOW_SKIP + "=1 skips the tests that need it)");
     }
 }
