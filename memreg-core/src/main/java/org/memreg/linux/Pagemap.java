@@ -146,9 +146,4 @@ public final class Pagemap {
     public static boolean isPresent(long entry) {
         return (entry & PRESENT_BIT) != 0;
     }
-
-    /** True when the entry's page is swapped out. */
-    public static boolean isSwapped(long entry) {
-        return (entry & SWAPPED_BIT) != 0;
-    }
 }

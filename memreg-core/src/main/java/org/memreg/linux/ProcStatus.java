@@ -17,11 +17,6 @@ public final class ProcStatus {
         return kilobyteField("VmLck:") * 1024;
     }
 
-    /** {@code VmRSS}: resident bytes of this process. */
-    public static long vmResidentBytes() {
-        return kilobyteField("VmRSS:") * 1024;
-    }
-
     /** The effective user id ({@code Uid:}, second field). */
     public static long effectiveUid() {
         return Long.parseLong(field("Uid:").split("\\s+")[1]);

@@ -38,11 +38,6 @@ public record MonitorStats(
     /** All zero. */
     public static final MonitorStats EMPTY = new MonitorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
-    /** Mean time from event to invalidation, 0 without events. */
-    public double meanDeliveryNanos() {
-        return events == 0 ? 0 : (double) deliveryNanosTotal / events;
-    }
-
     /** Two monitors' counters together (both watch the same ranges: the larger watched bytes; the longer delivery maximum). */
     public MonitorStats plus(MonitorStats other) {
         return new MonitorStats(events + other.events, unmapEvents + other.unmapEvents,

@@ -81,7 +81,6 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private final AtomicLong hookFailures = new AtomicLong();
     private final boolean realtime;
     private final boolean strict;
-    private volatile int realtimeErrno = -1;
     private volatile boolean closing;
     private Thread reader;
 
@@ -226,15 +225,6 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         return gate;
     }
 
-    /**
-     * Whether the reader runs real-time: {@code "real-time"}, {@code "normal (errno N)"} when the
-     * process may not, {@code "normal"} when turned off or not started.
-     */
-    public String readerScheduling() {
-        int errno = realtimeErrno;
-        return errno == 0 ? "real-time" : errno > 0 ? "normal (sched_setscheduler: " + Errno.name(errno) + ")" : "normal";
-    }
-
     @Override
     public synchronized void start(MemoryEventListener listener) {
         Objects.requireNonNull(listener, "listener");
@@ -280,7 +270,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
 
     private void readLoop(MemoryEventListener listener) {
         if (realtime) {
-            realtimeErrno = Scheduling.tryRealtime(REALTIME_PRIORITY);
+            Scheduling.tryRealtime(REALTIME_PRIORITY); // best effort: without the privilege it stays normal
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment messages = UffdMessage.allocate(arena, BATCH);

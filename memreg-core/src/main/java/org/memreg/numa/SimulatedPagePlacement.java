@@ -65,11 +65,6 @@ public final class SimulatedPagePlacement implements PagePlacement {
         return pageSize;
     }
 
-    /** Pages with a simulated node recorded (placed by first touch, bind or move). */
-    public synchronized int placedPages() {
-        return placed.size();
-    }
-
     @Override
     public synchronized PageNodes query(long address, long length) {
         PageNodes real = LinuxPagePlacement.query(MovePages.SELF, address, length, pageSize);

@@ -80,11 +80,6 @@ public final class CountersReader {
         this.directory = directory;
     }
 
-    /** A reader of {@link CountersFile#directory()}. */
-    public static CountersReader ofDefaultDirectory() {
-        return new CountersReader(CountersFile.directory());
-    }
-
     /** The directory read. */
     public Path directory() {
         return directory;

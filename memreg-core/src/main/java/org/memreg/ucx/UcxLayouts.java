@@ -10,7 +10,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.invoke.VarHandle;
 import java.util.List;
 
 /**
@@ -94,10 +93,5 @@ final class UcxLayouts {
     /** Reads a long field. */
     static long getLong(MemorySegment struct, StructLayout layout, String field) {
         return struct.get(JAVA_LONG, offset(layout, field));
-    }
-
-    /** Unused: kept so callers can get a typed handle where speed matters. */
-    static VarHandle longHandle(StructLayout layout, String field) {
-        return layout.varHandle(MemoryLayout.PathElement.groupElement(field));
     }
 }
