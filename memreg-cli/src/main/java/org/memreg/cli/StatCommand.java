@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
  * listed forever.
  */
 @Command(name = "stat", description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
-        "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg).",
+        "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg-<user>, this user's).",
         "Files of processes that died are shown as dead and removed once their heartbeat is 10 s old."})
 final class StatCommand implements Callable<Integer> {
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";

@@ -13,9 +13,11 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
+import org.memreg.linux.ProcStatus;
 
 /**
  * The writer side of {@code memreg stat}: one cache's counters in a small memory-mapped file that
@@ -23,9 +25,9 @@ import java.util.Set;
  * runs, in the manner of Aeron's CnC counters and AeronStat.
  *
  * <h2>Where</h2>
- * The directory is {@value #DIR_PROP_NAME} when set, else {@value #DIR_DEFAULT}, else (no
- * {@code /dev/shm}) {@code ${java.io.tmpdir}/memreg}; see {@link #directory()}. It is created
- * when missing. The file is {@code <pid>-<name>.stat}, the name sanitized
+ * The directory is {@value #DIR_PROP_NAME} when set, else {@code /dev/shm/memreg-<user>}, else
+ * (no {@code /dev/shm}) {@code ${java.io.tmpdir}/memreg-<user>}; see {@link #directory()}. It is
+ * created when missing (the per-user default mode 0700, and refused when another user owns it). The file is {@code <pid>-<name>.stat}, the name sanitized
  * ({@link #sanitize(String)}); when a process opens the same name twice the second file gets
  * {@code <name>-2}, and so on. Closing deletes the file; a process that dies leaves it behind, and
  * readers list it as dead (its pid is gone, or belongs to a process started after the file).
@@ -77,8 +79,11 @@ import java.util.Set;
 public final class CountersFile implements AutoCloseable {
     /** The directory of counters files. */
     public static final String DIR_PROP_NAME = "memreg.stat.dir";
-    /** Default of {@link #DIR_PROP_NAME} when {@code /dev/shm} exists. */
-    public static final String DIR_DEFAULT = "/dev/shm/memreg";
+    /**
+     * Default of {@link #DIR_PROP_NAME} when {@code /dev/shm} exists: {@code /dev/shm/memreg-<user>}
+     * (see {@link #directory()}), one per user like Aeron's, made mode 0700.
+     */
+    public static final String DIR_DEFAULT = "/dev/shm/memreg-" + userName();
     /** File name suffix of counters files. */
     public static final String SUFFIX = ".stat";
 
@@ -125,14 +130,54 @@ public final class CountersFile implements AutoCloseable {
         this.offsetByOrdinal = offsets;
     }
 
-    /** {@link #DIR_PROP_NAME}, else {@value #DIR_DEFAULT}, else {@code ${java.io.tmpdir}/memreg}. */
+    /**
+     * {@link #DIR_PROP_NAME}, else {@code /dev/shm/memreg-<user>}, else (no {@code /dev/shm})
+     * {@code ${java.io.tmpdir}/memreg-<user>}: a directory per user, so that one user's files
+     * never stop another's (a shared directory made by root refused everyone else).
+     */
     public static Path directory() {
         String configured = System.getProperty(DIR_PROP_NAME);
         if (configured != null && !configured.isBlank()) {
             return Path.of(configured.strip());
         }
         Path shm = Path.of(DIR_DEFAULT).getParent();
-        return Files.isDirectory(shm) ? Path.of(DIR_DEFAULT) : Path.of(System.getProperty("java.io.tmpdir"), "memreg");
+        return Files.isDirectory(shm) ? Path.of(DIR_DEFAULT)
+                : Path.of(System.getProperty("java.io.tmpdir"), Path.of(DIR_DEFAULT).getFileName().toString());
+    }
+
+    /** This user's name for the default directory; {@code uid-<n>} when the JVM cannot tell. */
+    private static String userName() {
+        String name = System.getProperty("user.name", "");
+        if (!name.isBlank() && !name.equals("?")) {
+            return sanitize(name);
+        }
+        return "uid-" + ProcStatus.effectiveUid();
+    }
+
+    private static void prepare(Path directory) throws IOException {
+        String configured = System.getProperty(DIR_PROP_NAME);
+        if ((configured == null || configured.isBlank()) && directory.equals(directory())) {
+            preparePerUser(directory);
+        } else {
+            Files.createDirectories(directory); // a configured directory is the user's choice
+        }
+    }
+
+    /**
+     * Makes a per-user directory mode 0700 when missing, and refuses one that another user made:
+     * they could read, fake or delete this user's counters.
+     */
+    static void preparePerUser(Path directory) throws IOException {
+        try {
+            Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (FileAlreadyExistsException exists) {
+            int owner = (int) Files.getAttribute(directory, "unix:uid");
+            if (owner != ProcStatus.effectiveUid()) {
+                throw new IOException(directory + " belongs to uid " + owner + ", not to this process's uid "
+                        + ProcStatus.effectiveUid() + ": counters not published there (set -D" + DIR_PROP_NAME
+                        + "=DIR to a directory of your own)");
+            }
+        }
     }
 
     /** Creates the file for cache {@code name} in {@link #directory()}, holding every {@link CounterId}. */
@@ -156,7 +201,7 @@ public final class CountersFile implements AutoCloseable {
         if (counters.isEmpty()) {
             throw new IllegalArgumentException("a counters file needs at least one counter");
         }
-        Files.createDirectories(directory);
+        prepare(directory);
         String base = sanitize(name);
         long pid = ProcessHandle.current().pid();
         for (int attempt = 1; ; attempt++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
@@ -13,6 +14,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
@@ -21,6 +23,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.cache.CacheStats;
+import org.memreg.linux.ProcStatus;
 import org.memreg.monitor.MonitorStats;
 import org.memreg.odp.OdpStats;
 import org.memreg.testkit.Unprivileged;
@@ -180,8 +183,9 @@ class CountersFileTest {
             System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
             assertEquals(dir, CountersFile.directory());
             System.clearProperty(CountersFile.DIR_PROP_NAME);
-            Path expected = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm/memreg")
-                    : Path.of(System.getProperty("java.io.tmpdir"), "memreg");
+            String perUser = "memreg-" + CountersFile.sanitize(System.getProperty("user.name"));
+            Path expected = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm", perUser)
+                    : Path.of(System.getProperty("java.io.tmpdir"), perUser);
             assertEquals(expected, CountersFile.directory());
         } finally {
             if (old != null) {
@@ -205,6 +209,22 @@ class CountersFileTest {
             assertTrue(labels.contains("monitor." + component.getName()),
                     "no CounterId labelled monitor." + component.getName());
         }
+    }
+
+    /** A directory per user, 0700, so that one user's files never stop or expose another's. */
+    @Test
+    void shouldMakeThePerUserDirectoryPrivateAndRefuseAnotherUsersOne() throws IOException {
+        Path mine = dir.resolve("memreg-me");
+        CountersFile.preparePerUser(mine);
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mine)));
+        CountersFile.preparePerUser(mine); // again: it is this user's own
+        Path theirs = dir.resolve("memreg-them");
+        Files.createDirectory(theirs);
+        assumeTrue(ProcStatus.effectiveUid() == 0, "giving a directory to another user needs root");
+        Files.setAttribute(theirs, "unix:uid", 65534);
+        IOException refused = assertThrows(IOException.class, () -> CountersFile.preparePerUser(theirs));
+        assertTrue(refused.getMessage().contains("belongs to uid 65534") && refused.getMessage().contains("-D"
+                + CountersFile.DIR_PROP_NAME), refused.getMessage());
     }
 
     /** Two counters of a record written by label; a component without a counter is refused up front. */
