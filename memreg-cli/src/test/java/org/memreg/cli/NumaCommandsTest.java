@@ -10,9 +10,11 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
 import org.memreg.numa.NodeSet;
@@ -121,6 +123,7 @@ class NumaCommandsTest {
     }
 
     @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS) // querying every hole page by page would take hours
     void aRangeOfAllUserSpaceShouldCountWithoutQueryingTheHoles() {
         MainTest.Result result = MainTest.run("pages", "--pid", Long.toString(SELF),
                 "--range", String.format("0-%x", PagesCommand.userAddressTop()));
