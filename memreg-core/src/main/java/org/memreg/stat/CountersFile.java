@@ -11,6 +11,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -27,8 +28,9 @@ import org.memreg.linux.ProcStatus;
  * <h2>Where</h2>
  * The directory is {@value #DIR_PROP_NAME} when set, else {@code /dev/shm/memreg-<user>}, else
  * (no {@code /dev/shm}) {@code ${java.io.tmpdir}/memreg-<user>}; see {@link #directory()}. It is
- * created when missing (the per-user default mode 0700, and refused when another user owns it). The file is {@code <pid>-<name>.stat}, the name sanitized
- * ({@link #sanitize(String)}); when a process opens the same name twice the second file gets
+ * created when missing (the per-user default mode 0700, and refused when another user owns it).
+ * The file is {@code <pid>-<name>.stat}, the name sanitized ({@link #sanitize(String)}); when a
+ * process opens the same name twice the second file gets
  * {@code <name>-2}, and so on. Closing deletes the file; a process that dies leaves it behind, and
  * readers list it as dead (its pid is gone, or belongs to a process started after the file).
  *
@@ -171,7 +173,11 @@ public final class CountersFile implements AutoCloseable {
         try {
             Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (FileAlreadyExistsException exists) {
-            int owner = (int) Files.getAttribute(directory, "unix:uid");
+            if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) { // a planted symbolic link, say
+                throw new IOException(directory + " is not a directory: counters not published there (set -D"
+                        + DIR_PROP_NAME + "=DIR to a directory of your own)");
+            }
+            int owner = (int) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
             if (owner != ProcStatus.effectiveUid()) {
                 throw new IOException(directory + " belongs to uid " + owner + ", not to this process's uid "
                         + ProcStatus.effectiveUid() + ": counters not published there (set -D" + DIR_PROP_NAME

@@ -218,6 +218,9 @@ class CountersFileTest {
         CountersFile.preparePerUser(mine);
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mine)));
         CountersFile.preparePerUser(mine); // again: it is this user's own
+        Path link = Files.createSymbolicLink(dir.resolve("memreg-link"), mine);
+        IOException linked = assertThrows(IOException.class, () -> CountersFile.preparePerUser(link));
+        assertTrue(linked.getMessage().contains("is not a directory"), linked.getMessage());
         Path theirs = dir.resolve("memreg-them");
         Files.createDirectory(theirs);
         assumeTrue(ProcStatus.effectiveUid() == 0, "giving a directory to another user needs root");
