@@ -147,23 +147,19 @@ final class HookCheck {
     private String probeOnce() {
         long unaligned = area + 1;
         List<String> missed = new ArrayList<>();
-        long hits = probe.probeHits();
-        refused("mmap(MAP_FIXED)", () -> Mman.mapAnonymousFixed(unaligned, pageSize), missed);
-        hits = expect(hits, "mmap(MAP_FIXED)", missed);
-        int errno = Madvise.tryMadvise(unaligned, pageSize, Madvise.MADV_DONTNEED);
-        if (errno != Errno.EINVAL) {
-            missed.add("(madvise of an unaligned address returned " + Errno.name(errno) + ", not EINVAL)");
-        }
-        hits = expect(hits, "madvise", missed);
-        refused("mremap", () -> Mman.mremap(unaligned, pageSize, pageSize / 2, 0, 0L), missed);
-        hits = expect(hits, "mremap", missed);
-        refused("munmap", () -> Mman.munmap(unaligned, pageSize), missed);
-        expect(hits, "munmap", missed);
+        probeCall("mmap(MAP_FIXED)", () -> Mman.mapAnonymousFixed(unaligned, pageSize), missed);
+        probeCall("madvise", () -> Madvise.madvise(unaligned, pageSize, Madvise.MADV_DONTNEED), missed);
+        probeCall("mremap", () -> Mman.mremap(unaligned, pageSize, pageSize / 2, 0, 0L), missed);
+        probeCall("munmap", () -> Mman.munmap(unaligned, pageSize), missed);
         return missed.isEmpty() ? null : "the handler did not see libc's " + String.join(", ", missed);
     }
 
-    /** Runs a call the kernel must refuse with EINVAL; notes anything else in {@code missed}. */
-    private static void refused(String call, Runnable unaligned, List<String> missed) {
+    /**
+     * Runs one probe call, which the kernel must refuse with EINVAL, and checks the handler saw
+     * it; notes in {@code missed} a call it did not see, and a call the kernel did not refuse.
+     */
+    private void probeCall(String call, Runnable unaligned, List<String> missed) {
+        long before = probe.probeHits();
         try {
             unaligned.run();
             missed.add("(" + call + " of an unaligned address succeeded)");
@@ -172,13 +168,8 @@ final class HookCheck {
                 missed.add("(" + call + " of an unaligned address failed with " + e.getMessage() + ", not EINVAL)");
             }
         }
-    }
-
-    private long expect(long before, String call, List<String> missed) {
-        long after = probe.probeHits();
-        if (after == before) {
+        if (probe.probeHits() == before) {
             missed.add(call);
         }
-        return after;
     }
 }
