@@ -138,13 +138,21 @@ public final class CountersFile implements AutoCloseable {
      * never stop another's (a shared directory made by root refused everyone else).
      */
     public static Path directory() {
+        Path configured = configuredDirectory();
+        return configured != null ? configured : perUserDirectory();
+    }
+
+    /** {@link #DIR_PROP_NAME} as a path, or null when it is not set. */
+    private static Path configuredDirectory() {
         String configured = System.getProperty(DIR_PROP_NAME);
-        if (configured != null && !configured.isBlank()) {
-            return Path.of(configured.strip());
-        }
-        Path shm = Path.of(DIR_DEFAULT).getParent();
-        return Files.isDirectory(shm) ? Path.of(DIR_DEFAULT)
-                : Path.of(System.getProperty("java.io.tmpdir"), Path.of(DIR_DEFAULT).getFileName().toString());
+        return configured == null || configured.isBlank() ? null : Path.of(configured.strip());
+    }
+
+    /** {@value #DIR_PROP_NAME}'s default: {@link #DIR_DEFAULT}, or its name under the temporary directory. */
+    private static Path perUserDirectory() {
+        Path shm = Path.of(DIR_DEFAULT);
+        return Files.isDirectory(shm.getParent()) ? shm
+                : Path.of(System.getProperty("java.io.tmpdir"), shm.getFileName().toString());
     }
 
     /** This user's name for the default directory; {@code uid-<n>} when the JVM cannot tell. */
@@ -157,8 +165,7 @@ public final class CountersFile implements AutoCloseable {
     }
 
     private static void prepare(Path directory) throws IOException {
-        String configured = System.getProperty(DIR_PROP_NAME);
-        if ((configured == null || configured.isBlank()) && directory.equals(directory())) {
+        if (configuredDirectory() == null && directory.equals(perUserDirectory())) {
             preparePerUser(directory);
         } else {
             Files.createDirectories(directory); // a configured directory is the user's choice
@@ -174,16 +181,19 @@ public final class CountersFile implements AutoCloseable {
             Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (FileAlreadyExistsException exists) {
             if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) { // a planted symbolic link, say
-                throw new IOException(directory + " is not a directory: counters not published there (set -D"
-                        + DIR_PROP_NAME + "=DIR to a directory of your own)");
+                throw notPublished(directory + " is not a directory");
             }
             int owner = (int) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            if (owner != ProcStatus.effectiveUid()) {
-                throw new IOException(directory + " belongs to uid " + owner + ", not to this process's uid "
-                        + ProcStatus.effectiveUid() + ": counters not published there (set -D" + DIR_PROP_NAME
-                        + "=DIR to a directory of your own)");
+            long me = ProcStatus.effectiveUid();
+            if (owner != me) {
+                throw notPublished(directory + " belongs to uid " + owner + ", not to this process's uid " + me);
             }
         }
+    }
+
+    private static IOException notPublished(String why) {
+        return new IOException(why + ": counters not published there (set -D" + DIR_PROP_NAME
+                + "=DIR to a directory of your own)");
     }
 
     /** Creates the file for cache {@code name} in {@link #directory()}, holding every {@link CounterId}. */
