@@ -59,10 +59,16 @@ final class GcChurnChild {
         done.set(true);
         heap.join();
         spawner.join();
-        for (int i = 0; i < 20 && committedHeap() > maxCommitted.get() / 2; i++) {
-            System.gc(); // ZGC uncommits a second (ZUncommitDelay) after memory went unused
-            Thread.sleep(250);
+        // G1 shrinks at this full collection; ZGC (JDK 25) uncommits gradually, starting a
+        // ZUncommitDelay after the memory went unused, and stops if memory is used again: so
+        // collect once and wait, without collecting again (a collection relocates into it).
+        System.gc();
+        long shrinkStart = System.nanoTime();
+        long shrinkDeadline = shrinkStart + 60_000_000_000L;
+        while (committedHeap() > maxCommitted.get() / 2 && System.nanoTime() < shrinkDeadline) {
+            Thread.sleep(100);
         }
+        System.out.println("shrinkMillis=" + (System.nanoTime() - shrinkStart) / 1_000_000);
         long gcs = 0;
         for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
             gcs += Math.max(0, gc.getCollectionCount());
