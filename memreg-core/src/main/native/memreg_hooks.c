@@ -36,8 +36,12 @@ struct slot {
 };
 
 struct memreg_hooks {
-    /* Read on every cache hit; written only for watched ranges. */
-    _Atomic uint64_t sequence;
+    /*
+     * Read on every cache hit, written only for watched ranges. It lives outside this struct, in
+     * a cache line of memory Java never frees (org.memreg.monitor.SequenceCells), so the hit reads
+     * it without checking that the struct is still there.
+     */
+    _Atomic uint64_t *sequence;
     char pad0[56];
     /* Producers (unmapping threads). */
     _Atomic uint64_t head;
@@ -121,7 +125,7 @@ static void publish(struct memreg_hooks *h, uint64_t start, uint64_t end)
             break;
         }
     }
-    atomic_fetch_add_explicit(&h->sequence, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(h->sequence, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
 }
 

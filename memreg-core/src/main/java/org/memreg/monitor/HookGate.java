@@ -1,36 +1,24 @@
 package org.memreg.monitor;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
-
 /**
  * The hooks' gate: pending while the C handler's sequence differs from the sequence the cache
- * has applied. One acquire load of native memory and one of a field on the hit path; when they
- * differ, {@link #awaitDelivery()} drains the ring on the calling thread.
+ * has applied. One acquire load of native memory ({@link SequenceCells}, never freed, so no
+ * check that the monitor is open) and one of a field on the hit path; when they differ,
+ * {@link #awaitDelivery()} drains the ring on the calling thread.
  */
 final class HookGate extends EventGate {
-    private static final VarHandle LONG = JAVA_LONG.varHandle();
-    private static final long SEQUENCE = HookLibrary.SEQUENCE;
-
     private final HookMonitor monitor;
-    /** The shared struct; reading it after the monitor closed throws instead of touching freed memory. */
-    private final MemorySegment state;
+    private final long sequenceCell;
     private volatile long applied;
 
-    HookGate(HookMonitor monitor, MemorySegment state) {
+    HookGate(HookMonitor monitor, long sequenceCell) {
         this.monitor = monitor;
-        this.state = state;
+        this.sequenceCell = sequenceCell;
     }
 
     @Override
     public boolean isPending() {
-        try {
-            return (long) LONG.getAcquire(state, SEQUENCE) != applied;
-        } catch (IllegalStateException closed) {
-            return false; // the monitor closed with its cache; the cache reports that itself
-        }
+        return SequenceCells.read(sequenceCell) != applied;
     }
 
     @Override

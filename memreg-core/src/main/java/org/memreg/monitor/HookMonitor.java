@@ -57,7 +57,7 @@ public final class HookMonitor implements MemoryMonitor {
     private HookMonitor(HookState state, HookCheck check) {
         this.state = state;
         this.check = check;
-        this.gate = new HookGate(this, state.segment());
+        this.gate = new HookGate(this, state.sequenceCell());
     }
 
     /**
@@ -77,7 +77,12 @@ public final class HookMonitor implements MemoryMonitor {
         if (failure != null) {
             throw new NotAvailableException("memory hooks", "ucm_test_events", 0, failure);
         }
-        HookState state = new HookState();
+        HookState state;
+        try {
+            state = new HookState();
+        } catch (IllegalStateException e) {
+            throw new NotAvailableException("memory hooks", "ucm_set_event_handler", 0, e.getMessage());
+        }
         String refused = state.install();
         if (refused != null) {
             state.close();

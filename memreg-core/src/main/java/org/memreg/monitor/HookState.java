@@ -29,13 +29,13 @@ import java.lang.invoke.VarHandle;
 
 /**
  * Java's side of one {@code struct memreg_hooks} (see {@code memreg_hooks.c}): the table of
- * watched granules the C handler reads, the ring it fills and the sequence it raises, in native
- * memory of a shared arena (so that a read after {@link #close()} throws instead of touching
- * freed memory). The handler for this struct is installed by {@link #install()} and removed by
- * {@link #close()} before the memory goes.
+ * watched granules the C handler reads and the ring it fills, in native memory of a shared arena
+ * (so that a read after {@link #close()} throws instead of touching freed memory), and the
+ * sequence it raises, in a {@link SequenceCells cell} the struct points to. The handler for this
+ * struct is installed by {@link #install()} and removed by {@link #close()} before the memory goes.
  *
  * <pre>
- *   sequence | head overflows overflow | tail | calls | probe start/end/hits, high watches
+ *   &amp;sequence | head overflows overflow | tail | calls | probe start/end/hits, high watches
  *   | l1[8192] -> l2 tables of 8192 uint32 counts, one per 2 MiB | ring[2048] {stamp, start, end}
  * </pre>
  *
@@ -58,12 +58,22 @@ final class HookState implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment segment;
+    private final long sequenceCell;
     private final MemorySegment[] tables = new MemorySegment[L1_SLOTS];
     private boolean installed;
+    private boolean cellReleased;
     private volatile long stalls; // written by the one draining thread
 
+    /** @throws IllegalStateException when {@link SequenceCells#CELLS} monitors are open already */
     HookState() {
-        segment = arena.allocate(HookLibrary.SIZE, 64); // zeroed: empty table, empty ring
+        sequenceCell = SequenceCells.claim();
+        try {
+            segment = arena.allocate(HookLibrary.SIZE, 64); // zeroed: empty table, empty ring
+        } catch (RuntimeException | OutOfMemoryError e) {
+            SequenceCells.release(sequenceCell);
+            throw e;
+        }
+        LONG.set(segment, SEQUENCE, SequenceCells.address(sequenceCell)); // before install publishes it
     }
 
     /**
@@ -77,9 +87,9 @@ final class HookState implements AutoCloseable {
         return refused;
     }
 
-    /** The struct itself (the hit path reads its sequence: {@link HookGate}). */
-    MemorySegment segment() {
-        return segment;
+    /** The {@link SequenceCells cell} of the sequence the handler raises (the hit path reads it: {@link HookGate}). */
+    long sequenceCell() {
+        return sequenceCell;
     }
 
     /**
@@ -111,7 +121,7 @@ final class HookState implements AutoCloseable {
      * has been passed on.
      */
     long drain(RangeSink sink) {
-        long target = (long) LONG.getAcquire(segment, SEQUENCE);
+        long target = SequenceCells.read(sequenceCell);
         boolean lost = (int) INT.getAndSet(segment, OVERFLOW, 0) != 0; // after the sequence: see publish()
         long head = (long) LONG.getAcquire(segment, HEAD);
         for (long pos = (long) LONG.getAcquire(segment, TAIL); pos < head; pos++) {
@@ -152,8 +162,8 @@ final class HookState implements AutoCloseable {
 
     /** Makes the next hit drain and treat every registration as changed (hooks lost, or found again). */
     void raiseSuspect() {
-        INT.setRelease(segment, OVERFLOW, 1);
-        LONG.getAndAdd(segment, SEQUENCE, 1L);
+        INT.setRelease(segment, OVERFLOW, 1); // throws once closed, before touching the cell
+        SequenceCells.increment(sequenceCell);
     }
 
     /** Sets the range whose unmaps are counted in {@link #probeHits()} instead of published. */
@@ -176,7 +186,7 @@ final class HookState implements AutoCloseable {
         return (long) LONG.getAcquire(segment, OVERFLOWS) + stalls;
     }
 
-    /** Removes the handler, then frees the memory; closing twice is harmless. */
+    /** Removes the handler, then frees the memory and the sequence's cell; closing twice is harmless. */
     @Override
     public void close() {
         if (installed) {
@@ -185,6 +195,10 @@ final class HookState implements AutoCloseable {
         }
         if (arena.scope().isAlive()) {
             arena.close();
+        }
+        if (!cellReleased) {
+            cellReleased = true;
+            SequenceCells.release(sequenceCell);
         }
     }
 }
