@@ -25,13 +25,14 @@ import picocli.CommandLine.Spec;
 /**
  * {@code memreg stat}: the counters of every running memreg cache, ODP region and ODP mapping on
  * this host, read from their {@link CountersFile}s, printed like AeronStat
- * ({@code id: value - label}). A file whose process died is listed as dead and removed once its
- * heartbeat is {@link CountersReader#ABANDONED_AFTER_MILLIS} old, so crashed processes do not stay
- * listed forever.
+ * ({@code id: value - label}). A file whose process died is listed as dead; {@code --clean}
+ * removes it once its heartbeat is {@link CountersReader#ABANDONED_AFTER_MILLIS} old (a younger
+ * one may belong to a process in another pid namespace). Without {@code --clean} nothing is
+ * removed: reading counters never deletes anything.
  */
 @Command(name = "stat", description = {"Show the counters of running memreg caches and ODP regions (like AeronStat).",
         "Reads the counters files in --dir (default: memreg.stat.dir, else /dev/shm/memreg-<user>, this user's).",
-        "Files of processes that died are shown as dead and removed once their heartbeat is 10 s old."})
+        "Files of processes that died are shown as dead; --clean removes those whose heartbeat is 10 s old."})
 final class StatCommand implements Callable<Integer> {
     private static final String CLEAR_SCREEN = "\u001b[H\u001b[2J";
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
@@ -53,6 +54,9 @@ final class StatCommand implements Callable<Integer> {
 
     @Option(names = "--count", paramLabel = "N", description = "Stop after N refreshes (implies --watch).")
     Integer count;
+
+    @Option(names = "--clean", description = "Remove the files of processes that died (heartbeat at least 10 s old).")
+    boolean clean;
 
     @Option(names = "--interval", paramLabel = "MS", defaultValue = "1000",
             description = "Milliseconds between refreshes (default: ${DEFAULT-VALUE}).")
@@ -108,7 +112,7 @@ final class StatCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         for (CountersReader.Listing listing : listings) {
             if (!listing.alive()) {
-                out.printf("pid %d %s: dead (process gone), %s%n", listing.pid(), listing.name(), cleanUp(listing.path(), now));
+                out.printf("pid %d %s: dead (process gone), %s%n", listing.pid(), listing.name(), deadFile(listing.path(), now));
                 continue;
             }
             CountersReader.Snapshot snapshot;
@@ -121,7 +125,7 @@ final class StatCommand implements Callable<Integer> {
             }
             if (!snapshot.alive()) {
                 out.printf("pid %d %s: dead (pid reused since), %s%n", listing.pid(), listing.name(),
-                        cleanUp(listing.path(), now));
+                        deadFile(listing.path(), now));
                 continue;
             }
             out.printf("pid %d %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
@@ -135,8 +139,11 @@ final class StatCommand implements Callable<Integer> {
         return listings.size();
     }
 
-    /** Removes a dead writer's file once it is abandoned; says what became of it. */
-    private static String cleanUp(Path path, long now) {
+    /** With --clean removes a dead writer's file once it is abandoned; says what became of it. */
+    private String deadFile(Path path, long now) {
+        if (!clean) {
+            return "file " + path + " (memreg stat --clean removes it)";
+        }
         try {
             return CountersReader.removeIfAbandoned(path)
                     .map(s -> "removed its file " + path + " (last heartbeat " + ago(now - s.heartbeatMillis()) + ")")

@@ -132,7 +132,7 @@ class StatCommandTest {
         try (CountersFile file = CountersFile.create(dir, "template")) {
             Files.copy(file.path(), dir.resolve(Integer.MAX_VALUE + "-crashed.stat"));
             Files.write(dir.resolve(file.pid() + "-garbage.stat"), "garbage".repeat(100).getBytes());
-            MainTest.Result result = MainTest.run("stat", "--dir", dir.toString());
+            MainTest.Result result = MainTest.run("stat", "--dir", dir.toString(), "--clean");
             assertEquals(0, result.status(), result.err());
             assertTrue(result.out().contains("pid " + Integer.MAX_VALUE + " crashed: dead (process gone), file kept for now"),
                     "its heartbeat is recent: " + result.out());
@@ -144,14 +144,19 @@ class StatCommandTest {
     }
 
     @Test
-    void shouldRemoveTheFileOfAProcessLongDeadAndListItNoMore() throws Exception {
+    void shouldRemoveTheFileOfAProcessLongDeadOnlyWhenAskedAndListItNoMore() throws Exception {
         Path dead = dir.resolve((Integer.MAX_VALUE - 1) + "-crashed.stat");
         try (CountersFile file = CountersFile.create(dir, "template")) {
             Files.copy(file.path(), dead);
         }
         patchLong(dead, 16, Integer.MAX_VALUE - 1); // the pid in the header, as its writer would have written it
         patchLong(dead, 32, System.currentTimeMillis() - CountersReader.ABANDONED_AFTER_MILLIS - 60_000); // heartbeat
-        MainTest.Result first = MainTest.run("stat", "--dir", dir.toString());
+        MainTest.Result listed = MainTest.run("stat", "--dir", dir.toString());
+        assertEquals(0, listed.status(), listed.err());
+        assertTrue(listed.out().contains("pid " + (Integer.MAX_VALUE - 1) + " crashed: dead (process gone), file " + dead
+                + " (memreg stat --clean removes it)"), listed.out());
+        assertTrue(Files.exists(dead), "reading counters removes nothing");
+        MainTest.Result first = MainTest.run("stat", "--dir", dir.toString(), "--clean");
         assertEquals(0, first.status(), first.err());
         assertTrue(first.out().contains("pid " + (Integer.MAX_VALUE - 1) + " crashed: dead (process gone), removed its file "
                 + dead + " (last heartbeat "), first.out());

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import org.memreg.config.Settings;
 import org.memreg.linux.MemInfo;
+import org.memreg.linux.SysConf;
 
 /**
  * Configures a {@link Node}; made by {@link Node#builder()}. Every setting starts from its
@@ -135,7 +136,7 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** Most bytes registered per rendezvous chunk. */
+    /** Most bytes registered per rendezvous chunk: a multiple of the page size, checked by {@link #build()}. */
     public NodeBuilder chunkBytes(long bytes) {
         this.chunkBytes = bytes;
         return this;
@@ -285,11 +286,12 @@ public final class NodeBuilder {
 
     /** Validates the settings and starts the node. */
     public Node build() {
-        require(chunkBytes >= 4096 && chunkBytes % 4096 == 0, "chunkBytes must be a positive multiple of 4096: "
-                + chunkBytes);
+        long page = SysConf.pageSize(); // a chunk is registered whole: whole pages, or it would pin its neighbours'
+        require(chunkBytes >= page && chunkBytes % page == 0, "chunkBytes must be a positive multiple of the page size ("
+                + page + "): " + chunkBytes);
         require(eagerBytes >= 32 && eagerBytes <= chunkBytes, "eagerBytes must be in [32, chunkBytes]: " + eagerBytes);
         require(pipelineDepth >= 1 && pipelineDepth <= 64, "pipelineDepth must be in [1, 64]: " + pipelineDepth);
-        require(cacheBytes >= pipelineDepth * (chunkBytes + 8192), "cacheBytes must hold pipelineDepth chunks: "
+        require(cacheBytes >= pipelineDepth * (chunkBytes + 2 * page), "cacheBytes must hold pipelineDepth chunks: "
                 + cacheBytes);
         require(!timeout.isNegative() && !timeout.isZero(), "timeout must be positive");
         require(!connectTimeout.isNegative() && !connectTimeout.isZero(), "connectTimeout must be positive");

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
+import org.memreg.linux.SysConf;
 import org.memreg.ucx.UcxTestSupport;
 
 /** Misuse of nodes, endpoints and windows: each a clear error, none a hang or a crash. */
@@ -194,6 +195,10 @@ class NodeBadUseTest {
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1L << 56, arena.allocate(8)));
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1, MemorySegment.ofArray(new byte[8])));
         assertThrows(IllegalArgumentException.class, () -> Node.builder().chunkBytes(1000).build());
+        long page = SysConf.pageSize();
+        IllegalArgumentException partPage = assertThrows(IllegalArgumentException.class,
+                () -> Node.builder().chunkBytes(3 * page + page / 2).build());
+        assertTrue(partPage.getMessage().contains("multiple of the page size (" + page + ")"), partPage.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofNanos(-1)).build());
         assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofSeconds(2)).build());
         client.close();
