@@ -14,6 +14,7 @@ import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.Closing;
 
 /**
  * A memreg transport node: one UCX context and worker, an optional listener, the endpoints to
@@ -112,15 +113,7 @@ public final class Node implements AutoCloseable {
                         b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
             }
         } catch (RuntimeException e) {
-            for (AutoCloseable made : new AutoCloseable[] {c, d, w, context}) {
-                try {
-                    if (made != null) {
-                        made.close();
-                    }
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
+            Closing.afterFailure(e, c, d, w, context);
             throw e;
         }
         this.worker = w;
@@ -338,13 +331,7 @@ public final class Node implements AutoCloseable {
         lock.lock();
         try {
             engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
-            if (cache != null) {
-                cache.close();
-            }
-            device.close();
-            worker.close();
-            context.close();
-            arena.close();
+            Closing.all(cache, device, worker, context, arena); // each one, whatever the one before did
         } finally {
             unlockAndWake();
         }
