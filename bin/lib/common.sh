@@ -2,6 +2,9 @@
 # missing (Debian packages, as root), and build with Maven. Source it; do not run it.
 
 MEMREG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Every JVM of the VM suite (bin/lib/vm-suite.sh) and the AOT cache made for them (vm-prepare.sh):
+# under emulation the JIT's top tier costs more than it gains, and so does a parallel GC.
+MEMREG_VM_JVM_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
 
 memreg_die() { echo "memreg: $*" >&2; exit 1; }
 

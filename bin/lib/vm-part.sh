@@ -15,6 +15,7 @@ if [ "${1:-0}" -gt 0 ] && [ "${MEMREG_VM:-}" != 1 ]; then
   exit 0
 fi
 echo "memreg: VM part: NUMA on 4 real nodes and the kernel-facing tests on Debian's 6.1 kernel, in a VM (bin/vm-test, 5 to 10 minutes here; MEMREG_VM=0 skips it)"
+"$root/bin/lib/vm-prepare.sh"
 "$root/bin/vm-test" --timeout "${MEMREG_VM_TIMEOUT:-900}" -- "$root/bin/lib/vm-suite.sh"
 status=$?
 case $status in

@@ -5,9 +5,9 @@
 #      runs are skipped), and the userfaultfd monitor, the hooks, strict mode's UFFDIO_WRITEPROTECT
 #      check, the cross-thread churn (issue 12), mlock limits and PSI on this kernel; UCM's hooks
 #      are installed for every test here too (memreg-core's HooksInstalled);
-#   2. as nobody (setpriv): userfaultfd in user mode only, mlock within RLIMIT_MEMLOCK, the hooks'
-#      cross-thread check (not the monitor's scenario controls: they need physical frames, which
-#      pagemap shows only to root);
+#   2. as nobody (setpriv), at the same time as 1: userfaultfd in user mode only, mlock within
+#      RLIMIT_MEMLOCK, the hooks' cross-thread check (not the monitor's scenario controls: they
+#      need physical frames, which pagemap shows only to root);
 #   3. with MEMREG_VM_BENCH=1 (passed into the VM like every MEMREG_ variable), `memreg bench
 #      --only crossthread --quick`: the cross-thread window on this kernel (a figure,
 #      not a test).
@@ -22,17 +22,26 @@ root=$PWD
 results=${MEMREG_VM_RESULTS:-/tmp}
 console=$(ls memreg-cli/target/vm-lib/junit-platform-console-standalone-*.jar 2>/dev/null | head -n 1)
 [ -n "$console" ] || { echo "vm-suite: no JUnit console launcher in memreg-cli/target/vm-lib (build first)"; exit 2; }
-cp="$root/memreg-core/target/test-classes:$root/memreg-core/target/classes"
-cp="$cp:$root/memreg-cli/target/test-classes:$root/memreg-cli/target/classes"
-for jar in "$root"/memreg-cli/target/lib/*.jar; do
-  case $jar in */memreg-core-*) ;; *) cp="$cp:$jar" ;; esac
-done
 # A guest-local scratch directory every user may write (the results share is root's): progress
 # trails, nobody's reports, crash files.
 scratch=$(mktemp -d /tmp/memreg-vm-suite.XXXXXX) && chmod 1777 "$scratch"
-# Under emulation the JIT's top tier costs more than it gains, and so does a parallel GC; every JVM
-# the tests start (children included) takes these, and writes its crash file where we look.
-export JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData -XX:ErrorFile=$scratch/hs_err_pid%p.log"
+# Every JVM the tests start (children included) takes these options, and writes its crash file
+# where we look.
+export JAVA_TOOL_OPTIONS="$MEMREG_VM_JVM_OPTIONS -XX:ErrorFile=$scratch/hs_err_pid%p.log"
+# The class path: vm-prepare.sh's jars and AOT cache where bin/test made them, else the classes.
+prepared=target/vm-classpath
+if [ -s "$prepared/classpath" ] && [ -s "$prepared/vm.aot" ]; then
+  cp=$(cat "$prepared/classpath")
+  JAVA_TOOL_OPTIONS="$JAVA_TOOL_OPTIONS -XX:AOTCache=$root/$prepared/vm.aot"
+  echo "vm-suite: classes from the jars and AOT cache of $prepared"
+else
+  cp="$root/$console:$root/memreg-core/target/test-classes:$root/memreg-core/target/classes"
+  cp="$cp:$root/memreg-cli/target/test-classes:$root/memreg-cli/target/classes"
+  for jar in "$root"/memreg-cli/target/lib/*.jar; do
+    case $jar in */memreg-core-*) ;; *) cp="$cp:$jar" ;; esac
+  done
+  echo "vm-suite: classes from the class directories (no $prepared/vm.aot: bin/lib/vm-prepare.sh makes it)"
+fi
 
 echo "vm-suite: Linux $(uname -r), nodes $(cat /sys/devices/system/node/online), vm.unprivileged_userfaultfd=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo absent), RLIMIT_MEMLOCK $(ulimit -l) KiB"
 
@@ -57,7 +66,7 @@ junit() {
   local reports=$results/$name-reports
   [ ${#prefix[@]} -eq 0 ] || reports=$scratch/$name-reports
   "${prefix[@]}" java --enable-native-access=ALL-UNNAMED -Dmemreg.test.realNumaNodes=4 \
-      -Dmemreg.test.trail="$scratch/$name.trail" -Dmemreg.test.childTimeoutSeconds=600 -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -cp "$console:$cp" \
+      -Dmemreg.test.trail="$scratch/$name.trail" -Dmemreg.test.childTimeoutSeconds=600 -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -cp "$cp" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree \
       --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$reports" "${selectors[@]}" 2>&1 \
     | tee "$results/$name.log"
@@ -105,6 +114,16 @@ balancing=$(cat /proc/sys/kernel/numa_balancing 2>/dev/null || echo absent)
 echo "vm-suite: kernel.numa_balancing was $balancing, now $(cat /proc/sys/kernel/numa_balancing 2>/dev/null || echo absent)"
 
 status=0
+# nobody's phase runs alongside root's: the VM has four CPUs, a JVM spends some 40 s starting under
+# emulation, and the tests must pass under load anyway. Its output follows root's.
+# The hooks' cross-thread check for an unprivileged user runs in nobody's own JVM here, rather than
+# in a child JVM that root starts.
+junit nobody setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+  org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest \
+  org.memreg.linux.MemoryLockTest org.memreg.device.MlockDeviceTest \
+  'org.memreg.monitor.CrossThreadStaleTest#hooksShouldNeverHandOutARegistrationOlderThanItsMemory' \
+  > "$scratch/nobody.out" 2>&1 &
+nobody=$!
 junit root -- \
   org.memreg.numa.TopologyMigrationTest org.memreg.numa.MigrationCoordinationTest \
   org.memreg.numa.LinuxPlacementTest org.memreg.numa.ArenaPlacementTest org.memreg.numa.OtherProcessTest \
@@ -115,12 +134,8 @@ junit root -- \
   org.memreg.linux.MemoryLockTest org.memreg.device.MlockRlimitTest org.memreg.cache.CacheRlimitTest \
   org.memreg.linux.PressureTriggerTest org.memreg.monitor.PressureWatcherTest \
   '--exclude-methodname=.*hooksShouldHoldForAnUnprivilegedUser' || status=1
-# The hooks' cross-thread check for an unprivileged user runs in nobody's own JVM here, rather than
-# in a child JVM that root starts (a JVM start costs a minute under emulation).
-junit nobody setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-  org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest \
-  org.memreg.linux.MemoryLockTest org.memreg.device.MlockDeviceTest \
-  'org.memreg.monitor.CrossThreadStaleTest#hooksShouldNeverHandOutARegistrationOlderThanItsMemory' || status=1
+wait "$nobody" || status=1
+cat "$scratch/nobody.out"
 
 if [ "${MEMREG_VM_BENCH:-0}" = 1 ]; then
   echo "vm-suite: memreg bench --only crossthread --quick (a figure, not a test)"
