@@ -181,7 +181,7 @@ public final class SimulatedPagePlacement implements PagePlacement {
 
     @Override
     public void touchFrom(int node, long address, long length) throws InterruptedException {
-        Node where = topology.node(node);
+        NumaNode where = topology.node(node);
         synchronized (this) {
             PageNodes before = LinuxPagePlacement.query(MovePages.SELF, address, length, pageSize);
             PinnedTouch.touch(where.cpus(), address, length, pageSize);

@@ -23,10 +23,10 @@ public final class SimulatedTopology implements Topology {
     /** Distance between two different simulated nodes. */
     public static final int REMOTE_DISTANCE = 20;
 
-    private final List<Node> nodes;
+    private final List<NumaNode> nodes;
     private final SimulatedPagePlacement placement;
 
-    private SimulatedTopology(List<Node> nodes, int defaultNode) {
+    private SimulatedTopology(List<NumaNode> nodes, int defaultNode) {
         this.nodes = List.copyOf(nodes);
         this.placement = new SimulatedPagePlacement(this, defaultNode);
     }
@@ -48,12 +48,12 @@ public final class SimulatedTopology implements Topology {
         List<Integer> cpus = new ArrayList<>();
         long total = 0;
         long free = 0;
-        for (Node node : real.nodes()) {
+        for (NumaNode node : real.nodes()) {
             cpus.addAll(node.cpus());
             total += node.totalBytes();
             free += node.freeBytes();
         }
-        List<Node> nodes = new ArrayList<>();
+        List<NumaNode> nodes = new ArrayList<>();
         for (int id = 0; id < count; id++) {
             List<Integer> mine = new ArrayList<>();
             for (int i = id; i < cpus.size(); i += count) {
@@ -66,13 +66,13 @@ public final class SimulatedTopology implements Topology {
             for (int other = 0; other < count; other++) {
                 distances.put(other, other == id ? 10 : REMOTE_DISTANCE);
             }
-            nodes.add(new Node(id, mine, total / count, free / count, distances));
+            nodes.add(new NumaNode(id, mine, total / count, free / count, distances));
         }
         return new SimulatedTopology(nodes, 0);
     }
 
     @Override
-    public List<Node> nodes() {
+    public List<NumaNode> nodes() {
         return nodes;
     }
 

@@ -23,11 +23,11 @@ public final class SysfsTopology implements Topology {
     /** Where the kernel publishes the nodes. */
     public static final Path SYSFS_NODES = Path.of("/sys/devices/system/node");
 
-    private final List<Node> nodes;
+    private final List<NumaNode> nodes;
     private final Path root;
     private final PagePlacement placement;
 
-    private SysfsTopology(Path root, List<Node> nodes) {
+    private SysfsTopology(Path root, List<NumaNode> nodes) {
         this.root = root;
         this.nodes = List.copyOf(nodes);
         this.placement = LinuxPagePlacement.self(this);
@@ -54,14 +54,14 @@ public final class SysfsTopology implements Topology {
         if (ids.isEmpty()) {
             throw new UncheckedIOException(new IOException("no node directories in " + root));
         }
-        List<Node> nodes = new ArrayList<>();
+        List<NumaNode> nodes = new ArrayList<>();
         for (int id : ids) {
             nodes.add(node(root.resolve("node" + id), id, ids));
         }
         return new SysfsTopology(root, nodes);
     }
 
-    private static Node node(Path dir, int id, List<Integer> ids) {
+    private static NumaNode node(Path dir, int id, List<Integer> ids) {
         try {
             List<Integer> cpus = parseCpuList(String.join("", Files.readAllLines(dir.resolve("cpulist"))));
             long total = 0;
@@ -79,7 +79,7 @@ public final class SysfsTopology implements Topology {
             for (int i = 0; i < numbers.length && i < ids.size(); i++) {
                 distances.put(ids.get(i), Integer.parseInt(numbers[i]));
             }
-            return new Node(id, cpus, total, free, distances);
+            return new NumaNode(id, cpus, total, free, distances);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read NUMA node " + dir, e);
         } catch (NumberFormatException e) {
@@ -106,7 +106,7 @@ public final class SysfsTopology implements Topology {
     }
 
     @Override
-    public List<Node> nodes() {
+    public List<NumaNode> nodes() {
         return nodes;
     }
 

@@ -14,7 +14,7 @@ import java.util.NoSuchElementException;
  */
 public interface Topology {
     /** The nodes, ascending by id. */
-    List<Node> nodes();
+    List<NumaNode> nodes();
 
     /** True for a simulated topology, whose nodes are not real memory. */
     boolean simulated();
@@ -27,7 +27,7 @@ public interface Topology {
 
     /** The ids of the nodes. */
     default NodeSet nodeSet() {
-        return NodeSet.of(nodes().stream().mapToInt(Node::id).toArray());
+        return NodeSet.of(nodes().stream().mapToInt(NumaNode::id).toArray());
     }
 
     /**
@@ -35,8 +35,8 @@ public interface Topology {
      *
      * @throws NoSuchElementException naming the existing nodes when there is no such node
      */
-    default Node node(int id) {
-        for (Node node : nodes()) {
+    default NumaNode node(int id) {
+        for (NumaNode node : nodes()) {
             if (node.id() == id) {
                 return node;
             }

@@ -38,7 +38,7 @@ class LinuxPlacementTest {
     @Test
     void shouldReadTheRealTopology() {
         assertFalse(topology.simulated());
-        Node first = topology.nodes().getFirst();
+        NumaNode first = topology.nodes().getFirst();
         assertEquals(10, topology.distance(first.id(), first.id()));
         assertTrue(first.totalBytes() > 0 && first.freeBytes() <= first.totalBytes(), first.toString());
         int cpus = topology.nodes().stream().mapToInt(n -> n.cpus().size()).sum();

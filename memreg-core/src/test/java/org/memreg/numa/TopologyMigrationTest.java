@@ -83,7 +83,7 @@ class TopologyMigrationTest {
         assertTrue(topology.description().startsWith(kind == TestTopology.SIMULATED ? "simulated" : "sysfs"),
                 topology.description());
         for (int node = 0; node < TestTopology.NODES; node++) {
-            Node n = topology.node(node);
+            NumaNode n = topology.node(node);
             assertTrue(!n.cpus().isEmpty(), "every node has a CPU to touch from: " + n);
             assertEquals(10, n.distanceTo(node));
             for (int other = 0; other < TestTopology.NODES; other++) {

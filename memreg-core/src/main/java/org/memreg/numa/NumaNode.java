@@ -13,8 +13,8 @@ import java.util.Map;
  * @param freeBytes free memory of the node when the topology was read
  * @param distances node id to distance, for every node of the topology
  */
-public record Node(int id, List<Integer> cpus, long totalBytes, long freeBytes, Map<Integer, Integer> distances) {
-    public Node {
+public record NumaNode(int id, List<Integer> cpus, long totalBytes, long freeBytes, Map<Integer, Integer> distances) {
+    public NumaNode {
         cpus = List.copyOf(cpus);
         distances = Map.copyOf(distances);
     }
