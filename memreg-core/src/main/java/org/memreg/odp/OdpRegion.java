@@ -38,16 +38,17 @@ import org.memreg.transport.WindowKey;
  * through {@link OdpMapping}. The protocol is {@link OwnerPageTable}; this class wires it to the
  * transport (control messages under the tags of {@link OdpWire}) and to real memory.
  *
- * <p><b>Memory.</b> Two {@link Backing}s. By default ({@link Backing#UCX_SHARED}) the window is
- * allocated by UCX, which on this platform makes it SysV shared memory (a {@code MAP_SHARED}
- * mapping; checked in {@code /proc/self/maps} when the region is made) that peers on this host
- * reach directly: a release is munlock + {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED
- * alone frees nothing of a shared mapping). With {@link Backing#ANONYMOUS} the region maps private
- * anonymous memory itself and registers it as the window ({@link Node#registerWindow}): a release
- * is munlock + {@code MADV_DONTNEED}, and userfaultfd can watch it ({@link #watchRemovals}). Peers
- * on this host reach it by cross-memory attach rather than the shared segment; over the error
- * mode PEER that leases need, UCX uses neither shared segment nor attach but TCP for both
- * backings, and they measured the same (BENCHMARKS.md). Either way {@link #residentReclaimedPages()} checks with
+ * <p><b>Memory.</b> Two kinds of {@link WindowMemory}. By default
+ * ({@link WindowMemory#UCX_SHARED}) the window is allocated by UCX, which on this platform makes
+ * it SysV shared memory (a {@code MAP_SHARED} mapping; checked in {@code /proc/self/maps} when the
+ * region is made) that peers on this host reach directly: a release is munlock +
+ * {@code MADV_DONTNEED} + {@code MADV_REMOVE} (DONTNEED alone frees nothing of a shared mapping).
+ * With {@link WindowMemory#ANONYMOUS} the region maps private anonymous memory itself and
+ * registers it as the window ({@link Node#registerWindow}): a release is munlock +
+ * {@code MADV_DONTNEED}, and userfaultfd can watch it ({@link #watchRemovals}). Peers on this host
+ * reach it by cross-memory attach rather than the shared segment; over the error mode PEER that
+ * leases need, UCX uses neither shared segment nor attach but TCP for both kinds, and they
+ * measured the same (BENCHMARKS.md). Either way {@link #residentReclaimedPages()} checks with
  * {@code mincore} that released pages stay released, and the region starts with every page
  * present and pinned.
  *
@@ -92,8 +93,8 @@ public final class OdpRegion implements AutoCloseable {
     /** Default of {@link #STATS_PROP_NAME}. */
     public static final boolean STATS_DEFAULT = true;
 
-    /** The memory behind a region's window. */
-    public enum Backing {
+    /** The memory behind a region's window: who allocates it, and so who can reach it and how. */
+    public enum WindowMemory {
         /** Allocated by UCX: shared memory peers on this host reach directly (fast RMA). */
         UCX_SHARED,
         /**
@@ -104,7 +105,7 @@ public final class OdpRegion implements AutoCloseable {
     }
 
     private final Node node;
-    /** The mapping the region made ({@link Backing#ANONYMOUS}), unmapped after the window closes; else null. */
+    /** The mapping the region made ({@link WindowMemory#ANONYMOUS}), unmapped after the window closes; else null. */
     private final MemorySegment owned;
     private final Window window;
     private final int region;
@@ -132,7 +133,7 @@ public final class OdpRegion implements AutoCloseable {
     /** The (node, region number) pairs of the regions open in this process: one region per number per node. */
     private static final Set<List<Long>> OPEN = ConcurrentHashMap.newKeySet();
 
-    private OdpRegion(Node node, long bytes, int region, Duration lease, Backing backing) {
+    private OdpRegion(Node node, long bytes, int region, Duration lease, WindowMemory windowMemory) {
         this.node = node;
         this.region = region;
         this.pageSize = SysConf.pageSize();
@@ -140,7 +141,7 @@ public final class OdpRegion implements AutoCloseable {
         if (rounded / pageSize > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("region too large: " + bytes);
         }
-        if (backing == Backing.ANONYMOUS) {
+        if (windowMemory == WindowMemory.ANONYMOUS) {
             long at = Mman.mmap(0, rounded, Mman.PROT_READ | Mman.PROT_WRITE,
                     Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
             this.owned = MemorySegment.ofAddress(at).reinterpret(rounded);
@@ -198,25 +199,26 @@ public final class OdpRegion implements AutoCloseable {
      * with peers cut off when they do not acknowledge an invalidation within {@code lease}.
      */
     public static OdpRegion create(Node node, long bytes, int region, Duration lease) {
-        return create(node, bytes, region, lease, Backing.UCX_SHARED);
+        return create(node, bytes, region, lease, WindowMemory.UCX_SHARED);
     }
 
-    /** {@link #create(Node, long, int, Duration)} with the window's memory of kind {@code backing}. */
-    public static OdpRegion create(Node node, long bytes, int region, Duration lease, Backing backing) {
+    /** {@link #create(Node, long, int, Duration)} with the window's memory of kind {@code windowMemory}. */
+    public static OdpRegion create(Node node, long bytes, int region, Duration lease,
+            WindowMemory windowMemory) {
         if (lease.isNegative() || lease.isZero()) {
             throw new IllegalArgumentException("lease must be positive: " + lease);
         }
         if (bytes <= 0) {
             throw new IllegalArgumentException("region size must be positive: " + bytes);
         }
-        Objects.requireNonNull(backing, "backing");
+        Objects.requireNonNull(windowMemory, "windowMemory");
         OdpStatsCounters.checkSettings();
         List<Long> name = List.of(node.id(), (long) region);
         if (!OPEN.add(name)) {
             throw new IllegalStateException(String.format("node %016x already has an ODP region %x", node.id(), region));
         }
         try {
-            return new OdpRegion(node, bytes, region, lease, backing);
+            return new OdpRegion(node, bytes, region, lease, windowMemory);
         } catch (RuntimeException e) {
             OPEN.remove(name);
             throw e;
@@ -321,8 +323,8 @@ public final class OdpRegion implements AutoCloseable {
      * invariant that the peers' tables and the pages agree; it cannot protect data the
      * application itself threw away. Events of the region's own releases are ignored.
      *
-     * <p><b>Backing.</b> Needs a region made with {@link Backing#ANONYMOUS}. The window UCX
-     * allocates ({@link Backing#UCX_SHARED}) is a SysV segment (shmat) here, and
+     * <p><b>Window memory.</b> Needs a region made with {@link WindowMemory#ANONYMOUS}. The window UCX
+     * allocates ({@link WindowMemory#UCX_SHARED}) is a SysV segment (shmat) here, and
      * {@code UFFDIO_REGISTER} refuses it with EINVAL in every mode (write-protect, missing, minor),
      * even from a userfaultfd opened with {@code WP_HUGETLBFS_SHMEM}: userfaultfd takes anonymous,
      * shmem and hugetlbfs mappings, and a SysV segment's mapping is none of those to it. For such a

@@ -169,7 +169,7 @@ class OdpTriggersTest {
      * The owner application drops pages 4..7 of its own region (munlock, then madvise DONTNEED);
      * the userfaultfd REMOVE event starts the protocol after the fact: the peer is invalidated and
      * acknowledges, the pages end reclaimed, and the peer's next access faults and reads the zero
-     * page. The region is {@link OdpRegion.Backing#ANONYMOUS}: userfaultfd refuses UCX's SysV window.
+     * page. The region is {@link OdpRegion.WindowMemory#ANONYMOUS}: userfaultfd refuses UCX's SysV window.
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -178,7 +178,7 @@ class OdpTriggersTest {
         assumeTrue(Userfaultfd.probe().available(), "no userfaultfd here");
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x73, Duration.ofSeconds(5),
-                        OdpRegion.Backing.ANONYMOUS);
+                        OdpRegion.WindowMemory.ANONYMOUS);
                 OdpMapping mapping = attach(ownerNode, region, 0x73, peerNode); Arena arena = Arena.ofShared()) {
             assertFalse(region.isShared());
             UserfaultfdMonitor monitor;

@@ -32,7 +32,7 @@ import org.memreg.transport.Node;
  * OdpBench [PAGES [SECONDS [RATES [BACKING]]]]   defaults 4096 (16 MiB), 2 s, "0,10,100,1000", ucx_shared
  * </pre>
  *
- * BACKING is the region's {@link OdpRegion.Backing} ({@code ucx_shared} or {@code anonymous}).
+ * BACKING is the region's {@link OdpRegion.WindowMemory} ({@code ucx_shared} or {@code anonymous}).
  *
  * Prints {@code result NAME VALUE UNIT} lines:
  * <ul>
@@ -62,9 +62,9 @@ public final class OdpBench {
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 2;
         double[] rates = Arrays.stream((args.length > 2 ? args[2] : "0,10,100,1000").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
-        OdpRegion.Backing backing = OdpRegion.Backing.valueOf((args.length > 3 ? args[3] : "ucx_shared")
+        OdpRegion.WindowMemory memory = OdpRegion.WindowMemory.valueOf((args.length > 3 ? args[3] : "ucx_shared")
                 .toUpperCase(java.util.Locale.ROOT));
-        owner(pages, seconds, rates, backing);
+        owner(pages, seconds, rates, memory);
     }
 
     private static Node node(boolean listen) {
@@ -75,15 +75,15 @@ public final class OdpBench {
         return b.build();
     }
 
-    private static void owner(int pages, double seconds, double[] rates, OdpRegion.Backing backing)
+    private static void owner(int pages, double seconds, double[] rates, OdpRegion.WindowMemory memory)
             throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
                 .toString(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 OdpBench.class.getName(), "peer"));
         Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
         try (Node node = node(false); Arena arena = Arena.ofShared();
-                OdpRegion region = OdpRegion.create(node, pages * 4096L, REGION, Duration.ofSeconds(5), backing)) {
-            System.out.println("# region backing " + backing);
+                OdpRegion region = OdpRegion.create(node, pages * 4096L, REGION, Duration.ofSeconds(5), memory)) {
+            System.out.println("# region backing " + memory);
             CompletableFuture<Integer> port = new CompletableFuture<>();
             Thread.ofPlatform().daemon().start(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(child.getInputStream()))) {
