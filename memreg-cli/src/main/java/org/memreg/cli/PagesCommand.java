@@ -55,7 +55,7 @@ final class PagesCommand implements Callable<Integer> {
             summary = ProcessPages.census(placement, bounds[0], bounds[1]);
             heading = String.format("pid %d, 0x%x-0x%x, nodes %s", pid, bounds[0], bounds[1], topology.nodeSet());
         } else {
-            List<ProcessMaps.Mapping> mappings = ProcessMaps.of(pid).stream().filter(m -> !m.special()).toList();
+            List<ProcessMaps.Area> mappings = ProcessMaps.of(pid).stream().filter(m -> !m.special()).toList();
             summary = ProcessPages.census(placement, mappings);
             heading = String.format("pid %d, %d mappings, nodes %s", pid, mappings.size(), topology.nodeSet());
         }

@@ -15,10 +15,11 @@ import java.util.List;
  */
 public final class ProcessMaps {
     /**
-     * One mapping: {@code [start, end)}, permissions such as {@code "rw-p"}, and the path or
-     * pseudo-name ({@code "[heap]"}, {@code "[stack]"}; empty for anonymous memory).
+     * One line of {@code /proc/<pid>/maps}: a virtual memory area (the kernel's VMA)
+     * {@code [start, end)}, its permissions such as {@code "rw-p"}, and the path or pseudo-name
+     * ({@code "[heap]"}, {@code "[stack]"}; empty for anonymous memory).
      */
-    public record Mapping(long start, long end, String permissions, String path) {
+    public record Area(long start, long end, String permissions, String path) {
         /** Bytes mapped. */
         public long length() {
             return end - start;
@@ -45,7 +46,7 @@ public final class ProcessMaps {
      * @throws IllegalArgumentException when there is no such process
      * @throws UncheckedIOException when the file cannot be read (another user's process, no root)
      */
-    public static List<Mapping> of(long pid) {
+    public static List<Area> of(long pid) {
         Path file = Path.of("/proc", Long.toString(pid), "maps");
         List<String> lines;
         try {
@@ -59,11 +60,11 @@ public final class ProcessMaps {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + ": " + e, e);
         }
-        List<Mapping> mappings = new ArrayList<>();
+        List<Area> areas = new ArrayList<>();
         for (String line : lines) {
-            mappings.add(parse(line));
+            areas.add(parse(line));
         }
-        return mappings;
+        return areas;
     }
 
     private static String owner(long pid) {
@@ -75,11 +76,11 @@ public final class ProcessMaps {
     }
 
     /** Parses one line: {@code "7f12a000-7f12b000 rw-p 00000000 00:00 0    [heap]"}. */
-    static Mapping parse(String line) {
+    static Area parse(String line) {
         String[] fields = line.trim().split("\\s+", 6);
         int dash = fields[0].indexOf('-');
         long start = Long.parseUnsignedLong(fields[0].substring(0, dash), 16);
         long end = Long.parseUnsignedLong(fields[0].substring(dash + 1), 16);
-        return new Mapping(start, end, fields[1], fields.length > 5 ? fields[5].trim() : "");
+        return new Area(start, end, fields[1], fields.length > 5 ? fields[5].trim() : "");
     }
 }

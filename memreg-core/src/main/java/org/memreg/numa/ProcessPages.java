@@ -22,7 +22,7 @@ public final class ProcessPages {
     public static NodeSummary census(PagePlacement placement) {
         long pid = placement.pid() == 0 ? ProcessHandle.current().pid() : placement.pid();
         NodeSummary.Counter counter = new NodeSummary.Counter();
-        for (ProcessMaps.Mapping mapping : ProcessMaps.of(pid)) {
+        for (ProcessMaps.Area mapping : ProcessMaps.of(pid)) {
             if (!mapping.special()) {
                 count(placement, mapping.start(), mapping.end(), counter);
             }
@@ -52,7 +52,7 @@ public final class ProcessPages {
         long pid = placement.pid() == 0 ? ProcessHandle.current().pid() : placement.pid();
         NodeSummary.Counter counter = new NodeSummary.Counter();
         long cursor = first;
-        for (ProcessMaps.Mapping mapping : ProcessMaps.of(pid)) { // ascending, not overlapping
+        for (ProcessMaps.Area mapping : ProcessMaps.of(pid)) { // ascending, not overlapping
             // Unsigned: [vsyscall] sits at 0xffffffffff600000.
             long from = Long.compareUnsigned(mapping.start(), cursor) > 0 ? mapping.start() : cursor;
             long to = Long.compareUnsigned(mapping.end(), last) < 0 ? mapping.end() : last;
@@ -67,7 +67,7 @@ public final class ProcessPages {
     }
 
     /** Counts the pages of the given mappings. */
-    public static NodeSummary census(PagePlacement placement, List<ProcessMaps.Mapping> mappings) {
+    public static NodeSummary census(PagePlacement placement, List<ProcessMaps.Area> mappings) {
         NodeSummary.Counter counter = new NodeSummary.Counter();
         mappings.forEach(m -> count(placement, m.start(), m.end(), counter));
         return counter.summary();

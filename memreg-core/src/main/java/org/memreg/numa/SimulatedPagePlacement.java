@@ -102,7 +102,7 @@ public final class SimulatedPagePlacement implements PagePlacement {
         if (result < 0) {
             throw new LinuxException("move_pages", -result, "query before a simulated move");
         }
-        List<ProcessMaps.Mapping> maps = ProcessMaps.of(ProcessHandle.current().pid());
+        List<ProcessMaps.Area> maps = ProcessMaps.of(ProcessHandle.current().pid());
         Integer[] order = new Integer[count];
         for (int i = 0; i < count; i++) {
             order[i] = i;
@@ -143,8 +143,8 @@ public final class SimulatedPagePlacement implements PagePlacement {
         }
     }
 
-    private static boolean anonymous(List<ProcessMaps.Mapping> maps, long page) {
-        for (ProcessMaps.Mapping m : maps) {
+    private static boolean anonymous(List<ProcessMaps.Area> maps, long page) {
+        for (ProcessMaps.Area m : maps) {
             if (Long.compareUnsigned(page, m.start()) >= 0 && Long.compareUnsigned(page, m.end()) < 0) {
                 return m.privateAnonymous() && m.permissions().startsWith("rw");
             }
