@@ -56,7 +56,7 @@ public class HitBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             arena = Arena.ofShared();
-            segments = Buffers.allocate(arena, buffers, BUFFER_SIZE);
+            segments = ResidentBuffers.allocate(arena, buffers, BUFFER_SIZE);
             device = MlockDevice.builder().build();
             cache = RegistrationCache.builder(device).monitor(MemoryMonitors.named(monitor, "monitor")).build();
             for (MemorySegment segment : segments) {
@@ -82,7 +82,7 @@ public class HitBenchmark {
 
         @Setup(Level.Trial)
         public void setUp(Cache cache) {
-            int[] order = Buffers.order(cache.buffers, 42 + cache.threadSeeds.getAndIncrement());
+            int[] order = ResidentBuffers.order(cache.buffers, 42 + cache.threadSeeds.getAndIncrement());
             addresses = new long[order.length];
             for (int i = 0; i < order.length; i++) {
                 addresses[i] = cache.segments[order[i]].address();

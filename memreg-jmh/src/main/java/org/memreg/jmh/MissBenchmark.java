@@ -50,7 +50,7 @@ public class MissBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofConfined();
-        segments = Buffers.allocate(arena, 2, BUFFER_SIZE);
+        segments = ResidentBuffers.allocate(arena, 2, BUFFER_SIZE);
         dev = device.equals("noop") ? new NoopDevice() : MlockDevice.builder().build();
         cache = RegistrationCache.builder(dev).maxEntries(1).build();
     }

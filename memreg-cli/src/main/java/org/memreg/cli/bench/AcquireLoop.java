@@ -25,7 +25,7 @@ final class AcquireLoop {
     private int next;
     private long operations;
 
-    private AcquireLoop(RegistrationCache cache, Buffers buffers, int[] order) {
+    private AcquireLoop(RegistrationCache cache, GuardedBuffers buffers, int[] order) {
         this.cache = cache;
         this.addresses = new long[buffers.count()];
         for (int i = 0; i < addresses.length; i++) {
@@ -39,7 +39,7 @@ final class AcquireLoop {
      * Measures {@code cache} on {@code buffers} taken in {@code order} (indices, repeated) for
      * {@code nanos} after the warm-up, then closes the cache.
      */
-    static Measured measure(RegistrationCache cache, Buffers buffers, int[] order, int batch, long nanos,
+    static Measured measure(RegistrationCache cache, GuardedBuffers buffers, int[] order, int batch, long nanos,
                             Tracker tracker, String label) {
         try (cache) {
             AcquireLoop loop = new AcquireLoop(cache, buffers, order);

@@ -47,7 +47,7 @@ public final class EvictionSweep implements Sweep {
                 "operations", "hit_rate", "evictions", "evictions_per_acquire", "ops_per_second");
         Map<String, List<double[]>> hitRates = new LinkedHashMap<>();
         Map<String, List<double[]>> evictionRates = new LinkedHashMap<>();
-        try (Buffers buffers = new Buffers(plan.evictionBuffers(), plan.evictionBufferSize())) {
+        try (GuardedBuffers buffers = new GuardedBuffers(plan.evictionBuffers(), plan.evictionBufferSize())) {
             long workingSet = (long) buffers.count() * buffers.size();
             for (String device : List.of("simnic", "mlock")) {
                 String limit = device.equals("simnic") ? "maxBytes" : "pinBudget";
@@ -77,7 +77,7 @@ public final class EvictionSweep implements Sweep {
     }
 
     /** Returns {operations, hit rate, evictions, operations per second} of the measured run. */
-    private double[] measure(String device, long budget, Buffers buffers, Tracker tracker, String label) {
+    private double[] measure(String device, long budget, GuardedBuffers buffers, Tracker tracker, String label) {
         try (Device dev = device.equals("simnic") ? SimulatedNic.builder().free().build()
                 : MlockDevice.builder().pinBudget(budget).build();
              RegistrationCache cache = RegistrationCache.builder(dev).monitor(MemoryMonitor.NONE).statsName(null)
@@ -103,7 +103,7 @@ public final class EvictionSweep implements Sweep {
         }
     }
 
-    private static void acquireRelease(RegistrationCache cache, Buffers buffers, SplittableRandom random) {
+    private static void acquireRelease(RegistrationCache cache, GuardedBuffers buffers, SplittableRandom random) {
         int i = ReuseWorkload.skewed(random, buffers.count());
         cache.acquire(buffers.address(i), buffers.size(), Access.LOCAL_WRITE).close();
     }

@@ -56,7 +56,7 @@ public final class HitSweep implements Sweep {
     }
 
     private boolean fits(int buffers, long size) {
-        return Buffers.bytes(buffers, size) <= plan.maxMemory();
+        return GuardedBuffers.bytes(buffers, size) <= plan.maxMemory();
     }
 
     @Override
@@ -70,11 +70,12 @@ public final class HitSweep implements Sweep {
             for (int count : plan.hitBuffers()) {
                 if (!fits(count, size)) {
                     notes.add(String.format("skipped %d x %s: %s of buffers is above --max-memory %s", count,
-                            Settings.formatBytesShort(size), Settings.formatBytesShort(Buffers.bytes(count, size)),
+                            Settings.formatBytesShort(size),
+                            Settings.formatBytesShort(GuardedBuffers.bytes(count, size)),
                             Settings.formatBytesShort(plan.maxMemory())));
                     continue;
                 }
-                try (Buffers buffers = new Buffers(count, size)) {
+                try (GuardedBuffers buffers = new GuardedBuffers(count, size)) {
                     String sizeLabel = Settings.formatBytesShort(size);
                     String label = "hit, " + count + " x " + sizeLabel;
                     try (SimulatedNic nic = freeNic(buffers)) {
@@ -110,14 +111,14 @@ public final class HitSweep implements Sweep {
 
     /** Compiles the hit and miss paths before the first point, so that it is not measured cold. */
     private void warmUp(long nanos) {
-        try (Buffers buffers = new Buffers(16, 4096); SimulatedNic nic = freeNic(buffers)) {
+        try (GuardedBuffers buffers = new GuardedBuffers(16, 4096); SimulatedNic nic = freeNic(buffers)) {
             AcquireLoop.measure(cache(nic, 16), buffers, randomOrder(16), HIT_BATCH, nanos, Tracker.NONE, "warm-up");
             AcquireLoop.measure(cache(nic, 15), buffers, cycle(16), MISS_BATCH, nanos, Tracker.NONE, "warm-up");
         }
     }
 
     private static void add(Table table, Map<String, List<double[]>> series, String kind, String device,
-                            String line, Buffers buffers, AcquireLoop.Measured measured) {
+                            String line, GuardedBuffers buffers, AcquireLoop.Measured measured) {
         table.add(kind, device, buffers.count(), buffers.size(), measured.operations(), measured.nanosPerOperation(),
                 measured.hitRate());
         series.computeIfAbsent(line, l -> new ArrayList<>())
@@ -130,7 +131,7 @@ public final class HitSweep implements Sweep {
     }
 
     /** A cost-free NIC whose translation table holds every buffer. */
-    private static SimulatedNic freeNic(Buffers buffers) {
+    private static SimulatedNic freeNic(GuardedBuffers buffers) {
         long pages = buffers.count() * (buffers.size() / 4096) + 1;
         return SimulatedNic.builder().free().maxPages(Math.max(pages, SimulatedNic.MAX_PAGES_DEFAULT))
                 .maxRegions(Math.max(buffers.count() + 1L, SimulatedNic.MAX_REGIONS_DEFAULT)).build();

@@ -9,7 +9,7 @@ import org.memreg.linux.SysConf;
  * an untouched guard page so that no two buffers touch (a cache could otherwise merge
  * neighbours into one registration). Pages are faulted in by whoever registers them first.
  */
-final class Buffers implements AutoCloseable {
+final class GuardedBuffers implements AutoCloseable {
     private final long base;
     private final long mapped;
     private final long stride;
@@ -17,7 +17,7 @@ final class Buffers implements AutoCloseable {
     private final int count;
     private boolean closed;
 
-    Buffers(int count, long size) {
+    GuardedBuffers(int count, long size) {
         long page = SysConf.pageSize();
         this.count = count;
         this.size = Math.ceilDiv(size, page) * page;

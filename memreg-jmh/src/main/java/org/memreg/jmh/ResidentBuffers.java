@@ -4,11 +4,15 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 
-/** Page-aligned native buffers for benchmarks, and a fixed pseudo-random visiting order. */
-final class Buffers {
-    private Buffers() {
+/**
+ * Page-aligned native buffers for benchmarks, made resident (filled) as buffers in use are and a
+ * gap page apart, and a fixed pseudo-random order to visit them in.
+ */
+final class ResidentBuffers {
+    private ResidentBuffers() {
     }
 
+    /** {@code count} resident buffers of {@code size} bytes from {@code arena}, each page aligned. */
     static MemorySegment[] allocate(Arena arena, int count, long size) {
         MemorySegment[] buffers = new MemorySegment[count];
         for (int i = 0; i < count; i++) {
