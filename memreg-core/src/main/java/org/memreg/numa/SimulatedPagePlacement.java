@@ -6,7 +6,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.memreg.linux.Errno;
-import org.memreg.linux.FrameRelocation;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MovePages;
 import org.memreg.linux.Pagemap;

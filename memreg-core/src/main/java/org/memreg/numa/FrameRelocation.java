@@ -1,12 +1,14 @@
-package org.memreg.linux;
+package org.memreg.numa;
 
 import java.lang.foreign.MemorySegment;
+import org.memreg.linux.LinuxException;
+import org.memreg.linux.Mman;
 
 /**
  * Gives pages new physical frames and keeps their contents, as a kernel page migration does:
  * copies the range into freshly faulted pages, then moves those over it with {@code mremap}
  * (MREMAP_MAYMOVE | MREMAP_FIXED), which frees the old frames. Used to simulate migration on a
- * machine with one NUMA node.
+ * machine with one NUMA node ({@link SimulatedPagePlacement}).
  *
  * <p>The mremap is a raw system call ({@link Mman#mremap} with MREMAP_FIXED): UCX 1.13's memory
  * hooks on libc's mremap drop the new-address argument, and the pages went elsewhere while the
@@ -15,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * <p>The copy is not atomic: a concurrent writer's update during it may be lost (the kernel
  * blocks writers during a real migration). Private anonymous memory only.
  */
-public final class FrameRelocation {
+final class FrameRelocation {
     private FrameRelocation() {
     }
 
@@ -25,7 +27,7 @@ public final class FrameRelocation {
      *
      * @throws LinuxException when mapping the fresh pages or the mremap fails
      */
-    public static void relocate(long address, long length) {
+    static void relocate(long address, long length) {
         long fresh = Mman.mapAnonymous(length);
         long result;
         try {
