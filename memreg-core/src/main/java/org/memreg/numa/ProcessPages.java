@@ -1,6 +1,7 @@
 package org.memreg.numa;
 
 import java.util.List;
+import org.memreg.linux.ProcessMaps;
 
 /**
  * Page censuses of a whole process, like {@code numastat -p}: every mapping in

@@ -9,6 +9,7 @@ import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MovePages;
 import org.memreg.linux.Pagemap;
+import org.memreg.linux.ProcessMaps;
 import org.memreg.linux.SysConf;
 
 /**
@@ -144,7 +145,7 @@ public final class SimulatedPagePlacement implements PagePlacement {
 
     private static boolean anonymous(List<ProcessMaps.Area> maps, long page) {
         for (ProcessMaps.Area m : maps) {
-            if (Long.compareUnsigned(page, m.start()) >= 0 && Long.compareUnsigned(page, m.end()) < 0) {
+            if (m.contains(page)) {
                 return m.privateAnonymous() && m.permissions().startsWith("rw");
             }
         }

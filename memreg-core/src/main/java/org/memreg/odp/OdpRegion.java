@@ -3,11 +3,8 @@ package org.memreg.odp;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +19,7 @@ import java.util.concurrent.TimeoutException;
 import org.memreg.device.Access;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
+import org.memreg.linux.ProcessMaps;
 import org.memreg.linux.SysConf;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
@@ -158,7 +156,7 @@ public final class OdpRegion implements AutoCloseable {
         long pages = window.size() / pageSize;
         LockedPageMemory locked;
         try {
-            this.shared = isSharedMapping(window.segment().address());
+            this.shared = ProcessMaps.holding(window.segment().address()).shared();
             locked = new LockedPageMemory(window.segment().address(), shared).establishAll((int) pages);
         } catch (RuntimeException e) { // e.g. RLIMIT_MEMLOCK: give back what was taken
             window.close();
@@ -534,24 +532,5 @@ public final class OdpRegion implements AutoCloseable {
         public void cutOff(long peer) {
             toClose.add(peer); // re-keyed and closed by the region thread, outside the table's lock
         }
-    }
-
-    /** True when the mapping holding {@code address} is MAP_SHARED (the 's' in /proc/self/maps). */
-    static boolean isSharedMapping(long address) {
-        try {
-            List<String> lines = Files.readAllLines(Path.of("/proc/self/maps"));
-            for (String line : lines) {
-                String[] f = line.split("\\s+", 6);
-                String[] bounds = f[0].split("-");
-                long start = Long.parseUnsignedLong(bounds[0], 16);
-                long end = Long.parseUnsignedLong(bounds[1], 16);
-                if (Long.compareUnsigned(address, start) >= 0 && Long.compareUnsigned(address, end) < 0) {
-                    return f[1].charAt(3) == 's';
-                }
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot read /proc/self/maps", e);
-        }
-        throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
     }
 }

@@ -51,16 +51,4 @@ class SysfsTopologyTest {
         UncheckedIOException bad = assertThrows(UncheckedIOException.class, () -> SysfsTopology.read(root));
         assertTrue(bad.getMessage().contains("cannot parse NUMA node"), bad.getMessage());
     }
-
-    @Test
-    void shouldParseProcMapsLines() {
-        ProcessMaps.Area heap = ProcessMaps.parse("55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0    [heap]");
-        assertEquals(0x55d0c0a00000L, heap.start());
-        assertEquals(0x21000L, heap.length());
-        assertTrue(heap.privateAnonymous());
-        ProcessMaps.Area file = ProcessMaps.parse("7f00a0000000-7f00a0001000 r--p 00000000 08:01 1234  /usr/lib/libc.so.6");
-        assertEquals("/usr/lib/libc.so.6", file.path());
-        assertTrue(!file.privateAnonymous());
-        assertTrue(ProcessMaps.parse("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]").special());
-    }
 }

@@ -1,4 +1,4 @@
-package org.memreg.numa;
+package org.memreg.linux;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * The mappings of a process, from {@code /proc/<pid>/maps} (read with {@code readAllLines}: one
- * read of a procfs file can be short). A snapshot: the process may map and unmap meanwhile.
+ * read of a procfs file can be short). A snapshot: the process may map and unmap meanwhile. The
+ * one parser of that file: NUMA censuses and ODP's shared-mapping check both read it here.
  */
 public final class ProcessMaps {
     /**
@@ -23,6 +24,16 @@ public final class ProcessMaps {
         /** Bytes mapped. */
         public long length() {
             return end - start;
+        }
+
+        /** True when {@code address} is in {@code [start, end)} (unsigned: {@code [vsyscall]} is at the top). */
+        public boolean contains(long address) {
+            return Long.compareUnsigned(address, start) >= 0 && Long.compareUnsigned(address, end) < 0;
+        }
+
+        /** True for a {@code MAP_SHARED} mapping (the {@code 's'} of {@code "rw-s"}). */
+        public boolean shared() {
+            return permissions.charAt(3) == 's';
         }
 
         /** True for private anonymous memory (no file, not shared): the heap, stacks, mmap'ed anonymous memory. */
@@ -65,6 +76,20 @@ public final class ProcessMaps {
             areas.add(parse(line));
         }
         return areas;
+    }
+
+    /**
+     * The area of this process that holds {@code address}.
+     *
+     * @throws IllegalStateException when no mapping holds it
+     */
+    public static Area holding(long address) {
+        for (Area area : of(ProcessHandle.current().pid())) {
+            if (area.contains(address)) {
+                return area;
+            }
+        }
+        throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
     }
 
     private static String owner(long pid) {
