@@ -122,8 +122,16 @@ public final class OdpMapping implements AutoCloseable {
         return pageSize;
     }
 
-    /** The remote page table (for tests and statistics). */
-    public PeerPageTable table() {
+    /**
+     * What this peer's table says of {@code page} now: a read-only look, like
+     * {@link OdpRegion#state}; the table itself stays inside the mapping.
+     */
+    public PeerPageState state(int page) {
+        return table.state(page);
+    }
+
+    /** The live table, mutators included: only for this package's tests (a peer that holds an operation open). */
+    PeerPageTable table() {
         return table;
     }
 

@@ -80,7 +80,7 @@ class OdpTriggersTest {
                 mapping.put(p * ps, page(arena, ps, p + 1));
             }
             for (int p = 0; p < PAGES; p++) {
-                assertEquals(PeerPageState.MAPPED, mapping.table().state(p));
+                assertEquals(PeerPageState.MAPPED, mapping.state(p));
             }
             OdpStats before = region.stats();
             try (PressureWatcher watcher = PressureWatcher.builder(region::trim).trimBytes(8 * ps).start()) {
@@ -98,7 +98,7 @@ class OdpTriggersTest {
             for (int p = 0; p < PAGES; p++) {
                 assertEquals(p < 8 ? OwnerPageState.RECLAIMED : OwnerPageState.PRESENT, region.state(p), "page " + p);
                 assertEquals(p >= 8, resident[p], "page " + p + " resident");
-                assertEquals(p < 8 ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.table().state(p),
+                assertEquals(p < 8 ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.state(p),
                         "peer entry of page " + p);
             }
             assertEquals(0, region.residentReclaimedPages());
@@ -150,7 +150,7 @@ class OdpTriggersTest {
             await(() -> c.keyGeneration() == 2, 10_000, "C got the new key");
             assertEquals(1, b.keyGeneration(), "B got no new key");
 
-            assertEquals(PeerPageState.MAPPED, b.table().state(10), "B's own table still lets it try page 10");
+            assertEquals(PeerPageState.MAPPED, b.state(10), "B's own table still lets it try page 10");
             StaleWindowException stale = assertThrows(StaleWindowException.class,
                     () -> b.put(10 * ps, page(arena, ps, 0xBB)));
             assertTrue(stale.getMessage().contains("generation 1 is stale"), stale.getMessage());
@@ -209,7 +209,7 @@ class OdpTriggersTest {
                 boolean dropped = p >= 4 && p < 8;
                 assertEquals(dropped ? OwnerPageState.RECLAIMED : OwnerPageState.PRESENT, region.state(p), "page " + p);
                 assertEquals(!dropped, resident[p], "page " + p + " resident");
-                assertEquals(dropped ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.table().state(p),
+                assertEquals(dropped ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.state(p),
                         "peer entry of page " + p);
             }
             long faultsBefore = mapping.stats().faults();
