@@ -33,9 +33,10 @@ public final class RegistrationCacheBuilder {
     /** Whether a partly overlapping request registers the union with its neighbours. */
     public static final String MERGE_PROP_NAME = "memreg.cache.merge";
     /**
-     * Which memory monitor a cache gets when the builder is not given one: {@code auto} (the
-     * userfaultfd monitor where the kernel allows it, else none, with a log line saying so),
-     * {@code userfaultfd} (fail if unavailable) or {@code none}.
+     * Which memory monitor a cache gets when the builder is not given one, by
+     * {@link org.memreg.monitor.MonitorMode} name: {@code auto} (hooks and userfaultfd where both
+     * work, else what does, with a log line saying so), {@code hooks+userfaultfd}, {@code hooks},
+     * {@code userfaultfd}, {@code strict} (each fails if unavailable) or {@code none}.
      */
     public static final String MONITOR_PROP_NAME = "memreg.cache.monitor";
     /** Default of {@link #MONITOR_PROP_NAME}. */
@@ -53,11 +54,13 @@ public final class RegistrationCacheBuilder {
     public static final boolean MERGE_DEFAULT = true;
 
     final Device device;
-    long maxBytes = Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED);
-    long maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
-    boolean merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
+    // null until a setter gives a value; build() reads the property (else the default) of the rest
+    Long maxBytes;
+    Long maxEntries;
+    Boolean merge;
     LongSupplier clock = new ReleaseClock();
-    String statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
+    String statsName;
+    boolean statsNameSet;
     MemoryMonitor monitor; // null: made from MONITOR_PROP_NAME at build
 
     RegistrationCacheBuilder(Device device) {
@@ -102,6 +105,7 @@ public final class RegistrationCacheBuilder {
      */
     public RegistrationCacheBuilder statsName(String name) {
         this.statsName = name;
+        this.statsNameSet = true;
         return this;
     }
 
@@ -112,11 +116,25 @@ public final class RegistrationCacheBuilder {
     }
 
     /**
-     * Validates the settings and makes the cache.
+     * Reads the properties of the settings no setter gave, validates everything and makes the cache.
      *
-     * @throws IllegalArgumentException when a limit is not positive or below one page
+     * @throws IllegalArgumentException when a limit is not positive or below one page, or a
+     *     property is not what it should be (the message names the property and its value)
      */
     public RegistrationCache build() {
+        if (maxBytes == null) {
+            maxBytes = Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED);
+        }
+        if (maxEntries == null) {
+            maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
+        }
+        if (merge == null) {
+            merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
+        }
+        if (!statsNameSet) {
+            statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
+            statsNameSet = true;
+        }
         long pageSize = device.pageSize();
         if (pageSize <= 0 || Long.bitCount(pageSize) != 1) {
             throw new IllegalArgumentException("device " + device.name() + " reports page size " + pageSize);

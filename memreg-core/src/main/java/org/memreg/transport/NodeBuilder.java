@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.memreg.config.Settings;
 import org.memreg.linux.MemInfo;
 import org.memreg.linux.SysConf;
@@ -79,12 +80,16 @@ public final class NodeBuilder {
     public static final String CONNECT_TIMEOUT_PROP_NAME = "memreg.transport.connectTimeout";
     public static final long CONNECT_TIMEOUT_DEFAULT_MS = 10_000;
     public static final String ERROR_MODE_PROP_NAME = "memreg.transport.errorMode";
+    public static final ErrorMode ERROR_MODE_DEFAULT = ErrorMode.NONE;
     public static final String PROGRESS_THREAD_PROP_NAME = "memreg.transport.progressThread";
+    public static final boolean PROGRESS_THREAD_DEFAULT = true;
     public static final String IDLE_SPIN_PROP_NAME = "memreg.transport.idleSpinMicros";
-    static final long IDLE_SPIN_DEFAULT_MICROS = 500;
+    public static final long IDLE_SPIN_DEFAULT_MICROS = 500;
     public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
     public static final String CACHE_PROP_NAME = "memreg.transport.cache";
+    public static final boolean CACHE_DEFAULT = true;
     public static final String MONITOR_PROP_NAME = "memreg.transport.monitor";
+    public static final String MONITOR_DEFAULT = "auto";
     public static final String MAX_WINDOW_BYTES_PROP_NAME = "memreg.transport.maxWindowBytes";
     public static final String SECRET_PROP_NAME = "memreg.transport.secret";
     public static final String SECRET_FILE_PROP_NAME = "memreg.transport.secretFile";
@@ -100,34 +105,29 @@ public final class NodeBuilder {
         return MemInfo.totalBytes() / 4;
     }
 
-    long chunkBytes = Settings.bytes(CHUNK_BYTES_PROP_NAME, CHUNK_BYTES_DEFAULT);
-    long eagerBytes = Settings.bytes(EAGER_BYTES_PROP_NAME, EAGER_BYTES_DEFAULT);
-    int pipelineDepth = (int) Settings.longValue(PIPELINE_DEPTH_PROP_NAME, PIPELINE_DEPTH_DEFAULT);
-    long cacheBytes = Settings.bytes(CACHE_BYTES_PROP_NAME, CACHE_BYTES_DEFAULT);
-    Duration timeout = Duration.ofMillis(Settings.longValue(TIMEOUT_PROP_NAME, TIMEOUT_DEFAULT_MS));
-    Duration connectTimeout = Duration.ofMillis(Settings.longValue(CONNECT_TIMEOUT_PROP_NAME,
-            CONNECT_TIMEOUT_DEFAULT_MS));
-    ErrorMode errorMode = errorModeProperty();
-    boolean progressThread = Settings.bool(PROGRESS_THREAD_PROP_NAME, true);
-    Duration idleSpin = Duration.ofNanos(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS) * 1000);
-    boolean cacheRegistrations = Settings.bool(CACHE_PROP_NAME, true);
-    String monitor = System.getProperty(MONITOR_PROP_NAME, "auto");
-    long maxWindowBytes = Settings.bytes(MAX_WINDOW_BYTES_PROP_NAME, maxWindowBytesDefault());
-    Secret secret = secretProperty();
-    Duration handshakeTimeout = Duration.ofMillis(Settings.longValue(HANDSHAKE_TIMEOUT_PROP_NAME,
-            HANDSHAKE_TIMEOUT_DEFAULT_MS));
-    int maxPendingHandshakes = (int) Settings.longValue(MAX_PENDING_HANDSHAKES_PROP_NAME,
-            MAX_PENDING_HANDSHAKES_DEFAULT);
-    int connectionRate = (int) Settings.longValue(CONNECTION_RATE_PROP_NAME, CONNECTION_RATE_DEFAULT);
+    // null until a setter gives a value; build() fills the rest from their properties, else defaults
+    Long chunkBytes;
+    Long eagerBytes;
+    Integer pipelineDepth;
+    Long cacheBytes;
+    Duration timeout;
+    Duration connectTimeout;
+    ErrorMode errorMode;
+    Boolean progressThread;
+    Duration idleSpin;
+    Boolean cacheRegistrations;
+    String monitor;
+    Long maxWindowBytes;
+    Secret secret;
+    boolean secretSet;
+    Duration handshakeTimeout;
+    Integer maxPendingHandshakes;
+    Integer connectionRate;
     final Map<String, String> ucx = new LinkedHashMap<>();
     InetSocketAddress listen;
     String name = "node";
 
     NodeBuilder() {
-        String devices = System.getProperty(NET_DEVICES_PROP_NAME);
-        if (devices != null) {
-            ucx.put("NET_DEVICES", devices);
-        }
     }
 
     /** Listens for connections on {@code address} (port 0 picks a free port; see {@link Node#port()}). */
@@ -223,12 +223,14 @@ public final class NodeBuilder {
     /** The shared secret connections must prove (UTF-8, at least 16 bytes); null for none. */
     public NodeBuilder secret(String secret) {
         this.secret = secret == null ? null : Secret.of(secret);
+        this.secretSet = true;
         return this;
     }
 
     /** Reads the shared secret from {@code file}, which only its owner may read (chmod 600). */
     public NodeBuilder secretFile(Path file) {
         this.secret = Secret.fromFile(Objects.requireNonNull(file, "file"));
+        this.secretSet = true;
         return this;
     }
 
@@ -266,8 +268,56 @@ public final class NodeBuilder {
         return settings;
     }
 
+    /**
+     * Every setting no setter gave comes from its property, else its default: read here, so that
+     * a bad property fails {@link #build()}, naming itself and its value.
+     */
+    private void resolveProperties() {
+        chunkBytes = orElse(chunkBytes, () -> Settings.bytes(CHUNK_BYTES_PROP_NAME, CHUNK_BYTES_DEFAULT));
+        eagerBytes = orElse(eagerBytes, () -> Settings.bytes(EAGER_BYTES_PROP_NAME, EAGER_BYTES_DEFAULT));
+        pipelineDepth = orElse(pipelineDepth, () -> intValue(PIPELINE_DEPTH_PROP_NAME, PIPELINE_DEPTH_DEFAULT));
+        cacheBytes = orElse(cacheBytes, () -> Settings.bytes(CACHE_BYTES_PROP_NAME, CACHE_BYTES_DEFAULT));
+        timeout = orElse(timeout, () -> millis(TIMEOUT_PROP_NAME, TIMEOUT_DEFAULT_MS));
+        connectTimeout = orElse(connectTimeout, () -> millis(CONNECT_TIMEOUT_PROP_NAME, CONNECT_TIMEOUT_DEFAULT_MS));
+        errorMode = orElse(errorMode, NodeBuilder::errorModeProperty);
+        progressThread = orElse(progressThread, () -> Settings.bool(PROGRESS_THREAD_PROP_NAME, PROGRESS_THREAD_DEFAULT));
+        idleSpin = orElse(idleSpin, () -> Duration.ofNanos(
+                Math.multiplyExact(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS), 1000)));
+        cacheRegistrations = orElse(cacheRegistrations, () -> Settings.bool(CACHE_PROP_NAME, CACHE_DEFAULT));
+        monitor = orElse(monitor, () -> System.getProperty(MONITOR_PROP_NAME, MONITOR_DEFAULT));
+        maxWindowBytes = orElse(maxWindowBytes, () -> Settings.bytes(MAX_WINDOW_BYTES_PROP_NAME, maxWindowBytesDefault()));
+        if (!secretSet) {
+            secret = secretProperty();
+            secretSet = true;
+        }
+        handshakeTimeout = orElse(handshakeTimeout, () -> millis(HANDSHAKE_TIMEOUT_PROP_NAME, HANDSHAKE_TIMEOUT_DEFAULT_MS));
+        maxPendingHandshakes = orElse(maxPendingHandshakes,
+                () -> intValue(MAX_PENDING_HANDSHAKES_PROP_NAME, MAX_PENDING_HANDSHAKES_DEFAULT));
+        connectionRate = orElse(connectionRate, () -> intValue(CONNECTION_RATE_PROP_NAME, CONNECTION_RATE_DEFAULT));
+        String devices = System.getProperty(NET_DEVICES_PROP_NAME);
+        if (devices != null) {
+            ucx.putIfAbsent("NET_DEVICES", devices); // ucx("NET_DEVICES", ...) wins
+        }
+    }
+
+    private static <T> T orElse(T set, Supplier<T> fromProperty) {
+        return set != null ? set : fromProperty.get();
+    }
+
+    private static Duration millis(String property, long defaultMillis) {
+        return Duration.ofMillis(Settings.longValue(property, defaultMillis));
+    }
+
+    private static int intValue(String property, int defaultValue) {
+        long value = Settings.longValue(property, defaultValue);
+        if (value != (int) value) {
+            throw new IllegalArgumentException(property + "=" + System.getProperty(property) + " is out of range");
+        }
+        return (int) value;
+    }
+
     private static ErrorMode errorModeProperty() {
-        String value = System.getProperty(ERROR_MODE_PROP_NAME, "none");
+        String value = System.getProperty(ERROR_MODE_PROP_NAME, ERROR_MODE_DEFAULT.name());
         try {
             return ErrorMode.valueOf(value.strip().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
@@ -284,8 +334,13 @@ public final class NodeBuilder {
         return file != null ? Secret.fromFile(Path.of(file)) : text != null ? Secret.of(text) : null;
     }
 
-    /** Validates the settings and starts the node. */
+    /**
+     * Reads the properties of the settings no setter gave, validates everything and starts the node.
+     *
+     * @throws IllegalArgumentException naming the setting (and the property and its value) that is wrong
+     */
     public Node build() {
+        resolveProperties();
         long page = SysConf.pageSize(); // a chunk is registered whole: whole pages, or it would pin its neighbours'
         require(chunkBytes >= page && chunkBytes % page == 0, "chunkBytes must be a positive multiple of the page size ("
                 + page + "): " + chunkBytes);

@@ -334,9 +334,10 @@ class RegistrationCacheTest {
         }
         System.setProperty(RegistrationCacheBuilder.MAX_BYTES_PROP_NAME, "lots");
         try {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> RegistrationCache.builder(device));
+            RegistrationCacheBuilder builder = RegistrationCache.builder(device); // properties are read by build()
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
             assertTrue(e.getMessage().contains("memreg.cache.maxBytes=lots"), e.getMessage());
+            RegistrationCache.builder(device).maxBytes(1 << 20).build().close(); // a setter's value wins
         } finally {
             System.clearProperty(RegistrationCacheBuilder.MAX_BYTES_PROP_NAME);
         }

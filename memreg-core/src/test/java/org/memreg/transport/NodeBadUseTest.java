@@ -18,6 +18,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.linux.SysConf;
 import org.memreg.ucx.UcxTestSupport;
@@ -186,6 +188,28 @@ class NodeBadUseTest {
             assertInstanceOf(TransportException.class, e);
             assertTrue(e.getMessage().contains("timed out"), e.getMessage());
             assertTrue(took >= timeout.toNanos(), "failed after " + took / 1e6 + " ms, before the timeout");
+        }
+    }
+
+    /**
+     * A bad property fails build(), naming the property and its value, not builder(); a setter's
+     * value wins over the property, which is then never parsed.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {NodeBuilder.CHUNK_BYTES_PROP_NAME, NodeBuilder.TIMEOUT_PROP_NAME,
+            NodeBuilder.ERROR_MODE_PROP_NAME, NodeBuilder.PIPELINE_DEPTH_PROP_NAME, NodeBuilder.PROGRESS_THREAD_PROP_NAME})
+    void shouldFailBuildNotBuilderOnABadPropertyNamingIt(String property) {
+        String before = System.setProperty(property, "lots");
+        try {
+            NodeBuilder builder = Node.builder();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+            assertTrue(e.getMessage().contains(property + "=lots"), e.getMessage());
+        } finally {
+            if (before == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, before);
+            }
         }
     }
 
