@@ -278,14 +278,18 @@ public final class SimulatedNic implements Device {
         }
     }
 
-    /** Configures a {@link SimulatedNic}; starts from the {@code memreg.nic.*} properties. */
+    /**
+     * Configures a {@link SimulatedNic}; what no setter gives comes from the {@code memreg.nic.*}
+     * properties, read by {@link #build()}.
+     */
     public static final class Builder {
-        private long registrationNanos = Settings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT);
-        private long pageNanos = Settings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT);
-        private long deregistrationNanos = Settings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT);
-        private long maxPages = Settings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT);
-        private long maxRegions = Settings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT);
-        private boolean strict = Settings.bool(STRICT_PROP_NAME, STRICT_DEFAULT);
+        // null until a setter gives a value
+        private Long registrationNanos;
+        private Long pageNanos;
+        private Long deregistrationNanos;
+        private Long maxPages;
+        private Long maxRegions;
+        private Boolean strict;
 
         private Builder() {
         }
@@ -331,8 +335,26 @@ public final class SimulatedNic implements Device {
             return registrationNanos(0).pageNanos(0).deregistrationNanos(0);
         }
 
-        /** Validates the settings and creates the NIC. */
+        /** Reads the properties, validates the settings and creates the NIC. */
         public SimulatedNic build() {
+            if (registrationNanos == null) {
+                registrationNanos = Settings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT);
+            }
+            if (pageNanos == null) {
+                pageNanos = Settings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT);
+            }
+            if (deregistrationNanos == null) {
+                deregistrationNanos = Settings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT);
+            }
+            if (maxPages == null) {
+                maxPages = Settings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT);
+            }
+            if (maxRegions == null) {
+                maxRegions = Settings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT);
+            }
+            if (strict == null) {
+                strict = Settings.bool(STRICT_PROP_NAME, STRICT_DEFAULT);
+            }
             if (registrationNanos < 0 || pageNanos < 0 || deregistrationNanos < 0) {
                 throw new IllegalArgumentException("costs must be >= 0 ns");
             }

@@ -188,10 +188,10 @@ public final class UcxDevice implements Device {
         return key;
     }
 
-    /** Configures a {@link UcxDevice}; starts from the {@code memreg.ucx.*} properties. */
+    /** Configures a {@link UcxDevice}; what no setter gives comes from the {@code memreg.ucx.*} properties, read by {@link #build()}. */
     public static final class Builder {
         private UcxContext context;
-        private long budget = Settings.bytes(BUDGET_PROP_NAME, BUDGET_DEFAULT);
+        private Long budget; // null: BUDGET_PROP_NAME, else BUDGET_DEFAULT
 
         private Builder() {
         }
@@ -208,8 +208,11 @@ public final class UcxDevice implements Device {
             return this;
         }
 
-        /** Validates the settings and creates the device (and its context, if it owns one). */
+        /** Reads the properties, validates the settings and creates the device (and its context, if it owns one). */
         public UcxDevice build() {
+            if (budget == null) {
+                budget = Settings.bytes(BUDGET_PROP_NAME, BUDGET_DEFAULT);
+            }
             if (budget <= 0) {
                 throw new IllegalArgumentException("budget must be positive: " + budget);
             }

@@ -45,6 +45,19 @@ class SimulatedNicTest extends DeviceContractTest {
     }
 
     @Test
+    void shouldReadItsPropertiesInBuildAndLetASetterWin() {
+        System.setProperty(SimulatedNic.MAX_PAGES_PROP_NAME, "lots");
+        try {
+            SimulatedNic.Builder builder = SimulatedNic.builder(); // nothing parsed yet
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+            assertTrue(e.getMessage().contains(SimulatedNic.MAX_PAGES_PROP_NAME + "=lots"), e.getMessage());
+            SimulatedNic.builder().maxPages(16).build().close();
+        } finally {
+            System.clearProperty(SimulatedNic.MAX_PAGES_PROP_NAME);
+        }
+    }
+
+    @Test
     void shouldMoveDataBothWays() {
         long address = map(4);
         MemorySegment memory = Mman.segment(address, 4 * PAGE);
