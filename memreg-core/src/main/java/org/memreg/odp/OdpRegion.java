@@ -192,17 +192,16 @@ public final class OdpRegion implements AutoCloseable {
     }
 
     /**
-     * Allocates an ODP region of {@code bytes} (rounded up to pages) on {@code node}, under region
-     * number {@code region} (peers attach with the same number; one region per number per node),
-     * with peers cut off when they do not acknowledge an invalidation within {@code lease}.
+     * Starts configuring an ODP region of {@code bytes} (rounded up to pages) on {@code node},
+     * under region number {@code region} (peers attach with the same number; one region per
+     * number per node); {@link OdpRegionBuilder#build()} allocates it.
      */
-    public static OdpRegion create(Node node, long bytes, int region, Duration lease) {
-        return create(node, bytes, region, lease, WindowMemory.UCX_SHARED);
+    public static OdpRegionBuilder builder(Node node, int region, long bytes) {
+        return new OdpRegionBuilder(node, region, bytes);
     }
 
-    /** {@link #create(Node, long, int, Duration)} with the window's memory of kind {@code windowMemory}. */
-    public static OdpRegion create(Node node, long bytes, int region, Duration lease,
-            WindowMemory windowMemory) {
+    /** Allocates the region (from {@link OdpRegionBuilder#build()}). */
+    static OdpRegion open(Node node, long bytes, int region, Duration lease, WindowMemory windowMemory) {
         if (lease.isNegative() || lease.isZero()) {
             throw new IllegalArgumentException("lease must be positive: " + lease);
         }

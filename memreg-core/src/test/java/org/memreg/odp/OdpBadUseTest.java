@@ -10,6 +10,7 @@ import static org.memreg.odp.OdpLoopback.node;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,15 +26,37 @@ import org.memreg.ucx.UcxTestSupport;
 class OdpBadUseTest {
     private static final int PAGES = 8;
 
+    /** Bad settings fail build(), naming the property and its value; nothing is allocated, the number stays free. */
+    @Test
+    void shouldRefuseBadSettingsInBuild() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false)) {
+            for (String property : List.of(OdpRegionBuilder.LEASE_PROP_NAME, OdpRegionBuilder.WINDOW_MEMORY_PROP_NAME)) {
+                System.setProperty(property, "lots");
+                try {
+                    OdpRegionBuilder builder = OdpRegion.builder(ownerNode, 0x82, PAGES * 4096L); // nothing read yet
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, builder::build);
+                    assertTrue(e.getMessage().contains(property + "=lots"), e.getMessage());
+                } finally {
+                    System.clearProperty(property);
+                }
+            }
+            assertThrows(IllegalArgumentException.class,
+                    () -> OdpRegion.builder(ownerNode, 0x82, PAGES * 4096L).lease(Duration.ZERO).build());
+            assertThrows(IllegalArgumentException.class, () -> OdpRegion.builder(ownerNode, 0x82, 0).build());
+            OdpRegion.builder(ownerNode, 0x82, PAGES * 4096L).lease(Duration.ofMillis(700)).build().close();
+        }
+    }
+
     @Test
     void shouldRefuseMisuseOfClosedMappingsAndRegionsAndForeignEndpoints() throws Exception {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 Node otherNode = node("odp-other", true); Arena arena = Arena.ofShared()) {
-            OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5));
+            OdpRegion region = OdpRegion.builder(ownerNode, 0x81, PAGES * 4096L).build();
             long pageSize = region.pageSize();
             IllegalStateException duplicate = assertThrows(IllegalStateException.class,
-                    () -> OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5)));
+                    () -> OdpRegion.builder(ownerNode, 0x81, PAGES * 4096L).build());
             assertTrue(duplicate.getMessage().contains("already has an ODP region 81"), duplicate.getMessage());
 
             Endpoint foreign = otherNode.connect("127.0.0.1", peerNode.port()); // an endpoint of another node
@@ -66,7 +89,7 @@ class OdpBadUseTest {
             assertThrows(IllegalStateException.class, () -> region.serve(foreign));
             assertThrows(IllegalStateException.class, region::segment);
             region.close();
-            OdpRegion.create(ownerNode, PAGES * 4096L, 0x81, Duration.ofSeconds(5)).close(); // the number is free again
+            OdpRegion.builder(ownerNode, 0x81, PAGES * 4096L).build().close(); // the number is free again
         }
     }
 }

@@ -13,7 +13,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -67,7 +66,7 @@ class OdpCountersFileTest {
                 RegistrationCache cache = RegistrationCache.builder(nic).monitor(MemoryMonitor.NONE)
                         .statsName("beside").build();
                 Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x74, Duration.ofSeconds(5));
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x74, PAGES * 4096L).build();
                 OdpMapping mapping = attach(ownerNode, region, 0x74, peerNode); Arena arena = Arena.ofShared()) {
             long ps = region.pageSize();
             MemorySegment page = arena.allocate(ps, 4096);
@@ -114,7 +113,7 @@ class OdpCountersFileTest {
         UcxTestSupport.assumeUcx();
         System.setProperty(OdpRegion.STATS_PROP_NAME, "false");
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x75, Duration.ofSeconds(5));
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x75, PAGES * 4096L).build();
                 OdpMapping mapping = attach(ownerNode, region, 0x75, peerNode)) {
             assertNull(region.publisher());
             assertNull(mapping.publisher());
@@ -131,7 +130,7 @@ class OdpCountersFileTest {
         try (Node ownerNode = node("odp-owner", false)) {
             long segments = sysvSegments();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> OdpRegion.create(ownerNode, PAGES * 4096L, 0x76, Duration.ofSeconds(5)));
+                    () -> OdpRegion.builder(ownerNode, 0x76, PAGES * 4096L).build());
             assertTrue(e.getMessage().contains(OdpRegion.STATS_PROP_NAME), e.getMessage());
             assertEquals(segments, sysvSegments(), "no window was allocated and left behind");
             assertEquals(List.of(), new CountersReader(dir).list());

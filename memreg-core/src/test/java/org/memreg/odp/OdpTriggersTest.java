@@ -73,7 +73,7 @@ class OdpTriggersTest {
         UcxTestSupport.assumeUcx();
         assumeTrue(MemoryPressure.available(), "no PSI on this kernel");
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x71, Duration.ofSeconds(5));
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x71, PAGES * 4096L).build();
                 OdpMapping mapping = attach(ownerNode, region, 0x71, peerNode); Arena arena = Arena.ofShared()) {
             long ps = region.pageSize();
             for (int p = 0; p < PAGES; p++) {
@@ -127,7 +127,7 @@ class OdpTriggersTest {
         Duration lease = Duration.ofMillis(300);
         try (Node ownerNode = node("odp-owner", false); Node nodeB = node("odp-b", true);
                 Node nodeC = node("odp-c", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x72, lease);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x72, PAGES * 4096L).lease(lease).build();
                 OdpMapping b = attach(ownerNode, region, 0x72, nodeB);
                 OdpMapping c = attach(ownerNode, region, 0x72, nodeC); Arena arena = Arena.ofShared()) {
             long ps = region.pageSize();
@@ -177,8 +177,8 @@ class OdpTriggersTest {
         UcxTestSupport.assumeUcx();
         assumeTrue(Userfaultfd.probe().available(), "no userfaultfd here");
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.create(ownerNode, PAGES * 4096L, 0x73, Duration.ofSeconds(5),
-                        OdpRegion.WindowMemory.ANONYMOUS);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x73, PAGES * 4096L)
+                        .windowMemory(OdpRegion.WindowMemory.ANONYMOUS).build();
                 OdpMapping mapping = attach(ownerNode, region, 0x73, peerNode); Arena arena = Arena.ofShared()) {
             assertFalse(region.isShared());
             UserfaultfdMonitor monitor;

@@ -56,7 +56,7 @@ class OdpTwoProcessTest {
         UcxTestSupport.assumeUcx();
         long seed = seed("stream");
         try (Node node = owner();
-                OdpRegion region = OdpRegion.create(node, PAGES * 4096L, 0x61, Duration.ofSeconds(5))) {
+                OdpRegion region = OdpRegion.builder(node, 0x61, PAGES * 4096L).build()) {
             assertTrue(region.isShared(), "UCX window expected to be a shared mapping here");
             Child b = Child.start(node, 0x61, "stream", 2500, seed);
             try {
@@ -75,7 +75,7 @@ class OdpTwoProcessTest {
         UcxTestSupport.assumeUcx();
         long seed = seed("kill");
         Duration lease = Duration.ofMillis(600);
-        try (Node node = owner(); OdpRegion region = OdpRegion.create(node, PAGES * 4096L, 0x62, lease)) {
+        try (Node node = owner(); OdpRegion region = OdpRegion.builder(node, 0x62, PAGES * 4096L).lease(lease).build()) {
             Child b = Child.start(node, 0x62, "stall", 0, seed);
             Child c = null;
             try {

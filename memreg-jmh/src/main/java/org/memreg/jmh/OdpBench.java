@@ -82,7 +82,7 @@ public final class OdpBench {
                 OdpBench.class.getName(), "peer"));
         Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
         try (Node node = node(false); Arena arena = Arena.ofShared();
-                OdpRegion region = OdpRegion.create(node, pages * 4096L, REGION, Duration.ofSeconds(5), memory)) {
+                OdpRegion region = OdpRegion.builder(node, REGION, pages * 4096L).windowMemory(memory).build()) {
             System.out.println("# region backing " + memory);
             CompletableFuture<Integer> port = new CompletableFuture<>();
             Thread.ofPlatform().daemon().start(() -> {
