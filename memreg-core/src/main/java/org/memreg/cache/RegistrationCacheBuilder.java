@@ -122,15 +122,9 @@ public final class RegistrationCacheBuilder {
      *     property is not what it should be (the message names the property and its value)
      */
     public RegistrationCache build() {
-        if (maxBytes == null) {
-            maxBytes = Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED);
-        }
-        if (maxEntries == null) {
-            maxEntries = Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED);
-        }
-        if (merge == null) {
-            merge = Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT);
-        }
+        maxBytes = Settings.orElse(maxBytes, () -> Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED));
+        maxEntries = Settings.orElse(maxEntries, () -> Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED));
+        merge = Settings.orElse(merge, () -> Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT));
         if (!statsNameSet) {
             statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
             statsNameSet = true;

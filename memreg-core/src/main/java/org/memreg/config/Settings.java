@@ -1,6 +1,7 @@
 package org.memreg.config;
 
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * Reads {@code memreg.*} system properties: every setting of every component has a property
@@ -10,6 +11,15 @@ import java.util.Locale;
  */
 public final class Settings {
     private Settings() {
+    }
+
+    /**
+     * A builder's setting at {@code build()}: {@code set} when a setter gave it (non-null), else
+     * what {@code fromProperty} reads. Builders read properties only here, so a bad one fails
+     * {@code build()}, and a property whose setting was given is never parsed.
+     */
+    public static <T> T orElse(T set, Supplier<T> fromProperty) {
+        return set != null ? set : fromProperty.get();
     }
 
     /** The property as a size in bytes, or {@code defaultValue} when unset. */

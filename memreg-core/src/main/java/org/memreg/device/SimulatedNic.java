@@ -337,24 +337,14 @@ public final class SimulatedNic implements Device {
 
         /** Reads the properties, validates the settings and creates the NIC. */
         public SimulatedNic build() {
-            if (registrationNanos == null) {
-                registrationNanos = Settings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT);
-            }
-            if (pageNanos == null) {
-                pageNanos = Settings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT);
-            }
-            if (deregistrationNanos == null) {
-                deregistrationNanos = Settings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT);
-            }
-            if (maxPages == null) {
-                maxPages = Settings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT);
-            }
-            if (maxRegions == null) {
-                maxRegions = Settings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT);
-            }
-            if (strict == null) {
-                strict = Settings.bool(STRICT_PROP_NAME, STRICT_DEFAULT);
-            }
+            registrationNanos = Settings.orElse(registrationNanos,
+                    () -> Settings.longValue(REGISTRATION_NANOS_PROP_NAME, REGISTRATION_NANOS_DEFAULT));
+            pageNanos = Settings.orElse(pageNanos, () -> Settings.longValue(PAGE_NANOS_PROP_NAME, PAGE_NANOS_DEFAULT));
+            deregistrationNanos = Settings.orElse(deregistrationNanos,
+                    () -> Settings.longValue(DEREGISTRATION_NANOS_PROP_NAME, DEREGISTRATION_NANOS_DEFAULT));
+            maxPages = Settings.orElse(maxPages, () -> Settings.longValue(MAX_PAGES_PROP_NAME, MAX_PAGES_DEFAULT));
+            maxRegions = Settings.orElse(maxRegions, () -> Settings.longValue(MAX_REGIONS_PROP_NAME, MAX_REGIONS_DEFAULT));
+            strict = Settings.orElse(strict, () -> Settings.bool(STRICT_PROP_NAME, STRICT_DEFAULT));
             if (registrationNanos < 0 || pageNanos < 0 || deregistrationNanos < 0) {
                 throw new IllegalArgumentException("costs must be >= 0 ns");
             }

@@ -188,7 +188,10 @@ public final class UcxDevice implements Device {
         return key;
     }
 
-    /** Configures a {@link UcxDevice}; what no setter gives comes from the {@code memreg.ucx.*} properties, read by {@link #build()}. */
+    /**
+     * Configures a {@link UcxDevice}; what no setter gives comes from the {@code memreg.ucx.*}
+     * properties, read by {@link #build()}.
+     */
     public static final class Builder {
         private UcxContext context;
         private Long budget; // null: BUDGET_PROP_NAME, else BUDGET_DEFAULT
@@ -210,9 +213,7 @@ public final class UcxDevice implements Device {
 
         /** Reads the properties, validates the settings and creates the device (and its context, if it owns one). */
         public UcxDevice build() {
-            if (budget == null) {
-                budget = Settings.bytes(BUDGET_PROP_NAME, BUDGET_DEFAULT);
-            }
+            budget = Settings.orElse(budget, () -> Settings.bytes(BUDGET_PROP_NAME, BUDGET_DEFAULT));
             if (budget <= 0) {
                 throw new IllegalArgumentException("budget must be positive: " + budget);
             }

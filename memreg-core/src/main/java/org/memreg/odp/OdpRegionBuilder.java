@@ -57,12 +57,8 @@ public final class OdpRegionBuilder {
      * @throws IllegalStateException when the node already has a region of this number
      */
     public OdpRegion build() {
-        if (lease == null) {
-            lease = Duration.ofMillis(Settings.longValue(LEASE_PROP_NAME, LEASE_DEFAULT_MS));
-        }
-        if (windowMemory == null) {
-            windowMemory = windowMemoryProperty();
-        }
+        lease = Settings.orElse(lease, () -> Duration.ofMillis(Settings.longValue(LEASE_PROP_NAME, LEASE_DEFAULT_MS)));
+        windowMemory = Settings.orElse(windowMemory, OdpRegionBuilder::windowMemoryProperty);
         return OdpRegion.open(node, bytes, region, lease, windowMemory);
     }
 

@@ -1,13 +1,15 @@
 package org.memreg.transport;
 
+import static org.memreg.config.Settings.orElse;
+
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.Supplier;
 import org.memreg.config.Settings;
 import org.memreg.linux.MemInfo;
 import org.memreg.linux.SysConf;
@@ -281,8 +283,8 @@ public final class NodeBuilder {
         connectTimeout = orElse(connectTimeout, () -> millis(CONNECT_TIMEOUT_PROP_NAME, CONNECT_TIMEOUT_DEFAULT_MS));
         errorMode = orElse(errorMode, NodeBuilder::errorModeProperty);
         progressThread = orElse(progressThread, () -> Settings.bool(PROGRESS_THREAD_PROP_NAME, PROGRESS_THREAD_DEFAULT));
-        idleSpin = orElse(idleSpin, () -> Duration.ofNanos(
-                Math.multiplyExact(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS), 1000)));
+        idleSpin = orElse(idleSpin,
+                () -> Duration.of(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS), ChronoUnit.MICROS));
         cacheRegistrations = orElse(cacheRegistrations, () -> Settings.bool(CACHE_PROP_NAME, CACHE_DEFAULT));
         monitor = orElse(monitor, () -> System.getProperty(MONITOR_PROP_NAME, MONITOR_DEFAULT));
         maxWindowBytes = orElse(maxWindowBytes, () -> Settings.bytes(MAX_WINDOW_BYTES_PROP_NAME, maxWindowBytesDefault()));
@@ -298,10 +300,6 @@ public final class NodeBuilder {
         if (devices != null) {
             ucx.putIfAbsent("NET_DEVICES", devices); // ucx("NET_DEVICES", ...) wins
         }
-    }
-
-    private static <T> T orElse(T set, Supplier<T> fromProperty) {
-        return set != null ? set : fromProperty.get();
     }
 
     private static Duration millis(String property, long defaultMillis) {
