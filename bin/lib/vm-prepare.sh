@@ -2,8 +2,8 @@
 # Before the VM part, on the host: the class path the VM's JVMs use as jars (target/vm-classpath),
 # and an AOT cache of them (JDK 25's -XX:AOTCacheOutput) from a short training run here. Under
 # emulation every JVM the VM suite starts (the launchers and the tests' child JVMs) then finds its
-# classes loaded and linked instead of reading, parsing and verifying them over 9p: 10 s or so of
-# the ~40 s a JVM takes there. The cache holds no machine code (-AOTAdapterCaching,
+# classes parsed, verified and linked instead of doing it itself: 10 s or so of the 35-40 s a test
+# launcher takes there. The cache holds no machine code (-AOTAdapterCaching,
 # -AOTStubCaching): the host's CPU has instructions the VM's emulated qemu64 CPU lacks (SIGILL).
 # Nothing here is required: without the files the VM suite uses the class directories.
 set -uo pipefail

@@ -28,9 +28,13 @@ scratch=$(mktemp -d /tmp/memreg-vm-suite.XXXXXX) && chmod 1777 "$scratch"
 # Every JVM the tests start (children included) takes these options, and writes its crash file
 # where we look.
 export JAVA_TOOL_OPTIONS="$MEMREG_VM_JVM_OPTIONS -XX:ErrorFile=$scratch/hs_err_pid%p.log"
-# The class path: vm-prepare.sh's jars and AOT cache where bin/test made them, else the classes.
+# The class path: vm-prepare.sh's jars and AOT cache where bin/test made them from the classes as
+# they are now (a class compiled since would be run in its old form), else the classes.
 prepared=target/vm-classpath
-if [ -s "$prepared/classpath" ] && [ -s "$prepared/vm.aot" ]; then
+newer=""
+[ ! -s "$prepared/classpath" ] || newer=$(find memreg-core/target/classes memreg-core/target/test-classes \
+    memreg-cli/target/classes memreg-cli/target/test-classes -newer "$prepared/classpath" -type f -print -quit)
+if [ -s "$prepared/classpath" ] && [ -s "$prepared/vm.aot" ] && [ -z "$newer" ]; then
   cp=$(cat "$prepared/classpath")
   JAVA_TOOL_OPTIONS="$JAVA_TOOL_OPTIONS -XX:AOTCache=$root/$prepared/vm.aot"
   echo "vm-suite: classes from the jars and AOT cache of $prepared"
@@ -40,7 +44,11 @@ else
   for jar in "$root"/memreg-cli/target/lib/*.jar; do
     case $jar in */memreg-core-*) ;; *) cp="$cp:$jar" ;; esac
   done
-  echo "vm-suite: classes from the class directories (no $prepared/vm.aot: bin/lib/vm-prepare.sh makes it)"
+  if [ -n "$newer" ]; then
+    echo "vm-suite: classes from the class directories ($newer is newer than the jars of $prepared)"
+  else
+    echo "vm-suite: classes from the class directories (no $prepared/vm.aot: bin/lib/vm-prepare.sh makes it)"
+  fi
 fi
 
 echo "vm-suite: Linux $(uname -r), nodes $(cat /sys/devices/system/node/online), vm.unprivileged_userfaultfd=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo absent), RLIMIT_MEMLOCK $(ulimit -l) KiB"
