@@ -1,5 +1,7 @@
 package org.memreg.config;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
 
@@ -52,6 +54,27 @@ public final class Settings {
             case "false", "no", "off", "0" -> false;
             default -> throw new IllegalArgumentException(name + "=" + value + " is not true or false");
         };
+    }
+
+    /**
+     * The property as a constant of {@code defaultValue}'s enum, by name in any case (for
+     * {@code PEER}: {@code peer}), or {@code defaultValue} when unset.
+     */
+    public static <E extends Enum<E>> E enumValue(String name, E defaultValue) {
+        String value = System.getProperty(name);
+        if (value == null) {
+            return defaultValue;
+        }
+        Class<E> type = defaultValue.getDeclaringClass();
+        try {
+            return Enum.valueOf(type, value.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            List<String> names = Arrays.stream(type.getEnumConstants())
+                    .map(constant -> constant.name().toLowerCase(Locale.ROOT)).toList();
+            String accepted = names.size() == 1 ? names.getFirst()
+                    : String.join(", ", names.subList(0, names.size() - 1)) + " or " + names.getLast();
+            throw new IllegalArgumentException(name + "=" + value + " is not " + accepted, e);
+        }
     }
 
     /** Parses a size such as {@code 64k} or {@code 2MiB}; {@code what} names it in errors. */

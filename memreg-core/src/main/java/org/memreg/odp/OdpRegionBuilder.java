@@ -1,7 +1,6 @@
 package org.memreg.odp;
 
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Objects;
 import org.memreg.config.Settings;
 import org.memreg.odp.OdpRegion.WindowMemory;
@@ -58,19 +57,8 @@ public final class OdpRegionBuilder {
      */
     public OdpRegion build() {
         lease = Settings.orElse(lease, () -> Duration.ofMillis(Settings.longValue(LEASE_PROP_NAME, LEASE_DEFAULT_MS)));
-        windowMemory = Settings.orElse(windowMemory, OdpRegionBuilder::windowMemoryProperty);
+        windowMemory = Settings.orElse(windowMemory,
+                () -> Settings.enumValue(WINDOW_MEMORY_PROP_NAME, WINDOW_MEMORY_DEFAULT));
         return OdpRegion.open(node, bytes, region, lease, windowMemory);
-    }
-
-    private static WindowMemory windowMemoryProperty() {
-        String value = System.getProperty(WINDOW_MEMORY_PROP_NAME);
-        if (value == null) {
-            return WINDOW_MEMORY_DEFAULT;
-        }
-        try {
-            return WindowMemory.valueOf(value.strip().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(WINDOW_MEMORY_PROP_NAME + "=" + value + " is not ucx_shared or anonymous", e);
-        }
     }
 }

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.memreg.config.Settings;
@@ -281,7 +280,7 @@ public final class NodeBuilder {
         cacheBytes = orElse(cacheBytes, () -> Settings.bytes(CACHE_BYTES_PROP_NAME, CACHE_BYTES_DEFAULT));
         timeout = orElse(timeout, () -> millis(TIMEOUT_PROP_NAME, TIMEOUT_DEFAULT_MS));
         connectTimeout = orElse(connectTimeout, () -> millis(CONNECT_TIMEOUT_PROP_NAME, CONNECT_TIMEOUT_DEFAULT_MS));
-        errorMode = orElse(errorMode, NodeBuilder::errorModeProperty);
+        errorMode = orElse(errorMode, () -> Settings.enumValue(ERROR_MODE_PROP_NAME, ERROR_MODE_DEFAULT));
         progressThread = orElse(progressThread, () -> Settings.bool(PROGRESS_THREAD_PROP_NAME, PROGRESS_THREAD_DEFAULT));
         idleSpin = orElse(idleSpin,
                 () -> Duration.of(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS), ChronoUnit.MICROS));
@@ -312,15 +311,6 @@ public final class NodeBuilder {
             throw new IllegalArgumentException(property + "=" + System.getProperty(property) + " is out of range");
         }
         return (int) value;
-    }
-
-    private static ErrorMode errorModeProperty() {
-        String value = System.getProperty(ERROR_MODE_PROP_NAME, ERROR_MODE_DEFAULT.name());
-        try {
-            return ErrorMode.valueOf(value.strip().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(ERROR_MODE_PROP_NAME + "=" + value + " is not none or peer", e);
-        }
     }
 
     private static Secret secretProperty() {
