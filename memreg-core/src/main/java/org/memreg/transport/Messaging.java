@@ -44,7 +44,7 @@ final class Messaging {
                 future.completeExceptionally(endpoint.unusable("send"));
                 return future;
             }
-            if (data.byteSize() <= node.eagerBytes) {
+            if (data.byteSize() <= node.chunking.eagerBytes()) {
                 SendOp.start(node, endpoint, tag, data, future);
             } else {
                 RendezvousSendOp op = new RendezvousSendOp(node, endpoint, tag, data, future);

@@ -8,8 +8,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.cache.RegistrationCache;
+import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.device.Access;
 import org.memreg.device.UcxDevice;
+import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
@@ -50,9 +52,7 @@ public final class Node implements AutoCloseable {
     final UcxWorker worker;
     final UcxDevice device;
     final RegistrationCache cache;
-    final long chunkBytes;
-    final long eagerBytes;
-    final int pipelineDepth;
+    final Chunking chunking;
     final long timeoutNanos;
     final long connectTimeoutNanos;
     final ErrorMode errorMode;
@@ -75,13 +75,9 @@ public final class Node implements AutoCloseable {
     final Messaging messaging;
     final Windows windows;
     final ProgressEngine engine;
-    private volatile long peakRegisteredBytes;
     volatile boolean closed;
 
     Node(NodeBuilder b) {
-        this.chunkBytes = b.chunkBytes;
-        this.eagerBytes = b.eagerBytes;
-        this.pipelineDepth = b.pipelineDepth;
         this.timeoutNanos = b.timeout.toNanos();
         this.connectTimeoutNanos = b.connectTimeout.toNanos();
         this.errorMode = b.errorMode;
@@ -99,9 +95,7 @@ public final class Node implements AutoCloseable {
         try {
             w = UcxWorker.create(context);
             d = UcxDevice.builder().context(context).build();
-            c = b.cacheRegistrations ? RegistrationCache.builder(d).maxBytes(b.cacheBytes).merge(false)
-                    .monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME)).statsName("none")
-                    .build() : null;
+            c = chunkCache(b, d);
             u = w.address();
             if (u.length > ControlReceive.BUFFER_BYTES - 128) {
                 throw new TransportException("UCX's worker address of " + u.length + " bytes does not fit a hello;"
@@ -119,6 +113,7 @@ public final class Node implements AutoCloseable {
         this.worker = w;
         this.device = d;
         this.cache = c;
+        this.chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.listener = l;
         this.address = a;
         this.ucxAddress = u;
@@ -129,6 +124,18 @@ public final class Node implements AutoCloseable {
         List<Op> control = List.of(new ControlReceive(this, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked));
         this.engine = new ProgressEngine(this, control, b.progressThread, b.idleSpin.toNanos(), name);
         engine.start();
+    }
+
+    /**
+     * The cache of rendezvous chunks; without caching, one that keeps nothing unused (each chunk
+     * registered and deregistered, as for comparison) and needs no monitor for it.
+     */
+    private static RegistrationCache chunkCache(NodeBuilder b, UcxDevice device) {
+        RegistrationCacheBuilder cache = RegistrationCache.builder(device).merge(false).statsName("none");
+        return b.cacheRegistrations
+                ? cache.maxBytes(b.cacheBytes).monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME))
+                        .build()
+                : cache.keepUnused(false).monitor(MemoryMonitor.NONE).build();
     }
 
     /** The standing control receive's handler (under the lock, inside progress): dispatch by type. */
@@ -188,15 +195,19 @@ public final class Node implements AutoCloseable {
 
     /** Most bytes registered at once since the node started or {@link #resetPeakRegisteredBytes()}. */
     public long peakRegisteredBytes() {
-        return peakRegisteredBytes;
+        return device.peakRegisteredBytes();
     }
 
     /** Starts measuring the peak anew from what is registered now. */
     public void resetPeakRegisteredBytes() {
-        peakRegisteredBytes = device.registeredBytes();
+        device.resetPeakRegisteredBytes();
     }
 
-    /** The registration cache of rendezvous chunks, or null when caching is off. */
+    /**
+     * The registration cache of rendezvous chunks. With caching off
+     * ({@link NodeBuilder#cacheRegistrations}) it keeps nothing unused: every chunk is
+     * deregistered when its transfer is done.
+     */
     public RegistrationCache cache() {
         return cache;
     }
@@ -271,13 +282,6 @@ public final class Node implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- for the parts and operations
-
-    void notePinned() {
-        long now = device.registeredBytes();
-        if (now > peakRegisteredBytes) {
-            peakRegisteredBytes = now;
-        }
-    }
 
     TransportException timedOut(String what) {
         return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",

@@ -3,7 +3,6 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
@@ -26,14 +25,12 @@ final class ReceiveOp extends Op {
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
     private final MemorySegment info;
-    private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long request;
     private boolean matched;
-    private long total;
     private long chunkTag;
     private long sender;
-    private long nextOffset;
-    private long doneBytes;
+    /** The rendezvous message's chunks, once its header matched. */
+    private ChunkPipeline chunks;
     private long chunkDeadline;
     private boolean failed;
     private boolean draining;
@@ -93,10 +90,13 @@ final class ReceiveOp extends Op {
         // The user's segment may be confined to the thread that called receive; this may be the
         // progress thread, so the header is read through a view of the address alone.
         MemorySegment header = headerView(buffer.address());
-        total = header.get(JAVA_LONG, 0);
+        long total = header.get(JAVA_LONG, 0);
         chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
         sender = header.get(JAVA_LONG, 16);
         chunkDeadline = node.engine.now() + node.timeoutNanos;
+        chunks = new ChunkPipeline(node.chunking, buffer.address(), total, Access.LOCAL_WRITE,
+                (chunk, bytes, memh) -> node.worker.tagReceive(bytes == 0 ? info.address() : chunk, bytes,
+                        chunkTag, Tags.EXACT, memh, info.address()), () -> "receive");
         if (total > buffer.byteSize()) {
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
@@ -114,31 +114,18 @@ final class ReceiveOp extends Op {
 
     private boolean pollChunks(Node node) {
         long now = node.engine.now();
-        while (!inFlight.isEmpty()) {
-            Chunk chunk = inFlight.peekFirst();
-            int status = check(chunk.request);
-            if (status == Ucp.INPROGRESS) {
-                break;
-            }
-            inFlight.removeFirst();
-            chunk.release();
-            if (draining) {
-                continue; // empty or truncated: either way that chunk is gone
-            }
-            if (status != Ucp.OK) {
-                fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "
-                        + Ucp.statusString(status), status));
-            } else {
-                doneBytes += chunk.length;
-            }
+        int status = chunks.retire(draining); // a drained chunk is empty or truncated: either way it is gone
+        if (status != Ucp.OK) {
+            fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "
+                    + Ucp.statusString(status), status));
         }
         if (!failed) {
             TransportException peerFailure = node.connections.peerFailure(sender);
             if (peerFailure != null) {
                 fail(peerFailure);
             } else if (now - chunkDeadline > 0) {
-                fail(node.timedOut(String.format("receive of %d bytes from node %016x (%d bytes done)", total,
-                        sender, doneBytes)));
+                fail(node.timedOut(String.format("receive of %d bytes from node %016x (%d bytes done)",
+                        chunks.total(), sender, chunks.doneBytes())));
             }
         }
         if (draining && (node.connections.peerFailure(sender) != null || now - chunkDeadline > 0)) {
@@ -147,31 +134,19 @@ final class ReceiveOp extends Op {
         if (failed && !draining) {
             cancelAll(node);
         }
-        while (draining && inFlight.size() < node.pipelineDepth && nextOffset < total) {
-            Chunk empty = Chunk.empty();
-            empty.request = node.worker.tagReceive(info.address(), 0, chunkTag, Tags.EXACT, 0, info.address());
-            nextOffset += Math.min(node.chunkBytes, total - nextOffset);
-            inFlight.addLast(empty);
-        }
-        while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
-            long length = Math.min(node.chunkBytes, total - nextOffset);
-            Chunk chunk;
+        if (draining) {
+            chunks.fillEmpty();
+        } else if (!failed) {
             try {
-                chunk = Chunk.register(node, buffer.address() + nextOffset, length, Access.LOCAL_WRITE);
-            } catch (RuntimeException e) {
-                fail(new TransportException("cannot register chunk at offset " + nextOffset + " of a "
-                        + total + "-byte receive", e));
-                break;
+                chunks.fill();
+            } catch (TransportException e) {
+                fail(e);
             }
-            chunk.request = node.worker.tagReceive(chunk.address, length, chunkTag, Tags.EXACT, chunk.memh,
-                    info.address());
-            nextOffset += length;
-            inFlight.addLast(chunk);
         }
-        if (inFlight.isEmpty() && (failed && !draining || nextOffset >= total)) {
+        if (chunks.idle() && (failed && !draining || chunks.allPosted())) {
             node.messaging.giveInfo(info);
             if (!failed) {
-                future.complete(total);
+                future.complete(chunks.total());
             }
             return true;
         }
@@ -190,10 +165,8 @@ final class ReceiveOp extends Op {
         if (!matched && Ucp.isRequest(request)) {
             node.worker.cancel(request);
         }
-        for (Chunk chunk : inFlight) {
-            if (Ucp.isRequest(chunk.request)) {
-                node.worker.cancel(chunk.request);
-            }
+        if (chunks != null) {
+            chunks.cancel(node.worker);
         }
     }
 

@@ -3,7 +3,6 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
@@ -29,11 +28,9 @@ final class RendezvousSendOp extends Op {
     private final long id;
     /** The header's buffer until UCX has sent it, then back in the pool (null). */
     private MemorySegment header;
-    private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
+    private final ChunkPipeline chunks;
     private long headerRequest;
     private boolean headerDone;
-    private long nextOffset;
-    private long doneBytes;
     private boolean failed;
     private boolean refused;
 
@@ -45,6 +42,10 @@ final class RendezvousSendOp extends Op {
         this.total = data.byteSize();
         this.id = node.messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
+        // UCX may be given our memory handles only once the peer confirmed the connection
+        this.chunks = new ChunkPipeline(node.chunking, address, total, Access.LOCAL_READ,
+                (chunk, length, memh) -> node.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
+                        endpoint.ready ? memh : 0), () -> "send to " + endpoint);
         this.header = node.messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
@@ -77,43 +78,20 @@ final class RendezvousSendOp extends Op {
                 fail(endpoint.failure("rendezvous header", status));
             }
         }
-        while (!inFlight.isEmpty()) {
-            Chunk chunk = inFlight.peekFirst();
-            int status = check(chunk.request);
-            if (status == Ucp.INPROGRESS) {
-                break;
-            }
-            inFlight.removeFirst();
-            chunk.release();
-            if (status != Ucp.OK && !refused) {
-                fail(endpoint.failure("rendezvous chunk of " + chunk.length + " bytes", status));
-            } else {
-                doneBytes += chunk.length;
-            }
+        int status = chunks.retire(refused);
+        if (status != Ucp.OK) {
+            fail(endpoint.failure("rendezvous chunk", status));
         }
-        while (refused && nextOffset < total && inFlight.size() < node.pipelineDepth) {
-            long length = Math.min(node.chunkBytes, total - nextOffset);
-            Chunk empty = Chunk.empty();
-            empty.request = node.worker.tagSend(endpoint.ep, address, 0, chunkTag, 0);
-            nextOffset += length;
-            inFlight.addLast(empty);
-        }
-        while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
-            long length = Math.min(node.chunkBytes, total - nextOffset);
-            Chunk chunk;
+        if (refused) {
+            chunks.fillEmpty();
+        } else if (!failed) {
             try {
-                chunk = Chunk.register(node, address + nextOffset, length, Access.LOCAL_READ);
-            } catch (RuntimeException e) {
-                fail(new TransportException("cannot register chunk at offset " + nextOffset + " of a "
-                        + total + "-byte send to " + endpoint, e));
-                break;
+                chunks.fill();
+            } catch (TransportException e) {
+                fail(e);
             }
-            chunk.request = node.worker.tagSend(endpoint.ep, chunk.address, length, chunkTag,
-                    endpoint.ready ? chunk.memh : 0);
-            nextOffset += length;
-            inFlight.addLast(chunk);
         }
-        if (inFlight.isEmpty() && (failed && !refused || nextOffset >= total)) {
+        if (chunks.idle() && (failed && !refused || chunks.allPosted())) {
             if (!failed) {
                 future.complete(total);
             }
@@ -125,7 +103,7 @@ final class RendezvousSendOp extends Op {
 
     private boolean timeout(Node node) {
         if (expired(node.engine.now()) && !future.isDone()) {
-            fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + doneBytes
+            fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
                     + " bytes done)"));
         }
         return false;

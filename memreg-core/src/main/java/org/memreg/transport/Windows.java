@@ -53,6 +53,12 @@ final class Windows {
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
     private final Warnings badRequests = new Warnings("memreg node dropped window requests");
+    /**
+     * The memory handle of a put or get whose local buffer memreg does not register (see
+     * {@link #registeredLocally}): none, and UCX copies the bytes or registers them itself, as
+     * {@code ucp_put_nbx}/{@code ucp_get_nbx} do without {@code UCP_OP_ATTR_FIELD_MEMH}.
+     */
+    private static final long UCX_REGISTERS = 0;
 
     Windows(Node node) {
         this.node = node;
@@ -396,6 +402,16 @@ final class Windows {
         }
     }
 
+    /**
+     * Whether a put or get of {@code bytes} hands UCX the local buffer's registration (through the
+     * cache, as rendezvous chunks do): above the eager size, else UCX moves it in bounce-buffer
+     * fragments; up to one chunk, so that one transfer pins no more than a chunk does. Other
+     * sizes go without a memory handle ({@link #UCX_REGISTERS}), by design.
+     */
+    private boolean registeredLocally(long bytes) {
+        return bytes > node.chunking.eagerBytes() && bytes <= node.chunking.chunkBytes();
+    }
+
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
     CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
         CompletableFuture<Void> future = new CompletableFuture<>();
@@ -430,13 +446,11 @@ final class Windows {
                 return future;
             }
             long remote = key.address() + offset;
-            // Large transfers hand UCX the local buffer's registration (through the cache), as for
-            // rendezvous chunks: without a memory handle UCX moves them in bounce-buffer fragments.
-            Chunk chunk = local.byteSize() > node.eagerBytes && local.byteSize() <= node.chunkBytes
-                    ? Chunk.register(node, local.address(), local.byteSize(),
+            Chunk chunk = registeredLocally(local.byteSize())
+                    ? Chunk.register(node.chunking.cache(), local.address(), local.byteSize(),
                             put ? Access.LOCAL_READ : Access.LOCAL_WRITE)
                     : null;
-            long memh = chunk == null ? 0 : chunk.memh;
+            long memh = chunk != null ? chunk.memh : UCX_REGISTERS;
             long request = put
                     ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                     : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
