@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxWorker;
 
 /**
  * A connection to one peer node: made by {@link Node#connect} (client side) or by a peer
@@ -80,6 +81,20 @@ public final class Endpoint implements AutoCloseable {
     /** Completes when every put and get issued on this endpoint has completed at the peer. */
     public CompletableFuture<Void> flush() {
         return node.windows.flush(this);
+    }
+
+    /** {@link RemoteWindow#put} and {@link RemoteWindow#get} of a window attached through this endpoint. */
+    CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
+        return node.windows.rma(window, put, offset, local);
+    }
+
+    /** Empties the key cache of this closing endpoint (under the node's lock). */
+    void dropKeys(UcxWorker worker) {
+        for (RemoteWindow window : keys.values()) {
+            window.revoked = true;
+            window.destroyRkey(worker);
+        }
+        keys.clear();
     }
 
     /** Closes the endpoint: pending operations on it fail or are cancelled. Twice is harmless. */

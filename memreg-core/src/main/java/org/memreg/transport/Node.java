@@ -2,11 +2,8 @@ package org.memreg.transport;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.device.Access;
@@ -41,50 +38,34 @@ import org.memreg.util.Closing;
  *
  * <p>Closing closes endpoints, unmaps windows and registrations, then UCX. Twice is harmless.
  */
-// Implementation: this class owns the UCX resources, the settings, the one lock and the node's
-// lifecycle; the work is done by its parts, which share that lock: Connections (handshake,
-// endpoint registry), Messaging (tagged send and receive), Windows (windows, revocation, keys,
-// put/get) and ProgressEngine (the operations in flight and the progress thread).
+// Implementation: this class owns the UCX resources, the settings and the node's lifecycle; the
+// work is done by its parts, which share a TransportContext (worker, the one lock, the progress
+// engine, timeout) and never see the node: Connections (handshake, endpoint registry), Messaging
+// (tagged send and receive), Windows (windows, revocation, keys, put/get) and ProgressEngine (the
+// operations in flight and the progress thread).
 public final class Node implements AutoCloseable {
-    static final SecureRandom RANDOM = new SecureRandom();
-
-    final UcxContext context;
-    final UcxWorker worker;
-    final UcxDevice device;
-    final RegistrationCache cache;
-    final Chunking chunking;
-    final long timeoutNanos;
-    final long connectTimeoutNanos;
-    final ErrorMode errorMode;
-    /** The shared secret peers must prove, or null. */
-    final Secret secret;
-    final long maxWindowBytes;
+    private final UcxContext context;
+    private final UcxWorker worker;
+    private final UcxDevice device;
+    private final RegistrationCache cache;
     private final String name;
     private final long id;
     private final int port;
     /** {@link #workerAddress()}: never changes, so computed once. */
     private final byte[] address;
-    /** The worker's raw UCX address, for the hello to a peer. */
-    final byte[] ucxAddress;
     /** The listener, or null. */
     private final HandshakeServer listener;
-    /** The node's one lock: every UCX call and all the parts' state are under it. */
-    final ReentrantLock lock = new ReentrantLock();
-    final Arena arena = Arena.ofShared();
+    private final Arena arena = Arena.ofShared();
+    /** What the parts share: worker, lock, engine, timeout, closed. */
+    private final TransportContext ctx;
     final Connections connections;
     final Messaging messaging;
     final Windows windows;
-    final ProgressEngine engine;
-    volatile boolean closed;
 
     Node(NodeBuilder b) {
-        this.timeoutNanos = b.timeout.toNanos();
-        this.connectTimeoutNanos = b.connectTimeout.toNanos();
-        this.errorMode = b.errorMode;
-        this.secret = b.secret;
-        this.maxWindowBytes = b.maxWindowBytes;
+        ErrorMode errorMode = b.errorMode;
         this.name = b.name;
-        this.id = RANDOM.nextLong() | 1;
+        this.id = TransportContext.RANDOM.nextLong() | 1;
         this.context = UcxContext.create(b.ucxSettings(), b.progressThread);
         UcxWorker w = null;
         UcxDevice d = null;
@@ -103,7 +84,7 @@ public final class Node implements AutoCloseable {
             }
             a = new NodeAddress(Handshake.VERSION, errorMode, id, u).toBytes();
             if (b.listen != null) {
-                l = new HandshakeServer(b.listen, name, id, errorMode, secret, a, new HandshakeServer.Limits(
+                l = new HandshakeServer(b.listen, name, id, errorMode, b.secret, a, new HandshakeServer.Limits(
                         b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
             }
         } catch (RuntimeException e) {
@@ -113,17 +94,17 @@ public final class Node implements AutoCloseable {
         this.worker = w;
         this.device = d;
         this.cache = c;
-        this.chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.listener = l;
         this.address = a;
-        this.ucxAddress = u;
         this.port = l == null ? 0 : l.port();
-        this.connections = new Connections(this);
-        this.messaging = new Messaging(this);
-        this.windows = new Windows(this);
-        List<Op> control = List.of(new ControlReceive(this, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked));
-        this.engine = new ProgressEngine(this, control, b.progressThread, b.idleSpin.toNanos(), name);
-        engine.start();
+        this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(), name);
+        Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
+        this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
+                (ep, peer, description) -> new Endpoint(this, ep, peer, description));
+        this.messaging = new Messaging(ctx, chunking, connections);
+        this.windows = new Windows(ctx, connections, context, b.maxWindowBytes, chunking);
+        ctx.engine.start(List.of(new ControlReceive(ctx, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked)),
+                connections::endpointErrors);
     }
 
     /**
@@ -179,7 +160,7 @@ public final class Node implements AutoCloseable {
      * peers that proved it).
      */
     public byte[] workerAddress() {
-        checkOpen();
+        ctx.checkOpen();
         return address.clone();
     }
 
@@ -273,37 +254,12 @@ public final class Node implements AutoCloseable {
      * Returns the number of UCX events progressed.
      */
     public int progress() {
-        return engine.progress();
+        return ctx.engine.progress();
     }
 
     /** Waits for {@code future} up to the node's timeout (progressing it without a progress thread). */
     public <T> T await(CompletableFuture<T> future) {
-        return engine.await(future, timeoutNanos, null);
-    }
-
-    // ---------------------------------------------------------------- for the parts and operations
-
-    TransportException timedOut(String what) {
-        return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
-                Ucp.ERR_TIMED_OUT);
-    }
-
-    static byte[] randomBytes(int n) {
-        byte[] bytes = new byte[n];
-        RANDOM.nextBytes(bytes);
-        return bytes;
-    }
-
-    /** Releases the lock, then wakes the progress thread in case work was added. */
-    void unlockAndWake() {
-        lock.unlock();
-        engine.wake();
-    }
-
-    void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("node is closed");
-        }
+        return ctx.engine.await(future, ctx.timeoutNanos, null);
     }
 
     // ---------------------------------------------------------------- closing
@@ -314,30 +270,30 @@ public final class Node implements AutoCloseable {
             listener.close(); // first: no new peer while the node goes
         }
         List<Endpoint> endpoints;
-        lock.lock();
+        ctx.lock.lock();
         try {
-            if (closed) {
+            if (ctx.closed) {
                 return;
             }
             endpoints = connections.snapshot();
         } finally {
-            unlockAndWake();
+            ctx.unlockAndWake();
         }
         windows.closeAll();
         for (Endpoint endpoint : endpoints) {
             connections.close(endpoint);
         }
-        if (engine.hasThread()) {
-            engine.wake();
+        if (ctx.engine.hasThread()) {
+            ctx.engine.wake();
         }
-        closed = true;
-        engine.join();
-        lock.lock();
+        ctx.closed = true;
+        ctx.engine.join();
+        ctx.lock.lock();
         try {
-            engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
+            ctx.engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
             Closing.all(cache, device, worker, context, arena); // each one, whatever the one before did
         } finally {
-            unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 

@@ -20,6 +20,7 @@ import org.memreg.ucx.Ucp;
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 24;
 
+    private final Messaging messaging;
     private final Endpoint endpoint;
     private final CompletableFuture<Long> future;
     private final long address;
@@ -34,24 +35,26 @@ final class RendezvousSendOp extends Op {
     private boolean failed;
     private boolean refused;
 
-    RendezvousSendOp(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
-        super(node.timeoutNanos);
+    RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data,
+            CompletableFuture<Long> future) {
+        super(messaging.ctx.timeoutNanos);
+        this.messaging = messaging;
         this.endpoint = endpoint;
         this.future = future;
         this.address = data.address();
         this.total = data.byteSize();
-        this.id = node.messaging.nextMessageId();
+        this.id = messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
         // UCX may be given our memory handles only once the peer confirmed the connection
-        this.chunks = new ChunkPipeline(node.chunking, address, total, Access.LOCAL_READ,
-                (chunk, length, memh) -> node.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
+        this.chunks = new ChunkPipeline(messaging.chunking, address, total, Access.LOCAL_READ,
+                (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
                         endpoint.ready ? memh : 0), () -> "send to " + endpoint);
-        this.header = node.messaging.takeHeader();
+        this.header = messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
-        header.set(JAVA_LONG, 16, node.id());
-        this.headerRequest = node.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
-        node.messaging.rendezvousSends.put(id, this);
+        header.set(JAVA_LONG, 16, messaging.ctx.nodeId);
+        this.headerRequest = messaging.ctx.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
+        messaging.rendezvousSends.put(id, this);
     }
 
     /** The receiver refused the message: its buffer holds only {@code bufferBytes}. */
@@ -64,15 +67,15 @@ final class RendezvousSendOp extends Op {
     }
 
     @Override
-    boolean poll(Node node) {
+    boolean poll(TransportContext ctx) {
         if (!headerDone) {
             int status = check(headerRequest);
             if (status == Ucp.INPROGRESS) {
-                return timeout(node);
+                return timeout(ctx);
             }
             headerDone = true;
             headerRequest = 0;
-            node.messaging.giveHeader(header);
+            messaging.giveHeader(header);
             header = null;
             if (status != Ucp.OK) {
                 fail(endpoint.failure("rendezvous header", status));
@@ -95,15 +98,15 @@ final class RendezvousSendOp extends Op {
             if (!failed) {
                 future.complete(total);
             }
-            node.messaging.rendezvousSends.remove(id);
+            messaging.rendezvousSends.remove(id);
             return true;
         }
-        return timeout(node);
+        return timeout(ctx);
     }
 
-    private boolean timeout(Node node) {
-        if (expired(node.engine.now()) && !future.isDone()) {
-            fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
+    private boolean timeout(TransportContext ctx) {
+        if (expired(ctx.engine.now()) && !future.isDone()) {
+            fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
                     + " bytes done)"));
         }
         return false;
@@ -115,7 +118,7 @@ final class RendezvousSendOp extends Op {
     }
 
     @Override
-    void abort(Node node, TransportException cause) {
+    void abort(TransportContext ctx, TransportException cause) {
         fail(cause);
     }
 }
