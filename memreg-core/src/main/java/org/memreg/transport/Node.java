@@ -58,9 +58,9 @@ public final class Node implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     /** What the parts share: worker, lock, engine, timeout, closed. */
     private final TransportContext ctx;
-    final Connections connections;
-    final Messaging messaging;
-    final Windows windows;
+    private final Connections connections;
+    private final Messaging messaging;
+    private final Windows windows;
 
     Node(NodeBuilder b) {
         ErrorMode errorMode = b.errorMode;
@@ -100,7 +100,7 @@ public final class Node implements AutoCloseable {
         this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(), name);
         Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
-                (ep, peer, description) -> new Endpoint(this, ep, peer, description));
+                this::newEndpoint);
         this.messaging = new Messaging(ctx, chunking, connections);
         this.windows = new Windows(ctx, connections, context, b.maxWindowBytes, chunking);
         ctx.engine.start(List.of(new ControlReceive(ctx, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked)),
@@ -117,6 +117,11 @@ public final class Node implements AutoCloseable {
                 ? cache.maxBytes(b.cacheBytes).monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME))
                         .build()
                 : cache.keepUnused(false).monitor(MemoryMonitor.NONE).build();
+    }
+
+    /** Connections' factory of endpoints: each names this node and the parts its operations go to. */
+    private Endpoint newEndpoint(long ep, long peerId, String description) {
+        return new Endpoint(this, messaging, windows, connections, ep, peerId, description);
     }
 
     /** The standing control receive's handler (under the lock, inside progress): dispatch by type. */
