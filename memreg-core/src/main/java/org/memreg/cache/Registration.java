@@ -3,6 +3,7 @@ package org.memreg.cache;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import org.memreg.device.Access;
+import org.memreg.device.MemoryRegion;
 
 /**
  * One holder's reference to a cached registration, returned by
@@ -49,6 +50,16 @@ public final class Registration implements AutoCloseable {
     /** The rights registered: at least those asked for. */
     public Access access() {
         return entry.access;
+    }
+
+    /**
+     * The device's region under this registration, as the device made it (for a
+     * {@link org.memreg.device.UcxDevice} a {@link org.memreg.device.UcxRegion} with its UCX
+     * memory handle): what a transport hands the device's engine with a transfer. Good while
+     * this holder holds it and {@link #isValid()}; the cache deregisters it after that.
+     */
+    public MemoryRegion region() {
+        return entry.region;
     }
 
     /** The device's local key for the region. */

@@ -70,6 +70,8 @@ public final class RegistrationCache implements AutoCloseable {
     private final boolean confirmHits;
     private final long pageMask;
     private final boolean merge;
+    /** False: the last release deregisters (see {@link RegistrationCacheBuilder#keepUnused}). */
+    private final boolean keepUnused;
     private final LongSupplier clock;
     private final RegionIndex index = new RegionIndex();
     /** Out of the index but still held; concurrent so the event reader can scan it. */
@@ -91,6 +93,7 @@ public final class RegistrationCache implements AutoCloseable {
         this.confirmHits = monitor.confirmsHits();
         this.pageMask = builder.device.pageSize() - 1;
         this.merge = builder.merge;
+        this.keepUnused = builder.keepUnused;
         this.clock = builder.clock;
         this.registrar = new Registrar(builder, monitor, ledger, index, this::inUseBytes);
         this.events = new EventInvalidations(index, retired, lock, this::finishRetire);
@@ -292,20 +295,26 @@ public final class RegistrationCache implements AutoCloseable {
         }
     }
 
-    /** Releases one holder; the last holder of a retired entry deregisters it (deferred). */
+    /**
+     * Releases one holder; the last holder of a retired entry deregisters it (deferred), and so
+     * does the last holder of any entry when the cache keeps nothing unused.
+     */
     void release(Entry entry) {
         entry.stampUse(clock.getAsLong()); // before the count drops: eviction reads stamp, then count
         long state = entry.release();
-        if (Entry.holders(state) != 0 || (state & Entry.RETIRED) == 0 || (state & Entry.DEAD) != 0) {
+        boolean retiredEntry = (state & Entry.RETIRED) != 0;
+        if (Entry.holders(state) != 0 || (state & Entry.DEAD) != 0 || (keepUnused && !retiredEntry)) {
             return;
         }
         lock.lock();
         try {
-            if (entry.tryKill(false)) {
+            if (entry.tryKill(false)) { // fails when a hit took it meanwhile: its release comes here again
                 index.remove(entry); // an event may have flagged it before it left the index
                 retired.remove(entry);
-                registrar.deregister(entry, DeregistrationCause.DEFERRED);
-                ledger.deferredDeregistrations++;
+                registrar.deregister(entry, retiredEntry ? DeregistrationCause.DEFERRED : DeregistrationCause.RELEASED);
+                if (retiredEntry) {
+                    ledger.deferredDeregistrations++;
+                }
             }
         } finally {
             lock.unlock();

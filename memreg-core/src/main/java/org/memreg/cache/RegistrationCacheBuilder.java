@@ -21,6 +21,7 @@ import org.memreg.monitor.MemoryMonitors;
  *       a quarter of memory where the kernel sets no bound, as for root)</td></tr>
  *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
  *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
+ *   <tr><td>{@link #keepUnused}</td><td>{@value #KEEP_UNUSED_PROP_NAME}</td><td>{@value #KEEP_UNUSED_DEFAULT}</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>{@value #MONITOR_DEFAULT}</td></tr>
  *   <tr><td>{@link #statsName}</td><td>{@value #STATS_NAME_PROP_NAME}</td><td>{@value #STATS_NAME_DEFAULT}</td></tr>
  * </table>
@@ -52,12 +53,20 @@ public final class RegistrationCacheBuilder {
     public static final long UNLIMITED = Long.MAX_VALUE;
     /** Default of {@link #MERGE_PROP_NAME}. */
     public static final boolean MERGE_DEFAULT = true;
+    /**
+     * Whether a registration its last holder released stays registered for the next acquire
+     * (lazy deregistration, the point of a cache) or is deregistered at once.
+     */
+    public static final String KEEP_UNUSED_PROP_NAME = "memreg.cache.keepUnused";
+    /** Default of {@link #KEEP_UNUSED_PROP_NAME}. */
+    public static final boolean KEEP_UNUSED_DEFAULT = true;
 
     final Device device;
     // null until a setter gives a value; build() reads the property (else the default) of the rest
     Long maxBytes;
     Long maxEntries;
     Boolean merge;
+    Boolean keepUnused;
     LongSupplier clock = new ReleaseClock();
     String statsName;
     boolean statsNameSet;
@@ -87,6 +96,17 @@ public final class RegistrationCacheBuilder {
      */
     public RegistrationCacheBuilder merge(boolean merge) {
         this.merge = merge;
+        return this;
+    }
+
+    /**
+     * With keepUnused on (the default) a released registration stays cached until evicted,
+     * trimmed or invalidated. With it off the cache keeps only what is held: the last release
+     * deregisters, so every acquire that is not shared with a current holder registers anew
+     * (registration per use, for comparison, or where nothing may stay pinned between uses).
+     */
+    public RegistrationCacheBuilder keepUnused(boolean keepUnused) {
+        this.keepUnused = keepUnused;
         return this;
     }
 
@@ -125,6 +145,7 @@ public final class RegistrationCacheBuilder {
         maxBytes = Settings.orElse(maxBytes, () -> Settings.bytes(MAX_BYTES_PROP_NAME, UNLIMITED));
         maxEntries = Settings.orElse(maxEntries, () -> Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED));
         merge = Settings.orElse(merge, () -> Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT));
+        keepUnused = Settings.orElse(keepUnused, () -> Settings.bool(KEEP_UNUSED_PROP_NAME, KEEP_UNUSED_DEFAULT));
         if (!statsNameSet) {
             statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
             statsNameSet = true;

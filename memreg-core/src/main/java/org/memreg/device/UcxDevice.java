@@ -1,9 +1,9 @@
 package org.memreg.device;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import org.memreg.config.Settings;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
@@ -23,7 +23,8 @@ import org.memreg.util.PageCounts;
  * are shared memory, CMA and TCP, none of which pins pages; the handle is what UCX needs to name
  * the memory for zero-copy transfers and remote keys. With an RDMA device, UCX would pin the
  * pages inside {@code ucp_mem_map}. {@link #registeredBytes()} counts the distinct bytes under
- * live handles (overlapping registrations once per page).
+ * live handles (overlapping registrations once per page), {@link #peakRegisteredBytes()} the
+ * most of them at once.
  *
  * <p><b>Limits.</b> An optional budget ({@link Builder#budget}, property
  * {@value #BUDGET_PROP_NAME}, default none) gives {@link ResourceExhaustedException} beyond it.
@@ -47,7 +48,9 @@ public final class UcxDevice implements Device {
     private final long budget;
     private final long pageSize = SysConf.pageSize();
     private final PageCounts counts = new PageCounts();
-    private final Map<Long, UcxRegion> live = new ConcurrentHashMap<>();
+    private final Map<Long, UcxRegion> live = new HashMap<>();
+    /** Most bytes registered at once since creation or {@link #resetPeakRegisteredBytes()}. */
+    private long peakBytes;
     private boolean closed;
 
     private UcxDevice(Builder builder) {
@@ -105,6 +108,7 @@ public final class UcxDevice implements Device {
                         + Long.toHexString(address), e);
             }
             counts.increment(address, address + length);
+            peakBytes = Math.max(peakBytes, counts.coveredBytes());
             UcxRegion region = new UcxRegion(address, length, access, newKey(), Keys.next(), memory);
             live.put(region.localKey(), region);
             return region;
@@ -137,9 +141,17 @@ public final class UcxDevice implements Device {
         return live.size();
     }
 
-    /** The live registration with local key {@code localKey}, or null (lock-free: the transport's hot path). */
-    public UcxRegion region(long localKey) {
-        return live.get(localKey);
+    /**
+     * Most bytes registered at once (as {@link #registeredBytes()} counts them) since the device
+     * was made or {@link #resetPeakRegisteredBytes()} was last called.
+     */
+    public synchronized long peakRegisteredBytes() {
+        return peakBytes;
+    }
+
+    /** Starts measuring the peak anew from what is registered now. */
+    public synchronized void resetPeakRegisteredBytes() {
+        peakBytes = counts.coveredBytes();
     }
 
     /** True when {@code region} is a live registration of this device. */

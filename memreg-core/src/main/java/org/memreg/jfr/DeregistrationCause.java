@@ -16,6 +16,8 @@ public enum DeregistrationCause {
     INVALIDATED("invalidated"),
     /** Left the index while held: deregistered when its last holder released it. */
     DEFERRED("deferred"),
+    /** Released by its last holder in a cache that keeps nothing unused ({@code keepUnused(false)}). */
+    RELEASED("released"),
     /** The cache closed. */
     CLOSED("closed");
 

@@ -1,62 +1,59 @@
 package org.memreg.transport;
 
 import org.memreg.cache.Registration;
-import org.memreg.device.UcxDevice;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
 import org.memreg.device.UcxRegion;
 
 /**
- * One registered chunk of a rendezvous message: the UCX memory handle UCX is given with the
- * chunk's send or receive, and how to let go of it. Through the cache a release keeps the
- * registration for the next message from the same buffer; without it the chunk is mapped and
- * unmapped every time.
+ * One registered chunk of a rendezvous message or a put/get: the UCX memory handle UCX is given
+ * with the transfer, and the cache registration to release when UCX is done with it. Whether a
+ * release keeps the registration for the next message from the same buffer is the cache's
+ * policy (a node that does not cache builds its cache to keep nothing unused).
  */
 final class Chunk {
     final long address;
     final long length;
+    /** The {@code ucp_mem_h} of the chunk's registration; never 0 for a registered chunk. */
     final long memh;
     long request;
     private final Registration registration;
-    private final UcxDevice device;
-    private final UcxRegion region;
 
-    private Chunk(long address, long length, long memh, Registration registration, UcxDevice device,
-            UcxRegion region) {
+    private Chunk(long address, long length, long memh, Registration registration) {
         this.address = address;
         this.length = length;
         this.memh = memh;
         this.registration = registration;
-        this.device = device;
-        this.region = region;
     }
 
-    static Chunk register(Node node, long address, long length, org.memreg.device.Access access) {
-        if (node.cache != null) {
-            Registration registration = node.cache.acquire(address, length, access);
-            UcxRegion region = node.device.region(registration.localKey());
-            node.notePinned();
-            return new Chunk(address, length, region == null ? 0 : region.memh(), registration, null, null);
+    /**
+     * Registers {@code [address, address + length)} through {@code cache}, whose device must be a
+     * {@link org.memreg.device.UcxDevice}: UCX moves a chunk zero-copy only with its memory handle.
+     *
+     * @throws IllegalStateException when the cache's device gave no UCX memory handle (the
+     *     registration is released first): a chunk never silently goes without one
+     * @throws RuntimeException what the cache throws when it cannot register the range
+     */
+    static Chunk register(RegistrationCache cache, long address, long length, Access access) {
+        Registration registration = cache.acquire(address, length, access);
+        if (!(registration.region() instanceof UcxRegion region) || region.memh() == 0) {
+            registration.close();
+            throw new IllegalStateException("the registration of a chunk at 0x" + Long.toHexString(address)
+                    + " has no UCX memory handle: " + registration.region() + " from device "
+                    + cache.device().name());
         }
-        long page = node.device.pageSize();
-        long start = address & -page;
-        long end = (address + length + page - 1) & -page;
-        UcxRegion region = (UcxRegion) node.device.register(start, end - start, access);
-        node.notePinned();
-        return new Chunk(address, length, region.memh(), null, node.device, region);
+        return new Chunk(address, length, region.memh(), registration);
     }
 
     /** A chunk with nothing registered: the empty messages of a refused send. */
     static Chunk empty() {
-        return new Chunk(0, 0, 0, null, null, null);
+        return new Chunk(0, 0, 0, null);
     }
 
+    /** Lets go of the registration (UCX is done with the chunk); nothing for an empty chunk. */
     void release() {
-        if (registration == null && region == null) {
-            return;
-        }
         if (registration != null) {
             registration.close();
-        } else {
-            device.deregister(region);
         }
     }
 }

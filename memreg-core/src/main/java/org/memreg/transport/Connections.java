@@ -26,8 +26,8 @@ import org.memreg.ucx.UcxWorker;
 /**
  * A node's connections: connecting (the listener's {@link Handshake} over TCP when by host and
  * port, then hello, reply and ack over UCX), answering a peer's hello, the endpoint registry by
- * UCX endpoint and by peer id, failed peers, and closing endpoints. Kept apart from {@link Node}
- * so that the exchange's two sides and the registry they fill read together.
+ * UCX endpoint and by peer id, failed peers, and closing endpoints. Kept apart from the node so
+ * that the exchange's two sides and the registry they fill read together.
  *
  * <p>The UCX hello carries the sender's node id, a nonce, the handshake version, its error mode
  * and its UCX address, and with a secret a proof over all of them: the receiver creates an
@@ -40,38 +40,57 @@ final class Connections {
     /** Bytes of the UCX hello before the address. */
     private static final int HELLO_FIXED = 24;
     private static final String HELLO_LABEL = "memreg-v1 ucx hello";
-    private final Node node;
+    /** Makes the public endpoint object for a UCX endpoint (the node's: an endpoint names its node). */
+    @FunctionalInterface
+    interface EndpointFactory {
+        Endpoint make(long ep, long peerId, String description);
+    }
+
+    private final TransportContext ctx;
     private final UcxWorker worker;
     private final ReentrantLock lock;
+    private final ErrorMode errorMode;
+    /** The shared secret peers must prove, or null. */
+    private final Secret secret;
+    private final long connectTimeoutNanos;
+    /** The worker's raw UCX address, for the hello to a peer. */
+    private final byte[] ucxAddress;
+    private final EndpointFactory endpoints;
     private final Map<Long, Endpoint> byEp = new HashMap<>();
     private final Map<Long, Endpoint> byPeer = new HashMap<>();
     private final ArrayDeque<Endpoint> accepted = new ArrayDeque<>();
     private final Map<Long, TransportException> failedPeers = new HashMap<>();
     private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
 
-    Connections(Node node) {
-        this.node = node;
-        this.worker = node.worker;
-        this.lock = node.lock;
+    Connections(TransportContext ctx, ErrorMode errorMode, Secret secret, long connectTimeoutNanos, byte[] ucxAddress,
+            EndpointFactory endpoints) {
+        this.ctx = ctx;
+        this.worker = ctx.worker;
+        this.lock = ctx.lock;
+        this.errorMode = errorMode;
+        this.secret = secret;
+        this.connectTimeoutNanos = connectTimeoutNanos;
+        this.ucxAddress = ucxAddress;
+        this.endpoints = endpoints;
     }
 
-    /** {@link Node#accepted()}. */
+    /** The node's {@code accepted()}. */
     Endpoint accepted() {
         lock.lock();
         try {
             return accepted.poll();
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
-    /** {@link Node#connect(String, int)}. */
+    /** The node's {@code connect(host, port)}. */
     Endpoint connect(String host, int port) {
         Objects.requireNonNull(host, "host");
         if (port < 1 || port > 65_535) {
             throw new IllegalArgumentException("port must be in [1, 65535]: " + port);
         }
-        node.checkOpen();
+        ctx.checkOpen();
         InetSocketAddress address;
         try {
             address = new InetSocketAddress(InetAddress.getByName(host), port);
@@ -79,12 +98,12 @@ final class Connections {
             throw new TransportException("unknown host " + host, e);
         }
         String description = host + ":" + port;
-        NodeAddress peer = Handshake.connectPatiently(address, description, node.id(), node.errorMode, node.secret,
-                node.connectTimeoutNanos);
+        NodeAddress peer = Handshake.connectPatiently(address, description, ctx.nodeId, errorMode, secret,
+                connectTimeoutNanos);
         return connect(peer, description);
     }
 
-    /** {@link Node#connect(byte[])}. */
+    /** The node's {@code connect(workerAddress)}. */
     Endpoint connect(byte[] workerAddress) {
         NodeAddress peer = NodeAddress.parse(Objects.requireNonNull(workerAddress, "workerAddress"));
         String description = String.format("worker address of %016x", peer.nodeId());
@@ -92,9 +111,9 @@ final class Connections {
             throw new TransportException("the node at the " + description + " speaks version " + peer.version()
                     + ", this node " + Handshake.VERSION, Ucp.ERR_INVALID_PARAM);
         }
-        if (peer.errorMode() != node.errorMode) {
+        if (peer.errorMode() != errorMode) {
             throw new TransportException("the node at the " + description + " uses error mode " + peer.errorMode()
-                    + ", this node " + node.errorMode + ": both sides must use the same memreg.transport.errorMode",
+                    + ", this node " + errorMode + ": both sides must use the same memreg.transport.errorMode",
                     Ucp.ERR_INVALID_PARAM);
         }
         return connect(peer, description);
@@ -102,33 +121,33 @@ final class Connections {
 
     /** Creates the UCX endpoint to {@code peer}, then hello, reply, ack. */
     private Endpoint connect(NodeAddress peer, String description) {
-        long nonce = Node.RANDOM.nextLong() & Tags.LOW48;
+        long nonce = TransportContext.RANDOM.nextLong() & Tags.LOW48;
         CompletableFuture<Long> reply = new CompletableFuture<>();
         Endpoint endpoint;
         lock.lock();
         try {
-            node.checkOpen();
+            ctx.checkOpen();
             long ep;
             try {
                 ep = worker.connect(peer.ucx(), ucxErrorMode());
             } catch (RuntimeException e) {
                 throw new TransportException("cannot connect to " + description + ": " + e.getMessage(), e);
             }
-            endpoint = new Endpoint(node, ep, 0, description);
+            endpoint = endpoints.make(ep, 0, description);
             byEp.put(ep, endpoint);
-            node.engine.add(new ControlReceive(node, Tags.REPLY | nonce, Tags.EXACT, false,
+            ctx.engine.add(new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
                     (tag, payload) -> reply.complete(payload.get(JAVA_LONG, 0))));
-            node.messaging.sendControl(endpoint, Tags.HELLO, hello(nonce));
+            ctx.sendControl(endpoint, Tags.HELLO, hello(nonce));
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         long peerId;
         try {
-            peerId = node.engine.await(reply, node.connectTimeoutNanos, endpoint);
+            peerId = ctx.engine.await(reply, connectTimeoutNanos, endpoint);
         } catch (TransportException e) {
             close(endpoint);
             throw new TransportException("no memreg node answered at " + description + " within "
-                    + TimeUnit.NANOSECONDS.toMillis(node.connectTimeoutNanos) + " ms (unknown peer?): "
+                    + TimeUnit.NANOSECONDS.toMillis(connectTimeoutNanos) + " ms (unknown peer?): "
                     + e.getMessage(), e.status());
         }
         lock.lock();
@@ -136,35 +155,35 @@ final class Connections {
             endpoint.peerId = peerId;
             byPeer.put(peerId, endpoint);
             MemorySegment ack = Arena.ofAuto().allocate(8, 8);
-            ack.set(JAVA_LONG, 0, node.id());
-            node.messaging.sendControl(endpoint, Tags.ACK, ack);
+            ack.set(JAVA_LONG, 0, ctx.nodeId);
+            ctx.sendControl(endpoint, Tags.ACK, ack);
             endpoint.ready = true;
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         return endpoint;
     }
 
     private MemorySegment hello(long nonce) {
-        byte[] address = node.ucxAddress;
-        boolean proven = node.secret != null;
+        byte[] address = ucxAddress;
+        boolean proven = secret != null;
         MemorySegment hello = Arena.ofAuto().allocate(HELLO_FIXED + address.length + (proven ? Secret.PROOF_BYTES : 0), 8);
-        hello.set(JAVA_LONG, 0, node.id());
+        hello.set(JAVA_LONG, 0, ctx.nodeId);
         hello.set(JAVA_LONG, 8, nonce);
         hello.set(JAVA_SHORT, 16, (short) Handshake.VERSION);
-        hello.set(JAVA_BYTE, 18, (byte) node.errorMode.ordinal());
+        hello.set(JAVA_BYTE, 18, (byte) errorMode.ordinal());
         hello.set(JAVA_BYTE, 19, (byte) (proven ? 1 : 0));
         hello.set(JAVA_INT, 20, address.length);
         hello.asSlice(HELLO_FIXED, address.length).copyFrom(MemorySegment.ofArray(address));
         if (proven) {
-            byte[] proof = node.secret.proof(HELLO_LABEL, hello.asSlice(0, HELLO_FIXED + address.length).toArray(JAVA_BYTE));
+            byte[] proof = secret.proof(HELLO_LABEL, hello.asSlice(0, HELLO_FIXED + address.length).toArray(JAVA_BYTE));
             hello.asSlice(HELLO_FIXED + address.length).copyFrom(MemorySegment.ofArray(proof));
         }
         return hello;
     }
 
     private int ucxErrorMode() {
-        return node.errorMode == ErrorMode.PEER ? Ucp.ERR_HANDLING_MODE_PEER : Ucp.ERR_HANDLING_MODE_NONE;
+        return errorMode == ErrorMode.PEER ? Ucp.ERR_HANDLING_MODE_PEER : Ucp.ERR_HANDLING_MODE_NONE;
     }
 
     // Control handlers run under the lock, inside progress.
@@ -185,12 +204,12 @@ final class Connections {
             refusedHellos.warn(String.format("a malformed hello from node %016x", peer));
             return;
         }
-        if (version != Handshake.VERSION || mode != node.errorMode.ordinal()) {
+        if (version != Handshake.VERSION || mode != errorMode.ordinal()) {
             refusedHellos.warn(String.format("node %016x speaks version %d with error mode %s; this node %d with %s",
-                    peer, version, Handshake.modeName(mode), Handshake.VERSION, node.errorMode));
+                    peer, version, Handshake.modeName(mode), Handshake.VERSION, errorMode));
             return;
         }
-        if (node.secret != null && (!proven || !node.secret.verify(payload.asSlice(signed).toArray(JAVA_BYTE),
+        if (secret != null && (!proven || !secret.verify(payload.asSlice(signed).toArray(JAVA_BYTE),
                 HELLO_LABEL, payload.asSlice(0, signed).toArray(JAVA_BYTE)))) {
             refusedHellos.warn(String.format("node %016x did not prove the shared transport secret", peer));
             return;
@@ -200,7 +219,7 @@ final class Connections {
             byte[] address = payload.asSlice(HELLO_FIXED, addressLength).toArray(JAVA_BYTE);
             try {
                 long ep = worker.connect(address, ucxErrorMode());
-                endpoint = new Endpoint(node, ep, peer, "worker address of " + Long.toHexString(peer));
+                endpoint = endpoints.make(ep, peer, "worker address of " + Long.toHexString(peer));
                 byEp.put(ep, endpoint);
                 byPeer.put(peer, endpoint);
                 accepted.add(endpoint);
@@ -210,8 +229,8 @@ final class Connections {
             }
         }
         MemorySegment reply = Arena.ofAuto().allocate(8, 8);
-        reply.set(JAVA_LONG, 0, node.id());
-        node.messaging.sendControl(endpoint, Tags.REPLY | nonce, reply);
+        reply.set(JAVA_LONG, 0, ctx.nodeId);
+        ctx.sendControl(endpoint, Tags.REPLY | nonce, reply);
     }
 
     void onAck(long tag, MemorySegment payload) {
@@ -250,7 +269,7 @@ final class Connections {
         endpoint.failure = failure;
         failedPeers.put(endpoint.peerId, failure);
         long request = worker.closeEndpoint(endpoint.ep, true);
-        node.engine.add(new RmaOp(node, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
+        ctx.engine.add(new RmaOp(ctx, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
                 null, null));
         byEp.remove(endpoint.ep);
         if (byPeer.get(endpoint.peerId) == endpoint) {
@@ -286,8 +305,8 @@ final class Connections {
                 return;
             }
             endpoint.closed = true;
-            node.windows.dropKeys(endpoint);
-            if (endpoint.failure != null || node.closed) {
+            endpoint.dropKeys(worker);
+            if (endpoint.failure != null || ctx.closed) {
                 return; // a failed endpoint was force-closed when it failed
             }
             byEp.remove(endpoint.ep);
@@ -296,22 +315,22 @@ final class Connections {
             }
             if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
                 MemorySegment bye = Arena.ofAuto().allocate(8, 8);
-                bye.set(JAVA_LONG, 0, node.id());
-                node.messaging.sendControl(endpoint, Tags.BYE, bye);
+                bye.set(JAVA_LONG, 0, ctx.nodeId);
+                ctx.sendControl(endpoint, Tags.BYE, bye);
             }
-            request = worker.closeEndpoint(endpoint.ep, node.errorMode == ErrorMode.PEER);
+            request = worker.closeEndpoint(endpoint.ep, errorMode == ErrorMode.PEER);
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         lock.lock();
         try {
-            node.engine.add(new RmaOp(node, endpoint, request, "close", done, null, null));
+            ctx.engine.add(new RmaOp(ctx, endpoint, request, "close", done, null, null));
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         try {
-            node.engine.await(done, TimeUnit.SECONDS.toNanos(2), null);
+            ctx.engine.await(done, TimeUnit.SECONDS.toNanos(2), null);
         } catch (TransportException e) {
             // the peer is gone or slow: UCX finishes the close in the background
         }

@@ -25,23 +25,23 @@ final class ControlReceive extends Op {
     private long request;
     private boolean cancelled;
 
-    ControlReceive(Node node, long tag, long mask, boolean persistent, BiConsumer<Long, MemorySegment> handler) {
+    ControlReceive(TransportContext ctx, long tag, long mask, boolean persistent, BiConsumer<Long, MemorySegment> handler) {
         super(Long.MAX_VALUE / 4);
         this.tag = tag;
         this.mask = mask;
         this.persistent = persistent;
         this.handler = handler;
-        post(node);
+        post(ctx);
     }
 
-    private void post(Node node) {
-        request = node.worker.tagReceive(buffer.address(), BUFFER_BYTES, tag, mask, 0, info.address());
+    private void post(TransportContext ctx) {
+        request = ctx.worker.tagReceive(buffer.address(), BUFFER_BYTES, tag, mask, 0, info.address());
     }
 
     @Override
-    boolean poll(Node node) {
+    boolean poll(TransportContext ctx) {
         while (true) {
-            int status = Ucp.isRequest(request) ? node.worker.testReceive(request, info.address()) : Ucp.status(request);
+            int status = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info.address()) : Ucp.status(request);
             if (status == Ucp.INPROGRESS) {
                 return false;
             }
@@ -59,20 +59,20 @@ final class ControlReceive extends Op {
             if (!persistent || cancelled || status == Ucp.ERR_CANCELED) {
                 return true;
             }
-            post(node);
+            post(ctx);
         }
     }
 
     /** Stops: cancels the posted receive; the op finishes on a later poll. */
-    void cancel(Node node) {
+    void cancel(TransportContext ctx) {
         cancelled = true;
         if (Ucp.isRequest(request)) {
-            node.worker.cancel(request);
+            ctx.worker.cancel(request);
         }
     }
 
     @Override
-    void abort(Node node, TransportException cause) {
-        cancel(node);
+    void abort(TransportContext ctx, TransportException cause) {
+        cancel(ctx);
     }
 }

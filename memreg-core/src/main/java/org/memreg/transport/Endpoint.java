@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxWorker;
 
 /**
  * A connection to one peer node: made by {@link Node#connect} (client side) or by a peer
@@ -18,7 +19,11 @@ import org.memreg.ucx.Ucp;
  * Thread-safe (all work happens under the node's lock).
  */
 public final class Endpoint implements AutoCloseable {
-    final Node node;
+    private final Node node;
+    /** The node's parts this endpoint's operations go to. */
+    private final Messaging messaging;
+    private final Windows windows;
+    private final Connections connections;
     final long ep;
     final String description;
     /** Remote-key cache: window id -> attached key (only the newest generation is kept). */
@@ -29,8 +34,12 @@ public final class Endpoint implements AutoCloseable {
     volatile TransportException failure;
     volatile boolean closed;
 
-    Endpoint(Node node, long ep, long peerId, String description) {
+    Endpoint(Node node, Messaging messaging, Windows windows, Connections connections, long ep, long peerId,
+            String description) {
         this.node = node;
+        this.messaging = messaging;
+        this.windows = windows;
+        this.connections = connections;
         this.ep = ep;
         this.peerId = peerId;
         this.description = description;
@@ -58,7 +67,7 @@ public final class Endpoint implements AutoCloseable {
      * byte count, or with a {@link TransportException} (closed, peer failed, timed out).
      */
     public CompletableFuture<Long> send(long tag, MemorySegment data) {
-        return node.messaging.send(this, Tags.checkUserTag(tag), data);
+        return messaging.send(this, Tags.checkUserTag(tag), data);
     }
 
     /**
@@ -74,18 +83,32 @@ public final class Endpoint implements AutoCloseable {
      *     issued, the peer does not answer within the node's timeout, or the endpoint is unusable
      */
     public RemoteWindow attach(WindowKey key) {
-        return node.windows.attach(this, key);
+        return windows.attach(this, key);
     }
 
     /** Completes when every put and get issued on this endpoint has completed at the peer. */
     public CompletableFuture<Void> flush() {
-        return node.windows.flush(this);
+        return windows.flush(this);
+    }
+
+    /** {@link RemoteWindow#put} and {@link RemoteWindow#get} of a window attached through this endpoint. */
+    CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
+        return windows.rma(window, put, offset, local);
+    }
+
+    /** Empties the key cache of this closing endpoint (under the node's lock). */
+    void dropKeys(UcxWorker worker) {
+        for (RemoteWindow window : keys.values()) {
+            window.revoked = true;
+            window.destroyRkey(worker);
+        }
+        keys.clear();
     }
 
     /** Closes the endpoint: pending operations on it fail or are cancelled. Twice is harmless. */
     @Override
     public void close() {
-        node.connections.close(this);
+        connections.close(this);
     }
 
     TransportException failure(String what, int status) {

@@ -102,7 +102,7 @@ final class Handshake {
             channel.configureBlocking(false);
             Client client = new Client(channel, selector, description, deadline);
             client.connect(address);
-            byte[] nonce = Node.randomBytes(NONCE_BYTES);
+            byte[] nonce = TransportContext.randomBytes(NONCE_BYTES);
             client.write(frame(HELLO_BYTES).put(HELLO).putLong(MAGIC).putShort((short) VERSION)
                     .put((byte) mode.ordinal()).put((byte) (secret != null ? FLAG_SECRET : 0)).putLong(nodeId)
                     .put(nonce).flip());

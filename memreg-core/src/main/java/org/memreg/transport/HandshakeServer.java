@@ -248,7 +248,7 @@ final class HandshakeServer implements AutoCloseable {
         p.clientId = hello.getLong();
         p.clientNonce = new byte[Handshake.NONCE_BYTES];
         hello.get(p.clientNonce);
-        p.serverNonce = Node.randomBytes(Handshake.NONCE_BYTES);
+        p.serverNonce = TransportContext.randomBytes(Handshake.NONCE_BYTES);
         byte[] proof = secret == null ? new byte[Secret.PROOF_BYTES]
                 : secret.proof(Handshake.label(false), transcript(p));
         send(p, Handshake.frame(Handshake.CHALLENGE_BYTES).put(Handshake.CHALLENGE).putShort((short) Handshake.VERSION)

@@ -15,13 +15,17 @@ import org.memreg.ucx.Ucp;
  * A node's tagged messages: starting eager and rendezvous sends and receives (the operations
  * themselves are {@link SendOp}, {@link RendezvousSendOp} and {@link ReceiveOp}), the rendezvous
  * sends in progress so that a receiver's refusal reaches its sender, the pool of receive-info
- * buffers, and the small control messages the other parts of the node send. Kept apart from
- * {@link Node} so that the bookkeeping the send and receive operations share has one owner.
+ * buffers. Kept apart from the node so that the bookkeeping the send and receive operations
+ * share has one owner; the operations reach the context, the chunking and the connections
+ * through it.
  *
  * <p>State here is guarded by the node's lock.
  */
 final class Messaging {
-    private final Node node;
+    final TransportContext ctx;
+    final Chunking chunking;
+    /** Where a refusal goes and a failed sender is known. */
+    final Connections connections;
     private final ReentrantLock lock;
     /** Rendezvous sends in progress by message id, so that a receiver's refusal reaches its sender. */
     final Map<Long, RendezvousSendOp> rendezvousSends = new HashMap<>();
@@ -29,9 +33,11 @@ final class Messaging {
     /** Rendezvous headers, reused: an arena per message (its cleaner) cost more than the send. */
     private final ArrayDeque<MemorySegment> headers = new ArrayDeque<>();
 
-    Messaging(Node node) {
-        this.node = node;
-        this.lock = node.lock;
+    Messaging(TransportContext ctx, Chunking chunking, Connections connections) {
+        this.ctx = ctx;
+        this.chunking = chunking;
+        this.connections = connections;
+        this.lock = ctx.lock;
     }
 
     /** {@link Endpoint#send}. */
@@ -40,41 +46,41 @@ final class Messaging {
         checkNative(data);
         lock.lock();
         try {
-            if (!endpoint.isUsable() || node.closed) {
+            if (!endpoint.isUsable() || ctx.closed) {
                 future.completeExceptionally(endpoint.unusable("send"));
                 return future;
             }
-            if (data.byteSize() <= node.eagerBytes) {
-                SendOp.start(node, endpoint, tag, data, future);
+            if (data.byteSize() <= chunking.eagerBytes()) {
+                SendOp.start(ctx, endpoint, tag, data, future);
             } else {
-                RendezvousSendOp op = new RendezvousSendOp(node, endpoint, tag, data, future);
-                if (!op.poll(node)) {
-                    node.engine.add(op);
+                RendezvousSendOp op = new RendezvousSendOp(this, endpoint, tag, data, future);
+                if (!op.poll(ctx)) {
+                    ctx.engine.add(op);
                 }
             }
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         return future;
     }
 
-    /** {@link Node#receive}. */
+    /** The node's {@code receive}. */
     CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         Tags.checkUserTag(tag);
         checkNative(buffer);
         CompletableFuture<Long> future = new CompletableFuture<>();
         lock.lock();
         try {
-            if (node.closed) {
+            if (ctx.closed) {
                 future.completeExceptionally(new TransportException("node is closed", Ucp.ERR_CANCELED));
                 return future;
             }
-            ReceiveOp op = new ReceiveOp(node, tag, buffer, future);
-            if (!op.finishedAtOnce(node)) {
-                node.engine.add(op);
+            ReceiveOp op = new ReceiveOp(this, tag, buffer, future);
+            if (!op.finishedAtOnce(ctx)) {
+                ctx.engine.add(op);
             }
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         return future;
     }
@@ -86,12 +92,12 @@ final class Messaging {
     }
 
     long nextMessageId() {
-        return Node.RANDOM.nextLong() & Tags.ID_MASK;
+        return TransportContext.RANDOM.nextLong() & Tags.ID_MASK;
     }
 
     MemorySegment takeInfo() {
         MemorySegment info = infos.poll();
-        return info != null ? info : node.arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
+        return info != null ? info : ctx.arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
     }
 
     void giveInfo(MemorySegment info) {
@@ -100,7 +106,7 @@ final class Messaging {
 
     MemorySegment takeHeader() {
         MemorySegment header = headers.poll();
-        return header != null ? header : node.arena.allocate(RendezvousSendOp.HEADER_BYTES, 8);
+        return header != null ? header : ctx.arena.allocate(RendezvousSendOp.HEADER_BYTES, 8);
     }
 
     void giveHeader(MemorySegment header) {
@@ -117,18 +123,13 @@ final class Messaging {
 
     /** Tells the sender of a rendezvous message that the receive buffer is too small (under the lock). */
     void refuse(long sender, long messageId, long bufferBytes) {
-        Endpoint endpoint = node.connections.byPeer(sender);
+        Endpoint endpoint = connections.byPeer(sender);
         if (endpoint == null || !endpoint.isUsable()) {
             return;
         }
         MemorySegment message = Arena.ofAuto().allocate(16, 8);
         message.set(JAVA_LONG, 0, messageId);
         message.set(JAVA_LONG, 8, bufferBytes);
-        sendControl(endpoint, Tags.REFUSE, message);
-    }
-
-    /** Sends a control message (under the lock); nobody waits for it. */
-    void sendControl(Endpoint endpoint, long tag, MemorySegment payload) {
-        SendOp.start(node, endpoint, tag, payload, new CompletableFuture<>());
+        ctx.sendControl(endpoint, Tags.REFUSE, message);
     }
 }

@@ -2,14 +2,13 @@ package org.memreg.transport;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.cache.RegistrationCache;
+import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.device.Access;
 import org.memreg.device.UcxDevice;
+import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
@@ -39,56 +38,34 @@ import org.memreg.util.Closing;
  *
  * <p>Closing closes endpoints, unmaps windows and registrations, then UCX. Twice is harmless.
  */
-// Implementation: this class owns the UCX resources, the settings, the one lock and the node's
-// lifecycle; the work is done by its parts, which share that lock: Connections (handshake,
-// endpoint registry), Messaging (tagged send and receive), Windows (windows, revocation, keys,
-// put/get) and ProgressEngine (the operations in flight and the progress thread).
+// Implementation: this class owns the UCX resources, the settings and the node's lifecycle; the
+// work is done by its parts, which share a TransportContext (worker, the one lock, the progress
+// engine, timeout) and never see the node: Connections (handshake, endpoint registry), Messaging
+// (tagged send and receive), Windows (windows, revocation, keys, put/get) and ProgressEngine (the
+// operations in flight and the progress thread).
 public final class Node implements AutoCloseable {
-    static final SecureRandom RANDOM = new SecureRandom();
-
-    final UcxContext context;
-    final UcxWorker worker;
-    final UcxDevice device;
-    final RegistrationCache cache;
-    final long chunkBytes;
-    final long eagerBytes;
-    final int pipelineDepth;
-    final long timeoutNanos;
-    final long connectTimeoutNanos;
-    final ErrorMode errorMode;
-    /** The shared secret peers must prove, or null. */
-    final Secret secret;
-    final long maxWindowBytes;
+    private final UcxContext context;
+    private final UcxWorker worker;
+    private final UcxDevice device;
+    private final RegistrationCache cache;
     private final String name;
     private final long id;
     private final int port;
     /** {@link #workerAddress()}: never changes, so computed once. */
     private final byte[] address;
-    /** The worker's raw UCX address, for the hello to a peer. */
-    final byte[] ucxAddress;
     /** The listener, or null. */
     private final HandshakeServer listener;
-    /** The node's one lock: every UCX call and all the parts' state are under it. */
-    final ReentrantLock lock = new ReentrantLock();
-    final Arena arena = Arena.ofShared();
-    final Connections connections;
-    final Messaging messaging;
-    final Windows windows;
-    final ProgressEngine engine;
-    private volatile long peakRegisteredBytes;
-    volatile boolean closed;
+    private final Arena arena = Arena.ofShared();
+    /** What the parts share: worker, lock, engine, timeout, closed. */
+    private final TransportContext ctx;
+    private final Connections connections;
+    private final Messaging messaging;
+    private final Windows windows;
 
     Node(NodeBuilder b) {
-        this.chunkBytes = b.chunkBytes;
-        this.eagerBytes = b.eagerBytes;
-        this.pipelineDepth = b.pipelineDepth;
-        this.timeoutNanos = b.timeout.toNanos();
-        this.connectTimeoutNanos = b.connectTimeout.toNanos();
-        this.errorMode = b.errorMode;
-        this.secret = b.secret;
-        this.maxWindowBytes = b.maxWindowBytes;
+        ErrorMode errorMode = b.errorMode;
         this.name = b.name;
-        this.id = RANDOM.nextLong() | 1;
+        this.id = TransportContext.RANDOM.nextLong() | 1;
         this.context = UcxContext.create(b.ucxSettings(), b.progressThread);
         UcxWorker w = null;
         UcxDevice d = null;
@@ -99,9 +76,7 @@ public final class Node implements AutoCloseable {
         try {
             w = UcxWorker.create(context);
             d = UcxDevice.builder().context(context).build();
-            c = b.cacheRegistrations ? RegistrationCache.builder(d).maxBytes(b.cacheBytes).merge(false)
-                    .monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME)).statsName("none")
-                    .build() : null;
+            c = chunkCache(b, d);
             u = w.address();
             if (u.length > ControlReceive.BUFFER_BYTES - 128) {
                 throw new TransportException("UCX's worker address of " + u.length + " bytes does not fit a hello;"
@@ -109,7 +84,7 @@ public final class Node implements AutoCloseable {
             }
             a = new NodeAddress(Handshake.VERSION, errorMode, id, u).toBytes();
             if (b.listen != null) {
-                l = new HandshakeServer(b.listen, name, id, errorMode, secret, a, new HandshakeServer.Limits(
+                l = new HandshakeServer(b.listen, name, id, errorMode, b.secret, a, new HandshakeServer.Limits(
                         b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
             }
         } catch (RuntimeException e) {
@@ -121,14 +96,32 @@ public final class Node implements AutoCloseable {
         this.cache = c;
         this.listener = l;
         this.address = a;
-        this.ucxAddress = u;
         this.port = l == null ? 0 : l.port();
-        this.connections = new Connections(this);
-        this.messaging = new Messaging(this);
-        this.windows = new Windows(this);
-        List<Op> control = List.of(new ControlReceive(this, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked));
-        this.engine = new ProgressEngine(this, control, b.progressThread, b.idleSpin.toNanos(), name);
-        engine.start();
+        this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(), name);
+        Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
+        this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
+                this::newEndpoint);
+        this.messaging = new Messaging(ctx, chunking, connections);
+        this.windows = new Windows(ctx, connections, context, b.maxWindowBytes, chunking);
+        ctx.engine.start(List.of(new ControlReceive(ctx, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked)),
+                connections::endpointErrors);
+    }
+
+    /**
+     * The cache of rendezvous chunks; without caching, one that keeps nothing unused (each chunk
+     * registered and deregistered, as for comparison) and needs no monitor for it.
+     */
+    private static RegistrationCache chunkCache(NodeBuilder b, UcxDevice device) {
+        RegistrationCacheBuilder cache = RegistrationCache.builder(device).merge(false).statsName("none");
+        return b.cacheRegistrations
+                ? cache.maxBytes(b.cacheBytes).monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME))
+                        .build()
+                : cache.keepUnused(false).monitor(MemoryMonitor.NONE).build();
+    }
+
+    /** Connections' factory of endpoints: each names this node and the parts its operations go to. */
+    private Endpoint newEndpoint(long ep, long peerId, String description) {
+        return new Endpoint(this, messaging, windows, connections, ep, peerId, description);
     }
 
     /** The standing control receive's handler (under the lock, inside progress): dispatch by type. */
@@ -172,7 +165,7 @@ public final class Node implements AutoCloseable {
      * peers that proved it).
      */
     public byte[] workerAddress() {
-        checkOpen();
+        ctx.checkOpen();
         return address.clone();
     }
 
@@ -188,15 +181,19 @@ public final class Node implements AutoCloseable {
 
     /** Most bytes registered at once since the node started or {@link #resetPeakRegisteredBytes()}. */
     public long peakRegisteredBytes() {
-        return peakRegisteredBytes;
+        return device.peakRegisteredBytes();
     }
 
     /** Starts measuring the peak anew from what is registered now. */
     public void resetPeakRegisteredBytes() {
-        peakRegisteredBytes = device.registeredBytes();
+        device.resetPeakRegisteredBytes();
     }
 
-    /** The registration cache of rendezvous chunks, or null when caching is off. */
+    /**
+     * The registration cache of rendezvous chunks. With caching off
+     * ({@link NodeBuilder#cacheRegistrations}) it keeps nothing unused: every chunk is
+     * deregistered when its transfer is done.
+     */
     public RegistrationCache cache() {
         return cache;
     }
@@ -262,44 +259,12 @@ public final class Node implements AutoCloseable {
      * Returns the number of UCX events progressed.
      */
     public int progress() {
-        return engine.progress();
+        return ctx.engine.progress();
     }
 
     /** Waits for {@code future} up to the node's timeout (progressing it without a progress thread). */
     public <T> T await(CompletableFuture<T> future) {
-        return engine.await(future, timeoutNanos, null);
-    }
-
-    // ---------------------------------------------------------------- for the parts and operations
-
-    void notePinned() {
-        long now = device.registeredBytes();
-        if (now > peakRegisteredBytes) {
-            peakRegisteredBytes = now;
-        }
-    }
-
-    TransportException timedOut(String what) {
-        return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
-                Ucp.ERR_TIMED_OUT);
-    }
-
-    static byte[] randomBytes(int n) {
-        byte[] bytes = new byte[n];
-        RANDOM.nextBytes(bytes);
-        return bytes;
-    }
-
-    /** Releases the lock, then wakes the progress thread in case work was added. */
-    void unlockAndWake() {
-        lock.unlock();
-        engine.wake();
-    }
-
-    void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("node is closed");
-        }
+        return ctx.engine.await(future, ctx.timeoutNanos, null);
     }
 
     // ---------------------------------------------------------------- closing
@@ -310,30 +275,30 @@ public final class Node implements AutoCloseable {
             listener.close(); // first: no new peer while the node goes
         }
         List<Endpoint> endpoints;
-        lock.lock();
+        ctx.lock.lock();
         try {
-            if (closed) {
+            if (ctx.closed) {
                 return;
             }
             endpoints = connections.snapshot();
         } finally {
-            unlockAndWake();
+            ctx.unlockAndWake();
         }
         windows.closeAll();
         for (Endpoint endpoint : endpoints) {
             connections.close(endpoint);
         }
-        if (engine.hasThread()) {
-            engine.wake();
+        if (ctx.engine.hasThread()) {
+            ctx.engine.wake();
         }
-        closed = true;
-        engine.join();
-        lock.lock();
+        ctx.closed = true;
+        ctx.engine.join();
+        ctx.lock.lock();
         try {
-            engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
+            ctx.engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
             Closing.all(cache, device, worker, context, arena); // each one, whatever the one before did
         } finally {
-            unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 

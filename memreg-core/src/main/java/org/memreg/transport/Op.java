@@ -28,12 +28,12 @@ abstract class Op {
 
     /**
      * Advances the operation; true once nothing of it is left in UCX. The time, where a deadline
-     * needs it, is {@code node.engine.now()}: read once per round, and only if asked.
+     * needs it, is {@code ctx.engine.now()}: read once per round, and only if asked.
      */
-    abstract boolean poll(Node node);
+    abstract boolean poll(TransportContext ctx);
 
     /** The node is closing or the endpoint failed: fail the future, cancel what can be cancelled. */
-    abstract void abort(Node node, TransportException cause);
+    abstract void abort(TransportContext ctx, TransportException cause);
 
     /**
      * The status of a request returned by a UCX operation, freeing it once complete: INPROGRESS

@@ -17,8 +17,8 @@ import org.memreg.ucx.UcxWorker;
 /**
  * A node's progress engine: the operations in flight on the worker ({@link Op}) and what drives
  * them, either the progress thread (spin, then arm the worker and poll its event descriptor) or
- * the caller through {@link Node#progress()} and {@link #await}. Kept apart from {@link Node} so
- * that the loop and the sleep/wake race it must get right read in one place.
+ * the caller through the node's {@code progress()} and {@link #await}. Kept apart from the node
+ * so that the loop and the sleep/wake race it must get right read in one place.
  *
  * <p>Everything here runs under the node's lock except the progress thread's loop (it takes the
  * lock with {@code tryLock}), {@link #wake()}, {@link #await} and {@link #join()}.
@@ -32,10 +32,12 @@ final class ProgressEngine {
     /** Longest sleep of the idle progress thread. */
     private static final int SLEEP_MILLIS = 10;
 
-    private final Node node;
+    private final TransportContext ctx;
     private final UcxWorker worker;
     private final ReentrantLock lock;
     private final List<Op> ops = new ArrayList<>();
+    /** Run after every worker progress (the connections' endpoint errors); set by {@link #start}. */
+    private Runnable afterProgress = () -> { };
     private final Thread progressThread;
     /** How long the progress thread spins without events before it sleeps. */
     private final long idleSpinNanos;
@@ -53,15 +55,14 @@ final class ProgressEngine {
     private boolean inRound;
     private long roundNow;
 
-    /** Takes the node's standing {@code control} receives; the progress thread waits for {@link #start()}. */
-    ProgressEngine(Node node, List<Op> control, boolean progressThread, long idleSpinNanos, String name) {
-        this.node = node;
+    /** The engine of {@code ctx}'s worker; the progress thread waits for {@link #start}. */
+    ProgressEngine(TransportContext ctx, boolean progressThread, long idleSpinNanos, String name) {
+        this.ctx = ctx;
         this.idleSpinNanos = idleSpinNanos;
-        this.worker = node.worker;
-        this.lock = node.lock;
-        ops.addAll(control);
+        this.worker = ctx.worker;
+        this.lock = ctx.lock;
         this.eventFd = progressThread ? worker.eventFd() : -1;
-        this.pollFd = Poll.allocate(node.arena, 1);
+        this.pollFd = Poll.allocate(ctx.arena, 1);
         if (eventFd >= 0) {
             Poll.set(pollFd, 0, eventFd, Poll.POLLIN);
         }
@@ -70,8 +71,13 @@ final class ProgressEngine {
                 : null;
     }
 
-    /** Starts the progress thread, if there is one: the last step of building the node. */
-    void start() {
+    /**
+     * Takes the node's standing {@code control} receives and what to do after every worker
+     * progress, then starts the progress thread, if there is one: the last step of building the node.
+     */
+    void start(List<Op> control, Runnable afterProgress) {
+        ops.addAll(control);
+        this.afterProgress = afterProgress;
         if (progressThread != null) {
             progressThread.start();
         }
@@ -87,13 +93,13 @@ final class ProgressEngine {
         added = true;
     }
 
-    /** {@link Node#progress()}: progresses once unless the node is closed. */
+    /** The node's {@code progress()}: progresses once unless the node is closed. */
     int progress() {
         lock.lock();
         try {
-            return node.closed ? 0 : progressLocked(false);
+            return ctx.closed ? 0 : progressLocked(false);
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
@@ -106,7 +112,7 @@ final class ProgressEngine {
      */
     private int progressLocked(boolean full) {
         int events = worker.progress();
-        node.connections.endpointErrors();
+        afterProgress.run();
         if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
             return 0;
         }
@@ -147,11 +153,11 @@ final class ProgressEngine {
             Op op = ops.get(i);
             boolean done;
             try {
-                done = op.poll(node);
+                done = op.poll(ctx);
             } catch (RuntimeException | Error e) { // a bug must fail one operation, not stop progress
                 done = true;
                 try {
-                    op.abort(node, new TransportException("internal error in " + op.getClass().getSimpleName(), e));
+                    op.abort(ctx, new TransportException("internal error in " + op.getClass().getSimpleName(), e));
                 } catch (RuntimeException ignored) {
                     // the operation is dropped either way
                 }
@@ -167,15 +173,15 @@ final class ProgressEngine {
 
     private void progressLoop() {
         long idleSince = System.nanoTime();
-        while (!node.closed) {
+        while (!ctx.closed) {
             int events = 0;
             if (lock.tryLock()) {
                 try {
-                    if (!node.closed) {
+                    if (!ctx.closed) {
                         events = progressLocked(false);
                     }
                 } finally {
-                    node.unlockAndWake();
+                    ctx.unlockAndWake();
                 }
             }
             if (events > 0) {
@@ -204,11 +210,11 @@ final class ProgressEngine {
             boolean armed = false;
             lock.lock();
             try {
-                armed = !node.closed && progressLocked(true) == 0 && worker.arm() == Ucp.OK;
+                armed = !ctx.closed && progressLocked(true) == 0 && worker.arm() == Ucp.OK;
             } finally {
                 lock.unlock();
             }
-            if (armed && !node.closed) {
+            if (armed && !ctx.closed) {
                 Poll.poll(pollFd, 1, SLEEP_MILLIS);
             }
         } catch (LinuxException e) {
@@ -220,7 +226,7 @@ final class ProgressEngine {
 
     /** Wakes the progress thread when it sleeps: called after adding work outside of progress. */
     void wake() {
-        if (sleeping && !node.closed) { // close() joins the thread before the worker goes: it sleeps no more then
+        if (sleeping && !ctx.closed) { // close() joins the thread before the worker goes: it sleeps no more then
             worker.signal();
         }
     }
@@ -276,7 +282,7 @@ final class ProgressEngine {
     /** Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them, drops them. */
     void abortAll(TransportException closing) {
         for (Op op : ops) {
-            op.abort(node, closing);
+            op.abort(ctx, closing);
         }
         for (int i = 0; i < 100 && !ops.isEmpty(); i++) {
             progressLocked(true);

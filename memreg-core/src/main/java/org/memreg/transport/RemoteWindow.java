@@ -2,6 +2,7 @@ package org.memreg.transport;
 
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
+import org.memreg.ucx.UcxWorker;
 
 /**
  * A peer's window as the origin sees it: an attached {@link WindowKey} with its unpacked UCX
@@ -26,6 +27,14 @@ public final class RemoteWindow {
         this.rkey = rkey;
     }
 
+    /** Lets UCX free the unpacked remote key, once (under the node's lock). */
+    void destroyRkey(UcxWorker worker) {
+        if (rkey != 0) {
+            worker.destroyRkey(rkey);
+            rkey = 0;
+        }
+    }
+
     /** The key this window was attached with. */
     public WindowKey key() {
         return key;
@@ -33,12 +42,12 @@ public final class RemoteWindow {
 
     /** Writes {@code source} (native) into the window at {@code offset}. */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
-        return endpoint.node.windows.rma(this, true, offset, source);
+        return endpoint.rma(this, true, offset, source);
     }
 
     /** Reads the window at {@code offset} into {@code target} (native). */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
-        return endpoint.node.windows.rma(this, false, offset, target);
+        return endpoint.rma(this, false, offset, target);
     }
 
     /** Completes when every put and get to this peer completed remotely. */

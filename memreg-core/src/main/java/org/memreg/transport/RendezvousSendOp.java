@@ -3,7 +3,6 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
@@ -21,6 +20,7 @@ import org.memreg.ucx.Ucp;
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 24;
 
+    private final Messaging messaging;
     private final Endpoint endpoint;
     private final CompletableFuture<Long> future;
     private final long address;
@@ -29,28 +29,32 @@ final class RendezvousSendOp extends Op {
     private final long id;
     /** The header's buffer until UCX has sent it, then back in the pool (null). */
     private MemorySegment header;
-    private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
+    private final ChunkPipeline chunks;
     private long headerRequest;
     private boolean headerDone;
-    private long nextOffset;
-    private long doneBytes;
     private boolean failed;
     private boolean refused;
 
-    RendezvousSendOp(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
-        super(node.timeoutNanos);
+    RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data,
+            CompletableFuture<Long> future) {
+        super(messaging.ctx.timeoutNanos);
+        this.messaging = messaging;
         this.endpoint = endpoint;
         this.future = future;
         this.address = data.address();
         this.total = data.byteSize();
-        this.id = node.messaging.nextMessageId();
+        this.id = messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
-        this.header = node.messaging.takeHeader();
+        // UCX may be given our memory handles only once the peer confirmed the connection
+        this.chunks = new ChunkPipeline(messaging.chunking, address, total, Access.LOCAL_READ,
+                (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
+                        endpoint.ready ? memh : 0), () -> "send to " + endpoint);
+        this.header = messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
-        header.set(JAVA_LONG, 16, node.id());
-        this.headerRequest = node.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
-        node.messaging.rendezvousSends.put(id, this);
+        header.set(JAVA_LONG, 16, messaging.ctx.nodeId);
+        this.headerRequest = messaging.ctx.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
+        messaging.rendezvousSends.put(id, this);
     }
 
     /** The receiver refused the message: its buffer holds only {@code bufferBytes}. */
@@ -63,69 +67,46 @@ final class RendezvousSendOp extends Op {
     }
 
     @Override
-    boolean poll(Node node) {
+    boolean poll(TransportContext ctx) {
         if (!headerDone) {
             int status = check(headerRequest);
             if (status == Ucp.INPROGRESS) {
-                return timeout(node);
+                return timeout(ctx);
             }
             headerDone = true;
             headerRequest = 0;
-            node.messaging.giveHeader(header);
+            messaging.giveHeader(header);
             header = null;
             if (status != Ucp.OK) {
                 fail(endpoint.failure("rendezvous header", status));
             }
         }
-        while (!inFlight.isEmpty()) {
-            Chunk chunk = inFlight.peekFirst();
-            int status = check(chunk.request);
-            if (status == Ucp.INPROGRESS) {
-                break;
-            }
-            inFlight.removeFirst();
-            chunk.release();
-            if (status != Ucp.OK && !refused) {
-                fail(endpoint.failure("rendezvous chunk of " + chunk.length + " bytes", status));
-            } else {
-                doneBytes += chunk.length;
-            }
+        int status = chunks.retire(refused);
+        if (status != Ucp.OK) {
+            fail(endpoint.failure("rendezvous chunk", status));
         }
-        while (refused && nextOffset < total && inFlight.size() < node.pipelineDepth) {
-            long length = Math.min(node.chunkBytes, total - nextOffset);
-            Chunk empty = Chunk.empty();
-            empty.request = node.worker.tagSend(endpoint.ep, address, 0, chunkTag, 0);
-            nextOffset += length;
-            inFlight.addLast(empty);
-        }
-        while (!failed && inFlight.size() < node.pipelineDepth && nextOffset < total) {
-            long length = Math.min(node.chunkBytes, total - nextOffset);
-            Chunk chunk;
+        if (refused) {
+            chunks.fillEmpty();
+        } else if (!failed) {
             try {
-                chunk = Chunk.register(node, address + nextOffset, length, Access.LOCAL_READ);
-            } catch (RuntimeException e) {
-                fail(new TransportException("cannot register chunk at offset " + nextOffset + " of a "
-                        + total + "-byte send to " + endpoint, e));
-                break;
+                chunks.fill();
+            } catch (TransportException e) {
+                fail(e);
             }
-            chunk.request = node.worker.tagSend(endpoint.ep, chunk.address, length, chunkTag,
-                    endpoint.ready ? chunk.memh : 0);
-            nextOffset += length;
-            inFlight.addLast(chunk);
         }
-        if (inFlight.isEmpty() && (failed && !refused || nextOffset >= total)) {
+        if (chunks.idle() && (failed && !refused || chunks.allPosted())) {
             if (!failed) {
                 future.complete(total);
             }
-            node.messaging.rendezvousSends.remove(id);
+            messaging.rendezvousSends.remove(id);
             return true;
         }
-        return timeout(node);
+        return timeout(ctx);
     }
 
-    private boolean timeout(Node node) {
-        if (expired(node.engine.now()) && !future.isDone()) {
-            fail(node.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + doneBytes
+    private boolean timeout(TransportContext ctx) {
+        if (expired(ctx.engine.now()) && !future.isDone()) {
+            fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
                     + " bytes done)"));
         }
         return false;
@@ -137,7 +118,7 @@ final class RendezvousSendOp extends Op {
     }
 
     @Override
-    void abort(Node node, TransportException cause) {
+    void abort(TransportContext ctx, TransportException cause) {
         fail(cause);
     }
 }

@@ -14,9 +14,9 @@ final class RmaOp extends Op {
     private final MemorySegment keep;
     private long request;
 
-    RmaOp(Node node, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
+    RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
             MemorySegment keep, Runnable after) {
-        super(node.timeoutNanos);
+        super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.request = request;
         this.what = what;
@@ -26,11 +26,11 @@ final class RmaOp extends Op {
     }
 
     @Override
-    boolean poll(Node node) {
+    boolean poll(TransportContext ctx) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (expired(node.engine.now()) && !future.isDone()) {
-                future.completeExceptionally(node.timedOut(what + " on " + endpoint));
+            if (expired(ctx.engine.now()) && !future.isDone()) {
+                future.completeExceptionally(ctx.timedOut(what + " on " + endpoint));
             }
             return false;
         }
@@ -47,7 +47,7 @@ final class RmaOp extends Op {
     }
 
     @Override
-    void abort(Node node, TransportException cause) {
+    void abort(TransportContext ctx, TransportException cause) {
         future.completeExceptionally(cause);
     }
 }

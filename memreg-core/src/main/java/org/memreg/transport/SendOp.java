@@ -16,8 +16,9 @@ final class SendOp extends Op {
     private final MemorySegment data;
     private long request;
 
-    private SendOp(Node node, Endpoint endpoint, long request, MemorySegment data, CompletableFuture<Long> future) {
-        super(node.timeoutNanos);
+    private SendOp(TransportContext ctx, Endpoint endpoint, long request, MemorySegment data,
+            CompletableFuture<Long> future) {
+        super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.future = future;
         this.length = data.byteSize();
@@ -29,22 +30,23 @@ final class SendOp extends Op {
      * Sends {@code data} under {@code tag} (under the node's lock); {@code future} completes with
      * its length once UCX is done with the buffer, at once or from a later progress.
      */
-    static void start(Node node, Endpoint endpoint, long tag, MemorySegment data, CompletableFuture<Long> future) {
-        long request = node.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
+    static void start(TransportContext ctx, Endpoint endpoint, long tag, MemorySegment data,
+            CompletableFuture<Long> future) {
+        long request = ctx.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
         int status = Ucp.status(request);
         if (status == Ucp.INPROGRESS) {
-            node.engine.add(new SendOp(node, endpoint, request, data, future));
+            ctx.engine.add(new SendOp(ctx, endpoint, request, data, future));
         } else {
             finish(endpoint, future, data.byteSize(), status);
         }
     }
 
     @Override
-    boolean poll(Node node) {
+    boolean poll(TransportContext ctx) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (expired(node.engine.now()) && !future.isDone()) {
-                future.completeExceptionally(node.timedOut("send of " + length + " bytes to " + endpoint));
+            if (expired(ctx.engine.now()) && !future.isDone()) {
+                future.completeExceptionally(ctx.timedOut("send of " + length + " bytes to " + endpoint));
             }
             return false;
         }
@@ -62,7 +64,7 @@ final class SendOp extends Op {
     }
 
     @Override
-    void abort(Node node, TransportException cause) {
+    void abort(TransportContext ctx, TransportException cause) {
         future.completeExceptionally(cause);
     }
 }

@@ -28,7 +28,8 @@ import org.memreg.ucx.UcxMemory;
  * through it throws {@link IllegalStateException}.
  */
 public final class Window implements AutoCloseable {
-    private final Node node;
+    private final TransportContext ctx;
+    private final Windows windows;
     private final long id;
     private final UcxMemory memory;
     private final Access access;
@@ -44,8 +45,9 @@ public final class Window implements AutoCloseable {
     private long issued = 1;
     private volatile boolean closed;
 
-    Window(Node node, long id, UcxMemory memory, Access access, byte[] rkey, int shmid) {
-        this.node = node;
+    Window(TransportContext ctx, Windows windows, long id, UcxMemory memory, Access access, byte[] rkey, int shmid) {
+        this.ctx = ctx;
+        this.windows = windows;
         this.id = id;
         this.memory = memory;
         this.access = access;
@@ -91,30 +93,30 @@ public final class Window implements AutoCloseable {
      * next key before revoking the key of one that must go.
      */
     public WindowKey nextKey() {
-        node.lock.lock();
+        ctx.lock.lock();
         try {
             checkOpen();
             issued = generation + 1;
             return key(issued);
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
     private WindowKey key(long generation) {
-        return new WindowKey(node.id(), id, generation, memory.address(), memory.length(), access, rkey);
+        return new WindowKey(ctx.nodeId, id, generation, memory.address(), memory.length(), access, rkey);
     }
 
     /** Revokes the current key generation at every peer; the next {@link #key()} has the next one. */
     public void invalidate() {
         checkOpen();
-        node.windows.revoke(id, generation);
-        node.lock.lock();
+        windows.revoke(id, generation);
+        ctx.lock.lock();
         try {
             generation++;
             issued = Math.max(issued, generation);
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
@@ -138,10 +140,10 @@ public final class Window implements AutoCloseable {
         }
         closed = true; // from now on peers asking about it are told it is gone
         try {
-            node.windows.revoke(id, generation);
+            windows.revoke(id, generation);
         } finally {
             scope.close(); // before the unmap: no thread can reach the memory through segment() now
-            node.windows.close(this, memory);
+            windows.close(this, memory);
         }
     }
 

@@ -22,6 +22,7 @@ import org.memreg.linux.MemInfo;
 import org.memreg.linux.SysConf;
 import org.memreg.linux.SysvShm;
 import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
 
@@ -30,7 +31,7 @@ import org.memreg.ucx.UcxWorker;
  * describing them to peers that ask), the revocation protocol (revoke to every peer and wait for
  * the acknowledgements; on a peer's revoke, flush and acknowledge), and, as origin, attaching keys
  * as their owner describes them, the revoked generations it heard of, the endpoints' remote-key
- * caches, and put, get and flush. Kept apart from {@link Node} so that the protocol's two halves
+ * caches, and put, get and flush. Kept apart from the node so that the protocol's two halves
  * and the stale-key checks they feed read in one place.
  *
  * <p><b>Attach.</b> The bytes of a {@link WindowKey} a user holds only select a window: attach asks
@@ -43,9 +44,17 @@ import org.memreg.ucx.UcxWorker;
  * <p>State here is guarded by the node's lock.
  */
 final class Windows {
-    private final Node node;
+    private final TransportContext ctx;
     private final UcxWorker worker;
     private final ReentrantLock lock;
+    /** The peers to revoke at and answer. */
+    private final Connections connections;
+    /** Maps and allocates windows' memory. */
+    private final UcxContext ucx;
+    /** Most bytes of windows this node allocates, together. */
+    private final long maxWindowBytes;
+    /** Which puts and gets register their local buffer (through its cache). */
+    private final Chunking chunking;
     private final Map<Long, Window> windows = new HashMap<>();
     /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
     private final Map<List<Long>, Long> revoked = new HashMap<>();
@@ -53,16 +62,26 @@ final class Windows {
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
     private final Warnings badRequests = new Warnings("memreg node dropped window requests");
+    /**
+     * The memory handle of a put or get whose local buffer memreg does not register (see
+     * {@link #registeredLocally}): none, and UCX copies the bytes or registers them itself, as
+     * {@code ucp_put_nbx}/{@code ucp_get_nbx} do without {@code UCP_OP_ATTR_FIELD_MEMH}.
+     */
+    private static final long UCX_REGISTERS = 0;
 
-    Windows(Node node) {
-        this.node = node;
-        this.worker = node.worker;
-        this.lock = node.lock;
+    Windows(TransportContext ctx, Connections connections, UcxContext ucx, long maxWindowBytes, Chunking chunking) {
+        this.ctx = ctx;
+        this.worker = ctx.worker;
+        this.lock = ctx.lock;
+        this.connections = connections;
+        this.ucx = ucx;
+        this.maxWindowBytes = maxWindowBytes;
+        this.chunking = chunking;
     }
 
     // ---------------------------------------------------------------- owner
 
-    /** {@link Node#allocateWindow}. */
+    /** The node's {@code allocateWindow}. */
     Window allocate(long bytes, Access access) {
         Objects.requireNonNull(access, "access");
         long page = SysConf.pageSize();
@@ -77,17 +96,17 @@ final class Windows {
                     Ucp.ERR_NO_MEMORY);
         }
         return add(access, prot -> {
-            if (rounded > node.maxWindowBytes - allocatedBytes) {
+            if (rounded > maxWindowBytes - allocatedBytes) {
                 throw new TransportException(String.format("a window of %s would take this node's windows to %s, over"
                         + " %s=%s", Settings.formatBytesShort(rounded), Settings.formatBytesShort(allocatedBytes + rounded),
-                        NodeBuilder.MAX_WINDOW_BYTES_PROP_NAME, Settings.formatBytesShort(node.maxWindowBytes)),
+                        NodeBuilder.MAX_WINDOW_BYTES_PROP_NAME, Settings.formatBytesShort(maxWindowBytes)),
                         Ucp.ERR_NO_MEMORY);
             }
-            return node.context.allocate(rounded, prot);
+            return ucx.allocate(rounded, prot);
         });
     }
 
-    /** {@link Node#registerWindow}. */
+    /** The node's {@code registerWindow}. */
     Window register(MemorySegment memory, Access access) {
         Objects.requireNonNull(access, "access");
         if (!memory.isNative() || memory.byteSize() <= 0) {
@@ -99,7 +118,7 @@ final class Windows {
             throw new IllegalArgumentException("a window needs whole pages (address and size multiples of " + page
                     + "): " + memory);
         }
-        return add(access, prot -> node.context.map(memory.address(), memory.byteSize(), prot));
+        return add(access, prot -> ucx.map(memory.address(), memory.byteSize(), prot));
     }
 
     private Window add(Access access, IntFunction<UcxMemory> map) {
@@ -107,7 +126,7 @@ final class Windows {
                 | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
         lock.lock();
         try {
-            node.checkOpen();
+            ctx.checkOpen();
             UcxMemory memory = map.apply(prot);
             Window window;
             try {
@@ -118,10 +137,10 @@ final class Windows {
                 }
                 long windowId;
                 do {
-                    windowId = Node.RANDOM.nextLong();
+                    windowId = TransportContext.RANDOM.nextLong();
                 } while (windowId == 0 || windows.containsKey(windowId));
                 int shmid = memory.allocated() ? SysvShm.idOf(memory.address()) : -1;
-                window = new Window(node, windowId, memory, access, rkey, shmid);
+                window = new Window(ctx, this, windowId, memory, access, rkey, shmid);
             } catch (RuntimeException e) {
                 memory.close();
                 throw e;
@@ -132,7 +151,7 @@ final class Windows {
             }
             return window;
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
@@ -145,7 +164,7 @@ final class Windows {
             }
             memory.close();
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
@@ -166,34 +185,34 @@ final class Windows {
         List<ControlReceive> receives = new ArrayList<>();
         lock.lock();
         try {
-            if (node.closed) {
+            if (ctx.closed) {
                 return;
             }
             long revokeId = ++nextRevokeId & Tags.LOW48;
-            for (Endpoint endpoint : node.connections.endpoints()) {
+            for (Endpoint endpoint : connections.endpoints()) {
                 if (!endpoint.isUsable() || endpoint.peerId == 0) {
                     continue;
                 }
                 CompletableFuture<Long> ack = new CompletableFuture<>();
-                ControlReceive receive = new ControlReceive(node, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
+                ControlReceive receive = new ControlReceive(ctx, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
                         (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
-                node.engine.add(receive);
+                ctx.engine.add(receive);
                 receives.add(receive);
                 acks.add(ack);
                 MemorySegment message = Arena.ofAuto().allocate(32, 8);
-                message.set(JAVA_LONG, 0, node.id());
+                message.set(JAVA_LONG, 0, ctx.nodeId);
                 message.set(JAVA_LONG, 8, windowId);
                 message.set(JAVA_LONG, 16, generation);
                 message.set(JAVA_LONG, 24, revokeId);
-                node.messaging.sendControl(endpoint, Tags.REVOKE, message);
+                ctx.sendControl(endpoint, Tags.REVOKE, message);
             }
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
-        long deadline = System.nanoTime() + Math.min(node.timeoutNanos, TimeUnit.SECONDS.toNanos(5));
+        long deadline = System.nanoTime() + Math.min(ctx.timeoutNanos, TimeUnit.SECONDS.toNanos(5));
         for (CompletableFuture<Long> ack : acks) {
             try {
-                node.engine.await(ack, Math.max(1, deadline - System.nanoTime()), null);
+                ctx.engine.await(ack, Math.max(1, deadline - System.nanoTime()), null);
             } catch (TransportException e) {
                 // a peer that failed or does not answer is skipped: it cannot reach the memory after unmap
                 // through shared memory (UCX-allocated segments outlive our mapping), nor over TCP
@@ -201,9 +220,9 @@ final class Windows {
         }
         lock.lock();
         try {
-            receives.forEach(r -> r.cancel(node));
+            receives.forEach(r -> r.cancel(ctx));
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
@@ -216,9 +235,9 @@ final class Windows {
         long generation = payload.get(JAVA_LONG, 16);
         long revokeId = payload.get(JAVA_LONG, 24) & Tags.LOW48;
         revoked.merge(List.of(owner, windowId), generation, Math::max);
-        Endpoint toOwner = node.connections.byPeer(owner);
+        Endpoint toOwner = connections.byPeer(owner);
         List<RemoteWindow> stale = new ArrayList<>();
-        for (Endpoint endpoint : node.connections.endpoints()) {
+        for (Endpoint endpoint : connections.endpoints()) {
             RemoteWindow attached = endpoint.peerId == owner ? endpoint.keys.get(windowId) : null;
             if (attached != null && attached.key.generation() <= generation) {
                 attached.revoked = true;
@@ -227,36 +246,20 @@ final class Windows {
             }
         }
         if (toOwner == null || !toOwner.isUsable()) {
-            stale.forEach(this::destroyRkey);
+            stale.forEach(window -> window.destroyRkey(worker));
             return;
         }
         // Flush what we issued to the owner, then drop the keys and acknowledge.
         long request = worker.flushEndpoint(toOwner.ep);
-        node.engine.add(new RmaOp(node, toOwner, request, "flush before revoke acknowledgement",
+        ctx.engine.add(new RmaOp(ctx, toOwner, request, "flush before revoke acknowledgement",
                 new CompletableFuture<>(), null, () -> {
-                    stale.forEach(this::destroyRkey);
+                    stale.forEach(window -> window.destroyRkey(worker));
                     MemorySegment ack = Arena.ofAuto().allocate(8, 8);
-                    ack.set(JAVA_LONG, 0, node.id());
+                    ack.set(JAVA_LONG, 0, ctx.nodeId);
                     if (toOwner.isUsable()) {
-                        node.messaging.sendControl(toOwner, Tags.REVOKE_ACK | revokeId, ack);
+                        ctx.sendControl(toOwner, Tags.REVOKE_ACK | revokeId, ack);
                     }
                 }));
-    }
-
-    private void destroyRkey(RemoteWindow window) {
-        if (window.rkey != 0) {
-            worker.destroyRkey(window.rkey);
-            window.rkey = 0;
-        }
-    }
-
-    /** Empties a closing endpoint's key cache (under the lock). */
-    void dropKeys(Endpoint endpoint) {
-        for (RemoteWindow window : endpoint.keys.values()) {
-            window.revoked = true;
-            destroyRkey(window);
-        }
-        endpoint.keys.clear();
     }
 
     /**
@@ -270,7 +273,7 @@ final class Windows {
         }
         long requester = payload.get(JAVA_LONG, 0);
         long requestId = payload.get(JAVA_LONG, 8) & Tags.LOW48;
-        Endpoint to = node.connections.byPeer(requester);
+        Endpoint to = connections.byPeer(requester);
         if (to == null || !to.isUsable()) {
             badRequests.warn(String.format("a window request from node %016x, which is not connected", requester));
             return;
@@ -281,7 +284,7 @@ final class Windows {
         byte[] bytes = answer.toBytes();
         MemorySegment message = Arena.ofAuto().allocate(bytes.length, 8);
         message.copyFrom(MemorySegment.ofArray(bytes));
-        node.messaging.sendControl(to, Tags.DESCRIPTION | requestId, message);
+        ctx.sendControl(to, Tags.DESCRIPTION | requestId, message);
     }
 
     /** {@link Endpoint#attach}: asks the owner, then unpacks the remote key the owner described. */
@@ -295,28 +298,28 @@ final class Windows {
             if (cached != null) {
                 return cached;
             }
-            long requestId = Node.RANDOM.nextLong() & Tags.LOW48;
-            receive = new ControlReceive(node, Tags.DESCRIPTION | requestId, Tags.EXACT, false,
+            long requestId = TransportContext.RANDOM.nextLong() & Tags.LOW48;
+            receive = new ControlReceive(ctx, Tags.DESCRIPTION | requestId, Tags.EXACT, false,
                     (tag, payload) -> answer.complete(payload.toArray(JAVA_BYTE)));
-            node.engine.add(receive);
+            ctx.engine.add(receive);
             MemorySegment ask = Arena.ofAuto().allocate(32, 8);
-            ask.set(JAVA_LONG, 0, node.id());
+            ask.set(JAVA_LONG, 0, ctx.nodeId);
             ask.set(JAVA_LONG, 8, requestId);
             ask.set(JAVA_LONG, 16, key.windowId());
             ask.set(JAVA_LONG, 24, key.generation());
-            node.messaging.sendControl(endpoint, Tags.DESCRIBE, ask);
+            ctx.sendControl(endpoint, Tags.DESCRIBE, ask);
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         byte[] bytes;
         try {
-            bytes = node.engine.await(answer, node.timeoutNanos, endpoint);
+            bytes = ctx.engine.await(answer, ctx.timeoutNanos, endpoint);
         } catch (TransportException e) {
             lock.lock();
             try {
-                receive.cancel(node);
+                receive.cancel(ctx);
             } finally {
-                node.unlockAndWake();
+                ctx.unlockAndWake();
             }
             throw new TransportException("the owner of " + key + " did not describe it: " + e.getMessage(), e.status());
         }
@@ -344,17 +347,17 @@ final class Windows {
             RemoteWindow older = endpoint.keys.put(key.windowId(), window);
             if (older != null) {
                 older.revoked = true;
-                destroyRkey(older);
+                older.destroyRkey(worker);
             }
             return window;
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
     }
 
     /** The checks before and after asking the owner (under the lock): the cached window, or null. */
     private RemoteWindow checkAttach(Endpoint endpoint, WindowKey key) {
-        if (!endpoint.isUsable() || node.closed) {
+        if (!endpoint.isUsable() || ctx.closed) {
             throw endpoint.unusable("attach " + key);
         }
         if (key.owner() != endpoint.peerId) {
@@ -396,6 +399,16 @@ final class Windows {
         }
     }
 
+    /**
+     * Whether a put or get of {@code bytes} hands UCX the local buffer's registration (through the
+     * cache, as rendezvous chunks do): above the eager size, else UCX moves it in bounce-buffer
+     * fragments; up to one chunk, so that one transfer pins no more than a chunk does. Other
+     * sizes go without a memory handle ({@link #UCX_REGISTERS}), by design.
+     */
+    private boolean registeredLocally(long bytes) {
+        return bytes > chunking.eagerBytes() && bytes <= chunking.chunkBytes();
+    }
+
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
     CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
         CompletableFuture<Void> future = new CompletableFuture<>();
@@ -418,7 +431,7 @@ final class Windows {
         lock.lock();
         try {
             Endpoint endpoint = window.endpoint;
-            if (!endpoint.isUsable() || node.closed) {
+            if (!endpoint.isUsable() || ctx.closed) {
                 future.completeExceptionally(endpoint.unusable(what));
                 return future;
             }
@@ -430,22 +443,20 @@ final class Windows {
                 return future;
             }
             long remote = key.address() + offset;
-            // Large transfers hand UCX the local buffer's registration (through the cache), as for
-            // rendezvous chunks: without a memory handle UCX moves them in bounce-buffer fragments.
-            Chunk chunk = local.byteSize() > node.eagerBytes && local.byteSize() <= node.chunkBytes
-                    ? Chunk.register(node, local.address(), local.byteSize(),
+            Chunk chunk = registeredLocally(local.byteSize())
+                    ? Chunk.register(chunking.cache(), local.address(), local.byteSize(),
                             put ? Access.LOCAL_READ : Access.LOCAL_WRITE)
                     : null;
-            long memh = chunk == null ? 0 : chunk.memh;
+            long memh = chunk != null ? chunk.memh : UCX_REGISTERS;
             long request = put
                     ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                     : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
-            RmaOp op = new RmaOp(node, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
-            if (!op.poll(node)) {
-                node.engine.add(op);
+            RmaOp op = new RmaOp(ctx, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
+            if (!op.poll(ctx)) {
+                ctx.engine.add(op);
             }
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         return future;
     }
@@ -455,16 +466,16 @@ final class Windows {
         CompletableFuture<Void> future = new CompletableFuture<>();
         lock.lock();
         try {
-            if (!endpoint.isUsable() || node.closed) {
+            if (!endpoint.isUsable() || ctx.closed) {
                 future.completeExceptionally(endpoint.unusable("flush"));
                 return future;
             }
-            RmaOp op = new RmaOp(node, endpoint, worker.flushEndpoint(endpoint.ep), "flush", future, null, null);
-            if (!op.poll(node)) {
-                node.engine.add(op);
+            RmaOp op = new RmaOp(ctx, endpoint, worker.flushEndpoint(endpoint.ep), "flush", future, null, null);
+            if (!op.poll(ctx)) {
+                ctx.engine.add(op);
             }
         } finally {
-            node.unlockAndWake();
+            ctx.unlockAndWake();
         }
         return future;
     }

@@ -48,6 +48,27 @@ class RegistrationCacheTest {
     }
 
     @Test
+    void shouldDeregisterAtTheLastReleaseWhenKeepingNothingUnused() {
+        cache.close();
+        cache = RegistrationCache.builder(device).keepUnused(false).build();
+        Registration first = cache.acquire(BASE, 4 * PAGE, Access.LOCAL_READ);
+        Registration shared = cache.acquire(BASE + PAGE, PAGE, Access.LOCAL_READ);
+        assertEquals(first.localKey(), shared.localKey(), "a held registration is still shared");
+        first.close();
+        assertEquals(1, device.liveRegions(), "held by the second holder");
+        shared.close();
+        assertEquals(0, device.liveRegions(), "the last release deregistered it");
+        try (Registration again = cache.acquire(BASE, 4 * PAGE, Access.LOCAL_READ)) {
+            assertTrue(again.isValid());
+        }
+        assertEquals(0, device.liveRegions());
+        CacheStats stats = cache.stats();
+        assertEquals(2, stats.misses(), "nothing unused to hit");
+        assertEquals(2, stats.deregistrations());
+        assertEquals(0, stats.entries());
+    }
+
+    @Test
     void shouldRoundOutToPages() {
         try (Registration reg = cache.acquire(BASE + 100, PAGE, Access.LOCAL_READ)) {
             assertEquals(BASE, reg.address());

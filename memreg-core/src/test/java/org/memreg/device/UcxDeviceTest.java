@@ -84,6 +84,23 @@ class UcxDeviceTest extends DeviceContractTest {
     }
 
     @Test
+    void shouldTrackItsPeakOfRegisteredBytes() {
+        UcxDevice ucx = (UcxDevice) device;
+        long address = map(8);
+        MemoryRegion a = device.register(address, 4 * PAGE, Access.LOCAL_READ);
+        MemoryRegion b = device.register(address + 2 * PAGE, 6 * PAGE, Access.LOCAL_READ);
+        assertEquals(8 * PAGE, ucx.peakRegisteredBytes(), "overlapping pages counted once");
+        device.deregister(a);
+        device.deregister(b);
+        assertEquals(0, device.registeredBytes());
+        assertEquals(8 * PAGE, ucx.peakRegisteredBytes(), "the peak stays");
+        ucx.resetPeakRegisteredBytes();
+        assertEquals(0, ucx.peakRegisteredBytes(), "reset to what is registered now");
+        device.deregister(device.register(address, PAGE, Access.LOCAL_READ));
+        assertEquals(PAGE, ucx.peakRegisteredBytes());
+    }
+
+    @Test
     void shouldOwnAndCloseItsOwnContext() {
         UcxDevice own = UcxDevice.builder().build();
         long address = map(1);

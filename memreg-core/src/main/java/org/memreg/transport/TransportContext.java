@@ -1,0 +1,68 @@
+package org.memreg.transport;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.security.SecureRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxWorker;
+
+/**
+ * What a node's parts ({@link Connections}, {@link Messaging}, {@link Windows}) and its
+ * operations share, in place of the node itself: the node's id, its UCX worker, the one lock
+ * every UCX call and all the parts' state are under, the arena of its small buffers, the
+ * timeout, whether it is closing, and the {@link ProgressEngine}. The node owns these and
+ * its lifecycle; a part gets this and the other parts it calls, nothing more.
+ */
+final class TransportContext {
+    static final SecureRandom RANDOM = new SecureRandom();
+
+    final long nodeId;
+    final UcxWorker worker;
+    final ReentrantLock lock = new ReentrantLock();
+    final Arena arena;
+    /** Per send, rendezvous, put, get and flush. */
+    final long timeoutNanos;
+    final ProgressEngine engine;
+    /** Set when the node closes: parts refuse new work, the progress thread stops. */
+    volatile boolean closed;
+
+    TransportContext(long nodeId, UcxWorker worker, Arena arena, long timeoutNanos, boolean progressThread,
+            long idleSpinNanos, String name) {
+        this.nodeId = nodeId;
+        this.worker = worker;
+        this.arena = arena;
+        this.timeoutNanos = timeoutNanos;
+        this.engine = new ProgressEngine(this, progressThread, idleSpinNanos, name);
+    }
+
+    /** Releases the lock, then wakes the progress thread in case work was added. */
+    void unlockAndWake() {
+        lock.unlock();
+        engine.wake();
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("node is closed");
+        }
+    }
+
+    TransportException timedOut(String what) {
+        return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
+                Ucp.ERR_TIMED_OUT);
+    }
+
+    /** Sends a control message (under the lock); nobody waits for it. */
+    void sendControl(Endpoint endpoint, long tag, MemorySegment payload) {
+        SendOp.start(this, endpoint, tag, payload, new CompletableFuture<>());
+    }
+
+    static byte[] randomBytes(int n) {
+        byte[] bytes = new byte[n];
+        RANDOM.nextBytes(bytes);
+        return bytes;
+    }
+}

@@ -1,0 +1,126 @@
+package org.memreg.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.device.Device;
+import org.memreg.device.MemoryRegion;
+import org.memreg.device.UcxDevice;
+import org.memreg.device.UcxRegion;
+import org.memreg.monitor.MemoryMonitor;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * The rendezvous chunk path: a chunk gets its UCX memory handle from the cache's registration or
+ * fails, and a node that does not cache deregisters every chunk when its transfer is done.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ChunkPathTest {
+    private static final long MESSAGE = 5L << 20; // three chunks of the default 2 MiB
+
+    /** A device whose regions are no UCX memory: what a cache over the wrong device would hand a chunk. */
+    private static final class PlainDevice implements Device {
+        record Region(long address, long length, Access access, long localKey, long remoteKey) implements MemoryRegion {}
+
+        final Set<MemoryRegion> live = new HashSet<>();
+
+        @Override
+        public String name() {
+            return "plain-test";
+        }
+
+        @Override
+        public MemoryRegion register(long address, long length, Access access) {
+            Region region = new Region(address, length, access, live.size() + 1, live.size() + 1);
+            live.add(region);
+            return region;
+        }
+
+        @Override
+        public void deregister(MemoryRegion region) {
+            live.remove(region);
+        }
+
+        @Override
+        public long registeredBytes() {
+            return live.stream().mapToLong(MemoryRegion::length).sum();
+        }
+
+        @Override
+        public void close() {
+            live.clear();
+        }
+    }
+
+    @Test
+    void shouldRefuseAChunkWhoseRegistrationHasNoMemoryHandle() {
+        PlainDevice device = new PlainDevice();
+        try (RegistrationCache cache = RegistrationCache.builder(device).monitor(MemoryMonitor.NONE)
+                .statsName("none").build(); Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(1 << 16, 4096);
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> Chunk.register(cache, buffer.address(), buffer.byteSize(), Access.LOCAL_READ));
+            assertTrue(e.getMessage().contains("no UCX memory handle") && e.getMessage().contains("plain-test"),
+                    e.getMessage());
+            assertEquals(0, cache.stats().inUseBytes(), "the registration was released");
+        }
+    }
+
+    @Test
+    void shouldGiveAChunkTheMemoryHandleOfItsCachedRegistration() {
+        UcxTestSupport.assumeUcx();
+        try (UcxDevice device = UcxDevice.builder().build();
+             RegistrationCache cache = RegistrationCache.builder(device).monitor(MemoryMonitor.NONE)
+                     .statsName("none").build(); Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(1 << 16, 4096);
+            Chunk chunk = Chunk.register(cache, buffer.address() + 100, 1000, Access.LOCAL_WRITE);
+            try (var registration = cache.acquire(buffer.address() + 100, 1000, Access.LOCAL_WRITE)) {
+                assertEquals(((UcxRegion) registration.region()).memh(), chunk.memh, "the cached region's handle");
+                assertTrue(chunk.memh != 0);
+            }
+            chunk.release();
+            assertEquals(0, cache.stats().inUseBytes());
+        }
+    }
+
+    @Test
+    void shouldDeregisterEveryChunkWhenNotCaching() throws Exception {
+        UcxTestSupport.assumeUcx();
+        assertEquals(0, registeredAfterOneMessage(false), "nothing stays registered without caching");
+        assertTrue(registeredAfterOneMessage(true) > 0, "the caching node keeps its chunks registered");
+    }
+
+    /** Sends one rendezvous message between two nodes; returns the bytes both still have registered. */
+    private static long registeredAfterOneMessage(boolean caching) throws Exception {
+        try (Node receiver = node("receiver", caching); Node sender = node("sender", caching);
+             Arena arena = Arena.ofShared()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            MemorySegment data = arena.allocate(MESSAGE, 4096);
+            MemorySegment buffer = arena.allocate(MESSAGE, 4096);
+            var received = receiver.receive(3, buffer);
+            assertEquals(MESSAGE, endpoint.send(3, data).get(30, TimeUnit.SECONDS));
+            assertEquals(MESSAGE, received.get(30, TimeUnit.SECONDS));
+            for (Node node : new Node[] {sender, receiver}) {
+                assertTrue(node.peakRegisteredBytes() >= NodeBuilder.CHUNK_BYTES_DEFAULT,
+                        node + " registered its chunks: peak " + node.peakRegisteredBytes());
+                assertEquals(0, node.cache().stats().inUseBytes(), node + ": every chunk released");
+            }
+            return sender.registeredBytes() + receiver.registeredBytes();
+        }
+    }
+
+    private static Node node(String name, boolean caching) {
+        return Node.builder().name(name).ucx("NET_DEVICES", "lo").cacheRegistrations(caching).monitor("none")
+                .build();
+    }
+}
