@@ -10,7 +10,10 @@ import org.memreg.linux.LinuxException;
 import org.memreg.linux.MemoryLock;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
+import org.memreg.util.Budget;
+import org.memreg.util.Keys;
 import org.memreg.util.PageCounts;
+import org.memreg.util.RangeCheck;
 
 /**
  * A {@link Device} that pins memory with the kernel's {@code mlock}: registered pages stay
@@ -98,7 +101,7 @@ public final class MlockDevice implements Device {
                 throw new DeviceException("mlock device is closed");
             }
             List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked",
-                    bound.description() + "; " + bound.howToRaise());
+                    bound.description() + "; " + bound.howToRaise(), ResourceExhaustedException::new);
             lock(gaps, address, length);
             locks.increment(address, end);
             LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());

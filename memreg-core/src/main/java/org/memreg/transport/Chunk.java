@@ -1,8 +1,8 @@
 package org.memreg.transport;
 
 import org.memreg.cache.Registration;
-import org.memreg.device.UcxDevice;
-import org.memreg.device.UcxRegion;
+import org.memreg.ucx.UcxDevice;
+import org.memreg.ucx.UcxRegion;
 
 /**
  * One registered chunk of a rendezvous message: the UCX memory handle UCX is given with the

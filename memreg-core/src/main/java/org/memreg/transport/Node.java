@@ -9,10 +9,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
-import org.memreg.device.UcxDevice;
 import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
+import org.memreg.ucx.UcxDevice;
 import org.memreg.ucx.UcxWorker;
 import org.memreg.util.Closing;
 
