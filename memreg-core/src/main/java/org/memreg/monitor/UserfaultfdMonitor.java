@@ -109,19 +109,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * {@value #REALTIME_PROP_NAME}.
      */
     public static UserfaultfdMonitor open(boolean realtimeReader) {
-        return open(realtimeReader, 0);
-    }
-
-    /**
-     * {@link #open(boolean)} with {@code extraFeatures} ({@link UffdFeatures}) requested too, such as
-     * {@link UffdFeatures#WP_HUGETLBFS_SHMEM}, without which the kernel refuses to watch shared
-     * memory (shmem, SysV segments) in write-protect mode.
-     *
-     * @throws MonitorUnavailableException when userfaultfd or those features are not
-     *     available here
-     */
-    public static UserfaultfdMonitor open(boolean realtimeReader, long extraFeatures) {
-        return open(realtimeReader, extraFeatures, false);
+        return open(realtimeReader, false);
     }
 
     /**
@@ -133,7 +121,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      *     UFFDIO_WRITEPROTECT are not available here
      */
     public static UserfaultfdMonitor openStrict() {
-        UserfaultfdMonitor monitor = open(Settings.bool(REALTIME_PROP_NAME, REALTIME_DEFAULT), 0, true);
+        UserfaultfdMonitor monitor = open(Settings.bool(REALTIME_PROP_NAME, REALTIME_DEFAULT), true);
         int errno = monitor.probeWriteProtect();
         if (errno != 0) {
             monitor.close();
@@ -161,12 +149,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    private static UserfaultfdMonitor open(boolean realtimeReader, long extraFeatures, boolean strict) {
+    private static UserfaultfdMonitor open(boolean realtimeReader, boolean strict) {
         // Write-protect mode only: missing mode would trap the first touch of a dropped page, and
         // a JVM thread faulting there while a safepoint begins hangs the whole JVM.
         Userfaultfd uffd;
         try {
-            uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP | extraFeatures);
+            uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP);
         } catch (NotAvailableException e) {
             throw new MonitorUnavailableException(e.facility(), e.reason(), e.errno(), e);
         }
