@@ -16,9 +16,9 @@ import org.memreg.cli.workload.Strategy;
 import org.memreg.cli.workload.WorkloadDevice;
 import org.memreg.cli.workload.WorkloadResult;
 import org.memreg.config.Settings;
-import org.memreg.linux.NotAvailableException;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
+import org.memreg.monitor.MonitorUnavailableException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -96,7 +96,7 @@ final class DemoCommand implements Callable<Integer> {
                             .run(strategy, durationNanos, maxOperations,
                                     elapsed -> progress.show((double) elapsed / durationNanos, label));
                     results.computeIfAbsent(strategy, s -> new ArrayList<>()).add(result);
-                } catch (NotAvailableException e) {
+                } catch (MonitorUnavailableException e) {
                     err.println("memreg demo: skipping '" + strategy.label() + "': " + e.getMessage());
                 }
                 progress.unitDone(label);

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import org.memreg.linux.ProcessMaps;
 import org.memreg.linux.SysConf;
@@ -55,9 +54,9 @@ final class PagesCommand implements Callable<Integer> {
             summary = ProcessPages.census(placement, bounds[0], bounds[1]);
             heading = String.format("pid %d, 0x%x-0x%x, nodes %s", pid, bounds[0], bounds[1], topology.nodeSet());
         } else {
-            List<ProcessMaps.Area> mappings = ProcessMaps.of(pid).stream().filter(m -> !m.special()).toList();
-            summary = ProcessPages.census(placement, mappings);
-            heading = String.format("pid %d, %d mappings, nodes %s", pid, mappings.size(), topology.nodeSet());
+            long mappings = ProcessMaps.of(pid).stream().filter(m -> !m.special()).count();
+            summary = ProcessPages.census(placement);
+            heading = String.format("pid %d, %d mappings, nodes %s", pid, mappings, topology.nodeSet());
         }
         out.println(heading);
         NodeTable.print(out, placement.pageSize(), new String[] {"present"}, summary);

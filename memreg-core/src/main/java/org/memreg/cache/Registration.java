@@ -53,9 +53,9 @@ public final class Registration implements AutoCloseable {
     }
 
     /**
-     * The device's region under this registration, as the device made it (for a
-     * {@link org.memreg.device.UcxDevice} a {@link org.memreg.device.UcxRegion} with its UCX
-     * memory handle): what a transport hands the device's engine with a transfer. Good while
+     * The device's region under this registration, as the device made it (for the transport's
+     * UCX device, a region with its UCX memory handle): what a transport hands the device's
+     * engine with a transfer. Good while
      * this holder holds it and {@link #isValid()}; the cache deregisters it after that.
      */
     public MemoryRegion region() {

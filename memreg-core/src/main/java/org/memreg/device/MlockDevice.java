@@ -4,12 +4,16 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.memreg.util.PageCounts;
+import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.MemoryLock;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
+import org.memreg.util.Budget;
+import org.memreg.util.Keys;
+import org.memreg.util.PageCounts;
+import org.memreg.util.RangeCheck;
 
 /**
  * A {@link Device} that pins memory with the kernel's {@code mlock}: registered pages stay
@@ -97,7 +101,7 @@ public final class MlockDevice implements Device {
                 throw new DeviceException("mlock device is closed");
             }
             List<long[]> gaps = Budget.newRanges(locks, address, end, pinBudget, "mlock pin budget", "locked",
-                    bound.description() + "; " + bound.howToRaise());
+                    bound.description() + "; " + bound.howToRaise(), ResourceExhaustedException::new);
             lock(gaps, address, length);
             locks.increment(address, end);
             LockedRegion region = new LockedRegion(address, length, access, newKey(), Keys.next());
@@ -200,9 +204,9 @@ public final class MlockDevice implements Device {
         return key;
     }
 
-    /** Configures an {@link MlockDevice}; starts from the {@code memreg.mlock.*} properties. */
+    /** Configures an {@link MlockDevice}; what is not set comes from the {@code memreg.mlock.*} properties. */
     public static final class Builder {
-        private PinBound bound = PinBound.current();
+        private PinBound bound; // null: PinBound.current() in build()
 
         private Builder() {
         }
@@ -222,8 +226,14 @@ public final class MlockDevice implements Device {
             return this;
         }
 
-        /** Validates the settings and creates the device. */
+        /**
+         * Reads {@value #PIN_BUDGET_PROP_NAME} unless a budget was set, validates the settings and
+         * creates the device.
+         *
+         * @throws IllegalArgumentException when the property is not a positive size
+         */
         public MlockDevice build() {
+            bound = Settings.orElse(bound, PinBound::current);
             return new MlockDevice(this);
         }
     }

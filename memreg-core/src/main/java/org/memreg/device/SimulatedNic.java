@@ -11,6 +11,7 @@ import org.memreg.linux.Madvise;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
+import org.memreg.util.RangeCheck;
 
 /**
  * A simulated RDMA NIC: a {@link Device} for demos, tests and simulation at scale, with the

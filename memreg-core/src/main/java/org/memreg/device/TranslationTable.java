@@ -1,6 +1,7 @@
 package org.memreg.device;
 
 import java.util.concurrent.ConcurrentHashMap;
+import org.memreg.util.Keys;
 import org.memreg.util.PageCounts;
 
 /**

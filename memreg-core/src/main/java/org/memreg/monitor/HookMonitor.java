@@ -4,7 +4,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
-import org.memreg.linux.NotAvailableException;
 import org.memreg.ucx.Ucp;
 
 /**
@@ -63,7 +62,7 @@ public final class HookMonitor implements MemoryMonitor {
     /**
      * Installs a handler on UCM's hooks (loading OpenUCX and memreg's handler library first).
      *
-     * @throws NotAvailableException when OpenUCX or the handler library is missing, UCM's events
+     * @throws MonitorUnavailableException when OpenUCX or the handler library is missing, UCM's events
      *     are turned off, or the hooks do not reach the handler (the reason says which)
      */
     public static HookMonitor open() {
@@ -71,26 +70,30 @@ public final class HookMonitor implements MemoryMonitor {
         try {
             check = HookCheck.get();
         } catch (IllegalStateException e) {
-            throw new NotAvailableException("memory hooks", "ucm_set_event_handler", 0, e.getMessage());
+            throw unavailable(e.getMessage());
         }
         String failure = check.failure();
         if (failure != null) {
-            throw new NotAvailableException("memory hooks", "ucm_test_events", 0, failure);
+            throw unavailable(failure);
         }
         HookState state;
         try {
             state = new HookState();
         } catch (IllegalStateException e) {
-            throw new NotAvailableException("memory hooks", "ucm_set_event_handler", 0, e.getMessage());
+            throw unavailable(e.getMessage());
         }
         String refused = state.install();
         if (refused != null) {
             state.close();
-            throw new NotAvailableException("memory hooks", "ucm_set_event_handler", 0, refused);
+            throw unavailable(refused);
         }
         HookMonitor monitor = new HookMonitor(state, check);
         check.register(monitor);
         return monitor;
+    }
+
+    private static MonitorUnavailableException unavailable(String reason) {
+        return new MonitorUnavailableException("memory hooks", reason, 0, null);
     }
 
     /**
@@ -99,13 +102,13 @@ public final class HookMonitor implements MemoryMonitor {
      * a monitor is open.
      *
      * @return null when they do, else what failed
-     * @throws NotAvailableException when the hooks cannot be used here at all
+     * @throws MonitorUnavailableException when the hooks cannot be used here at all
      */
     public static String checkHooks() {
         try {
             return HookCheck.get().checkNow();
         } catch (IllegalStateException e) {
-            throw new NotAvailableException("memory hooks", "ucm_set_event_handler", 0, e.getMessage());
+            throw unavailable(e.getMessage());
         }
     }
 

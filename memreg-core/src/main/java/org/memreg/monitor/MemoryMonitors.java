@@ -2,7 +2,6 @@ package org.memreg.monitor;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.memreg.linux.NotAvailableException;
 
 /**
  * Makes the monitor a setting names ({@link MonitorMode}: {@code auto}, {@code hooks},
@@ -26,7 +25,7 @@ public final class MemoryMonitors {
      * The monitor {@code name} names ({@code what} names the setting in error messages).
      *
      * @throws IllegalArgumentException for an unknown name
-     * @throws NotAvailableException for a mode other than {@code auto} and {@code none} that
+     * @throws MonitorUnavailableException for a mode other than {@code auto} and {@code none} that
      *     does not work here; the reason says why
      */
     public static MemoryMonitor named(String name, String what) {
@@ -39,7 +38,7 @@ public final class MemoryMonitors {
      * {@link MonitorStats#hookFailures()} at 1; where userfaultfd does not, the hooks alone; where
      * neither does, {@link MemoryMonitor#NONE}, with a log line.
      *
-     * @throws NotAvailableException for a mode other than {@code auto} and {@code none} that
+     * @throws MonitorUnavailableException for a mode other than {@code auto} and {@code none} that
      *     does not work here
      */
     public static MemoryMonitor open(MonitorMode mode) {
@@ -67,13 +66,13 @@ public final class MemoryMonitors {
         String noHooks = null;
         try {
             hooks = HookMonitor.open();
-        } catch (NotAvailableException e) {
+        } catch (MonitorUnavailableException e) {
             noHooks = e.reason();
         }
         UserfaultfdMonitor uffd;
         try {
             uffd = UserfaultfdMonitor.open();
-        } catch (NotAvailableException e) {
+        } catch (MonitorUnavailableException e) {
             if (hooks != null) {
                 return hooks; // the backstop for raw system calls is missing; hooks still close the window
             }
@@ -115,7 +114,7 @@ public final class MemoryMonitors {
                     HookMonitor.caveat().ifPresent(details::add);
                 }
                 modes.add(new MonitorSupport(mode, true, String.join("; ", details)));
-            } catch (NotAvailableException e) {
+            } catch (MonitorUnavailableException e) {
                 modes.add(new MonitorSupport(mode, false, e.reason()));
             }
         }

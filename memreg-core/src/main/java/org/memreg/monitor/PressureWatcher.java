@@ -7,6 +7,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongUnaryOperator;
 import org.memreg.config.Settings;
 import org.memreg.linux.EventFd;
+import org.memreg.linux.LinuxException;
+import org.memreg.linux.NotAvailableException;
 import org.memreg.linux.Poll;
 import org.memreg.linux.PressureTrigger;
 
@@ -40,6 +42,8 @@ public final class PressureWatcher implements AutoCloseable {
     public static final long WINDOW_DEFAULT = 2_000_000;
     /** Bytes to give back per trigger (sizes like {@code 256m}). */
     public static final String TRIM_PROP_NAME = "memreg.pressure.trimBytes";
+    /** Default of {@link #TRIM_PROP_NAME}: every unused registration. */
+    public static final long TRIM_DEFAULT = Long.MAX_VALUE;
 
     private final LongUnaryOperator trim;
     private final long trimBytes;
@@ -132,9 +136,10 @@ public final class PressureWatcher implements AutoCloseable {
     /** Settings of a {@link PressureWatcher}. */
     public static final class Builder {
         private final LongUnaryOperator trim;
-        private long stallMicros = Settings.longValue(STALL_PROP_NAME, STALL_DEFAULT);
-        private long windowMicros = Settings.longValue(WINDOW_PROP_NAME, WINDOW_DEFAULT);
-        private long trimBytes = Settings.bytes(TRIM_PROP_NAME, Long.MAX_VALUE);
+        // null: read from the property in start(), else its default
+        private Long stallMicros;
+        private Long windowMicros;
+        private Long trimBytes;
 
         private Builder(LongUnaryOperator trim) {
             this.trim = Objects.requireNonNull(trim, "trim");
@@ -159,15 +164,17 @@ public final class PressureWatcher implements AutoCloseable {
         }
 
         /**
-         * Installs the trigger and starts watching.
+         * Reads the properties of what was not set, installs the trigger and starts watching.
          *
          * @throws IllegalArgumentException for a stall outside 1 µs..window, or a window outside
-         *     1 µs..10 s, or a negative trim
-         * @throws org.memreg.linux.NotAvailableException where the kernel has no PSI
-         * @throws org.memreg.linux.LinuxException when the kernel refuses the trigger (the message
-         *     says why, e.g. an unprivileged window that is not a multiple of 2 s)
+         *     1 µs..10 s, or a negative trim, or a property that is not a number
+         * @throws MonitorUnavailableException where the kernel has no PSI, or refuses the trigger
+         *     (the reason says why, e.g. an unprivileged window that is not a multiple of 2 s)
          */
         public PressureWatcher start() {
+            stallMicros = Settings.orElse(stallMicros, () -> Settings.longValue(STALL_PROP_NAME, STALL_DEFAULT));
+            windowMicros = Settings.orElse(windowMicros, () -> Settings.longValue(WINDOW_PROP_NAME, WINDOW_DEFAULT));
+            trimBytes = Settings.orElse(trimBytes, () -> Settings.bytes(TRIM_PROP_NAME, TRIM_DEFAULT));
             if (windowMicros < 1 || windowMicros > PressureTrigger.MAX_WINDOW_MICROS) {
                 throw new IllegalArgumentException(WINDOW_PROP_NAME + " must be 1..10000000 µs: " + windowMicros);
             }
@@ -177,7 +184,14 @@ public final class PressureWatcher implements AutoCloseable {
             if (trimBytes < 0) {
                 throw new IllegalArgumentException(TRIM_PROP_NAME + " must not be negative: " + trimBytes);
             }
-            PressureTrigger trigger = PressureTrigger.memory(PressureTrigger.Kind.SOME, stallMicros, windowMicros);
+            PressureTrigger trigger;
+            try {
+                trigger = PressureTrigger.memory(PressureTrigger.Kind.SOME, stallMicros, windowMicros);
+            } catch (NotAvailableException e) {
+                throw new MonitorUnavailableException(e.facility(), e.reason(), e.errno(), e);
+            } catch (LinuxException e) {
+                throw new MonitorUnavailableException("PSI", e.getMessage(), e.errno(), e);
+            }
             try {
                 return new PressureWatcher(this, trigger);
             } catch (RuntimeException e) {

@@ -62,6 +62,8 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * unmapped address before the cache knows (see the class comment). Default true.
      */
     public static final String REALTIME_PROP_NAME = "memreg.monitor.realtime";
+    /** Default of {@link #REALTIME_PROP_NAME}. */
+    public static final boolean REALTIME_DEFAULT = true;
     private static final int REALTIME_PRIORITY = 1;
     private static final int BATCH = 64;
     /** Strict mode gives up waiting for a pending event after this many tries (the reader died). */
@@ -95,11 +97,11 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * Opens the userfaultfd (user-mode only where the kernel allows it) with the UNMAP, REMOVE
      * and REMAP events.
      *
-     * @throws org.memreg.linux.NotAvailableException when userfaultfd or those events are not
+     * @throws MonitorUnavailableException when userfaultfd or those events are not
      *     available here; its reason says why
      */
     public static UserfaultfdMonitor open() {
-        return open(Settings.bool(REALTIME_PROP_NAME, true));
+        return open(Settings.bool(REALTIME_PROP_NAME, REALTIME_DEFAULT));
     }
 
     /**
@@ -107,19 +109,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * {@value #REALTIME_PROP_NAME}.
      */
     public static UserfaultfdMonitor open(boolean realtimeReader) {
-        return open(realtimeReader, 0);
-    }
-
-    /**
-     * {@link #open(boolean)} with {@code extraFeatures} ({@link UffdFeatures}) requested too, such as
-     * {@link UffdFeatures#WP_HUGETLBFS_SHMEM}, without which the kernel refuses to watch shared
-     * memory (shmem, SysV segments) in write-protect mode.
-     *
-     * @throws org.memreg.linux.NotAvailableException when userfaultfd or those features are not
-     *     available here
-     */
-    public static UserfaultfdMonitor open(boolean realtimeReader, long extraFeatures) {
-        return open(realtimeReader, extraFeatures, false);
+        return open(realtimeReader, false);
     }
 
     /**
@@ -127,16 +117,16 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      * ({@link #confirmHit}). Costs a system call per hit (about 0.4 µs here) and closes the
      * cross-thread window without hooks, for libc and raw system calls alike.
      *
-     * @throws org.memreg.linux.NotAvailableException when userfaultfd, its events or
+     * @throws MonitorUnavailableException when userfaultfd, its events or
      *     UFFDIO_WRITEPROTECT are not available here
      */
     public static UserfaultfdMonitor openStrict() {
-        UserfaultfdMonitor monitor = open(Settings.bool(REALTIME_PROP_NAME, true), 0, true);
+        UserfaultfdMonitor monitor = open(Settings.bool(REALTIME_PROP_NAME, REALTIME_DEFAULT), true);
         int errno = monitor.probeWriteProtect();
         if (errno != 0) {
             monitor.close();
-            throw new NotAvailableException("strict monitor", "ioctl(UFFDIO_WRITEPROTECT)", errno,
-                    "the kernel refused UFFDIO_WRITEPROTECT on a watched page (" + Errno.name(errno) + ")");
+            throw new MonitorUnavailableException("strict monitor",
+                    "the kernel refused UFFDIO_WRITEPROTECT on a watched page (" + Errno.name(errno) + ")", errno, null);
         }
         return monitor;
     }
@@ -159,10 +149,15 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    private static UserfaultfdMonitor open(boolean realtimeReader, long extraFeatures, boolean strict) {
+    private static UserfaultfdMonitor open(boolean realtimeReader, boolean strict) {
         // Write-protect mode only: missing mode would trap the first touch of a dropped page, and
         // a JVM thread faulting there while a safepoint begins hangs the whole JVM.
-        Userfaultfd uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP | extraFeatures);
+        Userfaultfd uffd;
+        try {
+            uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP);
+        } catch (NotAvailableException e) {
+            throw new MonitorUnavailableException(e.facility(), e.reason(), e.errno(), e);
+        }
         try {
             return new UserfaultfdMonitor(uffd, EventFd.open(), realtimeReader, strict);
         } catch (RuntimeException e) {

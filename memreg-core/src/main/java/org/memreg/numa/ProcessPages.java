@@ -1,6 +1,5 @@
 package org.memreg.numa;
 
-import java.util.List;
 import org.memreg.linux.ProcessMaps;
 
 /**
@@ -67,12 +66,6 @@ public final class ProcessPages {
         return counter.summary();
     }
 
-    /** Counts the pages of the given mappings. */
-    public static NodeSummary census(PagePlacement placement, List<ProcessMaps.Area> mappings) {
-        NodeSummary.Counter counter = new NodeSummary.Counter();
-        mappings.forEach(m -> count(placement, m.start(), m.end(), counter));
-        return counter.summary();
-    }
 
     private static void count(PagePlacement placement, long start, long end, NodeSummary.Counter counter) {
         long chunk = CHUNK_PAGES * placement.pageSize();

@@ -3,7 +3,7 @@ package org.memreg.transport;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
-import org.memreg.device.UcxRegion;
+import org.memreg.ucx.UcxRegion;
 
 /**
  * One registered chunk of a rendezvous message or a put/get: the UCX memory handle UCX is given
@@ -28,7 +28,7 @@ final class Chunk {
 
     /**
      * Registers {@code [address, address + length)} through {@code cache}, whose device must be a
-     * {@link org.memreg.device.UcxDevice}: UCX moves a chunk zero-copy only with its memory handle.
+     * {@link org.memreg.ucx.UcxDevice}: UCX moves a chunk zero-copy only with its memory handle.
      *
      * @throws IllegalStateException when the cache's device gave no UCX memory handle (the
      *     registration is released first): a chunk never silently goes without one

@@ -7,17 +7,17 @@ import java.util.concurrent.CompletableFuture;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.device.Access;
-import org.memreg.device.UcxDevice;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.MemoryMonitors;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
+import org.memreg.ucx.UcxDevice;
 import org.memreg.ucx.UcxWorker;
 import org.memreg.util.Closing;
 
 /**
  * A memreg transport node: one UCX context and worker, an optional listener, the endpoints to
- * peers, a {@link UcxDevice} with a {@link RegistrationCache} for rendezvous chunks, and the
+ * peers, a UCX device with a {@link RegistrationCache} for rendezvous chunks, and the
  * windows it owns. Made by {@link #builder()}.
  *
  * <p><b>Progress.</b> With a progress thread (the default) a daemon thread drives UCX and

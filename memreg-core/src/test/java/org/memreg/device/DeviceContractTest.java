@@ -24,7 +24,7 @@ import org.memreg.linux.SysConf;
  * The contract every {@link Device} keeps, in the style of JCTools' QueueSanityTest: one
  * subclass per device supplies the device and a device-specific check of what it holds.
  */
-abstract class DeviceContractTest {
+public abstract class DeviceContractTest {
     protected static final long PAGE = SysConf.pageSize();
     protected Device device;
     private final List<long[]> mappings = new ArrayList<>();

@@ -90,7 +90,7 @@ class PressureWatcherTest {
         assertThrows(IllegalArgumentException.class, () -> PressureWatcher.builder(b -> 0).trimBytes(-1).start());
         assertThrows(NullPointerException.class, () -> PressureWatcher.builder(null));
         assumeTrue(MemoryPressure.available() && !org.memreg.linux.PressureTrigger.privileged(), "privileged");
-        org.memreg.linux.LinuxException e = assertThrows(org.memreg.linux.LinuxException.class,
+        MonitorUnavailableException e = assertThrows(MonitorUnavailableException.class,
                 () -> PressureWatcher.builder(b -> 0).stallMicros(100_000).windowMicros(1_000_000).start());
         assertFalse(e.getMessage().isEmpty());
     }

@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.linux.Mman;
-import org.memreg.linux.NotAvailableException;
 
 /**
  * The hooks' sequences live in cells that are never freed and are reused: a closed monitor gives
@@ -71,7 +70,7 @@ class SequenceCellsTest {
                 }
             });
             assertTrue(full.getMessage().contains(SequenceCells.CELLS + " hook monitors are open"), full.getMessage());
-            NotAvailableException refused = assertThrows(NotAvailableException.class, HookMonitor::open);
+            MonitorUnavailableException refused = assertThrows(MonitorUnavailableException.class, HookMonitor::open);
             assertTrue(refused.getMessage().contains(full.getMessage()), refused.getMessage());
             SequenceCells.release(taken.removeLast());
             HookMonitor.open().close();

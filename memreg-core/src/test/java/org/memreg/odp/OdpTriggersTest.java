@@ -20,9 +20,9 @@ import org.junit.jupiter.api.Timeout;
 import org.memreg.linux.Madvise;
 import org.memreg.linux.MemoryLock;
 import org.memreg.linux.MemoryPressure;
-import org.memreg.linux.NotAvailableException;
-import org.memreg.linux.Userfaultfd;
 import org.memreg.linux.Mincore;
+import org.memreg.linux.Userfaultfd;
+import org.memreg.monitor.MonitorUnavailableException;
 import org.memreg.monitor.PressureWatcher;
 import org.memreg.monitor.UserfaultfdMonitor;
 import org.memreg.transport.Node;
@@ -184,7 +184,7 @@ class OdpTriggersTest {
             UserfaultfdMonitor monitor;
             try {
                 monitor = UserfaultfdMonitor.open(false);
-            } catch (NotAvailableException e) {
+            } catch (MonitorUnavailableException e) {
                 assumeTrue(false, "userfaultfd monitor not available: " + e.getMessage());
                 return;
             }

@@ -15,9 +15,9 @@ import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
 import org.memreg.device.Device;
 import org.memreg.device.MemoryRegion;
-import org.memreg.device.UcxDevice;
-import org.memreg.device.UcxRegion;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.ucx.UcxDevice;
+import org.memreg.ucx.UcxRegion;
 import org.memreg.ucx.UcxTestSupport;
 
 /**

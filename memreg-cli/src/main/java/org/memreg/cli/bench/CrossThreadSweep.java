@@ -16,11 +16,11 @@ import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.device.UnmappedMemoryException;
 import org.memreg.linux.Mman;
-import org.memreg.linux.NotAvailableException;
 import org.memreg.linux.Scheduling;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.MemoryMonitors;
 import org.memreg.monitor.MonitorMode;
+import org.memreg.monitor.MonitorUnavailableException;
 import org.memreg.monitor.UserfaultfdMonitor;
 
 /**
@@ -89,7 +89,7 @@ public final class CrossThreadSweep implements Sweep {
                             cache.stats().hits(), counts.refused);
                     series.computeIfAbsent(name, k -> new ArrayList<>())
                             .add(new double[] {threads, 100.0 * cache.stats().hits() / acquires});
-                } catch (NotAvailableException e) {
+                } catch (MonitorUnavailableException e) {
                     notes.add("skipped '" + label + "': " + e.getMessage());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

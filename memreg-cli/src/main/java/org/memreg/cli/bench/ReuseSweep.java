@@ -10,7 +10,7 @@ import org.memreg.cli.workload.Strategy;
 import org.memreg.cli.workload.WorkloadDevice;
 import org.memreg.cli.workload.WorkloadResult;
 import org.memreg.config.Settings;
-import org.memreg.linux.NotAvailableException;
+import org.memreg.monitor.MonitorUnavailableException;
 
 /**
  * The demo's sender ({@link ReuseWorkload}) against message size: the three strategies on the
@@ -62,7 +62,7 @@ public final class ReuseSweep implements Sweep {
                             r.peakPinnedBytes(), r.reallocations(), r.staleTransfers());
                     series.computeIfAbsent(run.line(), l -> new ArrayList<>())
                             .add(new double[] {size, r.operationsPerSecond()});
-                } catch (NotAvailableException e) {
+                } catch (MonitorUnavailableException e) {
                     notes.add("skipped '" + label + "': " + e.getMessage());
                 }
                 tracker.pointDone(label);

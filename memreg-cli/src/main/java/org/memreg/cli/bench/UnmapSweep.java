@@ -12,7 +12,7 @@ import org.memreg.cli.workload.Pages;
 import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
-import org.memreg.linux.NotAvailableException;
+import org.memreg.monitor.MonitorUnavailableException;
 import org.memreg.monitor.UserfaultfdMonitor;
 
 /**
@@ -79,7 +79,7 @@ public final class UnmapSweep implements Sweep {
     private static RegistrationCache openCache(SimulatedNic nic, List<String> notes) {
         try {
             return RegistrationCache.builder(nic).monitor(UserfaultfdMonitor.open()).statsName(null).build();
-        } catch (NotAvailableException e) {
+        } catch (MonitorUnavailableException e) {
             notes.add("no watched series: " + e.getMessage());
             return null;
         }

@@ -68,7 +68,7 @@ public final class ReuseWorkload {
      * Runs {@code strategy} for {@code durationNanos} (or {@code maxOperations} messages, whichever
      * comes first) on a fresh device; {@code progress} receives the elapsed nanoseconds now and then.
      *
-     * @throws org.memreg.linux.NotAvailableException for {@link Strategy#MEMREG} where userfaultfd
+     * @throws org.memreg.monitor.MonitorUnavailableException for {@link Strategy#MEMREG} where userfaultfd
      *     is unavailable
      */
     public WorkloadResult run(Strategy strategy, long durationNanos, long maxOperations, LongConsumer progress) {

@@ -1,4 +1,4 @@
-package org.memreg.device;
+package org.memreg.util;
 
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -8,14 +8,14 @@ import java.security.SecureRandom;
  * operating system's entropy, so that a peer who saw earlier keys cannot predict the next one
  * (a plain PRNG seeded from SecureRandom could be). Thread safe; devices check uniqueness.
  */
-final class Keys {
+public final class Keys {
     private static final SecureRandom RANDOM = create();
 
     private Keys() {
     }
 
     /** A random key, never 0 (0 reads as "no key" in logs and wire formats). */
-    static long next() {
+    public static long next() {
         long key;
         do {
             key = RANDOM.nextLong();

@@ -1,6 +1,7 @@
-package org.memreg.device;
+package org.memreg.ucx;
 
-import org.memreg.ucx.UcxMemory;
+import org.memreg.device.Access;
+import org.memreg.device.MemoryRegion;
 
 /**
  * A region registered by {@link UcxDevice}: the range, random local and remote keys, and the UCX

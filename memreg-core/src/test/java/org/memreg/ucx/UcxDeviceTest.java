@@ -1,4 +1,4 @@
-package org.memreg.device;
+package org.memreg.ucx;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,9 +10,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.device.Device;
+import org.memreg.device.DeviceContractTest;
+import org.memreg.device.DeviceException;
+import org.memreg.device.MemoryRegion;
 import org.memreg.monitor.MemoryMonitor;
-import org.memreg.ucx.UcxContext;
-import org.memreg.ucx.UcxTestSupport;
 
 class UcxDeviceTest extends DeviceContractTest {
     private static UcxContext context;

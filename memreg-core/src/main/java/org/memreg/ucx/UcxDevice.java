@@ -1,17 +1,22 @@
-package org.memreg.device;
+package org.memreg.ucx;
 
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.memreg.config.Settings;
+import org.memreg.device.Access;
+import org.memreg.device.Device;
+import org.memreg.device.DeviceException;
+import org.memreg.device.MemoryRegion;
+import org.memreg.device.ResourceExhaustedException;
+import org.memreg.device.UnmappedMemoryException;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.SysConf;
-import org.memreg.ucx.Ucp;
-import org.memreg.ucx.UcxContext;
-import org.memreg.ucx.UcxException;
-import org.memreg.ucx.UcxMemory;
+import org.memreg.util.Budget;
+import org.memreg.util.Keys;
 import org.memreg.util.PageCounts;
+import org.memreg.util.RangeCheck;
 
 /**
  * A {@link Device} whose registrations are OpenUCX memory handles: {@code ucp_mem_map} of the
@@ -92,7 +97,8 @@ public final class UcxDevice implements Device {
             if (closed) {
                 throw new DeviceException("ucx device is closed");
             }
-            Budget.newRanges(counts, address, address + length, budget, "ucx registration budget", "registered");
+            Budget.newRanges(counts, address, address + length, budget, "ucx registration budget", "registered",
+                    ResourceExhaustedException::new);
             if (!Mincore.isMapped(address, length)) {
                 throw new UnmappedMemoryException(address, length);
             }
