@@ -11,7 +11,8 @@ import org.memreg.stat.SetKind;
  * file in {@code args[0]}, a cache named {@code args[1]}, an ODP region {@code odp-owner-1} and an
  * ODP mapping {@code odp-peer-1}, writes distinct values into each, prints {@code pid=},
  * {@code path=} and one {@code counter.<kind>.<id>=<value>} line per counter, then {@code ready},
- * and closes the sets (the last deletes the file) when its stdin closes.
+ * and closes the sets (the last deletes the file) when its stdin closes; with {@code args[2]}
+ * {@code exit} it exits instead, its sets still open.
  */
 public final class StatChild {
     private StatChild() {
@@ -35,6 +36,9 @@ public final class StatChild {
             System.out.flush();
             while (System.in.read() >= 0) {
                 // Wait for the parent to close our stdin.
+            }
+            if (args.length > 2 && args[2].equals("exit")) {
+                System.exit(0);
             }
         }
         System.out.println("closed");

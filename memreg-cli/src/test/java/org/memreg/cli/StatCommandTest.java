@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,11 +44,12 @@ class StatCommandTest {
             return start(StatChild.class, dir, name);
         }
 
-        static Child start(Class<?> main, Path dir, String name) throws IOException {
+        static Child start(Class<?> main, Path dir, String name, String... more) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                    System.getProperty("java.class.path"), main.getName(), dir.toString(), name)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                    System.getProperty("java.class.path"), main.getName(), dir.toString(), name));
+            command.addAll(List.of(more));
+            Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             Map<String, String> printed = new LinkedHashMap<>();
             Map<String, Long> counters = new LinkedHashMap<>();
@@ -103,6 +105,17 @@ class StatCommandTest {
         MainTest.Result after = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
         assertEquals(1, after.status());
         assertTrue(after.out().contains("no memreg counters for pid " + child.pid()), after.out());
+    }
+
+    /** A process that exits (rather than dies) with its sets open leaves no file to be listed as dead. */
+    @Test
+    void shouldLeaveNoFileWhenAProcessExitsWithItsSetsOpen() throws Exception {
+        Child child = Child.start(StatChild.class, dir, "left open", "exit");
+        try (child) {
+            assertTrue(Files.exists(child.path()));
+        }
+        assertEquals(0, child.process().exitValue());
+        assertFalse(Files.exists(child.path()), "deleted at exit");
     }
 
     @Test

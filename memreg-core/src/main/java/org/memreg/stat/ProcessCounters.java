@@ -1,6 +1,8 @@
 package org.memreg.stat;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
@@ -9,7 +11,8 @@ import org.memreg.config.Settings;
 
 /**
  * The process's counters: one {@link CountersFile} in {@link CountersFile#directory()}, made when
- * the first published {@link CounterSet} opens and deleted when the last one closes, and one daemon
+ * the first published {@link CounterSet} opens and deleted when the last one closes (or when the
+ * JVM exits with sets still open: only a process that dies leaves its file), and one daemon
  * publisher thread that every {@value #INTERVAL_PROP_NAME} ms (default {@value #INTERVAL_DEFAULT})
  * runs each open set's refresher (see {@link CounterSet#refreshWith}) and beats the file's heartbeat.
  * Counted values need no publishing: their slots are the storage.
@@ -40,6 +43,9 @@ public final class ProcessCounters {
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static final List<CounterSet> OPEN = new ArrayList<>();
     private static CountersFile file;
+    /** The file's path while it exists, for the shutdown hook (which must not wait for the lock). */
+    private static volatile Path exists;
+    private static boolean hooked;
     private static Thread publisher;
     private static boolean warned;
     private static long failures;
@@ -89,6 +95,8 @@ public final class ProcessCounters {
         if (file == null) {
             try {
                 file = CountersFile.create(CountersFile.directory(), FILE_NAME, sets, CountersFile.REUSE_DELAY_MILLIS);
+                exists = file.path();
+                deleteAtExit();
             } catch (IOException | RuntimeException e) {
                 warnOnce("no counters file, " + kind.label() + " '" + name + "' and others count in memory only: " + e);
                 return null;
@@ -115,11 +123,30 @@ public final class ProcessCounters {
                         LOG.log(System.Logger.Level.WARNING, "memreg stat: could not delete " + file.path() + ": " + e);
                     }
                     file = null;
+                    exists = null;
                 }
             }
         } finally {
             LOCK.unlock();
         }
+    }
+
+    /** Once: a JVM that exits normally with sets still open deletes the file, so that it is not listed as dead. */
+    private static void deleteAtExit() {
+        if (hooked) {
+            return;
+        }
+        hooked = true;
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            Path path = exists;
+            if (path != null) {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException | RuntimeException e) {
+                    // Exiting: memreg stat lists it as dead, --clean removes it.
+                }
+            }
+        }));
     }
 
     /** The process's counters file while it has one open (for tests and tools), else null. */
