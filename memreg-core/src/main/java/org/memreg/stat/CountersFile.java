@@ -64,7 +64,7 @@ import org.memreg.linux.ProcStatus;
  *  +-------------------------------+-------------------------------+
  *  |  generation (8): +1 each time the record is allocated         |  +8
  *  +-------------------------------+-------------------------------+
- *  |   counter count n (<= K)      |    name length in bytes       | +16
+ *  |   counter count n (n &lt;= K)    |    name length in bytes       | +16
  *  +-------------------------------+-------------------------------+
  *  |              name, UTF-8, zero padded (64 bytes)              | +24
  *  +---------------------------------------------------------------+
