@@ -24,8 +24,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code memreg stat}: the counters of every running memreg cache, ODP region and ODP mapping on
- * this host, read from their {@link CountersFile}s, printed like AeronStat
- * ({@code id: value - label}). A file whose process died is listed as dead; {@code --clean}
+ * this host, read from their processes' {@link CountersFile}s (one per process, a set per
+ * component), printed like AeronStat ({@code id: value - label}) under a line naming each set's
+ * kind and name. A file whose process died is listed as dead; {@code --clean}
  * removes it once its heartbeat is {@link CountersReader#ABANDONED_AFTER_MILLIS} old (a younger
  * one may belong to a process in another pid namespace). Without {@code --clean} nothing is
  * removed: reading counters never deletes anything.
@@ -128,12 +129,16 @@ final class StatCommand implements Callable<Integer> {
                         deadFile(listing.path(), now));
                 continue;
             }
-            out.printf("pid %d %s - started %s, heartbeat %d ms ago%n", snapshot.pid(), snapshot.name(),
+            out.printf("pid %d %s - started %s, heartbeat %d ms ago, %d %s%n", snapshot.pid(), snapshot.name(),
                     LocalDateTime.ofInstant(Instant.ofEpochMilli(snapshot.startTimeMillis()), ZoneId.systemDefault())
                             .format(TIME),
-                    Math.max(0, now - snapshot.heartbeatMillis()));
-            for (CountersReader.Counter counter : snapshot.counters()) {
-                out.printf(Locale.ROOT, "%3d: %,26d - %s%n", counter.id(), counter.value(), counter.label());
+                    Math.max(0, now - snapshot.heartbeatMillis()), snapshot.sets().size(),
+                    snapshot.sets().size() == 1 ? "set" : "sets");
+            for (CountersReader.SetSnapshot set : snapshot.sets()) {
+                out.printf("  %s %s:%n", set.kindLabel(), set.name());
+                for (CountersReader.Counter counter : set.counters()) {
+                    out.printf(Locale.ROOT, "  %3d: %,26d - %s%n", counter.id(), counter.value(), counter.label());
+                }
             }
         }
         return listings.size();

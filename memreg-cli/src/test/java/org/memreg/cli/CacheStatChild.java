@@ -2,7 +2,6 @@ package org.memreg.cli;
 
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -14,6 +13,7 @@ import org.memreg.linux.Mman;
 import org.memreg.monitor.MonitorStats;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CountersFile;
+import org.memreg.stat.ProcessCounters;
 
 /**
  * A second process for {@link StatCommandTest} with a real cache publishing its counters: does
@@ -41,8 +41,8 @@ public final class CacheStatChild {
             cache.invalidate(region + 10 * page, page);
             cache.acquire(region + 20 * page, page, Access.ALL).close();
             Mman.munmap(region + 20 * page, page); // an event, with the userfaultfd monitor
-            Thread.sleep(300); // several publishing intervals: the file holds the final values
-            long[] values = values(cache.stats(), cache.monitor().stats());
+            long[] values = values(cache.stats(), cache.monitor().stats()); // after the unmap's event is in
+            ProcessCounters.publishNow(); // the derived values (hits, gauges, the monitor's) into the file now
             announceAndWait(args[0], args[1], CounterId.cacheCounters(), values); // what a cache's file holds
         } finally {
             Mman.munmap(region, 32 * page);
@@ -56,16 +56,16 @@ public final class CacheStatChild {
     }
 
     /**
-     * Prints {@code pid=}, {@code path=} of cache {@code name}'s file in {@code dir}, a
-     * {@code counter.<id>=<value>} line for each of {@code counters} (values by ordinal), then
+     * Prints {@code pid=}, {@code path=} of the process's counters file in {@code dir}, a
+     * {@code counter.cache.<id>=<value>} line for each of {@code counters} (values by ordinal), then
      * {@code ready}; returns when the parent closes this process's stdin.
      */
     static void announceAndWait(String dir, String name, Set<CounterId> counters, long[] values) throws IOException {
         long pid = ProcessHandle.current().pid();
         System.out.println("pid=" + pid);
-        System.out.println("path=" + Path.of(dir, pid + "-" + CountersFile.sanitize(name) + CountersFile.SUFFIX));
+        System.out.println("path=" + ProcessCounters.file().path());
         for (CounterId counter : counters) {
-            System.out.println("counter." + counter.id() + "=" + values[counter.ordinal()]);
+            System.out.println("counter.cache." + counter.id() + "=" + values[counter.ordinal()]);
         }
         System.out.println("ready");
         System.out.flush();

@@ -7,6 +7,7 @@ import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.stat.ProcessCounters;
 
 /**
  * A second process for {@link StatCommandTest}: a cache holding two overlapping registrations,
@@ -27,7 +28,7 @@ public final class OverlapCacheChild {
                      .build();
              Registration first = cache.acquire(region, 8 * page, Access.ALL);
              Registration union = cache.acquire(region + 4 * page, 8 * page, Access.ALL)) {
-            Thread.sleep(200); // several publishing intervals
+            ProcessCounters.publishNow(); // the gauges into the file now
             CacheStatChild.announceAndWait(args[0], args[1], Set.of(), new long[0]);
         } finally {
             Mman.munmap(region, 12 * page);

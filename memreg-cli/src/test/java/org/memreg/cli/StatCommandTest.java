@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,29 +27,32 @@ import org.junit.jupiter.api.io.TempDir;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersReader;
+import org.memreg.stat.SetKind;
 import org.memreg.testkit.Unprivileged;
 
 @Unprivileged
 class StatCommandTest {
     private static final Pattern COUNTER = Pattern.compile("^\\s*(\\d+):\\s+(-?[\\d,]+) - (\\S+)$");
+    private static final Pattern SET = Pattern.compile("^  (\\S+) (\\S+):$");
 
     @TempDir
     Path dir;
 
     /** A {@link StatChild} running in its own JVM, with what it printed before {@code ready}. */
-    record Child(Process process, long pid, Path path, Map<Integer, Long> counters) implements AutoCloseable {
+    record Child(Process process, long pid, Path path, Map<String, Long> counters) implements AutoCloseable {
         static Child start(Path dir, String name) throws IOException {
             return start(StatChild.class, dir, name);
         }
 
-        static Child start(Class<?> main, Path dir, String name) throws IOException {
+        static Child start(Class<?> main, Path dir, String name, String... more) throws IOException {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                    System.getProperty("java.class.path"), main.getName(), dir.toString(), name)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                    System.getProperty("java.class.path"), main.getName(), dir.toString(), name));
+            command.addAll(List.of(more));
+            Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             Map<String, String> printed = new LinkedHashMap<>();
-            Map<Integer, Long> counters = new LinkedHashMap<>();
+            Map<String, Long> counters = new LinkedHashMap<>();
             for (String line = lines.readLine(); !"ready".equals(line); line = lines.readLine()) {
                 if (line == null) {
                     process.destroyForcibly();
@@ -57,7 +61,7 @@ class StatCommandTest {
                 String[] keyValue = line.split("=", 2);
                 printed.put(keyValue[0], keyValue[1]);
                 if (keyValue[0].startsWith("counter.")) {
-                    counters.put(Integer.parseInt(keyValue[0].substring("counter.".length())), Long.parseLong(keyValue[1]));
+                    counters.put(keyValue[0].substring("counter.".length()), Long.parseLong(keyValue[1]));
                 }
             }
             return new Child(process, Long.parseLong(printed.get("pid")), Path.of(printed.get("path")), counters);
@@ -87,15 +91,31 @@ class StatCommandTest {
             MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
             assertEquals(0, result.status(), result.err());
             System.out.print(result.out());
-            assertTrue(result.out().contains("pid " + child.pid() + " child_cache - started"), result.out());
-            assertEquals(child.counters(), counters(result.out()));
-            assertFalse(child.counters().isEmpty());
+            assertTrue(result.out().contains("pid " + child.pid() + " memreg - started"), result.out());
+            assertTrue(result.out().contains(", 3 sets\n"), result.out());
+            assertEquals(List.of("cache child_cache", "odp-region odp-owner-1", "odp-mapping odp-peer-1"),
+                    setNames(result.out()), "every set of the one file, in record order");
+            assertEquals(child.counters(), counters(result.out()), "each set's own values");
+            assertEquals(CounterId.cacheCounters().size() + 2 * CounterId.odpCounters().size(), child.counters().size());
+            assertEquals(List.of(child.path()), new CountersReader(dir).list().stream().map(CountersReader.Listing::path)
+                    .toList(), "one file for the process");
         }
         assertEquals(0, child.process().exitValue());
-        assertFalse(Files.exists(child.path()), "the child deleted its file on close");
+        assertFalse(Files.exists(child.path()), "the child's last set closed: the file is deleted");
         MainTest.Result after = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
         assertEquals(1, after.status());
         assertTrue(after.out().contains("no memreg counters for pid " + child.pid()), after.out());
+    }
+
+    /** A process that exits (rather than dies) with its sets open leaves no file to be listed as dead. */
+    @Test
+    void shouldLeaveNoFileWhenAProcessExitsWithItsSetsOpen() throws Exception {
+        Child child = Child.start(StatChild.class, dir, "left open", "exit");
+        try (child) {
+            assertTrue(Files.exists(child.path()));
+        }
+        assertEquals(0, child.process().exitValue());
+        assertFalse(Files.exists(child.path()), "deleted at exit");
     }
 
     @Test
@@ -105,18 +125,19 @@ class StatCommandTest {
             MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
             assertEquals(0, result.status(), result.err());
             System.out.print(result.out());
-            Map<Integer, Long> shown = counters(result.out());
+            Map<String, Long> shown = counters(result.out());
             assertEquals(child.counters(), shown, "memreg stat shows exactly the child's own stats()");
-            assertTrue(shown.get(org.memreg.stat.CounterId.HITS.id()) > 0, "the child did hit");
-            assertTrue(shown.get(org.memreg.stat.CounterId.EVICTIONS_MAX_ENTRIES.id()) > 0, "and evict");
-            assertTrue(shown.get(org.memreg.stat.CounterId.INVALIDATIONS.id()) > 0, "and invalidate");
+            assertTrue(shown.get("cache." + CounterId.HITS.id()) > 0, "the child did hit");
+            assertTrue(shown.get("cache." + CounterId.EVICTIONS_MAX_ENTRIES.id()) > 0, "and evict");
+            assertTrue(shown.get("cache." + CounterId.INVALIDATIONS.id()) > 0, "and invalidate");
         }
         assertFalse(Files.exists(child.path()), "the cache deleted its file on close");
     }
 
     @Test
     void shouldRefreshCountTimesWhenWatching() throws Exception {
-        try (CountersFile file = CountersFile.create(dir, "watched")) {
+        try (CountersFile file = CountersFile.create(dir, "watched", 1, 0)) {
+            file.allocate(SetKind.CACHE, "one");
             MainTest.Result result = MainTest.run("stat", "--dir", dir.toString(), "--watch", "--count", "3",
                     "--interval", "10");
             assertEquals(0, result.status(), result.err());
@@ -129,7 +150,7 @@ class StatCommandTest {
 
     @Test
     void shouldListDeadAndUnreadableFilesWithoutFailing() throws Exception {
-        try (CountersFile file = CountersFile.create(dir, "template")) {
+        try (CountersFile file = CountersFile.create(dir, "template", 1, 0)) {
             Files.copy(file.path(), dir.resolve(Integer.MAX_VALUE + "-crashed.stat"));
             Files.write(dir.resolve(file.pid() + "-garbage.stat"), "garbage".repeat(100).getBytes());
             MainTest.Result result = MainTest.run("stat", "--dir", dir.toString(), "--clean");
@@ -146,7 +167,7 @@ class StatCommandTest {
     @Test
     void shouldRemoveTheFileOfAProcessLongDeadOnlyWhenAskedAndListItNoMore() throws Exception {
         Path dead = dir.resolve((Integer.MAX_VALUE - 1) + "-crashed.stat");
-        try (CountersFile file = CountersFile.create(dir, "template")) {
+        try (CountersFile file = CountersFile.create(dir, "template", 1, 0)) {
             Files.copy(file.path(), dead);
         }
         patchLong(dead, 16, Integer.MAX_VALUE - 1); // the pid in the header, as its writer would have written it
@@ -179,9 +200,9 @@ class StatCommandTest {
                 }
             }
             assertTrue(registered > 0 && lines.get(registered + 1).endsWith(" - pinnedBytes"), "next to each other: " + result.out());
-            Map<Integer, Long> counters = counters(result.out());
-            assertEquals(20 * 4096L, counters.get(CounterId.REGISTERED_BYTES.id()), "overlaps counted per registration");
-            assertEquals(12 * 4096L, counters.get(CounterId.PINNED_BYTES.id()), "distinct pages");
+            Map<String, Long> counters = counters(result.out());
+            assertEquals(20 * 4096L, counters.get("cache." + CounterId.REGISTERED_BYTES.id()), "overlaps counted per registration");
+            assertEquals(12 * 4096L, counters.get("cache." + CounterId.PINNED_BYTES.id()), "distinct pages");
         }
     }
 
@@ -222,16 +243,28 @@ class StatCommandTest {
         }
     }
 
-    /** The {@code id: value - label} lines of one block, by id. */
-    static Map<Integer, Long> counters(String out) {
-        Map<Integer, Long> counters = new LinkedHashMap<>();
+    /** The {@code id: value - label} lines of one block, by {@code <set kind>.<id>}. */
+    static Map<String, Long> counters(String out) {
+        Map<String, Long> counters = new LinkedHashMap<>();
+        String kind = null;
         for (String line : out.lines().toList()) {
+            Matcher set = SET.matcher(line);
+            if (set.matches()) {
+                kind = set.group(1);
+                continue;
+            }
             Matcher m = COUNTER.matcher(line);
             if (m.matches()) {
-                assertEquals(null, counters.put(Integer.parseInt(m.group(1)), Long.parseLong(m.group(2).replace(",", ""))),
-                        "one block only: " + out);
+                assertTrue(kind != null, "a counter before any set: " + out);
+                assertEquals(null, counters.put(kind + "." + m.group(1), Long.parseLong(m.group(2).replace(",", ""))),
+                        "one block, one set of each kind: " + out);
             }
         }
         return counters;
+    }
+
+    /** The {@code <kind> <name>} of each set shown, in order. */
+    static List<String> setNames(String out) {
+        return out.lines().map(SET::matcher).filter(Matcher::matches).map(m -> m.group(1) + " " + m.group(2)).toList();
     }
 }

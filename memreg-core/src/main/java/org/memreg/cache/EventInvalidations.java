@@ -3,7 +3,6 @@ package org.memreg.cache;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.memreg.jfr.InvalidationEvent;
@@ -27,16 +26,16 @@ final class EventInvalidations implements MemoryEventListener {
     private final Consumer<Entry> finishRetire;
     private final ConcurrentLinkedQueue<Entry> queue = new ConcurrentLinkedQueue<>();
     private final EventLog log = new EventLog();
-    private final AtomicLong invalidations = new AtomicLong();
-    /** Size of the queue and the most it ever held (bounded-queue evidence). */
-    private final AtomicLong queued = new AtomicLong();
-    private final AtomicLong maxQueued = new AtomicLong();
+    /** The cache's counters: invalidations (all causes and by events), the queue's size and its most. */
+    private final Ledger ledger;
 
-    EventInvalidations(RegionIndex index, Set<Entry> retired, ReentrantLock lock, Consumer<Entry> finishRetire) {
+    EventInvalidations(RegionIndex index, Set<Entry> retired, ReentrantLock lock, Consumer<Entry> finishRetire,
+                       Ledger ledger) {
         this.index = index;
         this.retired = retired;
         this.lock = lock;
         this.finishRetire = finishRetire;
+        this.ledger = ledger;
     }
 
     @Override
@@ -47,12 +46,14 @@ final class EventInvalidations implements MemoryEventListener {
         for (Entry entry : index.overlapping(start, end)) {
             if ((entry.mark(Entry.RETIRED | Entry.INVALID) & (Entry.INVALID | Entry.DEAD)) == 0) {
                 invalidated++;
+                ledger.queuedInvalidations.increment(); // before it is queued: apply() may take it at once
                 queue.add(entry);
-                maxQueued.accumulateAndGet(queued.incrementAndGet(), Math::max);
+                ledger.maxQueuedInvalidations.proposeMax(ledger.queuedInvalidations.get());
             }
         }
         invalidated += invalidateRetired(retired, start, end);
-        invalidations.addAndGet(invalidated);
+        ledger.eventInvalidations.add(invalidated);
+        ledger.invalidations.add(invalidated);
         MemregEvents.invalidationEnd(event, start, end - start, kind.name().toLowerCase(Locale.ROOT), invalidated);
         if (lock.tryLock()) {
             try {
@@ -77,7 +78,7 @@ final class EventInvalidations implements MemoryEventListener {
     /** Under the lock: moves the entries events invalidated out of the index. */
     void apply() {
         for (Entry entry; (entry = queue.poll()) != null; ) {
-            queued.decrementAndGet();
+            ledger.queuedInvalidations.add(-1);
             finishRetire.accept(entry);
         }
     }
@@ -92,21 +93,9 @@ final class EventInvalidations implements MemoryEventListener {
         return log.overlapsSince(mark, start, end);
     }
 
-    long invalidations() {
-        return invalidations.get();
-    }
-
-    long queued() {
-        return queued.get();
-    }
-
-    long maxQueued() {
-        return maxQueued.get();
-    }
-
     /** Under the lock, at close: forgets what is queued. */
     void clear() {
+        ledger.queuedInvalidations.add(-queue.size());
         queue.clear();
-        queued.set(0);
     }
 }

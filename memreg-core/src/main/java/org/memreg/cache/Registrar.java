@@ -65,7 +65,7 @@ final class Registrar {
         DeregistrationCause cause = DeregistrationCause.EVICTED_MAX_BYTES;
         try {
             while (overLimits(length, replacing)) {
-                boolean overBytes = ledger.registeredBytes - unusedBytes(replacing) > maxBytes - length;
+                boolean overBytes = ledger.liveBytes - unusedBytes(replacing) > maxBytes - length;
                 cause = overBytes ? DeregistrationCause.EVICTED_MAX_BYTES : DeregistrationCause.EVICTED_MAX_ENTRIES;
                 long evicted = evictOne(cause);
                 if (evicted < 0) {
@@ -75,11 +75,7 @@ final class Registrar {
                 }
                 entries++;
                 bytes += evicted;
-                if (overBytes) {
-                    ledger.evictionsMaxBytes++;
-                } else {
-                    ledger.evictionsMaxEntries++;
-                }
+                (overBytes ? ledger.evictionsMaxBytes : ledger.evictionsMaxEntries).addOrdered(1);
             }
         } finally {
             if (entries > 0) {
@@ -94,7 +90,7 @@ final class Registrar {
      */
     private boolean overLimits(long length, List<Entry> replacing) {
         long goingEntries = replacing.stream().filter(Entry::isUnused).count();
-        return ledger.registeredBytes - unusedBytes(replacing) > maxBytes - length
+        return ledger.liveBytes - unusedBytes(replacing) > maxBytes - length
                 || ledger.liveEntries - goingEntries >= maxEntries;
     }
 
@@ -118,7 +114,7 @@ final class Registrar {
                 MemregEvents.registrationEnd(event, start, length, access, device.name(), null);
                 return region;
             } catch (ResourceExhaustedException e) {
-                ledger.deviceNanos += System.nanoTime() - began;
+                ledger.deviceNanos.addOrdered(System.nanoTime() - began);
                 MemregEvents.registrationEnd(event, start, length, access, device.name(), e);
                 EvictionEvent eviction = MemregEvents.evictionBegin();
                 long evicted = evictOne(DeregistrationCause.EVICTED_DEVICE_LIMIT);
@@ -126,7 +122,7 @@ final class Registrar {
                     throw exhausted(length, "device " + device.name() + ": " + e.getMessage(), e);
                 }
                 MemregEvents.evictionEnd(eviction, DeregistrationCause.EVICTED_DEVICE_LIMIT, 1, evicted, length);
-                ledger.evictionsDeviceLimit++;
+                ledger.evictionsDeviceLimit.addOrdered(1);
             } catch (RuntimeException e) {
                 MemregEvents.registrationEnd(event, start, length, access, device.name(), e);
                 throw e;
@@ -151,7 +147,7 @@ final class Registrar {
         long freed = 0;
         long entries = 0;
         for (long evicted; freed < bytes && (evicted = evictOne(DeregistrationCause.TRIMMED)) >= 0; entries++) {
-            ledger.trimmed++;
+            ledger.trimmed.addOrdered(1);
             freed += evicted;
         }
         if (entries > 0) {
@@ -170,7 +166,7 @@ final class Registrar {
             // The region counts as released either way; the device said why it could not.
             LOG.log(System.Logger.Level.WARNING, "device " + device.name() + " failed to deregister " + entry, e);
         } finally {
-            ledger.deregistered(entry, Entry.hits(entry.state()), System.nanoTime() - began);
+            ledger.deregistered(entry, System.nanoTime() - began);
             MemregEvents.deregistrationEnd(event, entry.start, entry.length(), device.name(), cause);
         }
     }
@@ -178,7 +174,7 @@ final class Registrar {
     private ResourceExhaustedException exhausted(long length, String limit, Throwable cause) {
         return new ResourceExhaustedException(String.format(
                 "cannot register %s: %s pinned in %d registrations, %s in use, nothing unused to evict; limit: %s",
-                Settings.formatBytes(length), Settings.formatBytes(ledger.registeredBytes), ledger.liveEntries,
+                Settings.formatBytes(length), Settings.formatBytes(ledger.liveBytes), ledger.liveEntries,
                 Settings.formatBytes(inUseBytes.getAsLong()), limit), cause);
     }
 

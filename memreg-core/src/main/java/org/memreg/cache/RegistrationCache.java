@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.memreg.device.Access;
@@ -18,8 +17,9 @@ import org.memreg.jfr.MemregEvents;
 import org.memreg.monitor.EventGate;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
-import org.memreg.stat.CounterId;
-import org.memreg.stat.StatsPublisher;
+import org.memreg.stat.CounterSet;
+import org.memreg.stat.ProcessCounters;
+import org.memreg.stat.SetKind;
 
 /**
  * A registration cache: makes repeated registration of the same buffers nearly free, never hands
@@ -77,12 +77,12 @@ public final class RegistrationCache implements AutoCloseable {
     /** Out of the index but still held; concurrent so the event reader can scan it. */
     private final Set<Entry> retired = ConcurrentHashMap.newKeySet();
     private final ReentrantLock lock = new ReentrantLock();
-    private final Ledger ledger = new Ledger();
+    /** The cache's counters, in the process's counters file unless statsName is none. */
+    private final CounterSet counters;
+    private final Ledger ledger;
+    private final HitTally hits = new HitTally();
     private final Registrar registrar;
     private final EventInvalidations events;
-    /** Hits drained from entries whose own counters filled up (see {@link Entry#HITS_DRAIN_AT}). */
-    private final AtomicLong drainedHits = new AtomicLong();
-    private final StatsPublisher publisher;
     private volatile boolean closed;
     private long nextId;
 
@@ -95,12 +95,19 @@ public final class RegistrationCache implements AutoCloseable {
         this.merge = builder.merge;
         this.keepUnused = builder.keepUnused;
         this.clock = builder.clock;
-        this.registrar = new Registrar(builder, monitor, ledger, index, this::inUseBytes);
-        this.events = new EventInvalidations(index, retired, lock, this::finishRetire);
-        monitor.start(events);
         String statsName = builder.statsName;
-        this.publisher = statsName == null || statsName.equals("none")
-                ? null : StatsPublisher.start(statsName, CounterId.cacheCounters(), new CacheCounters(this));
+        boolean publish = statsName != null && !statsName.equals("none");
+        this.counters = ProcessCounters.open(SetKind.CACHE, publish ? statsName : "cache", publish);
+        this.ledger = new Ledger(counters);
+        this.registrar = new Registrar(builder, monitor, ledger, index, () -> gauges().inUseBytes());
+        this.events = new EventInvalidations(index, retired, lock, this::finishRetire, ledger);
+        try {
+            monitor.start(events);
+        } catch (RuntimeException | Error e) {
+            counters.close(); // no cache, no set left in the file
+            throw e;
+        }
+        counters.refreshWith(this::refreshCounters);
     }
 
     /** Starts configuring a cache over {@code device}. */
@@ -160,8 +167,7 @@ public final class RegistrationCache implements AutoCloseable {
             return null;
         }
         if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) { // once per 2^36 hits on one entry
-            entry.drainHits(Entry.HITS_DRAIN_AT);
-            drainedHits.addAndGet(Entry.HITS_DRAIN_AT);
+            hits.drain(entry, Entry.HITS_DRAIN_AT);
         }
         return new Registration(this, entry);
     }
@@ -193,7 +199,7 @@ public final class RegistrationCache implements AutoCloseable {
             if (cached != null) {
                 return cached;
             }
-            ledger.misses++;
+            ledger.misses.addOrdered(1);
             for (int attempt = 1; ; attempt++) {
                 long mark = events.mark(); // before the range is watched
                 Entry created = register(start, end, access);
@@ -225,10 +231,11 @@ public final class RegistrationCache implements AutoCloseable {
         }
         Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
                 nextId++, clock.getAsLong());
+        hits.track(created);
         for (Entry replaced : overlapping) {
             if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
                 retire(replaced, 0);
-                ledger.replaced++;
+                ledger.replaced.addOrdered(1);
             }
         }
         index.add(created);
@@ -265,7 +272,7 @@ public final class RegistrationCache implements AutoCloseable {
             return false;
         }
         retire(created, Entry.INVALID);
-        ledger.invalidations++;
+        ledger.invalidations.increment();
         return true;
     }
 
@@ -313,7 +320,7 @@ public final class RegistrationCache implements AutoCloseable {
                 retired.remove(entry);
                 registrar.deregister(entry, retiredEntry ? DeregistrationCause.DEFERRED : DeregistrationCause.RELEASED);
                 if (retiredEntry) {
-                    ledger.deferredDeregistrations++;
+                    ledger.deferredDeregistrations.addOrdered(1);
                 }
             }
         } finally {
@@ -340,13 +347,13 @@ public final class RegistrationCache implements AutoCloseable {
         try {
             ensureOpen();
             events.apply();
-            long first = ledger.invalidations;
+            invalidated = 0;
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, Entry.INVALID);
-                ledger.invalidations++;
+                invalidated++;
             }
-            ledger.invalidations += EventInvalidations.invalidateRetired(retired, start, end);
-            invalidated = ledger.invalidations - first;
+            invalidated += EventInvalidations.invalidateRetired(retired, start, end);
+            ledger.invalidations.add(invalidated);
         } finally {
             lock.unlock();
         }
@@ -381,7 +388,7 @@ public final class RegistrationCache implements AutoCloseable {
             events.apply();
             for (Entry entry : index.overlapping(start, end)) {
                 retire(entry, 0);
-                ledger.replaced++;
+                ledger.replaced.addOrdered(1);
             }
             for (Entry entry : retired) {
                 if (entry.start < end && start < entry.end) {
@@ -426,41 +433,50 @@ public final class RegistrationCache implements AutoCloseable {
     }
 
     /**
-     * A snapshot of the counters and gauges. Memory events the monitor has already taken from the
-     * kernel are applied first, as for {@link #acquire}: a thread that unmapped registered memory
-     * (its munmap has returned) sees that invalidation counted and the entry gone.
+     * A snapshot of the counters and gauges, read from the cache's counter slots and summed over
+     * its entries without taking the miss lock: a thread calling it in a loop never slows misses,
+     * and never waits for one. Memory events the monitor has already taken from the kernel are
+     * delivered first, as for {@link #acquire}: a thread that unmapped registered memory (its munmap
+     * has returned) sees that invalidation counted and the entry no longer among {@code entries}.
      */
     public CacheStats stats() {
         awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
-        lock.lock();
-        try {
-            long queuedNow = events.queued();
-            events.apply();
-            long hits = ledger.hitsOfDeregistered + drainedHits.get();
-            for (Entry entry : index.entries()) {
-                hits += Entry.hits(entry.state());
-            }
-            for (Entry entry : retired) {
-                hits += Entry.hits(entry.state());
-            }
-            return ledger.snapshot(hits, events.invalidations(), queuedNow, events.maxQueued(), index.size(),
-                    retired.size(), inUseBytes());
-        } finally {
-            lock.unlock();
-        }
+        Gauges gauges = gauges();
+        return ledger.snapshot(hits.total(), gauges.entries(), gauges.retired(), gauges.inUseBytes());
     }
 
-    private long inUseBytes() {
+    /** The gauges summed over the entries, lock-free (entries moving meanwhile may be half reflected). */
+    private record Gauges(long entries, long retired, long inUseBytes) {}
+
+    private Gauges gauges() {
+        long entries = 0;
+        long held = 0;
         long bytes = 0;
         for (Entry entry : index.entries()) {
-            if (Entry.holders(entry.state()) != 0) {
-                bytes += entry.length();
+            long state = entry.state();
+            boolean inUse = Entry.holders(state) != 0 && (state & Entry.DEAD) == 0;
+            if ((state & Entry.RETIRED) == 0) {
+                entries++; // an entry an event flagged is on its way out: retired if held, else gone
+            } else if (inUse) {
+                held++;
             }
+            bytes += inUse ? entry.length() : 0;
         }
         for (Entry entry : retired) {
+            held++;
             bytes += entry.length();
         }
-        return bytes;
+        return new Gauges(entries, held, bytes);
+    }
+
+    /** The publisher thread's part: the slots of what is derived rather than counted. */
+    private void refreshCounters() {
+        Gauges gauges = gauges();
+        ledger.hits.setOrdered(hits.total());
+        ledger.entries.setOrdered(gauges.entries());
+        ledger.retiredEntries.setOrdered(gauges.retired());
+        ledger.inUseBytes.setOrdered(gauges.inUseBytes());
+        CacheCounters.writeMonitor(monitor.stats(), counters);
     }
 
     /** The device this cache registers with. */
@@ -484,9 +500,6 @@ public final class RegistrationCache implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (publisher != null) {
-            publisher.close(); // first, and outside the lock: its thread may be waiting for stats()
-        }
         lock.lock();
         try {
             if (closed) {
@@ -508,6 +521,7 @@ public final class RegistrationCache implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        counters.close(); // outside the lock: closing takes the process counters' lock
     }
 
     private void ensureOpen() {

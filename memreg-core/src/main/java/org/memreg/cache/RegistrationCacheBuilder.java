@@ -43,8 +43,9 @@ public final class RegistrationCacheBuilder {
     /** Default of {@link #MONITOR_PROP_NAME}. */
     public static final String MONITOR_DEFAULT = "auto";
     /**
-     * The name the cache publishes its counters under for {@code memreg stat} (a memory-mapped
-     * file, see {@link org.memreg.stat.CountersFile}); {@code none} publishes nothing.
+     * The name of the cache's counter set in the process's counters file, which {@code memreg stat}
+     * reads (see {@link org.memreg.stat.CountersFile}); {@code none} keeps the counters in ordinary
+     * memory, where {@code stats()} reads them all the same.
      */
     public static final String STATS_NAME_PROP_NAME = "memreg.cache.statsName";
     /** Default of {@link #STATS_NAME_PROP_NAME}. */
@@ -121,7 +122,7 @@ public final class RegistrationCacheBuilder {
 
     /**
      * Publishes the counters under {@code name} for {@code memreg stat}; {@code null} or
-     * {@code "none"} publishes nothing.
+     * {@code "none"} publishes nothing (the counters live in ordinary memory).
      */
     public RegistrationCacheBuilder statsName(String name) {
         this.statsName = name;

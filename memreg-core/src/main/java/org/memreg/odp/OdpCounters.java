@@ -1,15 +1,36 @@
 package org.memreg.odp;
 
-import java.util.concurrent.atomic.AtomicLong;
+import org.memreg.stat.Counter;
+import org.memreg.stat.CounterId;
+import org.memreg.stat.CounterSet;
+import org.memreg.stat.SetKind;
 
-/** The growing counters behind {@link OdpStats}; readable from any thread. */
+/**
+ * The growing counters behind {@link OdpStats}: slots of a region's or mapping's {@link CounterSet}
+ * (in the process's counters file when published), counted atomically where the events happen;
+ * {@link #snapshot()} reads them, from any thread, without a lock.
+ */
 final class OdpCounters {
-    final AtomicLong invalidationsSent = new AtomicLong();
-    final AtomicLong invalidationsAcked = new AtomicLong();
-    final AtomicLong faults = new AtomicLong();
-    final AtomicLong pagesReclaimed = new AtomicLong();
-    final AtomicLong pagesReestablished = new AtomicLong();
-    final AtomicLong leaseExpiries = new AtomicLong();
+    final Counter invalidationsSent;
+    final Counter invalidationsAcked;
+    final Counter faults;
+    final Counter pagesReclaimed;
+    final Counter pagesReestablished;
+    final Counter leaseExpiries;
+
+    OdpCounters(CounterSet set) {
+        invalidationsSent = set.counter(CounterId.ODP_INVALIDATIONS_SENT);
+        invalidationsAcked = set.counter(CounterId.ODP_INVALIDATIONS_ACKED);
+        faults = set.counter(CounterId.ODP_FAULTS);
+        pagesReclaimed = set.counter(CounterId.ODP_PAGES_RECLAIMED);
+        pagesReestablished = set.counter(CounterId.ODP_PAGES_REESTABLISHED);
+        leaseExpiries = set.counter(CounterId.ODP_LEASE_EXPIRIES);
+    }
+
+    /** Counters in ordinary memory, for a table no region or mapping publishes (tests, simulations). */
+    static OdpCounters inMemory(SetKind kind) {
+        return new OdpCounters(CounterSet.inMemory(kind, kind.label()));
+    }
 
     OdpStats snapshot() {
         return new OdpStats(invalidationsSent.get(), invalidationsAcked.get(), faults.get(), pagesReclaimed.get(),

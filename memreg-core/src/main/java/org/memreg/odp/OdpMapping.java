@@ -12,7 +12,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import org.memreg.stat.StatsPublisher;
+import org.memreg.stat.CounterSet;
+import org.memreg.stat.SetKind;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.RemoteWindow;
@@ -38,8 +39,9 @@ import org.memreg.transport.WindowKey;
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} and then
  * throws {@link TransportException}.
  *
- * <p>While open, a mapping publishes its {@link #stats()} for {@code memreg stat} as
- * {@code odp-peer-<region number in hex>}, unless {@value OdpRegion#STATS_PROP_NAME} is false.
+ * <p>A mapping's counters ({@link #stats()}) live in a set named {@code odp-peer-<region number
+ * in hex>} in the process's counters file, shown by {@code memreg stat} while the mapping is open,
+ * unless {@value OdpRegion#STATS_PROP_NAME} is false.
  */
 public final class OdpMapping implements AutoCloseable {
     /** How long an operation that met a revoked key waits for the owner's next key. */
@@ -52,8 +54,8 @@ public final class OdpMapping implements AutoCloseable {
     private volatile RemoteWindow window;
     private volatile boolean ignoreInvalidations;
     private final PeerPageTable table;
-    /** Publishes the table's counters; null when {@link OdpRegion#STATS_PROP_NAME} is false. */
-    private final StatsPublisher publisher;
+    /** The table's counters: in the process's counters file unless {@link OdpRegion#STATS_PROP_NAME} is false. */
+    private final CounterSet counters;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.MAX_BYTES, 8);
     private final Object rekeyed = new Object();
@@ -72,13 +74,13 @@ public final class OdpMapping implements AutoCloseable {
         this.window = window;
         this.timeoutNanos = timeoutNanos;
         long toOwner = OdpWire.tag(OdpWire.TO_OWNER, region);
+        this.counters = OdpStatsCounters.open(SetKind.ODP_MAPPING, "odp-peer-" + Integer.toHexString(region));
         this.table = new PeerPageTable(node.id(), pages, m -> {
             if (m instanceof OdpMessage.Ack a) {
                 onRelease.accept(a.range());
             }
             owner.send(toOwner, OdpWire.encode(m));
-        });
-        this.publisher = OdpStatsCounters.start("odp-peer-" + Integer.toHexString(region), table::stats);
+        }, new OdpCounters(counters));
         this.thread = Thread.ofPlatform().daemon().name("odp-peer-" + Integer.toHexString(region)).start(this::run);
     }
 
@@ -263,13 +265,8 @@ public final class OdpMapping implements AutoCloseable {
         return table.stats();
     }
 
-    /** The publisher of {@link #stats()} for {@code memreg stat}, or null when turned off (for tests). */
-    StatsPublisher publisher() {
-        return publisher;
-    }
-
     /**
-     * Stops the receiving thread and deletes the counters file; later puts and gets throw
+     * Stops the receiving thread and frees its counter set; later puts and gets throw
      * {@link IllegalStateException}. The owner is not told: it cuts this peer off by its lease.
      */
     @Override
@@ -278,9 +275,7 @@ public final class OdpMapping implements AutoCloseable {
             return;
         }
         closing = true;
-        if (publisher != null) {
-            publisher.close(); // publishes a last time and deletes the file; never throws
-        }
+        counters.close(); // frees its set in the counters file; never throws
         if (OdpWire.stopReceiving(receive, thread)) {
             arena.close();
         }

@@ -23,7 +23,8 @@ import org.memreg.linux.ProcessMaps;
 import org.memreg.linux.SysConf;
 import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
-import org.memreg.stat.StatsPublisher;
+import org.memreg.stat.CounterSet;
+import org.memreg.stat.SetKind;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.Window;
@@ -78,10 +79,11 @@ import org.memreg.transport.WindowKey;
  * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
  * application that learns of it earlier may call {@link #disconnect}.
  *
- * <p><b>Counters.</b> While open, a region publishes its {@link #stats()} for {@code memreg stat}
- * in a counters file named {@code odp-owner-<region number in hex>} (the {@code odp.*} counters of
- * {@link org.memreg.stat.CounterId}), and each {@link OdpMapping} its own as
- * {@code odp-peer-<region number in hex>}; {@value #STATS_PROP_NAME}{@code =false} turns both off.
+ * <p><b>Counters.</b> A region's counters ({@link #stats()}, the {@code odp.*} counters of
+ * {@link org.memreg.stat.CounterId}) live in a set named {@code odp-owner-<region number in hex>}
+ * in the process's counters file, which {@code memreg stat} shows while the region is open; each
+ * {@link OdpMapping}'s as {@code odp-peer-<region number in hex>}; {@value #STATS_PROP_NAME}{@code =false}
+ * keeps both in ordinary memory instead.
  */
 public final class OdpRegion implements AutoCloseable {
     /** Longest wait of the region thread between lease checks. */
@@ -110,8 +112,8 @@ public final class OdpRegion implements AutoCloseable {
     private final long pageSize;
     private final boolean shared;
     private final OwnerPageTable table;
-    /** Publishes the table's counters; null when {@link #STATS_PROP_NAME} is false. */
-    private final StatsPublisher publisher;
+    /** The table's counters: in the process's counters file unless {@link #STATS_PROP_NAME} is false. */
+    private final CounterSet counters;
     private final Map<Long, Endpoint> peers = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
     /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
@@ -186,8 +188,8 @@ public final class OdpRegion implements AutoCloseable {
                 locked.establish(range);
             }
         };
-        this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos());
-        this.publisher = OdpStatsCounters.start("odp-owner-" + Integer.toHexString(region), table::stats);
+        this.counters = OdpStatsCounters.open(SetKind.ODP_REGION, "odp-owner-" + Integer.toHexString(region));
+        this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos(), new OdpCounters(counters));
         this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
     }
 
@@ -375,11 +377,6 @@ public final class OdpRegion implements AutoCloseable {
         return table.stats();
     }
 
-    /** The publisher of {@link #stats()} for {@code memreg stat}, or null when turned off (for tests). */
-    StatsPublisher publisher() {
-        return publisher;
-    }
-
     /** The generation of the window's key now: 1, plus one per re-keying after a cut-off. */
     public long keyGeneration() {
         return window.generation();
@@ -416,8 +413,8 @@ public final class OdpRegion implements AutoCloseable {
     }
 
     /**
-     * Stops the region thread, revokes the key at every peer, frees the memory and deletes the
-     * counters file. Twice is harmless.
+     * Stops the region thread, revokes the key at every peer, frees the memory and frees its
+     * counter set. Twice is harmless.
      */
     @Override
     public void close() {
@@ -426,9 +423,7 @@ public final class OdpRegion implements AutoCloseable {
         }
         closing = true;
         OPEN.remove(List.of(node.id(), (long) region));
-        if (publisher != null) {
-            publisher.close(); // publishes a last time and deletes the file; never throws
-        }
+        counters.close(); // frees its set in the counters file; never throws
         boolean stopped = OdpWire.stopReceiving(receive, thread);
         MemoryMonitor m = monitor;
         if (m != null) {

@@ -54,7 +54,7 @@ public final class OwnerPageTable {
     private final Map<Long, BitSet> waiting = new HashMap<>();
     private final Set<Long> cutOff = new HashSet<>();
     private final List<Reclaim> reclaims = new ArrayList<>();
-    private final OdpCounters counters = new OdpCounters();
+    private final OdpCounters counters;
     private long epoch;
 
     private static final class Reclaim {
@@ -77,6 +77,12 @@ public final class OwnerPageTable {
      * by nobody; a peer that does not acknowledge within {@code leaseNanos} is cut off.
      */
     public OwnerPageTable(int pages, PageMemory memory, Outbox outbox, long leaseNanos) {
+        this(pages, memory, outbox, leaseNanos, OdpCounters.inMemory(org.memreg.stat.SetKind.ODP_REGION));
+    }
+
+    /** As {@link #OwnerPageTable(int, PageMemory, Outbox, long)}, counting into {@code counters}. */
+    OwnerPageTable(int pages, PageMemory memory, Outbox outbox, long leaseNanos, OdpCounters counters) {
+        this.counters = counters;
         if (pages <= 0 || leaseNanos <= 0) {
             throw new IllegalArgumentException("pages and lease must be positive: " + pages + ", " + leaseNanos);
         }
@@ -138,7 +144,7 @@ public final class OwnerPageTable {
         }
         reclaims.add(r);
         for (long peer : r.pending) {
-            counters.invalidationsSent.incrementAndGet();
+            counters.invalidationsSent.increment();
             outbox.send(peer, new OdpMessage.Invalidate(span, e));
         }
         finishReady();
@@ -149,7 +155,7 @@ public final class OwnerPageTable {
     public synchronized void onAck(OdpMessage.Ack ack) {
         for (Reclaim r : reclaims) {
             if (r.epoch == ack.epoch() && r.pending.remove(ack.peer())) {
-                counters.invalidationsAcked.incrementAndGet();
+                counters.invalidationsAcked.increment();
                 mapped.get(ack.peer()).andNot(r.pages);
                 finishReady();
                 return;
@@ -164,7 +170,7 @@ public final class OwnerPageTable {
             return;
         }
         check(fault.range());
-        counters.faults.incrementAndGet();
+        counters.faults.increment();
         BitSet serve = new BitSet(pages);
         for (int p = fault.range().first(); p < fault.range().end(); p++) {
             if (state[p] == OwnerPageState.RECLAIMING) {
@@ -189,7 +195,7 @@ public final class OwnerPageTable {
             }
         }
         for (long peer : late) {
-            counters.leaseExpiries.incrementAndGet();
+            counters.leaseExpiries.increment();
             cut(peer);
         }
         finishReady();
@@ -284,7 +290,7 @@ public final class OwnerPageTable {
                 state[p] = OwnerPageState.RECLAIMED;
             }
             runs(r.pages, memory::release);
-            counters.pagesReclaimed.addAndGet(r.pages.cardinality());
+            counters.pagesReclaimed.add(r.pages.cardinality());
         }
         for (Iterator<Map.Entry<Long, BitSet>> it = waiting.entrySet().iterator(); it.hasNext();) {
             Map.Entry<Long, BitSet> w = it.next();
@@ -320,7 +326,7 @@ public final class OwnerPageTable {
         for (int p = missing.nextSetBit(0); p >= 0; p = missing.nextSetBit(p + 1)) {
             state[p] = OwnerPageState.PRESENT;
         }
-        counters.pagesReestablished.addAndGet(missing.cardinality());
+        counters.pagesReestablished.add(missing.cardinality());
     }
 
     private void answer(long peer, BitSet serve) {

@@ -44,11 +44,17 @@ public final class PeerPageTable {
     private final List<Pending> pending = new ArrayList<>();
     private final List<Waiter> waiters = new ArrayList<>();
     private final Outbox outbox;
-    private final OdpCounters counters = new OdpCounters();
+    private final OdpCounters counters;
     private long seenEpoch;
 
     /** An empty table (every page {@code UNMAPPED}) of peer {@code peer} for a region of {@code pages} pages. */
     public PeerPageTable(long peer, int pages, Outbox outbox) {
+        this(peer, pages, outbox, OdpCounters.inMemory(org.memreg.stat.SetKind.ODP_MAPPING));
+    }
+
+    /** As {@link #PeerPageTable(long, int, Outbox)}, counting into {@code counters}. */
+    PeerPageTable(long peer, int pages, Outbox outbox, OdpCounters counters) {
+        this.counters = counters;
         if (pages <= 0) {
             throw new IllegalArgumentException("pages must be positive: " + pages);
         }
@@ -198,7 +204,7 @@ public final class PeerPageTable {
             state[p] = PeerPageState.FAULTING;
         }
         OwnerPageTable.runs(fault, run -> {
-            counters.faults.incrementAndGet();
+            counters.faults.increment();
             outbox.send(new OdpMessage.Fault(peer, run, seenEpoch));
         });
     }
@@ -225,7 +231,7 @@ public final class PeerPageTable {
                     }
                 }
             }
-            counters.invalidationsAcked.incrementAndGet();
+            counters.invalidationsAcked.increment();
             outbox.send(new OdpMessage.Ack(peer, inv.range(), inv.epoch()));
         }
         sendFaults(refault);

@@ -3,7 +3,7 @@ package org.memreg.stat;
 import java.util.EnumSet;
 
 /**
- * The counters memreg publishes in a {@link CountersFile}, each with a stable numeric id and a
+ * The counters memreg keeps in a {@link CountersFile}, each with a stable numeric id and a
  * label. Ids are part of the file format: an id is never reused or renumbered, new counters are
  * appended with the next free id, and a reader meeting an id it does not know shows it by the
  * label stored in the file. Labels are the names of the matching components of
@@ -11,11 +11,10 @@ import java.util.EnumSet;
  * {@code monitor.}, and of {@code org.memreg.odp.OdpStats} prefixed with {@code odp.}; a test
  * fails when any of these records has a component with no counter.
  *
- * <p>A file holds one component's counters: a cache's file {@link #cacheCounters()} (its own and
- * its monitor's), an ODP region's or mapping's file {@link #odpCounters()}.
+ * <p>A {@link CounterSet} holds one component's counters: a cache's set {@link #cacheCounters()}
+ * (its own and its monitor's), an ODP region's or mapping's set {@link #odpCounters()}.
  *
- * <p>The enum's ordinal indexes the array given to {@link CountersFile#publish(long[])}; the id,
- * not the ordinal, is what goes into the file.
+ * <p>The id, not the ordinal, is what goes into the file.
  */
 public enum CounterId {
     // org.memreg.cache.CacheStats: labels are its component names.
@@ -115,7 +114,7 @@ public enum CounterId {
         return EnumSet.complementOf(odpCounters());
     }
 
-    /** How many counters this version knows: the length of a {@link CountersFile#publish} array. */
+    /** How many counters this version knows. */
     public static int count() {
         return VALUES.length;
     }

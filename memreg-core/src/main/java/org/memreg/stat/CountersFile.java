@@ -15,34 +15,34 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.Set;
 import org.memreg.linux.ProcStatus;
 
 /**
- * The writer side of {@code memreg stat}: one cache's counters in a small memory-mapped file that
- * another process ({@link CountersReader}, the {@code memreg stat} command) reads while the cache
- * runs, in the manner of Aeron's CnC counters and AeronStat.
+ * The writer side of {@code memreg stat}: one memory-mapped file per process holding the counter
+ * sets of all its components (caches, ODP regions, ODP mappings), which another process
+ * ({@link CountersReader}, the {@code memreg stat} command) reads while they run, in the manner
+ * of Aeron's CnC file, {@code CountersManager} and AeronStat. The code that counts writes its
+ * {@link Counter} slot in the file directly; nothing copies values into it.
  *
  * <h2>Where</h2>
  * The directory is {@value #DIR_PROP_NAME} when set, else {@code /dev/shm/memreg-<user>}, else
  * (no {@code /dev/shm}) {@code ${java.io.tmpdir}/memreg-<user>}; see {@link #directory()}. It is
  * created when missing (the per-user default mode 0700, and refused when another user owns it).
- * The file is {@code <pid>-<name>.stat}, the name sanitized ({@link #sanitize(String)}); when a
- * process opens the same name twice the second file gets
- * {@code <name>-2}, and so on. Closing deletes the file; a process that dies leaves it behind, and
- * readers list it as dead (its pid is gone, or belongs to a process started after the file).
+ * The file is {@code <pid>-<name>.stat} ({@link ProcessCounters} names it {@code memreg}).
+ * {@link #close()} deletes it; a process that dies leaves it behind, and readers list it as dead
+ * (its pid is gone, or belongs to a process started after the file).
  *
- * <h2>Layout</h2>
- * All numbers are in the host's native byte order (the reader runs on the same host).
+ * <h2>Layout (version 2)</h2>
+ * All numbers are in the host's native byte order (the reader runs on the same host). A header,
+ * then {@code S} set records of {@code L} bytes each, each record {@code K} counter slots:
  * <pre>
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +---------------------------------------------------------------+
  *  |            magic "MEMREGST" (8 ASCII bytes, written last)      |   0
  *  +-------------------------------+-------------------------------+
- *  |      layout version (= 1)     |      counter count N          |   8
+ *  |      layout version (= 2)     |    set records S              |   8
  *  +-------------------------------+-------------------------------+
  *  |                          pid (8)                              |  16
  *  +---------------------------------------------------------------+
@@ -50,33 +50,52 @@ import org.memreg.linux.ProcStatus;
  *  +---------------------------------------------------------------+
  *  |     heartbeat, ms since the epoch (8, release / acquire)      |  32
  *  +-------------------------------+-------------------------------+
- *  |     slot length (= 64)        |    name length in bytes       |  40
+ *  |   set record length L         |   slots per record K          |  40
  *  +-------------------------------+-------------------------------+
- *  |              name, UTF-8, zero padded (64 bytes)              |  48
- *  |                             ...                               |
+ *  |   slot length (= 64)          |    name length in bytes       |  48
+ *  +-------------------------------+-------------------------------+
+ *  |              name, UTF-8, zero padded (64 bytes)              |  56
  *  +---------------------------------------------------------------+
- *  |                       reserved (16)                           | 112
+ *  |                        reserved (8)                           | 120
  *  +===============================================================+
- *  |  counter slot 0 .. N-1, 64 bytes each, at 128 + i * 64:       | 128
+ *  |  set record i (i = 0 .. S-1) at 128 + i * L:                  | 128
+ *  +-------------------------------+-------------------------------+
+ *  | state (4, release / acquire)  |   kind (4, a SetKind code)    |  +0
+ *  +-------------------------------+-------------------------------+
+ *  |  generation (8): +1 each time the record is allocated         |  +8
+ *  +-------------------------------+-------------------------------+
+ *  |   counter count n (n &lt;= K)    |    name length in bytes       | +16
+ *  +-------------------------------+-------------------------------+
+ *  |              name, UTF-8, zero padded (64 bytes)              | +24
+ *  +---------------------------------------------------------------+
+ *  |         freed at, ms since the epoch (8; state FREED)         | +88
+ *  +---------------------------------------------------------------+
+ *  |                        reserved (32)                          | +96
+ *  +===============================================================+
+ *  |  counter slot j (j = 0 .. n-1) at +128 + j * 64:              |+128
  *  +-------------------------------+-------------------------------+
  *  |     counter id (4)            |   label length in bytes (4)   |  +0
  *  +-------------------------------+-------------------------------+
- *  |              value (8, release / acquire)                     |  +8
+ *  |              value (8, written by the code that counts)       |  +8
  *  +---------------------------------------------------------------+
  *  |              label, UTF-8, zero padded (48 bytes)             | +16
- *  |                             ...                               |
  *  +---------------------------------------------------------------+
  * </pre>
- * Everything but the value and heartbeat is written once, before the magic; the magic is stored
- * with release semantics, so a reader that sees it (with acquire) sees a complete header. Values
- * and the heartbeat are 8-byte aligned longs stored with release and loaded with acquire: a
- * reader never sees a torn value, and values written before another (in program order) are
- * visible when that one is. Counter ids are {@link CounterId}s; labels are stored so that a
- * reader older than the writer can still show new counters.
+ * The header is written before the magic, which is stored with release semantics: a reader that
+ * sees the magic (acquire) sees a complete header. A record's state is {@value #UNUSED} (never
+ * allocated), {@value #ALLOCATED} or {@value #FREED}. Allocation writes kind, name, ids, labels
+ * and zero values, increments the generation, then stores {@value #ALLOCATED} with release; a
+ * reader loads state and generation (acquire), the record, then both again, and drops the record
+ * when either changed (freed or reused meanwhile). A freed record is reused only
+ * {@link #REUSE_DELAY_MILLIS} after it was freed (Aeron's free-to-reuse timeout), so that a late
+ * write through an old handle does not land in a new set. Each value starts a cache line of its
+ * own (records and slots are 64-byte multiples), so two counters never share a line. Counter ids
+ * are {@link CounterId}s; labels are stored so that a reader older than the writer can still
+ * show new counters.
  *
- * <p>Thread-safety: {@link #set}, {@link #publish} and {@link #heartbeat} may be called from any
- * thread, and concurrently (each value is stored atomically; the last store wins). After
- * {@link #close()} they throw {@link IllegalStateException}.
+ * <p>Thread-safe: {@link #allocate} and freeing are serialised on the file; counters are written
+ * through their {@link Counter}s. Closing deletes the file but keeps the mapping until no
+ * {@link Counter} refers to it, so a late write never faults.
  */
 public final class CountersFile implements AutoCloseable {
     /** The directory of counters files. */
@@ -88,22 +107,41 @@ public final class CountersFile implements AutoCloseable {
     public static final String DIR_DEFAULT = "/dev/shm/memreg-" + userName();
     /** File name suffix of counters files. */
     public static final String SUFFIX = ".stat";
+    /** How long a freed set record waits before it is given to another set. */
+    public static final long REUSE_DELAY_MILLIS = 1_000;
 
     static final byte[] MAGIC_BYTES = "MEMREGST".getBytes(StandardCharsets.US_ASCII);
     static final long MAGIC = ByteBuffer.wrap(MAGIC_BYTES).order(ByteOrder.nativeOrder()).getLong();
-    static final int LAYOUT_VERSION = 1;
+    static final int LAYOUT_VERSION = 2;
     static final int MAGIC_OFFSET = 0;
     static final int VERSION_OFFSET = 8;
-    static final int COUNT_OFFSET = 12;
+    static final int SETS_OFFSET = 12;
     static final int PID_OFFSET = 16;
     static final int START_TIME_OFFSET = 24;
     static final int HEARTBEAT_OFFSET = 32;
-    static final int SLOT_LENGTH_OFFSET = 40;
-    static final int NAME_LENGTH_OFFSET = 44;
-    static final int NAME_OFFSET = 48;
+    static final int SET_LENGTH_OFFSET = 40;
+    static final int SLOTS_PER_SET_OFFSET = 44;
+    static final int SLOT_LENGTH_OFFSET = 48;
+    static final int NAME_LENGTH_OFFSET = 52;
+    static final int NAME_OFFSET = 56;
     static final int NAME_MAX_BYTES = 64;
     static final int HEADER_LENGTH = 128;
+
+    static final int UNUSED = 0;
+    static final int ALLOCATED = 1;
+    static final int FREED = 2;
+    static final int SET_STATE_OFFSET = 0;
+    static final int SET_KIND_OFFSET = 4;
+    static final int SET_GENERATION_OFFSET = 8;
+    static final int SET_COUNT_OFFSET = 16;
+    static final int SET_NAME_LENGTH_OFFSET = 20;
+    static final int SET_NAME_OFFSET = 24;
+    static final int SET_FREED_AT_OFFSET = 88;
+    static final int SET_HEADER_LENGTH = 128;
+    /** Slots per record: room for every counter of the largest kind and some to grow. */
+    static final int SLOTS_PER_SET = 48;
     static final int SLOT_LENGTH = 64;
+    static final int SET_LENGTH = SET_HEADER_LENGTH + SLOTS_PER_SET * SLOT_LENGTH;
     static final int SLOT_ID_OFFSET = 0;
     static final int SLOT_LABEL_LENGTH_OFFSET = 4;
     static final int SLOT_VALUE_OFFSET = 8;
@@ -113,23 +151,24 @@ public final class CountersFile implements AutoCloseable {
     static final int NAME_MAX_CHARS = 48;
 
     static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+    static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
 
     private final Path path;
     private final String name;
     private final long pid;
-    private final Arena arena;
+    private final int capacity;
+    private final long reuseDelayMillis;
     private final MemorySegment segment;
-    /** Slot offset per {@link CounterId#ordinal()}, or -1 when the file does not hold it. */
-    private final long[] offsetByOrdinal;
+    private int allocated;
     private boolean closed;
 
-    private CountersFile(Path path, String name, long pid, Arena arena, MemorySegment segment, long[] offsets) {
+    private CountersFile(Path path, String name, long pid, int capacity, long reuseDelayMillis, MemorySegment segment) {
         this.path = path;
         this.name = name;
         this.pid = pid;
-        this.arena = arena;
+        this.capacity = capacity;
+        this.reuseDelayMillis = reuseDelayMillis;
         this.segment = segment;
-        this.offsetByOrdinal = offsets;
     }
 
     /**
@@ -196,26 +235,19 @@ public final class CountersFile implements AutoCloseable {
                 + "=DIR to a directory of your own)");
     }
 
-    /** Creates the file for cache {@code name} in {@link #directory()}, holding every {@link CounterId}. */
-    public static CountersFile create(String name) throws IOException {
-        return create(directory(), name);
-    }
-
-    /** Creates the file for cache {@code name} in {@code directory}, holding every {@link CounterId}. */
-    public static CountersFile create(Path directory, String name) throws IOException {
-        return create(directory, name, EnumSet.allOf(CounterId.class));
-    }
-
     /**
-     * Creates the file for cache {@code name} in {@code directory} (made when missing) holding
-     * {@code counters}, all zero, in {@link CounterId} order; the heartbeat is now.
+     * Creates the file {@code <pid>-<name>.stat} in {@code directory} (made when missing) with room
+     * for {@code capacity} sets, none allocated; the heartbeat is now.
      *
-     * @throws IllegalArgumentException when {@code counters} is empty
+     * @param reuseDelayMillis how long a freed record waits before reuse ({@link #REUSE_DELAY_MILLIS})
+     * @throws IllegalArgumentException when {@code capacity} is not positive
      * @throws IOException when the directory or file cannot be made or mapped
      */
-    public static CountersFile create(Path directory, String name, Set<CounterId> counters) throws IOException {
-        if (counters.isEmpty()) {
-            throw new IllegalArgumentException("a counters file needs at least one counter");
+    public static CountersFile create(Path directory, String name, int capacity, long reuseDelayMillis)
+            throws IOException {
+        if (capacity < 1 || reuseDelayMillis < 0) {
+            throw new IllegalArgumentException("capacity " + capacity + " and reuse delay " + reuseDelayMillis
+                    + " ms: need at least one set and no negative delay");
         }
         prepare(directory);
         String base = sanitize(name);
@@ -237,7 +269,7 @@ public final class CountersFile implements AutoCloseable {
                 continue;
             }
             try (channel) {
-                return map(path, unique, pid, channel, EnumSet.copyOf(counters));
+                return map(path, unique, pid, channel, capacity, reuseDelayMillis);
             } catch (IOException | RuntimeException e) {
                 Files.deleteIfExists(path);
                 throw e;
@@ -245,36 +277,84 @@ public final class CountersFile implements AutoCloseable {
         }
     }
 
-    private static CountersFile map(Path path, String name, long pid, FileChannel channel, Set<CounterId> counters)
-            throws IOException {
-        long length = HEADER_LENGTH + (long) counters.size() * SLOT_LENGTH;
-        Arena arena = Arena.ofShared();
-        try {
-            MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, length, arena);
-            long now = System.currentTimeMillis();
-            segment.set(ValueLayout.JAVA_INT, VERSION_OFFSET, LAYOUT_VERSION);
-            segment.set(ValueLayout.JAVA_INT, COUNT_OFFSET, counters.size());
-            segment.set(ValueLayout.JAVA_LONG, PID_OFFSET, pid);
-            segment.set(ValueLayout.JAVA_LONG, START_TIME_OFFSET, now);
-            segment.set(ValueLayout.JAVA_LONG, HEARTBEAT_OFFSET, now);
-            segment.set(ValueLayout.JAVA_INT, SLOT_LENGTH_OFFSET, SLOT_LENGTH);
-            putString(segment, NAME_LENGTH_OFFSET, NAME_OFFSET, NAME_MAX_BYTES, name);
-            long[] offsets = new long[CounterId.count()];
-            Arrays.fill(offsets, -1);
-            long slot = HEADER_LENGTH;
-            for (CounterId counter : counters) {
-                segment.set(ValueLayout.JAVA_INT, slot + SLOT_ID_OFFSET, counter.id());
-                putString(segment, slot + SLOT_LABEL_LENGTH_OFFSET, slot + SLOT_LABEL_OFFSET, LABEL_MAX_BYTES,
-                        counter.label());
-                offsets[counter.ordinal()] = slot + SLOT_VALUE_OFFSET;
-                slot += SLOT_LENGTH;
-            }
-            LONG.setRelease(segment, (long) MAGIC_OFFSET, MAGIC);
-            return new CountersFile(path, name, pid, arena, segment, offsets);
-        } catch (IOException | RuntimeException e) {
-            arena.close();
-            throw e;
+    private static CountersFile map(Path path, String name, long pid, FileChannel channel, int capacity,
+                                    long reuseDelayMillis) throws IOException {
+        long length = HEADER_LENGTH + (long) capacity * SET_LENGTH;
+        // An automatic arena: the mapping lives while a Counter refers to it, even after close().
+        MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, length, Arena.ofAuto());
+        long now = System.currentTimeMillis();
+        segment.set(ValueLayout.JAVA_INT, VERSION_OFFSET, LAYOUT_VERSION);
+        segment.set(ValueLayout.JAVA_INT, SETS_OFFSET, capacity);
+        segment.set(ValueLayout.JAVA_LONG, PID_OFFSET, pid);
+        segment.set(ValueLayout.JAVA_LONG, START_TIME_OFFSET, now);
+        segment.set(ValueLayout.JAVA_LONG, HEARTBEAT_OFFSET, now);
+        segment.set(ValueLayout.JAVA_INT, SET_LENGTH_OFFSET, SET_LENGTH);
+        segment.set(ValueLayout.JAVA_INT, SLOTS_PER_SET_OFFSET, SLOTS_PER_SET);
+        segment.set(ValueLayout.JAVA_INT, SLOT_LENGTH_OFFSET, SLOT_LENGTH);
+        putString(segment, NAME_LENGTH_OFFSET, NAME_OFFSET, NAME_MAX_BYTES, name);
+        LONG.setRelease(segment, (long) MAGIC_OFFSET, MAGIC);
+        return new CountersFile(path, name, pid, capacity, reuseDelayMillis, segment);
+    }
+
+    /**
+     * Allocates a record for a set of {@code kind}'s counters named {@code name}, all zero: the
+     * lowest record never used or freed at least the reuse delay ago.
+     *
+     * @return the set, or {@code null} when every record is taken (or the file is closed)
+     */
+    public synchronized CounterSet allocate(SetKind kind, String name) {
+        Set<CounterId> ids = kind.counters();
+        int index = closed ? -1 : freeRecord(System.currentTimeMillis());
+        if (index < 0) {
+            return null;
         }
+        long record = HEADER_LENGTH + (long) index * SET_LENGTH;
+        String sanitized = sanitize(name);
+        segment.set(ValueLayout.JAVA_INT, record + SET_KIND_OFFSET, kind.code());
+        segment.set(ValueLayout.JAVA_INT, record + SET_COUNT_OFFSET, ids.size());
+        putString(segment, record + SET_NAME_LENGTH_OFFSET, record + SET_NAME_OFFSET, NAME_MAX_BYTES, sanitized);
+        Counter[] counters = new Counter[CounterId.count()];
+        long slot = record + SET_HEADER_LENGTH;
+        for (CounterId id : ids) {
+            segment.set(ValueLayout.JAVA_INT, slot + SLOT_ID_OFFSET, id.id());
+            putString(segment, slot + SLOT_LABEL_LENGTH_OFFSET, slot + SLOT_LABEL_OFFSET, LABEL_MAX_BYTES, id.label());
+            LONG.setRelease(segment, slot + SLOT_VALUE_OFFSET, 0L);
+            counters[id.ordinal()] = new Counter(segment, slot + SLOT_VALUE_OFFSET);
+            slot += SLOT_LENGTH;
+        }
+        long generation = segment.get(ValueLayout.JAVA_LONG, record + SET_GENERATION_OFFSET);
+        LONG.setRelease(segment, record + SET_GENERATION_OFFSET, generation + 1);
+        INT.setRelease(segment, record + SET_STATE_OFFSET, ALLOCATED);
+        allocated++;
+        return new CounterSet(kind, sanitized, counters, () -> free(record));
+    }
+
+    private int freeRecord(long now) {
+        for (int i = 0; i < capacity; i++) {
+            long record = HEADER_LENGTH + (long) i * SET_LENGTH;
+            int state = segment.get(ValueLayout.JAVA_INT, record + SET_STATE_OFFSET);
+            if (state == UNUSED || (state == FREED
+                    && now - segment.get(ValueLayout.JAVA_LONG, record + SET_FREED_AT_OFFSET) >= reuseDelayMillis)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private synchronized void free(long record) {
+        segment.set(ValueLayout.JAVA_LONG, record + SET_FREED_AT_OFFSET, System.currentTimeMillis());
+        INT.setRelease(segment, record + SET_STATE_OFFSET, FREED);
+        allocated--;
+    }
+
+    /** How many sets are allocated now. */
+    public synchronized int allocated() {
+        return allocated;
+    }
+
+    /** How many sets the file has room for. */
+    public int capacity() {
+        return capacity;
     }
 
     /** A same-named file of ours that predates this JVM: our pid was reused after a crash. */
@@ -315,7 +395,7 @@ public final class CountersFile implements AutoCloseable {
         return path;
     }
 
-    /** The cache's name as written in the file (sanitized, with a {@code -N} suffix when needed). */
+    /** The file's name as written in it (sanitized, with a {@code -N} suffix when needed). */
     public String name() {
         return name;
     }
@@ -325,54 +405,22 @@ public final class CountersFile implements AutoCloseable {
         return pid;
     }
 
-    /** Whether the file has a slot for {@code counter}. */
-    public boolean has(CounterId counter) {
-        return offsetByOrdinal[counter.ordinal()] >= 0;
-    }
-
-    /** Stores {@code value} (release); a counter the file does not hold is ignored. */
-    public void set(CounterId counter, long value) {
-        long offset = offsetByOrdinal[counter.ordinal()];
-        if (offset >= 0) {
-            LONG.setRelease(segment, offset, value);
-        }
-    }
-
-    /**
-     * Stores {@code valuesByOrdinal[c.ordinal()]} for every counter {@code c} the file holds, in
-     * {@link CounterId} order, each with release semantics.
-     *
-     * @throws IllegalArgumentException when the array is shorter than {@link CounterId#count()}
-     */
-    public void publish(long[] valuesByOrdinal) {
-        if (valuesByOrdinal.length < offsetByOrdinal.length) {
-            throw new IllegalArgumentException("need " + offsetByOrdinal.length + " values, got " + valuesByOrdinal.length);
-        }
-        for (int i = 0; i < offsetByOrdinal.length; i++) {
-            long offset = offsetByOrdinal[i];
-            if (offset >= 0) {
-                LONG.setRelease(segment, offset, valuesByOrdinal[i]);
-            }
-        }
-    }
-
     /** Sets the heartbeat to now: readers show how long ago the writer was last heard from. */
     public void heartbeat() {
         LONG.setRelease(segment, (long) HEARTBEAT_OFFSET, System.currentTimeMillis());
     }
 
-    /** Unmaps and deletes the file; idempotent. Concurrent writers get {@link IllegalStateException}. */
+    /**
+     * Deletes the file; idempotent. Sets still allocated keep counting into the mapping (no reader
+     * can see them any more); {@link #allocate} returns null from now on.
+     */
     @Override
     public synchronized void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
-        try {
-            arena.close();
-        } finally {
-            Files.deleteIfExists(path);
-        }
+        Files.deleteIfExists(path);
     }
 
     @Override

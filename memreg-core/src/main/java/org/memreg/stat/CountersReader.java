@@ -1,8 +1,9 @@
 package org.memreg.stat;
 
-import static org.memreg.stat.CountersFile.COUNT_OFFSET;
+import static org.memreg.stat.CountersFile.ALLOCATED;
 import static org.memreg.stat.CountersFile.HEADER_LENGTH;
 import static org.memreg.stat.CountersFile.HEARTBEAT_OFFSET;
+import static org.memreg.stat.CountersFile.INT;
 import static org.memreg.stat.CountersFile.LABEL_MAX_BYTES;
 import static org.memreg.stat.CountersFile.LAYOUT_VERSION;
 import static org.memreg.stat.CountersFile.LONG;
@@ -12,6 +13,16 @@ import static org.memreg.stat.CountersFile.NAME_LENGTH_OFFSET;
 import static org.memreg.stat.CountersFile.NAME_MAX_BYTES;
 import static org.memreg.stat.CountersFile.NAME_OFFSET;
 import static org.memreg.stat.CountersFile.PID_OFFSET;
+import static org.memreg.stat.CountersFile.SETS_OFFSET;
+import static org.memreg.stat.CountersFile.SET_COUNT_OFFSET;
+import static org.memreg.stat.CountersFile.SET_GENERATION_OFFSET;
+import static org.memreg.stat.CountersFile.SET_HEADER_LENGTH;
+import static org.memreg.stat.CountersFile.SET_KIND_OFFSET;
+import static org.memreg.stat.CountersFile.SET_LENGTH_OFFSET;
+import static org.memreg.stat.CountersFile.SET_NAME_LENGTH_OFFSET;
+import static org.memreg.stat.CountersFile.SET_NAME_OFFSET;
+import static org.memreg.stat.CountersFile.SET_STATE_OFFSET;
+import static org.memreg.stat.CountersFile.SLOTS_PER_SET_OFFSET;
 import static org.memreg.stat.CountersFile.SLOT_ID_OFFSET;
 import static org.memreg.stat.CountersFile.SLOT_LABEL_LENGTH_OFFSET;
 import static org.memreg.stat.CountersFile.SLOT_LABEL_OFFSET;
@@ -26,6 +37,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -39,10 +51,12 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The reader side of {@code memreg stat}: lists the {@link CountersFile}s in a directory and
- * reads their counters while their writers run. Reading maps the file read-only, checks magic,
- * layout version and sizes, and loads every value with acquire semantics, so a value is never
- * torn; anything wrong with the file is a {@link CountersFileException} with a one-line reason.
+ * The reader side of {@code memreg stat}: lists the {@link CountersFile}s in a directory (one per
+ * process) and reads the counter sets in each while their writers run. Reading maps the file
+ * read-only, checks magic, layout version and sizes, and loads every value with acquire semantics,
+ * so a value is never torn; a set freed or reused while it was read is left out (its state or
+ * generation changed); anything wrong with the file is a {@link CountersFileException} with a
+ * one-line reason.
  *
  * <p>A file is <em>dead</em> when no process has its pid, or the process with that pid started
  * after the file was made (the pid was reused): its writer crashed before deleting it.
@@ -63,13 +77,35 @@ public final class CountersReader {
     /** One counter: its stable id ({@link CounterId#byId} may not know it), label and value. */
     public record Counter(int id, String label, long value) {}
 
-    /** A file's header and counters at one moment. */
-    public record Snapshot(Path path, long pid, String name, long startTimeMillis, long heartbeatMillis,
-            boolean alive, List<Counter> counters) {
+    /**
+     * One counter set at one moment.
+     *
+     * @param index      its record in the file
+     * @param kind       what it counts for, or {@code null} when this version does not know its code
+     * @param kindCode   the {@link SetKind#code()} in the file
+     * @param generation how many times its record was allocated (a reused record has a higher one)
+     */
+    public record SetSnapshot(int index, SetKind kind, int kindCode, long generation, String name,
+            List<Counter> counters) {
 
-        /** The value of {@code counter}, if the file holds it. */
+        /** The value of {@code counter}, if the set holds it. */
         public Optional<Long> value(CounterId counter) {
             return counters.stream().filter(c -> c.id() == counter.id()).map(Counter::value).findFirst();
+        }
+
+        /** How {@code memreg stat} names the kind ({@code kind-<code>} for one this version does not know). */
+        public String kindLabel() {
+            return kind != null ? kind.label() : "kind-" + kindCode;
+        }
+    }
+
+    /** A file's header and its allocated sets at one moment, in record order. */
+    public record Snapshot(Path path, long pid, String name, long startTimeMillis, long heartbeatMillis,
+            boolean alive, List<SetSnapshot> sets) {
+
+        /** The sets of {@code kind} named {@code name}. */
+        public List<SetSnapshot> sets(SetKind kind, String name) {
+            return sets.stream().filter(s -> s.kind() == kind && s.name().equals(name)).toList();
         }
     }
 
@@ -154,30 +190,63 @@ public final class CountersReader {
         if (version != LAYOUT_VERSION) {
             throw new CountersFileException(path, "layout version " + version + ", this reader knows " + LAYOUT_VERSION);
         }
-        int count = segment.get(ValueLayout.JAVA_INT, COUNT_OFFSET);
+        int sets = segment.get(ValueLayout.JAVA_INT, SETS_OFFSET);
+        int setLength = segment.get(ValueLayout.JAVA_INT, SET_LENGTH_OFFSET);
+        int slots = segment.get(ValueLayout.JAVA_INT, SLOTS_PER_SET_OFFSET);
         int slotLength = segment.get(ValueLayout.JAVA_INT, SLOT_LENGTH_OFFSET);
-        if (count < 0 || slotLength < SLOT_LENGTH || slotLength % 8 != 0) {
-            throw new CountersFileException(path, "corrupt header: " + count + " counters of " + slotLength + " bytes");
+        if (sets < 0 || slots < 0 || slotLength < SLOT_LENGTH || slotLength % 8 != 0 || setLength % 8 != 0
+                || setLength < SET_HEADER_LENGTH + (long) slots * slotLength) {
+            throw new CountersFileException(path, "corrupt header: " + sets + " sets of " + setLength + " bytes, "
+                    + slots + " slots of " + slotLength + " bytes");
         }
-        long needed = HEADER_LENGTH + (long) count * slotLength;
+        long needed = HEADER_LENGTH + (long) sets * setLength;
         if (segment.byteSize() < needed) {
-            throw new CountersFileException(path, "truncated: " + segment.byteSize() + " bytes, " + count
-                    + " counters need " + needed);
+            throw new CountersFileException(path, "truncated: " + segment.byteSize() + " bytes, " + sets
+                    + " sets need " + needed);
         }
         long pid = segment.get(ValueLayout.JAVA_LONG, PID_OFFSET);
         long startTime = segment.get(ValueLayout.JAVA_LONG, START_TIME_OFFSET);
         String name = string(path, segment, NAME_LENGTH_OFFSET, NAME_OFFSET, NAME_MAX_BYTES);
+        List<SetSnapshot> snapshots = new ArrayList<>();
+        for (int i = 0; i < sets; i++) {
+            SetSnapshot set = readSet(path, segment, i, HEADER_LENGTH + (long) i * setLength, slots, slotLength);
+            if (set != null) {
+                snapshots.add(set);
+            }
+        }
+        long heartbeat = (long) LONG.getAcquire(segment, (long) HEARTBEAT_OFFSET);
+        return new Snapshot(path, pid, name, startTime, heartbeat, isAlive(pid, startTime), List.copyOf(snapshots));
+    }
+
+    /** The set in record {@code index}, or null when it is not allocated or was freed or reused meanwhile. */
+    private static SetSnapshot readSet(Path path, MemorySegment segment, int index, long record, int slots,
+                                       int slotLength) throws CountersFileException {
+        int state = (int) INT.getAcquire(segment, record + SET_STATE_OFFSET);
+        long generation = (long) LONG.getAcquire(segment, record + SET_GENERATION_OFFSET);
+        if (state != ALLOCATED) {
+            return null;
+        }
+        int kind = segment.get(ValueLayout.JAVA_INT, record + SET_KIND_OFFSET);
+        int count = segment.get(ValueLayout.JAVA_INT, record + SET_COUNT_OFFSET);
+        if (count < 0 || count > slots) {
+            throw new CountersFileException(path, "corrupt set " + index + ": " + count + " counters, room for " + slots);
+        }
+        String name = string(path, segment, record + SET_NAME_LENGTH_OFFSET, record + SET_NAME_OFFSET, NAME_MAX_BYTES);
         List<Counter> counters = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            long slot = HEADER_LENGTH + (long) i * slotLength;
+        for (int j = 0; j < count; j++) {
+            long slot = record + SET_HEADER_LENGTH + (long) j * slotLength;
             int id = segment.get(ValueLayout.JAVA_INT, slot + SLOT_ID_OFFSET);
             String label = string(path, segment, slot + SLOT_LABEL_LENGTH_OFFSET, slot + SLOT_LABEL_OFFSET,
                     LABEL_MAX_BYTES);
             long value = (long) LONG.getAcquire(segment, slot + SLOT_VALUE_OFFSET);
             counters.add(new Counter(id, label, value));
         }
-        long heartbeat = (long) LONG.getAcquire(segment, (long) HEARTBEAT_OFFSET);
-        return new Snapshot(path, pid, name, startTime, heartbeat, isAlive(pid, startTime), List.copyOf(counters));
+        VarHandle.loadLoadFence(); // the values above were loaded before the state is checked again
+        if ((int) INT.getAcquire(segment, record + SET_STATE_OFFSET) != ALLOCATED
+                || (long) LONG.getAcquire(segment, record + SET_GENERATION_OFFSET) != generation) {
+            return null; // freed or reused while being read
+        }
+        return new SetSnapshot(index, SetKind.byCode(kind), kind, generation, name, List.copyOf(counters));
     }
 
     private static String string(Path path, MemorySegment segment, long lengthOffset, long offset, int max)

@@ -28,12 +28,14 @@ import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersReader;
+import org.memreg.stat.ProcessCounters;
+import org.memreg.stat.SetKind;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
- * An ODP region and a peer's mapping publish their {@link OdpStats} for {@code memreg stat}, each
- * in its own counters file holding only the {@code odp.*} counters, next to a cache whose file
+ * An ODP region and a peer's mapping count their {@link OdpStats} in sets of the process's one
+ * counters file holding only the {@code odp.*} counters, next to a cache's set, which
  * holds none of them (owner and peer as two loopback nodes in this JVM, as in {@link OdpTriggersTest}).
  */
 class OdpCountersFileTest {
@@ -58,10 +60,10 @@ class OdpCountersFileTest {
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
-    void shouldPublishTheRegionsAndTheMappingsStatsInFilesOfTheirOwn() throws Exception {
+    void shouldPublishTheCacheTheRegionAndTheMappingInTheProcesssOneFile() throws Throwable {
         UcxTestSupport.assumeUcx();
-        Path ownerFile;
-        Path peerFile;
+        assertNull(ProcessCounters.file(), "a set of an earlier test is still open");
+        Path file;
         try (SimulatedNic nic = SimulatedNic.builder().free().build();
                 RegistrationCache cache = RegistrationCache.builder(nic).monitor(MemoryMonitor.NONE)
                         .statsName("beside").build();
@@ -80,31 +82,31 @@ class OdpCountersFileTest {
                 Thread.sleep(2);
             }
             mapping.get(2 * ps, page); // a fault on a reclaimed page: re-established
-            region.publisher().publishNow();
-            mapping.publisher().publishNow();
+            ProcessCounters.publishNow();
 
-            ownerFile = region.publisher().file().path();
-            peerFile = mapping.publisher().file().path();
+            file = ProcessCounters.file().path();
             long pid = ProcessHandle.current().pid();
-            assertEquals(dir.resolve(pid + "-odp-owner-74.stat"), ownerFile);
-            assertEquals(dir.resolve(pid + "-odp-peer-74.stat"), peerFile);
+            assertEquals(dir.resolve(pid + "-memreg.stat"), file);
+            CountersReader.Snapshot snapshot = CountersReader.read(file);
             OdpStats owner = region.stats();
             assertEquals(4, owner.pagesReclaimed(), owner.toString());
             assertTrue(owner.invalidationsSent() > 0 && owner.faults() > 0 && owner.pagesReestablished() > 0,
                     owner.toString());
             assertTrue(mapping.stats().faults() > 0 && mapping.stats().invalidationsAcked() > 0,
                     mapping.stats().toString());
-            assertFileHolds(ownerFile, owner);
-            assertFileHolds(peerFile, mapping.stats());
+            assertSetHolds(snapshot.sets(SetKind.ODP_REGION, "odp-owner-74"), owner);
+            assertSetHolds(snapshot.sets(SetKind.ODP_MAPPING, "odp-peer-74"), mapping.stats());
+            assertTrue(snapshot.sets(SetKind.ODP_REGION, "odp-owner-74").get(0).counters().stream()
+                    .anyMatch(c -> c.value() > 0), "the region counted into its file");
 
-            CountersReader.Snapshot cacheFile = CountersReader.read(dir.resolve(pid + "-beside.stat"));
-            assertEquals(ids(CounterId.cacheCounters()), cacheFile.counters().stream().map(CountersReader.Counter::id).toList());
-            assertTrue(cacheFile.counters().stream().noneMatch(c -> c.label().startsWith("odp.")), cacheFile.toString());
+            List<CountersReader.SetSnapshot> caches = snapshot.sets(SetKind.CACHE, "beside");
+            assertEquals(1, caches.size(), snapshot.toString());
+            assertEquals(ids(CounterId.cacheCounters()), caches.get(0).counters().stream().map(CountersReader.Counter::id).toList());
             assertEquals(Set.of("beside", "odp-owner-74", "odp-peer-74"),
-                    new CountersReader(dir).list().stream().map(CountersReader.Listing::name).collect(Collectors.toSet()));
+                    snapshot.sets().stream().map(CountersReader.SetSnapshot::name).collect(Collectors.toSet()));
+            assertEquals(1, new CountersReader(dir).list().size(), "one file for the process");
         }
-        assertFalse(Files.exists(ownerFile), "the region deleted its file on close");
-        assertFalse(Files.exists(peerFile), "the mapping deleted its file on close");
+        assertFalse(Files.exists(file), "the last set closed: the process's file is deleted");
     }
 
     @Test
@@ -115,9 +117,9 @@ class OdpCountersFileTest {
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 OdpRegion region = OdpRegion.builder(ownerNode, 0x75, PAGES * 4096L).build();
                 OdpMapping mapping = attach(ownerNode, region, 0x75, peerNode)) {
-            assertNull(region.publisher());
-            assertNull(mapping.publisher());
+            assertNull(ProcessCounters.file(), "nothing published");
             assertEquals(List.of(), new CountersReader(dir).list());
+            assertEquals(0, region.stats().faults(), "counted in memory all the same");
         }
     }
 
@@ -141,15 +143,16 @@ class OdpCountersFileTest {
         return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("/SYSV")).count();
     }
 
-    /** The file holds exactly the odp.* counters, each equal to the component of {@code stats} it is labelled with. */
-    private static void assertFileHolds(Path file, OdpStats stats) throws Exception {
-        CountersReader.Snapshot snapshot = CountersReader.read(file);
+    /** One set, holding exactly the odp.* counters, each equal to the component of {@code stats} it is labelled with. */
+    private static void assertSetHolds(List<CountersReader.SetSnapshot> sets, OdpStats stats) throws Throwable {
+        assertEquals(1, sets.size(), sets.toString());
+        CountersReader.SetSnapshot snapshot = sets.get(0);
         assertEquals(ids(CounterId.odpCounters()), snapshot.counters().stream().map(CountersReader.Counter::id).toList());
         for (RecordComponent component : OdpStats.class.getRecordComponents()) {
             String label = "odp." + component.getName();
             CountersReader.Counter counter = snapshot.counters().stream().filter(c -> c.label().equals(label))
-                    .findFirst().orElseThrow(() -> new AssertionError("no " + label + " in " + file));
-            assertEquals((long) component.getAccessor().invoke(stats), counter.value(), label + " of " + file);
+                    .findFirst().orElseThrow(() -> new AssertionError("no " + label + " in " + snapshot));
+            assertEquals((long) component.getAccessor().invoke(stats), counter.value(), label + " of " + snapshot.name());
         }
     }
 

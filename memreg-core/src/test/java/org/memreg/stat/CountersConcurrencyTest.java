@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
@@ -19,9 +19,10 @@ import org.memreg.testkit.Unprivileged;
  * {@code memreg stat --watch} does. A value is a round number in its high 32 bits and a scrambled
  * copy in the low 32 bits, so a torn value (halves from two stores) is caught; rounds grow by a
  * seeded random step. Every value read must be well formed, no later than the last round written,
- * and never go backwards. With {@link CountersFile#set} the writer stores the slots last to
- * first, and the reader loads them first to last with acquire, so a slot read later must be from
- * the same round or a later one (release/acquire ordering, not just atomicity).
+ * and never go backwards. With ordered stores ({@link Counter#setOrdered}) the writer stores the
+ * slots last to first, and the reader loads them first to last with acquire, so a slot read later
+ * must be from the same round or a later one (release/acquire ordering, not just atomicity); with
+ * atomic adds ({@link Counter#add}) only atomicity is checked.
  */
 @Unprivileged
 class CountersConcurrencyTest {
@@ -30,33 +31,33 @@ class CountersConcurrencyTest {
     @TempDir
     Path dir;
 
-    @ParameterizedTest(name = "ordered set: {0}")
+    @ParameterizedTest(name = "ordered stores: {0}")
     @ValueSource(booleans = {true, false})
     void shouldNeverSeeATornOrOutOfRangeValue(boolean orderedSet) throws Exception {
         long seed = Long.getLong("memreg.test.seed", System.nanoTime());
         System.out.println("CountersConcurrencyTest seed=" + seed + " (rerun with -Dmemreg.test.seed=" + seed + ")");
         Random random = new Random(seed);
         long durationNanos = Boolean.getBoolean("memreg.test.long") ? 20_000_000_000L : 1_000_000_000L;
-        CounterId[] lastToFirst = CounterId.values();
-        Collections.reverse(Arrays.asList(lastToFirst));
-        try (CountersFile file = CountersFile.create(dir, "race")) {
+        List<CounterId> lastToFirst = new ArrayList<>(SetKind.CACHE.counters());
+        Collections.reverse(lastToFirst);
+        try (CountersFile file = CountersFile.create(dir, "race", 4, 0)) {
+            CounterSet set = file.allocate(SetKind.CACHE, "race");
             AtomicReference<Throwable> writerFailure = new AtomicReference<>();
             long[] lastRound = new long[1];
             Thread writer = Thread.ofPlatform().name("writer").start(() -> {
                 try {
-                    long[] values = new long[CounterId.count()];
                     long deadline = System.nanoTime() + durationNanos;
                     long round = 0;
                     while (System.nanoTime() < deadline && round < Integer.MAX_VALUE - 64) {
-                        round += 1 + random.nextInt(64);
-                        if (orderedSet) {
-                            for (CounterId counter : lastToFirst) {
-                                file.set(counter, encode(round));
+                        long next = round + 1 + random.nextInt(64);
+                        for (CounterId counter : lastToFirst) {
+                            if (orderedSet) {
+                                set.counter(counter).setOrdered(encode(next));
+                            } else {
+                                set.counter(counter).add(encode(next) - encode(round));
                             }
-                        } else {
-                            Arrays.fill(values, encode(round));
-                            file.publish(values);
                         }
+                        round = next;
                         file.heartbeat();
                         lastRound[0] = round;
                     }
@@ -65,9 +66,9 @@ class CountersConcurrencyTest {
                 }
             });
             long reads = 0;
-            long[] previous = new long[CounterId.count()];
+            long[] previous = new long[lastToFirst.size()];
             while (writer.isAlive()) {
-                List<CountersReader.Counter> counters = CountersReader.read(file.path()).counters();
+                List<CountersReader.Counter> counters = CountersReader.read(file.path()).sets().get(0).counters();
                 long earlier = 0;
                 for (int i = 0; i < counters.size(); i++) {
                     long round = decode(counters.get(i).value(), seed);
@@ -89,7 +90,8 @@ class CountersConcurrencyTest {
             for (long round : previous) {
                 assertTrue(round <= lastRound[0], "read round " + round + " after the last, " + lastRound[0]);
             }
-            assertEquals(encode(lastRound[0]), CountersReader.read(file.path()).value(CounterId.HITS).orElseThrow());
+            assertEquals(encode(lastRound[0]),
+                    CountersReader.read(file.path()).sets().get(0).value(CounterId.HITS).orElseThrow());
             System.out.println("CountersConcurrencyTest " + reads + " snapshots, last round " + lastRound[0]);
             assertTrue(reads > 10, "the reader ran");
         }

@@ -2,6 +2,7 @@ package org.memreg.stat;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -33,34 +34,44 @@ class CountersFileTest {
     @TempDir
     Path dir;
 
+    /** A file of three sets, one of each kind, each counter written through its slot and read back. */
     @Test
-    void shouldReadBackWhatWasWritten() throws IOException {
+    void shouldReadBackEverySetOfTheFile() throws IOException {
         long pid = ProcessHandle.current().pid();
-        try (CountersFile file = CountersFile.create(dir, "round trip")) {
+        try (CountersFile file = CountersFile.create(dir, "round trip", 8, 0)) {
             assertEquals(dir.resolve(pid + "-round_trip.stat"), file.path());
-            long[] values = new long[CounterId.count()];
-            for (CounterId counter : CounterId.values()) {
-                values[counter.ordinal()] = counter.id() * 1_000_003L;
+            CounterSet cache = file.allocate(SetKind.CACHE, "my cache");
+            CounterSet region = file.allocate(SetKind.ODP_REGION, "odp-owner-1");
+            CounterSet mapping = file.allocate(SetKind.ODP_MAPPING, "odp-peer-1");
+            for (CounterSet set : List.of(cache, region, mapping)) {
+                for (CounterId id : set.kind().counters()) {
+                    set.counter(id).setOrdered(id.id() * 1_000_003L + set.kind().code());
+                }
             }
-            file.publish(values);
-            file.set(CounterId.HITS, Long.MAX_VALUE);
-            file.set(CounterId.MISSES, -1);
+            cache.counter(CounterId.HITS).setOrdered(Long.MAX_VALUE);
+            cache.counter(CounterId.MISSES).add(-1 - CounterId.MISSES.id() * 1_000_003L - 1);
+            assertThrows(IllegalArgumentException.class, () -> region.counter(CounterId.HITS), "not an ODP counter");
 
             CountersReader.Snapshot snapshot = CountersReader.read(file.path());
             assertEquals(pid, snapshot.pid());
             assertEquals("round_trip", snapshot.name());
             assertTrue(snapshot.alive());
             assertTrue(Math.abs(System.currentTimeMillis() - snapshot.heartbeatMillis()) < 60_000);
-            assertEquals(CounterId.count(), snapshot.counters().size());
-            for (CountersReader.Counter counter : snapshot.counters()) {
-                CounterId id = CounterId.byId(counter.id());
-                assertEquals(id.label(), counter.label());
-                long expected = switch (id) {
-                    case HITS -> Long.MAX_VALUE;
-                    case MISSES -> -1;
-                    default -> id.id() * 1_000_003L;
-                };
-                assertEquals(expected, counter.value(), id.label());
+            assertEquals(List.of("cache my_cache", "odp-region odp-owner-1", "odp-mapping odp-peer-1"),
+                    snapshot.sets().stream().map(s -> s.kindLabel() + " " + s.name()).toList());
+            for (CountersReader.SetSnapshot set : snapshot.sets()) {
+                assertEquals(set.kind().counters().stream().map(CounterId::id).toList(),
+                        set.counters().stream().map(CountersReader.Counter::id).toList());
+                for (CountersReader.Counter counter : set.counters()) {
+                    CounterId id = CounterId.byId(counter.id());
+                    assertEquals(id.label(), counter.label());
+                    long expected = switch (id) {
+                        case HITS -> Long.MAX_VALUE;
+                        case MISSES -> -1;
+                        default -> id.id() * 1_000_003L + set.kind().code();
+                    };
+                    assertEquals(expected, counter.value(), set.name() + " " + id.label());
+                }
             }
             assertEquals(List.of(new CountersReader.Listing(file.path(), pid, "round_trip", true)),
                     new CountersReader(dir).list());
@@ -68,27 +79,55 @@ class CountersFileTest {
         assertTrue(new CountersReader(dir).list().isEmpty(), "close deletes the file");
     }
 
+    /** A freed record leaves the file's listing and is given to the next set, zeroed, with a new generation. */
     @Test
-    void shouldHoldOnlyTheCountersAskedFor() throws IOException {
-        try (CountersFile file = CountersFile.create(dir, "monitorless", EnumSet.of(CounterId.ENTRIES, CounterId.HITS))) {
-            file.set(CounterId.ENTRIES, 7);
-            file.set(CounterId.MONITOR_EVENTS, 99);
-            assertFalse(file.has(CounterId.MONITOR_EVENTS));
-            CountersReader.Snapshot snapshot = CountersReader.read(file.path());
-            assertEquals(List.of(new CountersReader.Counter(1, "hits", 0), new CountersReader.Counter(15, "entries", 7)),
-                    snapshot.counters());
-            assertEquals(7L, snapshot.value(CounterId.ENTRIES).orElseThrow());
-            assertTrue(snapshot.value(CounterId.MONITOR_EVENTS).isEmpty());
+    void shouldFreeSetsAndReuseTheirRecords() throws IOException {
+        try (CountersFile file = CountersFile.create(dir, "reuse", 2, 0)) {
+            CounterSet first = file.allocate(SetKind.CACHE, "first");
+            CounterSet second = file.allocate(SetKind.ODP_REGION, "second");
+            assertNull(file.allocate(SetKind.ODP_MAPPING, "third"), "two records, both taken");
+            first.counter(CounterId.HITS).setOrdered(99);
+            first.close();
+            first.close();
+            assertEquals(1, file.allocated());
+            assertEquals(List.of("second"), names(file));
+            CounterSet third = file.allocate(SetKind.ODP_MAPPING, "third");
+            CountersReader.SetSnapshot reused = CountersReader.read(file.path()).sets().get(0);
+            assertEquals("third", reused.name());
+            assertEquals(0, reused.index());
+            assertEquals(2, reused.generation(), "the record's second allocation");
+            assertTrue(reused.counters().stream().allMatch(c -> c.value() == 0), reused.toString());
+            assertEquals(List.of("third", "second"), names(file));
+            second.close();
+            third.close();
+            assertEquals(List.of(), names(file));
         }
     }
 
+    /** Within the reuse delay a freed record is not handed out again: a late write must not land in a new set. */
     @Test
-    void shouldGiveEachCacheOfAProcessItsOwnFile() throws IOException {
-        try (CountersFile a = CountersFile.create(dir, "default"); CountersFile b = CountersFile.create(dir, "default")) {
-            assertEquals("default", a.name());
-            assertEquals("default-2", b.name());
-            assertEquals(2, new CountersReader(dir).list().size());
+    void shouldNotReuseARecordWithinTheDelay() throws IOException {
+        try (CountersFile file = CountersFile.create(dir, "delayed", 1, 60_000)) {
+            file.allocate(SetKind.CACHE, "gone").close();
+            assertNull(file.allocate(SetKind.CACHE, "new"), "the only record was freed a moment ago");
         }
+    }
+
+    /** A closed file is deleted; counters of sets still allocated can still be written (no fault), nothing new is allocated. */
+    @Test
+    void shouldDeleteOnCloseAndKeepOldCountersHarmless() throws IOException {
+        CountersFile file = CountersFile.create(dir, "closed", 4, 0);
+        CounterSet set = file.allocate(SetKind.CACHE, "late");
+        file.close();
+        file.close();
+        assertFalse(Files.exists(file.path()));
+        set.counter(CounterId.HITS).increment();
+        assertEquals(1, set.counter(CounterId.HITS).get());
+        assertNull(file.allocate(SetKind.CACHE, "after"));
+    }
+
+    private static List<String> names(CountersFile file) throws IOException {
+        return CountersReader.read(file.path()).sets().stream().map(CountersReader.SetSnapshot::name).toList();
     }
 
     @Test
@@ -107,17 +146,24 @@ class CountersFileTest {
         assertProblem(Files.write(dir.resolve("1-empty.stat"), new byte[0]), "empty (still being created, or truncated)");
         assertProblem(Files.write(dir.resolve("1-zeros.stat"), new byte[4096]), "no magic yet");
         assertProblem(dir.resolve("1-missing.stat"), "no such file");
-        try (CountersFile file = CountersFile.create(dir, "good")) {
+        try (CountersFile file = CountersFile.create(dir, "good", 2, 0)) {
+            file.allocate(SetKind.CACHE, "a cache");
             byte[] bytes = Files.readAllBytes(file.path());
             assertProblem(Files.write(dir.resolve("1-short.stat"), Arrays.copyOf(bytes, 100)), "truncated: 100 bytes");
             assertProblem(Files.write(dir.resolve("1-cut.stat"), Arrays.copyOf(bytes, bytes.length - 8)),
-                    "truncated: " + (bytes.length - 8) + " bytes, " + CounterId.count() + " counters need " + bytes.length);
+                    "truncated: " + (bytes.length - 8) + " bytes, 2 sets need " + bytes.length);
             Path future = Files.write(dir.resolve("1-future.stat"), bytes);
             patchInt(future, CountersFile.VERSION_OFFSET, 9);
-            assertProblem(future, "layout version 9, this reader knows 1");
+            assertProblem(future, "layout version 9, this reader knows 2");
             Path badName = Files.write(dir.resolve("1-badname.stat"), bytes);
             patchInt(badName, CountersFile.NAME_LENGTH_OFFSET, 1_000_000);
             assertProblem(badName, "corrupt header: a string of 1000000 bytes");
+            Path badSet = Files.write(dir.resolve("1-badset.stat"), bytes);
+            patchInt(badSet, CountersFile.HEADER_LENGTH + CountersFile.SET_COUNT_OFFSET, 1_000);
+            assertProblem(badSet, "corrupt set 0: 1000 counters, room for " + CountersFile.SLOTS_PER_SET);
+            Path hugeSets = Files.write(dir.resolve("1-huge.stat"), bytes);
+            patchInt(hugeSets, CountersFile.SET_LENGTH_OFFSET, 8);
+            assertProblem(hugeSets, "corrupt header: 2 sets of 8 bytes");
         }
     }
 
@@ -128,7 +174,7 @@ class CountersFileTest {
 
     @Test
     void shouldReportAFileWhoseProcessIsGoneAsDead() throws IOException {
-        try (CountersFile file = CountersFile.create(dir, "template")) {
+        try (CountersFile file = CountersFile.create(dir, "template", 1, 0)) {
             byte[] bytes = Files.readAllBytes(file.path());
             long deadPid = Integer.MAX_VALUE; // above any pid_max
             Path dead = Files.write(dir.resolve(deadPid + "-crashed.stat"), bytes);
@@ -153,11 +199,11 @@ class CountersFileTest {
     void shouldReplaceAFileOfOursLeftByAnEarlierProcessWithOurPid() throws IOException {
         long pid = ProcessHandle.current().pid();
         Path stale;
-        try (CountersFile file = CountersFile.create(dir, "template")) {
+        try (CountersFile file = CountersFile.create(dir, "template", 1, 0)) {
             stale = Files.write(dir.resolve(pid + "-again.stat"), Files.readAllBytes(file.path()));
         }
         patchLong(stale, CountersFile.START_TIME_OFFSET, 1_000);
-        try (CountersFile file = CountersFile.create(dir, "again")) {
+        try (CountersFile file = CountersFile.create(dir, "again", 1, 0)) {
             assertEquals(stale, file.path());
             assertTrue(CountersReader.read(stale).alive());
         }
@@ -166,14 +212,6 @@ class CountersFileTest {
     @Test
     void shouldListNothingWhenTheDirectoryDoesNotExist() throws IOException {
         assertEquals(List.of(), new CountersReader(dir.resolve("nowhere")).list());
-    }
-
-    @Test
-    void shouldRefuseWritesAfterClose() throws IOException {
-        CountersFile file = CountersFile.create(dir, "closed");
-        file.close();
-        file.close();
-        assertThrows(IllegalStateException.class, () -> file.set(CounterId.HITS, 1));
     }
 
     @Test
@@ -230,21 +268,6 @@ class CountersFileTest {
                 + CountersFile.DIR_PROP_NAME), refused.getMessage());
     }
 
-    /** Two counters of a record written by label; a component without a counter is refused up front. */
-    @Test
-    void recordCountersShouldWriteEachComponentToItsLabelAndRefuseUnknownOnes() throws IOException {
-        try (CountersFile file = CountersFile.create(dir, "records", EnumSet.of(CounterId.HITS, CounterId.MISSES))) {
-            new RecordCounters<>(TestRecords.TwoCounters.class, "").write(new TestRecords.TwoCounters(7, -3), file);
-            CountersReader.Snapshot snapshot = CountersReader.read(file.path());
-            assertEquals(7L, snapshot.value(CounterId.HITS).orElseThrow());
-            assertEquals(-3L, snapshot.value(CounterId.MISSES).orElseThrow());
-        }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new RecordCounters<>(TestRecords.Unknown.class, ""));
-        assertTrue(e.getMessage().contains("notACounter"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> new RecordCounters<>(TestRecords.TwoCounters.class, "monitor."));
-    }
-
     @Test
     void shouldKeepCounterIdsStable() {
         assertEquals(1, CounterId.HITS.id());
@@ -265,11 +288,18 @@ class CountersFileTest {
             assertEquals(counter, CounterId.byId(counter.id()));
             assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);
         }
+        for (SetKind kind : SetKind.values()) {
+            assertTrue(kind.counters().size() <= CountersFile.SLOTS_PER_SET, kind + " fits a record");
+            assertEquals(kind, SetKind.byCode(kind.code()));
+        }
+        assertEquals(1, SetKind.CACHE.code());
+        assertEquals(2, SetKind.ODP_REGION.code());
+        assertEquals(3, SetKind.ODP_MAPPING.code());
         assertEquals(null, CounterId.byId(0));
         assertEquals(null, CounterId.byId(10_000));
     }
 
-    /** A cache's file holds its and its monitor's counters, an ODP file the odp.* ones: together all, no overlap. */
+    /** A cache's set holds its and its monitor's counters, an ODP set the odp.* ones: together all, no overlap. */
     @Test
     void shouldSplitTheCountersIntoTheCachesAndOdps() {
         EnumSet<CounterId> cache = CounterId.cacheCounters();

@@ -1,0 +1,95 @@
+package org.memreg.jmh;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+import org.memreg.cache.CacheStats;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.monitor.MemoryMonitor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The miss path with and without another thread calling {@code stats()} in a loop: a cache of at
+ * most 64 entries cycling through 65 buffers misses (and evicts) on every acquire, on the no-op
+ * device, so the figure is the cache's own miss cost. {@code statsReader=loop} runs a thread that
+ * calls {@code stats()} as fast as it can (each call sums the 64 entries). {@code stats()} takes
+ * no lock the miss path holds, so the two figures should be the same within noise; on a 2-core
+ * machine the reader takes the other core.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@State(Scope.Thread)
+public class StatsWhileMissingBenchmark {
+    static final long BUFFER_SIZE = 64 * 1024;
+    static final int ENTRIES = 64;
+
+    @Param({"none", "loop"})
+    String statsReader;
+    Arena arena;
+    RegistrationCache cache;
+    MemorySegment[] segments;
+    int next;
+    Thread reader;
+    volatile boolean reading;
+    volatile long statsCalls;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        arena = Arena.ofShared();
+        segments = ResidentBuffers.allocate(arena, ENTRIES + 1, BUFFER_SIZE);
+        cache = RegistrationCache.builder(new NoopDevice()).maxEntries(ENTRIES).monitor(MemoryMonitor.NONE).build();
+        if (statsReader.equals("loop")) {
+            reading = true;
+            reader = Thread.ofPlatform().daemon().name("stats-loop").start(() -> {
+                long calls = 0;
+                long sink = 0;
+                while (reading) {
+                    CacheStats stats = cache.stats();
+                    sink += stats.misses();
+                    calls++;
+                }
+                statsCalls = calls + (sink == -1 ? 1 : 0);
+            });
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws InterruptedException {
+        if (reader != null) {
+            reading = false;
+            reader.join();
+            System.out.println("stats() calls by the reader: " + statsCalls);
+        }
+        CacheStats stats = cache.stats();
+        if (stats.hits() != 0) {
+            throw new IllegalStateException("expected only misses: " + stats);
+        }
+        cache.close();
+        arena.close();
+    }
+
+    @Benchmark
+    public long missAndEvict() {
+        int buffer = next;
+        next = next == ENTRIES ? 0 : next + 1;
+        try (var registration = cache.acquire(segments[buffer].address(), BUFFER_SIZE, Access.LOCAL_WRITE)) {
+            return registration.localKey();
+        }
+    }
+}
