@@ -61,15 +61,11 @@ public final class MlockDevice implements Device {
         this.pinBudget = builder.bound.deviceBudget();
     }
 
-    /** A builder with the settings of the {@code memreg.mlock.*} system properties. */
+    /** A builder; what is not set comes from the {@code memreg.mlock.*} system properties in {@link Builder#build()}. */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The budget a device made now checks: {@link PinBound#current()}'s {@link PinBound#deviceBudget()}. */
-    public static long pinBudgetFromProperty() {
-        return PinBound.current().deviceBudget();
-    }
 
     @Override
     public String name() {
