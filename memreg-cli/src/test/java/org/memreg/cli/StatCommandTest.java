@@ -118,6 +118,27 @@ class StatCommandTest {
         assertFalse(Files.exists(child.path()), "deleted at exit");
     }
 
+    /** Issue 13's must-show: a cache, an ODP region and a mapping, all real, from one process's one file. */
+    @Test
+    void shouldShowARealCacheOdpRegionAndMappingOfAnotherProcessFromItsOneFile() throws Exception {
+        Child child = Child.start(OdpStatChild.class, dir, "beside odp");
+        try (child) {
+            MainTest.Result result = MainTest.run("stat", "--pid", Long.toString(child.pid()), "--dir", dir.toString());
+            assertEquals(0, result.status(), result.err());
+            System.out.print(result.out());
+            assertEquals(List.of("cache beside_odp", "odp-region odp-owner-76", "odp-mapping odp-peer-76"),
+                    setNames(result.out()), "the three sets of the one file");
+            Map<String, Long> shown = counters(result.out());
+            assertEquals(child.counters(), shown, "memreg stat shows exactly the child's own stats()");
+            assertTrue(shown.get("cache." + CounterId.HITS.id()) > 0, "the cache hit");
+            assertEquals(4, shown.get("odp-region." + CounterId.ODP_PAGES_RECLAIMED.id()), "the owner reclaimed 4 pages");
+            assertTrue(shown.get("odp-mapping." + CounterId.ODP_FAULTS.id()) > 0, "the peer faulted");
+            assertEquals(List.of(child.path()), new CountersReader(dir).list().stream().map(CountersReader.Listing::path)
+                    .toList(), "one file for the process");
+        }
+        assertFalse(Files.exists(child.path()), "the last set closed: the file is deleted");
+    }
+
     @Test
     void shouldShowWhatARealCacheInAnotherJvmSaysOfItself() throws Exception {
         Child child = Child.start(CacheStatChild.class, dir, "real");

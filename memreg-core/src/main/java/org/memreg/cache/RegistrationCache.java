@@ -231,7 +231,7 @@ public final class RegistrationCache implements AutoCloseable {
         }
         Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
                 nextId++, clock.getAsLong());
-        hits.track(created);
+        hits.track(created, ledger.liveEntries);
         for (Entry replaced : overlapping) {
             if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
                 retire(replaced, 0);
