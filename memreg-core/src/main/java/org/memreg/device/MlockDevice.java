@@ -66,7 +66,6 @@ public final class MlockDevice implements Device {
         return new Builder();
     }
 
-
     @Override
     public String name() {
         return "mlock";
