@@ -1,6 +1,6 @@
 package org.memreg.cache;
 
-import java.util.Iterator;
+import java.util.ArrayList;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -10,26 +10,30 @@ import java.util.concurrent.locks.ReentrantLock;
  * The cache's hit count, kept off the hit path. A hit counts itself in its entry's state word, in
  * the one CAS it does anyway to take a reference ({@link Entry#tryAcquire()}): no cache-wide
  * counter, no contended line, no lock. The total is a sum over the entries, taken here without the
- * miss lock: every entry is tracked from its creation (under the miss lock, one concurrent-queue
- * insert per miss) until a {@link #total()} finds it dead and unheld, whose hits can no longer
- * change; that call moves them into {@code collected} and forgets the entry. {@link #total()} is
- * serialised on this tally's lock, which {@code stats()} and the publisher thread take and the
- * miss path only ever tries (it never waits for it); so no hit is counted twice, and consecutive
- * totals never go down but for two rare corrections: a strict-mode hit the kernel then refuses takes its count back
- * ({@link Entry#drainHits}(1)), and a total taken between the two steps of {@link #drain}
- * (once per 2^36 hits on one entry) is 2^36 too high for that one call.
+ * miss lock: every entry is tracked from its creation (under the miss lock, one append to a
+ * concurrent queue per miss) until a sweep finds it dead and unheld, whose hits can no longer
+ * change; the sweep moves them into {@code collected} and forgets the entry. Sweeps, and so
+ * {@link #total()}, are serialised on this tally's lock, which {@code stats()} and the publisher
+ * thread take and the miss path only ever tries (it never waits for it); so no hit is counted
+ * twice, and consecutive totals never go down but for two rare corrections: a strict-mode hit the
+ * kernel then refuses takes its count back ({@link Entry#drainHits}(1)), and a total taken between
+ * the two steps of {@link #drain} (once per 2^36 hits on one entry) is 2^36 too high for that one
+ * call.
  *
- * <p>Entries that died wait in the tracked queue until the next sweep. The publisher thread takes
- * a total every interval (100 ms), but at a million misses a second that alone would keep 100,000
- * dead entries alive and make every miss pay for their garbage (MissBenchmark, no monitor: 1.6
- * µs a miss where it was 1.1); so the miss path sweeps too, once {@link #SWEEP_AFTER} entries (or as many as are live,
- * whichever is more) were tracked since the last sweep, if the lock is free.
+ * <p>Entries that died wait until the next sweep. The publisher thread takes a total every
+ * interval (100 ms), but at a million misses a second that alone would keep 100,000 dead entries
+ * alive and make every miss pay for their garbage (MissBenchmark, no monitor: 1.6 µs a miss where
+ * it was 1.1); so the miss path sweeps too, once {@link #SWEEP_AFTER} entries (or as many as are
+ * live, whichever is more) were tracked since the last sweep, if the lock is free.
  */
 final class HitTally {
     /** New entries between the miss path's sweeps, at least. */
     static final int SWEEP_AFTER = 1024;
 
-    private final Queue<Entry> tracked = new ConcurrentLinkedQueue<>(); // appended by the miss path only
+    /** New entries: the miss path appends, a sweep drains them into {@link #kept}. */
+    private final Queue<Entry> incoming = new ConcurrentLinkedQueue<>();
+    /** The entries still to be summed (alive, or dead but held); under the lock. */
+    private final ArrayList<Entry> kept = new ArrayList<>();
     private final ReentrantLock lock = new ReentrantLock();
     private int trackedSinceSweep; // under the cache's miss lock
     /** Hits moved out of entries whose own field filled up ({@link Entry#HITS_DRAIN_AT}). */
@@ -42,7 +46,7 @@ final class HitTally {
      * and then, unless a total is being taken.
      */
     void track(Entry entry, long liveEntries) {
-        tracked.add(entry);
+        incoming.offer(entry);
         if (++trackedSinceSweep >= Math.max(SWEEP_AFTER, liveEntries) && lock.tryLock()) {
             try {
                 sweep();
@@ -69,24 +73,39 @@ final class HitTally {
         }
     }
 
-    /** Under the lock: collects the dead entries' hits, forgets them, and returns the total. */
+    /**
+     * Under the lock: takes in the new entries, collects the dead ones' hits and forgets them,
+     * and returns the total. Draining by {@code poll} and compacting a list of our own keeps a
+     * sweep linear in the entries it visits (a concurrent queue's iterator has to step over the
+     * nodes its own removals left behind).
+     */
     private long sweep() {
+        for (Entry entry; (entry = incoming.poll()) != null; ) {
+            kept.add(entry);
+        }
         long live = 0;
-        for (Iterator<Entry> it = tracked.iterator(); it.hasNext(); ) {
-            Entry entry = it.next();
+        int keep = 0;
+        for (int i = 0; i < kept.size(); i++) {
+            Entry entry = kept.get(i);
             long state = entry.state();
             if ((state & Entry.DEAD) != 0 && Entry.holders(state) == 0) { // frozen: nobody can hit it
                 collected += Entry.hits(state);
-                it.remove();
             } else {
                 live += Entry.hits(state);
+                kept.set(keep++, entry);
             }
         }
+        kept.subList(keep, kept.size()).clear();
         return collected + live + drained.get();
     }
 
-    /** Entries tracked now (dead ones until the next sweep included); counts them, for tests. */
+    /** Entries tracked now (dead ones until the next sweep included), for tests. */
     int tracked() {
-        return tracked.size();
+        lock.lock();
+        try {
+            return kept.size() + incoming.size();
+        } finally {
+            lock.unlock();
+        }
     }
 }
