@@ -27,6 +27,7 @@ import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersReader;
 import org.memreg.stat.ProcessCounters;
 import org.memreg.stat.SetKind;
+import org.memreg.testkit.SystemProperty;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -39,21 +40,17 @@ class CacheCountersTest {
 
     @TempDir
     Path dir;
-    private String oldDir;
+    private SystemProperty counterDirectory;
 
     @BeforeEach
     void useTheTemporaryDirectory() {
         assertNull(ProcessCounters.file(), "a set of an earlier test is still open");
-        oldDir = System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
+        counterDirectory = SystemProperty.set(CountersFile.DIR_PROP_NAME, dir.toString());
     }
 
     @AfterEach
     void restore() {
-        if (oldDir == null) {
-            System.clearProperty(CountersFile.DIR_PROP_NAME);
-        } else {
-            System.setProperty(CountersFile.DIR_PROP_NAME, oldDir);
-        }
+        counterDirectory.close();
     }
 
     /** Every component of stats() equals the counter of its name in the cache's set of the file. */

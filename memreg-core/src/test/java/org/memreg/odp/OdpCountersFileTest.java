@@ -30,6 +30,7 @@ import org.memreg.stat.CountersFile;
 import org.memreg.stat.CountersReader;
 import org.memreg.stat.ProcessCounters;
 import org.memreg.stat.SetKind;
+import org.memreg.testkit.SystemProperty;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
 
@@ -43,19 +44,19 @@ class OdpCountersFileTest {
 
     @TempDir
     Path dir;
-    private String oldDir;
-    private String oldStats;
+    private SystemProperty counterDirectory;
+    private SystemProperty stats;
 
     @BeforeEach
     void useTheTemporaryDirectory() {
-        oldDir = System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
-        oldStats = System.clearProperty(OdpRegion.STATS_PROP_NAME);
+        counterDirectory = SystemProperty.set(CountersFile.DIR_PROP_NAME, dir.toString());
+        stats = SystemProperty.set(OdpRegion.STATS_PROP_NAME, null);
     }
 
     @AfterEach
     void restoreProperties() {
-        restore(CountersFile.DIR_PROP_NAME, oldDir);
-        restore(OdpRegion.STATS_PROP_NAME, oldStats);
+        stats.close();
+        counterDirectory.close();
     }
 
     @Test
@@ -158,15 +159,5 @@ class OdpCountersFileTest {
 
     private static List<Integer> ids(Set<CounterId> counters) {
         return counters.stream().map(CounterId::id).toList();
-    }
-
-
-
-    private static void restore(String name, String value) {
-        if (value == null) {
-            System.clearProperty(name);
-        } else {
-            System.setProperty(name, value);
-        }
     }
 }

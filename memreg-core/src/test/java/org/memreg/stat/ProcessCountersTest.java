@@ -13,6 +13,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.memreg.testkit.SystemProperty;
 import org.memreg.testkit.Unprivileged;
 
 /** The process's one counters file and its one publisher thread. */
@@ -20,21 +21,17 @@ import org.memreg.testkit.Unprivileged;
 class ProcessCountersTest {
     @TempDir
     Path dir;
-    private String oldDir;
+    private SystemProperty counterDirectory;
 
     @BeforeEach
     void useTheTemporaryDirectory() {
         assertNull(ProcessCounters.file(), "a set of an earlier test is still open");
-        oldDir = System.setProperty(CountersFile.DIR_PROP_NAME, dir.toString());
+        counterDirectory = SystemProperty.set(CountersFile.DIR_PROP_NAME, dir.toString());
     }
 
     @AfterEach
     void restore() {
-        if (oldDir == null) {
-            System.clearProperty(CountersFile.DIR_PROP_NAME);
-        } else {
-            System.setProperty(CountersFile.DIR_PROP_NAME, oldDir);
-        }
+        counterDirectory.close();
     }
 
     @Test
