@@ -4,8 +4,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.memreg.odp.OdpLoopback.attach;
-import static org.memreg.odp.OdpLoopback.node;
+import static org.memreg.testkit.OdpLoopback.attach;
+import static org.memreg.testkit.OdpLoopback.node;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -5,14 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.memreg.odp.OdpLoopback.attach;
-import static org.memreg.odp.OdpLoopback.node;
+import static org.memreg.testkit.OdpLoopback.attach;
+import static org.memreg.testkit.OdpLoopback.awaitReclaims;
+import static org.memreg.testkit.OdpLoopback.node;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -77,11 +79,7 @@ class OdpCountersFileTest {
                 mapping.put(p * ps, page); // faults every page in
             }
             region.reclaim(new PageRange(0, 4));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (region.pendingReclaims() > 0) {
-                assertTrue(System.nanoTime() < deadline, "reclaim acknowledged: " + region.stats());
-                Thread.sleep(2);
-            }
+            awaitReclaims(region, Duration.ofSeconds(10));
             mapping.get(2 * ps, page); // a fault on a reclaimed page: re-established
             ProcessCounters.publishNow();
 

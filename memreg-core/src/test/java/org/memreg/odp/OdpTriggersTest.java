@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
-import static org.memreg.odp.OdpLoopback.attach;
-import static org.memreg.odp.OdpLoopback.node;
+import static org.memreg.testkit.OdpLoopback.attach;
+import static org.memreg.testkit.OdpLoopback.node;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

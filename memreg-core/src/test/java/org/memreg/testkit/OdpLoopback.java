@@ -1,21 +1,26 @@
-package org.memreg.odp;
+package org.memreg.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.memreg.odp.OdpMapping;
+import org.memreg.odp.OdpRegion;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
 
-/** Owner and peers as transport nodes in one JVM, on loopback: what the in-process ODP tests share. */
-final class OdpLoopback {
+/**
+ * Owner and peers as transport nodes in one JVM, on loopback: what the in-process ODP tests and
+ * memreg-cli's {@code OdpStatChild} share.
+ */
+public final class OdpLoopback {
     private OdpLoopback() {
     }
 
     /** A node with error mode PEER (leases need failures reported), listening on loopback when asked. */
-    static Node node(String name, boolean listen) {
+    public static Node node(String name, boolean listen) {
         var b = Node.builder().name(name).ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER);
         if (listen) {
             b.listen(new InetSocketAddress("127.0.0.1", 0));
@@ -24,7 +29,7 @@ final class OdpLoopback {
     }
 
     /** Serves {@code peerNode} from {@code region} and attaches its mapping; returns the mapping. */
-    static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
+    public static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
         region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
         Endpoint toOwner;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -33,5 +38,14 @@ final class OdpLoopback {
             Thread.sleep(1);
         }
         return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
+    }
+
+    /** Waits until every reclaim of {@code region} was acknowledged by its peers, at most {@code timeout}. */
+    public static void awaitReclaims(OdpRegion region, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (region.pendingReclaims() > 0) {
+            assertTrue(System.nanoTime() < deadline, "reclaim acknowledged: " + region.stats());
+            Thread.sleep(2);
+        }
     }
 }
