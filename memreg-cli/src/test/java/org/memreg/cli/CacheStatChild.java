@@ -3,6 +3,7 @@ package org.memreg.cli;
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import org.memreg.cache.CacheStats;
@@ -41,12 +42,32 @@ public final class CacheStatChild {
             cache.invalidate(region + 10 * page, page);
             cache.acquire(region + 20 * page, page, Access.ALL).close();
             Mman.munmap(region + 20 * page, page); // an event, with the userfaultfd monitor
-            long[] values = values(cache.stats(), cache.monitor().stats()); // after the unmap's event is in
+            long[] values = settledValues(cache); // after the unmap's events are in
             ProcessCounters.publishNow(); // the derived values (hits, gauges, the monitor's) into the file now
             announceAndWait(args[0], args[1], CounterId.cacheCounters(), values); // what a cache's file holds
         } finally {
             Mman.munmap(region, 32 * page);
         }
+    }
+
+    /**
+     * The cache's and its monitor's statistics ({@link #values}) once they stop changing (20 ms
+     * apart, at most 2 s): with hooks and userfaultfd one unmap is delivered twice, the second
+     * time by the reader thread a little later, and a delivery updates the monitor's counters one
+     * after another (the count, then the maximum delivery time), so an earlier snapshot can differ
+     * from what the file shows next. Each {@code stats()} also applies what the hooks reported.
+     */
+    static long[] settledValues(RegistrationCache cache) throws ReflectiveOperationException, InterruptedException {
+        long[] values = values(cache.stats(), cache.monitor().stats());
+        for (int i = 0; i < 100; i++) {
+            Thread.sleep(20);
+            long[] again = values(cache.stats(), cache.monitor().stats());
+            if (Arrays.equals(again, values)) {
+                break;
+            }
+            values = again;
+        }
+        return values;
     }
 
     /** Makes the caches this process starts publish into {@code dir}, every 10 ms. */
