@@ -28,7 +28,6 @@ import static org.memreg.stat.CountersFile.SLOT_LABEL_LENGTH_OFFSET;
 import static org.memreg.stat.CountersFile.SLOT_LABEL_OFFSET;
 import static org.memreg.stat.CountersFile.SLOT_LENGTH;
 import static org.memreg.stat.CountersFile.SLOT_LENGTH_OFFSET;
-import static org.memreg.stat.CountersFile.SLOT_VALUE_OFFSET;
 import static org.memreg.stat.CountersFile.START_TIME_OFFSET;
 import static org.memreg.stat.CountersFile.SUFFIX;
 import static org.memreg.stat.CountersFile.VERSION_OFFSET;
@@ -195,7 +194,7 @@ public final class CountersReader {
         int slots = segment.get(ValueLayout.JAVA_INT, SLOTS_PER_SET_OFFSET);
         int slotLength = segment.get(ValueLayout.JAVA_INT, SLOT_LENGTH_OFFSET);
         if (sets < 0 || slots < 0 || slotLength < SLOT_LENGTH || slotLength % 8 != 0 || setLength % 8 != 0
-                || setLength < SET_HEADER_LENGTH + (long) slots * slotLength) {
+                || setLength < SET_HEADER_LENGTH + (long) slots * (slotLength + Long.BYTES)) {
             throw new CountersFileException(path, "corrupt header: " + sets + " sets of " + setLength + " bytes, "
                     + slots + " slots of " + slotLength + " bytes");
         }
@@ -233,12 +232,13 @@ public final class CountersReader {
         }
         String name = string(path, segment, record + SET_NAME_LENGTH_OFFSET, record + SET_NAME_OFFSET, NAME_MAX_BYTES);
         List<Counter> counters = new ArrayList<>(count);
+        long values = record + SET_HEADER_LENGTH + (long) slots * slotLength;
         for (int j = 0; j < count; j++) {
             long slot = record + SET_HEADER_LENGTH + (long) j * slotLength;
             int id = segment.get(ValueLayout.JAVA_INT, slot + SLOT_ID_OFFSET);
             String label = string(path, segment, slot + SLOT_LABEL_LENGTH_OFFSET, slot + SLOT_LABEL_OFFSET,
                     LABEL_MAX_BYTES);
-            long value = (long) LONG.getAcquire(segment, slot + SLOT_VALUE_OFFSET);
+            long value = (long) LONG.getAcquire(segment, values + (long) j * Long.BYTES);
             counters.add(new Counter(id, label, value));
         }
         VarHandle.loadLoadFence(); // the values above were loaded before the state is checked again
