@@ -1,10 +1,8 @@
 package org.memreg.cache;
 
-import org.memreg.device.MemoryRegion;
 import org.memreg.stat.Counter;
 import org.memreg.stat.CounterId;
 import org.memreg.stat.CounterSet;
-import org.memreg.util.PageCounts;
 
 /**
  * The cache's counters: slots of its {@link CounterSet} (in the process's counters file, or in
@@ -12,8 +10,12 @@ import org.memreg.util.PageCounts;
  * and {@code memreg stat} without a lock. Counters written only under the miss lock are written
  * with ordered stores ({@link Counter#addOrdered}); those the monitor's event thread writes as well
  * (invalidations, the queue) atomically. Hits, and the gauges summed over the entries, are not
- * counted here (see {@link HitTally}, {@link RegistrationCache#stats()}): the publisher thread
- * refreshes their slots.
+ * counted here (see {@link EntryTally}): the publisher thread refreshes their slots.
+ *
+ * <p>Read-only once made, and holding nothing the miss path changes, unlike the figures the miss
+ * path keeps for itself ({@link Registrar}): {@link RegistrationCache#stats()} reads through it in
+ * a loop if its caller likes, and a line shared with a field every miss writes would cost every
+ * miss a transfer of that line (BENCHMARKS.md, issue 13).
  */
 final class Ledger {
     final Counter hits;
@@ -37,12 +39,6 @@ final class Ledger {
     final Counter pinnedBytes;
     final Counter inUseBytes;
     final Counter deviceNanos;
-    /** Under the miss lock: registrations the device holds for us (in the index or retired but held). */
-    long liveEntries;
-    /** Under the miss lock: the bytes of those ({@link #registeredBytes}'s value, read without a load). */
-    long liveBytes;
-    /** Under the miss lock: the pages under live registrations, each counted once however many cover it. */
-    final PageCounts pinned = new PageCounts();
 
     Ledger(CounterSet set) {
         hits = set.counter(CounterId.HITS);
@@ -67,25 +63,19 @@ final class Ledger {
         deviceNanos = set.counter(CounterId.DEVICE_NANOS);
     }
 
-    /** Under the miss lock. */
-    void registered(MemoryRegion region, long nanos) {
-        liveEntries++;
-        liveBytes += region.length();
-        pinned.increment(region.address(), region.end());
+    /** Under the miss lock: a registration that took {@code nanos}, and what the device holds now. */
+    void registered(long liveBytes, long pinned, long nanos) {
         registrations.addOrdered(1);
         registeredBytes.setOrdered(liveBytes);
-        pinnedBytes.setOrdered(pinned.coveredBytes());
+        pinnedBytes.setOrdered(pinned);
         deviceNanos.addOrdered(nanos);
     }
 
-    /** Under the miss lock. */
-    void deregistered(Entry entry, long nanos) {
-        liveEntries--;
-        liveBytes -= entry.length();
-        pinned.decrement(entry.start, entry.end);
+    /** Under the miss lock: a deregistration that took {@code nanos}, and what the device holds now. */
+    void deregistered(long liveBytes, long pinned, long nanos) {
         deregistrations.addOrdered(1);
-        pinnedBytes.setOrdered(pinned.coveredBytes());
         registeredBytes.setOrdered(liveBytes);
+        pinnedBytes.setOrdered(pinned);
         deviceNanos.addOrdered(nanos);
     }
 

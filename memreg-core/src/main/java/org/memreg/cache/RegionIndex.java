@@ -22,7 +22,6 @@ import org.memreg.device.Access;
 final class RegionIndex {
     private final StartTable exact = new StartTable();
     private final ConcurrentSkipListMap<Long, Entry> byStart = new ConcurrentSkipListMap<>();
-    private int size; // written under the miss lock only
 
     /** The entry covering {@code [start, end)} with at least {@code access}, or null. */
     Entry find(long start, long end, Access access) {
@@ -57,18 +56,12 @@ final class RegionIndex {
             throw new IllegalStateException("index already had " + previous + " where " + entry + " goes");
         }
         exact.put(entry);
-        size++;
     }
 
     void remove(Entry entry) {
         if (byStart.remove(entry.start, entry)) {
             exact.remove(entry);
-            size--;
         }
-    }
-
-    int size() {
-        return size;
     }
 
     Collection<Entry> entries() {
@@ -78,6 +71,5 @@ final class RegionIndex {
     void clear() {
         byStart.clear();
         exact.clear();
-        size = 0;
     }
 }

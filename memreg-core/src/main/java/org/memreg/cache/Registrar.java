@@ -13,12 +13,14 @@ import org.memreg.jfr.EvictionEvent;
 import org.memreg.jfr.MemregEvents;
 import org.memreg.jfr.RegistrationEvent;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.util.PageCounts;
 
 /**
  * The cache's side of the device and the monitor: registers (watching the range first, making
  * room within the limits, evicting and retrying while the device is exhausted) and deregisters
  * (unwatching first, so a device that unmaps cannot raise an event against itself).
- * Called under the cache's miss lock only.
+ * Called under the cache's miss lock only, and so the keeper of what the device holds for the
+ * cache, which only the miss path reads (the counters show it to everyone else).
  */
 final class Registrar {
     private static final System.Logger LOG = System.getLogger(RegistrationCache.class.getName());
@@ -31,6 +33,14 @@ final class Registrar {
     private final long maxBytes;
     private final long maxEntries;
     private final LongSupplier inUseBytes;
+    /** Registrations the device holds for us (in the index, or retired but held). */
+    private long liveEntries;
+    /** The bytes of those. */
+    private long liveBytes;
+    /** The pages under them, each counted once however many registrations cover it. */
+    private final PageCounts pinned = new PageCounts();
+    /** Registrations made so far: the last one's number is its entry's id. */
+    private long registrations;
 
     Registrar(RegistrationCacheBuilder settings, MemoryMonitor monitor, Ledger ledger, RegionIndex index,
               LongSupplier inUseBytes) {
@@ -65,7 +75,7 @@ final class Registrar {
         DeregistrationCause cause = DeregistrationCause.EVICTED_MAX_BYTES;
         try {
             while (overLimits(length, replacing)) {
-                boolean overBytes = ledger.liveBytes - unusedBytes(replacing) > maxBytes - length;
+                boolean overBytes = liveBytes - unusedBytes(replacing) > maxBytes - length;
                 cause = overBytes ? DeregistrationCause.EVICTED_MAX_BYTES : DeregistrationCause.EVICTED_MAX_ENTRIES;
                 long evicted = evictOne(cause);
                 if (evicted < 0) {
@@ -90,8 +100,8 @@ final class Registrar {
      */
     private boolean overLimits(long length, List<Entry> replacing) {
         long goingEntries = replacing.stream().filter(Entry::isUnused).count();
-        return ledger.liveBytes - unusedBytes(replacing) > maxBytes - length
-                || ledger.liveEntries - goingEntries >= maxEntries;
+        return liveBytes - unusedBytes(replacing) > maxBytes - length
+                || liveEntries - goingEntries >= maxEntries;
     }
 
     private static long unusedBytes(List<Entry> entries) {
@@ -110,7 +120,11 @@ final class Registrar {
             RegistrationEvent event = MemregEvents.registrationBegin();
             try {
                 MemoryRegion region = device.register(start, length, access);
-                ledger.registered(region, System.nanoTime() - began);
+                registrations++;
+                liveEntries++;
+                liveBytes += region.length();
+                pinned.increment(region.address(), region.end());
+                ledger.registered(liveBytes, pinned.coveredBytes(), System.nanoTime() - began);
                 MemregEvents.registrationEnd(event, start, length, access, device.name(), null);
                 return region;
             } catch (ResourceExhaustedException e) {
@@ -166,7 +180,10 @@ final class Registrar {
             // The region counts as released either way; the device said why it could not.
             LOG.log(System.Logger.Level.WARNING, "device " + device.name() + " failed to deregister " + entry, e);
         } finally {
-            ledger.deregistered(entry, System.nanoTime() - began);
+            liveEntries--;
+            liveBytes -= entry.length();
+            pinned.decrement(entry.start, entry.end);
+            ledger.deregistered(liveBytes, pinned.coveredBytes(), System.nanoTime() - began);
             MemregEvents.deregistrationEnd(event, entry.start, entry.length(), device.name(), cause);
         }
     }
@@ -174,8 +191,18 @@ final class Registrar {
     private ResourceExhaustedException exhausted(long length, String limit, Throwable cause) {
         return new ResourceExhaustedException(String.format(
                 "cannot register %s: %s pinned in %d registrations, %s in use, nothing unused to evict; limit: %s",
-                Settings.formatBytes(length), Settings.formatBytes(ledger.liveBytes), ledger.liveEntries,
+                Settings.formatBytes(length), Settings.formatBytes(liveBytes), liveEntries,
                 Settings.formatBytes(inUseBytes.getAsLong()), limit), cause);
+    }
+
+    /** Registrations made so far; the latest one's number is the id of the entry made for it. */
+    long registrations() {
+        return registrations;
+    }
+
+    /** Registrations the device holds for the cache now. */
+    long liveEntries() {
+        return liveEntries;
     }
 
     void clear() {

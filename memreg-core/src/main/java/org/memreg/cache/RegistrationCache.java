@@ -80,11 +80,10 @@ public final class RegistrationCache implements AutoCloseable {
     /** The cache's counters, in the process's counters file unless statsName is none. */
     private final CounterSet counters;
     private final Ledger ledger;
-    private final HitTally hits = new HitTally();
+    private final EntryTally tally = new EntryTally();
     private final Registrar registrar;
     private final EventInvalidations events;
     private volatile boolean closed;
-    private long nextId;
 
     RegistrationCache(RegistrationCacheBuilder builder, MemoryMonitor monitor) {
         this.device = builder.device;
@@ -99,7 +98,7 @@ public final class RegistrationCache implements AutoCloseable {
         boolean publish = statsName != null && !statsName.equals("none");
         this.counters = ProcessCounters.open(SetKind.CACHE, publish ? statsName : "cache", publish);
         this.ledger = new Ledger(counters);
-        this.registrar = new Registrar(builder, monitor, ledger, index, () -> gauges().inUseBytes());
+        this.registrar = new Registrar(builder, monitor, ledger, index, () -> tally.census().inUseBytes());
         this.events = new EventInvalidations(index, retired, lock, this::finishRetire, ledger);
         try {
             monitor.start(events);
@@ -167,7 +166,7 @@ public final class RegistrationCache implements AutoCloseable {
             return null;
         }
         if (Entry.hits(before) + 1 >= Entry.HITS_DRAIN_AT) { // once per 2^36 hits on one entry
-            hits.drain(entry, Entry.HITS_DRAIN_AT);
+            tally.drain(entry, Entry.HITS_DRAIN_AT);
         }
         return new Registration(this, entry);
     }
@@ -230,8 +229,8 @@ public final class RegistrationCache implements AutoCloseable {
             }
         }
         Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
-                nextId++, clock.getAsLong());
-        hits.track(created, ledger.liveEntries);
+                registrar.registrations(), clock.getAsLong());
+        tally.track(created, registrar.liveEntries());
         for (Entry replaced : overlapping) {
             if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
                 retire(replaced, 0);
@@ -434,49 +433,25 @@ public final class RegistrationCache implements AutoCloseable {
 
     /**
      * A snapshot of the counters and gauges, read from the cache's counter slots and summed over
-     * its entries without taking the miss lock: it never blocks a miss and never waits for one
-     * (a thread calling it in a tight loop still slows misses through the cache lines both touch:
-     * BENCHMARKS.md, issue 13). Memory events the monitor has already taken from the kernel are
+     * its entries ({@link EntryTally}) without taking the miss lock: it never blocks a miss and
+     * never waits for one (a thread calling it in a tight loop still costs misses the cache lines
+     * both touch: BENCHMARKS.md, issue 13). Memory events the monitor has already taken from the kernel are
      * delivered first, as for {@link #acquire}: a thread that unmapped registered memory (its munmap
      * has returned) sees that invalidation counted and the entry no longer among {@code entries}.
      */
     public CacheStats stats() {
         awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
-        Gauges gauges = gauges();
-        return ledger.snapshot(hits.total(), gauges.entries(), gauges.retired(), gauges.inUseBytes());
-    }
-
-    /** The gauges summed over the entries, lock-free (entries moving meanwhile may be half reflected). */
-    private record Gauges(long entries, long retired, long inUseBytes) {}
-
-    private Gauges gauges() {
-        long entries = 0;
-        long held = 0;
-        long bytes = 0;
-        for (Entry entry : index.entries()) {
-            long state = entry.state();
-            boolean inUse = Entry.holders(state) != 0 && (state & Entry.DEAD) == 0;
-            if ((state & Entry.RETIRED) == 0) {
-                entries++; // an entry an event flagged is on its way out: retired if held, else gone
-            } else if (inUse) {
-                held++;
-            }
-            bytes += inUse ? entry.length() : 0;
-        }
-        for (Entry entry : retired) {
-            held++;
-            bytes += entry.length();
-        }
-        return new Gauges(entries, held, bytes);
+        EntryTally.Census census = tally.census();
+        return ledger.snapshot(census.hits(), census.entries(), census.retired(), census.inUseBytes());
     }
 
     /** The publisher thread's part: the slots of what is derived rather than counted. */
     private void refreshCounters() {
-        Gauges gauges = gauges();
-        ledger.hits.setOrdered(hits.total());
-        ledger.entries.setOrdered(gauges.entries());
-        ledger.retiredEntries.setOrdered(gauges.retired());
-        ledger.inUseBytes.setOrdered(gauges.inUseBytes());
+        EntryTally.Census census = tally.census();
+        ledger.hits.setOrdered(census.hits());
+        ledger.entries.setOrdered(census.entries());
+        ledger.retiredEntries.setOrdered(census.retired());
+        ledger.inUseBytes.setOrdered(census.inUseBytes());
         CacheCounters.writeMonitor(monitor.stats(), counters);
     }
 
