@@ -2,9 +2,9 @@ package org.memreg.cli;
 
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import org.memreg.cache.CacheStats;
 import org.memreg.cache.RegistrationCache;
@@ -95,14 +95,27 @@ public final class CacheStatChild {
         }
     }
 
-    /** The cache's and monitor's statistics in {@link CounterId} order (the first ordinals). */
+    /**
+     * The cache's and monitor's statistics by {@link CounterId} ordinal, each component matched to
+     * its counter by label (the monitor's prefixed {@code monitor.}), not by position: a set's
+     * counters are laid out in their own order (the miss path's together).
+     */
     static long[] values(CacheStats cache, MonitorStats monitor) throws ReflectiveOperationException {
-        List<Long> values = new ArrayList<>();
+        Map<String, CounterId> byLabel = new HashMap<>();
+        for (CounterId id : CounterId.values()) {
+            byLabel.put(id.label(), id);
+        }
+        long[] values = new long[CounterId.values().length];
         for (Record stats : new Record[] {cache, monitor}) {
+            String prefix = stats == monitor ? "monitor." : "";
             for (RecordComponent component : stats.getClass().getRecordComponents()) {
-                values.add((Long) component.getAccessor().invoke(stats));
+                CounterId id = byLabel.get(prefix + component.getName());
+                if (id == null) {
+                    throw new IllegalStateException("no counter for " + prefix + component.getName());
+                }
+                values[id.ordinal()] = (Long) component.getAccessor().invoke(stats);
             }
         }
-        return values.stream().mapToLong(Long::longValue).toArray();
+        return values;
     }
 }
