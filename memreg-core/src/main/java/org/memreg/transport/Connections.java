@@ -103,7 +103,7 @@ final class Connections {
     /** Creates the UCX endpoint to {@code peer}, then hello, reply, ack. */
     private Endpoint connect(NodeAddress peer, String description) {
         long nonce = Node.RANDOM.nextLong() & Tags.LOW48;
-        CompletableFuture<Long> reply = new CompletableFuture<>();
+        CompletableFuture<Long> reply = node.engine.newFuture();
         Endpoint endpoint;
         lock.lock();
         try {
@@ -303,7 +303,7 @@ final class Connections {
         } finally {
             node.unlockAndWake();
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> done = node.engine.newFuture();
         lock.lock();
         try {
             node.engine.add(new RmaOp(node, endpoint, request, "close", done, null, null));

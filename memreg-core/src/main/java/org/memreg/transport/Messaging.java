@@ -36,7 +36,7 @@ final class Messaging {
 
     /** {@link Endpoint#send}. */
     CompletableFuture<Long> send(Endpoint endpoint, long tag, MemorySegment data) {
-        CompletableFuture<Long> future = new CompletableFuture<>();
+        CompletableFuture<Long> future = node.engine.newFuture();
         checkNative(data);
         lock.lock();
         try {
@@ -62,7 +62,7 @@ final class Messaging {
     CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         Tags.checkUserTag(tag);
         checkNative(buffer);
-        CompletableFuture<Long> future = new CompletableFuture<>();
+        CompletableFuture<Long> future = node.engine.newFuture();
         lock.lock();
         try {
             if (node.closed) {

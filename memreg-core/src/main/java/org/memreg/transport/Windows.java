@@ -174,7 +174,7 @@ final class Windows {
                 if (!endpoint.isUsable() || endpoint.peerId == 0) {
                     continue;
                 }
-                CompletableFuture<Long> ack = new CompletableFuture<>();
+                CompletableFuture<Long> ack = node.engine.newFuture();
                 ControlReceive receive = new ControlReceive(node, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
                         (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
                 node.engine.add(receive);
@@ -287,7 +287,7 @@ final class Windows {
     /** {@link Endpoint#attach}: asks the owner, then unpacks the remote key the owner described. */
     RemoteWindow attach(Endpoint endpoint, WindowKey key) {
         Objects.requireNonNull(key, "key");
-        CompletableFuture<byte[]> answer = new CompletableFuture<>();
+        CompletableFuture<byte[]> answer = node.engine.newFuture();
         ControlReceive receive;
         lock.lock();
         try {
@@ -398,7 +398,7 @@ final class Windows {
 
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
     CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
-        CompletableFuture<Void> future = new CompletableFuture<>();
+        CompletableFuture<Void> future = node.engine.newFuture();
         String what = (put ? "put of " : "get of ") + local.byteSize() + " bytes at offset " + offset;
         WindowKey key = window.key;
         if (!local.isNative()) {
@@ -452,7 +452,7 @@ final class Windows {
 
     /** {@link Endpoint#flush()}. */
     CompletableFuture<Void> flush(Endpoint endpoint) {
-        CompletableFuture<Void> future = new CompletableFuture<>();
+        CompletableFuture<Void> future = node.engine.newFuture();
         lock.lock();
         try {
             if (!endpoint.isUsable() || node.closed) {
