@@ -32,10 +32,7 @@ final class ProgressEngine {
     private static final long FULL_POLL_NANOS = 50_000;
     /** Longest sleep of the idle progress thread. */
     private static final int SLEEP_MILLIS = 10;
-    /**
-     * How long the progress thread stays parked while waiters drive; it takes over once no driver
-     * started for a whole park (or at once when one goes idle).
-     */
+    /** Longest park of the progress thread while it stays aside for waiters (it looks again then). */
     private static final long YIELD_NANOS = 1_000_000;
 
     private final Node node;
@@ -216,11 +213,10 @@ final class ProgressEngine {
 
     private void progressLoop() {
         long idleSince = System.nanoTime();
-        long seenSessions = waiters.sessions();
         while (!node.closed) {
-            if (waiters.yieldsTo(seenSessions)) { // waiters drive: stay out of their way (lock and CPU)
-                seenSessions = waiters.sessions();
-                LockSupport.parkNanos(this, YIELD_NANOS);
+            long aside = waiters.asideNanos(System.nanoTime());
+            if (aside > 0) { // waiters drive: stay out of their way (lock and CPU)
+                LockSupport.parkNanos(this, Math.min(aside, YIELD_NANOS));
                 idleSince = System.nanoTime();
                 continue;
             }

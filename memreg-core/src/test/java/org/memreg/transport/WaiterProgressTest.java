@@ -72,8 +72,8 @@ class WaiterProgressTest {
     @Test
     void aWaiterInGetShouldCompleteItsOwnReceiveWithTheProgressThreadOn() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = System.nanoTime();
-        System.out.println("WaiterProgressTest seed " + seed);
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("WaiterProgressTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
         SplittableRandom random = new SplittableRandom(seed);
         int rounds = 300;
         try (Pair pair = Pair.open(true, null); Arena arena = Arena.ofShared()) {
@@ -112,9 +112,9 @@ class WaiterProgressTest {
     void manyWaitersAtOnceShouldLoseNoWakeUpNorDeadlock(boolean progressThread, long waitSpinMicros)
             throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = System.nanoTime();
-        System.out.println("WaiterProgressTest seed " + seed + " progressThread=" + progressThread + " waitSpin="
-                + waitSpinMicros);
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("WaiterProgressTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ") progressThread="
+                + progressThread + " waitSpin=" + waitSpinMicros);
         int threads = 6;
         int rounds = Boolean.getBoolean("memreg.test.long") ? 3000 : 150;
         int maxBytes = 96 << 10; // past the eager limit: some messages go by rendezvous
