@@ -79,7 +79,13 @@ public final class PeerReport {
                 chart.addSeries(e.getKey(), categories, ys.stream().map(y -> y.isNaN() ? 1e-3 : y).toList());
             }
         }
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        try {
+            BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        } catch (IllegalArgumentException e) { // XChart refused the log axis for these bars: draw it linear
+            chart.getStyler().setYAxisLogarithmic(false);
+            chart.setTitle(title.replace(", log)", ")"));
+            BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        }
     }
 
     private static String size(int bytes) {
