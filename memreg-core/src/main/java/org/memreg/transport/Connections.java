@@ -122,7 +122,7 @@ final class Connections {
     /** Creates the UCX endpoint to {@code peer}, then hello, reply, ack. */
     private Endpoint connect(NodeAddress peer, String description) {
         long nonce = TransportContext.RANDOM.nextLong() & Tags.LOW48;
-        CompletableFuture<Long> reply = new CompletableFuture<>();
+        CompletableFuture<Long> reply = ctx.engine.newFuture();
         Endpoint endpoint;
         lock.lock();
         try {
@@ -322,7 +322,7 @@ final class Connections {
         } finally {
             ctx.unlockAndWake();
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> done = ctx.engine.newFuture();
         lock.lock();
         try {
             ctx.engine.add(new RmaOp(ctx, endpoint, request, "close", done, null, null));

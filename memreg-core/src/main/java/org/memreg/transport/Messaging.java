@@ -42,7 +42,7 @@ final class Messaging {
 
     /** {@link Endpoint#send}. */
     CompletableFuture<Long> send(Endpoint endpoint, long tag, MemorySegment data) {
-        CompletableFuture<Long> future = new CompletableFuture<>();
+        CompletableFuture<Long> future = ctx.engine.newFuture();
         checkNative(data);
         lock.lock();
         try {
@@ -68,7 +68,7 @@ final class Messaging {
     CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         Tags.checkUserTag(tag);
         checkNative(buffer);
-        CompletableFuture<Long> future = new CompletableFuture<>();
+        CompletableFuture<Long> future = ctx.engine.newFuture();
         lock.lock();
         try {
             if (ctx.closed) {

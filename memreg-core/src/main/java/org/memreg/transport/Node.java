@@ -20,9 +20,14 @@ import org.memreg.util.Closing;
  * peers, a UCX device with a {@link RegistrationCache} for rendezvous chunks, and the
  * windows it owns. Made by {@link #builder()}.
  *
- * <p><b>Progress.</b> With a progress thread (the default) a daemon thread drives UCX and
- * completes futures; without one the caller drives it with {@link #progress()} (a benchmark loop,
- * an event loop) and blocking calls such as {@link #connect} progress while they wait.
+ * <p><b>Progress.</b> A thread that blocks on one of the node's futures ({@code get},
+ * {@code join}, {@link #await}) or in a blocking call such as {@link #connect} drives UCX itself
+ * while it waits, spinning up to {@code memreg.transport.waitSpinMicros} after the last event: the
+ * message goes from UCX to the waiting thread with no hand-off between threads. One waiter at a
+ * time drives; the others park until their future completes or it is their turn. With a progress
+ * thread (the default) a daemon thread drives UCX for the work nobody waits on (it steps aside
+ * while waiters drive and sleeps on the worker's events when all is idle); without one the caller
+ * drives it with {@link #progress()} (a benchmark loop, an event loop) or by waiting.
  *
  * <p><b>Threading.</b> All UCX calls happen under one lock (the worker is
  * {@code UCS_THREAD_MODE_SERIALIZED}); any thread may send, receive, put and get.
@@ -97,7 +102,8 @@ public final class Node implements AutoCloseable {
         this.listener = l;
         this.address = a;
         this.port = l == null ? 0 : l.port();
-        this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(), name);
+        this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(),
+                b.waitSpin.toNanos(), name);
         Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
                 this::newEndpoint);

@@ -36,6 +36,10 @@ import org.memreg.linux.SysConf;
  *   <tr><td>{@link #idleSpin}</td><td>{@value #IDLE_SPIN_PROP_NAME} (µs)</td><td>500: how long the
  *       progress thread spins after its last event before it sleeps on the worker's event
  *       descriptor (a message to a sleeping thread costs two thread wake-ups per side)</td></tr>
+ *   <tr><td>{@link #waitSpin}</td><td>{@value #WAIT_SPIN_PROP_NAME} (µs)</td><td>2000: how long a
+ *       thread blocked on a transport future ({@code get}, {@code join}) drives the worker itself,
+ *       spinning, after the last event before it parks and leaves the worker to the progress
+ *       thread; 0: waiters never drive (they park, the progress thread completes their futures)</td></tr>
  *   <tr><td>{@link #ucx}</td><td>{@value #NET_DEVICES_PROP_NAME} (UCX_NET_DEVICES)</td><td>UCX's
  *       own (environment)</td></tr>
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
@@ -86,6 +90,8 @@ public final class NodeBuilder {
     public static final boolean PROGRESS_THREAD_DEFAULT = true;
     public static final String IDLE_SPIN_PROP_NAME = "memreg.transport.idleSpinMicros";
     public static final long IDLE_SPIN_DEFAULT_MICROS = 500;
+    public static final String WAIT_SPIN_PROP_NAME = "memreg.transport.waitSpinMicros";
+    public static final long WAIT_SPIN_DEFAULT_MICROS = 2000;
     public static final String NET_DEVICES_PROP_NAME = "memreg.transport.netDevices";
     public static final String CACHE_PROP_NAME = "memreg.transport.cache";
     public static final boolean CACHE_DEFAULT = true;
@@ -116,6 +122,7 @@ public final class NodeBuilder {
     ErrorMode errorMode;
     Boolean progressThread;
     Duration idleSpin;
+    Duration waitSpin;
     Boolean cacheRegistrations;
     String monitor;
     Long maxWindowBytes;
@@ -203,6 +210,16 @@ public final class NodeBuilder {
         return this;
     }
 
+    /**
+     * How long a thread blocked on a transport future drives the worker, spinning, without events
+     * before it parks (zero: waiters never drive; the progress thread completes their futures).
+     * Without a progress thread a waiter drives until its future is done, whatever this says.
+     */
+    public NodeBuilder waitSpin(Duration spin) {
+        this.waitSpin = Objects.requireNonNull(spin, "spin");
+        return this;
+    }
+
     /** Sets a UCX configuration variable (name without {@code UCX_}), such as {@code NET_DEVICES=lo}. */
     public NodeBuilder ucx(String name, String value) {
         ucx.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(value, "value"));
@@ -284,6 +301,8 @@ public final class NodeBuilder {
         progressThread = orElse(progressThread, () -> Settings.bool(PROGRESS_THREAD_PROP_NAME, PROGRESS_THREAD_DEFAULT));
         idleSpin = orElse(idleSpin,
                 () -> Duration.of(Settings.longValue(IDLE_SPIN_PROP_NAME, IDLE_SPIN_DEFAULT_MICROS), ChronoUnit.MICROS));
+        waitSpin = orElse(waitSpin,
+                () -> Duration.of(Settings.longValue(WAIT_SPIN_PROP_NAME, WAIT_SPIN_DEFAULT_MICROS), ChronoUnit.MICROS));
         cacheRegistrations = orElse(cacheRegistrations, () -> Settings.bool(CACHE_PROP_NAME, CACHE_DEFAULT));
         monitor = orElse(monitor, () -> System.getProperty(MONITOR_PROP_NAME, MONITOR_DEFAULT));
         maxWindowBytes = orElse(maxWindowBytes, () -> Settings.bytes(MAX_WINDOW_BYTES_PROP_NAME, maxWindowBytesDefault()));
@@ -340,6 +359,8 @@ public final class NodeBuilder {
         require(!connectTimeout.isNegative() && !connectTimeout.isZero(), "connectTimeout must be positive");
         require(!idleSpin.isNegative() && idleSpin.compareTo(Duration.ofSeconds(1)) <= 0,
                 "idleSpin must be in [0, 1 s]: " + idleSpin);
+        require(!waitSpin.isNegative() && waitSpin.compareTo(Duration.ofSeconds(1)) <= 0,
+                "waitSpin must be in [0, 1 s]: " + waitSpin);
         require(maxWindowBytes > 0, "maxWindowBytes must be positive: " + maxWindowBytes);
         require(!handshakeTimeout.isNegative() && !handshakeTimeout.isZero(), "handshakeTimeout must be positive");
         require(maxPendingHandshakes >= 1 && maxPendingHandshakes <= 65_536,

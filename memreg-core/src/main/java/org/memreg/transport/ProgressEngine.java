@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.linux.LinuxException;
@@ -16,12 +15,14 @@ import org.memreg.ucx.UcxWorker;
 
 /**
  * A node's progress engine: the operations in flight on the worker ({@link Op}) and what drives
- * them, either the progress thread (spin, then arm the worker and poll its event descriptor) or
- * the caller through the node's {@code progress()} and {@link #await}. Kept apart from the node
- * so that the loop and the sleep/wake race it must get right read in one place.
+ * them: a thread waiting for one of them ({@link Waiters}: the waiter progresses), the progress
+ * thread for work nobody waits on (spin, then arm the worker and poll its event descriptor; it
+ * steps aside while waiters drive), or the caller through the node's {@code progress()}. Kept
+ * apart from the node so that the loop and the sleep/wake race it must get right read in one place.
  *
  * <p>Everything here runs under the node's lock except the progress thread's loop (it takes the
- * lock with {@code tryLock}), {@link #wake()}, {@link #await} and {@link #join()}.
+ * lock with {@code tryLock}), {@link #tryProgress()}, {@link #wake()}, {@link #await} and
+ * {@link #join()}.
  */
 final class ProgressEngine {
     /**
@@ -31,6 +32,8 @@ final class ProgressEngine {
     private static final long FULL_POLL_NANOS = 50_000;
     /** Longest sleep of the idle progress thread. */
     private static final int SLEEP_MILLIS = 10;
+    /** Longest park of the progress thread while it stays aside for waiters (it looks again then). */
+    private static final long YIELD_NANOS = 1_000_000;
 
     private final TransportContext ctx;
     private final UcxWorker worker;
@@ -54,11 +57,15 @@ final class ProgressEngine {
     /** True while the operations are polled; {@link #roundNow} is their time, 0 until one asks. */
     private boolean inRound;
     private long roundNow;
+    /** The threads waiting for this node's futures, one of which may drive. */
+    final Waiters waiters;
 
     /** The engine of {@code ctx}'s worker; the progress thread waits for {@link #start}. */
-    ProgressEngine(TransportContext ctx, boolean progressThread, long idleSpinNanos, String name) {
+    ProgressEngine(TransportContext ctx, boolean progressThread, long idleSpinNanos, long waitSpinNanos,
+            String name) {
         this.ctx = ctx;
         this.idleSpinNanos = idleSpinNanos;
+        this.waiters = new Waiters(this, waitSpinNanos);
         this.worker = ctx.worker;
         this.lock = ctx.lock;
         this.eventFd = progressThread ? worker.eventFd() : -1;
@@ -91,6 +98,41 @@ final class ProgressEngine {
     void add(Op op) {
         ops.add(op);
         added = true;
+        if (waiters.idle) {
+            waiters.idle = false; // new work: the next waiter may spin for it again
+        }
+    }
+
+    /** A node's future: waiting on it drives the worker ({@link Waiters}). */
+    <T> TransportFuture<T> newFuture() {
+        return new TransportFuture<>(waiters);
+    }
+
+    /**
+     * One progress round for a waiting thread, if the lock is free and the node open: the number
+     * of UCX events, else 0.
+     */
+    int tryProgress() {
+        if (!lock.tryLock()) {
+            return 0;
+        }
+        try {
+            return ctx.closed ? 0 : progressLocked(false);
+        } finally {
+            lock.unlock(); // no wake: the progress thread is aside while a waiter drives
+        }
+    }
+
+    /** True when {@code thread} must not drive: it is inside progress (a completion handler), or the progress thread. */
+    boolean cannotDrive(Thread thread) {
+        return thread == progressThread || lock.isHeldByCurrentThread();
+    }
+
+    /** A driver went idle: the progress thread takes over now rather than after its park. */
+    void resumeThread() {
+        if (progressThread != null) {
+            LockSupport.unpark(progressThread);
+        }
     }
 
     /** The node's {@code progress()}: progresses once unless the node is closed. */
@@ -111,8 +153,12 @@ final class ProgressEngine {
      * sooner the message is seen: testing every posted receive on each one cost a downcall each.
      */
     private int progressLocked(boolean full) {
+        assert lock.isHeldByCurrentThread() : "the worker is progressed under the node's lock only";
         int events = worker.progress();
         afterProgress.run();
+        if (events > 0 && waiters.idle) {
+            waiters.idle = false;
+        }
         if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
             return 0;
         }
@@ -174,6 +220,12 @@ final class ProgressEngine {
     private void progressLoop() {
         long idleSince = System.nanoTime();
         while (!ctx.closed) {
+            long aside = waiters.asideNanos(System.nanoTime());
+            if (aside > 0) { // waiters drive: stay out of their way (lock and CPU)
+                LockSupport.parkNanos(this, Math.min(aside, YIELD_NANOS));
+                idleSince = System.nanoTime();
+                continue;
+            }
             int events = 0;
             if (lock.tryLock()) {
                 try {
@@ -231,33 +283,21 @@ final class ProgressEngine {
         }
     }
 
-    /** Waits for {@code future}, progressing when there is no progress thread; fails after {@code nanos}. */
+    /**
+     * Waits for {@code future} up to {@code nanos}, driving the worker while it waits
+     * ({@link Waiters}); fails when the time passes or {@code endpoint} (if any) fails.
+     */
     <T> T await(CompletableFuture<T> future, long nanos, Endpoint endpoint) {
-        long deadline = System.nanoTime() + nanos;
+        int outcome = waiters.await(future, true, System.nanoTime() + nanos, true, endpoint);
         try {
-            if (progressThread != null && Thread.currentThread() != progressThread) {
-                while (true) {
-                    try {
-                        return future.get(Math.min(10_000_000, Math.max(1, deadline - System.nanoTime())),
-                                TimeUnit.NANOSECONDS);
-                    } catch (TimeoutException e) {
-                        if (endpoint != null && endpoint.failure != null) {
-                            throw endpoint.failure;
-                        }
-                        if (System.nanoTime() - deadline > 0) {
-                            throw new TransportException("timed out", Ucp.ERR_TIMED_OUT);
-                        }
-                    }
-                }
+            if (outcome == Waiters.INTERRUPTED) {
+                throw new InterruptedException();
             }
-            while (!future.isDone()) {
-                progress();
-                if (endpoint != null && endpoint.failure != null) {
+            if (!future.isDone()) {
+                if (outcome == Waiters.FAILED) {
                     throw endpoint.failure;
                 }
-                if (System.nanoTime() - deadline > 0) {
-                    throw new TransportException("timed out", Ucp.ERR_TIMED_OUT);
-                }
+                throw new TransportException("timed out", Ucp.ERR_TIMED_OUT);
             }
             return future.get();
         } catch (InterruptedException e) {
@@ -271,6 +311,7 @@ final class ProgressEngine {
     /** Waits up to 5 s for the progress thread to see the node closed and stop (no lock held). */
     void join() {
         if (progressThread != null) {
+            LockSupport.unpark(progressThread); // it may be parked aside for waiters
             try {
                 progressThread.join(TimeUnit.SECONDS.toMillis(5));
             } catch (InterruptedException e) {

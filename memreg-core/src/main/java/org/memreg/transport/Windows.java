@@ -193,7 +193,7 @@ final class Windows {
                 if (!endpoint.isUsable() || endpoint.peerId == 0) {
                     continue;
                 }
-                CompletableFuture<Long> ack = new CompletableFuture<>();
+                CompletableFuture<Long> ack = ctx.engine.newFuture();
                 ControlReceive receive = new ControlReceive(ctx, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
                         (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
                 ctx.engine.add(receive);
@@ -290,7 +290,7 @@ final class Windows {
     /** {@link Endpoint#attach}: asks the owner, then unpacks the remote key the owner described. */
     RemoteWindow attach(Endpoint endpoint, WindowKey key) {
         Objects.requireNonNull(key, "key");
-        CompletableFuture<byte[]> answer = new CompletableFuture<>();
+        CompletableFuture<byte[]> answer = ctx.engine.newFuture();
         ControlReceive receive;
         lock.lock();
         try {
@@ -411,7 +411,7 @@ final class Windows {
 
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
     CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
-        CompletableFuture<Void> future = new CompletableFuture<>();
+        CompletableFuture<Void> future = ctx.engine.newFuture();
         String what = (put ? "put of " : "get of ") + local.byteSize() + " bytes at offset " + offset;
         WindowKey key = window.key;
         if (!local.isNative()) {
@@ -463,7 +463,7 @@ final class Windows {
 
     /** {@link Endpoint#flush()}. */
     CompletableFuture<Void> flush(Endpoint endpoint) {
-        CompletableFuture<Void> future = new CompletableFuture<>();
+        CompletableFuture<Void> future = ctx.engine.newFuture();
         lock.lock();
         try {
             if (!endpoint.isUsable() || ctx.closed) {

@@ -33,7 +33,7 @@ import org.memreg.transport.WindowKey;
  * Warm-up runs the same loop WARMUP times first, untimed. Settings come from the
  * {@code memreg.transport.*} properties: {@code progressThread=false} (the caller progresses, as
  * ucx_perftest does) or true, {@code cache=false} to register every chunk. Bench switches:
- * {@code bench.park} (wait in {@code future.get()} rather than spin, with a progress thread),
+ * {@code bench.park} (wait in {@code future.get()}, which drives the worker, rather than progress or spin),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
  * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
  * median, p99 and maximum, from an HdrHistogram).
@@ -42,7 +42,7 @@ public final class TransportBench {
     static final int WINDOW = 8;
     private static final long DATA = 1, ACK = 3, KEY = 5, DONE = 9;
 
-    /** With a progress thread: block in {@code future.get()} (true) instead of spinning on isDone (false). */
+    /** Block in {@code future.get()} (true: the waiter drives the worker) instead of progressing or spinning on isDone. */
     private static final boolean PARK = Boolean.getBoolean("bench.park");
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
@@ -89,16 +89,19 @@ public final class TransportBench {
     }
 
     private <T> T await(CompletableFuture<T> future) throws Exception {
+        if (PARK) {
+            return future.get(); // blocks, driving the worker itself (the waiter progresses)
+        }
         if (callerProgress) {
             while (!future.isDone()) {
                 node.progress();
             }
-        } else if (!PARK) {
+        } else {
             while (!future.isDone()) {
                 Thread.onSpinWait();
             }
         }
-        return future.get(); // with bench.park=true and a progress thread: blocks until the thread completes it
+        return future.get();
     }
 
     private static MemorySegment buffer(Arena arena, long size) {

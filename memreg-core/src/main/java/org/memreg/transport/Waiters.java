@@ -1,0 +1,205 @@
+package org.memreg.transport;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Threads blocked on a node's futures, and which of them drives the worker: the waiter
+ * progresses, so that a message travels from UCX to the thread that wants it without a hand-off.
+ *
+ * <p>One waiter at a time is the <em>driver</em> (a slot taken with a CAS): it runs progress
+ * rounds under the node's lock ({@link ProgressEngine#tryProgress()}), spinning, until its future
+ * is done, then hands the slot to the next waiter. Other waiters park until their future
+ * completes ({@link TransportFuture} wakes them) or the slot is handed to them. A driver that sees
+ * no event for the wait spin ({@code memreg.transport.waitSpinMicros}) gives the worker back to
+ * the progress thread, which sleeps on the worker's event descriptor, and parks; the node counts
+ * as idle then, and later waiters park at once until an operation is added or an event arrives
+ * (a thread that polls a future with short timeouts does not spin each time).
+ *
+ * <p>The progress thread steps aside while drivers come and go ({@link #asideNanos}): it parks
+ * instead of competing for the lock and the CPU while a waiter drives and for the wait spin after
+ * the last one drove (a caller that waits, works a millisecond and waits again keeps the worker
+ * to itself: with the thread taking over in such gaps, 1-5% of round trips took 3-4 ms here, the
+ * two threads of a process and the peer's driver sharing two cores), and takes over at once
+ * when a driver goes idle. Without a progress thread a
+ * waiter drives until its future is done: nobody else would.
+ */
+final class Waiters {
+    static final int DONE = 0;
+    static final int TIMED_OUT = 1;
+    static final int INTERRUPTED = 2;
+    static final int FAILED = 3;
+    private static final int IDLE = 4;
+    /** Longest park of a waiter between checks of its deadline (completion and hand-off unpark it sooner). */
+    private static final long PARK_NANOS = 1_000_000;
+    private static final VarHandle DRIVER;
+
+    static {
+        try {
+            DRIVER = MethodHandles.lookup().findVarHandle(Waiters.class, "driver", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final ProgressEngine engine;
+    private final long spinNanos;
+    @SuppressWarnings("unused") // through DRIVER
+    private volatile Thread driver;
+    private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
+    /** When a waiter last drove (System.nanoTime at the end of its session). */
+    private volatile long lastDriven;
+    /** A driver ran out of spin and nothing was added nor progressed since: waiters park at once. */
+    volatile boolean idle;
+
+    Waiters(ProgressEngine engine, long spinNanos) {
+        this.engine = engine;
+        this.spinNanos = spinNanos;
+        this.lastDriven = System.nanoTime() - 2 * spinNanos - 1; // nobody drove yet
+    }
+
+    /**
+     * Waits until {@code future} is done, driving the worker when it may: {@link #DONE}, or
+     * {@link #TIMED_OUT} (only when {@code timed}, at {@code deadline}), {@link #INTERRUPTED} (only
+     * when {@code interruptible}; the flag is cleared), {@link #FAILED} ({@code endpoint} failed).
+     * An uninterruptible wait keeps the interrupt flag.
+     */
+    int await(CompletableFuture<?> future, boolean timed, long deadline, boolean interruptible, Endpoint endpoint) {
+        Thread me = Thread.currentThread();
+        // A thread inside progress (a completion handler) cannot drive; neither does anyone when spinning is off.
+        boolean idled = engine.hasThread() && (spinNanos == 0 || idle || engine.cannotDrive(me));
+        boolean queued = false;
+        boolean interrupted = false; // an uninterruptible wait clears the flag (else park returns at once) and restores it
+        TransportFuture<?> wakeable = future instanceof TransportFuture<?> t ? t : null;
+        try {
+            while (!future.isDone()) {
+                if (!idled && DRIVER.compareAndSet(this, null, me)) {
+                    if (queued) {
+                        parked.remove(me);
+                        queued = false;
+                    }
+                    int outcome;
+                    try {
+                        outcome = drive(future, timed, deadline, interruptible, endpoint);
+                    } finally {
+                        lastDriven = System.nanoTime();
+                        DRIVER.setVolatile(this, null);
+                    }
+                    if (outcome == IDLE) {
+                        idle = true;
+                        idled = true;
+                        engine.resumeThread(); // it sleeps on the worker's events from now on
+                    }
+                    handOff();
+                    if (outcome != IDLE) {
+                        return outcome;
+                    }
+                    continue;
+                }
+                if (!queued) { // publish before the last checks: completion or hand-off then unparks us
+                    if (wakeable != null) {
+                        wakeable.waiter = me;
+                    }
+                    parked.add(me);
+                    queued = true;
+                    continue;
+                }
+                int check = check(timed, deadline, interruptible, endpoint);
+                if (check != DONE) {
+                    return check;
+                }
+                if (!interruptible && Thread.interrupted()) {
+                    interrupted = true;
+                }
+                long park = wakeable != null ? PARK_NANOS : PARK_NANOS / 10;
+                LockSupport.parkNanos(future, timed ? Math.max(1, Math.min(park, deadline - System.nanoTime())) : park);
+            }
+            return DONE;
+        } finally {
+            if (queued) {
+                parked.remove(me);
+                if (wakeable != null && wakeable.waiter == me) {
+                    wakeable.waiter = null;
+                }
+                if (!driving()) { // we may have been handed the slot and leave without it: pass it on
+                    handOff();
+                }
+            }
+            if (interrupted) {
+                me.interrupt();
+            }
+        }
+    }
+
+    /** Progress rounds until the future is done or a check fails; {@link #IDLE} after the spin without events. */
+    private int drive(CompletableFuture<?> future, boolean timed, long deadline, boolean interruptible,
+            Endpoint endpoint) {
+        boolean mayIdle = engine.hasThread();
+        long idleSince = 0;
+        int empty = 0;
+        while (!future.isDone()) {
+            if (engine.tryProgress() > 0) {
+                empty = 0;
+                idleSince = 0;
+                continue;
+            }
+            if ((++empty & 63) == 0) { // the clock and the checks every 64th empty round
+                int check = check(timed, deadline, interruptible, endpoint);
+                if (check != DONE) {
+                    return future.isDone() ? DONE : check;
+                }
+                long now = System.nanoTime();
+                if (idleSince == 0) {
+                    idleSince = now;
+                } else if (mayIdle && now - idleSince > spinNanos) {
+                    return future.isDone() ? DONE : IDLE;
+                }
+            }
+            Thread.onSpinWait();
+        }
+        return DONE;
+    }
+
+    private static int check(boolean timed, long deadline, boolean interruptible, Endpoint endpoint) {
+        if (interruptible && Thread.interrupted()) {
+            return INTERRUPTED;
+        }
+        if (endpoint != null && endpoint.failure != null) {
+            return FAILED;
+        }
+        if (timed && System.nanoTime() - deadline >= 0) {
+            return TIMED_OUT;
+        }
+        return DONE;
+    }
+
+    /** The driver left: the next parked waiter may take the slot. */
+    private void handOff() {
+        Thread next = parked.peek();
+        if (next != null) {
+            LockSupport.unpark(next);
+        }
+    }
+
+    /** True while a waiter drives. */
+    boolean driving() {
+        return DRIVER.getVolatile(this) != null;
+    }
+
+    /**
+     * For the progress thread: how long to stay aside from {@code now} (0: drive), because a waiter
+     * drives, or one drove less than the wait spin ago and did not go idle (it will likely wait again).
+     */
+    long asideNanos(long now) {
+        if (driving()) {
+            return Long.MAX_VALUE;
+        }
+        if (idle || spinNanos == 0) {
+            return 0;
+        }
+        return Math.max(0, spinNanos - (now - lastDriven));
+    }
+}

@@ -1,0 +1,93 @@
+package org.memreg.jmh.peers;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+
+/**
+ * memreg's tagged send/receive in its default configuration (progress thread on, the caller
+ * blocking in {@code future.get()}: the waiter drives the worker). The receiver keeps
+ * {@link PeerBench#DEPTH} receives posted, each into its own buffer, and checksums a message in
+ * the buffer UCX placed it in.
+ */
+final class MemregLink implements Link {
+    private static final long DATA = 11;
+    private final Node node;
+    private final Endpoint peer;
+    private final Arena arena = Arena.ofShared();
+    private final Bytes out;
+    private final MemorySegment[] in = new MemorySegment[PeerBench.DEPTH];
+    @SuppressWarnings("unchecked")
+    private final CompletableFuture<Long>[] posted = new CompletableFuture[PeerBench.DEPTH];
+    private final ArrayDeque<CompletableFuture<Long>> sends = new ArrayDeque<>();
+    private int head;
+
+    private MemregLink(Node node, Endpoint peer, int sendBytes, int receiveBytes) {
+        this.node = node;
+        this.peer = peer;
+        this.out = Bytes.allocate(sendBytes);
+        for (int i = 0; i < in.length; i++) {
+            in[i] = arena.allocate(Math.max(8, receiveBytes), 4096);
+            in[i].fill((byte) 0); // resident
+            posted[i] = node.receive(DATA, in[i]);
+        }
+    }
+
+    /** Listens on loopback, announces "port=N", accepts one peer. */
+    static MemregLink server(int sendBytes, int receiveBytes, Consumer<String> announce) throws InterruptedException {
+        Node node = Node.builder().name("peers-server").ucx("NET_DEVICES", "lo")
+                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        announce.accept("port=" + node.port());
+        Endpoint peer;
+        while ((peer = node.accepted()) == null) {
+            Thread.sleep(1);
+        }
+        return new MemregLink(node, peer, sendBytes, receiveBytes);
+    }
+
+    static MemregLink client(String info, int sendBytes, int receiveBytes) {
+        Node node = Node.builder().name("peers-client").ucx("NET_DEVICES", "lo").build();
+        Endpoint peer = node.connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)));
+        return new MemregLink(node, peer, sendBytes, receiveBytes);
+    }
+
+    @Override
+    public Bytes out() {
+        return out;
+    }
+
+    @Override
+    public void send(int length) throws Exception {
+        if (sends.size() == PeerBench.DEPTH) {
+            sends.removeFirst().get();
+        }
+        sends.addLast(peer.send(DATA, out.segment().asSlice(0, length)));
+    }
+
+    @Override
+    public void drain() throws Exception {
+        while (!sends.isEmpty()) {
+            sends.removeFirst().get();
+        }
+    }
+
+    @Override
+    public long receive() throws Exception {
+        long length = posted[head].get();
+        long sum = Checksum.of(in[head], 0, length, 0, 0);
+        posted[head] = node.receive(DATA, in[head]);
+        head = (head + 1) % in.length;
+        return sum;
+    }
+
+    @Override
+    public void close() {
+        node.close();
+        arena.close();
+    }
+}

@@ -1,0 +1,202 @@
+package org.memreg.jmh.peers;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.HdrHistogram.Histogram;
+
+/**
+ * memreg next to the transports JVM users pick today, between two JVMs on one host
+ * ({@code bin/bench-jvm-peers}): the same protocol, sizes, depth and counts for each system.
+ *
+ * <pre>
+ * PeerBench server SYSTEM TEST SIZE ITERS WARMUP        prints "ready INFO", serves one run, exits
+ * PeerBench client SYSTEM INFO TEST SIZE ITERS WARMUP   prints "csv ROW" (see {@link Result#csv})
+ * PeerBench smoke                                       every system and test in one JVM, tiny counts
+ * </pre>
+ *
+ * SYSTEM: {@code memreg}, {@code aeron-ipc}, {@code aeron-udp}, {@code netty}. TEST: {@code lat}
+ * (8-byte ping-pong: half round trip p50/p99 from an HdrHistogram; the echo is the ping's
+ * checksum) or {@code bw} (WARMUP then ITERS messages of SIZE back to back, at most
+ * {@value #DEPTH} in flight where the system has such a bound; the receiver checksums every byte
+ * and answers each phase with the sum, which the sender compares with its own; MiB/s of the timed
+ * phase until that answer).
+ */
+public final class PeerBench {
+    /** Operations in flight (memreg's futures; Aeron and TCP bound it by their logs and socket buffers). */
+    static final int DEPTH = 8;
+    static final String[] SYSTEMS = {"memreg", "aeron-ipc", "aeron-udp", "netty"};
+
+    private PeerBench() {
+    }
+
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Throwable t) {
+            t.printStackTrace();
+            System.exit(1); // Aeron's and Netty's threads must not keep a failed run alive
+        }
+        System.exit(0); // nor a finished one
+    }
+
+    private static void run(String[] args) throws Exception {
+        switch (args[0]) {
+            case "server" -> server(args[1], args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]), info -> {
+                        System.out.println("ready " + info);
+                        System.out.flush();
+                    });
+            case "client" -> {
+                String system = args[1];
+                String test = args[3];
+                int size = Integer.parseInt(args[4]), iters = Integer.parseInt(args[5]), warmup = Integer.parseInt(args[6]);
+                Result result = client(system, args[2], test, size, iters, warmup);
+                System.out.println("csv " + result.csv(system, test, size, iters, warmup, copies(system, size)));
+                if (!result.checksumsMatched()) {
+                    System.exit(2);
+                }
+            }
+            case "smoke" -> {
+                for (String row : smoke()) {
+                    System.out.println(row);
+                }
+            }
+            default -> throw new IllegalArgumentException("server, client or smoke: " + args[0]);
+        }
+    }
+
+    /** Every system and test in this JVM (server on a thread), tiny counts: the CSV rows. */
+    static java.util.List<String> smoke() throws Exception {
+        java.util.List<String> rows = new java.util.ArrayList<>();
+        int port = 24000 + (int) (ProcessHandle.current().pid() % 4000) * 2;
+        for (String system : SYSTEMS) {
+            for (int size : new int[] {8, 65536, 1 << 20}) {
+                String test = size == 8 ? "lat" : "bw";
+                int iters = size == 8 ? 200 : 20;
+                int warmup = size == 8 ? 50 : 5;
+                CompletableFuture<String> info = new CompletableFuture<>();
+                int at = port += 2;
+                CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
+                    try {
+                        server(system, test, size, iters, warmup, info::complete, at);
+                    } catch (Throwable e) {
+                        info.completeExceptionally(e);
+                        throw new IllegalStateException(system + " server", e);
+                    }
+                }, r -> Thread.ofPlatform().daemon().start(r));
+                Result result = client(system, info.get(60, TimeUnit.SECONDS), test, size, iters, warmup);
+                served.get(60, TimeUnit.SECONDS);
+                rows.add(result.csv(system, test, size, iters, warmup, copies(system, size)));
+                System.err.println("smoke: " + rows.getLast());
+            }
+        }
+        return rows;
+    }
+
+    private static void server(String system, String test, int size, int iters, int warmup, Consumer<String> announce)
+            throws Exception {
+        server(system, test, size, iters, warmup, announce, Integer.getInteger("bench.port", 40123));
+    }
+
+    private static void server(String system, String test, int size, int iters, int warmup, Consumer<String> announce,
+            int port) throws Exception {
+        boolean lat = test.equals("lat");
+        if (system.equals("netty")) {
+            NettyPeer.serve(lat, size, warmup, iters, announce);
+            return;
+        }
+        try (Link link = switch (system) {
+            case "memreg" -> MemregLink.server(8, size, announce);
+            case "aeron-ipc" -> AeronLink.server(false, port, 8, size, announce);
+            case "aeron-udp" -> AeronLink.server(true, port, 8, size, announce);
+            default -> throw new IllegalArgumentException("unknown system " + system);
+        }) {
+            if (lat) {
+                for (int i = 0; i < warmup + iters; i++) {
+                    long ping = link.receive();
+                    link.drain();
+                    link.out().putLong(ping);
+                    link.send(8);
+                }
+            } else {
+                for (int count : new int[] {warmup, iters}) {
+                    long sum = 0;
+                    for (int i = 0; i < count; i++) {
+                        sum += link.receive();
+                    }
+                    link.drain();
+                    link.out().putLong(sum);
+                    link.send(8);
+                }
+            }
+            link.drain();
+            link.receive(); // the client's goodbye: it has every answer, the link may close
+        }
+    }
+
+    private static Result client(String system, String info, String test, int size, int iters, int warmup)
+            throws Exception {
+        if (warmup < 1 || iters < 1) {
+            throw new IllegalArgumentException("ITERS and WARMUP must be at least 1");
+        }
+        boolean lat = test.equals("lat");
+        Result result = new Result();
+        if (system.equals("netty")) {
+            NettyPeer.run(info, lat, size, warmup, iters, result);
+            return result;
+        }
+        try (Link link = switch (system) {
+            case "memreg" -> MemregLink.client(info, size, 8);
+            case "aeron-ipc" -> AeronLink.client(false, info, size, size);
+            case "aeron-udp" -> AeronLink.client(true, info, size, size);
+            default -> throw new IllegalArgumentException("unknown system " + system);
+        }) {
+            long expected = link.out().fill(size, 42);
+            if (lat) {
+                Histogram halfTrips = new Histogram(3);
+                for (int i = 0; i < warmup + iters; i++) {
+                    long start = System.nanoTime();
+                    link.send(8);
+                    long echo = link.receive();
+                    long took = System.nanoTime() - start;
+                    result.check(echo == expected);
+                    if (i >= warmup) {
+                        halfTrips.recordValue(took / 2);
+                    }
+                    link.drain();
+                }
+                result.latency(halfTrips);
+            } else {
+                for (int count : new int[] {warmup, iters}) {
+                    long start = System.nanoTime();
+                    for (int i = 0; i < count; i++) {
+                        link.send(size);
+                    }
+                    long answer = link.receive();
+                    long took = System.nanoTime() - start;
+                    result.check(answer == expected * count);
+                    result.throughput((long) size * count, took);
+                    link.drain();
+                }
+            }
+            link.send(8); // goodbye
+            link.drain();
+        }
+        return result;
+    }
+
+    /** What each system copies per message, for the CSV (the receiver's checksum read is not a copy). */
+    static String copies(String system, int size) {
+        return switch (system) {
+            case "memreg" -> size <= 8192
+                    ? "2: eager through UCX's shared-memory FIFO (the sender's in and the receiver's out)"
+                    : "1: rendezvous, the kernel copies sender to receiver buffer (CMA) or UCX's sm copy";
+            case "aeron-ipc" -> "1: offer copies into the shared log; the receiver reads it in place";
+            case "aeron-udp" -> "3: offer into the log; the driver sends it (kernel copy) and receives it into a log (kernel copy)";
+            case "netty" -> "2: write copies into the kernel's socket buffer, read copies into the receiver's buffer ("
+                    + NettyPeer.transport() + ")";
+            default -> "?";
+        };
+    }
+}

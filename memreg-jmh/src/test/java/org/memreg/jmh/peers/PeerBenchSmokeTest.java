@@ -1,0 +1,66 @@
+package org.memreg.jmh.peers;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@code bin/bench-jvm-peers} in smoke mode: every system, latency and throughput, tiny counts, in
+ * one JVM. Asserts that each produced its row and that every checksum matched; no timing.
+ */
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class PeerBenchSmokeTest {
+    @Test
+    void everySystemShouldProduceEachRowWithMatchingChecksums() throws Exception {
+        List<String> rows = PeerBench.smoke();
+        rows.forEach(System.out::println);
+        assertEquals(PeerBench.SYSTEMS.length * 3, rows.size());
+        for (String system : PeerBench.SYSTEMS) {
+            for (String test : new String[] {"lat", "bw"}) {
+                assertTrue(rows.stream().anyMatch(r -> r.startsWith(system + "," + test + ",")), system + " " + test);
+            }
+        }
+        for (String row : rows) {
+            String[] f = row.split(",", -1);
+            assertEquals("matched", f[9], row);
+            assertFalse((f[1].equals("lat") ? f[5] : f[8]).isEmpty(), "a figure in " + row);
+        }
+    }
+
+    /** The checksum of a message in pieces (as fragments and TCP reads deliver it) equals the whole one's. */
+    @Test
+    void checksumShouldNotDependOnHowTheMessageIsSplit() {
+        long seed = System.nanoTime();
+        System.out.println("PeerBenchSmokeTest seed " + seed);
+        SplittableRandom random = new SplittableRandom(seed);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int round = 0; round < 200; round++) {
+                int length = 1 + random.nextInt(5000);
+                MemorySegment message = arena.allocate(length);
+                for (int i = 0; i < length; i++) {
+                    message.set(JAVA_BYTE, i, (byte) random.nextInt());
+                }
+                long whole = Checksum.of(message, 0, length, 0, 0);
+                long sum = 0;
+                for (int at = 0; at < length;) {
+                    int piece = Math.min(length - at, 1 + random.nextInt(300));
+                    sum = Checksum.of(message, at, piece, at, sum);
+                    at += piece;
+                }
+                assertEquals(whole, sum, "length " + length + ", round " + round);
+                int at = random.nextInt(length);
+                message.set(JAVA_BYTE, at, (byte) ~message.get(JAVA_BYTE, at));
+                assertTrue(Checksum.of(message, 0, length, 0, 0) != whole, "a changed byte changes the checksum");
+            }
+        }
+    }
+}
