@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -98,6 +102,55 @@ class ChunkPathTest {
         UcxTestSupport.assumeUcx();
         assertEquals(0, registeredAfterOneMessage(false), "nothing stays registered without caching");
         assertTrue(registeredAfterOneMessage(true) > 0, "the caching node keeps its chunks registered");
+    }
+
+    /**
+     * Many large messages in flight at once against a cache that holds one message's pipeline:
+     * the chunks that find no room wait for those in flight to finish instead of failing their
+     * message (without the wait, every send after the first failed with "cannot register chunk").
+     */
+    @Test
+    void shouldWaitForRoomWhenChunksInFlightFillTheCache() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long chunk = 256 << 10;
+        int depth = 2;
+        int messages = 6;
+        long size = 4 * chunk + 12_345; // five chunks, the last one short
+        try (Node receiver = smallCacheNode("receiver", chunk, depth); Node sender = smallCacheNode("sender", chunk, depth);
+             Arena arena = Arena.ofShared()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            MemorySegment[] data = new MemorySegment[messages];
+            MemorySegment[] buffers = new MemorySegment[messages];
+            List<CompletableFuture<Long>> receives = new ArrayList<>();
+            List<CompletableFuture<Long>> sends = new ArrayList<>();
+            for (int m = 0; m < messages; m++) {
+                data[m] = arena.allocate(size, 4096);
+                for (long i = 0; i < size; i += 8) {
+                    data[m].set(ValueLayout.JAVA_BYTE, i, (byte) (m * 31 + i / 8));
+                }
+                buffers[m] = arena.allocate(size, 4096);
+                receives.add(receiver.receive(10 + m, buffers[m]));
+            }
+            for (int m = 0; m < messages; m++) {
+                sends.add(endpoint.send(10 + m, data[m]));
+            }
+            for (int m = 0; m < messages; m++) {
+                assertEquals(size, sends.get(m).get(30, TimeUnit.SECONDS), "send " + m);
+                assertEquals(size, receives.get(m).get(30, TimeUnit.SECONDS), "receive " + m);
+                assertEquals(-1, data[m].mismatch(buffers[m]), "message " + m + " arrived intact");
+            }
+            for (Node node : new Node[] {sender, receiver}) {
+                assertTrue(node.peakRegisteredBytes() <= depth * (chunk + 2 * 4096), node
+                        + " stayed within its cache: peak " + node.peakRegisteredBytes());
+                assertEquals(0, node.cache().stats().inUseBytes(), node + ": every chunk released");
+            }
+        }
+    }
+
+    /** A node whose cache holds exactly one pipeline of {@code depth} chunks. */
+    private static Node smallCacheNode(String name, long chunk, int depth) {
+        return Node.builder().name(name).ucx("NET_DEVICES", "lo").monitor("none").chunkBytes(chunk)
+                .pipelineDepth(depth).cacheBytes(depth * (chunk + 2 * 4096)).build();
     }
 
     /** Sends one rendezvous message between two nodes; returns the bytes both still have registered. */
