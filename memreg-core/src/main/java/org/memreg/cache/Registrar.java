@@ -32,6 +32,8 @@ final class Registrar {
     private final EvictionOrder evictionOrder = new EvictionOrder();
     private final long maxBytes;
     private final long maxEntries;
+    /** Go over the limits rather than fail when everything is held. */
+    private final boolean softLimits;
     private final LongSupplier inUseBytes;
     /** Registrations the device holds for us (in the index, or retired but held). */
     private long liveEntries;
@@ -50,6 +52,7 @@ final class Registrar {
         this.index = index;
         this.maxBytes = settings.maxBytes;
         this.maxEntries = settings.maxEntries;
+        this.softLimits = settings.softLimits;
         this.inUseBytes = inUseBytes;
     }
 
@@ -78,6 +81,9 @@ final class Registrar {
                 boolean overBytes = liveBytes - unusedBytes(replacing) > maxBytes - length;
                 cause = overBytes ? DeregistrationCause.EVICTED_MAX_BYTES : DeregistrationCause.EVICTED_MAX_ENTRIES;
                 long evicted = evictOne(cause);
+                if (evicted < 0 && softLimits) {
+                    break; // everything is held: over the limits until holders release
+                }
                 if (evicted < 0) {
                     throw exhausted(length, overBytes
                             ? "maxBytes " + Settings.formatBytes(maxBytes)

@@ -22,6 +22,7 @@ import org.memreg.monitor.MemoryMonitors;
  *   <tr><td>{@link #maxEntries}</td><td>{@value #MAX_ENTRIES_PROP_NAME}</td><td>unlimited</td></tr>
  *   <tr><td>{@link #merge}</td><td>{@value #MERGE_PROP_NAME}</td><td>{@value #MERGE_DEFAULT}</td></tr>
  *   <tr><td>{@link #keepUnused}</td><td>{@value #KEEP_UNUSED_PROP_NAME}</td><td>{@value #KEEP_UNUSED_DEFAULT}</td></tr>
+ *   <tr><td>{@link #softLimits}</td><td>{@value #SOFT_LIMITS_PROP_NAME}</td><td>{@value #SOFT_LIMITS_DEFAULT}</td></tr>
  *   <tr><td>{@link #monitor}</td><td>{@value #MONITOR_PROP_NAME}</td><td>{@value #MONITOR_DEFAULT}</td></tr>
  *   <tr><td>{@link #statsName}</td><td>{@value #STATS_NAME_PROP_NAME}</td><td>{@value #STATS_NAME_DEFAULT}</td></tr>
  * </table>
@@ -61,6 +62,13 @@ public final class RegistrationCacheBuilder {
     public static final String KEEP_UNUSED_PROP_NAME = "memreg.cache.keepUnused";
     /** Default of {@link #KEEP_UNUSED_PROP_NAME}. */
     public static final boolean KEEP_UNUSED_DEFAULT = true;
+    /**
+     * Whether {@code maxBytes} and {@code maxEntries} may be exceeded by registrations that are
+     * all held (see {@link #softLimits}).
+     */
+    public static final String SOFT_LIMITS_PROP_NAME = "memreg.cache.softLimits";
+    /** Default of {@link #SOFT_LIMITS_PROP_NAME}: the limits are hard. */
+    public static final boolean SOFT_LIMITS_DEFAULT = false;
 
     final Device device;
     // null until a setter gives a value; build() reads the property (else the default) of the rest
@@ -68,6 +76,7 @@ public final class RegistrationCacheBuilder {
     Long maxEntries;
     Boolean merge;
     Boolean keepUnused;
+    Boolean softLimits;
     LongSupplier clock = new ReleaseClock();
     String statsName;
     boolean statsNameSet;
@@ -112,6 +121,20 @@ public final class RegistrationCacheBuilder {
     }
 
     /**
+     * With soft limits, {@code maxBytes} and {@code maxEntries} bound what the cache keeps: a miss
+     * that finds no unused registration to evict registers anyway, going over them while the
+     * held registrations are held, and later misses evict back within them (as UCX's rcache
+     * does). With hard limits (the default) such a miss fails with a
+     * {@link org.memreg.device.ResourceExhaustedException}. Either way the device's own limit
+     * (RLIMIT_MEMLOCK, the NIC's) is hard. For users whose holders wait on one another, such as a
+     * transport's chunks in flight between two nodes: waiting for room there can deadlock.
+     */
+    public RegistrationCacheBuilder softLimits(boolean softLimits) {
+        this.softLimits = softLimits;
+        return this;
+    }
+
+    /**
      * The monitor that tells the cache when memory under its registrations changes; the cache
      * owns it from now on and closes it. Default: {@value #MONITOR_PROP_NAME}.
      */
@@ -147,6 +170,7 @@ public final class RegistrationCacheBuilder {
         maxEntries = Settings.orElse(maxEntries, () -> Settings.longValue(MAX_ENTRIES_PROP_NAME, UNLIMITED));
         merge = Settings.orElse(merge, () -> Settings.bool(MERGE_PROP_NAME, MERGE_DEFAULT));
         keepUnused = Settings.orElse(keepUnused, () -> Settings.bool(KEEP_UNUSED_PROP_NAME, KEEP_UNUSED_DEFAULT));
+        softLimits = Settings.orElse(softLimits, () -> Settings.bool(SOFT_LIMITS_PROP_NAME, SOFT_LIMITS_DEFAULT));
         if (!statsNameSet) {
             statsName = System.getProperty(STATS_NAME_PROP_NAME, STATS_NAME_DEFAULT);
             statsNameSet = true;

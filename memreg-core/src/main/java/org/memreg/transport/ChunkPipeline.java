@@ -3,7 +3,6 @@ package org.memreg.transport;
 import java.util.ArrayDeque;
 import java.util.function.Supplier;
 import org.memreg.device.Access;
-import org.memreg.device.ResourceExhaustedException;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
 
@@ -12,11 +11,6 @@ import org.memreg.ucx.UcxWorker;
  * and posts them while fewer than {@code depth} are in flight, and takes finished ones off the
  * front in order, releasing their registrations. A {@link RendezvousSendOp} posts tagged sends,
  * a {@link ReceiveOp} tagged receives; neither keeps chunks of its own. Under the node's lock.
- *
- * <p>When the registration cache has no room for the next chunk because other chunks in flight
- * hold it (many large messages at once: eight 16 MiB sends against a 32 MiB cache), the pipeline
- * waits for them to finish and tries again at the next poll, rather than failing the message; the
- * operation's own timeout still bounds the wait, and names the lack of room as the reason.
  */
 final class ChunkPipeline {
     /**
@@ -37,8 +31,6 @@ final class ChunkPipeline {
     private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long nextOffset;
     private long doneBytes;
-    /** Why the last fill stopped short, while it waits for room; null when it did not. */
-    private ResourceExhaustedException waitingForRoom;
 
     /**
      * The pipeline of {@code total} bytes at {@code address}, registered with {@code access},
@@ -82,45 +74,25 @@ final class ChunkPipeline {
     }
 
     /**
-     * Registers and posts the next chunks while fewer than the depth are in flight; stops short,
-     * to go on at the next call, while the cache has no room because chunks in flight hold it.
+     * Registers and posts the next chunks while fewer than the depth are in flight.
      *
-     * @throws TransportException when a chunk cannot be registered, and no chunk in flight will
-     *     make room for it (the chunks before it stay in flight)
+     * @throws TransportException when a chunk cannot be registered (the chunks before it stay in
+     *     flight)
      */
     void fill() {
-        waitingForRoom = null;
         while (inFlight.size() < chunking.depth() && nextOffset < total) {
             long length = Math.min(chunking.chunkBytes(), total - nextOffset);
             Chunk chunk;
             try {
                 chunk = Chunk.register(chunking.cache(), address + nextOffset, length, access);
-            } catch (ResourceExhaustedException e) {
-                if (!inFlight.isEmpty() || chunking.cache().stats().inUseBytes() > 0) {
-                    waitingForRoom = e; // held chunks finish and make room: try again at the next poll
-                    return;
-                }
-                throw cannotRegister(e);
             } catch (RuntimeException e) {
-                throw cannotRegister(e);
+                throw new TransportException("cannot register chunk at offset " + nextOffset + " of a " + total
+                        + "-byte " + what.get(), e);
             }
             chunk.request = post.post(chunk.address, length, chunk.memh);
             nextOffset += length;
             inFlight.addLast(chunk);
         }
-    }
-
-    private TransportException cannotRegister(RuntimeException e) {
-        return new TransportException("cannot register chunk at offset " + nextOffset + " of a " + total
-                + "-byte " + what.get(), e);
-    }
-
-    /**
-     * For a timeout's message: why the pipeline is waiting, or an empty string when it is not
-     * waiting for room in the registration cache.
-     */
-    String waitingFor() {
-        return waitingForRoom == null ? "" : "; waiting for room in the registration cache: " + waitingForRoom.getMessage();
     }
 
     /**

@@ -115,10 +115,15 @@ public final class Node implements AutoCloseable {
 
     /**
      * The cache of rendezvous chunks; without caching, one that keeps nothing unused (each chunk
-     * registered and deregistered, as for comparison) and needs no monitor for it.
+     * registered and deregistered, as for comparison) and needs no monitor for it. Its limits are
+     * soft: chunks in flight wait on the peer, whose chunks may wait on ours, so a chunk that
+     * waited for room could wait forever (two nodes, each holding room for one message while the
+     * other's receive of it waits for room: seen as a 30 s timeout under load); it goes over
+     * {@code cacheBytes} instead, within the device's own limit.
      */
     private static RegistrationCache chunkCache(NodeBuilder b, UcxDevice device) {
-        RegistrationCacheBuilder cache = RegistrationCache.builder(device).merge(false).statsName("none");
+        RegistrationCacheBuilder cache = RegistrationCache.builder(device).merge(false).softLimits(true)
+                .statsName("none");
         return b.cacheRegistrations
                 ? cache.maxBytes(b.cacheBytes).monitor(MemoryMonitors.named(b.monitor, NodeBuilder.MONITOR_PROP_NAME))
                         .build()

@@ -27,7 +27,8 @@ import org.memreg.linux.SysConf;
  *   <tr><td>{@link #pipelineDepth}</td><td>{@value #PIPELINE_DEPTH_PROP_NAME}</td><td>2 chunks in
  *       flight per message</td></tr>
  *   <tr><td>{@link #cacheBytes}</td><td>{@value #CACHE_BYTES_PROP_NAME}</td><td>32 MiB kept
- *       registered by the node's registration cache</td></tr>
+ *       registered by the node's registration cache (chunks in flight may take more while they
+ *       are in flight)</td></tr>
  *   <tr><td>{@link #timeout}</td><td>{@value #TIMEOUT_PROP_NAME} (ms)</td><td>30 s per send,
  *       rendezvous, put, get, flush</td></tr>
  *   <tr><td>{@link #connectTimeout}</td><td>{@value #CONNECT_TIMEOUT_PROP_NAME} (ms)</td><td>10 s</td></tr>
@@ -162,7 +163,11 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** Most bytes the node's registration cache keeps registered (unused entries are evicted). */
+    /**
+     * Most bytes the node's registration cache keeps registered (unused entries are evicted). A
+     * soft limit: when chunks in flight hold it all, more chunks are registered beyond it rather
+     * than wait (which could deadlock with a peer) or fail, within the device's own limit.
+     */
     public NodeBuilder cacheBytes(long bytes) {
         this.cacheBytes = bytes;
         return this;

@@ -126,8 +126,8 @@ final class ReceiveOp extends Op {
             if (peerFailure != null) {
                 fail(peerFailure);
             } else if (now - chunkDeadline > 0) {
-                fail(ctx.timedOut(String.format("receive of %d bytes from node %016x (%d bytes done%s)",
-                        chunks.total(), sender, chunks.doneBytes(), chunks.waitingFor())));
+                fail(ctx.timedOut(String.format("receive of %d bytes from node %016x (%d bytes done)",
+                        chunks.total(), sender, chunks.doneBytes())));
             }
         }
         if (draining && (messaging.connections.peerFailure(sender) != null || now - chunkDeadline > 0)) {

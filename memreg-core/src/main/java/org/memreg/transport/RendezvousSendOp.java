@@ -107,7 +107,7 @@ final class RendezvousSendOp extends Op {
     private boolean timeout(TransportContext ctx) {
         if (expired(ctx.engine.now()) && !future.isDone()) {
             fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
-                    + " bytes done" + chunks.waitingFor() + ")"));
+                    + " bytes done)"));
         }
         return false;
     }

@@ -15,6 +15,7 @@ import org.memreg.device.DeviceException;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.device.UnmappedMemoryException;
 import org.memreg.monitor.MemoryEventKind;
+import org.memreg.monitor.MemoryMonitor;
 import org.memreg.monitor.ScriptedMonitor;
 import org.memreg.testkit.Unprivileged;
 
@@ -213,6 +214,34 @@ class RegistrationCacheTest {
             assertTrue(e.getMessage().contains("limit: device in-memory-test: test device full"), e.getMessage());
             assertTrue(a.isValid() && b.isValid());
             assertEquals(2, small.liveRegions());
+        }
+    }
+
+    @Test
+    void softLimitsShouldGoOverTheLimitsWhileAllIsHeldAndComeBackWithinThemAfter() {
+        try (RegistrationCache soft = RegistrationCache.builder(device).maxEntries(2).maxBytes(2 * PAGE)
+                .softLimits(true).monitor(MemoryMonitor.NONE).statsName("none").build()) {
+            Registration a = soft.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+            Registration b = soft.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE);
+            Registration c = soft.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE); // hard limits: exhausted
+            assertTrue(a.isValid() && b.isValid() && c.isValid());
+            assertEquals(3, soft.stats().entries(), "over maxEntries while all three are held");
+            assertEquals(3 * PAGE, soft.stats().registeredBytes(), "over maxBytes while all three are held");
+            a.close();
+            b.close();
+            c.close();
+            soft.acquire(BASE + 6 * PAGE, PAGE, Access.LOCAL_WRITE).close();
+            assertEquals(2, soft.stats().entries(), "the next miss evicted back within the limits");
+            assertEquals(2 * PAGE, soft.stats().registeredBytes());
+            assertEquals(2, soft.stats().evictionsMaxEntries() + soft.stats().evictionsMaxBytes());
+        }
+        try (RegistrationCache hard = RegistrationCache.builder(device).maxEntries(2).monitor(MemoryMonitor.NONE)
+                .statsName("none").build();
+             Registration a = hard.acquire(BASE, PAGE, Access.LOCAL_WRITE);
+             Registration b = hard.acquire(BASE + 2 * PAGE, PAGE, Access.LOCAL_WRITE)) {
+            assertThrows(ResourceExhaustedException.class, () -> hard.acquire(BASE + 4 * PAGE, PAGE, Access.LOCAL_WRITE),
+                    "hard limits, the default, refuse");
+            assertTrue(a.isValid() && b.isValid());
         }
     }
 

@@ -106,11 +106,13 @@ class ChunkPathTest {
 
     /**
      * Many large messages in flight at once against a cache that holds one message's pipeline:
-     * the chunks that find no room wait for those in flight to finish instead of failing their
-     * message (without the wait, every send after the first failed with "cannot register chunk").
+     * the chunks that find no room go over the cache's limit instead of failing their message
+     * (with hard limits every send after the first failed with "cannot register chunk"), and
+     * instead of waiting for room, which deadlocked now and then under load: each node held room
+     * for one message while the other's receive of it waited for room.
      */
     @Test
-    void shouldWaitForRoomWhenChunksInFlightFillTheCache() throws Exception {
+    void shouldGoOverTheCacheLimitWhenChunksInFlightFillIt() throws Exception {
         UcxTestSupport.assumeUcx();
         long chunk = 256 << 10;
         int depth = 2;
@@ -140,10 +142,10 @@ class ChunkPathTest {
                 assertEquals(-1, data[m].mismatch(buffers[m]), "message " + m + " arrived intact");
             }
             for (Node node : new Node[] {sender, receiver}) {
-                assertTrue(node.peakRegisteredBytes() <= depth * (chunk + 2 * 4096), node
-                        + " stayed within its cache: peak " + node.peakRegisteredBytes());
                 assertEquals(0, node.cache().stats().inUseBytes(), node + ": every chunk released");
             }
+            assertTrue(sender.peakRegisteredBytes() > depth * (chunk + 2 * 4096), "the sender went over its cache: peak "
+                    + sender.peakRegisteredBytes());
         }
     }
 
