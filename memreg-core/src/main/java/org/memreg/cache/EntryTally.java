@@ -38,7 +38,7 @@ final class EntryTally {
     /** The entries still to be summed (alive, or dead but held); under the lock. */
     private final ArrayList<Entry> kept = new ArrayList<>();
     private final ReentrantLock lock = new ReentrantLock();
-    /** The id of the entry whose tracking last swept; written only then (by whoever holds the lock). */
+    /** The id of the entry whose tracking last swept: written by the miss path only when it sweeps. */
     private long sweptAt;
     /** Hits moved out of entries whose own field filled up ({@link Entry#HITS_DRAIN_AT}). */
     private final AtomicLong drained = new AtomicLong();

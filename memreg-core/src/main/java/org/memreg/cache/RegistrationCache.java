@@ -435,9 +435,10 @@ public final class RegistrationCache implements AutoCloseable {
      * A snapshot of the counters and gauges, read from the cache's counter slots and summed over
      * its entries ({@link EntryTally}) without taking the miss lock: it never blocks a miss and
      * never waits for one (a thread calling it in a tight loop still costs misses the cache lines
-     * both touch: BENCHMARKS.md, issue 13). Memory events the monitor has already taken from the kernel are
-     * delivered first, as for {@link #acquire}: a thread that unmapped registered memory (its munmap
-     * has returned) sees that invalidation counted and the entry no longer among {@code entries}.
+     * both touch: BENCHMARKS.md, issue 13). Memory events the monitor has already taken from the
+     * kernel are delivered first, as for {@link #acquire}: a thread that unmapped registered memory
+     * (its munmap has returned) sees that invalidation counted and the entry no longer among
+     * {@code entries}.
      */
     public CacheStats stats() {
         awaitPendingEvents(); // the hooks have no thread of their own: apply what they reported
