@@ -98,9 +98,7 @@ final class ProgressEngine {
     void add(Op op) {
         ops.add(op);
         added = true;
-        if (waiters.idle) {
-            waiters.idle = false; // new work: the next waiter may spin for it again
-        }
+        waiters.workArrived();
     }
 
     /** A node's future: waiting on it drives the worker ({@link Waiters}). */
@@ -156,8 +154,8 @@ final class ProgressEngine {
         assert lock.isHeldByCurrentThread() : "the worker is progressed under the node's lock only";
         int events = worker.progress();
         afterProgress.run();
-        if (events > 0 && waiters.idle) {
-            waiters.idle = false;
+        if (events > 0) {
+            waiters.workArrived();
         }
         if (events == 0 && !added && !full && (++emptyRounds & 31) != 0) {
             return 0;

@@ -53,7 +53,7 @@ final class Waiters {
     /** When a waiter last drove (System.nanoTime at the end of its session). */
     private volatile long lastDriven;
     /** A driver ran out of spin and nothing was added nor progressed since: waiters park at once. */
-    volatile boolean idle;
+    private volatile boolean idle;
 
     Waiters(ProgressEngine engine, long spinNanos) {
         this.engine = engine;
@@ -174,6 +174,16 @@ final class Waiters {
             return TIMED_OUT;
         }
         return DONE;
+    }
+
+    /**
+     * Work arrived (an operation added, an event progressed): the next waiter may spin for it
+     * again. Reads before it writes, so the busy path stores nothing.
+     */
+    void workArrived() {
+        if (idle) {
+            idle = false;
+        }
     }
 
     /** The driver left: the next parked waiter may take the slot. */
