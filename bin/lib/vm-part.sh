@@ -14,12 +14,13 @@ if [ "${1:-0}" -gt 0 ] && [ "${MEMREG_VM:-}" != 1 ]; then
   echo "memreg: VM part skipped: bin/test was given Maven arguments (a partial run); MEMREG_VM=1 runs it too"
   exit 0
 fi
-echo "memreg: VM part: NUMA on 4 real nodes and the kernel-facing tests on Debian's 6.1 kernel, in a VM (bin/vm-test, 5 to 10 minutes here; MEMREG_VM=0 skips it)"
+echo "memreg: VM part: NUMA on 4 real nodes and the kernel-facing tests on Debian's 6.1 kernel, in a VM (bin/vm-test, about 3 minutes here; MEMREG_VM=0 skips it)"
+started=$SECONDS
 "$root/bin/lib/vm-prepare.sh"
 "$root/bin/vm-test" --timeout "${MEMREG_VM_TIMEOUT:-900}" -- "$root/bin/lib/vm-suite.sh"
 status=$?
 case $status in
-  0) echo "memreg: VM part passed" ;;
+  0) echo "memreg: VM part passed in $((SECONDS - started)) s (preparation, boot and tests)" ;;
   77) echo "memreg: VM part skipped: this machine cannot run the VM (reason above)"; exit 0 ;;
   124) echo "memreg: VM part FAILED: the VM did not finish within ${MEMREG_VM_TIMEOUT:-900} s" ;;
   *) echo "memreg: VM part FAILED (status $status): see the output above" ;;

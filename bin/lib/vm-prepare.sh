@@ -29,11 +29,15 @@ started=$SECONDS
 # The VM's JVM options (vm-suite.sh), so that the cache fits them.
 JAVA_TOOL_OPTIONS="$MEMREG_VM_JVM_OPTIONS -XX:+UnlockDiagnosticVMOptions -XX:-AOTAdapterCaching -XX:-AOTStubCaching" \
   java -XX:AOTCacheOutput="$out/vm.aot" --enable-native-access=ALL-UNNAMED -cp "$cp" \
+    -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 \
     org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=none --exclude-engine=junit-vintage \
     --select-class org.memreg.linux.UserfaultfdTest --select-class org.memreg.linux.UserfaultfdEventsTest \
     --select-class org.memreg.linux.MemoryLockTest --select-class org.memreg.device.MlockDeviceTest \
     --select-class org.memreg.monitor.HookMonitorTest --select-class org.memreg.linux.PagemapTest \
     --select-class org.memreg.numa.TopologyMigrationTest --select-class org.memreg.monitor.MemoryChangeScenariosTest \
+    --select-class org.memreg.numa.MigrationCoordinationTest --select-class org.memreg.numa.OtherProcessTest \
+    --select-class org.memreg.monitor.ChurnStressTest --select-class org.memreg.monitor.CrossThreadStaleTest \
+    --select-class org.memreg.monitor.StrictMonitorTest --select-class org.memreg.cli.NumaCommandsTest \
     > "$out/training.log" 2>&1
 if [ -s "$out/vm.aot" ]; then
   echo "vm-prepare: the VM's class path as jars, and an AOT cache of $(($(stat -c %s "$out/vm.aot") / 1048576)) MiB from a $((SECONDS - started)) s training run ($out)"

@@ -3,11 +3,12 @@
 # classes compiled on the host, run with JUnit's console launcher (no Maven in the VM).
 #   1. as root: NUMA on four real nodes (the same classes that run on the host, where their real
 #      runs are skipped), and the userfaultfd monitor, the hooks, strict mode's UFFDIO_WRITEPROTECT
-#      check, the cross-thread churn (issue 12), mlock limits and PSI on this kernel; UCM's hooks
-#      are installed for every test here too (memreg-core's HooksInstalled);
+#      check, the cross-thread churn (issue 12) and PSI on this kernel; UCM's hooks are installed
+#      for every test here too (memreg-core's HooksInstalled);
 #   2. as nobody (setpriv), at the same time as 1: userfaultfd in user mode only, mlock within
-#      RLIMIT_MEMLOCK, the hooks' cross-thread check (not the monitor's scenario controls: they
-#      need physical frames, which pagemap shows only to root);
+#      RLIMIT_MEMLOCK (the device's and the cache's probes at the limit), the hooks' cross-thread
+#      check (not the monitor's scenario controls: they need physical frames, which pagemap shows
+#      only to root);
 #   3. with MEMREG_VM_BENCH=1 (passed into the VM like every MEMREG_ variable), `memreg bench
 #      --only crossthread --quick`: the cross-thread window on this kernel (a figure,
 #      not a test).
@@ -125,10 +126,11 @@ status=0
 # nobody's phase runs alongside root's: the VM has four CPUs, a JVM spends some 40 s starting under
 # emulation, and the tests must pass under load anyway. Its output follows root's.
 # The hooks' cross-thread check for an unprivileged user runs in nobody's own JVM here, rather than
-# in a child JVM that root starts.
+# in a child JVM that root starts; so do the RLIMIT_MEMLOCK probes (root's phase is the longer one).
 junit nobody setpriv --reuid=65534 --regid=65534 --clear-groups -- \
   org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest \
   org.memreg.linux.MemoryLockTest org.memreg.device.MlockDeviceTest \
+  org.memreg.device.MlockRlimitTest org.memreg.cache.CacheRlimitTest \
   'org.memreg.monitor.CrossThreadStaleTest#hooksShouldNeverHandOutARegistrationOlderThanItsMemory' \
   > "$scratch/nobody.out" 2>&1 &
 nobody=$!
@@ -139,7 +141,7 @@ junit root -- \
   org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest org.memreg.linux.PagemapTest \
   org.memreg.monitor.MemoryChangeScenariosTest org.memreg.monitor.ChurnStressTest \
   org.memreg.monitor.HookMonitorTest org.memreg.monitor.StrictMonitorTest org.memreg.monitor.CrossThreadStaleTest \
-  org.memreg.linux.MemoryLockTest org.memreg.device.MlockRlimitTest org.memreg.cache.CacheRlimitTest \
+  org.memreg.linux.MemoryLockTest \
   org.memreg.linux.PressureTriggerTest org.memreg.monitor.PressureWatcherTest \
   '--exclude-methodname=.*hooksShouldHoldForAnUnprivilegedUser' || status=1
 wait "$nobody" || status=1
