@@ -80,7 +80,7 @@ final class Connections {
         try {
             return accepted.poll();
         } finally {
-            ctx.unlockAndWake();
+            lock.unlock(); // no work added: no wake (a caller polling this in a loop kept the progress thread awake)
         }
     }
 
