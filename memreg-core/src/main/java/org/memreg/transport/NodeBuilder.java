@@ -40,7 +40,8 @@ import org.memreg.linux.SysConf;
  *   <tr><td>{@link #waitSpin}</td><td>{@value #WAIT_SPIN_PROP_NAME} (µs)</td><td>2000: how long a
  *       thread blocked on a transport future ({@code get}, {@code join}) drives the worker itself,
  *       spinning, after the last event before it parks and leaves the worker to the progress
- *       thread; 0: waiters never drive (they park, the progress thread completes their futures)</td></tr>
+ *       thread (up to 8 times longer while waiters keep giving up just before their message
+ *       comes); 0: waiters never drive (they park, the progress thread completes their futures)</td></tr>
  *   <tr><td>{@link #ucx}</td><td>{@value #NET_DEVICES_PROP_NAME} (UCX_NET_DEVICES)</td><td>UCX's
  *       own (environment)</td></tr>
  *   <tr><td>{@link #cacheRegistrations}</td><td>{@value #CACHE_PROP_NAME}</td><td>true; false
@@ -218,6 +219,8 @@ public final class NodeBuilder {
     /**
      * How long a thread blocked on a transport future drives the worker, spinning, without events
      * before it parks (zero: waiters never drive; the progress thread completes their futures).
+     * The spin doubles, up to 8 times this, each time a waiter that gave up got its future sooner
+     * than the spin after, and comes back to this after a wait longer than the longest spin.
      * Without a progress thread a waiter drives until its future is done, whatever this says.
      */
     public NodeBuilder waitSpin(Duration spin) {

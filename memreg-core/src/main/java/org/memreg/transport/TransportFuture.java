@@ -83,6 +83,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     private void wakeWaiter() {
         Thread parked = waiter;
         if (parked != null) {
+            waiters.wokeWaiter();
             LockSupport.unpark(parked);
         }
     }

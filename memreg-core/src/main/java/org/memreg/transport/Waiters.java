@@ -14,7 +14,8 @@ import java.util.concurrent.locks.LockSupport;
  * rounds under the node's lock ({@link ProgressEngine#tryProgress()}), spinning, until its future
  * is done, then hands the slot to the next waiter. Other waiters park until their future
  * completes ({@link TransportFuture} wakes them) or the slot is handed to them. A driver that sees
- * no event for the wait spin ({@code memreg.transport.waitSpinMicros}) gives the worker back to
+ * no event for its spin (the wait spin, {@code memreg.transport.waitSpinMicros}, lengthened while
+ * waiters give up just before their message comes: {@link #adapt}) gives the worker back to
  * the progress thread, which sleeps on the worker's event descriptor, and parks; the node counts
  * as idle then, and later waiters park at once until an operation is added or an event arrives
  * (a thread that polls a future with short timeouts does not spin each time).
@@ -35,6 +36,8 @@ final class Waiters {
     private static final int IDLE = 4;
     /** Longest park of a waiter between checks of its deadline (completion and hand-off unpark it sooner). */
     private static final long PARK_NANOS = 1_000_000;
+    /** Longest driver spin, in wait spins. */
+    static final int MAX_SPIN_FACTOR = 8;
     private static final VarHandle DRIVER;
 
     static {
@@ -46,7 +49,14 @@ final class Waiters {
     }
 
     private final ProgressEngine engine;
+    /** The configured wait spin; the progress thread stays aside for it after a waiter drove. */
     private final long spinNanos;
+    /**
+     * A driver's spin now: {@link #spinNanos}, doubled (to at most {@value #MAX_SPIN_FACTOR} times it)
+     * whenever a waiter gave up spinning and its future completed within that spin after, back to
+     * {@link #spinNanos} after a wait that outlasted the longest spin ({@link #adapt}).
+     */
+    private volatile long driverSpinNanos;
     @SuppressWarnings("unused") // through DRIVER
     private volatile Thread driver;
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
@@ -58,6 +68,7 @@ final class Waiters {
     Waiters(ProgressEngine engine, long spinNanos) {
         this.engine = engine;
         this.spinNanos = spinNanos;
+        this.driverSpinNanos = spinNanos;
         this.lastDriven = System.nanoTime() - 2 * spinNanos - 1; // nobody drove yet
     }
 
@@ -74,6 +85,7 @@ final class Waiters {
         boolean queued = false;
         boolean interrupted = false; // an uninterruptible wait clears the flag (else park returns at once) and restores it
         TransportFuture<?> wakeable = future instanceof TransportFuture<?> t ? t : null;
+        long gaveUp = 0; // when this waiter stopped spinning for lack of events
         try {
             while (!future.isDone()) {
                 if (!idled && DRIVER.compareAndSet(this, null, me)) {
@@ -89,6 +101,7 @@ final class Waiters {
                         DRIVER.setVolatile(this, null);
                     }
                     if (outcome == IDLE) {
+                        gaveUp = System.nanoTime();
                         idle = true;
                         idled = true;
                         engine.resumeThread(); // it sleeps on the worker's events from now on
@@ -117,6 +130,9 @@ final class Waiters {
                 long park = wakeable != null ? PARK_NANOS : PARK_NANOS / 10;
                 LockSupport.parkNanos(future, timed ? Math.max(1, Math.min(park, deadline - System.nanoTime())) : park);
             }
+            if (gaveUp != 0) {
+                adapt(System.nanoTime() - gaveUp);
+            }
             return DONE;
         } finally {
             if (queued) {
@@ -138,6 +154,7 @@ final class Waiters {
     private int drive(CompletableFuture<?> future, boolean timed, long deadline, boolean interruptible,
             Endpoint endpoint) {
         boolean mayIdle = engine.hasThread();
+        long spin = driverSpinNanos;
         long idleSince = 0;
         int empty = 0;
         while (!future.isDone()) {
@@ -154,7 +171,7 @@ final class Waiters {
                 long now = System.nanoTime();
                 if (idleSince == 0) {
                     idleSince = now;
-                } else if (mayIdle && now - idleSince > spinNanos) {
+                } else if (mayIdle && now - idleSince > spin) {
                     return future.isDone() ? DONE : IDLE;
                 }
             }
@@ -184,6 +201,37 @@ final class Waiters {
         if (idle) {
             idle = false;
         }
+    }
+
+    /**
+     * A completion unparked a waiter, which will likely drive next: the progress thread, which made
+     * the completion, stays aside as if that waiter had just driven. Else it spun on in its idle
+     * spin while the woken waiter waited for a CPU (two here, the peer's driver on the other).
+     */
+    void wokeWaiter() {
+        lastDriven = System.nanoTime();
+    }
+
+    /**
+     * A waiter that gave up spinning got its future {@code nanosAfter} later. Sooner than its spin:
+     * a spin twice as long would have caught it, and the hand-off through the progress thread it
+     * paid instead costs 40 µs here at the median and 0.5-2 ms at the 99th percentile (a parked
+     * thread waits for a CPU); both peers then give up in turn (with a 1 ms gap between round
+     * trips and a 2 ms spin, 1.5-2% of them did). Later than the longest spin: spinning would not
+     * have helped, so back to the configured spin. The CPU a wait may burn spinning stays bounded.
+     */
+    void adapt(long nanosAfter) {
+        long spin = driverSpinNanos;
+        if (nanosAfter < spin) {
+            driverSpinNanos = Math.min(2 * spin, MAX_SPIN_FACTOR * spinNanos);
+        } else if (nanosAfter > MAX_SPIN_FACTOR * spinNanos) {
+            driverSpinNanos = spinNanos;
+        }
+    }
+
+    /** A driver's spin now, for tests. */
+    long driverSpinNanos() {
+        return driverSpinNanos;
     }
 
     /** The driver left: the next parked waiter may take the slot. */

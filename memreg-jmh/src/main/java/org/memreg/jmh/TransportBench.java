@@ -34,6 +34,7 @@ import org.memreg.transport.WindowKey;
  * {@code memreg.transport.*} properties: {@code progressThread=false} (the caller progresses, as
  * ucx_perftest does) or true, {@code cache=false} to register every chunk. Bench switches:
  * {@code bench.park} (wait in {@code future.get()}, which drives the worker, rather than progress or spin),
+ * {@code bench.callerProgress} (the caller progresses even with the progress thread on),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
  * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
  * median, p99 and maximum, from an HdrHistogram).
@@ -55,7 +56,8 @@ public final class TransportBench {
 
     private TransportBench(Node node) {
         this.node = node;
-        this.callerProgress = !Boolean.parseBoolean(System.getProperty("memreg.transport.progressThread", "true"));
+        this.callerProgress = Boolean.getBoolean("bench.callerProgress")
+                || !Boolean.parseBoolean(System.getProperty("memreg.transport.progressThread", "true"));
     }
 
     public static void main(String[] args) throws Exception {
