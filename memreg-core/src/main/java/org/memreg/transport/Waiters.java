@@ -215,10 +215,11 @@ final class Waiters {
     /**
      * A waiter that gave up spinning got its future {@code nanosAfter} later. Sooner than its spin:
      * a spin twice as long would have caught it, and the hand-off through the progress thread it
-     * paid instead costs 40 µs here at the median and 0.5-2 ms at the 99th percentile (a parked
-     * thread waits for a CPU); both peers then give up in turn (with a 1 ms gap between round
-     * trips and a 2 ms spin, 1.5-2% of them did). Later than the longest spin: spinning would not
-     * have helped, so back to the configured spin. The CPU a wait may burn spinning stays bounded.
+     * paid instead costs 15-60 µs here at the median and 0.3-0.6 ms at the 99th percentile
+     * (bin/bench-transport, waitSpin=0); and the peers then gave up in turn (with a 1 ms gap
+     * between round trips and a 2 ms spin, in 1.5-2% of them). Later than the longest spin:
+     * spinning would not have helped, so back to the configured spin. The CPU a wait may burn
+     * spinning stays bounded.
      */
     void adapt(long nanosAfter) {
         long spin = driverSpinNanos;
