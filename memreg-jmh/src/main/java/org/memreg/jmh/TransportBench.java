@@ -49,6 +49,8 @@ public final class TransportBench {
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
     /** bench.median=true: also print the median of tag_lat's timed round trips (the result stays the mean, as ucx_perftest's). */
+    /** A round trip longer than this counts as a stall in the bench.median line. */
+    private static final long STALL_NANOS = 100_000;
     private static final Histogram ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new Histogram(3) : null;
 
     private final Node node;
@@ -179,9 +181,18 @@ public final class TransportBench {
                 }
                 double mean = pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
                 if (ROUND_TRIPS != null) {
-                    System.out.printf("# tag_lat half round trip: median %.3f us, p99 %.3f us, max %.1f us%n",
+                    long stalls = 0;
+                    long stalledNanos = 0;
+                    for (var v : ROUND_TRIPS.recordedValues()) {
+                        if (v.getValueIteratedTo() > STALL_NANOS) {
+                            stalls += v.getCountAtValueIteratedTo();
+                            stalledNanos += v.getCountAtValueIteratedTo() * v.getValueIteratedTo();
+                        }
+                    }
+                    System.out.printf("# tag_lat half round trip: median %.3f us, p99 %.3f us, max %.1f us;"
+                            + " %d round trips over %d us, %.1f ms in them%n",
                             ROUND_TRIPS.getValueAtPercentile(50) / 2e3, ROUND_TRIPS.getValueAtPercentile(99) / 2e3,
-                            ROUND_TRIPS.getMaxValue() / 2e3);
+                            ROUND_TRIPS.getMaxValue() / 2e3, stalls, STALL_NANOS / 1000, stalledNanos / 1e6);
                 }
                 yield mean;
             }
