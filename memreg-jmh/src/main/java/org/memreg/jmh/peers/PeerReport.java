@@ -36,10 +36,10 @@ public final class PeerReport {
         for (String[] r : rows) {
             Map<String, Double> v = values.computeIfAbsent(r[0], k -> new LinkedHashMap<>());
             if (r[1].equals("lat")) {
-                v.put("8 B p50 (us)", Double.parseDouble(r[5]));
-                v.put("8 B p99 (us)", Double.parseDouble(r[6]));
+                put(v, "8 B p50 (us)", r[5]);
+                put(v, "8 B p99 (us)", r[6]); // ucx_perftest reports none
             } else {
-                v.put(size(Integer.parseInt(r[2])) + " (MiB/s)", Double.parseDouble(r[8]));
+                put(v, size(Integer.parseInt(r[2])) + " (MiB/s)", r[8]);
             }
         }
         List<String> columns = values.values().stream().flatMap(m -> m.keySet().stream()).distinct().toList();
@@ -85,6 +85,12 @@ public final class PeerReport {
             chart.getStyler().setYAxisLogarithmic(false);
             chart.setTitle(title.replace(", log)", ")"));
             BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        }
+    }
+
+    private static void put(Map<String, Double> values, String column, String value) {
+        if (!value.isEmpty()) {
+            values.put(column, Double.parseDouble(value));
         }
     }
 
