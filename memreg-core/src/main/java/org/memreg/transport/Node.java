@@ -92,8 +92,11 @@ public final class Node implements AutoCloseable {
                 l = new HandshakeServer(b.listen, name, id, errorMode, b.secret, a, new HandshakeServer.Limits(
                         b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
             }
+            // the progress engine asks the worker for its event descriptor, which can fail too
+            this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread,
+                    b.idleSpin.toNanos(), b.waitSpin.toNanos(), name);
         } catch (RuntimeException e) {
-            Closing.afterFailure(e, c, d, w, context);
+            Closing.afterFailure(e, l, c, d, w, context, arena);
             throw e;
         }
         this.worker = w;
@@ -102,8 +105,6 @@ public final class Node implements AutoCloseable {
         this.listener = l;
         this.address = a;
         this.port = l == null ? 0 : l.port();
-        this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread, b.idleSpin.toNanos(),
-                b.waitSpin.toNanos(), name);
         Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
                 this::newEndpoint);
