@@ -219,7 +219,8 @@ final class Waiters {
      * (bin/bench-transport, waitSpin=0); and the peers then gave up in turn (with a 1 ms gap
      * between round trips and a 2 ms spin, in 1.5-2% of them). Later than the longest spin:
      * spinning would not have helped, so back to the configured spin. The CPU a wait may burn
-     * spinning stays bounded.
+     * spinning stays bounded. Two waiters adapting at once may lose one's step: either value is
+     * within the bounds.
      */
     void adapt(long nanosAfter) {
         long spin = driverSpinNanos;
