@@ -1,0 +1,209 @@
+package org.memreg.jmh.peers;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.memreg.device.Access;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.transport.RemoteWindow;
+import org.memreg.transport.Window;
+import org.memreg.transport.WindowKey;
+
+/**
+ * memreg's one-sided path: the client puts each message of more than 8 bytes into a window the
+ * server allocated ({@code 2 × DEPTH} slots of the message size), flushes every {@link PeerBench#DEPTH}
+ * puts (or before it waits for an answer) and then tells the server how many slots to read with a
+ * tagged notice; the server checksums each slot in place and returns credit (messages read so far),
+ * without which the client does not reuse a slot. Messages of 8 bytes (pings, answers, goodbyes) go
+ * as tagged messages both ways, as in {@link MemregLink}. Default configuration (progress thread on,
+ * the caller blocks in {@code get()}).
+ */
+final class PutLink implements Link {
+    private static final long KEY = 21, NOTICE = 22, CREDIT = 23, SMALL = 24;
+    private static final int SLOTS = 2 * PeerBench.DEPTH;
+    private final Node node;
+    private final Endpoint peer;
+    private final Arena arena = Arena.ofShared();
+    private final Bytes out;
+    /** Client: the server's window; null on the server. */
+    private final RemoteWindow remote;
+    /** Server: the window the client puts into; null on the client. */
+    private final Window window;
+    private final long slotBytes;
+    /** The tagged messages in flight, each from its own 16-byte buffer (reused once its send is done). */
+    private final ArrayDeque<CompletableFuture<Long>> sends = new ArrayDeque<>();
+    private final ArrayDeque<MemorySegment> freeBuffers = new ArrayDeque<>();
+    private final ArrayDeque<MemorySegment> busyBuffers = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<Void>> puts = new ArrayDeque<>();
+    /** The next message's number: the client's next put, the server's next slot to read. */
+    private long sequence;
+    /** Client: puts since the last notice. Server: slots the last notice announced and not read yet. */
+    private int batch;
+    /** Client: messages the server has read (its last credit). */
+    private long credited;
+    private final MemorySegment in;
+    private CompletableFuture<Long> incoming;
+    /** Client: where credits land. */
+    private final MemorySegment creditIn;
+
+    private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes) {
+        this.node = node;
+        this.peer = peer;
+        this.out = Bytes.allocate(sendBytes);
+        this.window = window;
+        this.remote = remote;
+        this.slotBytes = slotBytes;
+        for (int i = 0; i < PeerBench.DEPTH; i++) {
+            freeBuffers.add(arena.allocate(16, 8));
+        }
+        this.in = arena.allocate(16, 8);
+        this.creditIn = arena.allocate(16, 8);
+        this.incoming = node.receive(remote == null ? NOTICE : SMALL, in);
+    }
+
+    /** Listens on loopback, announces "port=N", accepts one peer, sends it the window's key. */
+    static PutLink server(int messageBytes, Consumer<String> announce) throws Exception {
+        Node node = Node.builder().name("peers-put-server").ucx("NET_DEVICES", "lo")
+                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        announce.accept("port=" + node.port());
+        Endpoint peer;
+        while ((peer = node.accepted()) == null) {
+            Thread.sleep(1);
+        }
+        long slot = Math.max(8, messageBytes);
+        Window window = node.allocateWindow(SLOTS * slot, Access.REMOTE_WRITE);
+        window.segment().fill((byte) 0); // resident
+        PutLink link = new PutLink(node, peer, 8, window, null, slot);
+        byte[] key = window.key().toBytes();
+        MemorySegment keyBytes = link.arena.allocate(key.length);
+        keyBytes.copyFrom(MemorySegment.ofArray(key));
+        peer.send(KEY, keyBytes).get();
+        return link;
+    }
+
+    static PutLink client(String info, int messageBytes) throws Exception {
+        Node node = Node.builder().name("peers-put-client").ucx("NET_DEVICES", "lo").build();
+        Endpoint peer = node.connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)));
+        MemorySegment key = Arena.ofAuto().allocate(4096);
+        long length = node.receive(KEY, key).get();
+        RemoteWindow remote = peer.attach(WindowKey.fromBytes(key.asSlice(0, length).toArray(JAVA_BYTE), 0,
+                (int) length));
+        return new PutLink(node, peer, messageBytes, null, remote, Math.max(8, messageBytes));
+    }
+
+    @Override
+    public Bytes out() {
+        return out;
+    }
+
+    @Override
+    public void send(int length) throws Exception {
+        if (length <= 8) {
+            tagged(remote != null ? NOTICE : SMALL, 0, out.segment().get(JAVA_LONG, 0));
+            return;
+        }
+        if (remote == null) {
+            throw new IllegalStateException("the server sends only 8-byte answers");
+        }
+        while (sequence - credited >= SLOTS) { // the slot is the server's until it has read it
+            credited = awaitCredit();
+        }
+        if (puts.size() == PeerBench.DEPTH) {
+            puts.removeFirst().get();
+        }
+        puts.addLast(remote.put((sequence % SLOTS) * slotBytes, out.segment().asSlice(0, length)));
+        sequence++;
+        if (++batch == PeerBench.DEPTH) {
+            notice();
+        }
+    }
+
+    /** Client: makes the batch's puts visible (a flush), then tells the server how many slots to read. */
+    private void notice() throws Exception {
+        if (batch == 0) {
+            return;
+        }
+        remote.flush().get();
+        puts.clear(); // the flush completed them
+        tagged(NOTICE, batch, 0);
+        batch = 0;
+    }
+
+    @Override
+    public void drain() throws Exception {
+        if (remote != null) {
+            notice();
+        }
+        while (!sends.isEmpty()) {
+            sends.removeFirst().get();
+            freeBuffers.add(busyBuffers.removeFirst());
+        }
+    }
+
+    @Override
+    public long receive() throws Exception {
+        if (remote != null) { // the client waits for an 8-byte message; its puts must be visible first
+            notice();
+            return awaitSmall();
+        }
+        while (batch == 0) {
+            incoming.get();
+            long count = in.get(JAVA_LONG, 0);
+            long value = in.get(JAVA_LONG, 8);
+            incoming = node.receive(NOTICE, in);
+            if (count == 0) {
+                return value; // an 8-byte message: its checksum is its value
+            }
+            batch = (int) count;
+        }
+        long sum = Checksum.of(window.segment(), (sequence % SLOTS) * slotBytes, slotBytes, 0, 0);
+        sequence++;
+        if (--batch == 0) {
+            tagged(CREDIT, sequence, 0);
+        }
+        return sum;
+    }
+
+    /** Client: the next 8-byte message from the server, keeping credit notices apart. */
+    private long awaitSmall() throws Exception {
+        incoming.get();
+        long value = in.get(JAVA_LONG, 8);
+        incoming = node.receive(SMALL, in);
+        return value;
+    }
+
+    /** Client: the next credit (messages the server has read); credits come in order. */
+    private long awaitCredit() throws Exception {
+        node.receive(CREDIT, creditIn).get();
+        return creditIn.get(JAVA_LONG, 0);
+    }
+
+    /** Sends {@code first} and {@code second} as one 16-byte tagged message. */
+    private void tagged(long tag, long first, long second) throws Exception {
+        if (freeBuffers.isEmpty()) {
+            sends.removeFirst().get();
+            freeBuffers.add(busyBuffers.removeFirst());
+        }
+        MemorySegment buffer = freeBuffers.removeFirst();
+        buffer.set(JAVA_LONG, 0, first);
+        buffer.set(JAVA_LONG, 8, second);
+        busyBuffers.addLast(buffer);
+        sends.addLast(peer.send(tag, buffer));
+    }
+
+    @Override
+    public void close() {
+        if (window != null) {
+            window.close();
+        }
+        node.close();
+        arena.close();
+    }
+}
