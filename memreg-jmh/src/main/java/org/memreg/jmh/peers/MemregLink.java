@@ -40,14 +40,23 @@ final class MemregLink implements Link {
 
     /** Listens on loopback, announces "port=N", accepts one peer. */
     static MemregLink server(int sendBytes, int receiveBytes, Consumer<String> announce) throws InterruptedException {
-        Node node = Node.builder().name("peers-server").ucx("NET_DEVICES", "lo")
-                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        Node node = listening("peers-server");
+        return new MemregLink(node, acceptOne(node, announce), sendBytes, receiveBytes);
+    }
+
+    /** A node named {@code name} listening on a free loopback port. */
+    static Node listening(String name) {
+        return Node.builder().name(name).ucx("NET_DEVICES", "lo").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+    }
+
+    /** Announces {@code node}'s port as "port=N" and waits for its first peer. */
+    static Endpoint acceptOne(Node node, Consumer<String> announce) throws InterruptedException {
         announce.accept("port=" + node.port());
         Endpoint peer;
         while ((peer = node.accepted()) == null) {
             Thread.sleep(1);
         }
-        return new MemregLink(node, peer, sendBytes, receiveBytes);
+        return peer;
     }
 
     static MemregLink client(String info, int sendBytes, int receiveBytes) {

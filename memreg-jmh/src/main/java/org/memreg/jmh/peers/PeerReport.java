@@ -15,7 +15,7 @@ import org.knowm.xchart.style.Styler;
 
 /**
  * {@code PeerReport CSV DIR}: from {@link PeerBench}'s CSV, prints a Markdown table with the ratios
- * memreg/peer and writes two PNGs to DIR: throughput by message size and 8-byte latency, bars per
+ * memreg/peer (tagged messages) and put/peer (memreg's put into a window) and writes two PNGs to DIR: throughput by message size and 8-byte latency, bars per
  * system, log scale.
  */
 public final class PeerReport {
@@ -44,16 +44,16 @@ public final class PeerReport {
         }
         List<String> columns = values.values().stream().flatMap(m -> m.keySet().stream()).distinct().toList();
         Map<String, Double> memreg = values.getOrDefault("memreg", Map.of());
+        Map<String, Double> put = values.getOrDefault("memreg-put", Map.of());
         System.out.println("| system | " + String.join(" | ", columns) + " |");
         System.out.println("|---|" + "---:|".repeat(columns.size()));
         for (Map.Entry<String, Map<String, Double>> e : values.entrySet()) {
             StringBuilder line = new StringBuilder("| " + e.getKey() + " |");
             for (String c : columns) {
                 Double x = e.getValue().get(c);
-                Double m = memreg.get(c);
                 line.append(' ').append(x == null ? "" : String.format(Locale.ROOT, "%.3g", x));
-                if (x != null && m != null && !e.getKey().equals("memreg")) {
-                    line.append(String.format(Locale.ROOT, " (memreg/peer %.2f)", m / x));
+                if (x != null && !e.getKey().startsWith("memreg")) {
+                    line.append(ratio("memreg", memreg.get(c), x)).append(ratio("put", put.get(c), x));
                 }
                 line.append(" |");
             }
@@ -86,6 +86,11 @@ public final class PeerReport {
             chart.setTitle(title.replace(", log)", ")"));
             BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
         }
+    }
+
+    /** " (NAME/peer R)" for a memreg figure {@code m} against the peer's {@code x}, or "" without one. */
+    private static String ratio(String name, Double m, double x) {
+        return m == null ? "" : String.format(Locale.ROOT, " (%s/peer %.3g)", name, m / x);
     }
 
     private static void put(Map<String, Double> values, String column, String value) {

@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -70,13 +69,8 @@ final class PutLink implements Link {
 
     /** Listens on loopback, announces "port=N", accepts one peer, sends it the window's key. */
     static PutLink server(int messageBytes, Consumer<String> announce) throws Exception {
-        Node node = Node.builder().name("peers-put-server").ucx("NET_DEVICES", "lo")
-                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
-        announce.accept("port=" + node.port());
-        Endpoint peer;
-        while ((peer = node.accepted()) == null) {
-            Thread.sleep(1);
-        }
+        Node node = MemregLink.listening("peers-put-server");
+        Endpoint peer = MemregLink.acceptOne(node, announce);
         long slot = Math.max(8, messageBytes);
         Window window = node.allocateWindow(SLOTS * slot, Access.REMOTE_WRITE);
         window.segment().fill((byte) 0); // resident
