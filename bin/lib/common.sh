@@ -8,6 +8,25 @@ MEMREG_VM_JVM_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData
 
 memreg_die() { echo "memreg: $*" >&2; exit 1; }
 
+# memreg_perftest LOG ARGS... -> the last line of a ucx_perftest run between two processes on this
+# host (iterations, median, average and overall latency in us, average and overall bandwidth in
+# MiB/s, message rates): a server on a free port, then a client with ARGS (-t, -s, -n, -w, -O...)
+# against it. The logs go to LOG-server.log and LOG-client.log.
+memreg_perftest() {
+  local log=$1 port=$((30000 + RANDOM % 20000)) tries=0 server
+  shift
+  timeout 300 ucx_perftest -p "$port" >"$log-server.log" 2>&1 &
+  server=$!
+  until ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN; do
+    sleep 0.05; tries=$((tries + 1))
+    [ $tries -lt 200 ] || { kill "$server" 2>/dev/null; memreg_die "ucx_perftest server did not start"; }
+  done
+  timeout 300 ucx_perftest 127.0.0.1 -p "$port" "$@" -f >"$log-client.log" 2>&1 \
+    || { kill "$server" 2>/dev/null; cat "$log-client.log" >&2; memreg_die "ucx_perftest $* failed"; }
+  wait "$server" || true
+  tail -n 1 "$log-client.log"
+}
+
 # JDK 25: $JAVA_HOME if it is 25, else the first /usr/lib/jvm/*25* with a javac.
 memreg_find_jdk() {
   local candidate

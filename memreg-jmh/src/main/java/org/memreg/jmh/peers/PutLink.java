@@ -109,9 +109,6 @@ final class PutLink implements Link {
         while (sequence - credited >= SLOTS) { // the slot is the server's until it has read it
             credited = awaitCredit();
         }
-        if (puts.size() == PeerBench.DEPTH) {
-            puts.removeFirst().get();
-        }
         puts.addLast(remote.put((sequence % SLOTS) * slotBytes, out.segment().asSlice(0, length)));
         sequence++;
         if (++batch == PeerBench.DEPTH) {
@@ -125,7 +122,9 @@ final class PutLink implements Link {
             return;
         }
         remote.flush().get();
-        puts.clear(); // the flush completed them
+        for (CompletableFuture<Void> put; (put = puts.poll()) != null; ) {
+            put.get(); // the flush completed them: a failed put throws here
+        }
         tagged(NOTICE, batch, 0);
         batch = 0;
     }
