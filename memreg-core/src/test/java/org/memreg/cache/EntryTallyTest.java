@@ -3,6 +3,9 @@ package org.memreg.cache;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
 
@@ -81,5 +84,54 @@ class EntryTallyTest {
         assertEquals(held.length() + retiredHeld.length(), census.inUseBytes(), "held and not dead: " + census);
         assertEquals(3, census.hits(), "one hit each on held, retiredHeld and deadHeld: " + census);
         assertEquals(5, tally.tracked(), "the dead unheld entry is forgotten, the dead held one kept");
+    }
+
+    /**
+     * One thread tracks (as the miss path does) while another takes totals in a loop (as a thread
+     * calling {@code stats()} does): no entry is lost or taken twice on the way from the one to the
+     * other, across many of the chain's arrays, and the hit total never goes down.
+     */
+    @Test
+    void shouldLoseNoEntryWhileTotalsAreTakenConcurrently() throws InterruptedException {
+        long seed = System.nanoTime();
+        System.out.println("EntryTallyTest seed " + seed);
+        SplittableRandom random = new SplittableRandom(seed);
+        EntryTally tally = new EntryTally();
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicReference<String> broken = new AtomicReference<>();
+        Thread reader = Thread.ofPlatform().start(() -> {
+            long last = 0;
+            while (!done.get()) {
+                long hits = tally.census().hits();
+                if (hits < last) {
+                    broken.compareAndSet(null, "hits went down from " + last + " to " + hits);
+                }
+                last = hits;
+            }
+        });
+        int count = 100 * EntryTally.LINK + 7;
+        long hits = 0;
+        long alive = 0;
+        for (int i = 0; i < count; i++) {
+            Entry entry = entry(i);
+            tally.track(entry, alive + 1);
+            for (int h = random.nextInt(3); h > 0; h--) {
+                assertTrue(entry.tryAcquire() >= 0);
+                entry.release();
+                hits++;
+            }
+            if (random.nextInt(10) == 0) {
+                alive++;
+            } else {
+                assertTrue(entry.tryKill(false), "evicted unheld");
+            }
+        }
+        done.set(true);
+        reader.join();
+        assertEquals(null, broken.get(), "seed " + seed);
+        EntryTally.Census census = tally.census();
+        assertEquals(hits, census.hits(), "every hit counted once, seed " + seed);
+        assertEquals(alive, census.entries(), "every live entry counted once, seed " + seed);
+        assertEquals(alive, tally.tracked(), "seed " + seed);
     }
 }
