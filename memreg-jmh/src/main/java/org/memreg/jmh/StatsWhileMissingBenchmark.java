@@ -27,9 +27,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * device, so the figure is the cache's own miss cost. {@code statsReader=loop} runs a thread that
  * calls {@code stats()} as fast as it can (each call sums the 64 entries); {@code busy} runs a
  * thread that spins on data of its own for as long, the baseline for what a second busy core
- * costs by itself on this machine (two vCPUs of a VM share more than their caches). {@code stats()}
- * takes no lock the miss path holds, so {@code loop} should measure as {@code busy} within noise;
- * what is left between them is the cache lines the reader loads and the misses write.
+ * costs by itself on this machine (two vCPUs of a VM share more than their caches); {@code other}
+ * runs a thread calling {@code stats()} as fast as it can on another cache of the same shape (64
+ * entries, nobody missing), the same work on data the misses do not touch. {@code stats()} takes no
+ * lock the miss path holds, so {@code loop} should measure as {@code other} within noise; what is
+ * left between them is the cache lines the reader loads and the misses write.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -41,10 +43,12 @@ public class StatsWhileMissingBenchmark {
     static final long BUFFER_SIZE = 64 * 1024;
     static final int ENTRIES = 64;
 
-    @Param({"none", "busy", "loop"})
+    @Param({"none", "busy", "other", "loop"})
     String statsReader;
     Arena arena;
     RegistrationCache cache;
+    /** {@code other}'s cache: full, idle. */
+    RegistrationCache idle;
     MemorySegment[] segments;
     int next;
     Thread reader;
@@ -56,14 +60,21 @@ public class StatsWhileMissingBenchmark {
         arena = Arena.ofShared();
         segments = ResidentBuffers.allocate(arena, ENTRIES + 1, BUFFER_SIZE);
         cache = RegistrationCache.builder(new NoopDevice()).maxEntries(ENTRIES).monitor(MemoryMonitor.NONE).build();
+        if (statsReader.equals("other")) {
+            idle = RegistrationCache.builder(new NoopDevice()).maxEntries(ENTRIES).monitor(MemoryMonitor.NONE).build();
+            for (MemorySegment segment : ResidentBuffers.allocate(arena, ENTRIES, BUFFER_SIZE)) {
+                idle.acquire(segment.address(), BUFFER_SIZE, Access.LOCAL_WRITE).close();
+            }
+        }
         if (!statsReader.equals("none")) {
-            boolean callStats = statsReader.equals("loop");
+            RegistrationCache read = idle != null ? idle : cache;
+            boolean callStats = !statsReader.equals("busy");
             reading = true;
             reader = Thread.ofPlatform().daemon().name("stats-" + statsReader).start(() -> {
                 long calls = 0;
                 long sink = 0;
                 while (reading) {
-                    sink += callStats ? cache.stats().misses() : spin(sink);
+                    sink += callStats ? read.stats().misses() : spin(sink);
                     calls++;
                 }
                 statsCalls = calls + (sink == -1 ? 1 : 0);
@@ -87,13 +98,16 @@ public class StatsWhileMissingBenchmark {
         if (reader != null) {
             reading = false;
             reader.join();
-            System.out.println((statsReader.equals("loop") ? "stats() calls" : "spins") + " by the reader: " + statsCalls);
+            System.out.println((statsReader.equals("busy") ? "spins" : "stats() calls") + " by the reader: " + statsCalls);
         }
         CacheStats stats = cache.stats();
         if (stats.hits() != 0) {
             throw new IllegalStateException("expected only misses: " + stats);
         }
         cache.close();
+        if (idle != null) {
+            idle.close();
+        }
         arena.close();
     }
 

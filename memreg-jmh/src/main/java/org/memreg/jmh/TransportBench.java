@@ -37,7 +37,9 @@ import org.memreg.transport.WindowKey;
  * {@code bench.callerProgress} (the caller progresses even with the progress thread on),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
  * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
- * median, p99 and maximum, from an HdrHistogram).
+ * median, p99 and maximum, from an HdrHistogram), {@code bench.rampMillis} (tag_bw's client also
+ * prints its bandwidth over windows of that many milliseconds, warm-up included, and the time to
+ * 90 % of the steady state: {@link Ramp}).
  */
 public final class TransportBench {
     static final int WINDOW = 8;
@@ -48,13 +50,15 @@ public final class TransportBench {
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
-    /** bench.median=true: also print the median of tag_lat's timed round trips (the result stays the mean, as ucx_perftest's). */
     /** A round trip longer than this counts as a stall in the bench.median line. */
     private static final long STALL_NANOS = 100_000;
+    /** bench.median=true: also print the median of tag_lat's timed round trips (the result stays the mean, as ucx_perftest's). */
     private static final Histogram ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new Histogram(3) : null;
 
     private final Node node;
     private final boolean callerProgress;
+    /** bench.rampMillis: tag_bw's bandwidth over time, on the client; null if not asked for. */
+    private final Ramp ramp = Long.getLong("bench.rampMillis", 0) > 0 ? new Ramp(Long.getLong("bench.rampMillis")) : null;
 
     private TransportBench(Node node) {
         this.node = node;
@@ -200,7 +204,11 @@ public final class TransportBench {
                 stream(peer, data, small, warmup);
                 long start = System.nanoTime();
                 stream(peer, data, small, iters);
-                yield mibPerSecond(size * iters, System.nanoTime() - start);
+                double result = mibPerSecond(size * iters, System.nanoTime() - start);
+                if (ramp != null) {
+                    System.out.println(ramp.report());
+                }
+                yield result;
             }
             case "put_bw", "get_bw" -> {
                 MemorySegment key = buffer(arena, 4096);
@@ -246,14 +254,20 @@ public final class TransportBench {
         ArrayDeque<CompletableFuture<Long>> inFlight = new ArrayDeque<>();
         for (int i = 0; i < count; i++) {
             if (inFlight.size() == WINDOW) {
-                await(inFlight.removeFirst());
+                sent(await(inFlight.removeFirst()));
             }
             inFlight.addLast(peer.send(DATA, data));
         }
         for (CompletableFuture<Long> f : inFlight) {
-            await(f);
+            sent(await(f));
         }
         await(ack);
+    }
+
+    private void sent(long length) {
+        if (ramp != null) {
+            ramp.completed(length);
+        }
     }
 
     private void rma(RemoteWindow window, boolean put, MemorySegment data, int count) throws Exception {
