@@ -24,7 +24,8 @@ class HookJvmSafetyTest {
         ChildJvm child = ChildJvm.run(List.of(collector, "-Xms16m", "-Xmx768m", "-XX:MinHeapFreeRatio=5",
                 "-XX:MaxHeapFreeRatio=10", "-XX:ZUncommitDelay=1"), GcChurnChild.class, "6");
         assertTrue(child.value("collections") > 10, "collections: " + child.value("collections"));
-        assertTrue(child.value("finalCommitted") < child.value("maxCommitted") / 2, "the heap grew and shrank: "
+        // at most half: the child waits while more than half is committed (ZGC uncommitted exactly half once)
+        assertTrue(child.value("finalCommitted") <= child.value("maxCommitted") / 2, "the heap grew and shrank: "
                 + child.value("maxCommitted") + " committed at most, " + child.value("finalCommitted") + " at the end");
         assertTrue(child.value("threadsStarted") > 100);
         assertTrue(child.value("acquires") > 1000);
