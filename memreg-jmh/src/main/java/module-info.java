@@ -14,4 +14,5 @@ module org.memreg.jmh {
     requires io.netty.transport.classes.epoll;
     requires org.knowm.xchart;
     requires java.desktop; // XChart's images
+    requires jdk.management; // TransportBench: bytes a thread allocated
 }

@@ -71,6 +71,21 @@ public final class Endpoint implements AutoCloseable {
     }
 
     /**
+     * Sends {@code data} (a native segment of at most the node's eager size) under {@code tag}
+     * by copy, and returns once the data is out of it: for small messages at once, without a
+     * future. If UCX cannot take it at once, this waits (progressing the worker) up to the node's
+     * timeout; UCX sends messages above its own threshold ({@code UCX_RNDV_THRESH}, some KiB) by
+     * its rendezvous, which waits for the peer's receive. The buffer may change as soon as this
+     * returns. For small messages on a latency path; {@link #send} never blocks.
+     *
+     * @throws IllegalArgumentException if {@code data} is larger than the eager size or not native
+     * @throws TransportException if the endpoint is unusable, the send fails or times out
+     */
+    public void sendCopy(long tag, MemorySegment data) {
+        messaging.sendCopy(this, Tags.checkUserTag(tag), data);
+    }
+
+    /**
      * The peer's window named by {@code key}, ready for put/get. The key only selects the window:
      * this asks the peer to describe it (one round trip) and uses only the peer's description, so
      * a damaged or altered key, or one of a window the peer closed, is refused before UCX sees it.

@@ -64,6 +64,42 @@ final class Messaging {
         return future;
     }
 
+    /**
+     * {@link Endpoint#sendCopy}: an eager send without a future when UCX takes the data at once
+     * (the common case); else the send becomes an operation and this waits for it.
+     */
+    void sendCopy(Endpoint endpoint, long tag, MemorySegment data) {
+        checkNative(data);
+        if (data.byteSize() > chunking.eagerBytes()) {
+            throw new IllegalArgumentException("sendCopy takes at most the eager size, " + chunking.eagerBytes()
+                    + " bytes, not " + data.byteSize());
+        }
+        CompletableFuture<Long> pending = null;
+        lock.lock();
+        try {
+            if (!endpoint.isUsable() || ctx.closed) {
+                throw endpoint.unusable("send");
+            }
+            long request = ctx.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
+            int status = Ucp.status(request);
+            if (status == Ucp.OK) {
+                return;
+            }
+            if (status != Ucp.INPROGRESS) {
+                throw endpoint.failure("send of " + data.byteSize() + " bytes", status);
+            }
+            pending = ctx.engine.newFuture();
+            SendOp.inFlight(ctx, endpoint, request, data, pending);
+        } finally {
+            if (pending != null) {
+                ctx.unlockAndWake(); // a sleeping progress thread must learn of the new operation
+            } else {
+                lock.unlock();
+            }
+        }
+        ctx.engine.await(pending, ctx.timeoutNanos, endpoint);
+    }
+
     /** The node's {@code receive}. */
     CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         Tags.checkUserTag(tag);

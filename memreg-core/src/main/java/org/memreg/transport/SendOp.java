@@ -35,10 +35,16 @@ final class SendOp extends Op {
         long request = ctx.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
         int status = Ucp.status(request);
         if (status == Ucp.INPROGRESS) {
-            ctx.engine.add(new SendOp(ctx, endpoint, request, data, future));
+            inFlight(ctx, endpoint, request, data, future);
         } else {
             finish(endpoint, future, data.byteSize(), status);
         }
+    }
+
+    /** A send UCX has not finished yet ({@code request} in progress): an operation until it does. */
+    static void inFlight(TransportContext ctx, Endpoint endpoint, long request, MemorySegment data,
+            CompletableFuture<Long> future) {
+        ctx.engine.add(new SendOp(ctx, endpoint, request, data, future));
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.memreg.jmh;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -35,6 +36,7 @@ import org.memreg.transport.WindowKey;
  * ucx_perftest does) or true, {@code cache=false} to register every chunk. Bench switches:
  * {@code bench.park} (wait in {@code future.get()}, which drives the worker, rather than progress or spin),
  * {@code bench.callerProgress} (the caller progresses even with the progress thread on),
+ * {@code bench.sendCopy} (tag_lat sends with {@code sendCopy}, without a future),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
  * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
  * median, p99 and maximum, from an HdrHistogram), {@code bench.rampMillis} (tag_bw's client also
@@ -47,6 +49,8 @@ public final class TransportBench {
 
     /** Block in {@code future.get()} (true: the waiter drives the worker) instead of progressing or spinning on isDone. */
     private static final boolean PARK = Boolean.getBoolean("bench.park");
+    /** tag_lat sends with {@code Endpoint.sendCopy} (no future) rather than {@code send} (bench.sendCopy). */
+    private static final boolean SEND_COPY = Boolean.getBoolean("bench.sendCopy");
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
@@ -54,6 +58,9 @@ public final class TransportBench {
     private static final long STALL_NANOS = 100_000;
     /** bench.median=true: also print the median of tag_lat's timed round trips (the result stays the mean, as ucx_perftest's). */
     private static final Histogram ROUND_TRIPS = Boolean.getBoolean("bench.median") ? new Histogram(3) : null;
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     private final Node node;
     private final boolean callerProgress;
@@ -112,6 +119,15 @@ public final class TransportBench {
         return future.get();
     }
 
+    /** tag_lat's send: with a future, or without one ({@code sendCopy}) under bench.sendCopy. */
+    private void send(Endpoint peer, long tag, MemorySegment data) throws Exception {
+        if (SEND_COPY) {
+            peer.sendCopy(tag, data);
+        } else {
+            await(peer.send(tag, data));
+        }
+    }
+
     private static MemorySegment buffer(Arena arena, long size) {
         MemorySegment buffer = arena.allocate(size, 4096);
         buffer.fill((byte) 1); // resident
@@ -132,7 +148,7 @@ public final class TransportBench {
                 MemorySegment in = buffer(arena, size);
                 for (int i = 0; i < warmup + iters; i++) {
                     await(node.receive(DATA, in));
-                    await(peer.send(ACK, in));
+                    send(peer, ACK, in);
                 }
             }
             case "tag_bw" -> {
@@ -183,7 +199,10 @@ public final class TransportBench {
                 if (ROUND_TRIPS != null) {
                     ROUND_TRIPS.reset(); // only the timed round trips
                 }
+                long allocated = THREADS.getCurrentThreadAllocatedBytes();
                 double mean = pingPong(peer, data, in, iters, GAP_NANOS) / 1e3 / iters / 2;
+                System.out.printf("# tag_lat allocated %.1f bytes per round trip on the client's thread%n",
+                        (double) (THREADS.getCurrentThreadAllocatedBytes() - allocated) / iters);
                 if (ROUND_TRIPS != null) {
                     long stalls = 0;
                     long stalledNanos = 0;
@@ -240,7 +259,7 @@ public final class TransportBench {
             }
             long t0 = ROUND_TRIPS != null ? System.nanoTime() : 0;
             CompletableFuture<Long> back = node.receive(ACK, in);
-            await(peer.send(DATA, out));
+            send(peer, DATA, out);
             await(back);
             if (ROUND_TRIPS != null) {
                 ROUND_TRIPS.recordValue(System.nanoTime() - t0);
