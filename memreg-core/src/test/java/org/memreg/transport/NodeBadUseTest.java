@@ -22,11 +22,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.linux.SysConf;
-import org.memreg.ucx.UcxTestSupport;
 
 /** Misuse of nodes, endpoints and windows: each a clear error, none a hang or a crash. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NodeBadUseTest {
+    private LoopbackPair pair;
     private Node server;
     private Node client;
     private Endpoint endpoint;
@@ -34,21 +34,18 @@ class NodeBadUseTest {
 
     @BeforeEach
     void connect() {
-        UcxTestSupport.assumeUcx();
-        server = Node.builder().name("server").ucx("NET_DEVICES", "lo").listen(new InetSocketAddress("127.0.0.1", 0))
-                .connectTimeout(Duration.ofSeconds(2)).build();
-        client = Node.builder().name("client").ucx("NET_DEVICES", "lo").connectTimeout(Duration.ofSeconds(2)).build();
-        endpoint = client.connect("127.0.0.1", server.port());
-        arena = Arena.ofShared();
+        pair = LoopbackPair.connect(b -> b.connectTimeout(Duration.ofSeconds(2)));
+        server = pair.server();
+        client = pair.client();
+        endpoint = pair.endpoint();
+        arena = pair.arena();
     }
 
     @AfterEach
     void close() {
-        if (client != null) {
-            client.close();
-            client.close();
-            server.close();
-            arena.close();
+        if (pair != null) {
+            client.close(); // closing twice is harmless: once here, once by the pair
+            pair.close();
         }
     }
 

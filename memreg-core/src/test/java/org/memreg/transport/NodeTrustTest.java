@@ -27,7 +27,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
-import org.memreg.ucx.UcxTestSupport;
 
 /**
  * The ways a user or a peer could crash a node or slip a bad key past it (issue 11, cases 1 to 7
@@ -35,6 +34,7 @@ import org.memreg.ucx.UcxTestSupport;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NodeTrustTest {
+    private LoopbackPair pair;
     private Node server;
     private Node client;
     private Endpoint endpoint;
@@ -42,22 +42,20 @@ class NodeTrustTest {
 
     @BeforeEach
     void connect() {
-        UcxTestSupport.assumeUcx();
-        server = loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-        client = loopback("client").build();
-        endpoint = client.connect("127.0.0.1", server.port());
-        arena = Arena.ofShared();
+        pair = LoopbackPair.connect(b -> b);
+        server = pair.server();
+        client = pair.client();
+        endpoint = pair.endpoint();
+        arena = pair.arena();
     }
 
     @AfterEach
     void close() throws Exception {
-        if (server != null) {
+        if (pair != null) {
             try {
                 assertServed(server);
             } finally {
-                client.close();
-                server.close();
-                arena.close();
+                pair.close();
             }
         }
     }

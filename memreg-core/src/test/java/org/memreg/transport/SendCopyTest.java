@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.concurrent.CompletableFuture;
@@ -21,7 +19,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.memreg.ucx.UcxTestSupport;
 
 /**
  * {@link Endpoint#sendCopy}: the data is out of the buffer when it returns, from any number of
@@ -30,36 +27,26 @@ import org.memreg.ucx.UcxTestSupport;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SendCopyTest {
     private static final long TAG = 7;
-    private Node server;
-    private Node client;
-    private Endpoint endpoint;
-    private Arena arena;
+    private LoopbackPair pair;
 
     @BeforeEach
     void connect() {
-        UcxTestSupport.assumeUcx();
-        server = Node.builder().name("server").ucx("NET_DEVICES", "lo").listen(new InetSocketAddress("127.0.0.1", 0))
-                .connectTimeout(Duration.ofSeconds(2)).build();
-        client = Node.builder().name("client").ucx("NET_DEVICES", "lo").connectTimeout(Duration.ofSeconds(2)).build();
-        endpoint = client.connect("127.0.0.1", server.port());
-        arena = Arena.ofShared();
+        pair = LoopbackPair.connect(b -> b.connectTimeout(Duration.ofSeconds(2)));
     }
 
     @AfterEach
     void close() {
-        if (client != null) {
-            client.close();
-            server.close();
-            arena.close();
+        if (pair != null) {
+            pair.close();
         }
     }
 
     /** Receives {@code count} messages of {@code size} bytes and returns their first longs, in arrival order. */
     private long[] receive(int count, long size) throws Exception {
-        MemorySegment in = arena.allocate(size, 8);
+        MemorySegment in = pair.arena().allocate(size, 8);
         long[] values = new long[count];
         for (int i = 0; i < count; i++) {
-            assertEquals(size, server.receive(TAG, in).get(20, TimeUnit.SECONDS));
+            assertEquals(size, pair.server().receive(TAG, in).get(20, TimeUnit.SECONDS));
             values[i] = in.get(ValueLayout.JAVA_LONG, 0);
         }
         return values;
@@ -77,10 +64,10 @@ class SendCopyTest {
                 throw new IllegalStateException(e);
             }
         });
-        MemorySegment out = arena.allocate(size, 8);
+        MemorySegment out = pair.arena().allocate(size, 8);
         for (int i = 0; i < count; i++) {
             out.set(ValueLayout.JAVA_LONG, 0, i);
-            endpoint.sendCopy(TAG, out);
+            pair.endpoint().sendCopy(TAG, out);
             out.set(ValueLayout.JAVA_LONG, 0, -1); // at once: the message must not see it
         }
         long[] values = received.get(30, TimeUnit.SECONDS);
@@ -99,10 +86,10 @@ class SendCopyTest {
             for (int t = 0; t < threads; t++) {
                 int base = t * each;
                 senders[t] = pool.submit(() -> {
-                    MemorySegment out = arena.allocate(8, 8);
+                    MemorySegment out = pair.arena().allocate(8, 8);
                     for (int i = 0; i < each; i++) {
                         out.set(ValueLayout.JAVA_LONG, 0, base + i);
-                        endpoint.sendCopy(TAG, out);
+                        pair.endpoint().sendCopy(TAG, out);
                     }
                     return null;
                 });
@@ -123,19 +110,21 @@ class SendCopyTest {
 
     @Test
     void shouldRefuseMisuse() throws Exception {
+        Endpoint endpoint = pair.endpoint();
         long eager = NodeBuilder.EAGER_BYTES_DEFAULT;
         IllegalArgumentException large = assertThrows(IllegalArgumentException.class,
-                () -> endpoint.sendCopy(TAG, arena.allocate(eager + 1)));
+                () -> endpoint.sendCopy(TAG, pair.arena().allocate(eager + 1)));
         assertTrue(large.getMessage().contains(String.valueOf(eager)), large.getMessage());
         assertThrows(IllegalArgumentException.class, () -> endpoint.sendCopy(TAG, MemorySegment.ofArray(new byte[8])));
-        assertThrows(IllegalArgumentException.class, () -> endpoint.sendCopy(-1, arena.allocate(8)));
+        assertThrows(IllegalArgumentException.class, () -> endpoint.sendCopy(-1, pair.arena().allocate(8)));
         // the eager size itself goes; UCX may take a message this size by its own rendezvous, which
         // waits for the receive, so the receive is posted first
-        CompletableFuture<Long> received = server.receive(TAG, arena.allocate(eager));
-        endpoint.sendCopy(TAG, arena.allocate(eager));
+        CompletableFuture<Long> received = pair.server().receive(TAG, pair.arena().allocate(eager));
+        endpoint.sendCopy(TAG, pair.arena().allocate(eager));
         assertEquals(eager, received.get(20, TimeUnit.SECONDS));
         endpoint.close();
-        TransportException closed = assertThrows(TransportException.class, () -> endpoint.sendCopy(TAG, arena.allocate(8)));
+        TransportException closed = assertThrows(TransportException.class,
+                () -> endpoint.sendCopy(TAG, pair.arena().allocate(8)));
         assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
     }
 }

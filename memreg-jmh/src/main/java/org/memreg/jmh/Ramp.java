@@ -22,11 +22,12 @@ final class Ramp {
     /** The JVM's start on {@link #clock}. */
     private final long jvmStartNanos;
     private final List<double[]> windows = new ArrayList<>(); // {end ms since JVM start, MiB/s}
+    private boolean started;
     private long windowStart;
     private long bytes;
     private long firstNanos;
 
-    /** Windows of {@code windowMillis}; the clock starts at the first {@link #completed}. */
+    /** Windows of {@code windowMillis}; the first {@link #completed} opens the first (its bytes went before). */
     Ramp(long windowMillis) {
         this(windowMillis, System::nanoTime, System.nanoTime() - 1_000_000 * (Instant.now().toEpochMilli()
                 - ProcessHandle.current().info().startInstant().orElseThrow().toEpochMilli()));
@@ -45,9 +46,11 @@ final class Ramp {
     /** A message of {@code length} bytes completed now. */
     void completed(long length) {
         long now = clock.getAsLong();
-        if (firstNanos == 0) {
+        if (!started) {
+            started = true;
             firstNanos = now;
             windowStart = now;
+            return;
         }
         bytes += length;
         if (now - windowStart >= windowNanos) {
