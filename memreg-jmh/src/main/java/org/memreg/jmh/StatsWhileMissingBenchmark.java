@@ -98,7 +98,8 @@ public class StatsWhileMissingBenchmark {
         if (reader != null) {
             reading = false;
             reader.join();
-            System.out.println((statsReader.equals("busy") ? "spins" : "stats() calls") + " by the reader: " + statsCalls);
+            String what = statsReader.equals("busy") ? "spins" : "stats() calls";
+            System.out.println(what + " by the reader: " + statsCalls);
         }
         CacheStats stats = cache.stats();
         if (stats.hits() != 0) {

@@ -3,8 +3,8 @@ package org.memreg.jmh;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import java.lang.foreign.Arena;
-import java.lang.management.ManagementFactory;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
@@ -65,7 +65,8 @@ public final class TransportBench {
     private final Node node;
     private final boolean callerProgress;
     /** bench.rampMillis: tag_bw's bandwidth over time, on the client; null if not asked for. */
-    private final Ramp ramp = Long.getLong("bench.rampMillis", 0) > 0 ? new Ramp(Long.getLong("bench.rampMillis")) : null;
+    private final Ramp ramp =
+            Long.getLong("bench.rampMillis", 0) > 0 ? new Ramp(Long.getLong("bench.rampMillis")) : null;
 
     private TransportBench(Node node) {
         this.node = node;
