@@ -8,6 +8,17 @@ MEMREG_VM_JVM_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData
 
 memreg_die() { echo "memreg: $*" >&2; exit 1; }
 
+# memreg_await_line LOG PREFIX WHAT -> the rest of LOG's first line that starts with PREFIX, once the
+# server writing LOG has printed it; after 30 s, the log and "WHAT did not start".
+memreg_await_line() {
+  local log=$1 prefix=$2 what=$3 tries=0 line
+  until line=$(grep -m1 "^$prefix" "$log" 2>/dev/null) && [ -n "$line" ]; do
+    sleep 0.02; tries=$((tries + 1))
+    [ $tries -lt 1500 ] || { cat "$log" >&2; memreg_die "$what did not start"; }
+  done
+  echo "${line#"$prefix"}"
+}
+
 # memreg_perftest LOG ARGS... -> the last line of a ucx_perftest run between two processes on this
 # host (iterations, median, average and overall latency in us, average and overall bandwidth in
 # MiB/s, message rates): a server on a free port, then a client with ARGS (-t, -s, -n, -w, -O...)
