@@ -60,9 +60,14 @@ final class MemregLink implements Link {
     }
 
     static MemregLink client(String info, int sendBytes, int receiveBytes) {
-        Node node = Node.builder().name("peers-client").ucx("NET_DEVICES", "lo").build();
-        Endpoint peer = node.connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)));
-        return new MemregLink(node, peer, sendBytes, receiveBytes);
+        Endpoint peer = connect("peers-client", info);
+        return new MemregLink(peer.node(), peer, sendBytes, receiveBytes);
+    }
+
+    /** A node named {@code name}, connected to the server that announced {@code info} ("port=N"). */
+    static Endpoint connect(String name, String info) {
+        Node node = Node.builder().name(name).ucx("NET_DEVICES", "lo").build();
+        return node.connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)));
     }
 
     @Override

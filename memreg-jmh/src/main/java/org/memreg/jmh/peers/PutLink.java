@@ -83,8 +83,8 @@ final class PutLink implements Link {
     }
 
     static PutLink client(String info, int messageBytes) throws Exception {
-        Node node = Node.builder().name("peers-put-client").ucx("NET_DEVICES", "lo").build();
-        Endpoint peer = node.connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)));
+        Endpoint peer = MemregLink.connect("peers-put-client", info);
+        Node node = peer.node();
         MemorySegment key = Arena.ofAuto().allocate(4096);
         long length = node.receive(KEY, key).get();
         RemoteWindow remote = peer.attach(WindowKey.fromBytes(key.asSlice(0, length).toArray(JAVA_BYTE), 0,
@@ -135,8 +135,7 @@ final class PutLink implements Link {
             notice();
         }
         while (!sends.isEmpty()) {
-            sends.removeFirst().get();
-            freeBuffers.add(busyBuffers.removeFirst());
+            finishOldestSend();
         }
     }
 
@@ -181,14 +180,19 @@ final class PutLink implements Link {
     /** Sends {@code first} and {@code second} as one 16-byte tagged message. */
     private void tagged(long tag, long first, long second) throws Exception {
         if (freeBuffers.isEmpty()) {
-            sends.removeFirst().get();
-            freeBuffers.add(busyBuffers.removeFirst());
+            finishOldestSend();
         }
         MemorySegment buffer = freeBuffers.removeFirst();
         buffer.set(JAVA_LONG, 0, first);
         buffer.set(JAVA_LONG, 8, second);
         busyBuffers.addLast(buffer);
         sends.addLast(peer.send(tag, buffer));
+    }
+
+    /** Waits for the oldest tagged send; its buffer is free again. */
+    private void finishOldestSend() throws Exception {
+        sends.removeFirst().get();
+        freeBuffers.add(busyBuffers.removeFirst());
     }
 
     @Override
