@@ -94,7 +94,7 @@ public final class Node implements AutoCloseable {
             }
             // the progress engine asks the worker for its event descriptor, which can fail too
             this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread,
-                    b.idleSpin.toNanos(), b.waitSpin.toNanos(), name);
+                    b.idleSpin.toNanos(), b.waitSpin.toNanos(), b.asidePark.toNanos(), name);
         } catch (RuntimeException e) {
             Closing.afterFailure(e, l, c, d, w, context, arena);
             throw e;
@@ -277,6 +277,11 @@ public final class Node implements AutoCloseable {
     /** Waits for {@code future} up to the node's timeout (progressing it without a progress thread). */
     public <T> T await(CompletableFuture<T> future) {
         return ctx.engine.await(future, ctx.timeoutNanos, null);
+    }
+
+    /** The progress engine, for tests. */
+    ProgressEngine engine() {
+        return ctx.engine;
     }
 
     // ---------------------------------------------------------------- closing

@@ -125,6 +125,8 @@ public final class NodeBuilder {
     Boolean progressThread;
     Duration idleSpin;
     Duration waitSpin;
+    /** Not a setting: tests shorten or lengthen it ({@link #asidePark(Duration)}). */
+    Duration asidePark = Duration.ofNanos(ProgressEngine.ASIDE_PARK_NANOS);
     Boolean cacheRegistrations;
     String monitor;
     Long maxWindowBytes;
@@ -225,6 +227,15 @@ public final class NodeBuilder {
      */
     public NodeBuilder waitSpin(Duration spin) {
         this.waitSpin = Objects.requireNonNull(spin, "spin");
+        return this;
+    }
+
+    /**
+     * For tests: the longest park of the progress thread while a waiter drives (what ends it
+     * sooner is then all that brings the thread back).
+     */
+    NodeBuilder asidePark(Duration park) {
+        this.asidePark = Objects.requireNonNull(park, "park");
         return this;
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.linux.LinuxException;
@@ -32,18 +33,31 @@ final class ProgressEngine {
     private static final long FULL_POLL_NANOS = 50_000;
     /** Longest sleep of the idle progress thread. */
     private static final int SLEEP_MILLIS = 10;
-    /** Longest park of the progress thread while it stays aside for waiters (it looks again then). */
-    private static final long YIELD_NANOS = 1_000_000;
+    /**
+     * Longest park of the progress thread while a waiter drives. Each wake-up costs where every
+     * core is busy (two peers' drivers on two vCPUs here): waking once a millisecond gave the
+     * default configuration 2-4 times the caller mode's stalls back to back (BENCHMARKS.md, issue
+     * 14). What must not wait that long unparks it: a driver that leaves with operations
+     * outstanding, or another thread adding one while nobody drives ({@link #stayAside}).
+     */
+    static final long ASIDE_PARK_NANOS = 10_000_000;
 
     private final TransportContext ctx;
     private final UcxWorker worker;
     private final ReentrantLock lock;
     private final List<Op> ops = new ArrayList<>();
+    /** How many of {@link #ops} stand for the node's life (the control receive): the rest is work to do. */
+    private int standing;
+    /** {@code ops.size() - standing}, for drivers leaving (they hold no lock): written under the lock. */
+    private final AtomicInteger outstanding = new AtomicInteger();
     /** Run after every worker progress (the connections' endpoint errors); set by {@link #start}. */
     private Runnable afterProgress = () -> { };
     private final Thread progressThread;
     /** How long the progress thread spins without events before it sleeps. */
     private final long idleSpinNanos;
+    private final long asideParkNanos;
+    /** True while the progress thread parks for as long as a waiter drives ({@link #stayAside}). */
+    private volatile boolean parkedAside;
     /** The worker's event descriptor the idle progress thread sleeps on, or -1 (it parks instead). */
     private final int eventFd;
     private final MemorySegment pollFd;
@@ -62,9 +76,10 @@ final class ProgressEngine {
 
     /** The engine of {@code ctx}'s worker; the progress thread waits for {@link #start}. */
     ProgressEngine(TransportContext ctx, boolean progressThread, long idleSpinNanos, long waitSpinNanos,
-            String name) {
+            long asideParkNanos, String name) {
         this.ctx = ctx;
         this.idleSpinNanos = idleSpinNanos;
+        this.asideParkNanos = asideParkNanos;
         this.waiters = new Waiters(this, waitSpinNanos);
         this.worker = ctx.worker;
         this.lock = ctx.lock;
@@ -84,6 +99,7 @@ final class ProgressEngine {
      */
     void start(List<Op> control, Runnable afterProgress) {
         ops.addAll(control);
+        standing = control.size();
         this.afterProgress = afterProgress;
         if (progressThread != null) {
             progressThread.start();
@@ -94,11 +110,35 @@ final class ProgressEngine {
         return progressThread != null;
     }
 
-    /** Adds an operation to poll (under the lock). */
+    /**
+     * Adds an operation to poll (under the lock); brings the progress thread back from its park
+     * aside when nobody drives and the caller is not the thread that drove last (that one will
+     * likely wait, and drive, again: a ping-pong would wake the thread once a message).
+     */
     void add(Op op) {
         ops.add(op);
         added = true;
+        outstanding.set(ops.size() - standing); // volatile: before the look at the driver below
         waiters.workArrived();
+        if (parkedAside && waiters.noDriverExpected(Thread.currentThread())) {
+            resumeThread();
+        }
+    }
+
+    /**
+     * A driver left with its future done: the progress thread, parked aside, comes back if
+     * operations are outstanding (it then takes over after the wait spin, unless a waiter
+     * drives again). Called after the driver slot is cleared.
+     */
+    void driverLeft() {
+        if (parkedAside && outstanding.get() > 0) {
+            resumeThread();
+        }
+    }
+
+    /** True while the progress thread parks aside for a driver, for tests. */
+    boolean parkedAside() {
+        return parkedAside;
     }
 
     /** A node's future: waiting on it drives the worker ({@link Waiters}). */
@@ -193,6 +233,7 @@ final class ProgressEngine {
     }
 
     private void pollAll() {
+        int before = ops.size();
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
             boolean done;
@@ -213,6 +254,9 @@ final class ProgressEngine {
                 i--;
             }
         }
+        if (ops.size() != before) {
+            outstanding.lazySet(ops.size() - standing); // a stale, higher count costs a spurious wake-up only
+        }
     }
 
     private void progressLoop() {
@@ -220,7 +264,7 @@ final class ProgressEngine {
         while (!ctx.closed) {
             long aside = waiters.asideNanos(System.nanoTime());
             if (aside > 0) { // waiters drive: stay out of their way (lock and CPU)
-                LockSupport.parkNanos(this, Math.min(aside, YIELD_NANOS));
+                stayAside(aside);
                 idleSince = System.nanoTime();
                 continue;
             }
@@ -241,6 +285,30 @@ final class ProgressEngine {
             } else {
                 Thread.onSpinWait();
             }
+        }
+    }
+
+    /**
+     * Parks the progress thread for {@code aside} (at most {@link #asideParkNanos}); while a
+     * waiter drives ({@code aside} unbounded), until a driver leaves work behind or work is added
+     * by a thread that did not drive last ({@link #driverLeft}, {@link #add}). The flag goes up
+     * before the second look at the driver, and a leaving driver clears its slot before it looks
+     * at the flag (both volatile): one of the two sees the other. A thread that drove, left with
+     * nothing outstanding and then adds work it never waits for leaves that work for the end of
+     * the park.
+     */
+    private void stayAside(long aside) {
+        if (aside != Long.MAX_VALUE) { // a waiter drove less than the wait spin ago: back when the spin is over
+            LockSupport.parkNanos(this, Math.min(aside, asideParkNanos));
+            return;
+        }
+        parkedAside = true;
+        try {
+            if (waiters.driving()) {
+                LockSupport.parkNanos(this, asideParkNanos);
+            }
+        } finally {
+            parkedAside = false;
         }
     }
 
@@ -327,5 +395,6 @@ final class ProgressEngine {
             progressLocked(true);
         }
         ops.clear();
+        outstanding.set(0);
     }
 }

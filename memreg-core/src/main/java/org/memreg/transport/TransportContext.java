@@ -30,12 +30,12 @@ final class TransportContext {
     volatile boolean closed;
 
     TransportContext(long nodeId, UcxWorker worker, Arena arena, long timeoutNanos, boolean progressThread,
-            long idleSpinNanos, long waitSpinNanos, String name) {
+            long idleSpinNanos, long waitSpinNanos, long asideParkNanos, String name) {
         this.nodeId = nodeId;
         this.worker = worker;
         this.arena = arena;
         this.timeoutNanos = timeoutNanos;
-        this.engine = new ProgressEngine(this, progressThread, idleSpinNanos, waitSpinNanos, name);
+        this.engine = new ProgressEngine(this, progressThread, idleSpinNanos, waitSpinNanos, asideParkNanos, name);
     }
 
     /** Releases the lock, then wakes the progress thread in case work was added. */

@@ -62,6 +62,8 @@ final class Waiters {
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
     /** When a waiter last drove (System.nanoTime at the end of its session). */
     private volatile long lastDriven;
+    /** The thread that drove last. */
+    private volatile Thread lastDriver;
     /** A driver ran out of spin and nothing was added nor progressed since: waiters park at once. */
     private volatile boolean idle;
 
@@ -98,6 +100,9 @@ final class Waiters {
                         outcome = drive(future, timed, deadline, interruptible, endpoint);
                     } finally {
                         lastDriven = System.nanoTime();
+                        if (lastDriver != me) {
+                            lastDriver = me;
+                        }
                         DRIVER.setVolatile(this, null);
                     }
                     if (outcome == IDLE) {
@@ -105,6 +110,8 @@ final class Waiters {
                         idle = true;
                         idled = true;
                         engine.resumeThread(); // it sleeps on the worker's events from now on
+                    } else {
+                        engine.driverLeft();
                     }
                     handOff();
                     if (outcome != IDLE) {
@@ -242,6 +249,11 @@ final class Waiters {
         if (next != null) {
             LockSupport.unpark(next);
         }
+    }
+
+    /** True when nobody drives and {@code adder} is not the thread that drove last (which will likely wait, and drive, again). */
+    boolean noDriverExpected(Thread adder) {
+        return !driving() && lastDriver != adder;
     }
 
     /** True while a waiter drives. */
