@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -28,10 +29,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * alive and make every miss pay for their garbage (MissBenchmark, no monitor: 1.6 µs a miss where
  * it was 1.1); so the miss path sweeps too, once {@link #SWEEP_AFTER} entries (or as many as are
  * live, whichever is more) were tracked since the last sweep, if the lock is free.
+ *
+ * <p>Totals are taken at most once per {@link #CENSUS_INTERVAL_NANOS} (50 µs): a call sooner parks for
+ * the rest, then sums (never an older total). A sweep reads the lines every miss writes (the new
+ * entry, the evicted one, the queue), and a thread calling {@code stats()} in a loop made each
+ * miss pay for their transfers: 1.4 µs a miss here, nearly doubling it (BENCHMARKS.md, issue 13).
+ * Paced, a sweep's transfers are shared by the tens of misses between two of them.
  */
 final class EntryTally {
     /** New entries between the miss path's sweeps, at least. */
     static final int SWEEP_AFTER = 1024;
+    /** Least time between two totals ({@link #census()}): 20,000 a second at most, far above what monitoring asks. */
+    static final long CENSUS_INTERVAL_NANOS = 50_000;
 
     /** New entries: the miss path appends, a sweep drains them into {@link #kept}. */
     private final Queue<Entry> incoming = new ConcurrentLinkedQueue<>();
@@ -43,6 +52,19 @@ final class EntryTally {
     /** Hits moved out of entries whose own field filled up ({@link Entry#HITS_DRAIN_AT}). */
     private final AtomicLong drained = new AtomicLong();
     private long collected; // under the lock
+    private final long censusIntervalNanos;
+    /** When the next total may be taken: written by those taking totals, never by the miss path. */
+    private volatile long nextCensus = System.nanoTime();
+
+    /** Totals paced {@link #CENSUS_INTERVAL_NANOS} apart. */
+    EntryTally() {
+        this(CENSUS_INTERVAL_NANOS);
+    }
+
+    /** With totals at most once per {@code censusIntervalNanos} (tests take them back to back with 0). */
+    EntryTally(long censusIntervalNanos) {
+        this.censusIntervalNanos = censusIntervalNanos;
+    }
 
     /**
      * A new entry, before it goes into the index (so before its first hit); under the miss lock,
@@ -74,11 +96,19 @@ final class EntryTally {
      */
     record Census(long hits, long entries, long retired, long inUseBytes) {}
 
-    /** The sums now. */
+    /**
+     * The sums now, taken after this call began: a call within the census interval of
+     * the last total parks for the rest first (an interrupted thread does not wait; its flag stays).
+     */
     Census census() {
+        for (long wait; (wait = nextCensus - System.nanoTime()) > 0 && !Thread.currentThread().isInterrupted(); ) {
+            LockSupport.parkNanos(this, wait);
+        }
         lock.lock();
         try {
-            return sweep();
+            Census census = sweep();
+            nextCensus = System.nanoTime() + censusIntervalNanos;
+            return census;
         } finally {
             lock.unlock();
         }

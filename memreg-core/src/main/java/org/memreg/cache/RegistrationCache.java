@@ -80,7 +80,7 @@ public final class RegistrationCache implements AutoCloseable {
     /** The cache's counters, in the process's counters file unless statsName is none. */
     private final CounterSet counters;
     private final Ledger ledger;
-    private final EntryTally tally = new EntryTally();
+    private final EntryTally tally;
     private final Registrar registrar;
     private final EventInvalidations events;
     private volatile boolean closed;
@@ -94,6 +94,7 @@ public final class RegistrationCache implements AutoCloseable {
         this.merge = builder.merge;
         this.keepUnused = builder.keepUnused;
         this.clock = builder.clock;
+        this.tally = new EntryTally(builder.censusIntervalNanos);
         String statsName = builder.statsName;
         boolean publish = statsName != null && !statsName.equals("none");
         this.counters = ProcessCounters.open(SetKind.CACHE, publish ? statsName : "cache", publish);
@@ -434,8 +435,10 @@ public final class RegistrationCache implements AutoCloseable {
     /**
      * A snapshot of the counters and gauges, read from the cache's counter slots and summed over
      * its entries ({@link EntryTally}) without taking the miss lock: it never blocks a miss and
-     * never waits for one (a thread calling it in a tight loop still costs misses the cache lines
-     * both touch: BENCHMARKS.md, issue 13). Memory events the monitor has already taken from the
+     * never waits for one. The sum over the entries is taken at most once per 50 µs for the whole
+     * cache: a call sooner parks for the rest, so that a thread calling this in a loop cannot slow
+     * the misses with the cache lines both touch (BENCHMARKS.md, issue 13); the snapshot is still
+     * taken after the call began. Memory events the monitor has already taken from the
      * kernel are delivered first, as for {@link #acquire}: a thread that unmapped registered memory
      * (its munmap has returned) sees that invalidation counted and the entry no longer among
      * {@code entries}.

@@ -78,6 +78,7 @@ public final class RegistrationCacheBuilder {
     Boolean keepUnused;
     Boolean softLimits;
     LongSupplier clock = new ReleaseClock();
+    long censusIntervalNanos = EntryTally.CENSUS_INTERVAL_NANOS;
     String statsName;
     boolean statsNameSet;
     MemoryMonitor monitor; // null: made from MONITOR_PROP_NAME at build
@@ -150,6 +151,15 @@ public final class RegistrationCacheBuilder {
     public RegistrationCacheBuilder statsName(String name) {
         this.statsName = name;
         this.statsNameSet = true;
+        return this;
+    }
+
+    /**
+     * The least time between two sums over the entries ({@link RegistrationCache#stats()}); tests
+     * that compare the statistics after every step make it 0.
+     */
+    RegistrationCacheBuilder censusInterval(long nanos) {
+        this.censusIntervalNanos = nanos;
         return this;
     }
 

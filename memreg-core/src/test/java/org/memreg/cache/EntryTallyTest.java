@@ -87,6 +87,26 @@ class EntryTallyTest {
     }
 
     /**
+     * Totals are paced ({@link EntryTally#CENSUS_INTERVAL_NANOS} apart): a thread calling
+     * {@code stats()} in a loop cannot sweep the lines the misses write more often than that. A
+     * lower bound only: a slow machine makes the calls slower still, never faster.
+     */
+    @Test
+    void consecutiveTotalsShouldBeTakenNoCloserThanTheInterval() {
+        EntryTally tally = new EntryTally();
+        tally.track(entry(1), 1);
+        tally.census();
+        int totals = 100;
+        long start = System.nanoTime();
+        for (int i = 0; i < totals; i++) {
+            assertEquals(1, tally.census().entries());
+        }
+        long elapsed = System.nanoTime() - start;
+        assertTrue(elapsed >= totals * EntryTally.CENSUS_INTERVAL_NANOS,
+                totals + " totals in " + elapsed + " ns: closer than " + EntryTally.CENSUS_INTERVAL_NANOS + " ns apart");
+    }
+
+    /**
      * One thread tracks (as the miss path does) while another takes totals in a loop (as a thread
      * calling {@code stats()} does): no entry is lost or taken twice on the way from the one to the
      * other, across the miss path's own sweeps, and the hit total never goes down.
@@ -96,7 +116,7 @@ class EntryTallyTest {
         long seed = System.nanoTime();
         System.out.println("EntryTallyTest seed " + seed);
         SplittableRandom random = new SplittableRandom(seed);
-        EntryTally tally = new EntryTally();
+        EntryTally tally = new EntryTally(0); // totals back to back: as many meetings with the miss path's sweeps as can be
         AtomicBoolean done = new AtomicBoolean();
         AtomicReference<String> broken = new AtomicReference<>();
         Thread reader = Thread.ofPlatform().start(() -> {

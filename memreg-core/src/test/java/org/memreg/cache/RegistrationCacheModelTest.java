@@ -59,7 +59,8 @@ class RegistrationCacheModelTest {
         Map<CacheModel.Reg, Entry> entries = new IdentityHashMap<>();
         List<Held> held = new ArrayList<>();
         try (RegistrationCache cache = RegistrationCache.builder(device).maxBytes(maxBytes).maxEntries(maxEntries)
-                .merge(merge).clock(clock::getAndIncrement).monitor(MemoryMonitor.NONE).statsName(null).build()) {
+                .merge(merge).clock(clock::getAndIncrement).monitor(MemoryMonitor.NONE).statsName(null)
+                .censusInterval(0).build()) { // statistics after every step: unpaced
             for (int step = 0; step < STEPS; step++) {
                 int op = random.nextInt(100);
                 String what;

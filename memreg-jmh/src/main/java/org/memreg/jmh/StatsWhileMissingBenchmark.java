@@ -30,8 +30,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * costs by itself on this machine (two vCPUs of a VM share more than their caches); {@code other}
  * runs a thread calling {@code stats()} as fast as it can on another cache of the same shape (64
  * entries, nobody missing), the same work on data the misses do not touch. {@code stats()} takes no
- * lock the miss path holds, so {@code loop} should measure as {@code other} within noise; what is
- * left between them is the cache lines the reader loads and the misses write.
+ * lock the miss path holds, and sums over the entries at most once per 50 µs (a call sooner parks),
+ * so {@code loop} should measure as {@code other} within noise; what is left between them is the
+ * cache lines the reader loads and the misses write. The reader's call count is printed at the end.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
