@@ -56,8 +56,12 @@ final class ProgressEngine {
     /** How long the progress thread spins without events before it sleeps. */
     private final long idleSpinNanos;
     private final long asideParkNanos;
+    /** The wait spin: how long the progress thread stays aside after a driver left. */
+    private final long waitSpinNanos;
     /** True while the progress thread parks for as long as a waiter drives ({@link #stayAside}). */
     private volatile boolean parkedAside;
+    /** The progress thread was unparked for work outstanding ({@link #recall}); it parks one wait spin next. */
+    private volatile boolean recalled;
     /** The worker's event descriptor the idle progress thread sleeps on, or -1 (it parks instead). */
     private final int eventFd;
     private final MemorySegment pollFd;
@@ -80,6 +84,7 @@ final class ProgressEngine {
         this.ctx = ctx;
         this.idleSpinNanos = idleSpinNanos;
         this.asideParkNanos = asideParkNanos;
+        this.waitSpinNanos = waitSpinNanos;
         this.waiters = new Waiters(this, waitSpinNanos);
         this.worker = ctx.worker;
         this.lock = ctx.lock;
@@ -121,7 +126,7 @@ final class ProgressEngine {
         outstanding.set(ops.size() - standing); // volatile: before the look at the driver below
         waiters.workArrived();
         if (parkedAside && waiters.noDriverExpected(Thread.currentThread())) {
-            resumeThread();
+            recall();
         }
     }
 
@@ -132,8 +137,19 @@ final class ProgressEngine {
      */
     void driverLeft() {
         if (parkedAside && outstanding.get() > 0) {
-            resumeThread();
+            recall();
         }
+    }
+
+    /**
+     * Brings the progress thread back from its park aside, to look again after one wait spin. The
+     * flag goes down at once, so that the drivers leaving before the thread wakes do not unpark it
+     * again (a system call each while it still parks).
+     */
+    private void recall() {
+        parkedAside = false;
+        recalled = true;
+        resumeThread();
     }
 
     /** True while the progress thread parks aside for a driver, for tests. */
@@ -296,10 +312,16 @@ final class ProgressEngine {
      * at the flag (both volatile): one of the two sees the other. A thread that drove, left with
      * nothing outstanding and then adds work it never waits for leaves that work for the end of
      * the park.
+     *
+     * <p>Once recalled, the thread parks one wait spin whether or not a waiter drives again:
+     * drivers that keep work outstanding (receives posted ahead) and come back at once would
+     * otherwise recall it at every message. So it looks once per wait spin there, and once per
+     * {@link #asideParkNanos} where drivers leave nothing behind.
      */
     private void stayAside(long aside) {
-        if (aside != Long.MAX_VALUE) { // a waiter drove less than the wait spin ago: back when the spin is over
-            LockSupport.parkNanos(this, Math.min(aside, asideParkNanos));
+        if (aside != Long.MAX_VALUE || recalled) { // back when a driver's wait spin is over
+            recalled = false;
+            LockSupport.parkNanos(this, Math.min(aside == Long.MAX_VALUE ? waitSpinNanos : aside, asideParkNanos));
             return;
         }
         parkedAside = true;

@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.LongConsumer;
+import org.memreg.cache.CacheStats;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
@@ -115,9 +116,10 @@ public final class ReuseWorkload {
                     }
                 }
                 long elapsed = System.nanoTime() - began;
-                long hits = cache == null ? 0 : cache.stats().hits();
-                long misses = cache == null ? operations : cache.stats().misses();
-                long registrations = cache == null ? operations : cache.stats().registrations();
+                CacheStats stats = cache == null ? null : cache.stats(); // one snapshot: the three agree
+                long hits = stats == null ? 0 : stats.hits();
+                long misses = stats == null ? operations : stats.misses();
+                long registrations = stats == null ? operations : stats.registrations();
                 long nicStale = nic && Pagemap.pfnsVisible() ? ((SimulatedNic) device).staleTransfers() : -1;
                 return new WorkloadResult(strategy, messageSize, operations, elapsed, hits, misses,
                         registrations, peak, reallocations, staleness.staleTransfers(), nicStale);
