@@ -85,7 +85,8 @@ final class MigrateCommand implements Callable<Integer> {
             return 0;
         }
         ProcessMigrator.Result result = ProcessMigrator.migrate(topology, pid, from, to);
-        out.printf("result: migrate_pages done, %d page(s) could not be moved (the kernel's count)%n", result.notMoved());
+        out.printf("result: migrate_pages done, %d page(s) could not be moved (the kernel's count, after up to %d calls"
+                + " per move)%n", result.notMoved(), ProcessMigrator.ATTEMPTS);
         NodeTable.print(out, SysConf.pageSize(), new String[] {"before", "after"}, result.before(), result.after());
         out.flush();
         return result.notMoved() == 0 ? Main.OK : Main.FAILED;
