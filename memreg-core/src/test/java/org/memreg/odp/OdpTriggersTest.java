@@ -25,6 +25,7 @@ import org.memreg.linux.Userfaultfd;
 import org.memreg.monitor.MonitorUnavailableException;
 import org.memreg.monitor.PressureWatcher;
 import org.memreg.monitor.UserfaultfdMonitor;
+import org.memreg.testkit.Await;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
@@ -40,11 +41,7 @@ class OdpTriggersTest {
 
 
     private static void await(BooleanSupplier condition, long millis, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for: " + what);
-            Thread.sleep(2);
-        }
+        Await.until(condition, Duration.ofMillis(millis), what);
     }
 
     private static MemorySegment page(Arena arena, long pageSize, int value) {

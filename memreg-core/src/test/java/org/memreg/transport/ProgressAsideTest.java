@@ -1,15 +1,15 @@
 package org.memreg.transport;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Await;
 
 /**
  * The progress thread parks while a waiter drives, and comes back for work nobody waits on
@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ProgressAsideTest {
     private static final long WAITED = 1, UNWAITED = 2;
+    private static final Duration WITHIN = Duration.ofSeconds(30);
 
     /** A long wait spin keeps the driver driving (not idle) until its message comes. */
     private static LoopbackPair open() {
@@ -52,7 +53,7 @@ class ProgressAsideTest {
     private static void driveOneReceiveWhileTheThreadParks(LoopbackPair pair) throws Exception {
         CompletableFuture<Long> waited = pair.server().receive(WAITED, pair.arena().allocate(8, 8));
         Thread driver = Thread.ofPlatform().name("driver").start(waited::join);
-        awaitTrue(pair.server().engine()::parkedAside, "the progress thread to park aside");
+        Await.until(pair.server().engine()::parkedAside, WITHIN, "the progress thread to park aside");
         pair.endpoint().send(WAITED, message(pair, 11)).get(30, TimeUnit.SECONDS);
         driver.join(TimeUnit.SECONDS.toMillis(30));
         assertEquals(8L, waited.getNow(-1L), "the driver's receive");
@@ -60,21 +61,13 @@ class ProgressAsideTest {
 
     private static MemorySegment message(LoopbackPair pair, long value) {
         MemorySegment segment = pair.arena().allocate(8, 8);
-        segment.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, value);
+        segment.set(JAVA_LONG, 0, value);
         return segment;
     }
 
     /** Watches the future without waiting on it (a wait would drive the worker itself). */
     private static void assertCompletesWithoutAWaiter(CompletableFuture<Long> future) throws InterruptedException {
-        awaitTrue(future::isDone, "the receive nobody waits on to complete");
+        Await.until(future::isDone, WITHIN, "the receive nobody waits on to complete");
         assertEquals(8L, future.getNow(-1L));
-    }
-
-    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() - deadline < 0, "timed out waiting for " + what);
-            Thread.sleep(1);
-        }
     }
 }
