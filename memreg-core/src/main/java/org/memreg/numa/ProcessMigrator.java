@@ -11,9 +11,10 @@ import org.memreg.linux.MigratePages;
  * ({@link MigrationPlanner}, the kernel's own order) run one call each, and a move whose call left
  * pages behind is asked again, up to {@link #ATTEMPTS} times: the kernel gives up on pages that
  * are busy for a moment (locked, or held by another reference): moving a live JVM in one call
- * left 15 and 41 pages behind in two of four runs of {@code LiveMigrationTest} here. Asking again is safe for
- * one move, whose source has not received anything yet, and not for the whole remap at once,
- * which would carry the pages that already arrived on a source node a second time. The kernel
+ * left 15 and 41 pages behind in two of four runs of {@code LiveMigrationTest} here. Asking
+ * again is safe for one move, whose source has not received anything yet, and not for the
+ * whole remap at once, which would carry the pages that already arrived on a source node a
+ * second time. The kernel
  * says only how many pages it could not move, so the result carries a census of the process
  * before and after ({@link ProcessPages}); the process keeps running, so the two are snapshots
  * that its own allocations and frees also change.
@@ -61,22 +62,22 @@ public final class ProcessMigrator {
         NodeSummary before = ProcessPages.census(placement);
         long notMoved = 0;
         if (plan.moves().isEmpty()) { // nothing to move: the kernel still says whether the process is there and ours
-            notMoved = call(topology, pid, from.mask(), to.mask(), from, to);
+            notMoved = call(topology, id, from.mask(), to.mask(), from, to);
         }
         for (MigrationPlan.Move move : plan.moves()) {
-            long left = call(topology, pid, 1L << move.from(), 1L << move.to(), from, to);
-            for (int attempt = 1; attempt < ATTEMPTS && left > 0 && pause(attempt); attempt++) {
-                left = call(topology, pid, 1L << move.from(), 1L << move.to(), from, to);
-            }
+            long left;
+            int attempt = 0;
+            do {
+                left = call(topology, id, 1L << move.from(), 1L << move.to(), from, to);
+            } while (left > 0 && ++attempt < ATTEMPTS && pause(attempt));
             notMoved += left;
         }
         return new Result(pid, plan, before, ProcessPages.census(placement), notMoved);
     }
 
     /** One {@code migrate_pages} call: the pages it could not move; the kernel's refusal as an exception. */
-    private static long call(Topology topology, long pid, long fromMask, long toMask, NodeSet from, NodeSet to) {
-        long result = MigratePages.migrate(Math.toIntExact(pid), BitSet.valueOf(new long[] {fromMask}),
-                BitSet.valueOf(new long[] {toMask}));
+    private static long call(Topology topology, int pid, long fromMask, long toMask, NodeSet from, NodeSet to) {
+        long result = MigratePages.migrate(pid, BitSet.valueOf(new long[] {fromMask}), BitSet.valueOf(new long[] {toMask}));
         if (result < 0) {
             int errno = (int) -result;
             throw new LinuxException("migrate_pages", errno, switch (errno) {
