@@ -13,6 +13,12 @@ import org.agrona.DirectBuffer;
  * 2^64, of the message read as little-endian 8-byte words (the last one zero-padded), so a message
  * that arrives in pieces (Aeron fragments, TCP reads) sums to the same value as a whole one: each
  * piece is added at its position in the message. An 8-byte message's checksum is its value.
+ *
+ * <p>Each receiver reads as fast as its buffer lets it. A memory segment and an Agrona buffer put
+ * the words into four sums, added at the end, so that each add need not wait for the one before:
+ * with one sum the receiver of memreg's put was slower than the put, and Aeron's receiver gained
+ * too. A Netty buffer keeps one sum (see its method). Figures: BENCHMARKS.md, issue 14, the
+ * checksum's A/B.
  */
 final class Checksum {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -27,6 +33,14 @@ final class Checksum {
         for (; i < length && ((position + i) & 7) != 0; i++) {
             sum += (s.get(JAVA_BYTE, offset + i) & 0xFFL) << (8 * ((position + i) & 7));
         }
+        long b1 = 0, b2 = 0, b3 = 0;
+        for (; i + 32 <= length; i += 32) {
+            sum += s.get(WORD, offset + i);
+            b1 += s.get(WORD, offset + i + 8);
+            b2 += s.get(WORD, offset + i + 16);
+            b3 += s.get(WORD, offset + i + 24);
+        }
+        sum += b1 + b2 + b3;
         for (; i + 8 <= length; i += 8) {
             sum += s.get(WORD, offset + i);
         }
@@ -42,6 +56,14 @@ final class Checksum {
         for (; i < length && ((position + i) & 7) != 0; i++) {
             sum += (b.getByte(offset + i) & 0xFFL) << (8 * ((position + i) & 7));
         }
+        long b1 = 0, b2 = 0, b3 = 0;
+        for (; i + 32 <= length; i += 32) {
+            sum += b.getLong(offset + i, LE);
+            b1 += b.getLong(offset + i + 8, LE);
+            b2 += b.getLong(offset + i + 16, LE);
+            b3 += b.getLong(offset + i + 24, LE);
+        }
+        sum += b1 + b2 + b3;
         for (; i + 8 <= length; i += 8) {
             sum += b.getLong(offset + i, LE);
         }
@@ -51,7 +73,11 @@ final class Checksum {
         return sum;
     }
 
-    /** {@link #of(MemorySegment, long, long, long, long)} for a Netty buffer's readable bytes [offset, offset + length). */
+    /**
+     * {@link #of(MemorySegment, long, long, long, long)} for a Netty buffer's readable bytes [offset,
+     * offset + length), with one sum: four made Netty's 1 MiB and 16 MiB streams slower here (why is
+     * not pinned down).
+     */
     static long of(ByteBuf b, int offset, int length, long position, long sum) {
         int i = 0;
         for (; i < length && ((position + i) & 7) != 0; i++) {

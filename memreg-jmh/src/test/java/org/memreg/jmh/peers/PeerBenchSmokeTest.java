@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.Unpooled;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -60,6 +62,36 @@ class PeerBenchSmokeTest {
                 int at = random.nextInt(length);
                 message.set(JAVA_BYTE, at, (byte) ~message.get(JAVA_BYTE, at));
                 assertTrue(Checksum.of(message, 0, length, 0, 0) != whole, "a changed byte changes the checksum");
+            }
+        }
+    }
+
+    /**
+     * Each receiver's checksum (a memory segment, Aeron's buffer, Netty's) equals the definition,
+     * byte by byte, for any length and position: the unrolled word loop must add each word once.
+     */
+    @Test
+    void everyChecksumShouldMatchTheDefinition() {
+        long seed = System.nanoTime();
+        System.out.println("PeerBenchSmokeTest seed " + seed);
+        SplittableRandom random = new SplittableRandom(seed);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int round = 0; round < 200; round++) {
+                int length = 1 + random.nextInt(5000);
+                long position = random.nextInt(16);
+                MemorySegment bytes = arena.allocate(length);
+                long expected = 0;
+                for (int i = 0; i < length; i++) {
+                    byte b = (byte) random.nextInt();
+                    bytes.set(JAVA_BYTE, i, b);
+                    expected += (b & 0xFFL) << (8 * ((position + i) & 7));
+                }
+                String where = "length " + length + ", position " + position + ", round " + round;
+                assertEquals(expected, Checksum.of(bytes, 0, length, position, 0), "segment, " + where);
+                assertEquals(expected, Checksum.of(new UnsafeBuffer(bytes.address(), length), 0, length, position, 0),
+                        "Agrona, " + where);
+                assertEquals(expected, Checksum.of(Unpooled.wrappedBuffer(bytes.asByteBuffer()), 0, length, position, 0),
+                        "Netty, " + where);
             }
         }
     }
