@@ -8,8 +8,11 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import org.memreg.device.Access;
 
 /**
- * The cache's index: live entries by start address, never overlapping one another, so the only
- * entry that can cover an address is the one with the greatest start at or below it.
+ * The cache's index: live entries by start address. No entry's range holds another's; two may
+ * share one edge page (without merging, the chunks of a buffer that is not page-aligned do: see
+ * {@code RegistrationCache.sharesEdgePage}). So entries are in the same order by end as by start:
+ * the only entry that can cover a range is the one with the greatest start at or below it, and
+ * the entries overlapping a range are a run in that order.
  *
  * <p>Two views of the same entries: a hash table by exact start for the common hit (the same
  * buffer again) and a skip list by start for sub-range lookups and overlap scans.
@@ -40,9 +43,12 @@ final class RegionIndex {
     /** Entries overlapping {@code [start, end)}, in address order. */
     List<Entry> overlapping(long start, long end) {
         List<Entry> result = new ArrayList<>(2);
-        Map.Entry<Long, Entry> floor = byStart.floorEntry(start);
-        if (floor != null && floor.getValue().end > start) {
-            result.add(floor.getValue());
+        // those starting at or below start that reach past it: the floor, and a neighbour sharing its first page
+        for (Entry entry : byStart.headMap(start, true).descendingMap().values()) {
+            if (entry.end <= start) {
+                break;
+            }
+            result.addFirst(entry);
         }
         for (Entry entry : byStart.subMap(start, false, end, false).values()) {
             result.add(entry);

@@ -228,6 +228,8 @@ public final class RegistrationCache implements AutoCloseable {
                 regEnd = Math.max(regEnd, entry.end);
                 regAccess = regAccess.with(entry.access);
             }
+        } else {
+            overlapping.removeIf(entry -> sharesEdgePage(entry, start, end));
         }
         Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
                 registrar.registrations(), clock.getAsLong());
@@ -240,6 +242,20 @@ public final class RegistrationCache implements AutoCloseable {
         }
         index.add(created);
         return created;
+    }
+
+    /**
+     * Whether {@code entry}, without merging, stays beside a new registration of {@code [start, end)}
+     * instead of being replaced: it shares only the first or the last page of the range and
+     * reaches beyond it on that side. The chunks of a buffer that is not page-aligned share their
+     * edge pages; replacing the neighbour made every chunk of every message a miss (each chunk's
+     * registration replaced the one before). Neither range holds the other, so the index's entries
+     * keep their order by end as by start ({@link RegionIndex}).
+     */
+    private boolean sharesEdgePage(Entry entry, long start, long end) {
+        long page = pageMask + 1;
+        return entry.start < start && entry.end == start + page && entry.end < end
+                || entry.end > end && entry.start == end - page && entry.start > start;
     }
 
     /**

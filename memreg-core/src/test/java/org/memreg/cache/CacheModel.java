@@ -11,6 +11,7 @@ import org.memreg.device.Access;
  * device's capacity, as {@link InMemoryTestDevice} has it.
  */
 final class CacheModel {
+    private static final long PAGE = 4096;
     static final class Reg {
         final long start;
         final long end;
@@ -78,17 +79,20 @@ final class CacheModel {
     }
 
     Outcome acquire(long start, long end, Access access) {
+        Reg floor = null; // the indexed registration with the greatest start at or below start: only it can cover
         for (Reg reg : indexed()) {
-            if (reg.start <= start && end <= reg.end) {
-                if (reg.access.includes(access)) {
-                    reg.holders++;
-                    hits++;
-                    return new Outcome(true, reg, null);
-                }
+            if (reg.start <= start && (floor == null || reg.start > floor.start)) {
+                floor = reg;
             }
         }
+        if (floor != null && end <= floor.end && floor.access.includes(access)) {
+            floor.holders++;
+            hits++;
+            return new Outcome(true, floor, null);
+        }
         misses++;
-        List<Reg> overlapping = indexed().stream().filter(r -> r.overlaps(start, end)).toList();
+        List<Reg> overlapping = indexed().stream().filter(r -> r.overlaps(start, end))
+                .filter(r -> merge || !sharesEdgePage(r, start, end)).toList();
         long regStart = start;
         long regEnd = end;
         Access regAccess = access;
@@ -144,6 +148,12 @@ final class CacheModel {
         }
         regs.add(created);
         return new Outcome(false, created, null);
+    }
+
+    /** Without merging, a registration sharing only an edge page of the new range, and reaching beyond it, stays. */
+    private static boolean sharesEdgePage(Reg reg, long start, long end) {
+        return reg.start < start && reg.end == start + PAGE && reg.end < end
+                || reg.end > end && reg.start == end - PAGE && reg.start > start;
     }
 
     void release(Reg reg) {

@@ -185,6 +185,57 @@ class RegistrationCacheTest {
         assertEquals(1, device.liveRegions(), "the overlapped unused one was deregistered");
     }
 
+    /**
+     * Without merging, the chunks of a buffer that is not page-aligned share their edge pages, and
+     * each chunk's registration stays beside its neighbours: every message after the first hits
+     * (replacing the neighbour made every chunk of every message a miss).
+     */
+    @Test
+    void chunksOfAnUnalignedBufferShouldHitAfterTheFirstMessage() {
+        cache.close();
+        cache = RegistrationCache.builder(device).merge(false).build();
+        long buffer = BASE + 100;
+        long chunk = 4 * PAGE;
+        for (int message = 0; message < 5; message++) {
+            Registration previous = null;
+            for (int i = 0; i < 4; i++) { // two chunks in flight at a time, as a pipeline holds them
+                Registration current = cache.acquire(buffer + i * chunk, chunk, Access.LOCAL_READ);
+                assertTrue(current.isValid());
+                if (previous != null) {
+                    previous.close();
+                }
+                previous = current;
+            }
+            previous.close();
+        }
+        CacheStats stats = cache.stats();
+        assertEquals(4, stats.misses(), "one per chunk, the first message");
+        assertEquals(16, stats.hits());
+        assertEquals(0, stats.replaced());
+        assertEquals(4, device.liveRegions());
+    }
+
+    /** A page two neighbours share is under both: an event there invalidates both, held or not. */
+    @Test
+    void anEventOnASharedEdgePageShouldInvalidateBothNeighbours() {
+        cache.close();
+        cache = RegistrationCache.builder(device).merge(false).build();
+        long buffer = BASE + 100;
+        long chunk = 4 * PAGE;
+        Registration left = cache.acquire(buffer, chunk, Access.LOCAL_READ);
+        Registration right = cache.acquire(buffer + chunk, chunk, Access.LOCAL_READ);
+        assertEquals(left.address() + left.length() - PAGE, right.address(), "they share one page");
+        cache.invalidate(right.address() + 10, 1);
+        assertFalse(left.isValid(), "left neighbour invalidated by an event on its last page");
+        assertFalse(right.isValid(), "right neighbour invalidated by an event on its first page");
+        left.close();
+        right.close();
+        try (Registration again = cache.acquire(buffer, chunk, Access.LOCAL_READ)) {
+            assertTrue(again.isValid());
+        }
+        assertEquals(3, cache.stats().misses(), "nothing stale was hit");
+    }
+
     @Test
     void shouldEvictLeastRecentlyUsedAndRetryWhenDeviceIsExhausted() {
         InMemoryTestDevice small = new InMemoryTestDevice(3 * PAGE, Long.MAX_VALUE);
