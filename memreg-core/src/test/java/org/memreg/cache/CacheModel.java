@@ -12,6 +12,7 @@ import org.memreg.device.Access;
  */
 final class CacheModel {
     private static final long PAGE = 4096;
+
     static final class Reg {
         final long start;
         final long end;
