@@ -2,6 +2,7 @@ package org.memreg.jfr;
 
 import java.util.Objects;
 import jdk.jfr.Event;
+import jdk.jfr.FlightRecorder;
 
 /**
  * Emits memreg's JFR events at almost no cost when JFR is off. Each kind has a pair:
@@ -16,34 +17,47 @@ import jdk.jfr.Event;
  * }</pre>
  * Arguments that cost something to compute (strings) are taken as objects and turned into text
  * only when the event is committed. Thread-safe: every event object belongs to its caller.
+ *
+ * <p>Until JFR is initialized (a recording started, on the command line or later) no event class
+ * is loaded: the first JFR event class a JVM loads sets up JFR's Java side, 85-105 ms here, which
+ * a process that records nothing paid at its first registration. Hence the helpers below take
+ * {@code Object}, so that verifying this class loads no event class either.
  */
 public final class MemregEvents {
-    // Never committed: asked isEnabled(), which reads the event class's static state only.
-    private static final RegistrationEvent REGISTRATION = new RegistrationEvent();
-    private static final DeregistrationEvent DEREGISTRATION = new DeregistrationEvent();
-    private static final EvictionEvent EVICTION = new EvictionEvent();
-    private static final InvalidationEvent INVALIDATION = new InvalidationEvent();
-
     private MemregEvents() {
     }
 
-    private static <E extends Event> E started(E event) {
-        event.begin();
+    /** Never committed: asked isEnabled(), which reads the event class's static state only. */
+    private static final class Probes {
+        static final RegistrationEvent REGISTRATION = new RegistrationEvent();
+        static final DeregistrationEvent DEREGISTRATION = new DeregistrationEvent();
+        static final EvictionEvent EVICTION = new EvictionEvent();
+        static final InvalidationEvent INVALIDATION = new InvalidationEvent();
+    }
+
+    /** Whether JFR is set up (a recording started): before that no event can be enabled, nor is any loaded. */
+    private static boolean jfrSetUp() {
+        return FlightRecorder.isInitialized();
+    }
+
+    private static <E> E started(E event) {
+        ((Event) event).begin();
         return event;
     }
 
     /** Ends {@code event}; true when it is to be filled and committed (not null, over its threshold). */
-    private static boolean ending(Event event) {
+    private static boolean ending(Object event) {
         if (event == null) {
             return false;
         }
-        event.end();
-        return event.shouldCommit();
+        Event jfr = (Event) event;
+        jfr.end();
+        return jfr.shouldCommit();
     }
 
     /** A started registration event, or {@code null} when no recording enables it. */
     public static RegistrationEvent registrationBegin() {
-        return REGISTRATION.isEnabled() ? started(new RegistrationEvent()) : null;
+        return jfrSetUp() && Probes.REGISTRATION.isEnabled() ? started(new RegistrationEvent()) : null;
     }
 
     /**
@@ -66,7 +80,7 @@ public final class MemregEvents {
 
     /** A started deregistration event, or {@code null} when no recording enables it. */
     public static DeregistrationEvent deregistrationBegin() {
-        return DEREGISTRATION.isEnabled() ? started(new DeregistrationEvent()) : null;
+        return jfrSetUp() && Probes.DEREGISTRATION.isEnabled() ? started(new DeregistrationEvent()) : null;
     }
 
     /** Ends and commits {@code event} (nothing for {@code null}). */
@@ -83,7 +97,7 @@ public final class MemregEvents {
 
     /** A started eviction-pass event, or {@code null} when no recording enables it. */
     public static EvictionEvent evictionBegin() {
-        return EVICTION.isEnabled() ? started(new EvictionEvent()) : null;
+        return jfrSetUp() && Probes.EVICTION.isEnabled() ? started(new EvictionEvent()) : null;
     }
 
     /**
@@ -104,7 +118,7 @@ public final class MemregEvents {
 
     /** A started invalidation event, or {@code null} when no recording enables it. */
     public static InvalidationEvent invalidationBegin() {
-        return INVALIDATION.isEnabled() ? started(new InvalidationEvent()) : null;
+        return jfrSetUp() && Probes.INVALIDATION.isEnabled() ? started(new InvalidationEvent()) : null;
     }
 
     /**

@@ -1,9 +1,11 @@
 package org.memreg.jfr;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +17,7 @@ import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.device.Access;
+import org.memreg.testkit.ChildJvm;
 
 class MemregEventsTest {
     @TempDir
@@ -30,6 +33,25 @@ class MemregEventsTest {
         MemregEvents.deregistrationEnd(null, 0, 0, "none", DeregistrationCause.CLOSED);
         MemregEvents.evictionEnd(null, DeregistrationCause.EVICTED_MAX_BYTES, 0, 0, 0);
         MemregEvents.invalidationEnd(null, 0, 0, "unmap", 0);
+    }
+
+    /**
+     * A process that records nothing loads no event class, and so does not set up JFR's Java side
+     * (85-105 ms at the first event class here), through a registration miss, hit and invalidation.
+     */
+    @Test
+    void shouldLoadNoEventClassWithoutARecording() throws Exception {
+        Path log = dir.resolve("classes.log");
+        ChildJvm child = ChildJvm.run(List.of("-Xlog:class+load=info:file=" + log), NoRecordingProbe.class);
+        assertEquals(1, child.value("done"));
+        assertEquals(0, child.value("jfrInitialized"));
+        String loaded = Files.readString(log);
+        assertTrue(loaded.contains("org.memreg.jfr.MemregEvents "), "the probe went through MemregEvents");
+        for (String eventClass : List.of("RegistrationEvent", "DeregistrationEvent", "EvictionEvent",
+                "InvalidationEvent")) {
+            assertFalse(loaded.contains("org.memreg.jfr." + eventClass + " "), eventClass + " was loaded");
+        }
+        assertFalse(loaded.contains("jdk.jfr.internal.JVM "), "JFR's Java side was set up");
     }
 
     @Test
