@@ -23,9 +23,17 @@ import org.memreg.testkit.Unprivileged;
 class RegistrationCacheTest {
     static final long PAGE = 4096;
     static final long BASE = 0x7f00_0000_0000L;
+    /** A buffer that is not page-aligned, and its chunks' size: neighbouring chunks share an edge page. */
+    static final long UNALIGNED = BASE + 100;
+    static final long CHUNK = 4 * PAGE;
 
     final InMemoryTestDevice device = new InMemoryTestDevice();
     RegistrationCache cache = RegistrationCache.builder(device).build();
+
+    private void useCacheWithoutMerging() {
+        cache.close();
+        cache = RegistrationCache.builder(device).merge(false).build();
+    }
 
     @AfterEach
     void checkDeviceProtocol() {
@@ -175,8 +183,7 @@ class RegistrationCacheTest {
 
     @Test
     void shouldRegisterOnlyTheRangeAskedWhenNotMerging() {
-        cache.close();
-        cache = RegistrationCache.builder(device).merge(false).build();
+        useCacheWithoutMerging();
         cache.acquire(BASE, 4 * PAGE, Access.LOCAL_WRITE).close();
         try (Registration reg = cache.acquire(BASE + 2 * PAGE, 4 * PAGE, Access.LOCAL_WRITE)) {
             assertEquals(BASE + 2 * PAGE, reg.address());
@@ -192,14 +199,11 @@ class RegistrationCacheTest {
      */
     @Test
     void chunksOfAnUnalignedBufferShouldHitAfterTheFirstMessage() {
-        cache.close();
-        cache = RegistrationCache.builder(device).merge(false).build();
-        long buffer = BASE + 100;
-        long chunk = 4 * PAGE;
+        useCacheWithoutMerging();
         for (int message = 0; message < 5; message++) {
             Registration previous = null;
             for (int i = 0; i < 4; i++) { // two chunks in flight at a time, as a pipeline holds them
-                Registration current = cache.acquire(buffer + i * chunk, chunk, Access.LOCAL_READ);
+                Registration current = cache.acquire(UNALIGNED + i * CHUNK, CHUNK, Access.LOCAL_READ);
                 assertTrue(current.isValid());
                 if (previous != null) {
                     previous.close();
@@ -218,19 +222,16 @@ class RegistrationCacheTest {
     /** A page two neighbours share is under both: an event there invalidates both, held or not. */
     @Test
     void anEventOnASharedEdgePageShouldInvalidateBothNeighbours() {
-        cache.close();
-        cache = RegistrationCache.builder(device).merge(false).build();
-        long buffer = BASE + 100;
-        long chunk = 4 * PAGE;
-        Registration left = cache.acquire(buffer, chunk, Access.LOCAL_READ);
-        Registration right = cache.acquire(buffer + chunk, chunk, Access.LOCAL_READ);
+        useCacheWithoutMerging();
+        Registration left = cache.acquire(UNALIGNED, CHUNK, Access.LOCAL_READ);
+        Registration right = cache.acquire(UNALIGNED + CHUNK, CHUNK, Access.LOCAL_READ);
         assertEquals(left.address() + left.length() - PAGE, right.address(), "they share one page");
         cache.invalidate(right.address() + 10, 1);
         assertFalse(left.isValid(), "left neighbour invalidated by an event on its last page");
         assertFalse(right.isValid(), "right neighbour invalidated by an event on its first page");
         left.close();
         right.close();
-        try (Registration again = cache.acquire(buffer, chunk, Access.LOCAL_READ)) {
+        try (Registration again = cache.acquire(UNALIGNED, CHUNK, Access.LOCAL_READ)) {
             assertTrue(again.isValid());
         }
         assertEquals(3, cache.stats().misses(), "nothing stale was hit");

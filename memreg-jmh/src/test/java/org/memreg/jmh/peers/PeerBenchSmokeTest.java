@@ -41,16 +41,11 @@ class PeerBenchSmokeTest {
     /** The checksum of a message in pieces (as fragments and TCP reads deliver it) equals the whole one's. */
     @Test
     void checksumShouldNotDependOnHowTheMessageIsSplit() {
-        long seed = System.nanoTime();
-        System.out.println("PeerBenchSmokeTest seed " + seed);
-        SplittableRandom random = new SplittableRandom(seed);
+        SplittableRandom random = seeded();
         try (Arena arena = Arena.ofConfined()) {
             for (int round = 0; round < 200; round++) {
                 int length = 1 + random.nextInt(5000);
-                MemorySegment message = arena.allocate(length);
-                for (int i = 0; i < length; i++) {
-                    message.set(JAVA_BYTE, i, (byte) random.nextInt());
-                }
+                MemorySegment message = randomMessage(arena, random, length);
                 long whole = Checksum.of(message, 0, length, 0, 0);
                 long sum = 0;
                 for (int at = 0; at < length;) {
@@ -72,19 +67,15 @@ class PeerBenchSmokeTest {
      */
     @Test
     void everyChecksumShouldMatchTheDefinition() {
-        long seed = System.nanoTime();
-        System.out.println("PeerBenchSmokeTest seed " + seed);
-        SplittableRandom random = new SplittableRandom(seed);
+        SplittableRandom random = seeded();
         try (Arena arena = Arena.ofConfined()) {
             for (int round = 0; round < 200; round++) {
                 int length = 1 + random.nextInt(5000);
                 long position = random.nextInt(16);
-                MemorySegment bytes = arena.allocate(length);
+                MemorySegment bytes = randomMessage(arena, random, length);
                 long expected = 0;
                 for (int i = 0; i < length; i++) {
-                    byte b = (byte) random.nextInt();
-                    bytes.set(JAVA_BYTE, i, b);
-                    expected += (b & 0xFFL) << (8 * ((position + i) & 7));
+                    expected += (bytes.get(JAVA_BYTE, i) & 0xFFL) << (8 * ((position + i) & 7));
                 }
                 String where = "length " + length + ", position " + position + ", round " + round;
                 assertEquals(expected, Checksum.of(bytes, 0, length, position, 0), "segment, " + where);
@@ -94,5 +85,19 @@ class PeerBenchSmokeTest {
                         "Netty, " + where);
             }
         }
+    }
+
+    private static SplittableRandom seeded() {
+        long seed = System.nanoTime();
+        System.out.println("PeerBenchSmokeTest seed " + seed);
+        return new SplittableRandom(seed);
+    }
+
+    private static MemorySegment randomMessage(Arena arena, SplittableRandom random, int length) {
+        MemorySegment message = arena.allocate(length);
+        for (int i = 0; i < length; i++) {
+            message.set(JAVA_BYTE, i, (byte) random.nextInt());
+        }
+        return message;
     }
 }
