@@ -16,10 +16,11 @@ import org.agrona.concurrent.UnsafeBuffer;
 /**
  * Aeron 1.51 between two JVMs through one media driver (the server's, embedded, as a host runs
  * one): {@code aeron:ipc} (the publisher copies into a shared log, the subscriber reads it there)
- * or {@code aeron:udp} on loopback, one publication and subscription each way, 64 KiB MTU, a term
- * of at least 8 messages. The application threads busy-spin ({@link BusySpinIdleStrategy}, Aeron's
- * lowest-latency idle strategy); the driver's one shared thread backs off (a third spinning thread
- * on two cores would take a core from a peer). The receiver reads each fragment in place (no
+ * or {@code aeron:udp} on loopback, one publication and subscription each way, 64 KiB MTU, the
+ * term length that measured fastest here ({@link #termLength}). The application threads busy-spin
+ * ({@link BusySpinIdleStrategy}, Aeron's lowest-latency idle strategy); the driver's one shared
+ * thread backs off (a third spinning thread on two cores would take a core from a peer; the
+ * driver's idle strategy made no difference to IPC's throughput here). The receiver reads each fragment in place (no
  * reassembly copy), Aeron's fastest way to consume a large message.
  */
 final class AeronLink implements Link {
@@ -47,10 +48,23 @@ final class AeronLink implements Link {
         }
     }
 
+    /**
+     * The term length for messages of up to {@code maxBytes}: 512 KiB for 8-byte messages (a term
+     * that stays in cache), else 256 MiB or 16 messages, whichever is more. Aeron IPC's throughput
+     * rose with the term on this host (2026-12-04; 64 KiB and 1 MiB messages, 20,000 and 5,000 after
+     * as many): 64 KiB messages 103 MiB/s with a 512 KiB term, 2,400 with 16 MiB, 4,640-5,930 with 64
+     * MiB, 8,580 with 256 MiB; 1 MiB messages 1,720 with 8 MiB, 3,590 with 16 MiB, 8,510 with 256
+     * MiB. {@code -Dbench.aeronTerm=BYTES} sets it.
+     */
+    static int termLength(int maxBytes) {
+        int messages = Integer.highestOneBit(Math.max(1, maxBytes - 1)) << 5; // 16 messages, a power of two
+        int fastest = maxBytes <= 8 ? 512 << 10 : Math.max(256 << 20, messages);
+        return Integer.getInteger("bench.aeronTerm", fastest);
+    }
+
     /** The two channels, to the server and to the client; UDP uses {@code port} and {@code port + 1}. */
     private static String[] channels(boolean udp, int port, int maxBytes) {
-        int term = Math.max(512 << 10, Integer.highestOneBit(Math.max(1, maxBytes - 1)) << 4); // >= 8 messages and 8 MTUs
-        String params = "mtu=65504|term-length=" + term;
+        String params = "mtu=65504|term-length=" + termLength(maxBytes);
         return udp
                 ? new String[] {"aeron:udp?endpoint=127.0.0.1:" + port + "|" + params,
                         "aeron:udp?endpoint=127.0.0.1:" + (port + 1) + "|" + params}

@@ -38,6 +38,21 @@ class PeerBenchSmokeTest {
         }
     }
 
+    /**
+     * Aeron's terms: a power of two from 64 KiB to 1 GiB (Aeron refuses others) that holds 16
+     * messages (a message may be at most an eighth of a term); 8-byte messages keep a small term.
+     */
+    @Test
+    void aeronTermsShouldBeValidAndHoldSixteenMessages() {
+        assertEquals(512 << 10, AeronLink.termLength(8));
+        for (int size : new int[] {65536, 1 << 20, 3 << 20, 16 << 20, 64 << 20}) {
+            int term = AeronLink.termLength(size);
+            assertEquals(1, Integer.bitCount(term), size + ": " + term);
+            assertTrue(term >= 64 << 10 && term <= 1 << 30, size + ": " + term);
+            assertTrue(term >= 16L * size && term >= 256 << 20, size + ": " + term);
+        }
+    }
+
     /** The checksum of a message in pieces (as fragments and TCP reads deliver it) equals the whole one's. */
     @Test
     void checksumShouldNotDependOnHowTheMessageIsSplit() {
