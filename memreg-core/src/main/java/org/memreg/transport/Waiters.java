@@ -62,8 +62,8 @@ final class Waiters {
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
     /** When a waiter last drove (System.nanoTime at the end of its session). */
     private volatile long lastDriven;
-    /** The thread that drove last. */
-    private volatile Thread lastDriver;
+    /** The id of the thread that drove last (an id, so that a thread that has ended is not kept). */
+    private volatile long lastDriverId = -1;
     /** A driver ran out of spin and nothing was added nor progressed since: waiters park at once. */
     private volatile boolean idle;
 
@@ -100,8 +100,8 @@ final class Waiters {
                         outcome = drive(future, timed, deadline, interruptible, endpoint);
                     } finally {
                         lastDriven = System.nanoTime();
-                        if (lastDriver != me) {
-                            lastDriver = me;
+                        if (lastDriverId != me.threadId()) {
+                            lastDriverId = me.threadId();
                         }
                         DRIVER.setVolatile(this, null);
                     }
@@ -253,7 +253,7 @@ final class Waiters {
 
     /** True when nobody drives and {@code adder} is not the thread that drove last (which will likely wait, and drive, again). */
     boolean noDriverExpected(Thread adder) {
-        return !driving() && lastDriver != adder;
+        return !driving() && lastDriverId != adder.threadId();
     }
 
     /** True while a waiter drives. */

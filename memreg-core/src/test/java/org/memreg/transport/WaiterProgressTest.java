@@ -3,11 +3,13 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -158,6 +160,40 @@ class WaiterProgressTest {
                 f.get(100, TimeUnit.SECONDS);
             }
             assertEquals(threads, done.get());
+        }
+    }
+
+    /** A thread that drove and then ended is not kept by the node (a service's short-lived threads wait too). */
+    @Test
+    void aThreadThatDroveAndEndedShouldNotBeKept() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Pair pair = Pair.open(true, null); Arena arena = Arena.ofShared()) {
+            Future<?> echo = echo(pair, PING, PONG, 50, 64);
+            MemorySegment out = arena.allocate(64);
+            MemorySegment in = arena.allocate(64);
+            AtomicInteger drove = new AtomicInteger();
+            Thread waiter = Thread.ofPlatform().name("short-lived waiter").start(() -> {
+                for (int i = 0; i < 50; i++) {
+                    CompletableFuture<Long> back = pair.client().receive(PONG, in);
+                    back.whenComplete((length, failure) -> {
+                        if (Thread.currentThread().getName().equals("short-lived waiter")) {
+                            drove.incrementAndGet();
+                        }
+                    });
+                    pair.toServer().send(PING, out).join();
+                    back.join();
+                }
+            });
+            waiter.join();
+            echo.get(30, TimeUnit.SECONDS);
+            assertTrue(drove.get() > 0, "the waiter completed none of its receives itself");
+            WeakReference<Thread> ended = new WeakReference<>(waiter);
+            waiter = null;
+            for (int i = 0; i < 50 && ended.get() != null; i++) {
+                System.gc();
+                LockSupport.parkNanos(10_000_000);
+            }
+            assertNull(ended.get(), "the node still refers to a thread that ended");
         }
     }
 
