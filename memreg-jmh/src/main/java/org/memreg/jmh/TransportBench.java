@@ -65,8 +65,11 @@ public final class TransportBench {
     private final Node node;
     private final boolean callerProgress;
     /** bench.rampMillis: tag_bw's bandwidth over time, on the client; null if not asked for. */
-    private final Ramp ramp =
-            Long.getLong("bench.rampMillis", 0) > 0 ? new Ramp(Long.getLong("bench.rampMillis")) : null;
+    private final Ramp ramp = rampOf(Long.getLong("bench.rampMillis", 0));
+
+    private static Ramp rampOf(long windowMillis) {
+        return windowMillis > 0 ? new Ramp(windowMillis) : null;
+    }
 
     private TransportBench(Node node) {
         this.node = node;
