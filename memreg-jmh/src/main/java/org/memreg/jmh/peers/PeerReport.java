@@ -15,8 +15,11 @@ import org.knowm.xchart.style.Styler;
 
 /**
  * {@code PeerReport CSV DIR}: from {@link PeerBench}'s CSV, prints a Markdown table with the ratios
- * memreg/peer (tagged messages) and put/peer (memreg's put into a window) and writes two PNGs to DIR: throughput by message size and 8-byte latency, bars per
- * system, log scale.
+ * memreg/peer (tagged messages) and put/peer (memreg's put into a window) and writes two PNGs to
+ * DIR: throughput by message size and 8-byte latency, bars per system, log scale. When the CSV
+ * holds several rounds (a system's rows for a case, in order), a figure is the median of its
+ * rounds, and a ratio the median of the rounds' ratios (round r against round r, which ran next to
+ * each other) with their range.
  */
 public final class PeerReport {
     private PeerReport() {
@@ -31,20 +34,25 @@ public final class PeerReport {
             }
         }
         Path dir = Path.of(args[1]);
-        // system -> "lat p50", "lat p99", "64 KiB" ... -> value
-        Map<String, Map<String, Double>> values = new LinkedHashMap<>();
+        // system -> "lat p50", "lat p99", "64 KiB" ... -> the rounds' values, in order
+        Map<String, Map<String, List<Double>>> rounds = new LinkedHashMap<>();
         for (String[] r : rows) {
-            Map<String, Double> v = values.computeIfAbsent(r[0], k -> new LinkedHashMap<>());
+            Map<String, List<Double>> v = rounds.computeIfAbsent(r[0], k -> new LinkedHashMap<>());
             if (r[1].equals("lat")) {
-                put(v, "8 B p50 (us)", r[5]);
-                put(v, "8 B p99 (us)", r[6]); // ucx_perftest reports none
+                add(v, "8 B p50 (us)", r[5]);
+                add(v, "8 B p99 (us)", r[6]); // ucx_perftest reports none
             } else {
-                put(v, size(Integer.parseInt(r[2])) + " (MiB/s)", r[8]);
+                add(v, size(Integer.parseInt(r[2])) + " (MiB/s)", r[8]);
             }
         }
+        Map<String, Map<String, Double>> values = new LinkedHashMap<>();
+        rounds.forEach((system, v) -> {
+            Map<String, Double> medians = values.computeIfAbsent(system, k -> new LinkedHashMap<>());
+            v.forEach((column, xs) -> medians.put(column, median(xs)));
+        });
         List<String> columns = values.values().stream().flatMap(m -> m.keySet().stream()).distinct().toList();
-        Map<String, Double> memreg = values.getOrDefault("memreg", Map.of());
-        Map<String, Double> put = values.getOrDefault("memreg-put", Map.of());
+        Map<String, List<Double>> memreg = rounds.getOrDefault("memreg", Map.of());
+        Map<String, List<Double>> put = rounds.getOrDefault("memreg-put", Map.of());
         System.out.println("| system | " + String.join(" | ", columns) + " |");
         System.out.println("|---|" + "---:|".repeat(columns.size()));
         for (Map.Entry<String, Map<String, Double>> e : values.entrySet()) {
@@ -53,7 +61,8 @@ public final class PeerReport {
                 Double x = e.getValue().get(c);
                 line.append(' ').append(x == null ? "" : String.format(Locale.ROOT, "%.3g", x));
                 if (x != null && !e.getKey().startsWith("memreg")) {
-                    line.append(ratio("memreg", memreg.get(c), x)).append(ratio("put", put.get(c), x));
+                    List<Double> peer = rounds.get(e.getKey()).get(c);
+                    line.append(ratio("memreg", memreg.get(c), peer)).append(ratio("put", put.get(c), peer));
                 }
                 line.append(" |");
             }
@@ -88,14 +97,34 @@ public final class PeerReport {
         }
     }
 
-    /** " (NAME/peer R)" for a memreg figure {@code m} against the peer's {@code x}, or "" without one. */
-    private static String ratio(String name, Double m, double x) {
-        return m == null ? "" : String.format(Locale.ROOT, " (%s/peer %.3g)", name, m / x);
+    /**
+     * " (NAME/peer R)" for memreg's rounds {@code m} against the peer's {@code x}, round by round:
+     * the median ratio, and with several rounds their range; "" without memreg's figures.
+     */
+    static String ratio(String name, List<Double> m, List<Double> x) {
+        if (m == null || m.isEmpty()) {
+            return "";
+        }
+        int n = Math.min(m.size(), x.size());
+        List<Double> ratios = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            ratios.add(m.get(i) / x.get(i));
+        }
+        String range = n < 2 ? "" : String.format(Locale.ROOT, ", %.3g-%.3g", ratios.stream().min(Double::compare).get(),
+                ratios.stream().max(Double::compare).get());
+        return String.format(Locale.ROOT, " (%s/peer %.3g%s)", name, median(ratios), range);
     }
 
-    private static void put(Map<String, Double> values, String column, String value) {
+    /** The median of {@code xs} (the mean of the middle two for an even count). */
+    static double median(List<Double> xs) {
+        List<Double> sorted = xs.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    private static void add(Map<String, List<Double>> values, String column, String value) {
         if (!value.isEmpty()) {
-            values.put(column, Double.parseDouble(value));
+            values.computeIfAbsent(column, k -> new ArrayList<>()).add(Double.parseDouble(value));
         }
     }
 
