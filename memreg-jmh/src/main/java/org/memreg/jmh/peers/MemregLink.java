@@ -49,12 +49,21 @@ final class MemregLink implements Link {
         return Node.builder().name(name).ucx("NET_DEVICES", "lo").listen(new InetSocketAddress("127.0.0.1", 0)).build();
     }
 
-    /** Announces {@code node}'s port as "port=N" and waits for its first peer. */
+    /**
+     * Announces {@code node}'s port as "port=N" and waits for its first peer, progressing the node
+     * itself when it has no progress thread ({@code -Dmemreg.transport.progressThread=false}: the
+     * links' waits drive the node, but nothing would drive the handshake).
+     */
     static Endpoint acceptOne(Node node, Consumer<String> announce) throws InterruptedException {
         announce.accept("port=" + node.port());
+        boolean callerProgress = !Boolean.parseBoolean(System.getProperty("memreg.transport.progressThread", "true"));
         Endpoint peer;
         while ((peer = node.accepted()) == null) {
-            Thread.sleep(1);
+            if (callerProgress) {
+                node.progress();
+            } else {
+                Thread.sleep(1);
+            }
         }
         return peer;
     }
