@@ -103,8 +103,8 @@ class PeerBenchSmokeTest {
     }
 
     private static SplittableRandom seeded() {
-        long seed = System.nanoTime();
-        System.out.println("PeerBenchSmokeTest seed " + seed);
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("PeerBenchSmokeTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
         return new SplittableRandom(seed);
     }
 
