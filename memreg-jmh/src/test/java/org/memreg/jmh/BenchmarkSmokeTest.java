@@ -76,4 +76,32 @@ class BenchmarkSmokeTest {
             benchmark.tearDown();
         }
     }
+
+    /** Every variant really goes there and back: each round trip returns one more than the last. */
+    @Test
+    void pingPongBenchmarkRoundTrips() throws Exception {
+        PingPongBenchmark benchmark = new PingPongBenchmark();
+        PingPongBenchmark.Bare bare = new PingPongBenchmark.Bare();
+        bare.setUp();
+        try {
+            for (long i = 1; i <= 200; i++) {
+                assertEquals(i, benchmark.floor(bare));
+            }
+        } finally {
+            bare.tearDown();
+        }
+        for (boolean progressThread : new boolean[] {true, false}) {
+            PingPongBenchmark.Nodes nodes = new PingPongBenchmark.Nodes();
+            nodes.progressThread = progressThread;
+            nodes.setUp();
+            try {
+                for (long i = 1; i <= 200; i++) {
+                    assertEquals(2 * i - 1, benchmark.futures(nodes), "futures, progressThread=" + progressThread);
+                    assertEquals(2 * i, benchmark.sendCopy(nodes), "sendCopy, progressThread=" + progressThread);
+                }
+            } finally {
+                nodes.tearDown();
+            }
+        }
+    }
 }
