@@ -21,12 +21,12 @@ import java.util.concurrent.locks.LockSupport;
  * (a thread that polls a future with short timeouts does not spin each time).
  *
  * <p>The progress thread steps aside while drivers come and go ({@link #asideNanos}): it parks
- * instead of competing for the lock and the CPU while a waiter drives and for the wait spin after
- * the last one drove (a caller that waits, works a millisecond and waits again keeps the worker
- * to itself: with the thread taking over in such gaps, 1-5% of round trips took 3-4 ms here, the
- * two threads of a process and the peer's driver sharing two cores), and takes over at once
- * when a driver goes idle. Without a progress thread a
- * waiter drives until its future is done: nobody else would.
+ * instead of competing for the lock and the CPU while a waiter drives and for one to two wait
+ * spins after the last one drove (a caller that waits, works a millisecond and waits again keeps
+ * the worker to itself: with the thread taking over in such gaps, 1-5% of round trips took 3-4 ms
+ * here, the two threads of a process and the peer's driver sharing two cores), and takes over at
+ * once when a driver goes idle. Without a progress thread a waiter drives until its future is
+ * done: nobody else would.
  */
 final class Waiters {
     static final int DONE = 0;
@@ -39,10 +39,12 @@ final class Waiters {
     /** Longest driver spin, in wait spins. */
     static final int MAX_SPIN_FACTOR = 8;
     private static final VarHandle DRIVER;
+    private static final VarHandle DRIVES;
 
     static {
         try {
             DRIVER = MethodHandles.lookup().findVarHandle(Waiters.class, "driver", Thread.class);
+            DRIVES = MethodHandles.lookup().findVarHandle(Waiters.class, "drives", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -60,8 +62,16 @@ final class Waiters {
     @SuppressWarnings("unused") // through DRIVER
     private volatile Thread driver;
     private final ConcurrentLinkedQueue<Thread> parked = new ConcurrentLinkedQueue<>();
-    /** When a waiter last drove (System.nanoTime at the end of its session). */
-    private volatile long lastDriven;
+    /**
+     * Driver sessions ended (and waiters woken by a completion) so far: the progress thread notes
+     * when it sees this change ({@link #asideNanos}). A count rather than a time: a clock read per
+     * wait cost 10-20% of an in-process round trip (PingPongRounds). The driver writes it with a
+     * release store; of two racing writers one update may be lost, and the count still changes.
+     */
+    private volatile long drives;
+    /** The progress thread's own: {@link #drives} when it last looked, and when it saw it change. */
+    private long seenDrives;
+    private long driveSeenAt;
     /** The id of the thread that drove last (an id, so that a thread that has ended is not kept). */
     private volatile long lastDriverId = -1;
     /** A driver ran out of spin and nothing was added nor progressed since: waiters park at once. */
@@ -71,7 +81,7 @@ final class Waiters {
         this.engine = engine;
         this.spinNanos = spinNanos;
         this.driverSpinNanos = spinNanos;
-        this.lastDriven = System.nanoTime() - 2 * spinNanos - 1; // nobody drove yet
+        this.driveSeenAt = System.nanoTime() - 2 * spinNanos - 1; // nobody drove yet
     }
 
     /**
@@ -99,7 +109,7 @@ final class Waiters {
                     try {
                         outcome = drive(future, timed, deadline, interruptible, endpoint);
                     } finally {
-                        lastDriven = System.nanoTime();
+                        driveEnded();
                         if (lastDriverId != me.threadId()) {
                             lastDriverId = me.threadId();
                         }
@@ -210,13 +220,18 @@ final class Waiters {
         }
     }
 
+    /** A driver's session ended: the progress thread stays aside a while ({@link #asideNanos}). */
+    void driveEnded() {
+        DRIVES.setRelease(this, drives + 1);
+    }
+
     /**
      * A completion unparked a waiter, which will likely drive next: the progress thread, which made
      * the completion, stays aside as if that waiter had just driven. Else it spun on in its idle
      * spin while the woken waiter waited for a CPU (two here, the peer's driver on the other).
      */
     void wokeWaiter() {
-        lastDriven = System.nanoTime();
+        DRIVES.getAndAdd(this, 1L);
     }
 
     /**
@@ -262,8 +277,11 @@ final class Waiters {
     }
 
     /**
-     * For the progress thread: how long to stay aside from {@code now} (0: drive), because a waiter
-     * drives, or one drove less than the wait spin ago and did not go idle (it will likely wait again).
+     * For the progress thread only: how long to stay aside from {@code now} (0: drive), because a
+     * waiter drives, or one drove less than the wait spin before this thread saw it, and did not
+     * go idle (it will likely wait again). Staying aside, the thread looks again at the end of
+     * each park, at most a wait spin later: it takes over one to two wait spins after the last
+     * driver left.
      */
     long asideNanos(long now) {
         if (driving()) {
@@ -272,6 +290,11 @@ final class Waiters {
         if (idle || spinNanos == 0) {
             return 0;
         }
-        return Math.max(0, spinNanos - (now - lastDriven));
+        long seen = drives;
+        if (seen != seenDrives) {
+            seenDrives = seen;
+            driveSeenAt = now;
+        }
+        return Math.max(0, spinNanos - (now - driveSeenAt));
     }
 }
