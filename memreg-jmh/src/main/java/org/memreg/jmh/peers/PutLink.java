@@ -21,7 +21,9 @@ import org.memreg.transport.WindowKey;
  * puts (or before it waits for an answer) and then tells the server how many slots to read with a
  * tagged notice; the server checksums each slot in place and returns credit (messages read so far),
  * without which the client does not reuse a slot. Messages of 8 bytes (pings, answers, goodbyes) go
- * as tagged messages both ways, as in {@link MemregLink}. Default configuration (progress thread on,
+ * as tagged messages both ways, as in {@link MemregLink}; tagged messages go by
+ * {@link Endpoint#sendCopy}, and the receive for the next one is posted when the link next waits
+ * for one, not between a message and the answer to it. Default configuration (progress thread on,
  * the caller blocks in {@code get()}).
  */
 final class PutLink implements Link {
@@ -36,10 +38,8 @@ final class PutLink implements Link {
     /** Server: the window the client puts into; null on the client. */
     private final Window window;
     private final long slotBytes;
-    /** The tagged messages in flight, each from its own 16-byte buffer (reused once its send is done). */
-    private final ArrayDeque<CompletableFuture<Long>> sends = new ArrayDeque<>();
-    private final ArrayDeque<MemorySegment> freeBuffers = new ArrayDeque<>();
-    private final ArrayDeque<MemorySegment> busyBuffers = new ArrayDeque<>();
+    /** A tagged message's 16 bytes ({@code sendCopy}: free again when the send returns). */
+    private final MemorySegment small;
     private final ArrayDeque<CompletableFuture<Void>> puts = new ArrayDeque<>();
     /** The next message's number: the client's next put, the server's next slot to read. */
     private long sequence;
@@ -48,6 +48,7 @@ final class PutLink implements Link {
     /** Client: messages the server has read (its last credit). */
     private long credited;
     private final MemorySegment in;
+    /** The posted receive of the next tagged message (a notice on the server, an answer on the client), or null. */
     private CompletableFuture<Long> incoming;
     /** Client: where credits land. */
     private final MemorySegment creditIn;
@@ -59,12 +60,9 @@ final class PutLink implements Link {
         this.window = window;
         this.remote = remote;
         this.slotBytes = slotBytes;
-        for (int i = 0; i < PeerBench.DEPTH; i++) {
-            freeBuffers.add(arena.allocate(16, 8));
-        }
+        this.small = arena.allocate(16, 8);
         this.in = arena.allocate(16, 8);
         this.creditIn = arena.allocate(16, 8);
-        this.incoming = node.receive(remote == null ? NOTICE : SMALL, in);
     }
 
     /** Listens on loopback, announces "port=N", accepts one peer, sends it the window's key. */
@@ -134,9 +132,6 @@ final class PutLink implements Link {
         if (remote != null) {
             notice();
         }
-        while (!sends.isEmpty()) {
-            finishOldestSend();
-        }
     }
 
     @Override
@@ -146,10 +141,8 @@ final class PutLink implements Link {
             return awaitSmall();
         }
         while (batch == 0) {
-            incoming.get();
-            long count = in.get(JAVA_LONG, 0);
+            long count = nextTagged(NOTICE, 0);
             long value = in.get(JAVA_LONG, 8);
-            incoming = node.receive(NOTICE, in);
             if (count == 0) {
                 return value; // an 8-byte message: its checksum is its value
             }
@@ -165,10 +158,20 @@ final class PutLink implements Link {
 
     /** Client: the next 8-byte message from the server, keeping credit notices apart. */
     private long awaitSmall() throws Exception {
+        return nextTagged(SMALL, 8);
+    }
+
+    /**
+     * Waits for the next tagged message under {@code tag} and returns its long at {@code offset};
+     * the buffer is read, and the receive for the one after is posted when this is next called.
+     */
+    private long nextTagged(long tag, long offset) throws Exception {
+        if (incoming == null) {
+            incoming = node.receive(tag, in);
+        }
         incoming.get();
-        long value = in.get(JAVA_LONG, 8);
-        incoming = node.receive(SMALL, in);
-        return value;
+        incoming = null;
+        return in.get(JAVA_LONG, offset);
     }
 
     /** Client: the next credit (messages the server has read); credits come in order. */
@@ -178,21 +181,10 @@ final class PutLink implements Link {
     }
 
     /** Sends {@code first} and {@code second} as one 16-byte tagged message. */
-    private void tagged(long tag, long first, long second) throws Exception {
-        if (freeBuffers.isEmpty()) {
-            finishOldestSend();
-        }
-        MemorySegment buffer = freeBuffers.removeFirst();
-        buffer.set(JAVA_LONG, 0, first);
-        buffer.set(JAVA_LONG, 8, second);
-        busyBuffers.addLast(buffer);
-        sends.addLast(peer.send(tag, buffer));
-    }
-
-    /** Waits for the oldest tagged send; its buffer is free again. */
-    private void finishOldestSend() throws Exception {
-        sends.removeFirst().get();
-        freeBuffers.add(busyBuffers.removeFirst());
+    private void tagged(long tag, long first, long second) {
+        small.set(JAVA_LONG, 0, first);
+        small.set(JAVA_LONG, 8, second);
+        peer.sendCopy(tag, small);
     }
 
     @Override
