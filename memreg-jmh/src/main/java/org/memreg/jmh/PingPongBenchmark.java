@@ -130,39 +130,12 @@ public class PingPongBenchmark {
         long fromB = s.a.tagReceive(s.aIn.address(), 8, PONG, -1L, 0, s.info.address());
         long toB = s.b.tagReceive(s.bIn.address(), 8, PING, -1L, 0, s.info.address());
         s.aOut.set(ValueLayout.JAVA_LONG, 0, s.aIn.get(ValueLayout.JAVA_LONG, 0) + 1);
-        bareSend(s.a, s.aToB, s.aOut, PING);
-        bareWait(s.b, toB, s);
+        UcpLatencyFloor.send(s.a, s.aToB, s.aOut, 8, PING);
+        UcpLatencyFloor.await(s.b, toB, s.info);
         s.bOut.set(ValueLayout.JAVA_LONG, 0, s.bIn.get(ValueLayout.JAVA_LONG, 0));
-        bareSend(s.b, s.bToA, s.bOut, PONG);
-        bareWait(s.a, fromB, s);
+        UcpLatencyFloor.send(s.b, s.bToA, s.bOut, 8, PONG);
+        UcpLatencyFloor.await(s.a, fromB, s.info);
         return s.aIn.get(ValueLayout.JAVA_LONG, 0);
-    }
-
-    private static void bareSend(UcxWorker worker, long ep, MemorySegment data, long tag) {
-        long request = worker.tagSend(ep, data.address(), 8, tag, 0);
-        int status;
-        while ((status = Ucp.isRequest(request) ? Ucp.requestCheckStatus(request) : Ucp.status(request)) == Ucp.INPROGRESS) {
-            worker.progress();
-        }
-        if (Ucp.isRequest(request)) {
-            Ucp.requestFree(request);
-        }
-        check(status);
-    }
-
-    private static void bareWait(UcxWorker worker, long request, Bare s) {
-        int status;
-        while ((status = worker.testReceive(request, s.info.address())) == Ucp.INPROGRESS) {
-            worker.progress();
-        }
-        Ucp.requestFree(request);
-        check(status);
-    }
-
-    private static void check(int status) {
-        if (status != Ucp.OK) {
-            throw new IllegalStateException("UCX: " + Ucp.statusString(status));
-        }
     }
 
     @Benchmark

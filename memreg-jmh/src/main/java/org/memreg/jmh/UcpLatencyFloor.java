@@ -78,7 +78,8 @@ public final class UcpLatencyFloor {
         return info.get(ValueLayout.JAVA_LONG, 8);
     }
 
-    private static void await(UcxWorker worker, long request, MemorySegment info) {
+    /** Progresses {@code worker} until the receive {@code request} is done, then frees it; fails unless it succeeded. */
+    static void await(UcxWorker worker, long request, MemorySegment info) {
         int status;
         while ((status = worker.testReceive(request, info.address())) == Ucp.INPROGRESS) {
             worker.progress();
@@ -87,7 +88,8 @@ public final class UcpLatencyFloor {
         check(status);
     }
 
-    private static void send(UcxWorker worker, long ep, MemorySegment buffer, long length, long tag) {
+    /** Sends {@code length} bytes of {@code buffer} under {@code tag}, progressing {@code worker} until the send is done. */
+    static void send(UcxWorker worker, long ep, MemorySegment buffer, long length, long tag) {
         long request = worker.tagSend(ep, buffer.address(), length, tag, 0);
         if (Ucp.isRequest(request)) {
             int status;
