@@ -117,6 +117,14 @@ final class ChunkPipeline {
         }
     }
 
+    /** The node is closing: hands the requests of the chunks in flight back to UCX ({@link Op#release}). */
+    void release() {
+        for (Chunk chunk : inFlight) {
+            Op.free(chunk.request);
+            chunk.request = 0;
+        }
+    }
+
     /** True when no chunk is in flight. */
     boolean idle() {
         return inFlight.isEmpty();

@@ -75,4 +75,10 @@ final class ControlReceive extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         cancel(ctx);
     }
+
+    @Override
+    void release() {
+        free(request);
+        request = 0;
+    }
 }

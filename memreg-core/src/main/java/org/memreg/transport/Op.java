@@ -36,6 +36,21 @@ abstract class Op {
     abstract void abort(TransportContext ctx, TransportException cause);
 
     /**
+     * The node is closing and this operation has not finished: hands every UCX request it still
+     * holds back to UCX, which finishes each on its own. A request the node never freed makes
+     * UCX 1.13 abort the process when the worker is destroyed (an endpoint's close that waited
+     * for a peer which did not answer) or leak it.
+     */
+    abstract void release();
+
+    /** Frees {@code request} if it is one (a status pointer is not): UCX's, even while it runs. */
+    static void free(long request) {
+        if (Ucp.isRequest(request)) {
+            Ucp.requestFree(request);
+        }
+    }
+
+    /**
      * The status of a request returned by a UCX operation, freeing it once complete: INPROGRESS
      * while it runs, else OK or its error. Status pointers that were immediate results pass through.
      */

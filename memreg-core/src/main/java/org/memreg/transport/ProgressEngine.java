@@ -408,13 +408,19 @@ final class ProgressEngine {
         }
     }
 
-    /** Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them, drops them. */
+    /**
+     * Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them,
+     * hands back to UCX the requests of those that did not finish, and drops them.
+     */
     void abortAll(TransportException closing) {
         for (Op op : ops) {
             op.abort(ctx, closing);
         }
         for (int i = 0; i < 100 && !ops.isEmpty(); i++) {
             progressLocked(true);
+        }
+        for (Op op : ops) { // still waiting for a peer: their requests go back to UCX before the worker goes
+            op.release();
         }
         ops.clear();
         outstanding.set(0);

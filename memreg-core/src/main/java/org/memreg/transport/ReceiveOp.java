@@ -179,4 +179,15 @@ final class ReceiveOp extends Op {
         future.completeExceptionally(cause);
         cancelAll(ctx);
     }
+
+    @Override
+    void release() {
+        if (!matched) {
+            free(request);
+            request = 0;
+        }
+        if (chunks != null) {
+            chunks.release();
+        }
+    }
 }

@@ -121,4 +121,13 @@ final class RendezvousSendOp extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         fail(cause);
     }
+
+    @Override
+    void release() {
+        if (!headerDone) {
+            free(headerRequest);
+            headerRequest = 0;
+        }
+        chunks.release();
+    }
 }

@@ -50,4 +50,10 @@ final class RmaOp extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         future.completeExceptionally(cause);
     }
+
+    @Override
+    void release() {
+        free(request);
+        request = 0;
+    }
 }

@@ -73,4 +73,10 @@ final class SendOp extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         future.completeExceptionally(cause);
     }
+
+    @Override
+    void release() {
+        free(request);
+        request = 0;
+    }
 }

@@ -1,0 +1,36 @@
+package org.memreg.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.memreg.testkit.ChildJvm;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A node closes while UCX still waits on its peer (a rendezvous the peer never received; an
+ * endpoint's close the peer never answered): the process lives, the send fails with a clear
+ * error, and the peer still serves others. UCX 1.13 aborted the process (an assertion in
+ * {@code ucp_worker_destroy}) when the node left the unfinished requests unfreed. In a child JVM,
+ * so that an abort fails this test rather than the suite.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class NodeCloseTest {
+    @ParameterizedTest(name = "progressThread={0} {1}")
+    @CsvSource({"false, unreceived", "true, unreceived", "false, putEcho"})
+    void shouldCloseWhileThePeerLeavesUcxWaitingAndLive(boolean progressThread, String scenario)
+            throws Exception {
+        UcxTestSupport.assumeUcx();
+        ChildJvm child = ChildJvm.run(List.of(), UnansweredCloseChild.class, String.valueOf(progressThread), scenario);
+        assertEquals("true", child.text("closed"), "the process outlived both nodes' close");
+        assertEquals("true", child.text("served"), "the server still serves a new peer");
+        if (scenario.equals("unreceived")) {
+            String failure = child.text("sendFailure");
+            assertTrue(failure.contains("closing"), "the unreceived send fails as the node closes: " + failure);
+        }
+    }
+}
