@@ -30,7 +30,13 @@ import org.memreg.util.Closing;
  * drives it with {@link #progress()} (a benchmark loop, an event loop) or by waiting.
  *
  * <p><b>Threading.</b> All UCX calls happen under one lock (the worker is
- * {@code UCS_THREAD_MODE_SERIALIZED}); any thread may send, receive, put and get.
+ * {@code UCS_THREAD_MODE_SERIALIZED}); any thread may send, receive, put and get. A future's
+ * completion stages ({@code thenApply}, {@code whenComplete} and the like, not the async ones)
+ * run inside the progress round that completed it, on the thread that ran the round, holding
+ * the lock: they may send, receive, put and get, but waiting there for another of the node's
+ * futures ({@code get}, {@code join}, {@link #await}), {@link #progress()} and {@link #close()}
+ * throw {@link IllegalStateException} ({@link #await} a {@link TransportException}), since
+ * nothing of the node can finish until the stage returns. Wait or close in an async stage.
  *
  * <p><b>Connections.</b> A client connects by host and port to a node's listener, which runs
  * memreg's own handshake over plain TCP ({@link Handshake}: version and error mode must agree; with
@@ -269,6 +275,8 @@ public final class Node implements AutoCloseable {
     /**
      * Progresses UCX once and completes what finished: for nodes without a progress thread.
      * Returns the number of UCX events progressed.
+     *
+     * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public int progress() {
         return ctx.engine.progress();
@@ -286,8 +294,17 @@ public final class Node implements AutoCloseable {
 
     // ---------------------------------------------------------------- closing
 
+    /**
+     * Closes the node (see the class comment); twice is harmless.
+     *
+     * @throws IllegalStateException when called inside the node's progress (a completion stage of
+     *     one of its futures): close it from another thread or an async stage
+     */
     @Override
     public void close() {
+        if (ctx.engine.insideProgress()) { // the round it runs in would go on with a destroyed worker
+            throw new IllegalStateException(ProgressEngine.insideProgressMessage("Node.close()"));
+        }
         if (listener != null) {
             listener.close(); // first: no new peer while the node goes
         }

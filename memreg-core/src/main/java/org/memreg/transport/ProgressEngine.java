@@ -189,8 +189,27 @@ final class ProgressEngine {
         }
     }
 
+    /**
+     * True when this thread holds the node's lock: it runs a progress round (a completion stage
+     * of one of the node's futures runs inside it) or is inside the node's own code. Then no
+     * other thread can progress the node, and this one must not start a round inside its own.
+     */
+    boolean insideProgress() {
+        return lock.isHeldByCurrentThread();
+    }
+
+    /** What a thread that may not wait or progress is told ({@link #insideProgress}). */
+    static String insideProgressMessage(String what) {
+        return what + " inside the node's progress (this thread runs it: a completion stage of one of the node's"
+                + " futures runs inside it), where nothing of the node can finish: do it from another thread, for"
+                + " example in an async stage (thenRunAsync)";
+    }
+
     /** The node's {@code progress()}: progresses once unless the node is closed. */
     int progress() {
+        if (insideProgress()) {
+            throw new IllegalStateException(insideProgressMessage("Node.progress()"));
+        }
         lock.lock();
         try {
             return ctx.closed ? 0 : progressLocked(false);
@@ -377,6 +396,9 @@ final class ProgressEngine {
      */
     <T> T await(CompletableFuture<T> future, long nanos, Endpoint endpoint) {
         int outcome = waiters.await(future, true, System.nanoTime() + nanos, true, endpoint);
+        if (outcome == Waiters.INSIDE_PROGRESS && !future.isDone()) {
+            throw new TransportException(insideProgressMessage("a wait"), Ucp.ERR_BUSY);
+        }
         try {
             if (outcome == Waiters.INTERRUPTED) {
                 throw new InterruptedException();

@@ -11,7 +11,9 @@ import java.util.concurrent.locks.LockSupport;
  * ({@link #get()}, {@link #get(long, TimeUnit)}, {@link #join()}) make the waiting thread drive the
  * node's worker itself ({@link Waiters}) instead of sleeping until the progress thread completes
  * it: no hand-off between threads on the way from UCX to the waiter. Dependent stages
- * ({@code thenApply} and so on) are transport futures of the same node too.
+ * ({@code thenApply} and so on) are transport futures of the same node too. Waiting for one that
+ * is not done from inside the node's progress (a completion stage) throws
+ * {@link IllegalStateException}: nothing of the node can finish until that stage returns.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
@@ -26,19 +28,26 @@ final class TransportFuture<T> extends CompletableFuture<T> {
 
     @Override
     public T get() throws InterruptedException, ExecutionException {
-        if (!isDone() && waiters.await(this, false, 0, true, null) == Waiters.INTERRUPTED) {
-            throw new InterruptedException();
+        if (!isDone()) {
+            outcome(waiters.await(this, false, 0, true, null));
         }
         return super.get();
+    }
+
+    /** Throws for an interrupted wait, or one this thread may not make (inside the node's progress). */
+    private void outcome(int outcome) throws InterruptedException {
+        if (outcome == Waiters.INTERRUPTED) {
+            throw new InterruptedException();
+        }
+        if (outcome == Waiters.INSIDE_PROGRESS && !isDone()) {
+            throw new IllegalStateException(ProgressEngine.insideProgressMessage("waiting for a transport future"));
+        }
     }
 
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
         if (!isDone()) {
-            int outcome = waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null);
-            if (outcome == Waiters.INTERRUPTED) {
-                throw new InterruptedException();
-            }
+            outcome(waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null));
             if (!isDone()) {
                 throw new TimeoutException();
             }
@@ -48,8 +57,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
 
     @Override
     public T join() {
-        if (!isDone()) {
-            waiters.await(this, false, 0, false, null);
+        if (!isDone() && waiters.await(this, false, 0, false, null) == Waiters.INSIDE_PROGRESS && !isDone()) {
+            throw new IllegalStateException(ProgressEngine.insideProgressMessage("waiting for a transport future"));
         }
         return super.join();
     }

@@ -34,6 +34,8 @@ final class Waiters {
     static final int INTERRUPTED = 2;
     static final int FAILED = 3;
     private static final int IDLE = 4;
+    /** The waiting thread runs the node's progress (a completion stage): nothing can complete the future. */
+    static final int INSIDE_PROGRESS = 5;
     /** Longest park of a waiter between checks of its deadline (completion and hand-off unpark it sooner). */
     private static final long PARK_NANOS = 1_000_000;
     /** Longest driver spin, in wait spins. */
@@ -87,12 +89,17 @@ final class Waiters {
     /**
      * Waits until {@code future} is done, driving the worker when it may: {@link #DONE}, or
      * {@link #TIMED_OUT} (only when {@code timed}, at {@code deadline}), {@link #INTERRUPTED} (only
-     * when {@code interruptible}; the flag is cleared), {@link #FAILED} ({@code endpoint} failed).
+     * when {@code interruptible}; the flag is cleared), {@link #FAILED} ({@code endpoint} failed),
+     * {@link #INSIDE_PROGRESS} at once when this thread runs the node's progress (see
+     * {@link ProgressEngine#insideProgress}).
      * An uninterruptible wait keeps the interrupt flag.
      */
     int await(CompletableFuture<?> future, boolean timed, long deadline, boolean interruptible, Endpoint endpoint) {
+        if (engine.insideProgress()) {
+            return INSIDE_PROGRESS; // it would progress inside its own round, or wait for a lock it holds
+        }
         Thread me = Thread.currentThread();
-        // A thread inside progress (a completion handler) cannot drive; neither does anyone when spinning is off.
+        // The progress thread does not drive as a waiter; neither does anyone when spinning is off.
         boolean idled = engine.hasThread() && (spinNanos == 0 || idle || engine.cannotDrive(me));
         boolean queued = false;
         boolean interrupted = false; // an uninterruptible wait clears the flag (else park returns at once) and restores it

@@ -1,0 +1,92 @@
+package org.memreg.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A completion stage runs inside the node's progress, on the thread that progresses it (the
+ * progress thread, or a waiter that drives): there nothing of the node can finish. A stage that
+ * waits for another of the node's futures ({@code get}, timed {@code get}, {@code join},
+ * {@code Node.await}), progresses the node or closes it must fail at once with a clear error, and
+ * the node must serve on. Before, such a stage hung the progress thread for good, or the nested
+ * progress round threw IndexOutOfBoundsException out of the caller's {@code progress()}.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class InsideProgressTest {
+    @ParameterizedTest(name = "progressThread={0}")
+    @ValueSource(booleans = {true, false})
+    void aStageThatWaitsProgressesOrClosesShouldFailClearlyAndTheNodeServeOn(boolean progressThread)
+            throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node server = GoodPeer.loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node client = GoodPeer.loopback("client").progressThread(progressThread).build();
+             Arena arena = Arena.ofShared()) {
+            Endpoint toServer = client.connect("127.0.0.1", server.port());
+            Endpoint toClient = accepted(server);
+            MemorySegment first = arena.allocate(64);
+            MemorySegment second = arena.allocate(64);
+            CompletableFuture<Long> trigger = client.receive(1, first);
+            CompletableFuture<Long> later = client.receive(2, second);
+            Map<String, CompletableFuture<?>> stages = new LinkedHashMap<>();
+            stages.put("get", trigger.thenApply(n -> {
+                try {
+                    return later.get();
+                } catch (InterruptedException | ExecutionException e) {
+                    throw new AssertionError(e);
+                }
+            }));
+            stages.put("timed get", trigger.thenApply(n -> {
+                try {
+                    return later.get(1, TimeUnit.SECONDS);
+                } catch (InterruptedException | ExecutionException | TimeoutException e) {
+                    throw new AssertionError("not a timeout: the wait must fail at once", e);
+                }
+            }));
+            stages.put("join", trigger.thenApply(n -> later.join()));
+            stages.put("Node.await", trigger.thenApply(n -> client.await(later)));
+            stages.put("Node.progress", trigger.thenApply(n -> client.progress()));
+            stages.put("Node.close", trigger.thenRun(client::close));
+
+            MemorySegment message = arena.allocate(8);
+            toClient.send(1, message).get(20, TimeUnit.SECONDS);
+            assertEquals(8, trigger.get(20, TimeUnit.SECONDS));
+            for (Map.Entry<String, CompletableFuture<?>> stage : stages.entrySet()) {
+                Throwable failure = assertThrows(ExecutionException.class,
+                        () -> stage.getValue().get(20, TimeUnit.SECONDS), stage.getKey()).getCause();
+                Class<? extends Throwable> expected = stage.getKey().equals("Node.await")
+                        ? TransportException.class : IllegalStateException.class;
+                assertInstanceOf(expected, failure, stage.getKey() + ": " + failure);
+                assertTrue(failure.getMessage().contains("inside the node's progress"), failure.getMessage());
+            }
+            toClient.send(2, message).get(20, TimeUnit.SECONDS);
+            assertEquals(8, later.get(20, TimeUnit.SECONDS), "the node receives on, open");
+            CompletableFuture<Long> atServer = server.receive(3, first);
+            toServer.send(3, message).get(20, TimeUnit.SECONDS);
+            assertEquals(8, atServer.get(20, TimeUnit.SECONDS), "and sends");
+        }
+    }
+
+    private static Endpoint accepted(Node server) {
+        Endpoint endpoint;
+        while ((endpoint = server.accepted()) == null) {
+            Thread.onSpinWait();
+        }
+        return endpoint;
+    }
+}
