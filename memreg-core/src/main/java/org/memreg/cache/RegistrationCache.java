@@ -146,10 +146,19 @@ public final class RegistrationCache implements AutoCloseable {
         }
     }
 
-    /** {@link #acquire(long, long, Access)} for a native segment's range. */
+    /**
+     * {@link #acquire(long, long, Access)} for a native segment's range.
+     *
+     * @throws IllegalArgumentException when the segment is not native, or is read-only and
+     *     {@code access} grants writing
+     */
     public Registration acquire(MemorySegment segment, Access access) {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("only native (off-heap) memory can be registered: " + segment);
+        }
+        if (segment.isReadOnly() && (access.localWrite() || access.remoteWrite())) {
+            throw new IllegalArgumentException("a read-only segment cannot be registered for writing (" + access
+                    + "): " + segment);
         }
         return acquire(segment.address(), segment.byteSize(), access);
     }

@@ -23,11 +23,15 @@ public final class FirstTouch {
      * stay where they are.
      *
      * @return the parts, in address order
-     * @throws IllegalArgumentException when there are more nodes than pages, or none
+     * @throws IllegalArgumentException when there are more nodes than pages, or none, or the
+     *     segment is read-only (a touch writes)
      * @throws java.util.NoSuchElementException when a node does not exist
      */
     public static List<Part> spread(PagePlacement placement, MemorySegment buffer, int... nodes)
             throws InterruptedException {
+        if (buffer.isReadOnly()) { // a touch is a write: into memory mapped read-only, a SIGSEGV
+            throw new IllegalArgumentException("first touch writes every page, and the segment is read-only: " + buffer);
+        }
         long pageSize = placement.pageSize();
         long start = buffer.address() - Long.remainderUnsigned(buffer.address(), pageSize);
         long pages = Math.ceilDiv(buffer.address() + buffer.byteSize() - start, pageSize);

@@ -160,7 +160,7 @@ public final class OdpMapping implements AutoCloseable {
         rma(true, offset, source, whileHeld);
     }
 
-    /** Reads the region at {@code offset} into {@code target} (native). */
+    /** Reads the region at {@code offset} into {@code target} (native, writable). */
     public void get(long offset, MemorySegment target) {
         rma(false, offset, target, null);
     }
@@ -173,6 +173,9 @@ public final class OdpMapping implements AutoCloseable {
     private void rma(boolean put, long offset, MemorySegment buffer, Runnable whileHeld) {
         if (closing) {
             throw new IllegalStateException("ODP mapping of region " + Integer.toHexString(region) + " is closed");
+        }
+        if (!put && buffer.isReadOnly()) {
+            throw new IllegalArgumentException("a get writes into its target, which is read-only: " + buffer);
         }
         long length = buffer.byteSize();
         if (offset < 0 || length <= 0 || offset + length > (long) table.pages() * pageSize) {

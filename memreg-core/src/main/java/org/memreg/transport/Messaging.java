@@ -104,6 +104,7 @@ final class Messaging {
     CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         Tags.checkUserTag(tag);
         checkNative(buffer);
+        checkWritable(buffer, "a receive");
         CompletableFuture<Long> future = ctx.engine.newFuture();
         lock.lock();
         try {
@@ -124,6 +125,16 @@ final class Messaging {
     private static void checkNative(MemorySegment segment) {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("only native (off-heap) segments can be sent or received");
+        }
+    }
+
+    /**
+     * UCX writes through the address, past Java's read-only view: into memory mapped read-only
+     * that was a SIGSEGV in UCX's copy, and the JVM died.
+     */
+    static void checkWritable(MemorySegment segment, String what) {
+        if (segment.isReadOnly()) {
+            throw new IllegalArgumentException(what + " writes into its segment, which is read-only: " + segment);
         }
     }
 

@@ -242,9 +242,13 @@ public final class Node implements AutoCloseable {
     }
 
     /**
-     * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native).
-     * The future completes with the message's length, or fails when it does not fit, its sender
-     * fails or the rendezvous times out; cancelling the future withdraws a receive not yet matched.
+     * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
+     * writable). The future completes with the message's length, or fails when it does not fit,
+     * its sender fails or the rendezvous times out; cancelling the future withdraws a receive not
+     * yet matched.
+     *
+     * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
+     *     is read-only
      */
     public CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         return messaging.receive(tag, buffer);
@@ -267,6 +271,9 @@ public final class Node implements AutoCloseable {
      * memory through cross-memory attach or UCX's emulation rather than a shared segment, so RMA
      * is slower than into an {@link #allocateWindow allocated} window; use it where the memory must
      * be of a kind memreg chooses (for instance one userfaultfd can watch).
+     *
+     * @throws IllegalArgumentException when the memory is not native whole pages, or is read-only
+     *     and {@code access} lets peers write
      */
     public Window registerWindow(MemorySegment memory, Access access) {
         return windows.register(memory, access);

@@ -45,7 +45,7 @@ public final class RemoteWindow {
         return endpoint.rma(this, true, offset, source);
     }
 
-    /** Reads the window at {@code offset} into {@code target} (native). */
+    /** Reads the window at {@code offset} into {@code target} (native, writable). */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
         return endpoint.rma(this, false, offset, target);
     }

@@ -112,6 +112,9 @@ final class Windows {
         if (!memory.isNative() || memory.byteSize() <= 0) {
             throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
         }
+        if (access.remoteWrite()) {
+            Messaging.checkWritable(memory, "a window peers may write");
+        }
         long page = SysConf.pageSize();
         if (memory.address() % page != 0 || memory.byteSize() % page != 0) {
             // UCX maps whole pages: a window over part of a page would let peers reach its neighbours
@@ -416,6 +419,11 @@ final class Windows {
         WindowKey key = window.key;
         if (!local.isNative()) {
             future.completeExceptionally(new IllegalArgumentException("only native segments: " + what));
+            return future;
+        }
+        if (!put && local.isReadOnly()) {
+            future.completeExceptionally(new IllegalArgumentException("a get writes into its target, which is"
+                    + " read-only: " + what));
             return future;
         }
         if (offset < 0 || local.byteSize() > key.length() - offset || offset > key.length()) {

@@ -417,6 +417,23 @@ class RegistrationCacheTest {
         }
     }
 
+    /** A registration for writing of a read-only segment is refused; for reading it is fine. */
+    @Test
+    void shouldRefuseAReadOnlySegmentForWriting() {
+        try (Arena arena = Arena.ofConfined()) {
+            var readOnly = arena.allocate(PAGE, PAGE).asReadOnly();
+            for (Access access : new Access[] {Access.LOCAL_WRITE, Access.REMOTE_WRITE, Access.ALL}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cache.acquire(readOnly, access), access.toString());
+                assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+            }
+            assertEquals(0, device.registerCalls, "nothing registered for the refused ones");
+            try (Registration reg = cache.acquire(readOnly, Access.REMOTE_READ)) {
+                assertEquals(readOnly.address(), reg.address());
+            }
+        }
+    }
+
     @Test
     void shouldValidateSettings() {
         assertThrows(IllegalArgumentException.class, () -> RegistrationCache.builder(device).maxBytes(100).build());

@@ -104,4 +104,13 @@ class LinuxPlacementTest {
         assertEquals(PAGES, placement.query(address, PAGES * PAGE).summary().onNode(0));
         assertThrows(NoSuchElementException.class, () -> placement.bind(address, PAGE, NodeSet.of(9), true));
     }
+
+    /** A touch writes every page: into memory mapped read-only that killed the JVM (SIGSEGV). */
+    @Test
+    void shouldRefuseToFirstTouchAReadOnlySegment() throws Exception {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FirstTouch.spread(placement, memory.asReadOnly(), 0));
+        assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+        assertEquals(PAGES, placement.query(address, PAGES * PAGE).summary().notPresent(), "nothing touched");
+    }
 }

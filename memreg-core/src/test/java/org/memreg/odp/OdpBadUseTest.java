@@ -72,6 +72,10 @@ class OdpBadUseTest {
             data.set(JAVA_LONG, 0, 7);
             mapping.put(0, data);
             assertEquals(7, region.segment().get(JAVA_LONG, 0));
+            IllegalArgumentException readOnly = assertThrows(IllegalArgumentException.class,
+                    () -> mapping.get(0, data.asReadOnly()));
+            assertTrue(readOnly.getMessage().contains("read-only"), readOnly.getMessage());
+            mapping.put(0, data.asReadOnly()); // a put only reads its source
             mapping.close();
             data.set(JAVA_LONG, 0, 8);
             assertThrows(IllegalStateException.class, () -> mapping.put(0, data));

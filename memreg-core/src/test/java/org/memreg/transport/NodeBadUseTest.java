@@ -10,7 +10,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -98,6 +104,45 @@ class NodeBadUseTest {
         assertInstanceOf(TransportException.class, e);
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         assertThrows(TransportException.class, () -> endpoint.attach(server.allocateWindow(4096, Access.ALL).key()));
+    }
+
+    /**
+     * UCX writes through the address, past Java's read-only view: a receive into a file mapped
+     * read-only was a SIGSEGV in UCX's copy once a message came, and the JVM died. Each way of
+     * writing into a read-only segment is refused before anything is posted, and the node serves on.
+     */
+    @Test
+    void shouldRefuseToWriteIntoAReadOnlySegment() throws Exception {
+        Path file = Files.createTempFile("memreg-read-only", ".bin");
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            channel.write(ByteBuffer.allocate(8192));
+        }
+        MemorySegment mapped;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, 8192, arena);
+        } finally {
+            Files.delete(file);
+        }
+        MemorySegment view = arena.allocate(8192, 4096).asReadOnly();
+        for (MemorySegment readOnly : List.of(mapped, view)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> server.receive(5, readOnly));
+            assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+        }
+        Window window = server.allocateWindow(64 << 10, Access.ALL);
+        RemoteWindow remote = endpoint.attach(window.key());
+        Throwable get = failure(remote.get(0, view));
+        assertInstanceOf(IllegalArgumentException.class, get);
+        assertTrue(get.getMessage().contains("read-only"), get.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> server.registerWindow(view, Access.REMOTE_WRITE));
+        server.registerWindow(view, Access.REMOTE_READ).close(); // peers may read it: that is allowed
+        MemorySegment message = arena.allocate(8, 8);
+        message.set(ValueLayout.JAVA_LONG, 0, 77);
+        MemorySegment into = arena.allocate(8, 8);
+        CompletableFuture<Long> got = server.receive(5, into);
+        endpoint.send(5, message).get(10, TimeUnit.SECONDS);
+        assertEquals(8, got.get(10, TimeUnit.SECONDS), "tag 5 has no receive left over from the refused ones");
+        assertEquals(77, into.get(ValueLayout.JAVA_LONG, 0));
+        GoodPeer.assertServed(server, b -> b);
     }
 
     @Test
