@@ -76,8 +76,10 @@ public final class Endpoint implements AutoCloseable {
      * future. If UCX cannot take it at once, this waits (progressing the worker) up to the node's
      * timeout; UCX sends messages above its own threshold ({@code UCX_RNDV_THRESH}, some KiB) by
      * its rendezvous, which waits for the peer's receive. The buffer may change as soon as this
-     * returns. For small messages on a latency path; {@link #send} never blocks, and is the one to
-     * use inside a completion stage of this node's futures, which may run where progress waits on it.
+     * returns. For small messages on a latency path. Inside a completion stage of this node's
+     * futures, which runs inside the node's progress where nothing can be waited for, it sends
+     * from a copy of its own instead of waiting (failures after it returned then go unreported,
+     * as for a message UCX took at once).
      *
      * @throws IllegalArgumentException if {@code data} is larger than the eager size or not native
      * @throws TransportException if the endpoint is unusable, the send fails or times out

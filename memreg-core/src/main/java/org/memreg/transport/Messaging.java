@@ -74,6 +74,10 @@ final class Messaging {
             throw new IllegalArgumentException("sendCopy takes at most the eager size, " + chunking.eagerBytes()
                     + " bytes, not " + data.byteSize());
         }
+        if (ctx.engine.insideProgress()) {
+            sendFromCopy(endpoint, tag, data);
+            return;
+        }
         CompletableFuture<Long> pending = null;
         lock.lock();
         try {
@@ -98,6 +102,19 @@ final class Messaging {
             }
         }
         ctx.engine.await(pending, ctx.timeoutNanos, endpoint);
+    }
+
+    /**
+     * {@link #sendCopy} inside the node's progress (a completion stage), where it cannot wait for
+     * UCX: nothing of the node finishes before the stage returns. It sends from a copy of its own,
+     * which the send keeps until UCX is done with it, so the caller's buffer is free at once.
+     */
+    private void sendFromCopy(Endpoint endpoint, long tag, MemorySegment data) {
+        MemorySegment copy = Arena.ofAuto().allocate(Math.max(1, data.byteSize()), 8).asSlice(0, data.byteSize());
+        CompletableFuture<Long> sent = send(endpoint, tag, copy.copyFrom(data));
+        if (sent.isCompletedExceptionally() && sent.exceptionNow() instanceof TransportException e) {
+            throw e; // unusable endpoint, closed node: as sendCopy reports them
+        }
     }
 
     /** The node's {@code receive}. */

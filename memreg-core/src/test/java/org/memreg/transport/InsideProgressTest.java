@@ -25,7 +25,8 @@ import org.memreg.ucx.UcxTestSupport;
  * waits for another of the node's futures ({@code get}, timed {@code get}, {@code join},
  * {@code Node.await}), progresses the node or closes it must fail at once with a clear error, and
  * the node must serve on. Before, such a stage hung the progress thread for good, or the nested
- * progress round threw IndexOutOfBoundsException out of the caller's {@code progress()}.
+ * progress round threw IndexOutOfBoundsException out of the caller's {@code progress()}. A
+ * {@code sendCopy} that UCX cannot take at once sends from a copy there instead of waiting.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class InsideProgressTest {
@@ -35,7 +36,8 @@ class InsideProgressTest {
             throws Exception {
         UcxTestSupport.assumeUcx();
         try (Node server = GoodPeer.loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             Node client = GoodPeer.loopback("client").progressThread(progressThread).build();
+             // 16 KiB over UCX's rendezvous: a sendCopy that UCX cannot take at once
+             Node client = GoodPeer.loopback("client").progressThread(progressThread).ucx("RNDV_THRESH", "1024").build();
              Arena arena = Arena.ofShared()) {
             Endpoint toServer = client.connect("127.0.0.1", server.port());
             Endpoint toClient = accepted(server);
@@ -62,6 +64,9 @@ class InsideProgressTest {
             stages.put("Node.await", trigger.thenApply(n -> client.await(later)));
             stages.put("Node.progress", trigger.thenApply(n -> client.progress()));
             stages.put("Node.close", trigger.thenRun(client::close));
+            MemorySegment big = arena.allocate(16 << 10);
+            big.fill((byte) 0x5a);
+            CompletableFuture<Void> copied = trigger.thenRun(() -> toServer.sendCopy(4, big));
 
             MemorySegment message = arena.allocate(8);
             toClient.send(1, message).get(20, TimeUnit.SECONDS);
@@ -74,6 +79,16 @@ class InsideProgressTest {
                 assertInstanceOf(expected, failure, stage.getKey() + ": " + failure);
                 assertTrue(failure.getMessage().contains("inside the node's progress"), failure.getMessage());
             }
+            copied.get(20, TimeUnit.SECONDS); // sendCopy inside the stage did not wait: it sent from a copy
+            big.fill((byte) 0); // the caller's buffer is free once sendCopy returned
+            MemorySegment bigIn = arena.allocate(16 << 10);
+            CompletableFuture<Long> bigReceived = server.receive(4, bigIn);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!progressThread && !bigReceived.isDone() && System.nanoTime() < deadline) {
+                client.progress(); // UCX's rendezvous needs the sender too, and nothing else drives it
+            }
+            assertEquals(16 << 10, bigReceived.get(20, TimeUnit.SECONDS));
+            assertEquals(-1, bigIn.mismatch(arena.allocate(16 << 10).fill((byte) 0x5a)), "the copy's bytes arrived");
             toClient.send(2, message).get(20, TimeUnit.SECONDS);
             assertEquals(8, later.get(20, TimeUnit.SECONDS), "the node receives on, open");
             CompletableFuture<Long> atServer = server.receive(3, first);
