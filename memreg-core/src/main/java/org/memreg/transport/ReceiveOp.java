@@ -89,12 +89,18 @@ final class ReceiveOp extends Op {
             future.complete(length);
             return true;
         }
+        if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 24 bytes
+            return malformed(length + " bytes, not " + RendezvousSendOp.HEADER_BYTES);
+        }
         // The user's segment may be confined to the thread that called receive; this may be the
         // progress thread, so the header is read through a view of the address alone.
         MemorySegment header = headerView(buffer.address());
         long total = header.get(JAVA_LONG, 0);
         chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
         sender = header.get(JAVA_LONG, 16);
+        if (total <= 0) { // no memreg sender sends that: a forged or damaged header, and no chunk follows it
+            return malformed(String.format("from node %016x, length %d", sender, total));
+        }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         chunks = new ChunkPipeline(messaging.chunking, buffer.address(), total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> ctx.worker.tagReceive(bytes == 0 ? info.address() : chunk, bytes,
@@ -109,7 +115,15 @@ final class ReceiveOp extends Op {
         return pollChunks(ctx);
     }
 
-    @SuppressWarnings("restricted") // the user's buffer holds at least the header (UCX checked the length)
+    /** A rendezvous header no memreg sender sends: the receive fails, and nothing else of it follows. */
+    private boolean malformed(String what) {
+        messaging.giveInfo(info);
+        future.completeExceptionally(new TransportException("malformed rendezvous header: " + what,
+                Ucp.ERR_INVALID_PARAM));
+        return true;
+    }
+
+    @SuppressWarnings("restricted") // the header arrived whole into the user's buffer (its length was checked)
     private static MemorySegment headerView(long address) {
         return MemorySegment.ofAddress(address).reinterpret(RendezvousSendOp.HEADER_BYTES);
     }
