@@ -226,8 +226,10 @@ public final class Node implements AutoCloseable {
      *
      * @throws TransportException when nothing answers within the connect timeout (unknown peer),
      *     the peer refuses, or UCX cannot reach it
+     * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(String host, int port) {
+        outsideProgress("Node.connect()");
         return connections.connect(host, port);
     }
 
@@ -236,9 +238,18 @@ public final class Node implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the bytes are not a memreg node address or are damaged
      * @throws TransportException when the node uses another version or error mode, or does not answer
+     * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(byte[] workerAddress) {
+        outsideProgress("Node.connect()");
         return connections.connect(workerAddress);
+    }
+
+    /** Refuses what must wait for the node's progress when this thread runs it (a completion stage). */
+    private void outsideProgress(String what) {
+        if (ctx.engine.insideProgress()) {
+            throw new IllegalStateException(ProgressEngine.insideProgressMessage(what));
+        }
     }
 
     /**
@@ -309,9 +320,7 @@ public final class Node implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (ctx.engine.insideProgress()) { // the round it runs in would go on with a destroyed worker
-            throw new IllegalStateException(ProgressEngine.insideProgressMessage("Node.close()"));
-        }
+        outsideProgress("Node.close()"); // the round it runs in would go on with a destroyed worker
         if (listener != null) {
             listener.close(); // first: no new peer while the node goes
         }

@@ -23,8 +23,8 @@ import org.memreg.ucx.UcxTestSupport;
  * A completion stage runs inside the node's progress, on the thread that progresses it (the
  * progress thread, or a waiter that drives): there nothing of the node can finish. A stage that
  * waits for another of the node's futures ({@code get}, timed {@code get}, {@code join},
- * {@code Node.await}), progresses the node or closes it must fail at once with a clear error, and
- * the node must serve on. Before, such a stage hung the progress thread for good, or the nested
+ * {@code Node.await}), progresses the node, connects or closes it must fail at once with a clear
+ * error, and the node must serve on. Before, such a stage hung the progress thread for good, or the nested
  * progress round threw IndexOutOfBoundsException out of the caller's {@code progress()}. A
  * {@code sendCopy} that UCX cannot take at once sends from a copy there instead of waiting.
  */
@@ -64,6 +64,7 @@ class InsideProgressTest {
             stages.put("Node.await", trigger.thenApply(n -> client.await(later)));
             stages.put("Node.progress", trigger.thenApply(n -> client.progress()));
             stages.put("Node.close", trigger.thenRun(client::close));
+            stages.put("Node.connect", trigger.thenApply(n -> client.connect("127.0.0.1", server.port())));
             MemorySegment big = arena.allocate(16 << 10);
             big.fill((byte) 0x5a);
             CompletableFuture<Void> copied = trigger.thenRun(() -> toServer.sendCopy(4, big));
