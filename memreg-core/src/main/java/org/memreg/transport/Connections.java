@@ -29,16 +29,26 @@ import org.memreg.ucx.UcxWorker;
  * UCX endpoint and by peer id, failed peers, and closing endpoints. Kept apart from the node so
  * that the exchange's two sides and the registry they fill read together.
  *
- * <p>The UCX hello carries the sender's node id, a nonce, the handshake version, its error mode
- * and its UCX address, and with a secret a proof over all of them: the receiver creates an
- * endpoint to that address only when version and mode match and the proof checks out.
+ * <p>The UCX hello carries the sender's node id, a nonce, the handshake version, its error mode,
+ * its token for the receiver (below) and its UCX address, and with a secret a proof over all of
+ * them: the receiver creates an endpoint to that address only when version and mode match and
+ * the proof checks out.
+ *
+ * <p><b>Tokens.</b> UCX does not say which peer a tagged message came from, and a control message
+ * names its sender in its payload: any peer that knew two node ids could speak for one to the
+ * other (a forged bye closed that connection; a forged revoke made the node refuse a window for
+ * good). So each node picks, per peer, a random token that peer must show on the control messages
+ * it sends (ack, bye, revoke, describe), and tells it only to that peer: in its hello, or in its
+ * reply to the peer's hello. A node id is one node's for its lifetime, so a peer's tokens are
+ * fixed at first contact; a later hello for the same id (a second connection, or a forgery)
+ * changes nothing.
  *
  * <p>The registry is guarded by the node's lock; the control handlers and {@link
  * #endpointErrors()} run under it, inside progress.
  */
 final class Connections {
     /** Bytes of the UCX hello before the address. */
-    private static final int HELLO_FIXED = 24;
+    private static final int HELLO_FIXED = 32;
     private static final String HELLO_LABEL = "memreg-v1 ucx hello";
     /** Makes the public endpoint object for a UCX endpoint (the node's: an endpoint names its node). */
     @FunctionalInterface
@@ -60,6 +70,9 @@ final class Connections {
     private final Map<Long, Endpoint> byPeer = new HashMap<>();
     private final ArrayDeque<Endpoint> accepted = new ArrayDeque<>();
     private final Map<Long, TransportException> failedPeers = new HashMap<>();
+    /** Per peer id: {the token it must show us, the token we show it (0 until it told us)}. */
+    private final Map<Long, long[]> tokens = new HashMap<>();
+    private final Warnings forged = new Warnings("memreg node dropped control messages without the sender's token");
     private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
 
     Connections(TransportContext ctx, ErrorMode errorMode, Secret secret, long connectTimeoutNanos, byte[] ucxAddress,
@@ -122,7 +135,7 @@ final class Connections {
     /** Creates the UCX endpoint to {@code peer}, then hello, reply, ack. */
     private Endpoint connect(NodeAddress peer, String description) {
         long nonce = TransportContext.RANDOM.nextLong() & Tags.LOW48;
-        CompletableFuture<Long> reply = ctx.engine.newFuture();
+        CompletableFuture<long[]> reply = ctx.engine.newFuture();
         Endpoint endpoint;
         lock.lock();
         try {
@@ -136,27 +149,35 @@ final class Connections {
             endpoint = endpoints.make(ep, 0, description);
             byEp.put(ep, endpoint);
             ctx.engine.add(new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
-                    (tag, payload) -> reply.complete(payload.get(JAVA_LONG, 0))));
-            ctx.sendControl(endpoint, Tags.HELLO, hello(nonce));
+                    (tag, payload) -> reply.complete(new long[] {payload.get(JAVA_LONG, 0), payload.get(JAVA_LONG, 8)})));
+            ctx.sendControl(endpoint, Tags.HELLO, hello(nonce, tokensOf(peer.nodeId())[0]));
         } finally {
             ctx.unlockAndWake();
         }
-        long peerId;
+        long[] answer;
         try {
-            peerId = ctx.engine.await(reply, connectTimeoutNanos, endpoint);
+            answer = ctx.engine.await(reply, connectTimeoutNanos, endpoint);
         } catch (TransportException e) {
             close(endpoint);
             throw new TransportException("no memreg node answered at " + description + " within "
                     + TimeUnit.NANOSECONDS.toMillis(connectTimeoutNanos) + " ms (unknown peer?): "
                     + e.getMessage(), e.status());
         }
+        long peerId = answer[0];
+        if (peerId != peer.nodeId()) { // its tokens were made for the id it claimed
+            close(endpoint);
+            throw new TransportException(String.format("the node at the %s answered as node %016x", description, peerId),
+                    Ucp.ERR_INVALID_PARAM);
+        }
         lock.lock();
         try {
             endpoint.peerId = peerId;
             byPeer.put(peerId, endpoint);
-            MemorySegment ack = Arena.ofAuto().allocate(8, 8);
-            ack.set(JAVA_LONG, 0, ctx.nodeId);
-            ctx.sendControl(endpoint, Tags.ACK, ack);
+            long[] ours = tokensOf(peerId);
+            if (ours[1] == 0) {
+                ours[1] = answer[1];
+            }
+            ctx.sendControl(endpoint, Tags.ACK, signed(peerId));
             endpoint.ready = true;
         } finally {
             ctx.unlockAndWake();
@@ -164,7 +185,45 @@ final class Connections {
         return endpoint;
     }
 
-    private MemorySegment hello(long nonce) {
+    /**
+     * The tokens for {@code peer} (under the lock): made at first contact, ours at random; the
+     * one we show is 0 until the peer told us.
+     */
+    private long[] tokensOf(long peer) {
+        return tokens.computeIfAbsent(peer, id -> new long[] {TransportContext.RANDOM.nextLong() | 1, 0});
+    }
+
+    /** A control payload from us to {@code peer}: our node id and the token we show it (under the lock). */
+    MemorySegment signed(long peer, long... more) {
+        long[] ours = tokens.get(peer);
+        MemorySegment payload = Arena.ofAuto().allocate(16 + 8L * more.length, 8);
+        payload.set(JAVA_LONG, 0, ctx.nodeId);
+        payload.set(JAVA_LONG, 8, ours == null ? 0 : ours[1]);
+        for (int i = 0; i < more.length; i++) {
+            payload.set(JAVA_LONG, 16 + 8L * i, more[i]);
+        }
+        return payload;
+    }
+
+    /**
+     * True when {@code payload} (a node id, then a token) came from that node: it shows the token
+     * we gave it; else the message is dropped with a warning naming {@code what} (under the lock).
+     */
+    boolean fromSigner(MemorySegment payload, long bytes, String what) {
+        if (payload.byteSize() != bytes) {
+            forged.warn(what + " of " + payload.byteSize() + " bytes");
+            return false;
+        }
+        long peer = payload.get(JAVA_LONG, 0);
+        long[] ours = tokens.get(peer);
+        if (ours == null || ours[0] != payload.get(JAVA_LONG, 8)) {
+            forged.warn(String.format("%s in the name of node %016x", what, peer));
+            return false;
+        }
+        return true;
+    }
+
+    private MemorySegment hello(long nonce, long token) {
         byte[] address = ucxAddress;
         boolean proven = secret != null;
         MemorySegment hello = Arena.ofAuto().allocate(HELLO_FIXED + address.length + (proven ? Secret.PROOF_BYTES : 0), 8);
@@ -174,6 +233,7 @@ final class Connections {
         hello.set(JAVA_BYTE, 18, (byte) errorMode.ordinal());
         hello.set(JAVA_BYTE, 19, (byte) (proven ? 1 : 0));
         hello.set(JAVA_INT, 20, address.length);
+        hello.set(JAVA_LONG, 24, token);
         hello.asSlice(HELLO_FIXED, address.length).copyFrom(MemorySegment.ofArray(address));
         if (proven) {
             byte[] proof = secret.proof(HELLO_LABEL, hello.asSlice(0, HELLO_FIXED + address.length).toArray(JAVA_BYTE));
@@ -228,13 +288,19 @@ final class Connections {
                 return; // the client times out and says so
             }
         }
-        MemorySegment reply = Arena.ofAuto().allocate(8, 8);
+        long[] ours = tokens.get(peer);
+        if (ours == null) { // first contact: the hello's token is the one to show this peer from now on
+            ours = tokensOf(peer);
+            ours[1] = payload.get(JAVA_LONG, 24);
+        }
+        MemorySegment reply = Arena.ofAuto().allocate(16, 8);
         reply.set(JAVA_LONG, 0, ctx.nodeId);
+        reply.set(JAVA_LONG, 8, ours[0]);
         ctx.sendControl(endpoint, Tags.REPLY | nonce, reply);
     }
 
     void onAck(long tag, MemorySegment payload) {
-        Endpoint endpoint = byPeer.get(payload.get(JAVA_LONG, 0));
+        Endpoint endpoint = fromSigner(payload, 16, "an ack") ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;
         if (endpoint != null) {
             endpoint.ready = true;
         }
@@ -254,7 +320,7 @@ final class Connections {
 
     /** Control handler (under the lock, inside progress): a peer closed its endpoint to us. */
     void onBye(long tag, MemorySegment payload) {
-        Endpoint endpoint = payload.byteSize() == 8 ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;
+        Endpoint endpoint = fromSigner(payload, 16, "a bye") ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;
         if (endpoint != null) {
             fail(endpoint, new TransportException(String.format("peer node %016x (%s) closed the connection",
                     endpoint.peerId, endpoint.description), Ucp.ERR_CONNECTION_RESET));
@@ -314,9 +380,7 @@ final class Connections {
                 byPeer.remove(endpoint.peerId);
             }
             if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
-                MemorySegment bye = Arena.ofAuto().allocate(8, 8);
-                bye.set(JAVA_LONG, 0, ctx.nodeId);
-                ctx.sendControl(endpoint, Tags.BYE, bye);
+                ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
             }
             request = worker.closeEndpoint(endpoint.ep, errorMode == ErrorMode.PEER);
         } finally {

@@ -41,14 +41,16 @@ final class Tags {
     static final long UNASKED_MASK = 0xFFL << 56 | 0x80L << 48;
     static final long HELLO = CTRL | 0x81L << 48;
     static final long REPLY = CTRL | 0x02L << 48;
+    /** The connecting side confirms: payload its node id, its token ({@link Connections}). */
     static final long ACK = CTRL | 0x83L << 48;
+    /** An owner revoked a window generation: payload its node id, token, window id, generation, ack id. */
     static final long REVOKE = CTRL | 0x84L << 48;
     static final long REVOKE_ACK = CTRL | 0x05L << 48;
     /** A receiver refuses a rendezvous message (its buffer is too small): payload message id, buffer size. */
     static final long REFUSE = CTRL | 0x86L << 48;
-    /** A peer asks about a window key: payload its node id, request id, window id, generation. */
+    /** A peer asks about a window key: payload its node id, token, request id, window id, generation. */
     static final long DESCRIBE = CTRL | 0x87L << 48;
-    /** A peer closed its endpoint to us: payload its node id. */
+    /** A peer closed its endpoint to us: payload its node id, token. */
     static final long BYE = CTRL | 0x88L << 48;
     /** The owner's answer to {@link #DESCRIBE}, under the request id: a {@link Description}. */
     static final long DESCRIPTION = CTRL | 0x08L << 48;

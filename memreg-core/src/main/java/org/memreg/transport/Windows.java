@@ -58,7 +58,6 @@ final class Windows {
     private final Map<Long, Window> windows = new HashMap<>();
     /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
     private final Map<List<Long>, Long> revoked = new HashMap<>();
-    private long nextRevokeId;
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
     private final Warnings badRequests = new Warnings("memreg node dropped window requests");
@@ -191,23 +190,19 @@ final class Windows {
             if (ctx.closed) {
                 return;
             }
-            long revokeId = ++nextRevokeId & Tags.LOW48;
             for (Endpoint endpoint : connections.endpoints()) {
                 if (!endpoint.isUsable() || endpoint.peerId == 0) {
                     continue;
                 }
+                // Each peer its own, random: a peer must not answer for another (the tag is all that matches)
+                long revokeId = TransportContext.RANDOM.nextLong() & Tags.LOW48;
                 CompletableFuture<Long> ack = ctx.engine.newFuture();
                 ControlReceive receive = new ControlReceive(ctx, Tags.REVOKE_ACK | revokeId, Tags.EXACT, false,
                         (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
                 ctx.engine.add(receive);
                 receives.add(receive);
                 acks.add(ack);
-                MemorySegment message = Arena.ofAuto().allocate(32, 8);
-                message.set(JAVA_LONG, 0, ctx.nodeId);
-                message.set(JAVA_LONG, 8, windowId);
-                message.set(JAVA_LONG, 16, generation);
-                message.set(JAVA_LONG, 24, revokeId);
-                ctx.sendControl(endpoint, Tags.REVOKE, message);
+                ctx.sendControl(endpoint, Tags.REVOKE, connections.signed(endpoint.peerId, windowId, generation, revokeId));
             }
         } finally {
             ctx.unlockAndWake();
@@ -233,10 +228,13 @@ final class Windows {
 
     /** Control handler (under the lock, inside progress): a peer revoked a generation of its window. */
     void onRevoke(long tag, MemorySegment payload) {
+        if (!connections.fromSigner(payload, 40, "a revocation")) {
+            return; // a forged one would make this node refuse the owner's window for good
+        }
         long owner = payload.get(JAVA_LONG, 0);
-        long windowId = payload.get(JAVA_LONG, 8);
-        long generation = payload.get(JAVA_LONG, 16);
-        long revokeId = payload.get(JAVA_LONG, 24) & Tags.LOW48;
+        long windowId = payload.get(JAVA_LONG, 16);
+        long generation = payload.get(JAVA_LONG, 24);
+        long revokeId = payload.get(JAVA_LONG, 32) & Tags.LOW48;
         revoked.merge(List.of(owner, windowId), generation, Math::max);
         Endpoint toOwner = connections.byPeer(owner);
         List<RemoteWindow> stale = new ArrayList<>();
@@ -270,19 +268,18 @@ final class Windows {
      * our windows; the answer goes back under the exact tag it asked for.
      */
     void onDescribe(long tag, MemorySegment payload) {
-        if (payload.byteSize() != 32) {
-            badRequests.warn("a window request of " + payload.byteSize() + " bytes");
-            return;
+        if (!connections.fromSigner(payload, 40, "a window request")) {
+            return; // a forged one would send descriptions to a peer that asked for none
         }
         long requester = payload.get(JAVA_LONG, 0);
-        long requestId = payload.get(JAVA_LONG, 8) & Tags.LOW48;
+        long requestId = payload.get(JAVA_LONG, 16) & Tags.LOW48;
         Endpoint to = connections.byPeer(requester);
         if (to == null || !to.isUsable()) {
             badRequests.warn(String.format("a window request from node %016x, which is not connected", requester));
             return;
         }
-        Window window = windows.get(payload.get(JAVA_LONG, 16));
-        long generation = payload.get(JAVA_LONG, 24);
+        Window window = windows.get(payload.get(JAVA_LONG, 24));
+        long generation = payload.get(JAVA_LONG, 32);
         Description answer = window == null ? Description.refusal(Description.Status.UNKNOWN) : window.describe(generation);
         byte[] bytes = answer.toBytes();
         MemorySegment message = Arena.ofAuto().allocate(bytes.length, 8);
@@ -305,12 +302,8 @@ final class Windows {
             receive = new ControlReceive(ctx, Tags.DESCRIPTION | requestId, Tags.EXACT, false,
                     (tag, payload) -> answer.complete(payload.toArray(JAVA_BYTE)));
             ctx.engine.add(receive);
-            MemorySegment ask = Arena.ofAuto().allocate(32, 8);
-            ask.set(JAVA_LONG, 0, ctx.nodeId);
-            ask.set(JAVA_LONG, 8, requestId);
-            ask.set(JAVA_LONG, 16, key.windowId());
-            ask.set(JAVA_LONG, 24, key.generation());
-            ctx.sendControl(endpoint, Tags.DESCRIBE, ask);
+            ctx.sendControl(endpoint, Tags.DESCRIBE,
+                    connections.signed(endpoint.peerId, requestId, key.windowId(), key.generation()));
         } finally {
             ctx.unlockAndWake();
         }
