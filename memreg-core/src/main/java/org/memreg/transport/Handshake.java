@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * cannot prove it. Each side reads at most a few frames of bounded size within its timeout.
  */
 final class Handshake {
-    /** 2: the UCX hello and reply carry each side's control-message token (per connection). */
+    /** 2: the UCX hello and reply carry each side's control-message token for the other (per peer). */
     static final int VERSION = 2;
     static final long MAGIC = 0x6d656d7265670001L; // "memreg" 0 1
     static final int NONCE_BYTES = 32;

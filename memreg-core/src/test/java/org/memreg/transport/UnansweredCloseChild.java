@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
@@ -61,7 +62,7 @@ public final class UnansweredCloseChild {
                 try {
                     unreceived.get(10, TimeUnit.SECONDS);
                     System.out.println("sendFailure=none");
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     System.out.println("sendFailure=" + e.getCause().getMessage());
                 }
             }
