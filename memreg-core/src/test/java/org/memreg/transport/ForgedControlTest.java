@@ -10,16 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
-import org.memreg.ucx.Ucp;
-import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxTestSupport;
-import org.memreg.ucx.UcxWorker;
 
 /**
  * A hostile peer that speaks UCX directly and knows two nodes' ids sends control messages in the
@@ -35,26 +31,23 @@ class ForgedControlTest {
         UcxTestSupport.assumeUcx();
         try (Node owner = GoodPeer.loopback("owner").listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node victim = GoodPeer.loopback("victim").build();
-             UcxContext context = UcxContext.create(Map.of("NET_DEVICES", "lo"));
-             UcxWorker hostile = UcxWorker.create(context);
+             RawUcxPeer hostile = new RawUcxPeer();
              Arena arena = Arena.ofShared()) {
             Endpoint toOwner = victim.connect("127.0.0.1", owner.port());
-            Endpoint toVictim = accepted(owner);
+            Endpoint toVictim = GoodPeer.accepted(owner);
             Window window = owner.allocateWindow(64 << 10, Access.ALL);
             RemoteWindow remote = toOwner.attach(window.key());
 
-            long atOwner = hostile.connect(NodeAddress.parse(owner.workerAddress()).ucx(), Ucp.ERR_HANDLING_MODE_NONE);
-            long atVictim = hostile.connect(NodeAddress.parse(victim.workerAddress()).ucx(), Ucp.ERR_HANDLING_MODE_NONE);
             for (long token : new long[] {0, 1, -1}) {
-                send(hostile, atOwner, Tags.BYE, arena, toVictim.peerId(), token);
-                send(hostile, atVictim, Tags.REVOKE, arena, toOwner.peerId(), token, window.key().windowId(),
+                hostile.send(owner, Tags.BYE, toVictim.peerId(), token);
+                hostile.send(victim, Tags.REVOKE, toOwner.peerId(), token, window.key().windowId(),
                         Long.MAX_VALUE, 1);
             }
             // A message after them on the same path: once it arrived, the node has handled them (in order)
             for (Node node : new Node[] {owner, victim}) {
                 MemorySegment in = arena.allocate(8, 8);
                 var marker = node.receive(0x99, in);
-                send(hostile, node == owner ? atOwner : atVictim, 0x99, arena, 1);
+                hostile.send(node, 0x99, 1);
                 assertEquals(8, marker.get(10, TimeUnit.SECONDS));
             }
             MemorySegment data = arena.allocate(8, 8);
@@ -74,14 +67,13 @@ class ForgedControlTest {
             toOwner.close();
             awaitUnusable(toVictim, "the victim's bye closed the owner's endpoint");
             Endpoint back = owner.connect(victim.workerAddress());
-            Endpoint victimSide = accepted(victim);
+            Endpoint victimSide = GoodPeer.accepted(victim);
             assertEquals(8, echo(back, victim, arena));
             RemoteWindow overBack = victimSide.attach(window.key());
             overBack.put(0, data).get(10, TimeUnit.SECONDS);
             assertStale(overBack, data, window);
             back.close();
             awaitUnusable(victimSide, "the owner's bye closed the victim's endpoint");
-            hostile.progress();
         }
     }
 
@@ -103,34 +95,11 @@ class ForgedControlTest {
         assertFalse(endpoint.isUsable(), what);
     }
 
-    private static Endpoint accepted(Node node) {
-        Endpoint endpoint;
-        while ((endpoint = node.accepted()) == null) {
-            Thread.onSpinWait();
-        }
-        return endpoint;
-    }
-
     /** {@code from} sends 8 bytes to {@code to}'s node, which receives them: the connection carries messages. */
     private static long echo(Endpoint from, Node to, Arena arena) throws Exception {
         MemorySegment in = arena.allocate(8, 8);
         var received = to.receive(0x77, in);
         from.send(0x77, arena.allocate(8, 8)).get(10, TimeUnit.SECONDS);
         return received.get(10, TimeUnit.SECONDS);
-    }
-
-    /** Sends a control message of {@code words} from the raw UCX endpoint {@code ep} and waits until it is out. */
-    private static void send(UcxWorker worker, long ep, long tag, Arena arena, long... words) {
-        MemorySegment message = arena.allocate(8L * words.length, 8);
-        for (int i = 0; i < words.length; i++) {
-            message.set(JAVA_LONG, 8L * i, words[i]);
-        }
-        long request = worker.tagSend(ep, message.address(), message.byteSize(), tag, 0);
-        while (Ucp.isRequest(request) && Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
-            worker.progress();
-        }
-        if (Ucp.isRequest(request)) {
-            Ucp.requestFree(request);
-        }
     }
 }

@@ -23,6 +23,15 @@ final class GoodPeer {
         return Node.builder().name(name).ucx("NET_DEVICES", "lo");
     }
 
+    /** The next endpoint a peer opened to {@code node}'s listener, once there is one (the node progresses itself). */
+    static Endpoint accepted(Node node) {
+        Endpoint endpoint;
+        while ((endpoint = node.accepted()) == null) {
+            Thread.onSpinWait();
+        }
+        return endpoint;
+    }
+
     /** Asserts that a new peer made by {@code settings} from {@link #loopback} is served by {@code server}. */
     static void assertServed(Node server, UnaryOperator<NodeBuilder> settings) throws Exception {
         try (Node peer = settings.apply(loopback("good-peer")).build(); Arena arena = Arena.ofConfined()) {

@@ -40,7 +40,7 @@ class InsideProgressTest {
              Node client = GoodPeer.loopback("client").progressThread(progressThread).ucx("RNDV_THRESH", "1024").build();
              Arena arena = Arena.ofShared()) {
             Endpoint toServer = client.connect("127.0.0.1", server.port());
-            Endpoint toClient = accepted(server);
+            Endpoint toClient = GoodPeer.accepted(server);
             MemorySegment first = arena.allocate(64);
             MemorySegment second = arena.allocate(64);
             CompletableFuture<Long> trigger = client.receive(1, first);
@@ -96,13 +96,5 @@ class InsideProgressTest {
             toServer.send(3, message).get(20, TimeUnit.SECONDS);
             assertEquals(8, atServer.get(20, TimeUnit.SECONDS), "and sends");
         }
-    }
-
-    private static Endpoint accepted(Node server) {
-        Endpoint endpoint;
-        while ((endpoint = server.accepted()) == null) {
-            Thread.onSpinWait();
-        }
-        return endpoint;
     }
 }
