@@ -177,9 +177,12 @@ final class ProgressEngine {
         }
     }
 
-    /** True when {@code thread} must not drive: it is inside progress (a completion handler), or the progress thread. */
+    /**
+     * True when {@code thread} must not drive as a waiter: it is the progress thread. (A thread
+     * inside progress never gets this far: {@link Waiters#await} refuses it first, {@link #insideProgress}.)
+     */
     boolean cannotDrive(Thread thread) {
-        return thread == progressThread || lock.isHeldByCurrentThread();
+        return thread == progressThread;
     }
 
     /** A driver went idle: the progress thread takes over now rather than after its park. */
