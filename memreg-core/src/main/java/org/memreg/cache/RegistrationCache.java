@@ -151,10 +151,15 @@ public final class RegistrationCache implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the segment is not native, or is read-only and
      *     {@code access} grants writing
+     * @throws IllegalStateException when the segment's arena is closed (its memory may belong to
+     *     someone else by now)
      */
     public Registration acquire(MemorySegment segment, Access access) {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("only native (off-heap) memory can be registered: " + segment);
+        }
+        if (!segment.scope().isAlive()) {
+            throw new IllegalStateException("the segment's arena is closed: " + segment);
         }
         if (segment.isReadOnly() && (access.localWrite() || access.remoteWrite())) {
             throw new IllegalArgumentException("a read-only segment cannot be registered for writing (" + access

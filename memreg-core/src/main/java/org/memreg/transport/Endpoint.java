@@ -64,7 +64,11 @@ public final class Endpoint implements AutoCloseable {
      * Sends {@code data} (a native segment; it must not change until the future completes) under
      * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied; above it the
      * buffer goes zero-copy by rendezvous in registered chunks. The future completes with the
-     * byte count, or with a {@link TransportException} (closed, peer failed, timed out).
+     * byte count, or with a {@link TransportException} (closed, peer failed, timed out). Its
+     * arena must stay open until then.
+     *
+     * @throws IllegalArgumentException if {@code data} is not native
+     * @throws IllegalStateException if the arena of {@code data} is closed
      */
     public CompletableFuture<Long> send(long tag, MemorySegment data) {
         return messaging.send(this, Tags.checkUserTag(tag), data);
@@ -82,6 +86,7 @@ public final class Endpoint implements AutoCloseable {
      * as for a message UCX took at once).
      *
      * @throws IllegalArgumentException if {@code data} is larger than the eager size or not native
+     * @throws IllegalStateException if the arena of {@code data} is closed
      * @throws TransportException if the endpoint is unusable, the send fails or times out
      */
     public void sendCopy(long tag, MemorySegment data) {

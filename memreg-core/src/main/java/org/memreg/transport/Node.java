@@ -254,12 +254,13 @@ public final class Node implements AutoCloseable {
 
     /**
      * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
-     * writable). The future completes with the message's length, or fails when it does not fit,
+     * writable, its arena open until the future completes). The future completes with the message's length, or fails when it does not fit,
      * its sender fails or the rendezvous times out; cancelling the future withdraws a receive not
      * yet matched.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only
+     * @throws IllegalStateException when the buffer's arena is closed
      */
     public CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         return messaging.receive(tag, buffer);
@@ -285,6 +286,7 @@ public final class Node implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the memory is not native whole pages, or is read-only
      *     and {@code access} lets peers write
+     * @throws IllegalStateException when the memory's arena is closed
      */
     public Window registerWindow(MemorySegment memory, Access access) {
         return windows.register(memory, access);

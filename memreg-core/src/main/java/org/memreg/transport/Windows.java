@@ -111,6 +111,7 @@ final class Windows {
         if (!memory.isNative() || memory.byteSize() <= 0) {
             throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
         }
+        Messaging.checkAlive(memory, "a window");
         if (access.remoteWrite()) {
             Messaging.checkWritable(memory, "a window peers may write");
         }
@@ -412,6 +413,10 @@ final class Windows {
         WindowKey key = window.key;
         if (!local.isNative()) {
             future.completeExceptionally(new IllegalArgumentException("only native segments: " + what));
+            return future;
+        }
+        if (!local.scope().isAlive()) {
+            future.completeExceptionally(new IllegalStateException("the local segment's arena is closed: " + what));
             return future;
         }
         if (!put && local.isReadOnly()) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
@@ -432,6 +433,19 @@ class RegistrationCacheTest {
                 assertEquals(readOnly.address(), reg.address());
             }
         }
+    }
+
+    /** A segment whose arena is closed is refused: its memory may belong to someone else by now. */
+    @Test
+    void shouldRefuseASegmentWhoseArenaIsClosed() {
+        MemorySegment closed;
+        try (Arena arena = Arena.ofConfined()) {
+            closed = arena.allocate(PAGE, PAGE);
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> cache.acquire(closed, Access.REMOTE_READ));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        assertEquals(0, device.registerCalls, "nothing registered");
     }
 
     @Test

@@ -146,6 +146,38 @@ class NodeBadUseTest {
     }
 
     @Test
+    void shouldRefuseASegmentWhoseArenaIsClosed() throws Exception {
+        // Small, so that the allocator keeps the freed memory mapped: without the checks UCX reads
+        // and writes it silently instead of crashing, and each assertion below fails.
+        MemorySegment small;
+        MemorySegment pages;
+        try (Arena closed = Arena.ofConfined()) {
+            small = closed.allocate(64, 8);
+            pages = closed.allocate(8192, 4096);
+        }
+        assertClosedArena(assertThrows(IllegalStateException.class, () -> endpoint.send(5, small)));
+        assertClosedArena(assertThrows(IllegalStateException.class, () -> endpoint.sendCopy(5, small)));
+        assertClosedArena(assertThrows(IllegalStateException.class, () -> server.receive(5, small)));
+        assertClosedArena(assertThrows(IllegalStateException.class, () -> server.registerWindow(pages, Access.ALL)));
+        Window window = server.allocateWindow(64 << 10, Access.ALL);
+        RemoteWindow remote = endpoint.attach(window.key());
+        assertClosedArena(assertInstanceOf(IllegalStateException.class, failure(remote.put(0, small))));
+        assertClosedArena(assertInstanceOf(IllegalStateException.class, failure(remote.get(0, small))));
+        MemorySegment message = arena.allocate(8, 8);
+        message.set(ValueLayout.JAVA_LONG, 0, 78);
+        MemorySegment into = arena.allocate(8, 8);
+        CompletableFuture<Long> got = server.receive(5, into);
+        endpoint.send(5, message).get(10, TimeUnit.SECONDS);
+        assertEquals(8, got.get(10, TimeUnit.SECONDS), "nothing was sent or posted under tag 5 before");
+        assertEquals(78, into.get(ValueLayout.JAVA_LONG, 0));
+        GoodPeer.assertServed(server, b -> b);
+    }
+
+    private static void assertClosedArena(Throwable e) {
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
+
+    @Test
     void shouldCheckBoundsAndAccessBeforeSending() throws Exception {
         Window window = server.allocateWindow(64 << 10, Access.REMOTE_READ);
         RemoteWindow remote = endpoint.attach(window.key());
