@@ -15,7 +15,8 @@ import org.memreg.ucx.Ucp;
  *
  * <p>A receiver whose buffer is too small refuses the message: the future fails at once, and the
  * chunks not yet sent go as empty messages (nothing registered) so that the receiver, which
- * drains as many chunks as the message has, finishes too.
+ * drains as many chunks as the message has, finishes too. Once the endpoint is closed or has
+ * failed, nothing more is posted on it.
  */
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 24;
@@ -85,16 +86,21 @@ final class RendezvousSendOp extends Op {
         if (status != Ucp.OK) {
             fail(endpoint.failure("rendezvous chunk", status));
         }
-        if (refused) {
+        // A closed or failed endpoint's UCX handle is gone: posting on it was a use after free.
+        boolean usable = endpoint.isUsable();
+        if (!usable && !failed) {
+            fail(endpoint.unusable("rendezvous send of " + total + " bytes"));
+        }
+        if (usable && refused) {
             chunks.fillEmpty();
-        } else if (!failed) {
+        } else if (usable && !failed) {
             try {
                 chunks.fill();
             } catch (TransportException e) {
                 fail(e);
             }
         }
-        if (chunks.idle() && (failed && !refused || chunks.allPosted())) {
+        if (chunks.idle() && (!usable || failed && !refused || chunks.allPosted())) {
             if (!failed) {
                 future.complete(total);
             }

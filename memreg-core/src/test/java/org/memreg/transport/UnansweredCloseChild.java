@@ -17,7 +17,10 @@ import java.util.function.UnaryOperator;
  * <p>Arguments: the nodes' {@code progressThread}, and the scenario: {@code unreceived} (a 1 MiB
  * rendezvous send the server never receives) or {@code putEcho} (UCX's rendezvous by put,
  * {@code RNDV_SCHEME=put_zcopy}: a few echoes, then the client closes while nobody progresses
- * the server, so that the endpoint's close waits for it in vain).
+ * the server, so that the endpoint's close waits for it in vain) or {@code refusedDrain} (a 64 MiB
+ * message in 4 KiB chunks that the server refuses, then the client closes its endpoint while the
+ * node still sends the empty chunks that drain the refusal: the node posted them on the closed
+ * endpoint's freed UCX handle, a SIGSEGV in {@code ucp_tag_send_nbx}).
  */
 public final class UnansweredCloseChild {
     private UnansweredCloseChild() {
@@ -26,8 +29,13 @@ public final class UnansweredCloseChild {
     public static void main(String[] args) throws Exception {
         boolean progressThread = Boolean.parseBoolean(args[0]);
         boolean putEcho = args[1].equals("putEcho");
+        boolean refusedDrain = args[1].equals("refusedDrain");
         UnaryOperator<NodeBuilder> settings = b -> putEcho
                 ? b.progressThread(progressThread).ucx("RNDV_SCHEME", "put_zcopy") : b.progressThread(progressThread);
+        if (refusedDrain) {
+            drainWhileClosing(progressThread);
+            return;
+        }
         try (Node server = settings.apply(GoodPeer.loopback("server")).listen(new InetSocketAddress("127.0.0.1", 0))
                 .build(); Arena arena = Arena.ofShared()) {
             Node client = settings.apply(GoodPeer.loopback("client")).build();
@@ -66,6 +74,35 @@ public final class UnansweredCloseChild {
                     System.out.println("sendFailure=" + e.getCause().getMessage());
                 }
             }
+            assertServed(server, progressThread);
+            System.out.println("served=true");
+        }
+        System.out.println("closed=true");
+    }
+
+    private static void drainWhileClosing(boolean progressThread) throws Exception {
+        try (Node server = GoodPeer.loopback("server").progressThread(progressThread)
+                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+                Node client = GoodPeer.loopback("client").progressThread(progressThread).chunkBytes(4096)
+                        .eagerBytes(32).pipelineDepth(1).build();
+                Arena arena = Arena.ofShared()) {
+            CompletableFuture<Endpoint> connected = CompletableFuture.supplyAsync(
+                    () -> client.connect("127.0.0.1", server.port()));
+            while (server.accepted() == null) {
+                server.progress();
+            }
+            Endpoint toServer = connected.get(30, TimeUnit.SECONDS);
+            CompletableFuture<Long> refusing = server.receive(5, arena.allocate(1024));
+            CompletableFuture<Long> sent = toServer.send(5, arena.allocate(64L << 20, 4096));
+            progressUntil(sent.handle((n, e) -> e), server, client); // refused: 16,384 empty chunks to go
+            toServer.close();
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (System.nanoTime() < deadline) { // what is left of the drain runs on the closed endpoint
+                server.progress();
+                client.progress();
+            }
+            System.out.println("sendFailure=" + sent.exceptionNow().getMessage());
+            System.out.println("receiveFailure=" + refusing.exceptionNow().getMessage());
             assertServed(server, progressThread);
             System.out.println("served=true");
         }
