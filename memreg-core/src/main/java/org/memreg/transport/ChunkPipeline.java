@@ -22,27 +22,42 @@ final class ChunkPipeline {
         long post(long address, long length, long memh);
     }
 
+    /**
+     * Reads a chunk's request: {@link Ucp#INPROGRESS} while it runs, else its status, the request
+     * freed. A receiver also checks what arrived against what it expected.
+     */
+    @FunctionalInterface
+    interface Finish {
+        int finish(Chunk chunk);
+    }
+
     private final Chunking chunking;
+    private final long chunkBytes;
     private final long address;
     private final long total;
     private final Access access;
     private final Post post;
+    private final Finish finish;
     private final Supplier<String> what;
     private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long nextOffset;
     private long doneBytes;
 
     /**
-     * The pipeline of {@code total} bytes at {@code address}, registered with {@code access},
-     * each chunk posted by {@code post}; {@code what} names the transfer in errors (e.g. "send to
+     * The pipeline of {@code total} bytes at {@code address} in chunks of {@code chunkBytes} (the
+     * sender's, on both sides), registered with {@code access}, each chunk posted by {@code post}
+     * and read by {@code finish}; {@code what} names the transfer in errors (e.g. "send to
      * endpoint[...]"), asked only when one happens.
      */
-    ChunkPipeline(Chunking chunking, long address, long total, Access access, Post post, Supplier<String> what) {
+    ChunkPipeline(Chunking chunking, long chunkBytes, long address, long total, Access access, Post post,
+            Finish finish, Supplier<String> what) {
         this.chunking = chunking;
+        this.chunkBytes = chunkBytes;
         this.address = address;
         this.total = total;
         this.access = access;
         this.post = post;
+        this.finish = finish;
         this.what = what;
     }
 
@@ -55,7 +70,7 @@ final class ChunkPipeline {
         int failure = Ucp.OK;
         while (!inFlight.isEmpty()) {
             Chunk chunk = inFlight.peekFirst();
-            int status = Op.check(chunk.request);
+            int status = finish.finish(chunk);
             if (status == Ucp.INPROGRESS) {
                 break;
             }
@@ -81,7 +96,7 @@ final class ChunkPipeline {
      */
     void fill() {
         while (inFlight.size() < chunking.depth() && nextOffset < total) {
-            long length = Math.min(chunking.chunkBytes(), total - nextOffset);
+            long length = Math.min(chunkBytes, total - nextOffset);
             Chunk chunk;
             try {
                 chunk = Chunk.register(chunking.cache(), address + nextOffset, length, access);
@@ -103,7 +118,7 @@ final class ChunkPipeline {
         while (inFlight.size() < chunking.depth() && nextOffset < total) {
             Chunk empty = Chunk.empty();
             empty.request = post.post(address + nextOffset, 0, 0);
-            nextOffset += Math.min(chunking.chunkBytes(), total - nextOffset);
+            nextOffset += Math.min(chunkBytes, total - nextOffset);
             inFlight.addLast(empty);
         }
     }

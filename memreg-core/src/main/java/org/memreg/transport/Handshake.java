@@ -32,8 +32,11 @@ import java.util.concurrent.TimeUnit;
  * cannot prove it. Each side reads at most a few frames of bounded size within its timeout.
  */
 final class Handshake {
-    /** 2: the UCX hello and reply carry each side's control-message token for the other (per peer). */
-    static final int VERSION = 2;
+    /**
+     * 2: the UCX hello and reply carry each side's control-message token for the other (per peer).
+     * 3: the rendezvous header carries the sender's chunk size, which the receiver follows.
+     */
+    static final int VERSION = 3;
     static final long MAGIC = 0x6d656d7265670001L; // "memreg" 0 1
     static final int NONCE_BYTES = 32;
     static final byte HELLO = 1;

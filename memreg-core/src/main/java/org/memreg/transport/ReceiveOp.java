@@ -10,9 +10,10 @@ import org.memreg.ucx.Ucp;
 /**
  * A tagged receive into the user's buffer. It first matches the next message under the user tag
  * from any peer: eager data lands in the buffer and the receive is done; a rendezvous header
- * (which also lands at the buffer's start, to be overwritten) gives length, message id and
- * sender, and the receive goes on to post chunk receives into registered chunks of the buffer,
- * at most {@code pipelineDepth} at a time.
+ * (which also lands at the buffer's start, to be overwritten) gives length, message id, sender
+ * and the sender's chunk size, and the receive goes on to post chunk receives of that size into
+ * registered chunks of the buffer, at most {@code pipelineDepth} at a time. A chunk that arrives
+ * shorter than expected fails the receive: the chunks after it would land at the wrong offsets.
  *
  * <p>A rendezvous message larger than the buffer fails the receive at once and is refused: the
  * sender is told (its send fails at once too) and the receive drains the message's chunks with
@@ -22,6 +23,8 @@ import org.memreg.ucx.Ucp;
  * started, the node's timeout applies and a failed sender fails the receive.
  */
 final class ReceiveOp extends Op {
+    /** The smallest chunk a sender may announce: a page. */
+    private static final long MIN_CHUNK_BYTES = 4096;
     private final Messaging messaging;
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
@@ -30,6 +33,8 @@ final class ReceiveOp extends Op {
     private boolean matched;
     private long chunkTag;
     private long sender;
+    /** What arrived of a chunk that was not as long as expected, for the receive's error. */
+    private String shortChunk;
     /** The rendezvous message's chunks, once its header matched. */
     private ChunkPipeline chunks;
     private long chunkDeadline;
@@ -89,7 +94,7 @@ final class ReceiveOp extends Op {
             future.complete(length);
             return true;
         }
-        if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 24 bytes
+        if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 32 bytes
             return malformed(length + " bytes, not " + RendezvousSendOp.HEADER_BYTES);
         }
         // The user's segment may be confined to the thread that called receive; this may be the
@@ -98,13 +103,17 @@ final class ReceiveOp extends Op {
         long total = header.get(JAVA_LONG, 0);
         chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
         sender = header.get(JAVA_LONG, 16);
+        long chunkBytes = header.get(JAVA_LONG, 24);
         if (total <= 0) { // no memreg sender sends that: a forged or damaged header, and no chunk follows it
             return malformed(String.format("from node %016x, length %d", sender, total));
         }
+        if (chunkBytes < MIN_CHUNK_BYTES) { // a sender's chunks are whole pages
+            return malformed(String.format("from node %016x, chunk size %d", sender, chunkBytes));
+        }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
-        chunks = new ChunkPipeline(messaging.chunking, buffer.address(), total, Access.LOCAL_WRITE,
+        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer.address(), total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> ctx.worker.tagReceive(bytes == 0 ? info.address() : chunk, bytes,
-                        chunkTag, Tags.EXACT, memh, info.address()), () -> "receive");
+                        chunkTag, Tags.EXACT, memh, info.address()), chunk -> finishChunk(ctx, chunk), () -> "receive");
         if (total > buffer.byteSize()) {
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
@@ -128,12 +137,30 @@ final class ReceiveOp extends Op {
         return MemorySegment.ofAddress(address).reinterpret(RendezvousSendOp.HEADER_BYTES);
     }
 
+    /** A chunk's receive: its status, and a chunk shorter than posted is an error. */
+    private int finishChunk(TransportContext ctx, Chunk chunk) {
+        if (!Ucp.isRequest(chunk.request)) {
+            return Ucp.status(chunk.request);
+        }
+        int status = ctx.worker.testReceive(chunk.request, info.address());
+        if (status == Ucp.INPROGRESS) {
+            return status;
+        }
+        Ucp.requestFree(chunk.request);
+        long arrived = info.get(JAVA_LONG, 8);
+        if (status == Ucp.OK && chunk.length != 0 && arrived != chunk.length) {
+            shortChunk = String.format("a chunk of %d bytes where %d were expected", arrived, chunk.length);
+            return Ucp.ERR_MESSAGE_TRUNCATED;
+        }
+        return status;
+    }
+
     private boolean pollChunks(TransportContext ctx) {
         long now = ctx.engine.now();
         int status = chunks.retire(draining); // a drained chunk is empty or truncated: either way it is gone
         if (status != Ucp.OK) {
             fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "
-                    + Ucp.statusString(status), status));
+                    + (shortChunk != null ? shortChunk : Ucp.statusString(status)), status));
         }
         if (!failed) {
             TransportException peerFailure = messaging.connections.peerFailure(sender);

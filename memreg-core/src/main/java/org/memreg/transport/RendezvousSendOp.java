@@ -8,10 +8,10 @@ import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
 
 /**
- * A rendezvous send: a 24-byte header (length, message id, sender) under the user's tag with the
- * rendezvous bit, then the data in chunks of at most {@code chunkBytes}, each registered through
- * the node's cache and handed to UCX with its memory handle (zero copy), at most
- * {@code pipelineDepth} chunks registered and in flight at once.
+ * A rendezvous send: a 32-byte header (length, message id, sender, chunk size) under the user's
+ * tag with the rendezvous bit, then the data in chunks of that size (the last one shorter), each
+ * registered through the node's cache and handed to UCX with its memory handle (zero copy), at
+ * most {@code pipelineDepth} chunks registered and in flight at once.
  *
  * <p>A receiver whose buffer is too small refuses the message: the future fails at once, and the
  * chunks not yet sent go as empty messages (nothing registered) so that the receiver, which
@@ -19,7 +19,7 @@ import org.memreg.ucx.Ucp;
  * failed, nothing more is posted on it.
  */
 final class RendezvousSendOp extends Op {
-    static final long HEADER_BYTES = 24;
+    static final long HEADER_BYTES = 32;
 
     private final Messaging messaging;
     private final Endpoint endpoint;
@@ -47,13 +47,15 @@ final class RendezvousSendOp extends Op {
         this.id = messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
         // UCX may be given our memory handles only once the peer confirmed the connection
-        this.chunks = new ChunkPipeline(messaging.chunking, address, total, Access.LOCAL_READ,
+        long chunkBytes = messaging.chunking.chunkBytes();
+        this.chunks = new ChunkPipeline(messaging.chunking, chunkBytes, address, total, Access.LOCAL_READ,
                 (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
-                        endpoint.ready ? memh : 0), () -> "send to " + endpoint);
+                        endpoint.ready ? memh : 0), chunk -> check(chunk.request), () -> "send to " + endpoint);
         this.header = messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
         header.set(JAVA_LONG, 16, messaging.ctx.nodeId);
+        header.set(JAVA_LONG, 24, chunkBytes); // the receiver chunks as the sender does, whatever its own setting
         this.headerRequest = messaging.ctx.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
         messaging.rendezvousSends.put(id, this);
     }

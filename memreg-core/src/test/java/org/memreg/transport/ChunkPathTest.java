@@ -149,6 +149,36 @@ class ChunkPathTest {
         }
     }
 
+    /**
+     * Nodes set to different chunk sizes exchange rendezvous messages both ways intact: the
+     * receiver chunks as the sender does. Before, a receiver with larger chunks than its sender
+     * took each short chunk for a whole one, the next landed at the wrong offset, and the receive
+     * completed with most of its buffer stale.
+     */
+    @Test
+    void nodesWithDifferentChunkSizesShouldExchangeMessagesIntact() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long size = (4L << 20) + 12_345;
+        try (Node small = smallCacheNode("small chunks", 64 << 10, 2);
+             Node large = smallCacheNode("large chunks", 2 << 20, 2);
+             Arena arena = Arena.ofShared()) {
+            Endpoint toLarge = small.connect(large.workerAddress());
+            Endpoint toSmall = large.connect(small.workerAddress());
+            MemorySegment data = arena.allocate(size, 4096);
+            for (long i = 0; i < size; i++) {
+                data.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 7 + i / 4093));
+            }
+            for (Endpoint endpoint : List.of(toLarge, toSmall)) {
+                Node receiver = endpoint == toLarge ? large : small;
+                MemorySegment buffer = arena.allocate(size, 4096);
+                CompletableFuture<Long> received = receiver.receive(4, buffer);
+                assertEquals(size, endpoint.send(4, data).get(30, TimeUnit.SECONDS), "send to " + receiver);
+                assertEquals(size, received.get(30, TimeUnit.SECONDS), "receive at " + receiver);
+                assertEquals(-1, data.mismatch(buffer), "intact at " + receiver);
+            }
+        }
+    }
+
     /** A node whose cache holds exactly one pipeline of {@code depth} chunks. */
     private static Node smallCacheNode(String name, long chunk, int depth) {
         return Node.builder().name(name).ucx("NET_DEVICES", "lo").monitor("none").chunkBytes(chunk)

@@ -22,7 +22,7 @@ import org.memreg.ucx.UcxTestSupport;
  * A hostile peer that speaks UCX directly (it has the node's worker address) forges rendezvous
  * headers no memreg sender sends: the receive each matches fails with a clear error, and the node
  * serves on. Before, a length of zero or less completed the receive with that length, and a
- * header shorter than 24 bytes was read on past the buffer.
+ * header message shorter than 24 bytes (a header then) was read on past the buffer.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForgedHeaderTest {
@@ -35,7 +35,7 @@ class ForgedHeaderTest {
              Arena arena = Arena.ofShared()) {
             MemorySegment buffer = arena.allocate(64 << 10);
             CompletableFuture<Long> received = node.receive(7, buffer);
-            hostile.send(node, 7 | Tags.RTS_BIT, length, 0x1234, 0xbad); // length, message id, sender: 24 bytes
+            hostile.send(node, 7 | Tags.RTS_BIT, length, 0x1234, 0xbad, 4096); // length, id, sender, chunk size
             Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS),
                     "a receive matched by a forged header").getCause();
             assertInstanceOf(TransportException.class, failure);
@@ -45,6 +45,46 @@ class ForgedHeaderTest {
             hostile.send(node, 7, 99);
             assertEquals(8, next.get(20, TimeUnit.SECONDS), "the tag still receives");
             assertEquals(99, buffer.get(JAVA_LONG, 0));
+        }
+    }
+
+    /** A header that announces chunks smaller than a page: no memreg sender sends them. */
+    @Test
+    void aHeaderWithChunksBelowAPageShouldFailTheReceive() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer hostile = new RawUcxPeer();
+             Arena arena = Arena.ofShared()) {
+            CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10));
+            hostile.send(node, 7 | Tags.RTS_BIT, 8192, 0x1234, 0xbad, 8);
+            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS))
+                    .getCause();
+            assertTrue(failure.getMessage().contains("malformed rendezvous header: from node 0000000000000bad, chunk"
+                    + " size 8"), failure.getMessage());
+            GoodPeer.assertServed(node, b -> b);
+        }
+    }
+
+    /**
+     * A chunk shorter than its header announced fails the receive: taken for a whole chunk, it
+     * left the chunks after it at the wrong offsets and the receive completed with stale bytes.
+     */
+    @Test
+    void aChunkShorterThanAnnouncedShouldFailTheReceive() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer hostile = new RawUcxPeer();
+             Arena arena = Arena.ofShared()) {
+            CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10, 4096));
+            long id = 0x1234;
+            hostile.send(node, 7 | Tags.RTS_BIT, 8192, id, 0xbad, 4096); // two chunks of 4 KiB
+            hostile.send(node, Tags.CHUNK | id, 1, 2); // 16 bytes
+            hostile.send(node, Tags.CHUNK | id, new long[512]); // a whole chunk
+            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS))
+                    .getCause();
+            assertTrue(failure.getMessage().contains("a chunk of 16 bytes where 4096 were expected"),
+                    failure.getMessage());
+            GoodPeer.assertServed(node, b -> b);
         }
     }
 
