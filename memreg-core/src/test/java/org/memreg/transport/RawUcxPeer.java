@@ -26,7 +26,17 @@ final class RawUcxPeer implements AutoCloseable {
         for (int i = 0; i < words.length; i++) {
             message.set(JAVA_LONG, 8L * i, words[i]);
         }
+        send(node, tag, message);
+    }
+
+    /** Sends {@code message} under {@code tag} to {@code node} and waits until it is out. */
+    void send(Node node, long tag, MemorySegment message) {
         complete(worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0));
+    }
+
+    /** This peer's own UCX worker address (a real one, to damage). */
+    byte[] address() {
+        return worker.address();
     }
 
     private long endpoint(Node node) {

@@ -1,0 +1,30 @@
+package org.memreg.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.ChildJvm;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A peer that speaks UCX directly sends a node without a secret hellos with damaged worker
+ * addresses: the node refuses each and serves on. UCX 1.13 unpacks an address without its
+ * length; a short one was read on past its end and UCX aborted the process. In a child JVM, so
+ * that an abort fails this test rather than the suite.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class ForgedHelloTest {
+    @Test
+    void damagedWorkerAddressesInHellosShouldNotStopTheNode() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = System.nanoTime();
+        System.out.println("ForgedHelloTest seed " + seed);
+        ChildJvm child = ChildJvm.run(List.of(), ForgedHelloChild.class, String.valueOf(seed));
+        assertTrue(Integer.parseInt(child.text("hellos")) > 200, "hellos sent: " + child.text("hellos"));
+        assertEquals("true", child.text("served"), "a good peer is served after them (seed " + seed + ")");
+    }
+}
