@@ -48,6 +48,9 @@ public final class OdpMapping implements AutoCloseable {
     static final long REKEY_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
     private final Node node;
     private final int region;
+    /** The token the owner gave this mapping in its SETUP: every message between the two carries it ({@link OdpWire}). */
+    private final long token;
+    private final ForgedMessages forged = new ForgedMessages("ODP mapping");
     private final long pageSize;
     private final long timeoutNanos;
     private final Endpoint owner;
@@ -65,9 +68,10 @@ public final class OdpMapping implements AutoCloseable {
     private volatile boolean closing;
     private volatile CompletableFuture<Long> receive;
 
-    private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, RemoteWindow window,
-            long timeoutNanos) {
+    private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, long token,
+            RemoteWindow window, long timeoutNanos) {
         this.node = node;
+        this.token = token;
         this.region = region;
         this.pageSize = pageSize;
         this.owner = owner;
@@ -79,7 +83,7 @@ public final class OdpMapping implements AutoCloseable {
             if (m instanceof OdpMessage.Ack a) {
                 onRelease.accept(a.range());
             }
-            owner.send(toOwner, OdpWire.encode(m));
+            owner.send(toOwner, OdpWire.encode(m, token));
         }, new OdpCounters(counters));
         this.thread = Thread.ofPlatform().daemon().name("odp-peer-" + Integer.toHexString(region)).start(this::run);
     }
@@ -105,12 +109,19 @@ public final class OdpMapping implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new TransportException("interrupted", e);
             }
+            long length = got.join();
             long pageSize = setup.get(JAVA_LONG, 0);
             int pages = setup.get(JAVA_INT, 8);
             int keyLength = setup.get(JAVA_INT, 12);
-            byte[] key = setup.asSlice(16, keyLength).toArray(JAVA_BYTE);
+            long token = setup.get(JAVA_LONG, 16);
+            if (length < OdpWire.SETUP_HEADER || pageSize <= 0 || Long.bitCount(pageSize) != 1 || pages <= 0
+                    || keyLength < 0 || keyLength > length - OdpWire.SETUP_HEADER) {
+                throw new TransportException(String.format("malformed ODP setup for region %x: %d bytes, page size %d,"
+                        + " %d pages, key of %d bytes", region, length, pageSize, pages, keyLength), (Throwable) null);
+            }
+            byte[] key = setup.asSlice(OdpWire.SETUP_HEADER, keyLength).toArray(JAVA_BYTE);
             RemoteWindow window = owner.attach(WindowKey.fromBytes(key, 0, keyLength));
-            return new OdpMapping(node, owner, region, pageSize, pages, window, timeout.toNanos());
+            return new OdpMapping(node, owner, region, pageSize, pages, token, window, timeout.toNanos());
         }
     }
 
@@ -284,6 +295,11 @@ public final class OdpMapping implements AutoCloseable {
         }
     }
 
+    /** Messages dropped so far for want of the right token. */
+    long forgedDropped() {
+        return forged.dropped();
+    }
+
     private void run() {
         long tag = OdpWire.tag(OdpWire.TO_PEER, region);
         while (!closing) {
@@ -298,7 +314,12 @@ public final class OdpMapping implements AutoCloseable {
                     continue;
                 }
                 receive = null;
-                if (OdpWire.isRekey(inbox, length)) {
+                boolean rekey = OdpWire.isRekey(inbox, length);
+                if ((rekey ? OdpWire.rekeyToken(inbox) : length == OdpWire.BYTES ? OdpWire.token(inbox) : 0) != token) {
+                    forged.drop(rekey ? "a REKEY" : "a message of " + length + " bytes");
+                    continue;
+                }
+                if (rekey) {
                     byte[] key = OdpWire.rekeyBytes(inbox, length);
                     RemoteWindow next = owner.attach(WindowKey.fromBytes(key, 0, key.length));
                     synchronized (rekeyed) {

@@ -114,7 +114,10 @@ public final class OdpRegion implements AutoCloseable {
     private final OwnerPageTable table;
     /** The table's counters: in the process's counters file unless {@link #STATS_PROP_NAME} is false. */
     private final CounterSet counters;
-    private final Map<Long, Endpoint> peers = new ConcurrentHashMap<>();
+    /** The peers served, by node id: their endpoint and the token their messages carry ({@link OdpWire}). */
+    private final Map<Long, Served> peers = new ConcurrentHashMap<>();
+    /** Messages dropped for a wrong token, and when one was last reported. */
+    private final ForgedMessages forged = new ForgedMessages("ODP region");
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
     /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
     private final Object keyLock = new Object();
@@ -259,13 +262,15 @@ public final class OdpRegion implements AutoCloseable {
         long peer = endpoint.peerId();
         table.connect(peer);
         synchronized (keyLock) {
-            peers.put(peer, endpoint);
+            Served served = new Served(endpoint, ForgedMessages.newToken());
+            peers.put(peer, served);
             byte[] key = window.key().toBytes();
-            MemorySegment setup = Arena.ofAuto().allocate(16 + key.length, 8);
+            MemorySegment setup = Arena.ofAuto().allocate(OdpWire.SETUP_HEADER + key.length, 8);
             setup.set(JAVA_LONG, 0, pageSize);
             setup.set(JAVA_INT, 8, table.pages());
             setup.set(JAVA_INT, 12, key.length);
-            setup.asSlice(16).copyFrom(MemorySegment.ofArray(key));
+            setup.set(JAVA_LONG, 16, served.token());
+            setup.asSlice(OdpWire.SETUP_HEADER).copyFrom(MemorySegment.ofArray(key));
             endpoint.send(OdpWire.tag(OdpWire.SETUP, region), setup);
         }
         return peer;
@@ -453,7 +458,10 @@ public final class OdpRegion implements AutoCloseable {
                 try {
                     long length = receive.get(Math.max(wait, 100_000), TimeUnit.NANOSECONDS);
                     receive = null;
-                    dispatch(OdpWire.decode(inbox, length));
+                    OdpMessage message = OdpWire.decode(inbox, length);
+                    if (fromItsPeer(message, OdpWire.token(inbox))) {
+                        dispatch(message);
+                    }
                 } catch (TimeoutException e) {
                     // lease check below
                 }
@@ -479,6 +487,26 @@ public final class OdpRegion implements AutoCloseable {
         }
     }
 
+    /** Messages dropped so far for want of the right token. */
+    long forgedDropped() {
+        return forged.dropped();
+    }
+
+    /** True when {@code m} carries the token of the peer it names; else it is dropped, and counted. */
+    private boolean fromItsPeer(OdpMessage m, long token) {
+        long peer = switch (m) {
+            case OdpMessage.Ack a -> a.peer();
+            case OdpMessage.Fault f -> f.peer();
+            default -> 0;
+        };
+        Served served = peers.get(peer);
+        if (served != null && served.token() == token) {
+            return true;
+        }
+        forged.drop(String.format("a %s in the name of node %016x", m.getClass().getSimpleName(), peer));
+        return false;
+    }
+
     private void dispatch(OdpMessage m) {
         switch (m) {
             case OdpMessage.Ack a -> table.onAck(a);
@@ -501,10 +529,12 @@ public final class OdpRegion implements AutoCloseable {
                 late.add(peer);
             }
             WindowKey next = window.nextKey(); // good from now on, and after the current one is revoked
-            MemorySegment rekey = OdpWire.encodeRekey(next.toBytes());
-            for (Map.Entry<Long, Endpoint> e : peers.entrySet()) {
-                if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && e.getValue().isUsable()) {
-                    e.getValue().send(OdpWire.tag(OdpWire.TO_PEER, region), rekey); // before the revocation
+            byte[] key = next.toBytes();
+            for (Map.Entry<Long, Served> e : peers.entrySet()) {
+                Endpoint endpoint = e.getValue().endpoint();
+                if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && endpoint.isUsable()) {
+                    endpoint.send(OdpWire.tag(OdpWire.TO_PEER, region), // before the revocation
+                            OdpWire.encodeRekey(key, e.getValue().token()));
                 }
             }
             window.invalidate(); // revokes the current generation at every node; next becomes current
@@ -516,9 +546,9 @@ public final class OdpRegion implements AutoCloseable {
     private final class Outbox implements OwnerPageTable.Outbox {
         @Override
         public void send(long peer, OdpMessage message) {
-            Endpoint e = peers.get(peer);
-            if (e != null && e.isUsable()) {
-                e.send(OdpWire.tag(OdpWire.TO_PEER, region), OdpWire.encode(message)); // a failed send: the lease decides
+            Served served = peers.get(peer);
+            if (served != null && served.endpoint().isUsable()) { // a failed send: the lease decides
+                served.endpoint().send(OdpWire.tag(OdpWire.TO_PEER, region), OdpWire.encode(message, served.token()));
             }
         }
 
@@ -526,5 +556,9 @@ public final class OdpRegion implements AutoCloseable {
         public void cutOff(long peer) {
             toClose.add(peer); // re-keyed and closed by the region thread, outside the table's lock
         }
+    }
+
+    /** A peer this region serves: the endpoint to it and the token of the messages between them. */
+    private record Served(Endpoint endpoint, long token) {
     }
 }

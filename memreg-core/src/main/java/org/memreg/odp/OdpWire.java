@@ -24,26 +24,34 @@ import java.util.concurrent.TimeUnit;
  *   kind 3 TO_OWNER  peer -> owner: ACK, FAULT
  * </pre>
  *
- * Every protocol message is 32 bytes (little endian, native order of both ends):
+ * Every protocol message is 40 bytes (little endian, native order of both ends):
  *
  * <pre>
- * 0      4       8       12      16       24       32
- * | type | first | count | 0     | peer   | epoch  |
+ * 0      4       8       12      16       24       32       40
+ * | type | first | count | 0     | peer   | epoch  | token  |
  * </pre>
  *
  * type 1 INVALIDATE, 2 ACK, 3 FAULT, 4 ESTABLISHED; {@code peer} is 0 for owner-to-peer messages.
- * SETUP is {@code | pageSize (8) | pages (4) | keyLength (4) | key bytes |}. One more owner-to-peer
- * message travels under TO_PEER, outside the protocol of {@link OdpMessage} (the Promela model has
- * no keys): REKEY, {@code | type 5 (4) | keyLength (4) | key bytes |}, the window's next key
- * generation, sent to the remaining peers just before the owner revokes the current one to cut a
- * late peer off (see {@link OdpRegion}).
+ * SETUP is {@code | pageSize (8) | pages (4) | keyLength (4) | token (8) | key bytes |}. One more
+ * owner-to-peer message travels under TO_PEER, outside the protocol of {@link OdpMessage} (the
+ * Promela model has no keys): REKEY, {@code | type 5 (4) | keyLength (4) | token (8) | key bytes |},
+ * the window's next key generation, sent to the remaining peers just before the owner revokes the
+ * current one to cut a late peer off (see {@link OdpRegion}).
+ *
+ * <p>Tags do not name their sender, and any node connected to the owner or to a peer can send
+ * under these tags. So the owner draws a random token for each peer it serves and tells it to
+ * that peer alone, in its SETUP; every later message between the two, either way, carries it, and
+ * a message without the right one is dropped. Without it, any node could acknowledge a reclaim
+ * in a served peer's name (the owner gave a page back while that peer still wrote to it), or
+ * invalidate and establish pages at a peer.
  */
 final class OdpWire {
     static final long BASE = 0xD0L << 48;
     static final long SETUP = 1;
     static final long TO_PEER = 2;
     static final long TO_OWNER = 3;
-    static final int BYTES = 32;
+    static final int BYTES = 40;
+    static final int SETUP_HEADER = 24;
     static final int REKEY = 5;
     /** Room for a SETUP or REKEY (a packed UCX remote key is far smaller). */
     static final int MAX_BYTES = 64 << 10;
@@ -55,8 +63,8 @@ final class OdpWire {
         return BASE | kind << 32 | (region & 0xFFFF_FFFFL);
     }
 
-    /** A fresh 32-byte segment holding {@code m} (fresh: a send may not complete before the next). */
-    static MemorySegment encode(OdpMessage m) {
+    /** A fresh segment holding {@code m} and {@code token} (fresh: a send may not complete before the next). */
+    static MemorySegment encode(OdpMessage m, long token) {
         MemorySegment s = Arena.ofAuto().allocate(BYTES, 8);
         int type;
         long peer = 0;
@@ -77,30 +85,42 @@ final class OdpWire {
         s.set(JAVA_INT, 8, m.range().count());
         s.set(JAVA_LONG, 16, peer);
         s.set(JAVA_LONG, 24, m.epoch());
+        s.set(JAVA_LONG, 32, token);
         return s;
     }
 
-    /** A fresh segment holding a REKEY with {@code key} (a {@code WindowKey.toBytes()}). */
-    static MemorySegment encodeRekey(byte[] key) {
-        MemorySegment s = Arena.ofAuto().allocate(8 + key.length, 8);
+    /** The token of the protocol message in {@code s} (its length checked by {@link #decode}). */
+    static long token(MemorySegment s) {
+        return s.get(JAVA_LONG, 32);
+    }
+
+    /** A fresh segment holding a REKEY with {@code key} (a {@code WindowKey.toBytes()}) and {@code token}. */
+    static MemorySegment encodeRekey(byte[] key, long token) {
+        MemorySegment s = Arena.ofAuto().allocate(16 + key.length, 8);
         s.set(JAVA_INT, 0, REKEY);
         s.set(JAVA_INT, 4, key.length);
-        s.asSlice(8).copyFrom(MemorySegment.ofArray(key));
+        s.set(JAVA_LONG, 8, token);
+        s.asSlice(16).copyFrom(MemorySegment.ofArray(key));
         return s;
     }
 
     /** True when the {@code length} bytes in {@code s} are a REKEY. */
     static boolean isRekey(MemorySegment s, long length) {
-        return length >= 8 && s.get(JAVA_INT, 0) == REKEY;
+        return length >= 16 && s.get(JAVA_INT, 0) == REKEY;
+    }
+
+    /** The token of the REKEY in {@code s}. */
+    static long rekeyToken(MemorySegment s) {
+        return s.get(JAVA_LONG, 8);
     }
 
     /** The key bytes of the REKEY in {@code s}. */
     static byte[] rekeyBytes(MemorySegment s, long length) {
         int keyLength = s.get(JAVA_INT, 4);
-        if (keyLength < 0 || keyLength > length - 8) {
+        if (keyLength < 0 || keyLength > length - 16) {
             throw new IllegalArgumentException("malformed REKEY of " + length + " bytes");
         }
-        return s.asSlice(8, keyLength).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return s.asSlice(16, keyLength).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     /** The message in {@code s} (length {@code length}); throws IllegalArgumentException when malformed. */

@@ -1,0 +1,84 @@
+package org.memreg.odp;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.testkit.OdpLoopback.attach;
+import static org.memreg.testkit.OdpLoopback.awaitReclaims;
+import static org.memreg.testkit.OdpLoopback.node;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A third node, connected to both the owner and a peer, sends ODP messages in the peer's and the
+ * owner's names (it knows the peer's node id and the reclaim's epoch, a small counter, but not
+ * the token the owner gave that peer): each is dropped. Before, a forged ACK made the owner give
+ * a page back while the peer still wrote to it, and a forged INVALIDATE of a far epoch made the
+ * peer ignore every ESTABLISHED after it, so that its next access to the page timed out.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class OdpForgedMessageTest {
+    @Test
+    void messagesInAnotherNodesNameShouldBeDropped() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = System.nanoTime();
+        System.out.println("OdpForgedMessageTest seed " + seed);
+        SplittableRandom random = new SplittableRandom(seed);
+        int number = 0x83;
+        try (Node ownerNode = node("odp-owner", true); Node peerNode = node("odp-peer", true);
+                Node forger = node("odp-forger", false); Arena arena = Arena.ofShared();
+                OdpRegion region = OdpRegion.builder(ownerNode, number, 8 * 4096L).lease(Duration.ofSeconds(30))
+                        .build()) {
+            OdpMapping mapping = attach(ownerNode, region, number, peerNode);
+            Endpoint toOwner = forger.connect("127.0.0.1", ownerNode.port());
+            Endpoint toPeer = forger.connect("127.0.0.1", peerNode.port());
+            LongSupplier guess = () -> random.nextBoolean() ? 0 : random.nextLong();
+            MemorySegment data = arena.allocate(region.pageSize(), 4096);
+            data.set(JAVA_LONG, 0, 41);
+            PageRange first = new PageRange(0, 1);
+            mapping.put(0, data, () -> { // the peer holds page 0: no ACK of it may count now
+                long epoch = region.reclaim(first);
+                assertNotEquals(0, epoch, "a reclaim started");
+                // each twice: each side handles its messages in order, so once the second was
+                // dropped, the first was done with, whatever became of it
+                for (int i = 0; i < 2; i++) {
+                    send(toOwner, OdpWire.TO_OWNER, number, new OdpMessage.Ack(peerNode.id(), first, epoch), guess);
+                    send(toPeer, OdpWire.TO_PEER, number, new OdpMessage.Invalidate(first, Long.MAX_VALUE), guess);
+                }
+                awaitDropped(region::forgedDropped, "the owner");
+                awaitDropped(mapping::forgedDropped, "the peer");
+                assertEquals(OwnerPageState.RECLAIMING, region.state(0), "the page stays with the peer until it acks");
+            });
+            awaitReclaims(region, Duration.ofSeconds(10)); // the real ACK, once the put let go
+            assertEquals(OwnerPageState.RECLAIMED, region.state(0));
+            data.set(JAVA_LONG, 0, 42);
+            mapping.put(0, data); // faults the page back in: the peer heeds the owner's ESTABLISHED
+            assertEquals(42, region.segment().get(JAVA_LONG, 0));
+            mapping.close();
+        }
+    }
+
+    private static void send(Endpoint endpoint, long kind, int number, OdpMessage message, LongSupplier token) {
+        endpoint.send(OdpWire.tag(kind, number), OdpWire.encode(message, token.getAsLong()))
+                .orTimeout(10, TimeUnit.SECONDS).join();
+    }
+
+    private static void awaitDropped(LongSupplier dropped, String side) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (dropped.getAsLong() < 2) {
+            assertTrue(System.nanoTime() < deadline, side + " dropped the forged messages");
+            Thread.onSpinWait();
+        }
+    }
+}
