@@ -87,7 +87,9 @@ final class Handshake {
         int reason = body.remaining() > 1 ? body.get(1) : -1;
         String name = reason >= 0 && reason < Reason.values().length ? Reason.values()[reason].name() : "?";
         byte[] text = new byte[Math.max(0, Math.min(body.remaining() - 2, MAX_REASON_BYTES))];
-        body.get(2, text);
+        if (text.length > 0) { // a body of one or two bytes has no text: reading it threw IndexOutOfBounds
+            body.get(2, text);
+        }
         return name.toLowerCase(java.util.Locale.ROOT) + ": " + new String(text, StandardCharsets.UTF_8);
     }
 

@@ -41,6 +41,15 @@ class HandshakeFuzzTest {
     private static final int DRIPPERS = 4;
     private static final int HALF_OPEN = 16;
 
+    /** A REFUSE of any length, even without a reason or text, reads as a refusal (it threw IndexOutOfBounds). */
+    @Test
+    void aRefusalOfAnyLengthShouldRead() {
+        assertEquals("?: ", Handshake.refusal(ByteBuffer.wrap(new byte[] {Handshake.REFUSE})));
+        assertEquals("busy: ", Handshake.refusal(ByteBuffer.wrap(new byte[] {Handshake.REFUSE,
+            (byte) Handshake.Reason.BUSY.ordinal()})));
+        assertEquals("?: x", Handshake.refusal(ByteBuffer.wrap(new byte[] {Handshake.REFUSE, 99, 'x'})));
+    }
+
     @Test
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void garbageAndSlowClientsShouldCostBoundedResourcesWhileAGoodPeerGoesOn() throws Exception {
