@@ -137,6 +137,7 @@ final class Connections {
         long nonce = TransportContext.RANDOM.nextLong() & Tags.LOW48;
         CompletableFuture<long[]> reply = ctx.engine.newFuture();
         Endpoint endpoint;
+        ControlReceive replyReceive;
         lock.lock();
         try {
             ctx.checkOpen();
@@ -148,8 +149,9 @@ final class Connections {
             }
             endpoint = endpoints.make(ep, 0, description);
             byEp.put(ep, endpoint);
-            ctx.engine.add(new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
-                    (tag, payload) -> reply.complete(new long[] {payload.get(JAVA_LONG, 0), payload.get(JAVA_LONG, 8)})));
+            replyReceive = new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
+                    (tag, payload) -> reply.complete(new long[] {payload.get(JAVA_LONG, 0), payload.get(JAVA_LONG, 8)}));
+            ctx.engine.add(replyReceive);
             ctx.sendControl(endpoint, Tags.HELLO, hello(nonce, tokensOf(peer.nodeId())[0]));
         } finally {
             ctx.unlockAndWake();
@@ -158,6 +160,7 @@ final class Connections {
         try {
             answer = ctx.engine.await(reply, connectTimeoutNanos, endpoint);
         } catch (TransportException e) {
+            withdraw(replyReceive); // else it stayed posted for good, one per failed connect
             close(endpoint);
             throw new TransportException("no memreg node answered at " + description + " within "
                     + TimeUnit.NANOSECONDS.toMillis(connectTimeoutNanos) + " ms (unknown peer?): "
@@ -183,6 +186,15 @@ final class Connections {
             ctx.unlockAndWake();
         }
         return endpoint;
+    }
+
+    private void withdraw(ControlReceive receive) {
+        lock.lock();
+        try {
+            receive.cancel(ctx);
+        } finally {
+            ctx.unlockAndWake();
+        }
     }
 
     /**

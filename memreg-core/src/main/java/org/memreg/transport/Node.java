@@ -192,6 +192,16 @@ public final class Node implements AutoCloseable {
         return listener == null ? new HandshakeStats(0, 0, 0, 0, 0) : listener.stats();
     }
 
+    /** The operations this node has not finished with UCX: for tests that look for leaks. */
+    int operations() {
+        ctx.lock.lock();
+        try {
+            return ctx.engine.operations();
+        } finally {
+            ctx.lock.unlock();
+        }
+    }
+
     /** Bytes registered now (the device's count: cached and in use). */
     public long registeredBytes() {
         return device.registeredBytes();

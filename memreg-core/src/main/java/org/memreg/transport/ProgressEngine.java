@@ -270,6 +270,11 @@ final class ProgressEngine {
         return roundNow;
     }
 
+    /** The operations not finished with UCX (under the lock): for tests that look for leaks. */
+    int operations() {
+        return ops.size();
+    }
+
     private void pollAll() {
         int before = ops.size();
         for (int i = 0; i < ops.size(); i++) {

@@ -74,6 +74,27 @@ class NodeBadUseTest {
         assertEquals(8, endpoint.send(1, arena.allocate(8)).get(10, TimeUnit.SECONDS), "others go on");
     }
 
+    /** A connect nobody answers leaves nothing behind: its reply's receive stayed posted for good, one per try. */
+    @Test
+    void anUnansweredConnectShouldLeaveNoOperationBehind() throws Exception {
+        try (RawUcxPeer silent = new RawUcxPeer()) { // a UCX worker that never answers a hello
+            byte[] address = new NodeAddress(Handshake.VERSION, ErrorMode.NONE, 42, silent.address()).toBytes();
+            client.progress();
+            int before = client.operations();
+            for (int i = 0; i < 3; i++) {
+                TransportException e = assertThrows(TransportException.class, () -> client.connect(address));
+                assertTrue(e.getMessage().contains("no memreg node answered"), e.getMessage());
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (client.operations() > before) { // the cancelled receives finish on a later round
+                assertTrue(System.nanoTime() < deadline, client.operations() + " operations, " + before + " before");
+                client.progress();
+                Thread.sleep(1);
+            }
+        }
+        assertEquals(8, endpoint.send(1, arena.allocate(8)).get(10, TimeUnit.SECONDS), "others go on");
+    }
+
     @Test
     void shouldRefuseAClientWithAnotherErrorModeWithoutCrashing() throws Exception {
         // The listener used to reject the request after UCX had already rejected and freed it:
