@@ -188,6 +188,17 @@ final class Connections {
         return endpoint;
     }
 
+    /**
+     * Destroys the UCX keys of a closed endpoint's windows once UCX closed it (under the lock):
+     * not before, as UCX keeps the key of an operation in flight. If the node closes first, they
+     * go with its worker.
+     */
+    private void destroy(List<RemoteWindow> keys) {
+        if (!ctx.closed) {
+            keys.forEach(window -> window.destroyRkey(worker));
+        }
+    }
+
     private void withdraw(ControlReceive receive) {
         lock.lock();
         try {
@@ -346,9 +357,10 @@ final class Connections {
         }
         endpoint.failure = failure;
         failedPeers.put(endpoint.peerId, failure);
+        List<RemoteWindow> keys = endpoint.takeKeys();
         long request = worker.closeEndpoint(endpoint.ep, true);
         ctx.engine.add(new RmaOp(ctx, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
-                null, null));
+                null, () -> destroy(keys)));
         byEp.remove(endpoint.ep);
         if (byPeer.get(endpoint.peerId) == endpoint) {
             byPeer.remove(endpoint.peerId);
@@ -377,16 +389,17 @@ final class Connections {
     /** {@link Endpoint#close()}: drops its keys, says goodbye, closes it with UCX, waits up to 2 s. */
     void close(Endpoint endpoint) {
         long request;
+        List<RemoteWindow> keys;
         lock.lock();
         try {
             if (endpoint.closed) {
                 return;
             }
             endpoint.closed = true;
-            endpoint.dropKeys(worker);
             if (endpoint.failure != null || ctx.closed) {
-                return; // a failed endpoint was force-closed when it failed
+                return; // a failed endpoint was force-closed when it failed; a closed node's keys went with its worker
             }
+            keys = endpoint.takeKeys();
             byEp.remove(endpoint.ep);
             if (byPeer.get(endpoint.peerId) == endpoint) {
                 byPeer.remove(endpoint.peerId);
@@ -401,7 +414,7 @@ final class Connections {
         CompletableFuture<Void> done = ctx.engine.newFuture();
         lock.lock();
         try {
-            ctx.engine.add(new RmaOp(ctx, endpoint, request, "close", done, null, null));
+            ctx.engine.add(new RmaOp(ctx, endpoint, request, "close", done, null, () -> destroy(keys)));
         } finally {
             ctx.unlockAndWake();
         }

@@ -1,11 +1,12 @@
 package org.memreg.transport;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
-import org.memreg.ucx.UcxWorker;
 
 /**
  * A connection to one peer node: made by {@link Node#connect} (client side) or by a peer
@@ -119,13 +120,15 @@ public final class Endpoint implements AutoCloseable {
         return windows.rma(window, put, offset, local);
     }
 
-    /** Empties the key cache of this closing endpoint (under the node's lock). */
-    void dropKeys(UcxWorker worker) {
-        for (RemoteWindow window : keys.values()) {
-            window.revoked = true;
-            window.destroyRkey(worker);
-        }
+    /**
+     * Empties the key cache of this closing endpoint and marks its windows revoked (under the
+     * node's lock); the caller destroys their UCX keys once UCX is done with the endpoint's operations.
+     */
+    List<RemoteWindow> takeKeys() {
+        List<RemoteWindow> taken = new ArrayList<>(keys.values());
+        taken.forEach(window -> window.revoked = true);
         keys.clear();
+        return taken;
     }
 
     /** Closes the endpoint: pending operations on it fail or are cancelled. Twice is harmless. */

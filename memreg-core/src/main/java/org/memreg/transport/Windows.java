@@ -342,9 +342,11 @@ final class Windows {
             }
             RemoteWindow window = new RemoteWindow(endpoint, key, unpack(endpoint, described));
             RemoteWindow older = endpoint.keys.put(key.windowId(), window);
-            if (older != null) {
+            if (older != null) { // its key may be in use by operations in flight: destroyed once they are flushed
                 older.revoked = true;
-                older.destroyRkey(worker);
+                ctx.engine.add(new RmaOp(ctx, endpoint, worker.flushEndpoint(endpoint.ep),
+                        "flush before dropping the key of " + older.key, new CompletableFuture<>(), null,
+                        () -> older.destroyRkey(worker)));
             }
             return window;
         } finally {

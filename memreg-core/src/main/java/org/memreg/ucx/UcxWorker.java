@@ -236,8 +236,16 @@ public final class UcxWorker implements AutoCloseable {
         }
     }
 
-    /** {@code ucp_rkey_destroy}. */
+    /**
+     * {@code ucp_rkey_destroy}: after every operation that used the key was flushed (UCX keeps the
+     * key of an operation still in flight), and before the worker is destroyed.
+     *
+     * @throws IllegalStateException once the worker is closed
+     */
     public void destroyRkey(long rkey) {
+        if (closed) { // a pooled key's memory went with the worker: destroying it then wrote into freed memory
+            throw new IllegalStateException("worker is closed: its remote keys went with it");
+        }
         Ucp.rkeyDestroy(rkey);
     }
 

@@ -95,6 +95,28 @@ class NodeBadUseTest {
         assertEquals(8, endpoint.send(1, arena.allocate(8)).get(10, TimeUnit.SECONDS), "others go on");
     }
 
+    /**
+     * An endpoint whose peer said goodbye, closed after its node: its remote keys were destroyed
+     * then, after the worker that held their memory (a write into freed memory; UcxWorker now
+     * refuses it). They go once UCX has closed the failed endpoint instead.
+     */
+    @Test
+    void aFailedEndpointShouldCloseAfterItsNodeWithoutTouchingItsKeys() throws Exception {
+        Window window = server.allocateWindow(64 << 10, Access.ALL);
+        RemoteWindow remote = endpoint.attach(window.key());
+        remote.put(0, arena.allocate(8, 8)).get(10, TimeUnit.SECONDS);
+        Endpoint toClient = GoodPeer.accepted(server);
+        toClient.close(); // says goodbye: the client's endpoint fails
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (endpoint.isUsable()) {
+            assertTrue(System.nanoTime() < deadline, "the client heard the goodbye");
+            Thread.sleep(1);
+        }
+        client.close();
+        endpoint.close();
+        assertInstanceOf(TransportException.class, failure(remote.put(0, arena.allocate(8, 8))));
+    }
+
     @Test
     void shouldRefuseAClientWithAnotherErrorModeWithoutCrashing() throws Exception {
         // The listener used to reject the request after UCX had already rejected and freed it:
