@@ -34,6 +34,11 @@ final class RawUcxPeer implements AutoCloseable {
         complete(worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0));
     }
 
+    /** One round of this peer's worker: UCX's own connection set-up, no memreg message. */
+    void progress() {
+        worker.progress();
+    }
+
     /** This peer's own UCX worker address (a real one, to damage). */
     byte[] address() {
         return worker.address();
