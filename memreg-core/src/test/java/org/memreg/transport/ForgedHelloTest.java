@@ -12,9 +12,10 @@ import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A peer that speaks UCX directly sends a node without a secret hellos with damaged worker
- * addresses: the node refuses each and serves on. UCX 1.13 unpacks an address without its
- * length; a short one was read on past its end and UCX aborted the process. In a child JVM, so
- * that an abort fails this test rather than the suite.
+ * addresses, cut short or of a version UCX does not know: the node refuses each and serves on.
+ * UCX 1.13 unpacks an address without its length and asserts its version: a bad version byte
+ * aborted the process, and a short address was read on past its end. In a child JVM, so that an
+ * abort fails this test rather than the suite.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ForgedHelloTest {
@@ -24,7 +25,7 @@ class ForgedHelloTest {
         long seed = System.nanoTime();
         System.out.println("ForgedHelloTest seed " + seed);
         ChildJvm child = ChildJvm.run(List.of(), ForgedHelloChild.class, String.valueOf(seed));
-        assertTrue(Integer.parseInt(child.text("hellos")) > 200, "hellos sent: " + child.text("hellos"));
+        assertTrue(Integer.parseInt(child.text("hellos")) > 20, "hellos sent: " + child.text("hellos"));
         assertEquals("true", child.text("served"), "a good peer is served after them (seed " + seed + ")");
     }
 }
