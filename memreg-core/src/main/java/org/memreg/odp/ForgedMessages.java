@@ -6,8 +6,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The ODP messages one side dropped because they did not carry the token of the peer they came
- * in the name of ({@link OdpWire}): counted, and reported at most once a second, so that a node
- * sending them cannot flood the log.
+ * in the name of ({@link OdpWire}; a peer cut off has none any more): counted, and reported at
+ * most once a second, so that a node sending them cannot flood the log.
  */
 final class ForgedMessages {
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -37,7 +37,8 @@ final class ForgedMessages {
         long now = System.nanoTime();
         if (now - reportedAt >= REPORT_NANOS) {
             System.getLogger(ForgedMessages.class.getName()).log(System.Logger.Level.WARNING, String.format(
-                    "%s dropped %d ODP message(s) without the right token since the last report; the latest: %s",
+                    "%s dropped %d ODP message(s) that no peer it serves sent (a wrong token: forged, or from a peer"
+                    + " cut off) since the last report; the latest: %s",
                     side, count - reported, what));
             reportedAt = now;
             reported = count;

@@ -386,7 +386,7 @@ final class Connections {
         return new ArrayList<>(byEp.values());
     }
 
-    /** {@link Endpoint#close()}: drops its keys, says goodbye, closes it with UCX, waits up to 2 s. */
+    /** {@link Endpoint#close()}: says goodbye, closes it with UCX (then drops its keys), waits up to 2 s. */
     void close(Endpoint endpoint) {
         long request;
         List<RemoteWindow> keys;
