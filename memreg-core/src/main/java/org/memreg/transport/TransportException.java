@@ -26,4 +26,9 @@ public class TransportException extends RuntimeException {
     public int status() {
         return status;
     }
+
+    /** True when a message did not fit the buffer it was received into. */
+    public boolean isTruncation() {
+        return status == org.memreg.ucx.Ucp.ERR_MESSAGE_TRUNCATED;
+    }
 }

@@ -124,7 +124,7 @@ public final class Ucp {
             return "status " + status;
         }
         try {
-            MemorySegment text = (MemorySegment) UcxNative.STATUS_STRING.invokeExact(status);
+            MemorySegment text = (MemorySegment) UcxNative.STATUS_STRING.invokeExact((byte) status);
             return text.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "status " + status;
@@ -152,7 +152,7 @@ public final class Ucp {
 
     static int configRead(long prefix, long filename, long configOut) {
         try {
-            return (int) UcxNative.CONFIG_READ.invokeExact(prefix, filename, configOut);
+            return (byte) UcxNative.CONFIG_READ.invokeExact(prefix, filename, configOut);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -160,7 +160,7 @@ public final class Ucp {
 
     static int configModify(long config, long name, long value) {
         try {
-            return (int) UcxNative.CONFIG_MODIFY.invokeExact(config, name, value);
+            return (byte) UcxNative.CONFIG_MODIFY.invokeExact(config, name, value);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -172,7 +172,7 @@ public final class Ucp {
 
     static int initVersion(long params, long config, long contextOut) {
         try {
-            return (int) UcxNative.INIT_VERSION.invokeExact(API_MAJOR, API_MINOR, params, config, contextOut);
+            return (byte) UcxNative.INIT_VERSION.invokeExact(API_MAJOR, API_MINOR, params, config, contextOut);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -291,7 +291,7 @@ public final class Ucp {
 
     static int rkeyPack(long context, long memh, long bufferOut, long sizeOut) {
         try {
-            return (int) UcxNative.RKEY_PACK.invokeExact(context, memh, bufferOut, sizeOut);
+            return (byte) UcxNative.RKEY_PACK.invokeExact(context, memh, bufferOut, sizeOut);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -339,7 +339,7 @@ public final class Ucp {
 
     private static int status1(MethodHandle handle, long a) {
         try {
-            return (int) handle.invokeExact(a);
+            return (byte) handle.invokeExact(a); // sign-extended: a ucs_status_t is one byte
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -347,7 +347,7 @@ public final class Ucp {
 
     private static int status2(MethodHandle handle, long a, long b) {
         try {
-            return (int) handle.invokeExact(a, b);
+            return (byte) handle.invokeExact(a, b);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -355,7 +355,7 @@ public final class Ucp {
 
     private static int status3(MethodHandle handle, long a, long b, long c) {
         try {
-            return (int) handle.invokeExact(a, b, c);
+            return (byte) handle.invokeExact(a, b, c);
         } catch (Throwable t) {
             throw rethrow(t);
         }

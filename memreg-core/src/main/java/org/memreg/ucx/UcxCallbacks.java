@@ -1,6 +1,6 @@
 package org.memreg.ucx;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -25,8 +25,8 @@ final class UcxCallbacks {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             ERR_HANDLER = UcxNative.upcall(lookup.findStatic(UcxCallbacks.class, "onEndpointError",
-                            MethodType.methodType(void.class, long.class, long.class, int.class)),
-                    FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_INT), Arena.global());
+                            MethodType.methodType(void.class, long.class, long.class, byte.class)),
+                    FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_BYTE), Arena.global());
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -43,8 +43,8 @@ final class UcxCallbacks {
         WORKERS.remove(worker.id());
     }
 
-    /** {@code ucp_err_handler_cb_t(arg, ep, status)}. */
-    private static void onEndpointError(long arg, long ep, int status) {
+    /** {@code ucp_err_handler_cb_t(arg, ep, status)}; {@code ucs_status_t} is one byte ({@link UcxNative}). */
+    private static void onEndpointError(long arg, long ep, byte status) {
         try {
             UcxWorker worker = WORKERS.get(arg);
             if (worker != null) {

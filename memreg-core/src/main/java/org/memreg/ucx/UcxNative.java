@@ -1,6 +1,7 @@
 package org.memreg.ucx;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -44,22 +45,27 @@ final class UcxNative {
         AVAILABLE = lookup != null;
     }
 
-    private static final FunctionDescriptor STATUS_L = FunctionDescriptor.of(JAVA_INT, JAVA_LONG);
-    private static final FunctionDescriptor STATUS_LL = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG);
+    /*
+     * ucs_status_t is a packed enum: one signed byte, returned in the low byte of the register,
+     * the rest undefined. Read as an int, UCS_ERR_MESSAGE_TRUNCATED (-9) came back as 247, and no
+     * error compared equal to its constant. So every status is a JAVA_BYTE here.
+     */
+    private static final FunctionDescriptor STATUS_L = FunctionDescriptor.of(JAVA_BYTE, JAVA_LONG);
+    private static final FunctionDescriptor STATUS_LL = FunctionDescriptor.of(JAVA_BYTE, JAVA_LONG, JAVA_LONG);
     private static final FunctionDescriptor STATUS_LLL =
-            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+            FunctionDescriptor.of(JAVA_BYTE, JAVA_LONG, JAVA_LONG, JAVA_LONG);
     private static final FunctionDescriptor VOID_L = FunctionDescriptor.ofVoid(JAVA_LONG);
     private static final FunctionDescriptor VOID_LL = FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG);
     private static final FunctionDescriptor PTR_LL = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG);
 
-    static final MethodHandle STATUS_STRING = handle("ucs_status_string", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    static final MethodHandle STATUS_STRING = handle("ucs_status_string", FunctionDescriptor.of(ADDRESS, JAVA_BYTE));
     static final MethodHandle CONFIG_READ = handle("ucp_config_read", STATUS_LLL);
     static final MethodHandle CONFIG_MODIFY = handle("ucp_config_modify", STATUS_LLL);
     static final MethodHandle CONFIG_RELEASE = handle("ucp_config_release", VOID_L);
     static final MethodHandle GET_VERSION = handle("ucp_get_version", FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG,
             JAVA_LONG));
     static final MethodHandle INIT_VERSION = handle("ucp_init_version",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+            FunctionDescriptor.of(JAVA_BYTE, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle CLEANUP = handle("ucp_cleanup", VOID_L);
     static final MethodHandle WORKER_CREATE = handle("ucp_worker_create", STATUS_LLL);
     static final MethodHandle WORKER_DESTROY = handle("ucp_worker_destroy", VOID_L);
@@ -85,7 +91,7 @@ final class UcxNative {
     static final MethodHandle MEM_UNMAP = handle("ucp_mem_unmap", STATUS_LL);
     static final MethodHandle MEM_QUERY = handle("ucp_mem_query", STATUS_LL);
     static final MethodHandle RKEY_PACK = handle("ucp_rkey_pack",
-            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+            FunctionDescriptor.of(JAVA_BYTE, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle RKEY_BUFFER_RELEASE = handle("ucp_rkey_buffer_release", VOID_L);
     static final MethodHandle EP_RKEY_UNPACK = handle("ucp_ep_rkey_unpack", STATUS_LLL);
     static final MethodHandle RKEY_DESTROY = handle("ucp_rkey_destroy", VOID_L);

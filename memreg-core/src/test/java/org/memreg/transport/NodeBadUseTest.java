@@ -263,6 +263,20 @@ class NodeBadUseTest {
         assertTrue(e.getMessage().contains("belongs to node"), e.getMessage());
     }
 
+    /**
+     * An eager message larger than the buffer fails the receive with UCX's own status, as a
+     * negative number: ucs_status_t is one byte, and read as an int it came back as 247 for -9,
+     * so that no error status compared equal to its constant.
+     */
+    @Test
+    void anEagerMessageLargerThanTheBufferShouldFailWithTruncation() throws Exception {
+        CompletableFuture<Long> got = server.receive(6, arena.allocate(40, 8));
+        endpoint.send(6, arena.allocate(48, 8)).get(10, TimeUnit.SECONDS);
+        TransportException e = assertInstanceOf(TransportException.class, failure(got));
+        assertEquals(org.memreg.ucx.Ucp.ERR_MESSAGE_TRUNCATED, e.status(), e.getMessage());
+        assertTrue(e.isTruncation() && e.getMessage().contains("larger than the 40-byte buffer"), e.getMessage());
+    }
+
     @Test
     void shouldFailAReceiveIntoATooSmallBuffer() throws Exception {
         MemorySegment big = arena.allocate(5L << 20, 4096);
