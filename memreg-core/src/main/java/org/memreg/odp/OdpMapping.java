@@ -312,6 +312,13 @@ public final class OdpMapping implements AutoCloseable {
                     length = receive.get(OdpRegion.TICK_MILLIS, TimeUnit.MILLISECONDS);
                 } catch (TimeoutException e) {
                     continue;
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TransportException t && t.isTruncation())) {
+                        throw e;
+                    }
+                    receive = null;
+                    forged.drop("a message of more than " + OdpWire.MAX_BYTES + " bytes");
+                    continue;
                 }
                 receive = null;
                 boolean rekey = OdpWire.isRekey(inbox, length);

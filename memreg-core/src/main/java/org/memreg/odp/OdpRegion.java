@@ -27,6 +27,7 @@ import org.memreg.stat.CounterSet;
 import org.memreg.stat.SetKind;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
+import org.memreg.transport.TransportException;
 import org.memreg.transport.Window;
 import org.memreg.transport.WindowKey;
 
@@ -458,12 +459,15 @@ public final class OdpRegion implements AutoCloseable {
                 try {
                     long length = receive.get(Math.max(wait, 100_000), TimeUnit.NANOSECONDS);
                     receive = null;
-                    OdpMessage message = OdpWire.decode(inbox, length);
-                    if (fromItsPeer(message, OdpWire.token(inbox))) {
-                        dispatch(message);
-                    }
+                    accept(length);
                 } catch (TimeoutException e) {
                     // lease check below
+                } catch (ExecutionException e) {
+                    receive = null;
+                    if (!(e.getCause() instanceof TransportException t && t.isTruncation())) {
+                        throw e;
+                    }
+                    forged.drop("a message of more than " + OdpWire.BYTES + " bytes"); // and the leases go on
                 }
                 for (PageRange r; (r = removed.poll()) != null;) {
                     table.reclaim(r, System.nanoTime());
@@ -490,6 +494,20 @@ public final class OdpRegion implements AutoCloseable {
     /** Messages dropped so far for want of the right token. */
     long forgedDropped() {
         return forged.dropped();
+    }
+
+    /** The message of {@code length} bytes in the inbox: dispatched, or dropped (and counted) when no served peer sent it. */
+    private void accept(long length) {
+        OdpMessage message;
+        try {
+            message = OdpWire.decode(inbox, length);
+        } catch (IllegalArgumentException e) { // no peer of ours sends that: no warning per message, no pause
+            forged.drop(e.getMessage());
+            return;
+        }
+        if (fromItsPeer(message, OdpWire.token(inbox))) {
+            dispatch(message);
+        }
     }
 
     /** True when {@code m} carries the token of the peer it names; else it is dropped, and counted. */
