@@ -126,9 +126,10 @@ public final class UcxWorker implements AutoCloseable {
      * UCX 1.13 unpacks an address without its length and trusts what it reads: a short or
      * damaged one was read on past its end into whatever followed, and an unknown version byte
      * there aborted the process (an assertion in {@code ucp_address_unpack}). So the version is
-     * checked here, and the address is followed by 64 KiB of zeros, in
-     * which every loop of the unpacking ends within a few KiB, in an error (a zero bandwidth
-     * is an invalid address) or at its bound on resources.
+     * checked here, and the address is followed by 64 KiB of zeros, in which every loop of the
+     * unpacking ends within a few KiB, in an error (a zero bandwidth is an invalid address) or at
+     * its bound on resources. Bytes damaged inside an address can still fail UCX's own checks
+     * further on (see the README's trust model).
      *
      * @throws IllegalArgumentException when the bytes cannot be a UCX worker address
      * @throws UcxException when UCX refuses the address or cannot reach the worker
