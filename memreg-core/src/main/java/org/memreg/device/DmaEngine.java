@@ -31,6 +31,9 @@ final class DmaEngine {
     }
 
     Transfer transfer(long key, long address, MemorySegment buffer, boolean write) {
+        if (!buffer.scope().isAlive()) { // the kernel's copy would go to whoever owns the memory now
+            throw new IllegalStateException("the segment's arena is closed: " + buffer);
+        }
         if (!write && buffer.isReadOnly()) {
             throw new IllegalArgumentException("cannot read into a read-only segment");
         }

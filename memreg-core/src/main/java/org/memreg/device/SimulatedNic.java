@@ -164,6 +164,7 @@ public final class SimulatedNic implements Device {
      *     no longer maps the frames it registered
      * @throws DmaRejectedException for an unknown key, a range outside the region or missing rights
      * @throws StaleTransferException in strict mode, instead of returning STALE
+     * @throws IllegalStateException when the arena of {@code dst} is closed
      */
     public Transfer read(long key, long address, MemorySegment dst) {
         return dma.transfer(key, address, dst, false);

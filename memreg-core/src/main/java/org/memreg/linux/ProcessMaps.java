@@ -92,6 +92,28 @@ public final class ProcessMaps {
         throw new IllegalStateException("no mapping holds 0x" + Long.toHexString(address));
     }
 
+    /**
+     * True when every byte of {@code [address, address + length)} of this process is mapped
+     * writable (one read of {@code /proc/self/maps}): a plain Java write anywhere else is a
+     * SIGSEGV that kills the JVM.
+     */
+    public static boolean writable(long address, long length) {
+        long at = address;
+        long end = address + length;
+        for (Area area : of(ProcessHandle.current().pid())) { // sorted by address
+            if (area.contains(at)) {
+                if (area.permissions().charAt(1) != 'w') {
+                    return false;
+                }
+                at = area.end();
+                if (Long.compareUnsigned(at, end) >= 0) {
+                    return true;
+                }
+            }
+        }
+        return length <= 0;
+    }
+
     private static String owner(long pid) {
         try {
             return "user " + Files.getOwner(Path.of("/proc", Long.toString(pid))).getName();

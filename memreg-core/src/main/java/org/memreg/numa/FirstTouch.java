@@ -25,10 +25,15 @@ public final class FirstTouch {
      * @return the parts, in address order
      * @throws IllegalArgumentException when there are more nodes than pages, or none, or the
      *     segment is read-only (a touch writes)
+     * @throws IllegalStateException when the segment's arena is closed
      * @throws java.util.NoSuchElementException when a node does not exist
      */
     public static List<Part> spread(PagePlacement placement, MemorySegment buffer, int... nodes)
             throws InterruptedException {
+        if (!buffer.scope().isAlive()) { // the touch goes by address: into freed memory, or a SIGSEGV
+            throw new IllegalStateException("first touch needs a segment whose arena is open; this one is closed: "
+                    + buffer);
+        }
         if (buffer.isReadOnly()) { // a touch is a write: into memory mapped read-only, a SIGSEGV
             throw new IllegalArgumentException("first touch writes every page, and the segment is read-only: " + buffer);
         }

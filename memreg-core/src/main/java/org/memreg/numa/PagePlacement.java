@@ -67,6 +67,7 @@ public interface PagePlacement {
      *
      * @throws java.util.NoSuchElementException when the node does not exist
      * @throws IllegalStateException when the node has no CPU to run on
+     * @throws IllegalArgumentException when part of the range is not mapped writable
      * @throws UnsupportedOperationException for another process
      */
     void touchFrom(int node, long address, long length) throws InterruptedException;

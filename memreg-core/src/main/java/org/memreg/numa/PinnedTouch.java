@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.memreg.linux.CpuAffinity;
 import org.memreg.linux.Mman;
+import org.memreg.linux.ProcessMaps;
 
 /**
  * Writes every page of a range from a platform thread pinned to some CPUs, without changing its
@@ -24,6 +25,11 @@ final class PinnedTouch {
 
     /** Runs {@code touch} of the range on a new thread pinned to {@code cpus} and waits for it. */
     static void touch(List<Integer> cpus, long address, long length, long pageSize) throws InterruptedException {
+        long first = address - Long.remainderUnsigned(address, pageSize);
+        if (!ProcessMaps.writable(first, address + length - first)) { // else the touch was a SIGSEGV
+            throw new IllegalArgumentException(String.format("cannot touch [0x%x, 0x%x): not all of it is mapped"
+                    + " writable in this process", address, address + length));
+        }
         run(cpus, () -> touchHere(address, length, pageSize));
     }
 

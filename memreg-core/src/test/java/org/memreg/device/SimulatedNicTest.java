@@ -79,6 +79,25 @@ class SimulatedNicTest extends DeviceContractTest {
         assertEquals(0, nic().staleTransfers());
     }
 
+    /** A read into a closed arena's memory went by address: the kernel's copy landed in whatever owned it then. */
+    @Test
+    void shouldRefuseASegmentWhoseArenaIsClosed() {
+        long address = map(1);
+        MemoryRegion region = device.register(address, PAGE, Access.ALL);
+        MemorySegment closed;
+        try (Arena arena = Arena.ofConfined()) {
+            closed = arena.allocate(256);
+        }
+        for (boolean read : new boolean[] {true, false}) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> {
+                Transfer unused = read ? nic().read(region.localKey(), address, closed)
+                        : nic().write(region.localKey(), address, closed);
+            });
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        }
+        assertEquals(0, nic().transfers());
+    }
+
     @Test
     void shouldCheckKeysRangesAndRights() {
         long address = map(4);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -112,5 +113,35 @@ class LinuxPlacementTest {
                 () -> FirstTouch.spread(placement, memory.asReadOnly(), 0));
         assertTrue(e.getMessage().contains("read-only"), e.getMessage());
         assertEquals(PAGES, placement.query(address, PAGES * PAGE).summary().notPresent(), "nothing touched");
+    }
+
+    /**
+     * A touch by address of memory that is not there, or not writable, and a spread of a segment
+     * whose arena is closed: each killed the JVM (a SIGSEGV in the touching thread).
+     */
+    @Test
+    void shouldRefuseToTouchWhatIsNotMappedWritable() throws Exception {
+        long gone = Mman.mapAnonymous(2 * PAGE);
+        Mman.munmap(gone, 2 * PAGE);
+        long readOnly = Mman.mmap(0L, 2 * PAGE, Mman.PROT_READ, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0L);
+        try {
+            for (long at : new long[] {gone, readOnly}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> placement.touchFrom(0, at, 2 * PAGE));
+                assertTrue(e.getMessage().contains("not all of it is mapped writable"), e.getMessage());
+            }
+            assertThrows(IllegalArgumentException.class, () -> placement.touchFrom(0, address, (PAGES + 1) * PAGE),
+                    "one page past the mapping");
+        } finally {
+            Mman.munmap(readOnly, 2 * PAGE);
+        }
+        MemorySegment closed;
+        try (Arena arena = Arena.ofConfined()) {
+            closed = arena.allocate(4 * PAGE, PAGE);
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> FirstTouch.spread(placement, closed, 0));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        placement.touchFrom(0, address, PAGES * PAGE);
+        assertEquals(0, placement.query(address, PAGES * PAGE).summary().notPresent(), "a mapped range is touched");
     }
 }
