@@ -121,7 +121,7 @@ class LinuxPlacementTest {
      */
     @Test
     void shouldRefuseToTouchWhatIsNotMappedWritable() throws Exception {
-        long gone = PAGE; // below vm.mmap_min_addr: never mapped (an unmapped range could be reused meanwhile)
+        long gone = 0; // the null page, which nothing maps (a range just unmapped could be reused meanwhile)
         long readOnly = Mman.mmap(0L, 2 * PAGE, Mman.PROT_READ, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0L);
         long partly = Mman.mapAnonymous(3 * PAGE);
         Mman.mprotect(partly + 2 * PAGE, PAGE, Mman.PROT_NONE); // writable, then not: two areas
