@@ -12,6 +12,8 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,43 +28,46 @@ import org.memreg.ucx.UcxTestSupport;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForgedHeaderTest {
+    private Node node;
+    private RawUcxPeer hostile;
+    private Arena arena;
+
+    @BeforeEach
+    void start() {
+        UcxTestSupport.assumeUcx();
+        node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        hostile = new RawUcxPeer();
+        arena = Arena.ofShared();
+    }
+
+    @AfterEach
+    void stop() {
+        if (node != null) {
+            hostile.close();
+            node.close();
+            arena.close();
+        }
+    }
+
     @ParameterizedTest(name = "length {0}")
     @ValueSource(longs = {-5, 0, Long.MIN_VALUE})
     void aHeaderWithALengthNoSenderSendsShouldFailTheReceiveAndTheNodeServeOn(long length) throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer hostile = new RawUcxPeer();
-             Arena arena = Arena.ofShared()) {
-            MemorySegment buffer = arena.allocate(64 << 10);
-            CompletableFuture<Long> received = node.receive(7, buffer);
-            hostile.send(node, 7 | Tags.RTS_BIT, length, 0x1234, 0xbad, 4096); // length, id, sender, chunk size
-            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS),
-                    "a receive matched by a forged header").getCause();
-            assertInstanceOf(TransportException.class, failure);
-            assertTrue(failure.getMessage().contains("malformed rendezvous header"), failure.getMessage());
-            GoodPeer.assertServed(node, b -> b);
-            CompletableFuture<Long> next = node.receive(7, buffer);
-            hostile.send(node, 7, 99);
-            assertEquals(8, next.get(20, TimeUnit.SECONDS), "the tag still receives");
-            assertEquals(99, buffer.get(JAVA_LONG, 0));
-        }
+        MemorySegment buffer = arena.allocate(64 << 10);
+        CompletableFuture<Long> received = node.receive(7, buffer);
+        hostile.send(node, 7 | Tags.RTS_BIT, length, 0x1234, 0xbad, 4096); // length, id, sender, chunk size
+        assertReceiveFails(received, "malformed rendezvous header");
+        CompletableFuture<Long> next = node.receive(7, buffer);
+        hostile.send(node, 7, 99);
+        assertEquals(8, next.get(20, TimeUnit.SECONDS), "the tag still receives");
+        assertEquals(99, buffer.get(JAVA_LONG, 0));
     }
 
     /** A header that announces chunks smaller than a page: no memreg sender sends them. */
     @Test
     void aHeaderWithChunksBelowAPageShouldFailTheReceive() throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer hostile = new RawUcxPeer();
-             Arena arena = Arena.ofShared()) {
-            CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10));
-            hostile.send(node, 7 | Tags.RTS_BIT, 8192, 0x1234, 0xbad, 8);
-            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS))
-                    .getCause();
-            assertTrue(failure.getMessage().contains("malformed rendezvous header: from node 0000000000000bad, chunk"
-                    + " size 8"), failure.getMessage());
-            GoodPeer.assertServed(node, b -> b);
-        }
+        CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10));
+        hostile.send(node, 7 | Tags.RTS_BIT, 8192, 0x1234, 0xbad, 8);
+        assertReceiveFails(received, "malformed rendezvous header: from node 0000000000000bad, chunk size 8");
     }
 
     /**
@@ -71,21 +76,12 @@ class ForgedHeaderTest {
      */
     @Test
     void aChunkShorterThanAnnouncedShouldFailTheReceive() throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer hostile = new RawUcxPeer();
-             Arena arena = Arena.ofShared()) {
-            CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10, 4096));
-            long id = 0x1234;
-            hostile.send(node, 7 | Tags.RTS_BIT, 8192, id, 0xbad, 4096); // two chunks of 4 KiB
-            hostile.send(node, Tags.CHUNK | id, 1, 2); // 16 bytes
-            hostile.send(node, Tags.CHUNK | id, new long[512]); // a whole chunk
-            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS))
-                    .getCause();
-            assertTrue(failure.getMessage().contains("a chunk of 16 bytes where 4096 were expected"),
-                    failure.getMessage());
-            GoodPeer.assertServed(node, b -> b);
-        }
+        CompletableFuture<Long> received = node.receive(7, arena.allocate(64 << 10, 4096));
+        long id = 0x1234;
+        hostile.send(node, 7 | Tags.RTS_BIT, 8192, id, 0xbad, 4096); // two chunks of 4 KiB
+        hostile.send(node, Tags.CHUNK | id, 1, 2); // 16 bytes
+        hostile.send(node, Tags.CHUNK | id, new long[512]); // a whole chunk
+        assertReceiveFails(received, "a chunk of 16 bytes where 4096 were expected");
     }
 
     /**
@@ -95,19 +91,19 @@ class ForgedHeaderTest {
      */
     @Test
     void aShortHeaderShouldFailTheReceiveWithoutReadingPastTheBuffer() throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer hostile = new RawUcxPeer();
-             Arena arena = Arena.ofShared()) {
-            MemorySegment around = arena.allocate(RendezvousSendOp.HEADER_BYTES, 8);
-            around.set(JAVA_LONG, 16, 0xfeed); // a "sender" after the 8-byte buffer
-            CompletableFuture<Long> received = node.receive(7, around.asSlice(0, 8));
-            hostile.send(node, 7 | Tags.RTS_BIT, 4096);
-            Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS))
-                    .getCause();
-            assertInstanceOf(TransportException.class, failure);
-            assertTrue(failure.getMessage().contains("malformed rendezvous header: 8 bytes"), failure.getMessage());
-            GoodPeer.assertServed(node, b -> b);
-        }
+        MemorySegment around = arena.allocate(RendezvousSendOp.HEADER_BYTES, 8);
+        around.set(JAVA_LONG, 16, 0xfeed); // a "sender" after the 8-byte buffer
+        CompletableFuture<Long> received = node.receive(7, around.asSlice(0, 8));
+        hostile.send(node, 7 | Tags.RTS_BIT, 4096);
+        assertReceiveFails(received, "malformed rendezvous header: 8 bytes");
+    }
+
+    /** The receive fails with a {@link TransportException} saying {@code expected}, and the node serves a new peer. */
+    private void assertReceiveFails(CompletableFuture<Long> received, String expected) throws Exception {
+        Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS),
+                "a receive matched by a forged message").getCause();
+        assertInstanceOf(TransportException.class, failure);
+        assertTrue(failure.getMessage().contains(expected), failure.getMessage());
+        GoodPeer.assertServed(node, b -> b);
     }
 }
