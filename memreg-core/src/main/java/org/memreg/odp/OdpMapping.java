@@ -322,7 +322,7 @@ public final class OdpMapping implements AutoCloseable {
                 }
                 receive = null;
                 boolean rekey = OdpWire.isRekey(inbox, length);
-                if ((rekey ? OdpWire.rekeyToken(inbox) : length == OdpWire.BYTES ? OdpWire.token(inbox) : 0) != token) {
+                if (OdpWire.token(inbox, length) != token) {
                     forged.drop(rekey ? "a REKEY" : "a message of " + length + " bytes");
                     continue;
                 }

@@ -505,7 +505,7 @@ public final class OdpRegion implements AutoCloseable {
             forged.drop(e.getMessage());
             return;
         }
-        if (fromItsPeer(message, OdpWire.token(inbox))) {
+        if (fromItsPeer(message, OdpWire.token(inbox, length))) {
             dispatch(message);
         }
     }

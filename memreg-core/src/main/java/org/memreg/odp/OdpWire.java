@@ -89,10 +89,6 @@ final class OdpWire {
         return s;
     }
 
-    /** The token of the protocol message in {@code s} (its length checked by {@link #decode}). */
-    static long token(MemorySegment s) {
-        return s.get(JAVA_LONG, 32);
-    }
 
     /** A fresh segment holding a REKEY with {@code key} (a {@code WindowKey.toBytes()}) and {@code token}. */
     static MemorySegment encodeRekey(byte[] key, long token) {
@@ -109,9 +105,9 @@ final class OdpWire {
         return length >= 16 && s.get(JAVA_INT, 0) == REKEY;
     }
 
-    /** The token of the REKEY in {@code s}. */
-    static long rekeyToken(MemorySegment s) {
-        return s.get(JAVA_LONG, 8);
+    /** The token of the {@code length} bytes in {@code s}: a REKEY's or a protocol message's; 0 (no token) for anything else. */
+    static long token(MemorySegment s, long length) {
+        return isRekey(s, length) ? s.get(JAVA_LONG, 8) : length == BYTES ? s.get(JAVA_LONG, 32) : 0;
     }
 
     /** The key bytes of the REKEY in {@code s}. */
