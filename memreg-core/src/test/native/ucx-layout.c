@@ -1,7 +1,8 @@
 /*
  * Prints sizeof/offsetof of every UCX 1.13 struct that org.memreg.ucx lays out by hand, one
- * "struct.field=offset" (and "struct=size") a line. UcxLayoutTest compiles and runs this with gcc
- * and compares each line with the Java layouts. Build: gcc -o ucx-layout ucx-layout.c
+ * "struct.field=offset" (and "struct=size") a line, then the value of every UCX constant that
+ * org.memreg.ucx.Ucp copies ("const.UCS_ERR_BUSY=-15"). UcxLayoutTest compiles and runs this with
+ * gcc and compares each line with the Java layouts and constants. Build: gcc -o ucx-layout ucx-layout.c
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #define SIZE(t) printf("%s=%zu\n", #t, sizeof(t))
 #define OFF(t, f) printf("%s.%s=%zu\n", #t, #f, offsetof(t, f))
+#define CONST(c) printf("const.%s=%lld\n", #c, (long long) (c))
 
 int main(void) {
     SIZE(ucp_params_t);
@@ -54,6 +56,29 @@ int main(void) {
 
     SIZE(ucp_tag_recv_info_t);
     OFF(ucp_tag_recv_info_t, sender_tag); OFF(ucp_tag_recv_info_t, length);
+
+    CONST(UCS_OK); CONST(UCS_INPROGRESS); CONST(UCS_ERR_BUSY); CONST(UCS_ERR_NO_MESSAGE);
+    CONST(UCS_ERR_NO_RESOURCE); CONST(UCS_ERR_IO_ERROR); CONST(UCS_ERR_NO_MEMORY);
+    CONST(UCS_ERR_INVALID_PARAM); CONST(UCS_ERR_UNREACHABLE); CONST(UCS_ERR_MESSAGE_TRUNCATED);
+    CONST(UCS_ERR_CANCELED); CONST(UCS_ERR_OUT_OF_RANGE); CONST(UCS_ERR_TIMED_OUT);
+    CONST(UCS_ERR_REJECTED); CONST(UCS_ERR_NOT_CONNECTED); CONST(UCS_ERR_CONNECTION_RESET);
+    CONST(UCS_ERR_ENDPOINT_TIMEOUT);
+    CONST(UCP_FEATURE_TAG); CONST(UCP_FEATURE_RMA); CONST(UCP_FEATURE_WAKEUP);
+    CONST(UCS_THREAD_MODE_SINGLE); CONST(UCS_THREAD_MODE_SERIALIZED); CONST(UCS_THREAD_MODE_MULTI);
+    CONST(UCP_ERR_HANDLING_MODE_NONE); CONST(UCP_ERR_HANDLING_MODE_PEER);
+    CONST(UCP_MEM_MAP_NONBLOCK); CONST(UCP_MEM_MAP_ALLOCATE);
+    CONST(UCP_MEM_MAP_PROT_LOCAL_READ); CONST(UCP_MEM_MAP_PROT_LOCAL_WRITE);
+    CONST(UCP_MEM_MAP_PROT_REMOTE_READ); CONST(UCP_MEM_MAP_PROT_REMOTE_WRITE);
+    CONST(UCP_EP_CLOSE_FLAG_FORCE);
+    CONST(UCP_OP_ATTR_FIELD_FLAGS); CONST(UCP_OP_ATTR_FIELD_RECV_INFO); CONST(UCP_OP_ATTR_FIELD_MEMH);
+    CONST(UCP_OP_ATTR_FLAG_NO_IMM_CMPL);
+    CONST(UCP_PARAM_FIELD_FEATURES); CONST(UCP_PARAM_FIELD_MT_WORKERS_SHARED); CONST(UCP_PARAM_FIELD_NAME);
+    CONST(UCP_WORKER_PARAM_FIELD_THREAD_MODE);
+    CONST(UCP_EP_PARAM_FIELD_REMOTE_ADDRESS); CONST(UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE);
+    CONST(UCP_EP_PARAM_FIELD_ERR_HANDLER);
+    CONST(UCP_MEM_MAP_PARAM_FIELD_ADDRESS); CONST(UCP_MEM_MAP_PARAM_FIELD_LENGTH);
+    CONST(UCP_MEM_MAP_PARAM_FIELD_FLAGS); CONST(UCP_MEM_MAP_PARAM_FIELD_PROT);
+    CONST(UCP_MEM_ATTR_FIELD_ADDRESS); CONST(UCP_MEM_ATTR_FIELD_LENGTH);
 
     return 0;
 }

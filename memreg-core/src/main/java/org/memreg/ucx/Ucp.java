@@ -27,8 +27,6 @@ public final class Ucp {
 
     public static final int OK = 0;
     public static final int INPROGRESS = 1;
-    /** {@code UCS_ERR_BUSY}: {@code ucp_worker_arm} found events pending. */
-    public static final int ERR_BUSY = -4;
     public static final int ERR_NO_MESSAGE = -1;
     public static final int ERR_NO_RESOURCE = -2;
     public static final int ERR_IO_ERROR = -3;
@@ -36,6 +34,8 @@ public final class Ucp {
     public static final int ERR_INVALID_PARAM = -5;
     public static final int ERR_UNREACHABLE = -6;
     public static final int ERR_MESSAGE_TRUNCATED = -9;
+    /** {@code UCS_ERR_BUSY}: {@code ucp_worker_arm} found events pending. */
+    public static final int ERR_BUSY = -15;
     public static final int ERR_CANCELED = -16;
     public static final int ERR_OUT_OF_RANGE = -19;
     public static final int ERR_TIMED_OUT = -20;

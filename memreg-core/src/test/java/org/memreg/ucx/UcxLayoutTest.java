@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.StructLayout;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,17 +20,20 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The hand-made UCX struct layouts against the C compiler's: {@code src/test/native/ucx-layout.c}
- * prints {@code sizeof}/{@code offsetof} of every struct memreg fills. The numbers gcc printed for
+ * The hand-made UCX struct layouts and constants against the C compiler's:
+ * {@code src/test/native/ucx-layout.c} prints {@code sizeof}/{@code offsetof} of every struct
+ * memreg fills and the value of every constant {@link Ucp} copies. The numbers gcc printed for
  * UCX 1.13.1 are kept in {@code ucx-layout-1.13.1.txt}; where gcc and the UCX headers are present,
  * the program is also compiled and run afresh.
  */
 class UcxLayoutTest {
     @Test
-    void shouldMatchTheRecordedLayoutsOfUcx1131() throws IOException {
+    void shouldMatchTheRecordedLayoutsOfUcx1131() throws IOException, IllegalAccessException {
         try (InputStream in = UcxLayoutTest.class.getResourceAsStream("ucx-layout-1.13.1.txt")) {
             assertNotNull(in, "recorded layout resource");
-            assertLayouts(parse(new String(in.readAllBytes(), StandardCharsets.US_ASCII)));
+            Map<String, Long> c = parse(new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+            assertLayouts(c);
+            assertConstants(c);
         }
     }
 
@@ -42,7 +47,9 @@ class UcxLayoutTest {
         Path binary = dir.resolve("ucx-layout");
         try {
             run(List.of("/usr/bin/gcc", "-o", binary.toString(), source.toString()));
-            assertLayouts(parse(run(List.of(binary.toString()))));
+            Map<String, Long> c = parse(run(List.of(binary.toString())));
+            assertLayouts(c);
+            assertConstants(c);
         } finally {
             Files.deleteIfExists(binary);
             Files.deleteIfExists(dir);
@@ -64,6 +71,38 @@ class UcxLayoutTest {
         }
         assertTrue(checked >= 50, "fields checked: " + checked);
         System.out.println("UCX layouts: " + UcxLayouts.ALL.size() + " structs, " + checked + " fields match");
+    }
+
+    /**
+     * Every integer constant of {@link Ucp} (public or not) equals the C value of its UCX name: a
+     * status read against a wrong constant compares unequal to what UCX returns (UCS_ERR_BUSY was
+     * once copied as -4, which is UCS_ERR_NO_MEMORY).
+     */
+    private static void assertConstants(Map<String, Long> c) throws IllegalAccessException {
+        int checked = 0;
+        for (Field field : Ucp.class.getDeclaredFields()) {
+            int m = field.getModifiers();
+            String name = field.getName();
+            boolean number = field.getType() == int.class || field.getType() == long.class;
+            if (!Modifier.isStatic(m) || !Modifier.isFinal(m) || !number || name.startsWith("API_")
+                    || name.endsWith("_BYTES") || name.startsWith("RP_")) {
+                continue; // the API version, and sizes and offsets taken from the layouts, are not UCX constants
+            }
+            String cName = "const." + cName(name);
+            assertTrue(c.containsKey(cName), "ucx-layout.c prints no " + cName + " for Ucp." + name);
+            assertEquals(c.get(cName), ((Number) field.get(null)).longValue(), "Ucp." + name + " against " + cName);
+            checked++;
+        }
+        assertTrue(checked >= 40, "constants checked: " + checked);
+        System.out.println("UCX constants: " + checked + " match");
+    }
+
+    /** The UCX name of a {@link Ucp} constant: statuses and thread modes are UCS's, protections the memory map's. */
+    private static String cName(String javaName) {
+        boolean status = javaName.equals("OK") || javaName.equals("INPROGRESS")
+                || javaName.startsWith("ERR_") && !javaName.startsWith("ERR_HANDLING_MODE_");
+        return status || javaName.startsWith("THREAD_MODE_") ? "UCS_" + javaName
+                : javaName.startsWith("PROT_") ? "UCP_MEM_MAP_" + javaName : "UCP_" + javaName;
     }
 
     private static Map<String, Long> parse(String text) {
