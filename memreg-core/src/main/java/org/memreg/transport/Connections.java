@@ -65,6 +65,7 @@ final class Connections {
     private final long connectTimeoutNanos;
     /** The worker's raw UCX address, for the hello to a peer. */
     private final byte[] ucxAddress;
+    private final ConnectionLimit limit;
     private final EndpointFactory endpoints;
     private final Map<Long, Endpoint> byEp = new HashMap<>();
     private final Map<Long, Endpoint> byPeer = new HashMap<>();
@@ -76,7 +77,7 @@ final class Connections {
     private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
 
     Connections(TransportContext ctx, ErrorMode errorMode, Secret secret, long connectTimeoutNanos, byte[] ucxAddress,
-            EndpointFactory endpoints) {
+            ConnectionLimit limit, EndpointFactory endpoints) {
         this.ctx = ctx;
         this.worker = ctx.worker;
         this.lock = ctx.lock;
@@ -84,6 +85,7 @@ final class Connections {
         this.secret = secret;
         this.connectTimeoutNanos = connectTimeoutNanos;
         this.ucxAddress = ucxAddress;
+        this.limit = limit;
         this.endpoints = endpoints;
     }
 
@@ -141,6 +143,10 @@ final class Connections {
         lock.lock();
         try {
             ctx.checkOpen();
+            if (limit.reached()) {
+                throw new TransportException("cannot connect to " + description + ": " + limit.reason(),
+                        Ucp.ERR_EXCEEDS_LIMIT);
+            }
             long ep;
             try {
                 ep = worker.connect(peer.ucx(), ucxErrorMode());
@@ -148,7 +154,7 @@ final class Connections {
                 throw new TransportException("cannot connect to " + description + ": " + e.getMessage(), e);
             }
             endpoint = endpoints.make(ep, 0, description);
-            byEp.put(ep, endpoint);
+            register(endpoint);
             replyReceive = new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
                     (tag, payload) -> reply.complete(new long[] {payload.get(JAVA_LONG, 0), payload.get(JAVA_LONG, 8)}));
             ctx.engine.add(replyReceive);
@@ -298,12 +304,16 @@ final class Connections {
             return;
         }
         Endpoint endpoint = byPeer.get(peer);
+        if (endpoint == null && limit.reached()) {
+            refusedHellos.warn(String.format("a hello from node %016x: %s", peer, limit.reason()));
+            return; // the client times out; one that came through the listener was refused as busy there
+        }
         if (endpoint == null) {
             byte[] address = payload.asSlice(HELLO_FIXED, addressLength).toArray(JAVA_BYTE);
             try {
                 long ep = worker.connect(address, ucxErrorMode());
                 endpoint = endpoints.make(ep, peer, "worker address of " + Long.toHexString(peer));
-                byEp.put(ep, endpoint);
+                register(endpoint);
                 byPeer.put(peer, endpoint);
                 accepted.add(endpoint);
             } catch (RuntimeException e) {
@@ -361,10 +371,22 @@ final class Connections {
         long request = worker.closeEndpoint(endpoint.ep, true);
         ctx.engine.add(new RmaOp(ctx, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
                 null, () -> destroy(keys)));
+        unregister(endpoint);
+    }
+
+    /** Adds {@code endpoint} to the registry by UCX endpoint, and counts it against the limit (under the lock). */
+    private void register(Endpoint endpoint) {
+        byEp.put(endpoint.ep, endpoint);
+        limit.held(byEp.size());
+    }
+
+    /** Drops {@code endpoint} from the registry, by UCX endpoint and by peer (under the lock). */
+    private void unregister(Endpoint endpoint) {
         byEp.remove(endpoint.ep);
         if (byPeer.get(endpoint.peerId) == endpoint) {
             byPeer.remove(endpoint.peerId);
         }
+        limit.held(byEp.size());
     }
 
     TransportException peerFailure(long peer) {
@@ -400,10 +422,7 @@ final class Connections {
                 return; // a failed endpoint was force-closed when it failed; a closed node's keys went with its worker
             }
             keys = endpoint.takeKeys();
-            byEp.remove(endpoint.ep);
-            if (byPeer.get(endpoint.peerId) == endpoint) {
-                byPeer.remove(endpoint.peerId);
-            }
+            unregister(endpoint);
             if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
                 ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
             }

@@ -22,7 +22,8 @@ import org.memreg.transport.Handshake.Reason;
  * once (more are refused as busy at once), each done within {@code timeoutNanos} or dropped, each
  * frame at most {@value #MAX_FRAME} bytes in a buffer of that size, and at most
  * {@code ratePerSecond} new connections per second from one source address (a token bucket;
- * 4,096 sources remembered). Refusals are logged ({@link Warnings}).
+ * 4,096 sources remembered). A client that proved itself is refused as busy too while the node
+ * holds its limit of connections ({@link ConnectionLimit}). Refusals are logged ({@link Warnings}).
  */
 final class HandshakeServer implements AutoCloseable {
     /** Longest frame a client may send (HELLO, PROOF and REFUSE are all shorter). */
@@ -41,6 +42,8 @@ final class HandshakeServer implements AutoCloseable {
     private final Secret secret;
     private final byte[] address;
     private final Limits limits;
+    /** The node's connections: a client is refused as busy while they are at their limit. */
+    private final ConnectionLimit connections;
     private final List<Pending> pending = new ArrayList<>();
     private final Map<InetAddress, double[]> buckets = new LinkedHashMap<>(64, 0.75f, true) {
         @Override
@@ -79,12 +82,13 @@ final class HandshakeServer implements AutoCloseable {
 
     /** Binds {@code listen} and starts the listener thread. */
     HandshakeServer(InetSocketAddress listen, String name, long nodeId, ErrorMode mode, Secret secret, byte[] address,
-            Limits limits) {
+            Limits limits, ConnectionLimit connections) {
         this.nodeId = nodeId;
         this.mode = mode;
         this.secret = secret;
         this.address = address.clone();
         this.limits = limits;
+        this.connections = connections;
         try {
             this.selector = Selector.open();
             this.server = ServerSocketChannel.open();
@@ -272,6 +276,10 @@ final class HandshakeServer implements AutoCloseable {
         proof.get(1, given);
         if (secret != null && !secret.verify(given, Handshake.label(true), transcript(p))) {
             refuse(p, Reason.AUTHENTICATION, "the client did not prove the shared transport secret");
+            return;
+        }
+        if (connections.reached()) { // a proven client only: a stranger learns nothing of the node
+            refuse(p, Reason.BUSY, connections.reason() + "; try again later");
             return;
         }
         completed++;

@@ -84,6 +84,7 @@ public final class Node implements AutoCloseable {
         HandshakeServer l = null;
         byte[] a;
         byte[] u;
+        ConnectionLimit peers = new ConnectionLimit(b.maxPeers);
         try {
             w = UcxWorker.create(context);
             d = UcxDevice.builder().context(context).build();
@@ -96,7 +97,7 @@ public final class Node implements AutoCloseable {
             a = new NodeAddress(Handshake.VERSION, errorMode, id, u).toBytes();
             if (b.listen != null) {
                 l = new HandshakeServer(b.listen, name, id, errorMode, b.secret, a, new HandshakeServer.Limits(
-                        b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate));
+                        b.maxPendingHandshakes, b.handshakeTimeout.toNanos(), b.connectionRate), peers);
             }
             // the progress engine asks the worker for its event descriptor, which can fail too
             this.ctx = new TransportContext(id, w, arena, b.timeout.toNanos(), b.progressThread,
@@ -112,7 +113,7 @@ public final class Node implements AutoCloseable {
         this.address = a;
         this.port = l == null ? 0 : l.port();
         Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
-        this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u,
+        this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u, peers,
                 this::newEndpoint);
         this.messaging = new Messaging(ctx, chunking, connections);
         this.windows = new Windows(ctx, connections, context, b.maxWindowBytes, chunking);

@@ -66,6 +66,9 @@ import org.memreg.linux.SysConf;
  *       connections a second from one source address (every process on this host is one source:
  *       127.0.0.1); more are refused as busy, and a memreg client tries again until its connect
  *       timeout</td></tr>
+ *   <tr><td>{@link #maxPeers}</td><td>{@value #MAX_PEERS_PROP_NAME}</td><td>1,024 connections at
+ *       once, accepted and made: beyond it {@code connect} throws, the listener refuses clients as
+ *       busy, and a peer's UCX hello is dropped (with a warning)</td></tr>
  * </table>
  *
  * <p><b>Connections and trust.</b> A listening node accepts connections over plain TCP with
@@ -108,6 +111,8 @@ public final class NodeBuilder {
     public static final int MAX_PENDING_HANDSHAKES_DEFAULT = 64;
     public static final String CONNECTION_RATE_PROP_NAME = "memreg.transport.connectionRate";
     public static final int CONNECTION_RATE_DEFAULT = 1000;
+    public static final String MAX_PEERS_PROP_NAME = "memreg.transport.maxPeers";
+    public static final int MAX_PEERS_DEFAULT = 1024;
 
     /** The default of {@link #maxWindowBytes}: a quarter of this machine's physical memory. */
     public static long maxWindowBytesDefault() {
@@ -135,6 +140,7 @@ public final class NodeBuilder {
     Duration handshakeTimeout;
     Integer maxPendingHandshakes;
     Integer connectionRate;
+    Integer maxPeers;
     final Map<String, String> ucx = new LinkedHashMap<>();
     InetSocketAddress listen;
     String name = "node";
@@ -283,6 +289,12 @@ public final class NodeBuilder {
         return this;
     }
 
+    /** Most connections the node holds at once, accepted and made; see the class comment. */
+    public NodeBuilder maxPeers(int connections) {
+        this.maxPeers = connections;
+        return this;
+    }
+
     /** Most new connections a second the listener takes from one source address. */
     public NodeBuilder connectionRate(int perSecond) {
         this.connectionRate = perSecond;
@@ -333,6 +345,7 @@ public final class NodeBuilder {
         maxPendingHandshakes = orElse(maxPendingHandshakes,
                 () -> intValue(MAX_PENDING_HANDSHAKES_PROP_NAME, MAX_PENDING_HANDSHAKES_DEFAULT));
         connectionRate = orElse(connectionRate, () -> intValue(CONNECTION_RATE_PROP_NAME, CONNECTION_RATE_DEFAULT));
+        maxPeers = orElse(maxPeers, () -> intValue(MAX_PEERS_PROP_NAME, MAX_PEERS_DEFAULT));
         String devices = System.getProperty(NET_DEVICES_PROP_NAME);
         if (devices != null) {
             ucx.putIfAbsent("NET_DEVICES", devices); // ucx("NET_DEVICES", ...) wins
@@ -385,6 +398,7 @@ public final class NodeBuilder {
         require(maxPendingHandshakes >= 1 && maxPendingHandshakes <= 65_536,
                 "maxPendingHandshakes must be in [1, 65536]: " + maxPendingHandshakes);
         require(connectionRate >= 1, "connectionRate must be at least 1 a second: " + connectionRate);
+        require(maxPeers >= 1 && maxPeers <= 1 << 20, "maxPeers must be in [1, 1048576]: " + maxPeers);
         return new Node(this);
     }
 

@@ -39,6 +39,7 @@ public final class Ucp {
     public static final int ERR_CANCELED = -16;
     public static final int ERR_OUT_OF_RANGE = -19;
     public static final int ERR_TIMED_OUT = -20;
+    public static final int ERR_EXCEEDS_LIMIT = -21;
     public static final int ERR_REJECTED = -23;
     public static final int ERR_NOT_CONNECTED = -24;
     public static final int ERR_CONNECTION_RESET = -25;

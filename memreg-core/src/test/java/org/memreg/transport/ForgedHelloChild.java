@@ -1,12 +1,5 @@
 package org.memreg.transport;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
-
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -20,7 +13,7 @@ import java.util.SplittableRandom;
  * segment id with flags no segment has: memreg cannot tell those from good ones. The README's
  * trust model says so.)
  *
- * <p>Arguments: the seed (node ids, nonces and tokens).
+ * <p>Arguments: the seed (node ids and nonces).
  */
 public final class ForgedHelloChild {
     private ForgedHelloChild() {
@@ -30,36 +23,21 @@ public final class ForgedHelloChild {
         SplittableRandom random = new SplittableRandom(Long.parseLong(args[0]));
         int hellos = 0;
         try (Node node = GoodPeer.loopback("target").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer hostile = new RawUcxPeer();
-             Arena arena = Arena.ofShared()) {
+             RawUcxPeer hostile = new RawUcxPeer()) {
             byte[] real = hostile.address();
             for (int length = 1; length < real.length; length++) {
-                hello(node, hostile, arena, Arrays.copyOf(real, length), random);
+                hostile.hello(node, random.nextLong(), random.nextLong(), Arrays.copyOf(real, length)); // a new node id: the node connects back
                 hellos++;
             }
             for (int version = 2; version < 16; version++) { // UCX 1.13 knows 0 and 1; it aborted on the others
                 byte[] damaged = real.clone();
                 damaged[0] = (byte) (damaged[0] & 0xf0 | version);
-                hello(node, hostile, arena, damaged, random);
+                hostile.hello(node, random.nextLong(), random.nextLong(), damaged);
                 hellos++;
             }
             System.out.println("hellos=" + hellos);
             GoodPeer.assertServed(node, b -> b);
             System.out.println("served=true");
         }
-    }
-
-    /** A hello as a memreg node sends it (version, error mode NONE, no proof) with {@code address}. */
-    private static void hello(Node node, RawUcxPeer hostile, Arena arena, byte[] address, SplittableRandom random) {
-        MemorySegment hello = arena.allocate(32 + address.length, 8);
-        hello.set(JAVA_LONG, 0, random.nextLong()); // a node id not seen before: the node connects back
-        hello.set(JAVA_LONG, 8, random.nextLong()); // nonce
-        hello.set(JAVA_SHORT, 16, (short) Handshake.VERSION);
-        hello.set(JAVA_BYTE, 18, (byte) ErrorMode.NONE.ordinal());
-        hello.set(JAVA_BYTE, 19, (byte) 0);
-        hello.set(JAVA_INT, 20, address.length);
-        hello.set(JAVA_LONG, 24, random.nextLong()); // token
-        hello.asSlice(32).copyFrom(MemorySegment.ofArray(address));
-        hostile.send(node, Tags.HELLO, hello);
     }
 }

@@ -1,6 +1,9 @@
 package org.memreg.transport;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -32,6 +35,47 @@ final class RawUcxPeer implements AutoCloseable {
     /** Sends {@code message} under {@code tag} to {@code node} and waits until it is out. */
     void send(Node node, long tag, MemorySegment message) {
         complete(worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0));
+    }
+
+    /**
+     * Sends {@code node} a UCX hello as a memreg node without a secret sends it (this handshake
+     * version, error mode NONE, no proof), in the name of {@code nodeId}, naming {@code address}
+     * as the worker to answer; the node's reply goes there under {@code Tags.REPLY | nonce}.
+     */
+    void hello(Node node, long nodeId, long nonce, byte[] address) {
+        MemorySegment hello = arena.allocate(32 + address.length, 8);
+        hello.set(JAVA_LONG, 0, nodeId);
+        hello.set(JAVA_LONG, 8, nonce);
+        hello.set(JAVA_SHORT, 16, (short) Handshake.VERSION);
+        hello.set(JAVA_BYTE, 18, (byte) ErrorMode.NONE.ordinal());
+        hello.set(JAVA_BYTE, 19, (byte) 0);
+        hello.set(JAVA_INT, 20, address.length);
+        hello.set(JAVA_LONG, 24, nodeId ^ nonce | 1); // the token the node is to show this peer
+        hello.asSlice(32).copyFrom(MemorySegment.ofArray(address));
+        send(node, Tags.HELLO, hello);
+    }
+
+    /** The bytes of the next message to this peer under exactly {@code tag}, or null if none came within {@code millis}. */
+    MemorySegment receive(long tag, long millis) {
+        MemorySegment buffer = arena.allocate(4096, 8);
+        MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
+        long request = worker.tagReceive(buffer.address(), buffer.byteSize(), tag, -1L, 0, info.address());
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        int status;
+        while ((status = worker.testReceive(request, info.address())) == Ucp.INPROGRESS
+                && System.nanoTime() < deadline) {
+            worker.progress();
+        }
+        if (status == Ucp.INPROGRESS) {
+            worker.cancel(request);
+            complete(request);
+            return null;
+        }
+        Ucp.requestFree(request);
+        if (status != Ucp.OK) {
+            throw new IllegalStateException("receive failed: " + Ucp.statusString(status));
+        }
+        return buffer.asSlice(0, info.get(JAVA_LONG, 8));
     }
 
     /** One round of this peer's worker: UCX's own connection set-up, no memreg message. */
