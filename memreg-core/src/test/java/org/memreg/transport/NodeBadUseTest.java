@@ -355,6 +355,9 @@ class NodeBadUseTest {
         assertTrue(partPage.getMessage().contains("multiple of the page size (" + page + ")"), partPage.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofNanos(-1)).build());
         assertThrows(IllegalArgumentException.class, () -> Node.builder().idleSpin(Duration.ofSeconds(2)).build());
+        IllegalArgumentException noPeers = assertThrows(IllegalArgumentException.class,
+                () -> Node.builder().maxPeers(0).build());
+        assertTrue(noPeers.getMessage().contains("maxPeers must be in [1, 1048576]: 0"), noPeers.getMessage());
         client.close();
         assertThrows(IllegalStateException.class, () -> client.allocateWindow(4096, Access.ALL));
         assertInstanceOf(TransportException.class, failure(client.receive(1, arena.allocate(8))));
