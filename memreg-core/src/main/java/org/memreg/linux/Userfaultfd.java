@@ -44,7 +44,7 @@ public final class Userfaultfd implements AutoCloseable {
     /** Flag of the userfaultfd syscall: handle user-mode faults only (Linux 5.11+). */
     public static final int USER_MODE_ONLY = 1;
 
-    private static final long SYS_USERFAULTFD = 323; // x86-64
+    private static final long SYS_USERFAULTFD = "aarch64".equals(System.getProperty("os.arch")) ? 282 : 323;
     private static final long UFFD_API = 0xAA;
     private static final long UFFDIO_API = 0xC018AA3FL;
     private static final long UFFDIO_REGISTER = 0xC020AA00L;

@@ -22,7 +22,7 @@ import java.util.Optional;
  * When they are absent (Debian package {@code libucx0} not installed) {@link #AVAILABLE} is false,
  * {@link #unavailableReason()} says what to install, and every handle is null: callers go
  * through {@link #require()} first. Pointers travel as {@code JAVA_LONG} like in the libc
- * bindings; {@code ucs_status_t} is an {@code int}; {@code ucs_status_ptr_t} a {@code long}.
+ * bindings; {@code ucs_status_t} is one signed byte (see below); {@code ucs_status_ptr_t} a {@code long}.
  */
 final class UcxNative {
     private static final Linker LINKER = Linker.nativeLinker();
