@@ -30,9 +30,9 @@ import org.memreg.ucx.UcxWorker;
  * A node's windows, both sides of them: the windows it owns (allocation within a budget, closing,
  * describing them to peers that ask), the revocation protocol (revoke to every peer and wait for
  * the acknowledgements; on a peer's revoke, flush and acknowledge), and, as origin, attaching keys
- * as their owner describes them, the revoked generations it heard of, the endpoints' remote-key
- * caches, and put, get and flush. Kept apart from the node so that the protocol's two halves
- * and the stale-key checks they feed read in one place.
+ * as their owner describes them, the endpoints' remote-key caches, and put, get and flush. Kept
+ * apart from the node so that the protocol's two halves and the stale-key checks they feed read
+ * in one place.
  *
  * <p><b>Attach.</b> The bytes of a {@link WindowKey} a user holds only select a window: attach asks
  * the owner ({@code DESCRIBE}) and the owner answers with the key as it issued it
@@ -40,6 +40,13 @@ import org.memreg.ucx.UcxWorker;
  * unpacks is the owner's own. While UCX unpacks a key of a SysV segment on this host, this node
  * holds the segment itself ({@link SysvShm#attach}): UCX 1.13 crashes when the segment is gone
  * (its failed unpack frees what it never set up), and held, it cannot go.
+ *
+ * <p><b>Revocations heard.</b> A peer's revocation marks the keys of that window attached here
+ * (every endpoint's cache), and the attaches of it in flight, which a description sent before
+ * the revocation would otherwise complete. Nothing else is kept: an attach of a stale key later
+ * asks the owner, who refuses it. (Every revocation heard was once kept for good, one entry per
+ * window a peer ever closed or invalidated, so a node whose peers made and closed windows in
+ * a loop grew without bound, and a peer could grow it as fast as it could send revocations.)
  *
  * <p>State here is guarded by the node's lock.
  */
@@ -56,8 +63,11 @@ final class Windows {
     /** Which puts and gets register their local buffer (through its cache). */
     private final Chunking chunking;
     private final Map<Long, Window> windows = new HashMap<>();
-    /** Revoked generations of peers' windows: (owner ^ window id) -> highest revoked generation. */
-    private final Map<List<Long>, Long> revoked = new HashMap<>();
+    /**
+     * Attaches waiting for their owner's description, by (owner, window id): {how many, the highest
+     * generation revoked meanwhile (-1: none)}.
+     */
+    private final Map<List<Long>, long[]> attaching = new HashMap<>();
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
     private final Warnings badRequests = new Warnings("memreg node dropped window requests");
@@ -236,7 +246,10 @@ final class Windows {
         long windowId = payload.get(JAVA_LONG, 16);
         long generation = payload.get(JAVA_LONG, 24);
         long revokeId = payload.get(JAVA_LONG, 32) & Tags.LOW48;
-        revoked.merge(List.of(owner, windowId), generation, Math::max);
+        long[] inFlight = attaching.get(List.of(owner, windowId));
+        if (inFlight != null) {
+            inFlight[1] = Math.max(inFlight[1], generation);
+        }
         Endpoint toOwner = connections.byPeer(owner);
         List<RemoteWindow> stale = new ArrayList<>();
         for (Endpoint endpoint : connections.endpoints()) {
@@ -293,6 +306,7 @@ final class Windows {
         Objects.requireNonNull(key, "key");
         CompletableFuture<byte[]> answer = ctx.engine.newFuture();
         ControlReceive receive;
+        List<Long> window = List.of(key.owner(), key.windowId());
         lock.lock();
         try {
             RemoteWindow cached = checkAttach(endpoint, key);
@@ -305,9 +319,28 @@ final class Windows {
             ctx.engine.add(receive);
             ctx.sendControl(endpoint, Tags.DESCRIBE,
                     connections.signed(endpoint.peerId, requestId, key.windowId(), key.generation()));
+            attaching.computeIfAbsent(window, w -> new long[] {0, -1})[0]++;
         } finally {
             ctx.unlockAndWake();
         }
+        try {
+            return attachDescribed(endpoint, key, answer, receive);
+        } finally {
+            lock.lock();
+            try {
+                long[] inFlight = attaching.get(window);
+                if (--inFlight[0] == 0) {
+                    attaching.remove(window);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** The rest of {@link #attach}, once asked: awaits the owner's description and unpacks its key. */
+    private RemoteWindow attachDescribed(Endpoint endpoint, WindowKey key, CompletableFuture<byte[]> answer,
+            ControlReceive receive) {
         byte[] bytes;
         try {
             bytes = ctx.engine.await(answer, ctx.timeoutNanos, endpoint);
@@ -336,7 +369,10 @@ final class Windows {
         }
         lock.lock();
         try {
-            RemoteWindow cached = checkAttach(endpoint, key); // a revocation may have come meanwhile
+            if (attaching.get(List.of(key.owner(), key.windowId()))[1] >= key.generation()) {
+                throw new StaleWindowException(key.windowId(), key.generation(), "revoked by its owner");
+            }
+            RemoteWindow cached = checkAttach(endpoint, key); // another attach may have finished meanwhile
             if (cached != null) {
                 return cached;
             }
@@ -362,10 +398,6 @@ final class Windows {
         if (key.owner() != endpoint.peerId) {
             throw new TransportException(String.format("%s belongs to node %016x, not to the peer of %s", key,
                     key.owner(), endpoint), Ucp.ERR_INVALID_PARAM);
-        }
-        Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
-        if (revokedGeneration != null && key.generation() <= revokedGeneration) {
-            throw new StaleWindowException(key.windowId(), key.generation(), "revoked by its owner");
         }
         RemoteWindow cached = endpoint.keys.get(key.windowId());
         return cached != null && !cached.revoked && cached.key.equals(key) ? cached : null;
@@ -443,9 +475,7 @@ final class Windows {
                 future.completeExceptionally(endpoint.unusable(what));
                 return future;
             }
-            Long revokedGeneration = revoked.get(List.of(key.owner(), key.windowId()));
-            if (window.revoked || window.rkey == 0
-                    || (revokedGeneration != null && key.generation() <= revokedGeneration)) {
+            if (window.revoked || window.rkey == 0) {
                 future.completeExceptionally(new StaleWindowException(key.windowId(), key.generation(),
                         "closed or invalidated by its owner; " + what + " not sent"));
                 return future;

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.Map;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
+import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
 
 /**
@@ -22,10 +23,13 @@ final class RawUcxPeer implements AutoCloseable {
     private final UcxWorker worker = UcxWorker.create(context);
     private final Arena arena = Arena.ofShared();
     private final Map<Node, Long> endpoints = new HashMap<>();
+    /** Reused by every short send (each is out before the call returns): an allocation per send stays until close. */
+    private final MemorySegment scratch = arena.allocate(512, 8);
 
     /** Sends {@code words} (little-endian longs) under {@code tag} to {@code node} and waits until they are out. */
     void send(Node node, long tag, long... words) {
-        MemorySegment message = arena.allocate(8L * words.length, 8);
+        MemorySegment message = words.length <= 64 ? scratch.asSlice(0, 8L * words.length)
+                : arena.allocate(8L * words.length, 8);
         for (int i = 0; i < words.length; i++) {
             message.set(JAVA_LONG, 8L * i, words[i]);
         }
@@ -76,6 +80,12 @@ final class RawUcxPeer implements AutoCloseable {
             throw new IllegalStateException("receive failed: " + Ucp.statusString(status));
         }
         return buffer.asSlice(0, info.get(JAVA_LONG, 8));
+    }
+
+    /** Memory of {@code bytes} that UCX allocates in this peer's context, for a window key of its own making. */
+    UcxMemory allocate(long bytes) {
+        return context.allocate(bytes, Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | Ucp.PROT_REMOTE_READ
+                | Ucp.PROT_REMOTE_WRITE);
     }
 
     /** One round of this peer's worker: UCX's own connection set-up, no memreg message. */
