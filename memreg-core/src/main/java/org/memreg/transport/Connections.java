@@ -14,6 +14,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -50,6 +51,7 @@ final class Connections {
     /** Bytes of the UCX hello before the address. */
     private static final int HELLO_FIXED = 32;
     private static final String HELLO_LABEL = "memreg-v1 ucx hello";
+    private static final int FAILED_PEERS = 4096;
     /** Makes the public endpoint object for a UCX endpoint (the node's: an endpoint names its node). */
     @FunctionalInterface
     interface EndpointFactory {
@@ -70,7 +72,17 @@ final class Connections {
     private final Map<Long, Endpoint> byEp = new HashMap<>();
     private final Map<Long, Endpoint> byPeer = new HashMap<>();
     private final ArrayDeque<Endpoint> accepted = new ArrayDeque<>();
-    private final Map<Long, TransportException> failedPeers = new HashMap<>();
+    /**
+     * Why a peer's connection failed, by peer id, so that receives of its messages in progress fail
+     * at once: taken out when the peer connects again (else every rendezvous message over the new
+     * connection failed), and only the latest {@value #FAILED_PEERS} kept.
+     */
+    private final Map<Long, TransportException> failedPeers = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, TransportException> eldest) {
+            return size() > FAILED_PEERS;
+        }
+    };
     /** Per peer id: {the token it must show us, the token we show it (0 until it told us)}. */
     private final Map<Long, long[]> tokens = new HashMap<>();
     private final Warnings forged = new Warnings("memreg node dropped control messages without the sender's token");
@@ -182,6 +194,7 @@ final class Connections {
         try {
             endpoint.peerId = peerId;
             byPeer.put(peerId, endpoint);
+            failedPeers.remove(peerId);
             long[] ours = tokensOf(peerId);
             if (ours[1] == 0) {
                 ours[1] = answer[1];
@@ -315,6 +328,7 @@ final class Connections {
                 endpoint = endpoints.make(ep, peer, "worker address of " + Long.toHexString(peer));
                 register(endpoint);
                 byPeer.put(peer, endpoint);
+                failedPeers.remove(peer);
                 accepted.add(endpoint);
             } catch (RuntimeException e) {
                 refusedHellos.warn(String.format("cannot connect back to node %016x: %s", peer, e.getMessage()));

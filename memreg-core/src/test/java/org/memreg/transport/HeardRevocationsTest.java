@@ -10,7 +10,6 @@ import static org.memreg.transport.GoodPeer.loopback;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -45,9 +44,9 @@ class HeardRevocationsTest {
             assertNotNull(GoodPeer.accepted(node));
             int operations = node.operations();
             revoke(peer, node, id, token, 0, 1_000); // warm up: the node's first revocations load and compile code
-            long before = usedHeapAfterGc(node, operations);
+            long before = ConnectionLimitTest.usedHeapAfterGc(node, operations);
             revoke(peer, node, id, token, 1_000, REVOCATIONS);
-            long after = usedHeapAfterGc(node, operations);
+            long after = ConnectionLimitTest.usedHeapAfterGc(node, operations);
             double perRevocation = (double) (after - before) / REVOCATIONS;
             System.out.printf("heap before %,d, after %,d bytes: %.1f bytes per revocation%n", before, after,
                     perRevocation);
@@ -113,18 +112,5 @@ class HeardRevocationsTest {
         long nonce = 2 + to; // one sender's messages are taken in order: the answer to a hello comes after them all
         peer.hello(node, id, nonce, peer.address());
         assertNotNull(peer.receive(Tags.REPLY | nonce, 60_000), "the node took the revocations");
-    }
-
-    private static long usedHeapAfterGc(Node node, int operations) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (node.operations() > operations) { // the flushes before the acknowledgements
-            assertTrue(System.nanoTime() < deadline, node.operations() + " operations, " + operations + " before");
-            Thread.sleep(1);
-        }
-        for (int i = 0; i < 5; i++) { // control messages go out of automatic arenas: freed by the cleaner after a GC
-            System.gc();
-            Thread.sleep(50);
-        }
-        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 }

@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import java.util.HashMap;
 import java.util.Map;
 import org.memreg.ucx.Ucp;
@@ -25,6 +26,9 @@ final class RawUcxPeer implements AutoCloseable {
     private final Map<Node, Long> endpoints = new HashMap<>();
     /** Reused by every short send (each is out before the call returns): an allocation per send stays until close. */
     private final MemorySegment scratch = arena.allocate(512, 8);
+    /** Where {@link #receive} receives, and what UCX tells of it: reused for the same reason. */
+    private final MemorySegment received = arena.allocate(4096, 8);
+    private final MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
 
     /** Sends {@code words} (little-endian longs) under {@code tag} to {@code node} and waits until they are out. */
     void send(Node node, long tag, long... words) {
@@ -39,6 +43,7 @@ final class RawUcxPeer implements AutoCloseable {
     /** Sends {@code message} under {@code tag} to {@code node} and waits until it is out. */
     void send(Node node, long tag, MemorySegment message) {
         complete(worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0));
+        Reference.reachabilityFence(message); // an automatic arena's memory must outlive the send
     }
 
     /**
@@ -47,7 +52,7 @@ final class RawUcxPeer implements AutoCloseable {
      * as the worker to answer; the node's reply goes there under {@code Tags.REPLY | nonce}.
      */
     void hello(Node node, long nodeId, long nonce, byte[] address) {
-        MemorySegment hello = arena.allocate(32 + address.length, 8);
+        MemorySegment hello = Arena.ofAuto().allocate(32 + address.length, 8);
         hello.set(JAVA_LONG, 0, nodeId);
         hello.set(JAVA_LONG, 8, nonce);
         hello.set(JAVA_SHORT, 16, (short) Handshake.VERSION);
@@ -61,9 +66,7 @@ final class RawUcxPeer implements AutoCloseable {
 
     /** The bytes of the next message to this peer under exactly {@code tag}, or null if none came within {@code millis}. */
     MemorySegment receive(long tag, long millis) {
-        MemorySegment buffer = arena.allocate(4096, 8);
-        MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
-        long request = worker.tagReceive(buffer.address(), buffer.byteSize(), tag, -1L, 0, info.address());
+        long request = worker.tagReceive(received.address(), received.byteSize(), tag, -1L, 0, info.address());
         long deadline = System.nanoTime() + millis * 1_000_000;
         int status;
         while ((status = worker.testReceive(request, info.address())) == Ucp.INPROGRESS
@@ -79,7 +82,8 @@ final class RawUcxPeer implements AutoCloseable {
         if (status != Ucp.OK) {
             throw new IllegalStateException("receive failed: " + Ucp.statusString(status));
         }
-        return buffer.asSlice(0, info.get(JAVA_LONG, 8));
+        long length = info.get(JAVA_LONG, 8);
+        return Arena.ofAuto().allocate(length, 8).copyFrom(received.asSlice(0, length));
     }
 
     /** Memory of {@code bytes} that UCX allocates in this peer's context, for a window key of its own making. */

@@ -1,0 +1,55 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.memreg.transport.GoodPeer.loopback;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A peer that closed its connection and connects again is a peer like any other: its messages,
+ * eager and rendezvous, arrive over the new connection, both ways.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ReconnectTest {
+    private static final long BIG = 1 << 20; // rendezvous: above the eager limit
+
+    @Test
+    void aPeerThatClosedAndConnectedAgainShouldSendAndReceiveEverySize() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node server = loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node client = loopback("client").build(); Arena arena = Arena.ofShared()) {
+            for (int round = 0; round < 3; round++) {
+                Endpoint toServer = client.connect("127.0.0.1", server.port());
+                Endpoint toClient = GoodPeer.accepted(server);
+                for (long bytes : new long[] {8, BIG}) {
+                    assertArrives(toServer, server, bytes, round, arena);
+                    assertArrives(toClient, client, bytes, round, arena);
+                }
+                toServer.close(); // the server hears the goodbye: its endpoint fails
+                while (toClient.isUsable()) {
+                    Thread.sleep(1);
+                }
+            }
+        }
+    }
+
+    private static void assertArrives(Endpoint from, Node to, long bytes, int round, Arena arena) throws Exception {
+        MemorySegment out = arena.allocate(bytes, 4096);
+        MemorySegment in = arena.allocate(bytes, 4096);
+        for (long i = 0; i < bytes; i += 8) {
+            out.set(JAVA_LONG, i, i ^ round);
+        }
+        CompletableFuture<Long> got = to.receive(round, in);
+        from.send(round, out).get(20, TimeUnit.SECONDS);
+        assertEquals(bytes, got.get(20, TimeUnit.SECONDS), "round " + round + ", " + bytes + " bytes");
+        assertEquals(-1, in.mismatch(out), "round " + round + ", " + bytes + " bytes intact");
+    }
+}
