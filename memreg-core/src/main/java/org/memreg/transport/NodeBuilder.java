@@ -302,17 +302,28 @@ public final class NodeBuilder {
     }
 
     /**
-     * The UCX configuration the node's context gets: what was set with {@link #ucx}, and
-     * {@code ALLOC_PRIO=md:sysv,mmap} unless set there or in the environment. UCX's default falls
-     * back from a SysV segment to a POSIX one, which it first fills byte by byte to test that
-     * /dev/shm can hold it: a window larger than memory filled /dev/shm and RAM until the OOM
-     * killer came, and left the file behind. Plain mmap is the fallback for contexts without
-     * shared-memory transports.
+     * The UCX configuration the node's context gets: what was set with {@link #ucx}, and, unless
+     * set there or in the environment:
+     * <ul>
+     *   <li>{@code ALLOC_PRIO=md:sysv,mmap}. UCX's default falls back from a SysV segment to a
+     *       POSIX one, which it first fills byte by byte to test that /dev/shm can hold it: a
+     *       window larger than memory filled /dev/shm and RAM until the OOM killer came, and left
+     *       the file behind. Plain mmap is the fallback for contexts without shared-memory
+     *       transports.
+     *   <li>{@code TLS=^posix}: every transport but UCX's POSIX shared memory. A peer on this host
+     *       maps its POSIX segments (its receive queue, a window's memory) into this process from
+     *       a file the peer can shrink, and a write past the shrunk end killed this process with
+     *       SIGBUS. SysV segments (the {@code sysv} transport, which takes its place) cannot
+     *       shrink.
+     * </ul>
      */
     Map<String, String> ucxSettings() {
         Map<String, String> settings = new LinkedHashMap<>(ucx);
         if (System.getenv("UCX_ALLOC_PRIO") == null) {
             settings.putIfAbsent("ALLOC_PRIO", "md:sysv,mmap");
+        }
+        if (System.getenv("UCX_TLS") == null) {
+            settings.putIfAbsent("TLS", "^posix");
         }
         return settings;
     }
