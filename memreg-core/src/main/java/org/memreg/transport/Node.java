@@ -236,7 +236,8 @@ public final class Node implements AutoCloseable {
      * Connects to the node listening at {@code host:port} and completes the handshake.
      *
      * @throws TransportException when nothing answers within the connect timeout (unknown peer),
-     *     the peer refuses, or UCX cannot reach it
+     *     the peer refuses (also as busy, while it holds its {@code maxPeers} connections), UCX
+     *     cannot reach it, or this node holds its {@link NodeBuilder#maxPeers} connections
      * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(String host, int port) {
@@ -249,6 +250,7 @@ public final class Node implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the bytes are not a memreg node address or are damaged
      * @throws TransportException when the node uses another version or error mode, or does not answer
+     *     (also when it holds its {@code maxPeers} connections), or this node holds its own
      * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(byte[] workerAddress) {
