@@ -86,6 +86,23 @@ final class RawUcxPeer implements AutoCloseable {
         return Arena.ofAuto().allocate(length, 8).copyFrom(received.asSlice(0, length));
     }
 
+    /**
+     * Takes every message that has come to this peer and nobody asked for (a node's answers to
+     * what it sent): left, UCX warns about each one when the worker closes. How many.
+     */
+    int discardArrived() {
+        for (int discarded = 0;; discarded++) {
+            worker.progress();
+            long request = worker.tagReceive(received.address(), received.byteSize(), 0, 0, 0, info.address());
+            if (worker.testReceive(request, info.address()) == Ucp.INPROGRESS) { // none arrived: withdrawn
+                worker.cancel(request);
+                complete(request);
+                return discarded;
+            }
+            Ucp.requestFree(request);
+        }
+    }
+
     /** Memory of {@code bytes} that UCX allocates in this peer's context, for a window key of its own making. */
     UcxMemory allocate(long bytes) {
         return context.allocate(bytes, Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | Ucp.PROT_REMOTE_READ
