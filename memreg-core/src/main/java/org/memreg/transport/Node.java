@@ -250,7 +250,8 @@ public final class Node implements AutoCloseable {
      *
      * @throws IllegalArgumentException when the bytes are not a memreg node address or are damaged
      * @throws TransportException when the node uses another version or error mode, or does not answer
-     *     (also when it holds its {@code maxPeers} connections), or this node holds its own
+     *     (a node that holds its {@code maxPeers} connections drops the hello), or this node holds
+     *     its {@link NodeBuilder#maxPeers} connections
      * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(byte[] workerAddress) {

@@ -310,11 +310,10 @@ public final class NodeBuilder {
      *       window larger than memory filled /dev/shm and RAM until the OOM killer came, and left
      *       the file behind. Plain mmap is the fallback for contexts without shared-memory
      *       transports.
-     *   <li>{@code TLS=^posix}: every transport but UCX's POSIX shared memory. A peer on this host
-     *       maps its POSIX segments (its receive queue, a window's memory) into this process from
-     *       a file the peer can shrink, and a write past the shrunk end killed this process with
-     *       SIGBUS. SysV segments (the {@code sysv} transport, which takes its place) cannot
-     *       shrink.
+     *   <li>{@code TLS=^posix}: every transport but UCX's POSIX shared memory. With it this
+     *       process maps a peer's POSIX segments (its receive queue, a window's memory) from files
+     *       the peer can shrink, and a write past a shrunk end killed this process with SIGBUS.
+     *       SysV segments (the {@code sysv} transport, which takes its place) cannot shrink.
      * </ul>
      */
     Map<String, String> ucxSettings() {
