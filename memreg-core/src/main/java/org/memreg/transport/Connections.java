@@ -40,9 +40,11 @@ import org.memreg.ucx.UcxWorker;
  * other (a forged bye closed that connection; a forged revoke made the node refuse a window for
  * good). So each node picks, per peer, a random token that peer must show on the control messages
  * it sends (ack, bye, revoke, describe), and tells it only to that peer: in its hello, or in its
- * reply to the peer's hello. A node id is one node's for its lifetime, so a peer's tokens are
- * fixed at first contact; a later hello for the same id (a second connection, or a forgery)
- * changes nothing.
+ * reply to the peer's hello. A peer's tokens are fixed at first contact while any connection to
+ * it lasts: a later hello for the same id (a second connection, or a forgery) changes nothing.
+ * Once its last connection is gone (closed, or failed: a goodbye), they are forgotten, and the
+ * peer starts afresh if it comes back (kept for good, they were some 100 bytes for every peer a
+ * node ever met).
  *
  * <p>The registry is guarded by the node's lock; the control handlers and {@link
  * #endpointErrors()} run under it, inside progress.
@@ -250,6 +252,8 @@ final class Connections {
     /**
      * True when {@code payload} (a node id, then a token) came from that node: it shows the token
      * we gave it; else the message is dropped with a warning naming {@code what} (under the lock).
+     * A message in the name of a node with no connection here is dropped without one: it names
+     * nothing to act on, and a peer's goodbye crosses ours when both close at once.
      */
     boolean fromSigner(MemorySegment payload, long bytes, String what) {
         if (payload.byteSize() != bytes) {
@@ -258,7 +262,10 @@ final class Connections {
         }
         long peer = payload.get(JAVA_LONG, 0);
         long[] ours = tokens.get(peer);
-        if (ours == null || ours[0] != payload.get(JAVA_LONG, 8)) {
+        if (ours == null) {
+            return false;
+        }
+        if (ours[0] != payload.get(JAVA_LONG, 8)) {
             forged.warn(String.format("%s in the name of node %016x", what, peer));
             return false;
         }
@@ -386,6 +393,20 @@ final class Connections {
         ctx.engine.add(new RmaOp(ctx, endpoint, request, "close of a failed endpoint", new CompletableFuture<>(),
                 null, () -> destroy(keys)));
         unregister(endpoint);
+        forgetIfGone(endpoint.peerId);
+    }
+
+    /**
+     * Forgets {@code peer}'s tokens once no endpoint to it is left, nor one being made, whose
+     * hello may have carried them (under the lock).
+     */
+    private void forgetIfGone(long peer) {
+        for (Endpoint endpoint : byEp.values()) {
+            if (endpoint.peerId == peer || endpoint.peerId == 0) {
+                return;
+            }
+        }
+        tokens.remove(peer);
     }
 
     /** Adds {@code endpoint} to the registry by UCX endpoint, and counts it against the limit (under the lock). */
@@ -439,6 +460,7 @@ final class Connections {
             unregister(endpoint);
             if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
                 ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
+                forgetIfGone(endpoint.peerId);
             }
             request = worker.closeEndpoint(endpoint.ep, errorMode == ErrorMode.PEER);
         } finally {

@@ -11,11 +11,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A peer that closed its connection and connects again is a peer like any other: its messages,
- * eager and rendezvous, arrive over the new connection, both ways.
+ * eager and rendezvous, arrive over the new connection, both ways, and the control messages
+ * that carry the peers' tokens (a window's description and revocation, a goodbye) are taken.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ReconnectTest {
@@ -32,6 +34,11 @@ class ReconnectTest {
                 for (long bytes : new long[] {8, BIG}) {
                     assertArrives(toServer, server, bytes, round, arena);
                     assertArrives(toClient, client, bytes, round, arena);
+                }
+                try (Window window = server.allocateWindow(4096, Access.ALL)) { // describe, revoke: control messages
+                    MemorySegment word = arena.allocate(8, 8).fill((byte) round);
+                    toServer.attach(window.key()).put(0, word).get(20, TimeUnit.SECONDS);
+                    assertEquals(-1, window.segment().asSlice(0, 8).mismatch(word), "round " + round + ": a put");
                 }
                 toServer.close(); // the server hears the goodbye: its endpoint fails
                 while (toClient.isUsable()) {
