@@ -87,6 +87,17 @@ final class Connections {
     };
     /** Per peer id: {the token it must show us, the token we show it (0 until it told us)}. */
     private final Map<Long, long[]> tokens = new HashMap<>();
+    /**
+     * The token each of the latest {@value #FAILED_PEERS} peers whose last connection went had to
+     * show us: a control message of theirs that comes late (a goodbye that crossed ours, after
+     * they connected again with new tokens) is dropped without a forgery warning.
+     */
+    private final Map<Long, Long> departed = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
+            return size() > FAILED_PEERS;
+        }
+    };
     private final Warnings forged = new Warnings("memreg node dropped control messages without the sender's token");
     private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
 
@@ -252,8 +263,9 @@ final class Connections {
     /**
      * True when {@code payload} (a node id, then a token) came from that node: it shows the token
      * we gave it; else the message is dropped with a warning naming {@code what} (under the lock).
-     * A message in the name of a node with no connection here is dropped without one: it names
-     * nothing to act on, and a peer's goodbye crosses ours when both close at once.
+     * A message in the name of a node with no connection here is dropped without one (it names
+     * nothing to act on: a peer's goodbye crosses ours when both close at once), and so is one
+     * with the token of the peer's connection before (that goodbye, come after it connected again).
      */
     boolean fromSigner(MemorySegment payload, long bytes, String what) {
         if (payload.byteSize() != bytes) {
@@ -262,10 +274,11 @@ final class Connections {
         }
         long peer = payload.get(JAVA_LONG, 0);
         long[] ours = tokens.get(peer);
-        if (ours == null) {
-            return false;
+        long shown = payload.get(JAVA_LONG, 8);
+        if (ours == null || ours[0] != shown && Objects.equals(departed.get(peer), shown)) {
+            return false; // nobody to act on, or a message of an earlier connection
         }
-        if (ours[0] != payload.get(JAVA_LONG, 8)) {
+        if (ours[0] != shown) {
             forged.warn(String.format("%s in the name of node %016x", what, peer));
             return false;
         }
@@ -406,7 +419,10 @@ final class Connections {
                 return;
             }
         }
-        tokens.remove(peer);
+        long[] gone = tokens.remove(peer);
+        if (gone != null) {
+            departed.put(peer, gone[0]);
+        }
     }
 
     /** Adds {@code endpoint} to the registry by UCX endpoint, and counts it against the limit (under the lock). */

@@ -17,9 +17,6 @@ import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -198,26 +195,8 @@ class NodeTrustTest {
      */
     @Test
     void shouldRefuseAClientWithAnotherErrorModeWithAMessageOnBothSides() throws Exception {
-        Logger log = Logger.getLogger(Node.class.getName());
-        StringBuilder logged = new StringBuilder();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                synchronized (logged) {
-                    logged.append(record.getMessage()).append('\n');
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        log.addHandler(capture);
-        try (Node peerMode = loopback("peer-mode").errorMode(ErrorMode.PEER)
+        try (NodeLog log = new NodeLog();
+             Node peerMode = loopback("peer-mode").errorMode(ErrorMode.PEER)
                      .listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node noneMode = loopback("none-mode").build()) {
             for (int attempt = 0; attempt < 20; attempt++) {
@@ -230,15 +209,11 @@ class NodeTrustTest {
                 Thread.sleep(5);
             }
             assertEquals(20, peerMode.handshakeStats().refused());
-            synchronized (logged) {
-                assertTrue(logged.toString().contains("the client NONE"), logged.toString());
-            }
+            assertTrue(log.text().contains("the client NONE"), log.text());
             byte[] address = peerMode.workerAddress();
             TransportException byAddress = assertThrows(TransportException.class, () -> noneMode.connect(address));
             assertTrue(byAddress.getMessage().contains("error mode PEER"), byAddress.getMessage());
             assertServed(peerMode, b -> b.errorMode(ErrorMode.PEER));
-        } finally {
-            log.removeHandler(capture);
         }
     }
 

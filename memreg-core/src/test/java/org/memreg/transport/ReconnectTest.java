@@ -2,12 +2,17 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.transport.GoodPeer.loopback;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -45,6 +50,40 @@ class ReconnectTest {
                     Thread.sleep(1);
                 }
             }
+        }
+    }
+
+    @Test
+    void goodbyesThatCrossShouldLogNoForgery() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (NodeLog log = new NodeLog();
+             Node server = loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node client = loopback("client").build(); Arena arena = Arena.ofShared();
+             ExecutorService closers = Executors.newFixedThreadPool(2)) {
+            for (int round = 0; round < 20; round++) { // a goodbye may come after the next connection is made
+                Endpoint toServer = client.connect("127.0.0.1", server.port());
+                Endpoint toClient = GoodPeer.accepted(server);
+                Future<?> one = closers.submit(toServer::close);
+                Future<?> other = closers.submit(toClient::close);
+                one.get(20, TimeUnit.SECONDS);
+                other.get(20, TimeUnit.SECONDS);
+            }
+            Endpoint toServer = client.connect("127.0.0.1", server.port());
+            GoodPeer.accepted(server);
+            Thread.sleep(200); // the last goodbyes taken: none closes the new connection
+            assertFalse(log.text().contains("without the sender's token"), log.text());
+            assertArrives(toServer, server, 8, 20, arena);
+
+            // the control: a forgery is still told
+            try (RawUcxPeer forger = new RawUcxPeer()) {
+                forger.send(server, Tags.BYE, client.id(), 0x0bad);
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!log.text().contains("a bye in the name of node " + String.format("%016x", client.id()))) {
+                assertTrue(System.nanoTime() < deadline, "no warning about the forged goodbye: " + log.text());
+                Thread.sleep(5);
+            }
+            assertTrue(toServer.isUsable(), "the forged goodbye changed nothing");
         }
     }
 
