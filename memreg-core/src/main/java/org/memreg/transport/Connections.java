@@ -421,6 +421,7 @@ final class Connections {
         }
         long[] gone = tokens.remove(peer);
         if (gone != null) {
+            departed.remove(peer); // to the end of the order: the latest are kept
             departed.put(peer, gone[0]);
         }
     }
