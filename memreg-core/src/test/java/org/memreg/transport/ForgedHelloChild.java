@@ -26,7 +26,8 @@ public final class ForgedHelloChild {
              RawUcxPeer hostile = new RawUcxPeer()) {
             byte[] real = hostile.address();
             for (int length = 1; length < real.length; length++) {
-                hostile.hello(node, random.nextLong(), random.nextLong(), Arrays.copyOf(real, length)); // a new node id: the node connects back
+                // a node id not seen before: the node connects back
+                hostile.hello(node, random.nextLong(), random.nextLong(), Arrays.copyOf(real, length));
                 hellos++;
             }
             for (int version = 2; version < 16; version++) { // UCX 1.13 knows 0 and 1; it aborted on the others

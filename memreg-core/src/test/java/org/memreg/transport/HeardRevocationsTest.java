@@ -35,7 +35,8 @@ class HeardRevocationsTest {
     @Test
     void revocationsOfWindowsNeverAttachedShouldLeaveNothingBehind() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0)).build(); RawUcxPeer peer = new RawUcxPeer()) {
+        try (Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer peer = new RawUcxPeer()) {
             long id = 0x5eed;
             peer.hello(node, id, 1, peer.address());
             MemorySegment reply = peer.receive(Tags.REPLY | 1, 20_000);
@@ -105,7 +106,10 @@ class HeardRevocationsTest {
         owner.send(node, Tags.DESCRIPTION | requestId, description);
     }
 
-    /** Revokes generation 1 of windows {@code from} to {@code to} (exclusive) in the peer's name, then waits until the node took them all. */
+    /**
+     * Revokes generation 1 of windows {@code from} to {@code to} (exclusive) in the peer's name,
+     * then waits until the node took them all.
+     */
     private static void revoke(RawUcxPeer peer, Node node, long id, long token, long from, long to) {
         for (long window = from; window < to; window++) {
             peer.send(node, Tags.REVOKE, id, token, window, 1, window);

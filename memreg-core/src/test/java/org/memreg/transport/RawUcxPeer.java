@@ -64,7 +64,10 @@ final class RawUcxPeer implements AutoCloseable {
         send(node, Tags.HELLO, hello);
     }
 
-    /** The bytes of the next message to this peer under exactly {@code tag}, or null if none came within {@code millis}. */
+    /**
+     * The bytes of the next message to this peer under exactly {@code tag}, or null if none came
+     * within {@code millis}.
+     */
     MemorySegment receive(long tag, long millis) {
         long request = worker.tagReceive(received.address(), received.byteSize(), tag, -1L, 0, info.address());
         long deadline = System.nanoTime() + millis * 1_000_000;

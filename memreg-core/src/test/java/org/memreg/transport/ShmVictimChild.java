@@ -31,8 +31,9 @@ public final class ShmVictimChild {
             RemoteWindow window = peer.attach(WindowKey.fromBytes(key, 0, key.length));
             MemorySegment word = arena.allocate(8, 8);
             putGetSend(peer, window, word, 0x1234);
-            System.out.println("posixMappings="
-                    + Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("ucx_shm_posix")).count());
+            long posix = Files.readAllLines(Path.of("/proc/self/maps")).stream()
+                    .filter(l -> l.contains("ucx_shm_posix")).count();
+            System.out.println("posixMappings=" + posix);
             MemorySegment count = arena.allocate(8, 8);
             var shrunk = node.receive(ShrinkingPeerChild.SHRUNK, count);
             peer.send(ShrinkingPeerChild.SHRINK, word).get(20, TimeUnit.SECONDS);
