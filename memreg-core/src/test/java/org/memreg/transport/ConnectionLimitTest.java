@@ -58,7 +58,6 @@ class ConnectionLimitTest {
             hostile.hello(node, random.nextLong() | 1, 101, hostile.address());
             assertNull(hostile.receive(Tags.REPLY | 101, 500), "and the limit holds again");
             hostile.discardArrived(); // the answers to the hellos before
-
         }
     }
 
