@@ -20,6 +20,7 @@ import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.CounterSet;
 import org.memreg.stat.ProcessCounters;
 import org.memreg.stat.SetKind;
+import org.memreg.util.OpenArena;
 
 /**
  * A registration cache: makes repeated registration of the same buffers nearly free, never hands
@@ -158,9 +159,7 @@ public final class RegistrationCache implements AutoCloseable {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("only native (off-heap) memory can be registered: " + segment);
         }
-        if (!segment.scope().isAlive()) {
-            throw new IllegalStateException("the segment's arena is closed: " + segment);
-        }
+        OpenArena.require(segment, "a registration");
         if (segment.isReadOnly() && (access.localWrite() || access.remoteWrite())) {
             throw new IllegalArgumentException("a read-only segment cannot be registered for writing (" + access
                     + "): " + segment);

@@ -8,6 +8,7 @@ import org.memreg.device.SimulatedNic.Transfer;
 import org.memreg.linux.Errno;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.ProcessVm;
+import org.memreg.util.OpenArena;
 
 /**
  * The {@link SimulatedNic}'s DMA engine: checks key, range and rights, checks that every page
@@ -31,9 +32,7 @@ final class DmaEngine {
     }
 
     Transfer transfer(long key, long address, MemorySegment buffer, boolean write) {
-        if (!buffer.scope().isAlive()) { // the kernel's copy would go to whoever owns the memory now
-            throw new IllegalStateException("the segment's arena is closed: " + buffer);
-        }
+        OpenArena.require(buffer, "a transfer"); // the kernel's copy would go to whoever owns the memory now
         if (!write && buffer.isReadOnly()) {
             throw new IllegalArgumentException("cannot read into a read-only segment");
         }

@@ -3,6 +3,7 @@ package org.memreg.numa;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import org.memreg.util.OpenArena;
 
 /**
  * First-touch placement, the way most NUMA programs place their data (shared/seeds/004): split a
@@ -30,10 +31,7 @@ public final class FirstTouch {
      */
     public static List<Part> spread(PagePlacement placement, MemorySegment buffer, int... nodes)
             throws InterruptedException {
-        if (!buffer.scope().isAlive()) { // the touch goes by address: into freed memory, or a SIGSEGV
-            throw new IllegalStateException("first touch needs a segment whose arena is open; this one is closed: "
-                    + buffer);
-        }
+        OpenArena.require(buffer, "first touch");
         if (buffer.isReadOnly()) { // a touch is a write: into memory mapped read-only, a SIGSEGV
             throw new IllegalArgumentException("first touch writes every page, and the segment is read-only: " + buffer);
         }

@@ -1,25 +1,23 @@
 package org.memreg.odp;
 
 import java.security.SecureRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.memreg.util.Warnings;
 
 /**
  * The ODP messages one side dropped because they did not carry the token of the peer they came
  * in the name of ({@link OdpWire}; a peer cut off has none any more): counted, and reported at
- * most once a second, so that a node sending them cannot flood the log.
+ * most once a second ({@link Warnings}), so that a node sending them cannot flood the log.
  */
 final class ForgedMessages {
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final long REPORT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    private final String side;
     private final AtomicLong dropped = new AtomicLong();
-    private long reportedAt = System.nanoTime() - REPORT_NANOS;
-    private long reported;
+    private final Warnings warnings;
 
     ForgedMessages(String side) {
-        this.side = side;
+        this.warnings = new Warnings(ForgedMessages.class, side + " dropped ODP messages that no peer it serves sent"
+                + " (a wrong token: forged, or from a peer cut off)");
     }
 
     /** A random token, never 0 (the token of nothing). */
@@ -33,16 +31,8 @@ final class ForgedMessages {
 
     /** Drops the message {@code what} describes. */
     synchronized void drop(String what) {
-        long count = dropped.incrementAndGet();
-        long now = System.nanoTime();
-        if (now - reportedAt >= REPORT_NANOS) {
-            System.getLogger(ForgedMessages.class.getName()).log(System.Logger.Level.WARNING, String.format(
-                    "%s dropped %d ODP message(s) that no peer it serves sent (a wrong token: forged, or from a peer"
-                    + " cut off) since the last report; the latest: %s",
-                    side, count - reported, what));
-            reportedAt = now;
-            reported = count;
-        }
+        dropped.incrementAndGet();
+        warnings.warn(what);
     }
 
     /** The messages dropped so far. */

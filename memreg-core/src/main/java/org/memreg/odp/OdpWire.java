@@ -52,6 +52,8 @@ final class OdpWire {
     static final long TO_OWNER = 3;
     static final int BYTES = 40;
     static final int SETUP_HEADER = 24;
+    /** Bytes of a REKEY before its key: type, key length, token. */
+    static final int REKEY_HEADER = 16;
     static final int REKEY = 5;
     /** Room for a SETUP or REKEY (a packed UCX remote key is far smaller). */
     static final int MAX_BYTES = 64 << 10;
@@ -89,20 +91,19 @@ final class OdpWire {
         return s;
     }
 
-
     /** A fresh segment holding a REKEY with {@code key} (a {@code WindowKey.toBytes()}) and {@code token}. */
     static MemorySegment encodeRekey(byte[] key, long token) {
-        MemorySegment s = Arena.ofAuto().allocate(16 + key.length, 8);
+        MemorySegment s = Arena.ofAuto().allocate(REKEY_HEADER + key.length, 8);
         s.set(JAVA_INT, 0, REKEY);
         s.set(JAVA_INT, 4, key.length);
         s.set(JAVA_LONG, 8, token);
-        s.asSlice(16).copyFrom(MemorySegment.ofArray(key));
+        s.asSlice(REKEY_HEADER).copyFrom(MemorySegment.ofArray(key));
         return s;
     }
 
     /** True when the {@code length} bytes in {@code s} are a REKEY. */
     static boolean isRekey(MemorySegment s, long length) {
-        return length >= 16 && s.get(JAVA_INT, 0) == REKEY;
+        return length >= REKEY_HEADER && s.get(JAVA_INT, 0) == REKEY;
     }
 
     /** The token of the {@code length} bytes in {@code s}: a REKEY's or a protocol message's; 0 (no token) for anything else. */
@@ -113,10 +114,10 @@ final class OdpWire {
     /** The key bytes of the REKEY in {@code s}. */
     static byte[] rekeyBytes(MemorySegment s, long length) {
         int keyLength = s.get(JAVA_INT, 4);
-        if (keyLength < 0 || keyLength > length - 16) {
+        if (keyLength < 0 || keyLength > length - REKEY_HEADER) {
             throw new IllegalArgumentException("malformed REKEY of " + length + " bytes");
         }
-        return s.asSlice(16, keyLength).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return s.asSlice(REKEY_HEADER, keyLength).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     /** The message in {@code s} (length {@code length}); throws IllegalArgumentException when malformed. */

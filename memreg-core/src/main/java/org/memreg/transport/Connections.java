@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.Warnings;
 
 /**
  * A node's connections: connecting (the listener's {@link Handshake} over TCP when by host and
@@ -98,8 +99,9 @@ final class Connections {
             return size() > FAILED_PEERS;
         }
     };
-    private final Warnings forged = new Warnings("memreg node dropped control messages without the sender's token");
-    private final Warnings refusedHellos = new Warnings("memreg node dropped hellos");
+    private final Warnings forged = new Warnings(Node.class,
+            "memreg node dropped control messages without the sender's token");
+    private final Warnings refusedHellos = new Warnings(Node.class, "memreg node dropped hellos");
 
     Connections(TransportContext ctx, ErrorMode errorMode, Secret secret, long connectTimeoutNanos, byte[] ucxAddress,
             ConnectionLimit limit, EndpointFactory endpoints) {

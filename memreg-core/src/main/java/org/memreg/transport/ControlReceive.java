@@ -6,6 +6,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.function.BiConsumer;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.Warnings;
 
 /**
  * A receive of control messages (hello, reply, ack, revoke and its acknowledgement) into a small
@@ -21,7 +22,8 @@ final class ControlReceive extends Op {
     private final BiConsumer<Long, MemorySegment> handler;
     private final MemorySegment buffer = Arena.ofAuto().allocate(BUFFER_BYTES, 8);
     private final MemorySegment info = Arena.ofAuto().allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
-    private final Warnings malformed = new Warnings("memreg node dropped control messages it could not read");
+    private final Warnings malformed = new Warnings(Node.class,
+            "memreg node dropped control messages it could not read");
     private long request;
     private boolean cancelled;
 

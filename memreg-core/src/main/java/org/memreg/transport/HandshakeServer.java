@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.memreg.transport.Handshake.Reason;
+import org.memreg.util.Warnings;
 
 /**
  * A node's listener: the node side of the {@link Handshake}, for every client, on one thread
@@ -104,7 +105,7 @@ final class HandshakeServer implements AutoCloseable {
         } catch (IOException e) {
             throw new TransportException("cannot listen on " + listen + ": " + e.getMessage(), e);
         }
-        this.warnings = new Warnings("memreg listener on port " + port() + " refused connections");
+        this.warnings = new Warnings(Node.class, "memreg listener on port " + port() + " refused connections");
         this.thread = Thread.ofPlatform().daemon().name("memreg-listener-" + name).start(this::run);
     }
 

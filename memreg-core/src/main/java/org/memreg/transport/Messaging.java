@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.OpenArena;
 
 /**
  * A node's tagged messages: starting eager and rendezvous sends and receives (the operations
@@ -143,19 +144,7 @@ final class Messaging {
         if (!segment.isNative()) {
             throw new IllegalArgumentException("only native (off-heap) segments can be sent or received");
         }
-        checkAlive(segment, "a send or receive");
-    }
-
-    /**
-     * UCX reads and writes through the address, which outlives the segment's arena: a send from,
-     * or a receive into, a closed arena's memory was a SIGSEGV in UCX's copy, or silently wrote
-     * into memory the allocator had handed to someone else.
-     */
-    static void checkAlive(MemorySegment segment, String what) {
-        if (!segment.scope().isAlive()) {
-            throw new IllegalStateException(what + " needs a segment whose arena is open; this one is closed: "
-                    + segment);
-        }
+        OpenArena.require(segment, "a send or receive");
     }
 
     /**

@@ -25,6 +25,8 @@ import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.OpenArena;
+import org.memreg.util.Warnings;
 
 /**
  * A node's windows, both sides of them: the windows it owns (allocation within a budget, closing,
@@ -70,7 +72,7 @@ final class Windows {
     private final Map<List<Long>, long[]> attaching = new HashMap<>();
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
-    private final Warnings badRequests = new Warnings("memreg node dropped window requests");
+    private final Warnings badRequests = new Warnings(Node.class, "memreg node dropped window requests");
     /**
      * The memory handle of a put or get whose local buffer memreg does not register (see
      * {@link #registeredLocally}): none, and UCX copies the bytes or registers them itself, as
@@ -121,7 +123,7 @@ final class Windows {
         if (!memory.isNative() || memory.byteSize() <= 0) {
             throw new IllegalArgumentException("a window needs native memory of positive size: " + memory);
         }
-        Messaging.checkAlive(memory, "a window");
+        OpenArena.require(memory, "a window");
         if (access.remoteWrite()) {
             Messaging.checkWritable(memory, "a window peers may write");
         }
@@ -450,7 +452,7 @@ final class Windows {
             return future;
         }
         if (!local.scope().isAlive()) {
-            future.completeExceptionally(new IllegalStateException("the local segment's arena is closed: " + what));
+            future.completeExceptionally(OpenArena.closed(local, "a " + what));
             return future;
         }
         if (!put && local.isReadOnly()) {

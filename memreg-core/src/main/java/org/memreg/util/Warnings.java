@@ -1,4 +1,4 @@
-package org.memreg.transport;
+package org.memreg.util;
 
 import java.util.concurrent.TimeUnit;
 
@@ -7,22 +7,23 @@ import java.util.concurrent.TimeUnit;
  * one: a peer that sends garbage on purpose must not fill the log. Not thread-safe; each user
  * calls it from one thread or under its lock.
  */
-final class Warnings {
-    private static final System.Logger LOG = System.getLogger(Node.class.getName());
+public final class Warnings {
+    private final System.Logger log;
     private final String what;
     private long lastLog;
     private long unlogged;
 
-    /** {@code what} starts every line, e.g. "memreg listener on port 4711". */
-    Warnings(String what) {
+    /** Lines go to {@code source}'s logger; {@code what} starts every one, e.g. "memreg listener on port 4711". */
+    public Warnings(Class<?> source, String what) {
+        this.log = System.getLogger(source.getName());
         this.what = what;
     }
 
-    void warn(String latest) {
+    public void warn(String latest) {
         unlogged++;
         long now = System.nanoTime();
         if (lastLog == 0 || now - lastLog > TimeUnit.SECONDS.toNanos(1)) {
-            LOG.log(System.Logger.Level.WARNING, what + ": " + unlogged + " since the last report; the latest: " + latest);
+            log.log(System.Logger.Level.WARNING, what + ": " + unlogged + " since the last report; the latest: " + latest);
             lastLog = now;
             unlogged = 0;
         }
