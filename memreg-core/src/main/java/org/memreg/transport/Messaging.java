@@ -34,11 +34,15 @@ final class Messaging {
     /** Rendezvous headers, reused: an arena per message (its cleaner) cost more than the send. */
     private final ArrayDeque<MemorySegment> headers = new ArrayDeque<>();
 
-    Messaging(TransportContext ctx, Chunking chunking, Connections connections) {
+    /** Messages that arrived before a receive asked for them, held within a limit. */
+    final UnexpectedMessages unexpected;
+
+    Messaging(TransportContext ctx, Chunking chunking, Connections connections, long maxUnexpectedBytes) {
         this.ctx = ctx;
         this.chunking = chunking;
         this.connections = connections;
         this.lock = ctx.lock;
+        this.unexpected = new UnexpectedMessages(this, maxUnexpectedBytes);
     }
 
     /** {@link Endpoint#send}. */

@@ -115,9 +115,10 @@ public final class Node implements AutoCloseable {
         Chunking chunking = new Chunking(c, b.eagerBytes, b.chunkBytes, b.pipelineDepth);
         this.connections = new Connections(ctx, errorMode, b.secret, b.connectTimeout.toNanos(), u, peers,
                 this::newEndpoint);
-        this.messaging = new Messaging(ctx, chunking, connections);
+        this.messaging = new Messaging(ctx, chunking, connections, b.maxUnexpectedBytes);
         this.windows = new Windows(ctx, connections, context, b.maxWindowBytes, chunking);
-        ctx.engine.start(List.of(new ControlReceive(ctx, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked)),
+        ctx.engine.start(List.of(new ControlReceive(ctx, Tags.UNASKED, Tags.UNASKED_MASK, true, this::onUnasked),
+                messaging.unexpected),
                 connections::endpointErrors);
     }
 
@@ -191,6 +192,29 @@ public final class Node implements AutoCloseable {
     /** What the listener did with the connections offered to it (all zero without a listener). */
     public HandshakeStats handshakeStats() {
         return listener == null ? new HandshakeStats(0, 0, 0, 0, 0) : listener.stats();
+    }
+
+    /**
+     * Messages dropped because they arrived before a receive asked for them and the node held as
+     * many such bytes as it may ({@link NodeBuilder#maxUnexpectedBytes}).
+     */
+    public long droppedMessages() {
+        ctx.lock.lock();
+        try {
+            return messaging.unexpected.dropped();
+        } finally {
+            ctx.lock.unlock();
+        }
+    }
+
+    /** Bytes of messages held for receives not yet posted, with their overhead: for tests. */
+    long heldUnexpectedBytes() {
+        ctx.lock.lock();
+        try {
+            return messaging.unexpected.heldBytes();
+        } finally {
+            ctx.lock.unlock();
+        }
     }
 
     /** The operations this node has not finished with UCX: for tests that look for leaks. */

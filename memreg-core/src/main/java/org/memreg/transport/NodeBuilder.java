@@ -69,6 +69,11 @@ import org.memreg.linux.SysConf;
  *   <tr><td>{@link #maxPeers}</td><td>{@value #MAX_PEERS_PROP_NAME}</td><td>1,024 connections at
  *       once, accepted and made: beyond it {@code connect} throws, the listener refuses clients as
  *       busy, and a peer's UCX hello is dropped (with a warning)</td></tr>
+ *   <tr><td>{@link #maxUnexpectedBytes}</td><td>{@value #MAX_UNEXPECTED_BYTES_PROP_NAME}</td><td>64 MiB or
+ *       an eighth of the heap, the less: bytes of messages that arrived before a receive asked for
+ *       them, held on the heap (with 64 bytes a message) until one does; beyond it a message is
+ *       dropped, counted ({@link Node#droppedMessages()}) and reported in a warning, and a
+ *       rendezvous message is refused, so that its send fails</td></tr>
  * </table>
  *
  * <p><b>Connections and trust.</b> A listening node accepts connections over plain TCP with
@@ -113,6 +118,12 @@ public final class NodeBuilder {
     public static final int CONNECTION_RATE_DEFAULT = 1000;
     public static final String MAX_PEERS_PROP_NAME = "memreg.transport.maxPeers";
     public static final int MAX_PEERS_DEFAULT = 1024;
+    public static final String MAX_UNEXPECTED_BYTES_PROP_NAME = "memreg.transport.maxUnexpectedBytes";
+
+    /** The default of {@link #maxUnexpectedBytes}: 64 MiB, or an eighth of the heap where that is less. */
+    public static long maxUnexpectedBytesDefault() {
+        return Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 8);
+    }
 
     /** The default of {@link #maxWindowBytes}: a quarter of this machine's physical memory. */
     public static long maxWindowBytesDefault() {
@@ -141,6 +152,7 @@ public final class NodeBuilder {
     Integer maxPendingHandshakes;
     Integer connectionRate;
     Integer maxPeers;
+    Long maxUnexpectedBytes;
     final Map<String, String> ucx = new LinkedHashMap<>();
     InetSocketAddress listen;
     String name = "node";
@@ -295,6 +307,12 @@ public final class NodeBuilder {
         return this;
     }
 
+    /** Most bytes of messages held for receives not yet posted; see the class comment. */
+    public NodeBuilder maxUnexpectedBytes(long bytes) {
+        this.maxUnexpectedBytes = bytes;
+        return this;
+    }
+
     /** Most new connections a second the listener takes from one source address. */
     public NodeBuilder connectionRate(int perSecond) {
         this.connectionRate = perSecond;
@@ -356,6 +374,8 @@ public final class NodeBuilder {
                 () -> intValue(MAX_PENDING_HANDSHAKES_PROP_NAME, MAX_PENDING_HANDSHAKES_DEFAULT));
         connectionRate = orElse(connectionRate, () -> intValue(CONNECTION_RATE_PROP_NAME, CONNECTION_RATE_DEFAULT));
         maxPeers = orElse(maxPeers, () -> intValue(MAX_PEERS_PROP_NAME, MAX_PEERS_DEFAULT));
+        maxUnexpectedBytes = orElse(maxUnexpectedBytes,
+                () -> Settings.bytes(MAX_UNEXPECTED_BYTES_PROP_NAME, maxUnexpectedBytesDefault()));
         String devices = System.getProperty(NET_DEVICES_PROP_NAME);
         if (devices != null) {
             ucx.putIfAbsent("NET_DEVICES", devices); // ucx("NET_DEVICES", ...) wins
@@ -409,6 +429,7 @@ public final class NodeBuilder {
                 "maxPendingHandshakes must be in [1, 65536]: " + maxPendingHandshakes);
         require(connectionRate >= 1, "connectionRate must be at least 1 a second: " + connectionRate);
         require(maxPeers >= 1 && maxPeers <= 1 << 20, "maxPeers must be in [1, 1048576]: " + maxPeers);
+        require(maxUnexpectedBytes >= 0, "maxUnexpectedBytes must not be negative: " + maxUnexpectedBytes);
         return new Node(this);
     }
 

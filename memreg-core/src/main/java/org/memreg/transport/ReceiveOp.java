@@ -2,6 +2,7 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
@@ -25,6 +26,8 @@ import org.memreg.ucx.Ucp;
 final class ReceiveOp extends Op {
     /** The smallest chunk a sender may announce: a page. */
     private static final long MIN_CHUNK_BYTES = 4096;
+    /** A refusal's buffer size when the receiver refuses for holding too much ({@link RendezvousSendOp#refused}). */
+    static final long REFUSED_AS_HELD_TOO_MUCH = -1;
     private final Messaging messaging;
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
@@ -40,19 +43,45 @@ final class ReceiveOp extends Op {
     private long chunkDeadline;
     private boolean failed;
     private boolean draining;
+    /** A message the node held for this receive ({@link UnexpectedMessages}), or null: it receives from UCX. */
+    private final UnexpectedMessages.Held held;
+    /** What a refusal says the buffer holds: its size, or {@link #REFUSED_AS_HELD_TOO_MUCH}. */
+    private final long refuseAs;
+    private Runnable whenDone;
 
     ReceiveOp(Messaging messaging, long tag, MemorySegment buffer, CompletableFuture<Long> future) {
+        this(messaging, messaging.unexpected.take(tag), tag, buffer, future, buffer.byteSize());
+    }
+
+    /**
+     * The receive of a rendezvous message the node would not hold ({@link UnexpectedMessages}):
+     * refused to its sender as beyond the limit, its chunks drained; {@code done} runs at the end.
+     */
+    static ReceiveOp refusing(Messaging messaging, UnexpectedMessages.Held header, Runnable done) {
+        MemorySegment buffer = Arena.ofAuto().allocate(RendezvousSendOp.HEADER_BYTES, 8);
+        ReceiveOp op = new ReceiveOp(messaging, header, 0, buffer, new CompletableFuture<>(), REFUSED_AS_HELD_TOO_MUCH);
+        op.whenDone = done;
+        return op;
+    }
+
+    private ReceiveOp(Messaging messaging, UnexpectedMessages.Held held, long tag, MemorySegment buffer,
+            CompletableFuture<Long> future, long refuseAs) {
         super(messaging.ctx.timeoutNanos);
         this.messaging = messaging;
         this.future = future;
         this.buffer = buffer;
+        this.refuseAs = refuseAs;
         this.info = messaging.takeInfo();
-        this.request = messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag, Tags.USER_RECEIVE_MASK,
-                0, info.address());
+        this.held = held;
+        this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag,
+                Tags.USER_RECEIVE_MASK, 0, info.address());
     }
 
     /** True when the receive matched at once and finished (eager data waiting in UCX). */
     boolean finishedAtOnce(TransportContext ctx) {
+        if (held != null) {
+            return held.arrived() && matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+        }
         if (Ucp.status(request) == Ucp.INPROGRESS) {
             return false;
         }
@@ -61,6 +90,19 @@ final class ReceiveOp extends Op {
 
     @Override
     boolean poll(TransportContext ctx) {
+        boolean done = advance(ctx);
+        if (done && whenDone != null) {
+            whenDone.run();
+            whenDone = null;
+        }
+        return done;
+    }
+
+    private boolean advance(TransportContext ctx) {
+        if (!matched && held != null) { // a cancel while its parts arrive gives it up: the node lets UCX finish it
+            return held.arrived() ? matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info))
+                    : future.isCancelled();
+        }
         if (!matched) {
             int status = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info.address()) : Ucp.status(request);
             if (status == Ucp.INPROGRESS) {
@@ -118,7 +160,7 @@ final class ReceiveOp extends Op {
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
                     buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
-            messaging.refuse(sender, chunkTag & Tags.ID_MASK, buffer.byteSize());
+            messaging.refuse(sender, chunkTag & Tags.ID_MASK, refuseAs);
             draining = true;
         }
         return pollChunks(ctx);
@@ -223,6 +265,10 @@ final class ReceiveOp extends Op {
 
     @Override
     void release() {
+        if (whenDone != null) {
+            whenDone.run();
+            whenDone = null;
+        }
         if (!matched) {
             free(request);
             request = 0;

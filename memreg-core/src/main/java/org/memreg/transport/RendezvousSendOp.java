@@ -60,9 +60,13 @@ final class RendezvousSendOp extends Op {
         messaging.rendezvousSends.put(id, this);
     }
 
-    /** The receiver refused the message: its buffer holds only {@code bufferBytes}. */
+    /** The receiver refused the message: its buffer holds only {@code bufferBytes}, or it holds too much. */
     void refused(long bufferBytes) {
-        if (!failed) {
+        if (!failed && bufferBytes == ReceiveOp.REFUSED_AS_HELD_TOO_MUCH) {
+            fail(new TransportException(String.format("%d-byte message refused by %s: it holds as many messages that"
+                    + " no receive asked for as it may (%s), and no receive asked for this one", total, endpoint,
+                    NodeBuilder.MAX_UNEXPECTED_BYTES_PROP_NAME), Ucp.ERR_EXCEEDS_LIMIT));
+        } else if (!failed) {
             fail(new TransportException(String.format("%d-byte message refused by %s: the receive buffer holds"
                     + " only %d bytes", total, endpoint, bufferBytes), Ucp.ERR_MESSAGE_TRUNCATED));
         }

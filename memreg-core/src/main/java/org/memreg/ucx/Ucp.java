@@ -84,6 +84,7 @@ public final class Ucp {
     public static final int OP_ATTR_FIELD_RECV_INFO = 1 << 7;
     public static final int OP_ATTR_FIELD_MEMH = 1 << 8;
     public static final int OP_ATTR_FLAG_NO_IMM_CMPL = 1 << 16;
+    public static final int OP_ATTR_FLAG_FORCE_IMM_CMPL = 1 << 18;
 
     /** Offsets in {@code ucp_request_param_t}, for filling it on hot paths. */
     public static final long REQUEST_PARAM_BYTES = UcxLayouts.REQUEST_PARAM.byteSize();
@@ -251,6 +252,22 @@ public final class Ucp {
     static long tagRecvNbx(long worker, long buffer, long count, long tag, long mask, long param) {
         try {
             return (long) UcxNative.TAG_RECV_NBX.invokeExact(worker, buffer, count, tag, mask, param);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long tagProbeNb(long worker, long tag, long mask, int remove, long info) {
+        try {
+            return (long) UcxNative.TAG_PROBE_NB.invokeExact(worker, tag, mask, remove, info);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long tagMsgRecvNbx(long worker, long buffer, long count, long message, long param) {
+        try {
+            return (long) UcxNative.TAG_MSG_RECV_NBX.invokeExact(worker, buffer, count, message, param);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -83,6 +83,10 @@ final class UcxNative {
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle TAG_RECV_NBX = handle("ucp_tag_recv_nbx",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle TAG_PROBE_NB = handle("ucp_tag_probe_nb",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG));
+    static final MethodHandle TAG_MSG_RECV_NBX = handle("ucp_tag_msg_recv_nbx",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle TAG_RECV_REQUEST_TEST = leafHandle("ucp_tag_recv_request_test", STATUS_LL);
     static final MethodHandle REQUEST_CHECK_STATUS = leafHandle("ucp_request_check_status", STATUS_L);
     static final MethodHandle REQUEST_CANCEL = handle("ucp_request_cancel", VOID_LL);

@@ -204,6 +204,28 @@ public final class UcxWorker implements AutoCloseable {
         return Ucp.tagRecvNbx(handle, address, length, tag, mask, param.address());
     }
 
+    /**
+     * {@code ucp_tag_probe_nb} with remove: takes the oldest message that arrived unasked under
+     * {@code tag}/{@code mask} out of UCX's unexpected queue, its sender tag and length into
+     * {@code info}; returns its handle, or 0. A taken message must go to {@link #receiveTaken}.
+     */
+    public long takeUnexpected(long tag, long mask, long info) {
+        return Ucp.tagProbeNb(handle, tag, mask, 1, info);
+    }
+
+    /**
+     * {@code ucp_tag_msg_recv_nbx} of a message from {@link #takeUnexpected} into
+     * {@code [address, address + length)}. With {@code atOnce} only a message that has arrived
+     * whole is received (a status pointer comes back); any other returns
+     * {@link Ucp#ERR_NO_RESOURCE} and stays taken, for a call without. Else a request may come
+     * back ({@link #testReceive}); a shorter buffer than the message fails it as truncated, and
+     * UCX lets go of the message either way.
+     */
+    public long receiveTaken(long message, long address, long length, boolean atOnce) {
+        resetParam(atOnce ? Ucp.OP_ATTR_FLAG_FORCE_IMM_CMPL : 0, 0);
+        return Ucp.tagMsgRecvNbx(handle, address, length, message, param.address());
+    }
+
     /** {@code ucp_tag_recv_request_test}: status, and the sender tag and length into {@code info}. */
     public int testReceive(long request, long info) {
         return Ucp.tagRecvRequestTest(request, info);

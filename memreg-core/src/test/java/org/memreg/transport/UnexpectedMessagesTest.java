@@ -1,0 +1,213 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * Messages that arrive before a receive asked for them. UCX kept each one, without limit, in
+ * 9-12 KiB of its own receive buffers whatever the message's size: a peer that sent messages
+ * nobody receives grew a node by some 700 MiB a second (242 MiB for the 20,000 of the first
+ * test). Now the node holds them within {@code maxUnexpectedBytes} and drops the rest; what it
+ * holds is received whole and in order.
+ *
+ * <p>The tests that send rendezvous messages close their arena after the nodes. Closed before,
+ * with the nodes' chunk registrations of its buffers still cached, it hung the JVM in 2 of 4
+ * runs: the arena's free (in the JVM's own state, not native) trimmed glibc's heap with madvise
+ * over watched pages and slept until the userfaultfd reader read the event, while the reader,
+ * back from poll, waited for a safepoint that the freeing thread kept from starting. A defect of
+ * the userfaultfd monitor, not of this class; left open (closing note).
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class UnexpectedMessagesTest {
+    private static final long FLOOD_TAG = 0x77;
+
+    @Test
+    void aFloodNobodyReceivesShouldBeHeldWithinTheLimitAndTheRestDropped() throws Exception {
+        UcxTestSupport.assumeUcx();
+        int messages = 20_000;
+        long size = 8192;
+        try (Node node = loopback("flooded").maxUnexpectedBytes(1 << 20).listen(new InetSocketAddress("127.0.0.1", 0))
+                .build(); RawUcxPeer peer = new RawUcxPeer();
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment message = arena.allocate(size, 8);
+            peer.send(node, FLOOD_TAG, message); // warm up: connection, code
+            awaitEquals(size + UnexpectedMessages.OVERHEAD_BYTES, node::heldUnexpectedBytes, "the first message held");
+            long rssBefore = rssBytes();
+            for (int i = 1; i < messages; i++) {
+                message.set(JAVA_LONG, 0, i);
+                peer.send(node, FLOOD_TAG, message);
+            }
+            long perMessage = size + UnexpectedMessages.OVERHEAD_BYTES;
+            long held = (1 << 20) / perMessage;
+            awaitEquals(messages - held, node::droppedMessages, "every message held or dropped");
+            long grown = rssBytes() - rssBefore;
+            System.out.printf("%,d messages of %,d bytes: %,d held, %,d dropped; resident memory grew by %,d bytes%n",
+                    messages, size, held, node.droppedMessages(), grown);
+            assertEquals(held * perMessage, node.heldUnexpectedBytes(), "held up to the limit");
+            assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes"); // 242 MiB in UCX before
+
+            MemorySegment received = arena.allocate(size, 8);
+            for (int i = 0; i < held; i++) { // the oldest are the ones held, in order
+                assertEquals(size, node.receive(FLOOD_TAG, received).get(20, TimeUnit.SECONDS));
+                assertEquals(i, received.get(JAVA_LONG, 0), "message " + i);
+            }
+            assertEquals(0, node.heldUnexpectedBytes());
+            GoodPeer.assertServed(node);
+        }
+    }
+
+    @Test
+    void messagesThatArriveBeforeTheirReceiveShouldArriveWholeAndInOrder() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random random = new Random(seed);
+        long[] sizes = {1, 8, 100, 4096, 8193, 12_000, 16 * 1024, 64 * 1024, 1 << 20};
+        // The arena goes after the nodes: closed first, it freed registered (cached) buffers while the
+        // nodes' userfaultfd readers watched them, which can hang the JVM (see the class comment)
+        try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
+             Node sender = loopback("sender").build()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            Map<Long, List<MemorySegment>> sent = new HashMap<>();
+            List<CompletableFuture<Long>> sends = new ArrayList<>();
+            long expectedHeld = 0;
+            for (int i = 0; i < 60; i++) {
+                long tag = 1 + random.nextInt(3);
+                long size = sizes[random.nextInt(sizes.length)];
+                MemorySegment message = arena.allocate(size, 8);
+                for (long b = 0; b < size; b++) {
+                    message.set(JAVA_BYTE, b, (byte) random.nextInt());
+                }
+                sent.computeIfAbsent(tag, t -> new ArrayList<>()).add(message);
+                sends.add(endpoint.send(tag, message));
+                expectedHeld += (size <= 16 * 1024 ? size : RendezvousSendOp.HEADER_BYTES)
+                        + UnexpectedMessages.OVERHEAD_BYTES;
+            }
+            awaitEquals(expectedHeld, receiver::heldUnexpectedBytes, "every message (or its header) held");
+            for (var entry : sent.entrySet()) { // receives posted now: each takes the oldest held under its tag
+                for (MemorySegment message : entry.getValue()) {
+                    MemorySegment into = arena.allocate(1 << 20, 8);
+                    long got = receiver.receive(entry.getKey(), into).get(30, TimeUnit.SECONDS);
+                    assertEquals(message.byteSize(), got, "tag " + entry.getKey());
+                    assertEquals(-1, message.mismatch(into.asSlice(0, got)), "tag " + entry.getKey());
+                }
+            }
+            for (CompletableFuture<Long> send : sends) {
+                send.get(30, TimeUnit.SECONDS);
+            }
+            assertEquals(0, receiver.heldUnexpectedBytes());
+            assertEquals(0, receiver.droppedMessages());
+        }
+    }
+
+    @Test
+    void overTheLimitARendezvousSendShouldFailAtOnceAndEagerMessagesBeDropped() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long held = 8;
+        long limit = held * (8192 + UnexpectedMessages.OVERHEAD_BYTES); // full with them: a header more is over
+        try (Arena arena = Arena.ofShared(); // closed last, as above
+             Node receiver = loopback("receiver").maxUnexpectedBytes(limit).timeout(Duration.ofSeconds(60)).build();
+             Node sender = loopback("sender").timeout(Duration.ofSeconds(60)).build()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            MemorySegment eager = arena.allocate(8192, 8);
+            for (int i = 0; i < 10; i++) {
+                eager.set(JAVA_LONG, 0, i);
+                endpoint.send(1, eager).get(20, TimeUnit.SECONDS);
+            }
+            awaitEquals(10 - held, receiver::droppedMessages, "the messages over the limit dropped");
+            int operations = receiver.operations();
+
+            MemorySegment large = arena.allocate(1 << 20, 8);
+            long started = System.nanoTime();
+            ExecutionException refused = assertThrows(ExecutionException.class,
+                    () -> endpoint.send(2, large).get(50, TimeUnit.SECONDS));
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            TransportException e = assertInstanceOf(TransportException.class, refused.getCause());
+            System.out.println("refused after " + millis + " ms: " + e.getMessage());
+            assertEquals(Ucp.ERR_EXCEEDS_LIMIT, e.status(), e.getMessage());
+            assertTrue(e.getMessage().contains(NodeBuilder.MAX_UNEXPECTED_BYTES_PROP_NAME), e.getMessage());
+            assertEquals(10 - held + 1, receiver.droppedMessages());
+            // and the receiver drains the refused message's chunks (its sender sends the rest empty)
+            awaitEquals(operations, receiver::operations, "the refused message drained");
+
+            MemorySegment into = arena.allocate(1 << 20, 8);
+            for (int i = 0; i < held; i++) {
+                assertEquals(8192, receiver.receive(1, into).get(20, TimeUnit.SECONDS));
+                assertEquals(i, into.get(JAVA_LONG, 0));
+            }
+            // the next one under its tag, received as usual, arrives intact
+            large.fill((byte) 0x5a);
+            CompletableFuture<Long> received = receiver.receive(2, into);
+            endpoint.send(2, large).get(30, TimeUnit.SECONDS);
+            assertEquals(1 << 20, received.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, large.mismatch(into));
+        }
+    }
+
+    @Test
+    void answersNobodyAskedForShouldBeDropped() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node node = loopback("answered").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer peer = new RawUcxPeer(); Arena arena = Arena.ofConfined()) {
+            MemorySegment answer = arena.allocate(1024, 8);
+            peer.send(node, Tags.REPLY | 1, answer);
+            long rssBefore = rssBytes();
+            for (int i = 0; i < 20_000; i++) {
+                long type = (i % 3 == 0 ? Tags.REPLY : i % 3 == 1 ? Tags.REVOKE_ACK : Tags.DESCRIPTION);
+                peer.send(node, type | i, answer);
+            }
+            node.progress(); // and the progress thread's rounds: the node takes them off UCX in its own time
+            Thread.sleep(500);
+            long grown = rssBytes() - rssBefore;
+            System.out.printf("20,000 answers nobody asked for: resident memory grew by %,d bytes%n", grown);
+            assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes");
+            assertEquals(0, node.droppedMessages(), "answers are not counted");
+            assertEquals(0, node.heldUnexpectedBytes());
+            GoodPeer.assertServed(node);
+        }
+    }
+
+    private static void awaitEquals(long expected, LongSupplier actual, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (actual.getAsLong() != expected) {
+            assertTrue(System.nanoTime() < deadline, what + ": " + actual.getAsLong() + ", not " + expected);
+            Thread.sleep(1);
+        }
+    }
+
+    /** This process's resident memory (VmRSS). */
+    static long rssBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IOException("no VmRSS in /proc/self/status");
+    }
+}
