@@ -10,7 +10,7 @@ import org.memreg.ucx.Ucp;
 
 /**
  * A tagged receive into the user's buffer. It first matches the next message under the user tag
- * from any peer: eager data lands in the buffer and the receive is done; a rendezvous header
+ * from any peer, the oldest the node holds for it ({@link UnexpectedMessages}) or else in UCX: eager data lands in the buffer and the receive is done; a rendezvous header
  * (which also lands at the buffer's start, to be overwritten) gives length, message id, sender
  * and the sender's chunk size, and the receive goes on to post chunk receives of that size into
  * registered chunks of the buffer, at most {@code pipelineDepth} at a time. A chunk that arrives
@@ -100,8 +100,14 @@ final class ReceiveOp extends Op {
 
     private boolean advance(TransportContext ctx) {
         if (!matched && held != null) { // a cancel while its parts arrive gives it up: the node lets UCX finish it
-            return held.arrived() ? matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info))
-                    : future.isCancelled();
+            if (held.arrived()) {
+                return matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+            }
+            if (future.isCancelled()) {
+                messaging.giveInfo(info);
+                return true;
+            }
+            return false;
         }
         if (!matched) {
             int status = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info.address()) : Ucp.status(request);

@@ -155,8 +155,10 @@ final class UnexpectedMessages extends Op {
             return;
         }
         long status = ctx.worker.receiveTaken(message, scratch.address(), length, true);
+        if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // not whole yet, so still taken: let go of it
+            discard(ctx, message);
+        }
         if (status != Ucp.OK) {
-            discard(ctx, message); // still taken (ERR_NO_RESOURCE): let go of it
             return;
         }
         Endpoint sender = messaging.connections.byPeer(scratch.get(JAVA_LONG, 16));

@@ -127,6 +127,29 @@ class UnexpectedMessagesTest {
     }
 
     @Test
+    void aHeldMessageLargerThanTheBufferShouldFailTheReceiveAsTruncated() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
+             Node sender = loopback("sender").build()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            MemorySegment message = arena.allocate(4096, 8);
+            message.set(JAVA_LONG, 0, 41);
+            endpoint.send(5, message).get(20, TimeUnit.SECONDS);
+            message.set(JAVA_LONG, 0, 42);
+            endpoint.send(5, message).get(20, TimeUnit.SECONDS);
+            awaitEquals(2 * (4096 + UnexpectedMessages.OVERHEAD_BYTES), receiver::heldUnexpectedBytes, "both held");
+            MemorySegment small = arena.allocate(100, 8);
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> receiver.receive(5, small).get(20, TimeUnit.SECONDS));
+            TransportException cause = assertInstanceOf(TransportException.class, e.getCause());
+            assertTrue(cause.isTruncation(), cause.getMessage());
+            MemorySegment whole = arena.allocate(4096, 8);
+            assertEquals(4096, receiver.receive(5, whole).get(20, TimeUnit.SECONDS), "the next one still arrives");
+            assertEquals(42, whole.get(JAVA_LONG, 0));
+        }
+    }
+
+    @Test
     void overTheLimitARendezvousSendShouldFailAtOnceAndEagerMessagesBeDropped() throws Exception {
         UcxTestSupport.assumeUcx();
         long held = 8;
