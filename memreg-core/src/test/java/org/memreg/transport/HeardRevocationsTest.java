@@ -45,9 +45,9 @@ class HeardRevocationsTest {
             assertNotNull(GoodPeer.accepted(node));
             int operations = node.operations();
             revoke(peer, node, id, token, 0, 1_000); // warm up: the node's first revocations load and compile code
-            long before = ConnectionLimitTest.usedHeapAfterGc(node, operations);
+            long before = ConnectionLimitTest.usedHeapAfterGc(node, operations, peer);
             revoke(peer, node, id, token, 1_000, REVOCATIONS);
-            long after = ConnectionLimitTest.usedHeapAfterGc(node, operations);
+            long after = ConnectionLimitTest.usedHeapAfterGc(node, operations, peer);
             peer.discardArrived();
             double perRevocation = (double) (after - before) / REVOCATIONS;
             System.out.printf("heap before %,d, after %,d bytes: %.1f bytes per revocation%n", before, after,
