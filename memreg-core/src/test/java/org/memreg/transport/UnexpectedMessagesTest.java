@@ -127,6 +127,48 @@ class UnexpectedMessagesTest {
     }
 
     @Test
+    void receivesPostedWhileMessagesStreamInShouldTakeThemInOrder() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random random = new Random(seed);
+        int messages = 5_000;
+        try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
+             Node sender = loopback("sender").build()) {
+            Endpoint endpoint = sender.connect(receiver.workerAddress());
+            // some held, some still in UCX, some matched by a receive posted first: the order per tag holds
+            CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
+                try (Arena own = Arena.ofConfined()) {
+                    MemorySegment message = own.allocate(64, 8);
+                    for (int i = 0; i < messages; i++) {
+                        message.set(JAVA_LONG, 0, i);
+                        endpoint.sendCopy(9, message);
+                        if (i % 500 == 0) {
+                            Thread.sleep(2);
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            MemorySegment into = arena.allocate(64, 8);
+            long mostHeld = 0;
+            for (int i = 0; i < messages; i++) {
+                mostHeld = Math.max(mostHeld, receiver.heldUnexpectedBytes());
+                if (random.nextInt(100) == 0) {
+                    Thread.sleep(1 + random.nextInt(3)); // let messages pile up, held or in UCX
+                }
+                assertEquals(64, receiver.receive(9, into).get(20, TimeUnit.SECONDS));
+                assertEquals(i, into.get(JAVA_LONG, 0), "message " + i + " (seed " + seed + ")");
+            }
+            sending.get(20, TimeUnit.SECONDS);
+            System.out.println("at most " + mostHeld + " bytes held on the way");
+            assertTrue(mostHeld > 0, "no message was held on the way: the test tested nothing");
+            assertEquals(0, receiver.heldUnexpectedBytes());
+        }
+    }
+
+    @Test
     void aHeldMessageLargerThanTheBufferShouldFailTheReceiveAsTruncated() throws Exception {
         UcxTestSupport.assumeUcx();
         try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
