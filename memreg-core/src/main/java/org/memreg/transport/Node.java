@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongSupplier;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.cache.RegistrationCacheBuilder;
 import org.memreg.device.Access;
@@ -199,29 +200,24 @@ public final class Node implements AutoCloseable {
      * many such bytes as it may ({@link NodeBuilder#maxUnexpectedBytes}).
      */
     public long droppedMessages() {
-        ctx.lock.lock();
-        try {
-            return messaging.unexpected.dropped();
-        } finally {
-            ctx.lock.unlock();
-        }
+        return underLock(() -> messaging.unexpected.dropped());
     }
 
     /** Bytes of messages held for receives not yet posted, with their overhead: for tests. */
     long heldUnexpectedBytes() {
-        ctx.lock.lock();
-        try {
-            return messaging.unexpected.heldBytes();
-        } finally {
-            ctx.lock.unlock();
-        }
+        return underLock(() -> messaging.unexpected.heldBytes());
     }
 
     /** The operations this node has not finished with UCX: for tests that look for leaks. */
     int operations() {
+        return (int) underLock(ctx.engine::operations);
+    }
+
+    /** {@code read} of state guarded by the node's lock, for a thread outside the node. */
+    private long underLock(LongSupplier read) {
         ctx.lock.lock();
         try {
-            return ctx.engine.operations();
+            return read.getAsLong();
         } finally {
             ctx.lock.unlock();
         }

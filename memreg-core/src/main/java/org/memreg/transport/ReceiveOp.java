@@ -80,7 +80,7 @@ final class ReceiveOp extends Op {
     /** True when the receive matched at once and finished (eager data waiting in UCX). */
     boolean finishedAtOnce(TransportContext ctx) {
         if (held != null) {
-            return held.arrived() && matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+            return advance(ctx);
         }
         if (Ucp.status(request) == Ucp.INPROGRESS) {
             return false;

@@ -85,9 +85,7 @@ class UnexpectedMessagesTest {
     @Test
     void messagesThatArriveBeforeTheirReceiveShouldArriveWholeAndInOrder() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = System.nanoTime();
-        System.out.println("seed " + seed);
-        Random random = new Random(seed);
+        Random random = new Random(seed());
         long[] sizes = {1, 8, 100, 4096, 8193, 12_000, 16 * 1024, 64 * 1024, 1 << 20};
         // The arena goes after the nodes: closed first, it freed registered (cached) buffers while the
         // nodes' userfaultfd readers watched them, which can hang the JVM (see the class comment)
@@ -129,8 +127,7 @@ class UnexpectedMessagesTest {
     @Test
     void receivesPostedWhileMessagesStreamInShouldTakeThemInOrder() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = System.nanoTime();
-        System.out.println("seed " + seed);
+        long seed = seed();
         Random random = new Random(seed);
         int messages = 5_000;
         try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
@@ -256,6 +253,13 @@ class UnexpectedMessagesTest {
             assertEquals(0, node.heldUnexpectedBytes());
             GoodPeer.assertServed(node);
         }
+    }
+
+    /** The test's seed, printed: {@code -Dmemreg.test.seed} repeats a run. */
+    private static long seed() {
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("UnexpectedMessagesTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
+        return seed;
     }
 
     private static void awaitEquals(long expected, LongSupplier actual, String what) throws InterruptedException {
