@@ -4,25 +4,17 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.net.URISyntaxException;
-import java.net.URL;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.memreg.ucx.UcxLibraries;
 import org.memreg.ucx.UcxUnavailableException;
 
 /**
  * memreg's libucm event handler ({@code src/main/native/memreg_hooks.c}), which the build
  * compiles into this package as {@value #RESOURCE}; loaded once per process through
- * {@link UcxLibraries} (libucs first, in memreg's UCX environment). From a jar the library is
- * copied to a private temporary file, loaded, and the file deleted.
+ * {@link UcxLibraries} (libucs first, in memreg's UCX environment), by {@link NativeResource}.
  *
  * <p>The layout of the {@code struct memreg_hooks} that C and Java share comes from the library
  * itself ({@code memreg_hooks_layout}), so the two cannot disagree. When the library cannot be
@@ -40,7 +32,7 @@ final class HookLibrary {
         SymbolLookup lookup = null;
         String reason = null;
         try {
-            lookup = load();
+            lookup = NativeResource.load(RESOURCE, UcxLibraries::load);
         } catch (UcxUnavailableException e) {
             reason = e.getMessage();
         } catch (IOException | IllegalArgumentException | IllegalStateException e) {
@@ -125,31 +117,6 @@ final class HookLibrary {
             return (int) TEST.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
-        }
-    }
-
-    private static SymbolLookup load() throws IOException {
-        URL url = HookLibrary.class.getResource(RESOURCE);
-        if (url == null) {
-            throw new IllegalStateException("it was not built: bin/test and bin/memreg build it with gcc"
-                    + " from memreg-core/src/main/native (packages gcc and libucx-dev)");
-        }
-        if (url.getProtocol().equals("file")) {
-            try {
-                return UcxLibraries.load(Path.of(url.toURI()));
-            } catch (URISyntaxException e) {
-                throw new IOException(e);
-            }
-        }
-        Path dir = Files.createTempDirectory("memreg-hooks",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        Path copy = dir.resolve(RESOURCE);
-        try (InputStream in = url.openStream()) {
-            Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
-            return UcxLibraries.load(copy); // mapped now: the file may go
-        } finally {
-            Files.deleteIfExists(copy);
-            Files.deleteIfExists(dir);
         }
     }
 

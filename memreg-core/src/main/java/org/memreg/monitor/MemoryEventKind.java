@@ -14,8 +14,9 @@ public enum MemoryEventKind {
      */
     UNMAPPING,
     /**
-     * Events may have been lost (the hooks' ring overflowed, or the hooks were lost or came
-     * back): the range is everything, every registration is treated as changed.
+     * Events may have been lost (the hooks' or the userfaultfd reader's ring overflowed, or the
+     * hooks were lost or came back): the range is everything, every registration is treated as
+     * changed.
      */
     SUSPECT,
     /**

@@ -19,6 +19,8 @@ package org.memreg.monitor;
  *                            unavailable when {@code auto} fell back to userfaultfd alone
  * @param strictRefusals      hits strict mode's kernel check refused (an event pending, or
  *                            memory that is no longer the memory registered)
+ * @param readerOverflows     ranges the userfaultfd reader could not pass on because its ring was
+ *                            full (every registration then treated as changed)
  */
 public record MonitorStats(
         long events,
@@ -33,10 +35,11 @@ public record MonitorStats(
         long hookEvents,
         long hookOverflows,
         long hookFailures,
-        long strictRefusals) {
+        long strictRefusals,
+        long readerOverflows) {
 
     /** All zero. */
-    public static final MonitorStats EMPTY = new MonitorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final MonitorStats EMPTY = new MonitorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** Two monitors' counters together (both watch the same ranges: the larger watched bytes; the longer delivery maximum). */
     public MonitorStats plus(MonitorStats other) {
@@ -46,6 +49,6 @@ public record MonitorStats(
                 watchFailures + other.watchFailures, deliveryNanosTotal + other.deliveryNanosTotal,
                 Math.max(deliveryNanosMax, other.deliveryNanosMax), hookEvents + other.hookEvents,
                 hookOverflows + other.hookOverflows, hookFailures + other.hookFailures,
-                strictRefusals + other.strictRefusals);
+                strictRefusals + other.strictRefusals, readerOverflows + other.readerOverflows);
     }
 }

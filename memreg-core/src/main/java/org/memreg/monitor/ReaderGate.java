@@ -1,60 +1,43 @@
 package org.memreg.monitor;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * The userfaultfd reader's gate. Closes the window between the kernel waking a blocked munmap
  * caller and the cache having acted on its event (see shared/PLATFORM.md: the caller is woken
- * when the reader <em>reads</em> the event). The reader calls {@link #beforeRead()} before each
- * read and {@link #afterDelivery()} once it has passed the events on; a cache that sees
+ * when the reader <em>reads</em> the event). The native reader raises the count of batches
+ * taken, in a {@link SequenceCells cell}, before each read; the delivery thread calls
+ * {@link #delivered} once it has passed a batch's events on. A cache that sees
  * {@link #isPending()} while looking up takes the slow path and {@link #awaitDelivery() waits}
- * for the events taken so far.
+ * for the batches taken so far.
  *
- * <p>Two counters, written by the one reader thread: taken (batches read or about to be read)
- * and delivered. The hit path reads both: two plain loads on x86.
+ * <p>The hit path reads the cell (an acquire load of native memory that is never freed) and one
+ * field: two plain loads on x86.
  */
 final class ReaderGate extends EventGate {
-    private static final VarHandle TAKEN;
-    private static final VarHandle DELIVERED;
-
-    static {
-        try {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            TAKEN = lookup.findVarHandle(ReaderGate.class, "taken", long.class);
-            DELIVERED = lookup.findVarHandle(ReaderGate.class, "delivered", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    @SuppressWarnings("unused") // accessed through TAKEN
-    private volatile long taken;
-    @SuppressWarnings("unused") // accessed through DELIVERED
-    private volatile long delivered;
+    private final long takenCell;
+    private volatile long delivered; // written by the one delivery thread
     private volatile boolean closed;
 
-    /** Reader: about to read events that may wake blocked callers; publish that first. */
-    void beforeRead() {
-        TAKEN.setVolatile(this, (long) TAKEN.getVolatile(this) + 1);
+    ReaderGate(long takenCell) {
+        this.takenCell = takenCell;
     }
 
-    /** Reader: everything read so far has been delivered. */
-    void afterDelivery() {
-        DELIVERED.setVolatile(this, (long) TAKEN.getVolatile(this));
+    /** The delivery thread: the first {@code batches} batches have been delivered. */
+    void delivered(long batches) {
+        delivered = batches;
     }
 
     @Override
     public boolean isPending() {
-        return (long) TAKEN.getVolatile(this) != (long) DELIVERED.getVolatile(this);
+        return SequenceCells.read(takenCell) != delivered;
     }
 
-    /** Waits until every event taken before this call has been delivered, or the gate closed. */
+    /** Waits until every batch taken before this call has been delivered, or the gate closed. */
     @Override
     public void awaitDelivery() {
-        long target = (long) TAKEN.getVolatile(this);
-        for (int spins = 0; (long) DELIVERED.getVolatile(this) < target && !closed; spins++) {
+        long target = SequenceCells.read(takenCell);
+        for (int spins = 0; delivered < target && !closed; spins++) {
             if (spins < 100) {
                 Thread.onSpinWait();
             } else {
@@ -66,5 +49,9 @@ final class ReaderGate extends EventGate {
     /** Releases waiters for good (the reader stopped). */
     void close() {
         closed = true;
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 }

@@ -8,15 +8,20 @@ import java.lang.invoke.VarHandle;
 import java.util.BitSet;
 
 /**
- * Where the hooks' sequences live: one cache line each in a slab of native memory that is never
- * freed. Every cache hit reads its monitor's sequence; through this constant global segment the
+ * Where the hooks' sequences and the userfaultfd readers' counts of batches taken live: one
+ * cache line each in a slab of native memory that is never freed, written by C. Every cache hit
+ * reads its monitor's cell; through this constant global segment the
  * read needs no session check and no segment object of its own (the JIT folds both away), which
  * is what kept the hooks' hit above 1.1x no monitor. A gate that outlives its monitor still
  * reads memory that exists: at worst another monitor's sequence, which makes it drain a closed
- * monitor, a no-op. A cell goes back to the pool only after its handler is removed.
+ * monitor, a no-op. A cell goes back to the pool only after its handler is removed (its reader
+ * thread has ended).
  */
 final class SequenceCells {
-    /** Monitors open at once; each installs a UCM handler that every unmap in the process runs. */
+    /**
+     * Hook and userfaultfd monitors open at once: each hook monitor installs a UCM handler that
+     * every unmap in the process runs, each userfaultfd monitor runs two threads.
+     */
     static final int CELLS = 1024;
     private static final long CELL_BYTES = 64;
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -36,8 +41,8 @@ final class SequenceCells {
         synchronized (CLAIMED) {
             int index = CLAIMED.nextClearBit(0);
             if (index >= CELLS) {
-                throw new IllegalStateException(CELLS + " hook monitors are open in this process, the most there"
-                        + " can be (each one's handler runs for every unmap); close some first");
+                throw new IllegalStateException(CELLS + " hook and userfaultfd monitors are open in this process,"
+                        + " the most there can be; close some first");
             }
             CLAIMED.set(index);
             long cell = index * CELL_BYTES;

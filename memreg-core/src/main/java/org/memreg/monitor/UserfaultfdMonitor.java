@@ -12,7 +12,6 @@ import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.NotAvailableException;
 import org.memreg.linux.Poll;
-import org.memreg.linux.Scheduling;
 import org.memreg.linux.SysConf;
 import org.memreg.linux.UffdFeatures;
 import org.memreg.linux.UffdMessage;
@@ -20,14 +19,17 @@ import org.memreg.linux.Userfaultfd;
 
 /**
  * The user-space VM notifier of shared/seeds/000 on Linux: a userfaultfd that the cache's
- * registered ranges are registered with, and a dedicated reader thread that turns its UNMAP,
- * REMOVE and REMAP events into invalidations.
+ * registered ranges are registered with, a reader thread that reads its UNMAP, REMOVE and REMAP
+ * events, and a delivery thread that turns them into invalidations.
  *
  * <p><b>Blocking rules</b> (shared/PLATFORM.md). A thread that munmaps, madvises or mremaps a
- * watched range sleeps in the kernel until the reader has <em>read</em> the event, so the reader
- * takes no lock, never unmaps, and hands events to a listener that may not block either; the
- * {@link EventGate} is raised before each read so that a woken caller cannot look up its old
- * registration before the event is applied. Ranges are registered in write-protect mode, which
+ * watched range sleeps in the kernel until the reader has <em>read</em> the event. That thread
+ * may be one the JVM is waiting for to reach a safepoint (a critical downcall, the JVM's own code
+ * freeing memory, a GC thread inside one), and a Java thread must pass that safepoint before it
+ * can read: so the reader is a thread of C that never enters Java ({@link NativeUffdReader}),
+ * takes no lock and never unmaps; the delivery thread, in Java, drains what it read into a
+ * listener that may not block either. The {@link EventGate} is raised before each read so that
+ * a woken caller cannot look up its old registration before the event is applied. Ranges are registered in write-protect mode, which
  * brings every event and traps no fault (nothing is ever write-protected); missing mode would
  * trap the first touch of a dropped page, and a JVM thread stuck there while a safepoint begins
  * hangs the JVM, so without write-protect support the monitor is not available. A page-fault
@@ -64,32 +66,32 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     public static final String REALTIME_PROP_NAME = "memreg.monitor.realtime";
     /** Default of {@link #REALTIME_PROP_NAME}. */
     public static final boolean REALTIME_DEFAULT = true;
-    private static final int REALTIME_PRIORITY = 1;
-    private static final int BATCH = 64;
     /** Strict mode gives up waiting for a pending event after this many tries (the reader died). */
     private static final int MAX_PENDING_SPINS = 1_000_000;
 
     private final Userfaultfd uffd;
     private final EventFd wakeup;
+    private final EventFd ready;
     private final long pageSize = SysConf.pageSize();
-    private final ReaderGate gate = new ReaderGate();
+    private final NativeUffdReader reader;
+    private final ReaderGate gate;
     private final Watches watched = new Watches();
     private final AtomicLong[] eventsByKind = {new AtomicLong(), new AtomicLong(), new AtomicLong()};
-    private final AtomicLong pageFaults = new AtomicLong();
     private final AtomicLong watchFailures = new AtomicLong();
     private final AtomicLong deliveryNanosTotal = new AtomicLong();
     private final AtomicLong deliveryNanosMax = new AtomicLong();
     private final AtomicLong strictRefusals = new AtomicLong();
     private final AtomicLong hookFailures = new AtomicLong();
-    private final boolean realtime;
     private final boolean strict;
     private volatile boolean closing;
-    private Thread reader;
+    private Thread delivery;
 
-    private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup, boolean realtime, boolean strict) {
+    private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup, EventFd ready, boolean realtime, boolean strict) {
         this.uffd = uffd;
         this.wakeup = wakeup;
-        this.realtime = realtime;
+        this.ready = ready;
+        this.reader = new NativeUffdReader(uffd.fd(), wakeup.fd(), ready.fd(), realtime, pageSize);
+        this.gate = new ReaderGate(reader.takenCell());
         this.strict = strict;
     }
 
@@ -152,16 +154,32 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private static UserfaultfdMonitor open(boolean realtimeReader, boolean strict) {
         // Write-protect mode only: missing mode would trap the first touch of a dropped page, and
         // a JVM thread faulting there while a safepoint begins hangs the whole JVM.
+        if (NativeUffdReader.unavailableReason() != null) {
+            throw new MonitorUnavailableException("userfaultfd reader", NativeUffdReader.unavailableReason(), 0, null);
+        }
         Userfaultfd uffd;
         try {
             uffd = Userfaultfd.open(UffdFeatures.MONITOR | UffdFeatures.PAGEFAULT_FLAG_WP);
         } catch (NotAvailableException e) {
             throw new MonitorUnavailableException(e.facility(), e.reason(), e.errno(), e);
         }
+        EventFd wakeup = null;
+        EventFd ready = null;
         try {
-            return new UserfaultfdMonitor(uffd, EventFd.open(), realtimeReader, strict);
+            wakeup = EventFd.open();
+            ready = EventFd.open();
+            return new UserfaultfdMonitor(uffd, wakeup, ready, realtimeReader, strict);
         } catch (RuntimeException e) {
             uffd.close();
+            if (wakeup != null) {
+                wakeup.close();
+            }
+            if (ready != null) {
+                ready.close();
+            }
+            if (e instanceof IllegalStateException tooMany) { // no cell left for the gate
+                throw new MonitorUnavailableException("userfaultfd reader", tooMany.getMessage(), 0, tooMany);
+            }
             throw e;
         }
     }
@@ -223,11 +241,15 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     @Override
     public synchronized void start(MemoryEventListener listener) {
         Objects.requireNonNull(listener, "listener");
-        if (reader != null) {
+        if (delivery != null) {
             throw new IllegalStateException("monitor already started");
         }
-        reader = Thread.ofPlatform().daemon().name("memreg-userfaultfd-reader").unstarted(() -> readLoop(listener));
+        if (closing) {
+            throw new IllegalStateException("monitor closed");
+        }
         reader.start();
+        delivery = Thread.ofPlatform().daemon().name("memreg-userfaultfd-delivery").unstarted(() -> deliverLoop(listener));
+        delivery.start();
     }
 
     @Override
@@ -263,37 +285,27 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    private void readLoop(MemoryEventListener listener) {
-        if (realtime) {
-            Scheduling.tryRealtime(REALTIME_PRIORITY); // best effort: without the privilege it stays normal
-        }
+    /** Drains what the reader read, batch by batch; never needed for a blocked caller to wake. */
+    private void deliverLoop(MemoryEventListener listener) {
+        NativeUffdReader.RangeSink sink = (event, start, end, taken) -> dispatch(listener, event, start, end, taken);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment messages = UffdMessage.allocate(arena, BATCH);
             MemorySegment pollfds = Poll.allocate(arena, 2);
-            Poll.set(pollfds, 0, uffd.fd(), Poll.POLLIN);
+            Poll.set(pollfds, 0, ready.fd(), Poll.POLLIN);
             Poll.set(pollfds, 1, wakeup.fd(), Poll.POLLIN);
             while (!closing) {
                 Poll.poll(pollfds, 2, -1);
                 if (closing) {
                     break;
                 }
-                int revents = Poll.revents(pollfds, 0);
-                if ((revents & (Poll.POLLERR | Poll.POLLHUP | Poll.POLLNVAL)) != 0) {
-                    throw new IllegalStateException("userfaultfd poll reported " + revents);
+                ready.drain();
+                long batches = reader.awaitWritten();
+                if (reader.drain(sink)) { // ranges were lost: everything may have changed
+                    deliver(listener, MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
                 }
-                if ((revents & Poll.POLLIN) == 0) {
-                    wakeup.drain(); // a spurious wake-up; at real-time priority, never spin
-                    continue;
-                }
-                gate.beforeRead(); // before the read wakes anyone: see EventGate
-                long taken = System.nanoTime();
-                int count = uffd.readEvents(messages);
-                for (int i = 0; i < count; i++) {
-                    dispatch(listener, messages, i, taken);
-                }
-                gate.afterDelivery();
-                if (count > 0) {
-                    recordDelivery(System.nanoTime() - taken, count);
+                gate.delivered(batches);
+                int stoppedBy = reader.stoppedBy();
+                if (stoppedBy > 0) {
+                    throw new IllegalStateException("the userfaultfd reader thread stopped: " + Errno.name(stoppedBy));
                 }
             }
         } catch (RuntimeException | Error e) {
@@ -303,42 +315,25 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    private void dispatch(MemoryEventListener listener, MemorySegment messages, int i, long taken) {
-        switch (UffdMessage.event(messages, i)) {
-            case UffdMessage.EVENT_UNMAP -> deliver(listener, MemoryEventKind.UNMAP,
-                    UffdMessage.rangeStart(messages, i), UffdMessage.rangeEnd(messages, i), taken);
-            case UffdMessage.EVENT_REMOVE -> deliver(listener, MemoryEventKind.REMOVE,
-                    UffdMessage.rangeStart(messages, i), UffdMessage.rangeEnd(messages, i), taken);
-            case UffdMessage.EVENT_REMAP -> {
-                long from = UffdMessage.remapFrom(messages, i);
-                deliver(listener, MemoryEventKind.REMAP, from, from + UffdMessage.remapLength(messages, i), taken);
-            }
-            case UffdMessage.EVENT_PAGEFAULT -> answerFault(UffdMessage.pagefaultAddress(messages, i));
-            default -> { } // not requested
+    private void dispatch(MemoryEventListener listener, int event, long start, long end, long taken) {
+        switch (event) {
+            case UffdMessage.EVENT_UNMAP -> deliver(listener, MemoryEventKind.UNMAP, start, end, taken);
+            case UffdMessage.EVENT_REMOVE -> deliver(listener, MemoryEventKind.REMOVE, start, end, taken);
+            case UffdMessage.EVENT_REMAP -> deliver(listener, MemoryEventKind.REMAP, start, end, taken);
+            default -> throw new IllegalStateException("the reader passed on event " + event);
         }
     }
 
     private void deliver(MemoryEventListener listener, MemoryEventKind kind, long start, long end, long taken) {
-        eventsByKind[kind.ordinal()].incrementAndGet();
-        listener.onMemoryEvent(kind, start, end, taken);
-    }
-
-    /** Never expected in write-protect mode; if a fault does come, map the zero page so the thread goes on. */
-    private void answerFault(long address) {
-        long page = address & -pageSize;
-        int errno = uffd.tryZeropage(page, pageSize);
-        if (errno != 0) {
-            try {
-                uffd.wake(page, pageSize); // already resolved (EEXIST) or range gone: just wake
-            } catch (LinuxException ignored) {
-                // the faulting thread is gone with its mapping
-            }
+        if (kind != MemoryEventKind.SUSPECT) {
+            eventsByKind[kind.ordinal()].incrementAndGet();
         }
-        pageFaults.incrementAndGet();
+        listener.onMemoryEvent(kind, start, end, taken);
+        recordDelivery(System.nanoTime() - taken);
     }
 
-    private void recordDelivery(long nanos, int events) {
-        deliveryNanosTotal.addAndGet(nanos * events);
+    private void recordDelivery(long nanos) {
+        deliveryNanosTotal.addAndGet(nanos);
         deliveryNanosMax.accumulateAndGet(nanos, Math::max);
     }
 
@@ -347,12 +342,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         long unmaps = eventsByKind[MemoryEventKind.UNMAP.ordinal()].get();
         long removes = eventsByKind[MemoryEventKind.REMOVE.ordinal()].get();
         long remaps = eventsByKind[MemoryEventKind.REMAP.ordinal()].get();
-        return new MonitorStats(unmaps + removes + remaps, unmaps, removes, remaps, pageFaults.get(),
+        return new MonitorStats(unmaps + removes + remaps, unmaps, removes, remaps, reader.pageFaults(),
                 watched.coveredBytes(), watchFailures.get(), deliveryNanosTotal.get(), deliveryNanosMax.get(),
-                0, 0, hookFailures.get(), strictRefusals.get());
+                0, 0, hookFailures.get(), strictRefusals.get(), reader.overflows());
     }
 
-    /** Stops the reader (blocked munmap callers are released), then closes the userfaultfd. */
+    /** Stops both threads (blocked munmap callers are released), then closes the userfaultfd. */
     @Override
     public void close() {
         Thread toJoin;
@@ -361,9 +356,9 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                 return;
             }
             closing = true;
-            toJoin = reader;
+            toJoin = delivery;
         }
-        wakeup.signal();
+        wakeup.signal(); // stops the reader and the delivery thread alike
         if (toJoin != null && toJoin != Thread.currentThread()) {
             try {
                 toJoin.join();
@@ -371,8 +366,10 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                 Thread.currentThread().interrupt();
             }
         }
+        reader.close(); // joins the reader thread, if it was started, then frees its ring
         gate.close();
         uffd.close(); // after the reader left poll/read: only then does close release blocked threads
         wakeup.close();
+        ready.close();
     }
 }

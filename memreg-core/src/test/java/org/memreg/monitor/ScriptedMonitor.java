@@ -6,18 +6,19 @@ package org.memreg.monitor;
  * awake), {@link #deliver} is the reader handing it to the cache.
  */
 public final class ScriptedMonitor implements MemoryMonitor {
-    private final ReaderGate gate = new ReaderGate();
+    private final long takenCell = SequenceCells.claim();
+    private final ReaderGate gate = new ReaderGate(takenCell);
     private volatile MemoryEventListener listener;
 
     /** The reader took an event: from now until {@link #deliver} it is pending. */
     public void take() {
-        gate.beforeRead();
+        SequenceCells.increment(takenCell);
     }
 
     /** The reader delivers the event it took. */
     public void deliver(MemoryEventKind kind, long start, long end) {
         listener.onMemoryEvent(kind, start, end, System.nanoTime());
-        gate.afterDelivery();
+        gate.delivered(SequenceCells.read(takenCell));
     }
 
     @Override
@@ -50,7 +51,10 @@ public final class ScriptedMonitor implements MemoryMonitor {
     }
 
     @Override
-    public void close() {
-        gate.close();
+    public synchronized void close() {
+        if (!gate.isClosed()) {
+            gate.close();
+            SequenceCells.release(takenCell);
+        }
     }
 }

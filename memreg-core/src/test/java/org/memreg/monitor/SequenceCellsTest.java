@@ -69,11 +69,16 @@ class SequenceCellsTest {
                     taken.add(SequenceCells.claim());
                 }
             });
-            assertTrue(full.getMessage().contains(SequenceCells.CELLS + " hook monitors are open"), full.getMessage());
+            assertTrue(full.getMessage().contains(SequenceCells.CELLS + " hook and userfaultfd monitors are open"), full.getMessage());
             MonitorUnavailableException refused = assertThrows(MonitorUnavailableException.class, HookMonitor::open);
             assertTrue(refused.getMessage().contains(full.getMessage()), refused.getMessage());
+            MonitorUnavailableException noReader = assertThrows(MonitorUnavailableException.class,
+                    () -> UserfaultfdMonitor.open(false));
+            assertTrue(noReader.getMessage().contains(full.getMessage()), noReader.getMessage());
             SequenceCells.release(taken.removeLast());
             HookMonitor.open().close();
+            SequenceCells.release(taken.removeLast());
+            UserfaultfdMonitor.open(false).close();
         } finally {
             taken.forEach(SequenceCells::release);
         }

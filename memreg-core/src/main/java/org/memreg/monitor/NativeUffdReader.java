@@ -1,0 +1,233 @@
+package org.memreg.monitor;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+
+/**
+ * The userfaultfd reader thread of {@code src/main/native/memreg_uffd.c} (built into this
+ * package as {@value #RESOURCE}), and Java's side of its struct: a pthread that never enters
+ * Java reads the events, so a thread that sleeps in the kernel until its unmap's event is read
+ * is woken even while the JVM waits for that very thread to reach a safepoint.
+ *
+ * <p>The reader raises a {@link SequenceCells cell} (the batches it has taken: the gate reads
+ * it on every hit) before each read, puts the ranges into a ring of native memory, then marks the
+ * batch written and signals the ready eventfd. One Java thread at a time {@link #awaitWritten()
+ * waits for the batches taken so far} and {@link #drain drains} the ring. The layout comes from
+ * the library ({@code memreg_uffd_layout}), so C and Java cannot disagree.
+ */
+final class NativeUffdReader implements AutoCloseable {
+    static final String RESOURCE = "libmemreg-uffd.so";
+    private static final String UNAVAILABLE;
+    private static final MethodHandle START;
+    private static final MethodHandle JOIN;
+    private static final long[] LAYOUT = new long[22];
+
+    static {
+        SymbolLookup lookup = null;
+        String reason = null;
+        try {
+            lookup = NativeResource.load(RESOURCE, NativeUffdReader::open);
+        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+            reason = "cannot load " + RESOURCE + ": " + e.getMessage();
+        }
+        UNAVAILABLE = reason;
+        START = handle(lookup, "memreg_uffd_start", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        JOIN = handle(lookup, "memreg_uffd_join", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        MethodHandle layout = handle(lookup, "memreg_uffd_layout", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+        for (int i = 0; layout != null && i < LAYOUT.length; i++) {
+            try {
+                LAYOUT[i] = (long) layout.invokeExact(i);
+            } catch (Throwable t) {
+                throw new ExceptionInInitializerError(t);
+            }
+        }
+    }
+
+    private static final long SIZE = LAYOUT[0];
+    private static final long TAKEN = LAYOUT[1];
+    private static final long UFFD = LAYOUT[2];
+    private static final long STOP_FD = LAYOUT[3];
+    private static final long READY_FD = LAYOUT[4];
+    private static final long REALTIME = LAYOUT[5];
+    private static final long PAGE_SIZE = LAYOUT[6];
+    private static final long WRITTEN = LAYOUT[7];
+    private static final long HEAD = LAYOUT[8];
+    private static final long OVERFLOWS = LAYOUT[9];
+    private static final long PAGE_FAULTS = LAYOUT[10];
+    private static final long OVERFLOW = LAYOUT[11];
+    private static final long STOPPED = LAYOUT[12];
+    private static final long GOT_REALTIME = LAYOUT[13];
+    private static final long TAIL = LAYOUT[14];
+    private static final long RING = LAYOUT[15];
+    private static final long SLOT_SIZE = LAYOUT[16];
+    private static final long SLOT_EVENT = LAYOUT[17];
+    private static final long SLOT_START = LAYOUT[18];
+    private static final long SLOT_END = LAYOUT[19];
+    private static final long SLOT_TAKEN = LAYOUT[20];
+    private static final long RING_SLOTS = LAYOUT[21];
+    private static final VarHandle LONG = JAVA_LONG.varHandle();
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    /** Receives a drained range: the uffd_msg event it came from, the range, and when it was read. */
+    @FunctionalInterface
+    interface RangeSink {
+        void accept(int event, long start, long end, long takenNanos);
+    }
+
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment segment;
+    private final long takenCell;
+    private boolean started;
+    private boolean closed;
+
+    /**
+     * A reader, not started yet, of the userfaultfd {@code uffd}; it stops once {@code stopFd}
+     * is readable and signals {@code readyFd} after every batch.
+     *
+     * @throws IllegalStateException when {@link SequenceCells#CELLS} cells are claimed
+     */
+    NativeUffdReader(int uffd, int stopFd, int readyFd, boolean realtime, long pageSize) {
+        takenCell = SequenceCells.claim();
+        try {
+            segment = arena.allocate(SIZE, 64); // zeroed: an empty ring
+        } catch (RuntimeException | OutOfMemoryError e) {
+            SequenceCells.release(takenCell);
+            throw e;
+        }
+        LONG.set(segment, TAKEN, SequenceCells.address(takenCell));
+        INT.set(segment, UFFD, uffd);
+        INT.set(segment, STOP_FD, stopFd);
+        INT.set(segment, READY_FD, readyFd);
+        INT.set(segment, REALTIME, realtime ? 1 : 0);
+        LONG.set(segment, PAGE_SIZE, pageSize);
+    }
+
+    /** Why the library cannot be used here, or null when it can. */
+    static String unavailableReason() {
+        return UNAVAILABLE;
+    }
+
+    /** Starts the thread (pthread_create publishes the fields written so far). */
+    void start() {
+        int error;
+        try {
+            error = (int) START.invokeExact(segment.address());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (error != 0) {
+            throw new IllegalStateException("cannot start the userfaultfd reader thread: pthread_create returned " + error);
+        }
+        started = true;
+    }
+
+    /** The cell of the batches taken (raised before each read): the gate's count. */
+    long takenCell() {
+        return takenCell;
+    }
+
+    /**
+     * Waits until every batch taken so far has its ranges in the ring (the reader marks it at
+     * once after its read; it never waits for Java) and returns their count.
+     */
+    long awaitWritten() {
+        long target = SequenceCells.read(takenCell);
+        for (int spins = 0; (long) LONG.getAcquire(segment, WRITTEN) < target; spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the reader was preempted between its read and the mark
+            }
+        }
+        return target;
+    }
+
+    /**
+     * Passes every range in the ring, oldest first, to {@code sink}; one thread at a time.
+     *
+     * @return true when ranges were lost to a full ring since the last drain (treat everything as changed)
+     */
+    boolean drain(RangeSink sink) {
+        boolean lost = (int) INT.getAndSet(segment, OVERFLOW, 0) != 0;
+        long head = (long) LONG.getAcquire(segment, HEAD);
+        for (long pos = (long) LONG.get(segment, TAIL); pos < head; pos++) {
+            long slot = RING + (pos & (RING_SLOTS - 1)) * SLOT_SIZE;
+            int event = (int) (long) LONG.get(segment, slot + SLOT_EVENT);
+            long start = (long) LONG.get(segment, slot + SLOT_START);
+            long end = (long) LONG.get(segment, slot + SLOT_END);
+            long taken = (long) LONG.get(segment, slot + SLOT_TAKEN);
+            LONG.setRelease(segment, TAIL, pos + 1); // the slot may be reused from here on
+            sink.accept(event, start, end, taken);
+        }
+        return lost;
+    }
+
+    /** 0 while the thread runs; -1 once it stopped as asked; else the errno that stopped it. */
+    int stoppedBy() {
+        return (int) INT.getAcquire(segment, STOPPED);
+    }
+
+    /** Page-fault messages answered with the zero page. */
+    long pageFaults() {
+        return (long) LONG.getAcquire(segment, PAGE_FAULTS);
+    }
+
+    /** Ranges lost to a full ring. */
+    long overflows() {
+        return (long) LONG.getAcquire(segment, OVERFLOWS);
+    }
+
+    /** Whether the thread got the real-time scheduling it was asked for. */
+    boolean realtime() {
+        return (int) INT.getAcquire(segment, GOT_REALTIME) != 0;
+    }
+
+    /**
+     * Waits for the thread to end (the caller has made the stop eventfd readable), then frees
+     * the struct and the cell. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (started) {
+            int error;
+            try {
+                error = (int) JOIN.invokeExact(segment.address());
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            if (error != 0) {
+                throw new IllegalStateException("pthread_join returned " + error + "; the reader's memory is kept");
+            }
+        }
+        arena.close();
+        SequenceCells.release(takenCell);
+    }
+
+    @SuppressWarnings("restricted") // our own library, which needs nothing but libc
+    private static SymbolLookup open(Path library) {
+        return SymbolLookup.libraryLookup(library, Arena.global());
+    }
+
+    @SuppressWarnings("restricted") // descriptors follow memreg_uffd.c
+    private static MethodHandle handle(SymbolLookup lookup, String name, FunctionDescriptor descriptor) {
+        if (lookup == null) {
+            return null;
+        }
+        return Linker.nativeLinker().downcallHandle(lookup.find(name).orElseThrow(
+                () -> new UnsatisfiedLinkError(RESOURCE + " has no function " + name)), descriptor);
+    }
+}

@@ -1,0 +1,62 @@
+package org.memreg.monitor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.linux.Mman;
+import org.memreg.linux.SysConf;
+
+/**
+ * The userfaultfd reader reads on its own, whatever the Java side does: an unmapping thread is
+ * woken when its event is read, not when it is delivered, so a delivery that stalls holds no
+ * munmap; the gate stays pending meanwhile, and what the full ring could not keep comes to the
+ * cache as "everything may have changed".
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class UserfaultfdReaderTest {
+    private static final long PAGE = SysConf.pageSize();
+    /** More than the reader's ring holds (4,096). */
+    private static final int UNMAPS = 5_000;
+
+    @Test
+    void aStalledDeliveryShouldHoldNoUnmapAndLoseNothingUnsaid() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicLong unmapEvents = new AtomicLong();
+        AtomicLong suspects = new AtomicLong();
+        try (UserfaultfdMonitor monitor = UserfaultfdMonitor.open(false)) {
+            monitor.start((kind, start, end, taken) -> {
+                if (kind == MemoryEventKind.SUSPECT && start == 0 && end == Long.MAX_VALUE) {
+                    suspects.incrementAndGet();
+                } else if (kind == MemoryEventKind.UNMAP && end - start == PAGE) {
+                    unmapEvents.incrementAndGet();
+                }
+                try {
+                    release.await(); // a listener stuck, for now
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            for (int i = 0; i < UNMAPS; i++) { // each munmap returns once the reader has read its event
+                long address = Mman.mapAnonymous(PAGE);
+                assertTrue(monitor.watch(address, PAGE));
+                Mman.munmap(address, PAGE);
+            }
+            assertTrue(monitor.gate().isPending(), "events read and not delivered keep the gate pending");
+            assertTrue(monitor.stats().readerOverflows() > 0, "the ring filled while the delivery stalled");
+            release.countDown();
+            monitor.gate().awaitDelivery();
+            assertFalse(monitor.gate().isPending());
+            MonitorStats stats = monitor.stats();
+            assertEquals(1, suspects.get(), "the lost ranges reported once, as everything");
+            assertEquals(UNMAPS, unmapEvents.get() + stats.readerOverflows(),
+                    "every unmap delivered or counted as lost: " + stats);
+            assertEquals(unmapEvents.get(), stats.unmapEvents());
+        }
+    }
+}
