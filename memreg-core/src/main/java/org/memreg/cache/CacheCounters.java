@@ -27,5 +27,6 @@ final class CacheCounters {
         set.counter(CounterId.MONITOR_HOOK_OVERFLOWS).setOrdered(stats.hookOverflows());
         set.counter(CounterId.MONITOR_HOOK_FAILURES).setOrdered(stats.hookFailures());
         set.counter(CounterId.MONITOR_STRICT_REFUSALS).setOrdered(stats.strictRefusals());
+        set.counter(CounterId.MONITOR_READER_OVERFLOWS).setOrdered(stats.readerOverflows());
     }
 }
