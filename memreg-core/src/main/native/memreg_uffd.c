@@ -60,8 +60,7 @@ struct memreg_uffd {
     _Atomic uint64_t page_faults;
     _Atomic uint32_t overflow;
     _Atomic int32_t stopped;  /* 0 while running, STOPPED_ON_REQUEST, or the errno that stopped it */
-    _Atomic int32_t got_realtime;
-    char pad1[20];
+    char pad1[24];
     /* Written by the consumer (Java's delivery thread). */
     _Atomic uint64_t tail;
     char pad2[56];
@@ -124,7 +123,7 @@ static void take(struct memreg_uffd *r, const struct uffd_msg *msg, int64_t take
     }
 }
 
-/* 0, or -1 with errno; a full eventfd counter (EAGAIN) still wakes the reader's poll. */
+/* 0, or -1 with errno; a full eventfd counter (EAGAIN) still wakes the delivery thread's poll. */
 static int signal_ready(struct memreg_uffd *r)
 {
     uint64_t one = 1;
@@ -140,7 +139,7 @@ static void *read_loop(void *arg)
     pthread_setname_np(pthread_self(), "memreg-uffd");
     if (r->realtime) {
         struct sched_param param = {.sched_priority = 1};
-        atomic_store(&r->got_realtime, pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0);
+        pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); /* without the privilege it stays normal */
     }
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
@@ -222,15 +221,14 @@ int64_t memreg_uffd_layout(int what)
     case 10: return offsetof(struct memreg_uffd, page_faults);
     case 11: return offsetof(struct memreg_uffd, overflow);
     case 12: return offsetof(struct memreg_uffd, stopped);
-    case 13: return offsetof(struct memreg_uffd, got_realtime);
-    case 14: return offsetof(struct memreg_uffd, tail);
-    case 15: return offsetof(struct memreg_uffd, ring);
-    case 16: return sizeof(struct range_event);
-    case 17: return offsetof(struct range_event, event);
-    case 18: return offsetof(struct range_event, start);
-    case 19: return offsetof(struct range_event, end);
-    case 20: return offsetof(struct range_event, taken_nanos);
-    case 21: return RING_SLOTS;
+    case 13: return offsetof(struct memreg_uffd, tail);
+    case 14: return offsetof(struct memreg_uffd, ring);
+    case 15: return sizeof(struct range_event);
+    case 16: return offsetof(struct range_event, event);
+    case 17: return offsetof(struct range_event, start);
+    case 18: return offsetof(struct range_event, end);
+    case 19: return offsetof(struct range_event, taken_nanos);
+    case 20: return RING_SLOTS;
     default: return -1;
     }
 }

@@ -30,7 +30,7 @@ final class NativeUffdReader implements AutoCloseable {
     private static final String UNAVAILABLE;
     private static final MethodHandle START;
     private static final MethodHandle JOIN;
-    private static final long[] LAYOUT = new long[22];
+    private static final long[] LAYOUT = new long[21];
 
     static {
         SymbolLookup lookup = null;
@@ -66,15 +66,14 @@ final class NativeUffdReader implements AutoCloseable {
     private static final long PAGE_FAULTS = LAYOUT[10];
     private static final long OVERFLOW = LAYOUT[11];
     private static final long STOPPED = LAYOUT[12];
-    private static final long GOT_REALTIME = LAYOUT[13];
-    private static final long TAIL = LAYOUT[14];
-    private static final long RING = LAYOUT[15];
-    private static final long SLOT_SIZE = LAYOUT[16];
-    private static final long SLOT_EVENT = LAYOUT[17];
-    private static final long SLOT_START = LAYOUT[18];
-    private static final long SLOT_END = LAYOUT[19];
-    private static final long SLOT_TAKEN = LAYOUT[20];
-    private static final long RING_SLOTS = LAYOUT[21];
+    private static final long TAIL = LAYOUT[13];
+    private static final long RING = LAYOUT[14];
+    private static final long SLOT_SIZE = LAYOUT[15];
+    private static final long SLOT_EVENT = LAYOUT[16];
+    private static final long SLOT_START = LAYOUT[17];
+    private static final long SLOT_END = LAYOUT[18];
+    private static final long SLOT_TAKEN = LAYOUT[19];
+    private static final long RING_SLOTS = LAYOUT[20];
     private static final VarHandle LONG = JAVA_LONG.varHandle();
     private static final VarHandle INT = JAVA_INT.varHandle();
 
@@ -89,6 +88,8 @@ final class NativeUffdReader implements AutoCloseable {
     private final long takenCell;
     private boolean started;
     private boolean closed;
+    private volatile long pageFaultsAtClose;
+    private volatile long overflowsAtClose;
 
     /**
      * A reader, not started yet, of the userfaultfd {@code uffd}; it stops once {@code stopFd}
@@ -177,19 +178,22 @@ final class NativeUffdReader implements AutoCloseable {
         return (int) INT.getAcquire(segment, STOPPED);
     }
 
-    /** Page-fault messages answered with the zero page. */
+    /** Page-fault messages answered with the zero page (any thread, also after {@link #close()}). */
     long pageFaults() {
-        return (long) LONG.getAcquire(segment, PAGE_FAULTS);
+        try {
+            return (long) LONG.getAcquire(segment, PAGE_FAULTS);
+        } catch (IllegalStateException closedMeanwhile) {
+            return pageFaultsAtClose;
+        }
     }
 
-    /** Ranges lost to a full ring. */
+    /** Ranges lost to a full ring (any thread, also after {@link #close()}). */
     long overflows() {
-        return (long) LONG.getAcquire(segment, OVERFLOWS);
-    }
-
-    /** Whether the thread got the real-time scheduling it was asked for. */
-    boolean realtime() {
-        return (int) INT.getAcquire(segment, GOT_REALTIME) != 0;
+        try {
+            return (long) LONG.getAcquire(segment, OVERFLOWS);
+        } catch (IllegalStateException closedMeanwhile) {
+            return overflowsAtClose;
+        }
     }
 
     /**
@@ -213,6 +217,8 @@ final class NativeUffdReader implements AutoCloseable {
                 throw new IllegalStateException("pthread_join returned " + error + "; the reader's memory is kept");
             }
         }
+        pageFaultsAtClose = pageFaults(); // the thread has ended: final
+        overflowsAtClose = overflows();
         arena.close();
         SequenceCells.release(takenCell);
     }

@@ -24,16 +24,19 @@ import org.memreg.linux.Userfaultfd;
  *
  * <p><b>Blocking rules</b> (shared/PLATFORM.md). A thread that munmaps, madvises or mremaps a
  * watched range sleeps in the kernel until the reader has <em>read</em> the event. That thread
- * may be one the JVM is waiting for to reach a safepoint (a critical downcall, the JVM's own code
- * freeing memory, a GC thread inside one), and a Java thread must pass that safepoint before it
- * can read: so the reader is a thread of C that never enters Java ({@link NativeUffdReader}),
- * takes no lock and never unmaps; the delivery thread, in Java, drains what it read into a
- * listener that may not block either. The {@link EventGate} is raised before each read so that
- * a woken caller cannot look up its old registration before the event is applied. Ranges are registered in write-protect mode, which
- * brings every event and traps no fault (nothing is ever write-protected); missing mode would
- * trap the first touch of a dropped page, and a JVM thread stuck there while a safepoint begins
- * hangs the JVM, so without write-protect support the monitor is not available. A page-fault
- * message, should one ever come, is answered with the zero page so that no thread waits.
+ * may be one the JVM waits for before a safepoint can begin (a critical downcall, the JVM's own
+ * code freeing memory, a GC thread inside one), and a Java thread must pass that safepoint before
+ * it can read: so the reader is a thread of C that never enters Java ({@link NativeUffdReader}),
+ * takes no lock and never unmaps. The delivery thread, in Java, passes what it read to the
+ * listener; a listener that is slow holds no unmap, only the hits that wait at the gate. The
+ * {@link EventGate} is raised before each read so that a woken caller cannot look up its old
+ * registration before the event is applied.
+ *
+ * <p>Ranges are registered in write-protect mode, which brings every event and traps no fault
+ * (nothing is ever write-protected); missing mode would trap the first touch of a dropped page,
+ * and a JVM thread stuck there while a safepoint begins hangs the JVM, so without write-protect
+ * support the monitor is not available. A page-fault message, should one ever come, is answered
+ * with the zero page (by the reader) so that no thread waits.
  *
  * <p><b>Watching.</b> Counts are per page; every {@link #watch} registers its range again
  * (idempotent for the same userfaultfd) because an unmapped range has silently lost its kernel
@@ -309,8 +312,10 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                 }
             }
         } catch (RuntimeException | Error e) {
-            System.getLogger(UserfaultfdMonitor.class.getName()).log(System.Logger.Level.ERROR,
-                    "userfaultfd reader stopped; memory changes are no longer seen", e);
+            if (!closing) { // else the listener closed this monitor: its ring is gone
+                System.getLogger(UserfaultfdMonitor.class.getName()).log(System.Logger.Level.ERROR,
+                        "userfaultfd reader stopped; memory changes are no longer seen", e);
+            }
             gate.close();
         }
     }

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * A thread that unmaps watched memory sleeps in the kernel until the userfaultfd reader reads the
@@ -19,6 +20,7 @@ import org.memreg.testkit.ChildJvm;
  * thread of C must read through every safepoint: 300 critical unmaps under a garbage collection
  * loop finish, and every one is delivered.
  */
+@Unprivileged
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class UserfaultfdJvmSafetyTest {
     @ParameterizedTest

@@ -11,13 +11,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * The userfaultfd reader reads on its own, whatever the Java side does: an unmapping thread is
  * woken when its event is read, not when it is delivered, so a delivery that stalls holds no
  * munmap; the gate stays pending meanwhile, and what the full ring could not keep comes to the
- * cache as "everything may have changed".
+ * cache as "everything may have changed". The counters outlive the monitor.
  */
+@Unprivileged
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class UserfaultfdReaderTest {
     private static final long PAGE = SysConf.pageSize();
@@ -29,7 +31,9 @@ class UserfaultfdReaderTest {
         CountDownLatch release = new CountDownLatch(1);
         AtomicLong unmapEvents = new AtomicLong();
         AtomicLong suspects = new AtomicLong();
-        try (UserfaultfdMonitor monitor = UserfaultfdMonitor.open(false)) {
+        UserfaultfdMonitor monitor = UserfaultfdMonitor.open(false);
+        MonitorStats stats;
+        try {
             monitor.start((kind, start, end, taken) -> {
                 if (kind == MemoryEventKind.SUSPECT && start == 0 && end == Long.MAX_VALUE) {
                     suspects.incrementAndGet();
@@ -52,11 +56,14 @@ class UserfaultfdReaderTest {
             release.countDown();
             monitor.gate().awaitDelivery();
             assertFalse(monitor.gate().isPending());
-            MonitorStats stats = monitor.stats();
+            stats = monitor.stats();
             assertEquals(1, suspects.get(), "the lost ranges reported once, as everything");
             assertEquals(UNMAPS, unmapEvents.get() + stats.readerOverflows(),
                     "every unmap delivered or counted as lost: " + stats);
             assertEquals(unmapEvents.get(), stats.unmapEvents());
+        } finally {
+            monitor.close();
         }
+        assertEquals(stats, monitor.stats(), "a closed monitor still answers for its counters");
     }
 }
