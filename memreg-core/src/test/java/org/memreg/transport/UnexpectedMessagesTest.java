@@ -36,12 +36,11 @@ import org.memreg.ucx.UcxTestSupport;
  * test). Now the node holds them within {@code maxUnexpectedBytes} and drops the rest; what it
  * holds is received whole and in order.
  *
- * <p>The tests that send rendezvous messages close their arena after the nodes. Closed before,
- * with the nodes' chunk registrations of its buffers still cached, it hung the JVM in 2 of 4
- * runs: the arena's free (in the JVM's own state, not native) trimmed glibc's heap with madvise
- * over watched pages and slept until the userfaultfd reader read the event, while the reader,
- * back from poll, waited for a safepoint that the freeing thread kept from starting. A defect of
- * the userfaultfd monitor, not of this class; left open (closing note).
+ * <p>The tests that send rendezvous messages close their arena before the nodes, with the nodes'
+ * chunk registrations of its buffers still cached and watched. With the userfaultfd reader in Java
+ * that hung the JVM in 2 of 4 runs: a thread madvised watched pages (glibc trimming its heap) and
+ * slept until the reader read the event, while the reader, back from poll, waited for a safepoint
+ * that could not begin without the sleeping thread ({@code UserfaultfdJvmSafetyTest}).
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class UnexpectedMessagesTest {
@@ -87,10 +86,9 @@ class UnexpectedMessagesTest {
         UcxTestSupport.assumeUcx();
         Random random = new Random(seed());
         long[] sizes = {1, 8, 100, 4096, 8193, 12_000, 16 * 1024, 64 * 1024, 1 << 20};
-        // The arena goes after the nodes: closed first, it freed registered (cached) buffers while the
-        // nodes' userfaultfd readers watched them, which can hang the JVM (see the class comment)
-        try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").build();
-             Node sender = loopback("sender").build()) {
+        // The arena is closed first, its buffers still registered and watched (see the class comment)
+        try (Node receiver = loopback("receiver").build(); Node sender = loopback("sender").build();
+             Arena arena = Arena.ofShared()) {
             Endpoint endpoint = sender.connect(receiver.workerAddress());
             Map<Long, List<MemorySegment>> sent = new HashMap<>();
             List<CompletableFuture<Long>> sends = new ArrayList<>();
@@ -193,9 +191,9 @@ class UnexpectedMessagesTest {
         UcxTestSupport.assumeUcx();
         long held = 8;
         long limit = held * (8192 + UnexpectedMessages.OVERHEAD_BYTES); // full with them: a header more is over
-        try (Arena arena = Arena.ofShared(); // closed last, as above
-             Node receiver = loopback("receiver").maxUnexpectedBytes(limit).timeout(Duration.ofSeconds(60)).build();
-             Node sender = loopback("sender").timeout(Duration.ofSeconds(60)).build()) {
+        try (Node receiver = loopback("receiver").maxUnexpectedBytes(limit).timeout(Duration.ofSeconds(60)).build();
+             Node sender = loopback("sender").timeout(Duration.ofSeconds(60)).build();
+             Arena arena = Arena.ofShared()) { // closed first, as above
             Endpoint endpoint = sender.connect(receiver.workerAddress());
             MemorySegment eager = arena.allocate(8192, 8);
             for (int i = 0; i < 10; i++) {
