@@ -3,10 +3,11 @@ package org.memreg.monitor;
 /**
  * Receives memory events from a {@link MemoryMonitor}: implemented by the registration cache.
  *
- * <p>Called on the monitor's reader thread, which the kernel may be waiting on while an
- * application thread sits blocked in munmap or madvise: an implementation must not block, must
- * not take a lock that any other thread may hold while it waits for the kernel (at most a
- * {@code tryLock}), and must never unmap or touch watched memory itself.
+ * <p>Called on the monitor's delivery thread, or on a cache thread that finds events pending and
+ * delivers them itself (the hooks' drain, the userfaultfd gate), one call at a time per monitor;
+ * other threads may wait at the gate meanwhile: an implementation must not block, must not take a
+ * lock that another thread may hold while it waits for the gate (at most a {@code tryLock}), and
+ * must never unmap or touch watched memory itself.
  */
 @FunctionalInterface
 public interface MemoryEventListener {

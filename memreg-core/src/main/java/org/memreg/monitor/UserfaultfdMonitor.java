@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.config.Settings;
 import org.memreg.linux.Errno;
 import org.memreg.linux.EventFd;
@@ -12,6 +13,7 @@ import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.NotAvailableException;
 import org.memreg.linux.Poll;
+import org.memreg.linux.Scheduling;
 import org.memreg.linux.SysConf;
 import org.memreg.linux.UffdFeatures;
 import org.memreg.linux.UffdMessage;
@@ -28,9 +30,10 @@ import org.memreg.linux.Userfaultfd;
  * code freeing memory, a GC thread inside one), and a Java thread must pass that safepoint before
  * it can read: so the reader is a thread of C that never enters Java ({@link NativeUffdReader}),
  * takes no lock and never unmaps. The delivery thread, in Java, passes what it read to the
- * listener; a listener that is slow holds no unmap, only the hits that wait at the gate. The
- * {@link EventGate} is raised before each read so that a woken caller cannot look up its old
- * registration before the event is applied.
+ * listener, unless a hit that finds events pending at the {@link EventGate} delivers them first;
+ * a listener that is slow holds no unmap, only the hits that wait at the gate. The gate is raised
+ * before each read so that a woken caller cannot look up its old registration before the event
+ * is applied.
  *
  * <p>Ranges are registered in write-protect mode, which brings every event and traps no fault
  * (nothing is ever write-protected); missing mode would trap the first touch of a dropped page,
@@ -85,16 +88,22 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private final AtomicLong deliveryNanosMax = new AtomicLong();
     private final AtomicLong strictRefusals = new AtomicLong();
     private final AtomicLong hookFailures = new AtomicLong();
+    private final boolean realtime;
     private final boolean strict;
+    /** One drain of the reader's ring at a time: the delivery thread's, or a waiter's at the gate. */
+    private final ReentrantLock drainLock = new ReentrantLock();
     private volatile boolean closing;
     private Thread delivery;
+    private MemoryEventListener listener; // under drainLock, once started
+    private NativeUffdReader.RangeSink sink; // passes a drained range to the listener
 
     private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup, EventFd ready, boolean realtime, boolean strict) {
         this.uffd = uffd;
         this.wakeup = wakeup;
         this.ready = ready;
         this.reader = new NativeUffdReader(uffd.fd(), wakeup.fd(), ready.fd(), realtime, pageSize);
-        this.gate = new ReaderGate(reader.takenCell());
+        this.gate = new ReaderGate(reader.takenCell(), this::deliverTaken);
+        this.realtime = realtime;
         this.strict = strict;
     }
 
@@ -250,8 +259,15 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         if (closing) {
             throw new IllegalStateException("monitor closed");
         }
+        drainLock.lock();
+        try {
+            this.listener = listener;
+            sink = (event, start, end, taken) -> dispatch(listener, event, start, end, taken);
+        } finally {
+            drainLock.unlock();
+        }
         reader.start();
-        delivery = Thread.ofPlatform().daemon().name("memreg-userfaultfd-delivery").unstarted(() -> deliverLoop(listener));
+        delivery = Thread.ofPlatform().daemon().name("memreg-userfaultfd-delivery").unstarted(this::deliverLoop);
         delivery.start();
     }
 
@@ -288,9 +304,14 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    /** Drains what the reader read, batch by batch; never needed for a blocked caller to wake. */
-    private void deliverLoop(MemoryEventListener listener) {
-        NativeUffdReader.RangeSink sink = (event, start, end, taken) -> dispatch(listener, event, start, end, taken);
+    /**
+     * The delivery thread: drains what the reader read, batch by batch, unless a waiter at the
+     * gate did first. Never needed for a blocked caller to wake.
+     */
+    private void deliverLoop() {
+        if (realtime) {
+            Scheduling.tryRealtime(1); // as the reader: the sooner the cache knows, the shorter the window
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment pollfds = Poll.allocate(arena, 2);
             Poll.set(pollfds, 0, ready.fd(), Poll.POLLIN);
@@ -301,22 +322,38 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                     break;
                 }
                 ready.drain();
-                long batches = reader.awaitWritten();
-                if (reader.drain(sink)) { // ranges were lost: everything may have changed
-                    deliver(listener, MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
-                }
-                gate.delivered(batches);
+                deliverTaken();
                 int stoppedBy = reader.stoppedBy();
                 if (stoppedBy > 0) {
                     throw new IllegalStateException("the userfaultfd reader thread stopped: " + Errno.name(stoppedBy));
                 }
             }
         } catch (RuntimeException | Error e) {
-            if (!closing) { // else the listener closed this monitor: its ring is gone
+            if (!closing) {
                 System.getLogger(UserfaultfdMonitor.class.getName()).log(System.Logger.Level.ERROR,
                         "userfaultfd reader stopped; memory changes are no longer seen", e);
             }
             gate.close();
+        }
+    }
+
+    /**
+     * Delivers every batch the reader has taken so far, on the calling thread: the delivery
+     * thread, or a hit waiting at the gate (which then need not wait for that thread to wake).
+     */
+    private void deliverTaken() {
+        drainLock.lock();
+        try {
+            if (closing || sink == null) {
+                return; // closed: the ring is gone, and the gate lets waiters go
+            }
+            long batches = reader.awaitWritten();
+            if (reader.drain(sink)) { // ranges were lost: everything may have changed
+                deliver(listener, MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
+            }
+            gate.delivered(batches);
+        } finally {
+            drainLock.unlock();
         }
     }
 
@@ -371,7 +408,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                 Thread.currentThread().interrupt();
             }
         }
-        reader.close(); // joins the reader thread, if it was started, then frees its ring
+        drainLock.lock(); // no waiter drains any more (closing is set): the ring may go
+        try {
+            reader.close(); // joins the reader thread, if it was started, then frees its ring
+        } finally {
+            drainLock.unlock();
+        }
         gate.close();
         uffd.close(); // after the reader left poll/read: only then does close release blocked threads
         wakeup.close();
