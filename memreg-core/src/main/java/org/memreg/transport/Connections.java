@@ -281,7 +281,7 @@ final class Connections {
             return false; // nobody to act on, or a message of an earlier connection
         }
         if (ours[0] != shown) {
-            forged.warn(String.format("%s in the name of node %016x", what, peer));
+            forged.warn(() -> String.format("%s in the name of node %016x", what, peer));
             return false;
         }
         return true;
@@ -325,22 +325,22 @@ final class Connections {
         int addressLength = payload.get(JAVA_INT, 20);
         long signed = HELLO_FIXED + (long) addressLength;
         if (addressLength <= 0 || signed + (proven ? Secret.PROOF_BYTES : 0) != payload.byteSize()) {
-            refusedHellos.warn(String.format("a malformed hello from node %016x", peer));
+            refusedHellos.warn(() -> String.format("a malformed hello from node %016x", peer));
             return;
         }
         if (version != Handshake.VERSION || mode != errorMode.ordinal()) {
-            refusedHellos.warn(String.format("node %016x speaks version %d with error mode %s; this node %d with %s",
+            refusedHellos.warn(() -> String.format("node %016x speaks version %d with error mode %s; this node %d with %s",
                     peer, version, Handshake.modeName(mode), Handshake.VERSION, errorMode));
             return;
         }
         if (secret != null && (!proven || !secret.verify(payload.asSlice(signed).toArray(JAVA_BYTE),
                 HELLO_LABEL, payload.asSlice(0, signed).toArray(JAVA_BYTE)))) {
-            refusedHellos.warn(String.format("node %016x did not prove the shared transport secret", peer));
+            refusedHellos.warn(() -> String.format("node %016x did not prove the shared transport secret", peer));
             return;
         }
         Endpoint endpoint = byPeer.get(peer);
         if (endpoint == null && limit.reached()) {
-            refusedHellos.warn(String.format("a hello from node %016x: %s", peer, limit.reason()));
+            refusedHellos.warn(() -> String.format("a hello from node %016x: %s", peer, limit.reason()));
             return; // the client times out; one that came through the listener was refused as busy there
         }
         if (endpoint == null) {

@@ -148,7 +148,7 @@ final class UnexpectedMessages extends Op {
      */
     private void drop(TransportContext ctx, long message, long senderTag, long length) {
         dropped++;
-        warnings.warn(String.format("%d bytes under tag %x", length, senderTag & Tags.USER_RECEIVE_MASK));
+        warnings.warn(() -> String.format("%d bytes under tag %x", length, senderTag & Tags.USER_RECEIVE_MASK));
         boolean header = (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
         if (!header || drains >= MAX_DRAINS) {
             discard(ctx, message);

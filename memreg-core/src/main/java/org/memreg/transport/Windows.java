@@ -291,7 +291,7 @@ final class Windows {
         long requestId = payload.get(JAVA_LONG, 16) & Tags.LOW48;
         Endpoint to = connections.byPeer(requester);
         if (to == null || !to.isUsable()) {
-            badRequests.warn(String.format("a window request from node %016x, which is not connected", requester));
+            badRequests.warn(() -> String.format("a window request from node %016x, which is not connected", requester));
             return;
         }
         Window window = windows.get(payload.get(JAVA_LONG, 24));

@@ -1,6 +1,7 @@
 package org.memreg.util;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Warnings about what peers sent, at most one log line a second with the count since the last
@@ -19,11 +20,21 @@ public final class Warnings {
         this.what = what;
     }
 
+    /** Counts one more; logs it with the count when the last line is a second old. */
     public void warn(String latest) {
+        warn(() -> latest);
+    }
+
+    /**
+     * {@link #warn(String)} with the description made only when a line is written: under a flood
+     * of bad messages, the others cost a count and a clock read.
+     */
+    public void warn(Supplier<String> latest) {
         unlogged++;
         long now = System.nanoTime();
         if (lastLog == 0 || now - lastLog > TimeUnit.SECONDS.toNanos(1)) {
-            log.log(System.Logger.Level.WARNING, what + ": " + unlogged + " since the last report; the latest: " + latest);
+            log.log(System.Logger.Level.WARNING, what + ": " + unlogged + " since the last report; the latest: "
+                    + latest.get());
             lastLog = now;
             unlogged = 0;
         }
