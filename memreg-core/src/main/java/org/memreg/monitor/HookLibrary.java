@@ -3,13 +3,9 @@ package org.memreg.monitor;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import org.memreg.ucx.UcxLibraries;
-import org.memreg.ucx.UcxUnavailableException;
 
 /**
  * memreg's libucm event handler ({@code src/main/native/memreg_hooks.c}), which the build
@@ -22,35 +18,12 @@ import org.memreg.ucx.UcxUnavailableException;
  */
 final class HookLibrary {
     static final String RESOURCE = "libmemreg-hooks.so";
-    private static final String UNAVAILABLE;
-    private static final MethodHandle INSTALL;
-    private static final MethodHandle REMOVE;
-    private static final MethodHandle TEST;
-    private static final long[] LAYOUT = new long[21];
-
-    static {
-        SymbolLookup lookup = null;
-        String reason = null;
-        try {
-            lookup = NativeResource.load(RESOURCE, UcxLibraries::load);
-        } catch (UcxUnavailableException e) {
-            reason = e.getMessage();
-        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            reason = "cannot load " + RESOURCE + ": " + e.getMessage();
-        }
-        UNAVAILABLE = reason;
-        INSTALL = handle(lookup, "memreg_hooks_install", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        REMOVE = handle(lookup, "memreg_hooks_remove", FunctionDescriptor.ofVoid(JAVA_LONG));
-        TEST = handle(lookup, "memreg_hooks_test", FunctionDescriptor.of(JAVA_INT));
-        MethodHandle layout = handle(lookup, "memreg_hooks_layout", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-        for (int i = 0; layout != null && i < LAYOUT.length; i++) {
-            try {
-                LAYOUT[i] = (long) layout.invokeExact(i);
-            } catch (Throwable t) {
-                throw new ExceptionInInitializerError(t);
-            }
-        }
-    }
+    private static final NativeResource LIBRARY = NativeResource.load(RESOURCE, UcxLibraries::load);
+    private static final MethodHandle INSTALL = LIBRARY.downcall("memreg_hooks_install",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle REMOVE = LIBRARY.downcall("memreg_hooks_remove", FunctionDescriptor.ofVoid(JAVA_LONG));
+    private static final MethodHandle TEST = LIBRARY.downcall("memreg_hooks_test", FunctionDescriptor.of(JAVA_INT));
+    private static final long[] LAYOUT = LIBRARY.layout("memreg_hooks_layout", 21);
 
     /** Shared layout, in the order of {@code memreg_hooks_layout}. */
     static final long SIZE = LAYOUT[0];
@@ -83,7 +56,7 @@ final class HookLibrary {
 
     /** Why the handler library cannot be used here, or null when it can. */
     static String unavailableReason() {
-        return UNAVAILABLE;
+        return LIBRARY.unavailableReason();
     }
 
     /** Adds the handler for the struct at {@code state}; returns null or why UCM refused. */
@@ -118,14 +91,5 @@ final class HookLibrary {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-    }
-
-    @SuppressWarnings("restricted") // our own library; descriptors follow memreg_hooks.c
-    private static MethodHandle handle(SymbolLookup lookup, String name, FunctionDescriptor descriptor) {
-        if (lookup == null) {
-            return null;
-        }
-        return Linker.nativeLinker().downcallHandle(lookup.find(name).orElseThrow(
-                () -> new UnsatisfiedLinkError(RESOURCE + " has no function " + name)), descriptor);
     }
 }

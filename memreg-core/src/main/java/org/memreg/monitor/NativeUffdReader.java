@@ -3,10 +3,8 @@ package org.memreg.monitor;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -27,31 +25,10 @@ import java.nio.file.Path;
  */
 final class NativeUffdReader implements AutoCloseable {
     static final String RESOURCE = "libmemreg-uffd.so";
-    private static final String UNAVAILABLE;
-    private static final MethodHandle START;
-    private static final MethodHandle JOIN;
-    private static final long[] LAYOUT = new long[21];
-
-    static {
-        SymbolLookup lookup = null;
-        String reason = null;
-        try {
-            lookup = NativeResource.load(RESOURCE, NativeUffdReader::open);
-        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            reason = "cannot load " + RESOURCE + ": " + e.getMessage();
-        }
-        UNAVAILABLE = reason;
-        START = handle(lookup, "memreg_uffd_start", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        JOIN = handle(lookup, "memreg_uffd_join", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        MethodHandle layout = handle(lookup, "memreg_uffd_layout", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-        for (int i = 0; layout != null && i < LAYOUT.length; i++) {
-            try {
-                LAYOUT[i] = (long) layout.invokeExact(i);
-            } catch (Throwable t) {
-                throw new ExceptionInInitializerError(t);
-            }
-        }
-    }
+    private static final NativeResource LIBRARY = NativeResource.load(RESOURCE, NativeUffdReader::open);
+    private static final MethodHandle START = LIBRARY.downcall("memreg_uffd_start", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle JOIN = LIBRARY.downcall("memreg_uffd_join", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final long[] LAYOUT = LIBRARY.layout("memreg_uffd_layout", 21);
 
     private static final long SIZE = LAYOUT[0];
     private static final long TAKEN = LAYOUT[1];
@@ -115,7 +92,7 @@ final class NativeUffdReader implements AutoCloseable {
 
     /** Why the library cannot be used here, or null when it can. */
     static String unavailableReason() {
-        return UNAVAILABLE;
+        return LIBRARY.unavailableReason();
     }
 
     /** Starts the thread (pthread_create publishes the fields written so far). */
@@ -226,14 +203,5 @@ final class NativeUffdReader implements AutoCloseable {
     @SuppressWarnings("restricted") // our own library, which needs nothing but libc
     private static SymbolLookup open(Path library) {
         return SymbolLookup.libraryLookup(library, Arena.global());
-    }
-
-    @SuppressWarnings("restricted") // descriptors follow memreg_uffd.c
-    private static MethodHandle handle(SymbolLookup lookup, String name, FunctionDescriptor descriptor) {
-        if (lookup == null) {
-            return null;
-        }
-        return Linker.nativeLinker().downcallHandle(lookup.find(name).orElseThrow(
-                () -> new UnsatisfiedLinkError(RESOURCE + " has no function " + name)), descriptor);
     }
 }
