@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -185,11 +186,16 @@ static void *read_loop(void *arg)
 }
 
 /*
- * Starts the reader for r; 0 or pthread_create's error. It starts with every signal blocked:
- * the JVM's signals are for its own threads.
+ * Starts the reader for r; 0 or the error (fcntl's errno, or pthread_create's). It starts with
+ * every signal blocked: the JVM's signals are for its own threads.
  */
 int memreg_uffd_start(struct memreg_uffd *r)
 {
+    /* Non-blocking: a read with nothing to read returns at once, so "written" always follows "taken". */
+    int flags = fcntl(r->uffd, F_GETFL);
+    if (flags < 0 || fcntl(r->uffd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        return errno;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

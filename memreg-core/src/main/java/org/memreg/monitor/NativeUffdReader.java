@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
+import org.memreg.linux.Errno;
 
 /**
  * The userfaultfd reader thread of {@code src/main/native/memreg_uffd.c} (built into this
@@ -104,7 +105,7 @@ final class NativeUffdReader implements AutoCloseable {
             throw new AssertionError(t);
         }
         if (error != 0) {
-            throw new IllegalStateException("cannot start the userfaultfd reader thread: pthread_create returned " + error);
+            throw new IllegalStateException("cannot start the userfaultfd reader thread: " + Errno.name(error));
         }
         started = true;
     }

@@ -72,6 +72,8 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     public static final String REALTIME_PROP_NAME = "memreg.monitor.realtime";
     /** Default of {@link #REALTIME_PROP_NAME}. */
     public static final boolean REALTIME_DEFAULT = true;
+    /** SCHED_FIFO priority of the delivery thread (the reader in C asks for the same). */
+    private static final int REALTIME_PRIORITY = 1;
     /** Strict mode gives up waiting for a pending event after this many tries (the reader died). */
     private static final int MAX_PENDING_SPINS = 1_000_000;
 
@@ -310,7 +312,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
      */
     private void deliverLoop() {
         if (realtime) {
-            Scheduling.tryRealtime(1); // as the reader: the sooner the cache knows, the shorter the window
+            Scheduling.tryRealtime(REALTIME_PRIORITY); // as the reader: the sooner the cache knows, the shorter the window
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment pollfds = Poll.allocate(arena, 2);
