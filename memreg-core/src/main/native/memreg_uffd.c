@@ -62,7 +62,7 @@ struct memreg_uffd {
     _Atomic uint32_t overflow;
     _Atomic int32_t stopped;  /* 0 while running, STOPPED_ON_REQUEST, or the errno that stopped it */
     char pad1[24];
-    /* Written by the consumer (Java's delivery thread). */
+    /* Written by the consumer: the Java thread that drains (the delivery thread or a waiter, one at a time). */
     _Atomic uint64_t tail;
     char pad2[56];
     pthread_t thread;
