@@ -10,9 +10,9 @@ import java.util.BitSet;
 /**
  * Where the hooks' sequences and the userfaultfd readers' counts of batches taken live: one
  * cache line each in a slab of native memory that is never freed, written by C. Every cache hit
- * reads its monitor's cell; through this constant global segment the
- * read needs no session check and no segment object of its own (the JIT folds both away), which
- * is what kept the hooks' hit above 1.1x no monitor. A gate that outlives its monitor still
+ * reads its monitor's cell; through this constant global segment the read needs no session
+ * check and no segment object of its own (the JIT folds both away), which is what kept the
+ * hooks' hit above 1.1x no monitor. A gate that outlives its monitor still
  * reads memory that exists: at worst another monitor's sequence, which makes it drain a closed
  * monitor, a no-op. A cell goes back to the pool only after its handler is removed (its reader
  * thread has ended).
