@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.memreg.linux.Mman;
@@ -56,8 +58,8 @@ final class SafepointUnmapChild {
             for (int waits = 0; events.get() < unmaps && waits < 10_000; waits++) {
                 Thread.sleep(1);
             }
-            collections = java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
-                    .mapToLong(java.lang.management.GarbageCollectorMXBean::getCollectionCount).sum();
+            collections = ManagementFactory.getGarbageCollectorMXBeans().stream()
+                    .mapToLong(GarbageCollectorMXBean::getCollectionCount).sum();
         }
         System.out.println("unmaps=" + unmaps);
         System.out.println("events=" + events.get());
