@@ -98,12 +98,7 @@ final class NativeUffdReader implements AutoCloseable {
 
     /** Starts the thread (pthread_create publishes the fields written so far). */
     void start() {
-        int error;
-        try {
-            error = (int) START.invokeExact(segment.address());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int error = call(START);
         if (error != 0) {
             throw new IllegalStateException("cannot start the userfaultfd reader thread: " + Errno.name(error));
         }
@@ -185,12 +180,7 @@ final class NativeUffdReader implements AutoCloseable {
         }
         closed = true;
         if (started) {
-            int error;
-            try {
-                error = (int) JOIN.invokeExact(segment.address());
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
+            int error = call(JOIN);
             if (error != 0) {
                 throw new IllegalStateException("pthread_join returned " + error + "; the reader's memory is kept");
             }
@@ -199,6 +189,15 @@ final class NativeUffdReader implements AutoCloseable {
         overflowsAtClose = overflows();
         arena.close();
         SequenceCells.release(takenCell);
+    }
+
+    /** Calls {@code memreg_uffd_start} or {@code _join} for this struct: 0 or an errno. */
+    private int call(MethodHandle function) {
+        try {
+            return (int) function.invokeExact(segment.address());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     @SuppressWarnings("restricted") // our own library, which needs nothing but libc

@@ -97,7 +97,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private volatile boolean closing;
     private Thread delivery;
     private MemoryEventListener listener; // under drainLock, once started
-    private NativeUffdReader.RangeSink sink; // passes a drained range to the listener
+    private final NativeUffdReader.RangeSink sink = this::dispatch; // under drainLock
 
     private UserfaultfdMonitor(Userfaultfd uffd, EventFd wakeup, EventFd ready, boolean realtime, boolean strict) {
         this.uffd = uffd;
@@ -264,7 +264,6 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         drainLock.lock();
         try {
             this.listener = listener;
-            sink = (event, start, end, taken) -> dispatch(listener, event, start, end, taken);
         } finally {
             drainLock.unlock();
         }
@@ -346,12 +345,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private void deliverTaken() {
         drainLock.lock();
         try {
-            if (closing || sink == null) {
+            if (closing || listener == null) {
                 return; // closed: the ring is gone, and the gate lets waiters go
             }
             long batches = reader.awaitWritten();
             if (reader.drain(sink)) { // ranges were lost: everything may have changed
-                deliver(listener, MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
+                deliver(MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
             }
             gate.delivered(batches);
         } finally {
@@ -359,16 +358,17 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
     }
 
-    private void dispatch(MemoryEventListener listener, int event, long start, long end, long taken) {
+    /** A range drained from the reader's ring, under drainLock. */
+    private void dispatch(int event, long start, long end, long taken) {
         switch (event) {
-            case UffdMessage.EVENT_UNMAP -> deliver(listener, MemoryEventKind.UNMAP, start, end, taken);
-            case UffdMessage.EVENT_REMOVE -> deliver(listener, MemoryEventKind.REMOVE, start, end, taken);
-            case UffdMessage.EVENT_REMAP -> deliver(listener, MemoryEventKind.REMAP, start, end, taken);
+            case UffdMessage.EVENT_UNMAP -> deliver(MemoryEventKind.UNMAP, start, end, taken);
+            case UffdMessage.EVENT_REMOVE -> deliver(MemoryEventKind.REMOVE, start, end, taken);
+            case UffdMessage.EVENT_REMAP -> deliver(MemoryEventKind.REMAP, start, end, taken);
             default -> throw new IllegalStateException("the reader passed on event " + event);
         }
     }
 
-    private void deliver(MemoryEventListener listener, MemoryEventKind kind, long start, long end, long taken) {
+    private void deliver(MemoryEventKind kind, long start, long end, long taken) {
         if (kind != MemoryEventKind.SUSPECT) {
             eventsByKind[kind.ordinal()].incrementAndGet();
         }

@@ -43,12 +43,9 @@ final class ControlReceive extends Op {
     @Override
     boolean poll(TransportContext ctx) {
         while (true) {
-            int status = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info.address()) : Ucp.status(request);
+            int status = checkReceive(ctx, request, info.address());
             if (status == Ucp.INPROGRESS) {
                 return false;
-            }
-            if (Ucp.isRequest(request)) {
-                Ucp.requestFree(request);
             }
             request = 0;
             if (status == Ucp.OK && !cancelled) {

@@ -51,6 +51,21 @@ abstract class Op {
     }
 
     /**
+     * {@link #check} for a tagged receive: INPROGRESS while it runs, else OK or its error with the
+     * sender tag and length in {@code info}, the request freed. Status pointers pass through.
+     */
+    static int checkReceive(TransportContext ctx, long request, long info) {
+        if (!Ucp.isRequest(request)) {
+            return Ucp.status(request);
+        }
+        int status = ctx.worker.testReceive(request, info);
+        if (status != Ucp.INPROGRESS) {
+            Ucp.requestFree(request);
+        }
+        return status;
+    }
+
+    /**
      * The status of a request returned by a UCX operation, freeing it once complete: INPROGRESS
      * while it runs, else OK or its error. Status pointers that were immediate results pass through.
      */

@@ -10,7 +10,8 @@ import org.memreg.ucx.Ucp;
 
 /**
  * A tagged receive into the user's buffer. It first matches the next message under the user tag
- * from any peer, the oldest the node holds for it ({@link UnexpectedMessages}) or else in UCX: eager data lands in the buffer and the receive is done; a rendezvous header
+ * from any peer, the oldest the node holds for it ({@link UnexpectedMessages}) or else in UCX:
+ * eager data lands in the buffer and the receive is done; a rendezvous header
  * (which also lands at the buffer's start, to be overwritten) gives length, message id, sender
  * and the sender's chunk size, and the receive goes on to post chunk receives of that size into
  * registered chunks of the buffer, at most {@code pipelineDepth} at a time. A chunk that arrives
@@ -110,15 +111,12 @@ final class ReceiveOp extends Op {
             return false;
         }
         if (!matched) {
-            int status = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info.address()) : Ucp.status(request);
+            int status = checkReceive(ctx, request, info.address());
             if (status == Ucp.INPROGRESS) {
                 if (future.isCancelled()) {
                     ctx.worker.cancel(request); // completes with ERR_CANCELED on a later poll
                 }
                 return false;
-            }
-            if (Ucp.isRequest(request)) {
-                Ucp.requestFree(request);
             }
             request = 0;
             return matched(ctx, status);

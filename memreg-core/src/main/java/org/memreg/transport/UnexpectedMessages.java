@@ -222,11 +222,10 @@ final class UnexpectedMessages extends Op {
             if (arrived()) {
                 return true;
             }
-            int s = Ucp.isRequest(request) ? ctx.worker.testReceive(request, info) : Ucp.status(request);
+            int s = checkReceive(ctx, request, info);
             if (s == Ucp.INPROGRESS) {
                 return false;
             }
-            free(request);
             request = 0;
             if (s == Ucp.OK) {
                 bytes = into.asSlice(0, length).toArray(JAVA_BYTE);
