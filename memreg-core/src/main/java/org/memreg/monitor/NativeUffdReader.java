@@ -182,7 +182,8 @@ final class NativeUffdReader implements AutoCloseable {
         if (started) {
             int error = call(JOIN);
             if (error != 0) {
-                throw new IllegalStateException("pthread_join returned " + error + "; the reader's memory is kept");
+                throw new IllegalStateException("cannot join the userfaultfd reader thread: " + Errno.name(error)
+                        + "; its memory is kept");
             }
         }
         pageFaultsAtClose = pageFaults(); // the thread has ended: final
