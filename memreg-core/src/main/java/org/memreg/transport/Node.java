@@ -197,7 +197,9 @@ public final class Node implements AutoCloseable {
 
     /**
      * Messages dropped because they arrived before a receive asked for them and the node held as
-     * many such bytes as it may ({@link NodeBuilder#maxUnexpectedBytes}).
+     * many such bytes as it may ({@link NodeBuilder#maxUnexpectedBytes}), and chunks of
+     * rendezvous messages let go of because no receive will read them (their header was dropped,
+     * never came, or the message had fewer chunks).
      */
     public long droppedMessages() {
         return underLock(() -> messaging.unexpected.dropped());
@@ -206,6 +208,16 @@ public final class Node implements AutoCloseable {
     /** Bytes of messages held for receives not yet posted, with their overhead: for tests. */
     long heldUnexpectedBytes() {
         return underLock(() -> messaging.unexpected.heldBytes());
+    }
+
+    /** Chunks of rendezvous messages taken off UCX before their receive posted for them: for tests. */
+    long takenEarlyChunks() {
+        return underLock(() -> messaging.unexpected.chunks.taken());
+    }
+
+    /** The most such chunks the node kept at once, waiting for their receive: for tests. */
+    long mostKeptEarlyChunks() {
+        return underLock(() -> messaging.unexpected.chunks.mostKept());
     }
 
     /** The operations this node has not finished with UCX: for tests that look for leaks. */

@@ -14,8 +14,10 @@ import org.memreg.ucx.Ucp;
  * eager data lands in the buffer and the receive is done; a rendezvous header
  * (which also lands at the buffer's start, to be overwritten) gives length, message id, sender
  * and the sender's chunk size, and the receive goes on to post chunk receives of that size into
- * registered chunks of the buffer, at most {@code pipelineDepth} at a time. A chunk that arrives
- * shorter than expected fails the receive: the chunks after it would land at the wrong offsets.
+ * registered chunks of the buffer, at most {@code pipelineDepth} at a time. Chunks the node took
+ * off UCX before (they came early, {@link EarlyChunks}) are taken first, in order, in place of a
+ * posted receive. A chunk that arrives shorter than expected fails the receive: the chunks after
+ * it would land at the wrong offsets.
  *
  * <p>A rendezvous message larger than the buffer fails the receive at once and is refused: the
  * sender is told (its send fails at once too) and the receive drains the message's chunks with
@@ -41,6 +43,8 @@ final class ReceiveOp extends Op {
     private String shortChunk;
     /** The rendezvous message's chunks, once its header matched. */
     private ChunkPipeline chunks;
+    /** The message's chunks the node took off UCX before this receive posted for them. */
+    private EarlyChunks.Claim early;
     private long chunkDeadline;
     private boolean failed;
     private boolean draining;
@@ -157,16 +161,18 @@ final class ReceiveOp extends Op {
             return malformed(String.format("from node %016x, chunk size %d", sender, chunkBytes));
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
-        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer.address(), total, Access.LOCAL_WRITE,
-                (chunk, bytes, memh) -> ctx.worker.tagReceive(bytes == 0 ? info.address() : chunk, bytes,
-                        chunkTag, Tags.EXACT, memh, info.address()), chunk -> finishChunk(ctx, chunk), () -> "receive");
-        if (total > buffer.byteSize()) {
+        if (total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
             fail(new TransportException(String.format(
                     "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
                     buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
             messaging.refuse(sender, chunkTag & Tags.ID_MASK, refuseAs);
             draining = true;
         }
+        early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
+                total / chunkBytes + (total % chunkBytes == 0 ? 0 : 1), draining);
+        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer.address(), total, Access.LOCAL_WRITE,
+                (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
+                chunk -> finishChunk(ctx, chunk), () -> "receive");
         return pollChunks(ctx);
     }
 
@@ -181,6 +187,26 @@ final class ReceiveOp extends Op {
     @SuppressWarnings("restricted") // the header arrived whole into the user's buffer (its length was checked)
     private static MemorySegment headerView(long address) {
         return MemorySegment.ofAddress(address).reinterpret(RendezvousSendOp.HEADER_BYTES);
+    }
+
+    /**
+     * Receives the next chunk: the oldest the node took off UCX for this message, else a tagged
+     * receive for UCX to match. A taken chunk of another length than expected fails the receive.
+     */
+    private long postChunk(TransportContext ctx, long address, long bytes, long memh) {
+        EarlyChunks.Taken taken = early.next();
+        if (taken == null) {
+            return ctx.worker.tagReceive(address, bytes, chunkTag, Tags.EXACT, memh, info.address());
+        }
+        if (taken == EarlyChunks.DRAINED) {
+            return Ucp.OK; // let go of when it came
+        }
+        if (bytes != 0 && taken.length() != bytes) {
+            shortChunk = String.format("a chunk of %d bytes where %d were expected", taken.length(), bytes);
+            free(ctx.worker.receiveTaken(taken.message(), address, 0, false, 0)); // let go of it
+            return Ucp.ERR_MESSAGE_TRUNCATED;
+        }
+        return ctx.worker.receiveTaken(taken.message(), address, bytes, false, memh);
     }
 
     /** A chunk's receive: its status, and a chunk shorter than posted is an error. */
@@ -233,6 +259,7 @@ final class ReceiveOp extends Op {
             }
         }
         if (chunks.idle() && (failed && !draining || chunks.allPosted())) {
+            early.close();
             messaging.giveInfo(info);
             if (!failed) {
                 future.complete(chunks.total());
@@ -279,6 +306,7 @@ final class ReceiveOp extends Op {
         }
         if (chunks != null) {
             chunks.release();
+            early.close();
         }
     }
 }

@@ -2,6 +2,7 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -27,8 +28,16 @@ import org.memreg.util.Warnings;
  * fails at once, rather than after its timeout) and the message's chunks are drained, at most
  * {@value #MAX_DRAINS} such drains at once. Answers to control requests (reply, revoke
  * acknowledgement, description) are posted for before the request goes, so one that arrives
- * unasked is late or forged: dropped, not counted. Chunks of rendezvous messages stay in UCX
- * until their receive is posted (a sender sends them right after the header).
+ * unasked is late or forged: dropped, not counted.
+ *
+ * <p>Chunks of rendezvous messages that arrive before their receive (a sender sends them right
+ * after the header) are taken too, once every user message before them was, and kept as handles
+ * ({@link EarlyChunks}): zero copy still, for their receive takes them straight into the user's
+ * buffer. The chunks of a header held here count against the limit at their length (at least
+ * {@value #UCX_HELD_BYTES} bytes, what UCX keeps of one), for the probe does not tell an eager
+ * chunk, whose bytes UCX holds, from a rendezvous one, whose bytes stay with the sender; one over
+ * the limit drops its whole message as a header over the limit is dropped. A chunk of a message
+ * whose header is neither held nor matched is let go of after two looks, and counted as dropped.
  *
  * <p>Guarded by the node's lock.
  */
@@ -40,9 +49,13 @@ final class UnexpectedMessages extends Op {
     /** Rendezvous messages refused and drained at once, at most: each holds an operation until its chunks came. */
     static final int MAX_DRAINS = 64;
     /** Messages taken per look at most: the round also serves every other operation. */
-    private static final int MAX_PER_ROUND = 4096;
+    static final int MAX_PER_ROUND = 4096;
     /** A user message (eager or a rendezvous header): the tag's top seven bits are zero ({@link Tags}). */
     private static final long USER_MASK = 0xFEL << 56;
+    /** A chunk: the tag's top byte is {@link Tags#CHUNK}'s. */
+    private static final long CHUNK_MASK = 0xFFL << 56;
+    /** What a chunk kept as a handle costs at least: UCX holds an early message in a 9-12 KiB receive buffer here. */
+    static final long UCX_HELD_BYTES = 16 * 1024;
     /** Messages up to this size are received into one buffer and copied out at once. */
     private static final long SCRATCH_BYTES = 64 * 1024;
 
@@ -50,6 +63,10 @@ final class UnexpectedMessages extends Op {
     private final long maxBytes;
     /** Held messages by user tag (without the rendezvous bit), oldest first. */
     private final Map<Long, ArrayDeque<Held>> byTag = new HashMap<>();
+    /** Held rendezvous headers by message id: their chunks are charged to them. */
+    private final Map<Long, Held> headers = new HashMap<>();
+    /** Chunks taken before their receive. */
+    final EarlyChunks chunks = new EarlyChunks(this::discardChunk);
     /** Messages UCX still receives in parts, until it is done with their buffers. */
     private final List<Held> arriving = new ArrayList<>();
     private final MemorySegment info = Arena.ofAuto().allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
@@ -59,6 +76,8 @@ final class UnexpectedMessages extends Op {
     private long dropped;
     private int drains;
     private int rounds;
+    /** Looks at UCX's unexpected chunks so far: an orphan chunk's age. */
+    private long looks;
 
     UnexpectedMessages(Messaging messaging, long maxBytes) {
         super(Long.MAX_VALUE / 4);
@@ -81,8 +100,18 @@ final class UnexpectedMessages extends Op {
         if (queue.isEmpty()) {
             byTag.remove(tag);
         }
-        heldBytes -= held.length + OVERHEAD_BYTES;
+        unhold(held);
         return held;
+    }
+
+    /** {@code held} leaves the node's hold: its bytes and its chunks' charge, and its chunks become orphans. */
+    private void unhold(Held held) {
+        heldBytes -= held.length + OVERHEAD_BYTES + held.chunkCost;
+        held.chunkCost = 0;
+        if (held.id != Held.NO_ID && headers.get(held.id) == held) {
+            headers.remove(held.id);
+            chunks.unannounced(held.id, looks); // a receive that matched it claims them at once
+        }
     }
 
     long heldBytes() {
@@ -101,12 +130,13 @@ final class UnexpectedMessages extends Op {
         if (ctx.closed || ++rounds % ROUNDS != 0) {
             return false;
         }
-        for (int i = 0; i < MAX_PER_ROUND; i++) {
+        boolean allTaken = false;
+        for (int i = 0; i < MAX_PER_ROUND && !allTaken; i++) {
             long message = ctx.worker.takeUnexpected(0, USER_MASK, info.address());
-            if (message == 0) {
-                break;
+            allTaken = message == 0;
+            if (!allTaken) {
+                hold(ctx, message, info.get(JAVA_LONG, 0), info.get(JAVA_LONG, 8));
             }
-            hold(ctx, message, info.get(JAVA_LONG, 0), info.get(JAVA_LONG, 8));
         }
         for (int i = 0; i < MAX_PER_ROUND; i++) {
             long message = ctx.worker.takeUnexpected(Tags.CTRL, Tags.UNASKED_MASK, info.address());
@@ -115,7 +145,74 @@ final class UnexpectedMessages extends Op {
             }
             discard(ctx, message);
         }
+        if (allTaken) { // a header comes before its chunks: every header in UCX is taken, so theirs are known
+            takeChunks(ctx);
+        }
         return false;
+    }
+
+    /** Takes the chunks UCX holds: to their receive, or kept under their held header, or kept as orphans. */
+    private void takeChunks(TransportContext ctx) {
+        long look = ++looks;
+        chunks.ageOut(look, headers::containsKey);
+        for (int i = 0; i < MAX_PER_ROUND; i++) {
+            long message = ctx.worker.takeUnexpected(Tags.CHUNK, CHUNK_MASK, info.address());
+            if (message == 0) {
+                return;
+            }
+            long id = info.get(JAVA_LONG, 0) & Tags.ID_MASK;
+            EarlyChunks.Taken chunk = new EarlyChunks.Taken(message, info.get(JAVA_LONG, 8));
+            if (chunks.toClaim(id, chunk)) {
+                continue;
+            }
+            Held header = headers.get(id);
+            chunks.keep(id, chunk, header != null, look);
+            if (header != null) {
+                charge(ctx, header, chunkCost(chunk.length()));
+            }
+        }
+    }
+
+    private static long chunkCost(long length) {
+        return Math.max(length, UCX_HELD_BYTES) + OVERHEAD_BYTES;
+    }
+
+    /** Charges {@code cost} more to a held header for its chunks; over the limit, its message is dropped. */
+    private void charge(TransportContext ctx, Held header, long cost) {
+        header.chunkCost += cost;
+        heldBytes += cost;
+        if (heldBytes > maxBytes) {
+            ArrayDeque<Held> queue = byTag.get(header.senderTag & Tags.USER_RECEIVE_MASK);
+            queue.remove(header);
+            if (queue.isEmpty()) {
+                byTag.remove(header.senderTag & Tags.USER_RECEIVE_MASK);
+            }
+            unhold(header);
+            dropped++;
+            warnings.warn(() -> String.format("a %d-byte message under tag %x, whose chunks came before its receive",
+                    header.headerWord(0), header.senderTag & Tags.USER_RECEIVE_MASK));
+            refuse(ctx, header);
+        }
+    }
+
+    /** A held header's id is known: it takes the chunks that came before it (a forger's order), charged. */
+    private void announce(TransportContext ctx, Held header) {
+        if (headers.putIfAbsent(header.id, header) != null) {
+            return; // a second header under one id is a forger's: the chunks are the first one's
+        }
+        ArrayDeque<EarlyChunks.Taken> early = chunks.waiting(header.id);
+        if (early != null && !early.isEmpty()) {
+            charge(ctx, header, early.stream().mapToLong(c -> chunkCost(c.length())).sum());
+        }
+    }
+
+    /** Lets UCX go of a chunk: of a drained message, or one no receive claimed (then counted as dropped). */
+    private void discardChunk(EarlyChunks.Taken chunk, boolean unclaimed) {
+        if (unclaimed) {
+            dropped++;
+            warnings.warn(() -> String.format("a %d-byte chunk of a message no receive claimed", chunk.length()));
+        }
+        discard(messaging.ctx, chunk.message());
     }
 
     private void hold(TransportContext ctx, long message, long senderTag, long length) {
@@ -124,13 +221,21 @@ final class UnexpectedMessages extends Op {
             return;
         }
         Held held;
-        long status = length <= SCRATCH_BYTES ? ctx.worker.receiveTaken(message, scratch.address(), length, true)
+        boolean header = (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
+        long status = length <= SCRATCH_BYTES ? ctx.worker.receiveTaken(message, scratch.address(), length, true, 0)
                 : Ucp.ERR_NO_RESOURCE;
         if (status == Ucp.OK) {
             held = new Held(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE));
+            if (header) {
+                held.id = scratch.get(JAVA_LONG, 8) & Tags.ID_MASK;
+            }
+        } else if (header && Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // a header arrives whole: not this one
+            dropped++;
+            discard(ctx, message);
+            return;
         } else if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // arrives in parts: a buffer of its own meanwhile
             MemorySegment into = Arena.ofAuto().allocate(Math.max(1, length), 8);
-            held = new Held(senderTag, length, into, ctx.worker.receiveTaken(message, into.address(), length, false));
+            held = new Held(senderTag, length, into, ctx.worker.receiveTaken(message, into.address(), length, false, 0));
             if (!held.advance(ctx, info.address())) {
                 arriving.add(held);
             }
@@ -140,6 +245,9 @@ final class UnexpectedMessages extends Op {
         }
         heldBytes += length + OVERHEAD_BYTES;
         byTag.computeIfAbsent(senderTag & Tags.USER_RECEIVE_MASK, t -> new ArrayDeque<>()).add(held);
+        if (held.id != Held.NO_ID) {
+            announce(ctx, held);
+        }
     }
 
     /**
@@ -154,25 +262,31 @@ final class UnexpectedMessages extends Op {
             discard(ctx, message);
             return;
         }
-        long status = ctx.worker.receiveTaken(message, scratch.address(), length, true);
+        long status = ctx.worker.receiveTaken(message, scratch.address(), length, true, 0);
         if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // not whole yet, so still taken: let go of it
             discard(ctx, message);
         }
-        if (status != Ucp.OK) {
-            return;
+        if (status == Ucp.OK) {
+            refuse(ctx, new Held(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE)));
         }
-        Endpoint sender = messaging.connections.byPeer(scratch.get(JAVA_LONG, 16));
-        if (sender == null || !sender.isUsable()) {
+    }
+
+    /**
+     * Refuses a dropped rendezvous message to its sender when it is connected, and drains its
+     * chunks; else they become orphans, and the sender's send times out.
+     */
+    private void refuse(TransportContext ctx, Held header) {
+        Endpoint sender = messaging.connections.byPeer(header.headerWord(2));
+        if (drains >= MAX_DRAINS || sender == null || !sender.isUsable()) {
             return;
         }
         drains++;
-        byte[] bytes = scratch.asSlice(0, length).toArray(JAVA_BYTE);
-        ctx.engine.add(ReceiveOp.refusing(messaging, new Held(senderTag, length, bytes), () -> drains--));
+        ctx.engine.add(ReceiveOp.refusing(messaging, header, () -> drains--));
     }
 
     /** Lets UCX go of a taken message: received into nothing, it ends truncated, now or when its parts came. */
     private void discard(TransportContext ctx, long message) {
-        Op.free(ctx.worker.receiveTaken(message, scratch.address(), 0, false));
+        Op.free(ctx.worker.receiveTaken(message, scratch.address(), 0, false, 0));
     }
 
     @Override
@@ -182,6 +296,7 @@ final class UnexpectedMessages extends Op {
 
     @Override
     void release() {
+        chunks.release();
         for (Held held : arriving) {
             free(held.request); // UCX finishes it on its own; the buffer stays referenced here until then
             held.request = 0;
@@ -190,6 +305,7 @@ final class UnexpectedMessages extends Op {
 
     /** A message taken off UCX: its sender tag, its length and its bytes, or the buffer they arrive in. */
     static final class Held {
+        static final long NO_ID = -1;
         final long senderTag;
         final long length;
         private byte[] bytes;
@@ -197,6 +313,10 @@ final class UnexpectedMessages extends Op {
         private MemorySegment into;
         private long request;
         private int status = Ucp.INPROGRESS;
+        /** A rendezvous header's message id, else {@link #NO_ID}. */
+        long id = NO_ID;
+        /** What this header's chunks waiting in {@link EarlyChunks} count against the limit. */
+        long chunkCost;
 
         Held(long senderTag, long length, byte[] bytes) {
             this.senderTag = senderTag;
@@ -210,6 +330,11 @@ final class UnexpectedMessages extends Op {
             this.length = length;
             this.into = into;
             this.request = request;
+        }
+
+        /** The {@code index}th 8-byte word of the message (a header's: length, id, sender, chunk size). */
+        long headerWord(int index) {
+            return MemorySegment.ofArray(bytes).get(JAVA_LONG_UNALIGNED, 8L * index);
         }
 
         /** True once every part arrived, or the message failed. */

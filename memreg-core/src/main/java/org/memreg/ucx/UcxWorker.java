@@ -219,10 +219,11 @@ public final class UcxWorker implements AutoCloseable {
      * whole is received (a status pointer comes back); any other returns
      * {@link Ucp#ERR_NO_RESOURCE} and stays taken, for a call without. Else a request may come
      * back ({@link #testReceive}); a shorter buffer than the message fails it as truncated, and
-     * UCX lets go of the message either way.
+     * UCX lets go of the message either way. With {@code memh} (not 0), the buffer's memory
+     * handle, a rendezvous message lands zero copy.
      */
-    public long receiveTaken(long message, long address, long length, boolean atOnce) {
-        resetParam(atOnce ? Ucp.OP_ATTR_FLAG_FORCE_IMM_CMPL : 0, 0);
+    public long receiveTaken(long message, long address, long length, boolean atOnce, long memh) {
+        resetParam(atOnce ? Ucp.OP_ATTR_FLAG_FORCE_IMM_CMPL : 0, memh);
         return Ucp.tagMsgRecvNbx(handle, address, length, message, param.address());
     }
 
