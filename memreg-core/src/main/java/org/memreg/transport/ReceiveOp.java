@@ -49,7 +49,7 @@ final class ReceiveOp extends Op {
     private boolean failed;
     private boolean draining;
     /** A message the node held for this receive ({@link UnexpectedMessages}), or null: it receives from UCX. */
-    private final UnexpectedMessages.Held held;
+    private final HeldMessage held;
     /** What a refusal says the buffer holds: its size, or {@link #REFUSED_AS_HELD_TOO_MUCH}. */
     private final long refuseAs;
     private Runnable whenDone;
@@ -62,14 +62,14 @@ final class ReceiveOp extends Op {
      * The receive of a rendezvous message the node would not hold ({@link UnexpectedMessages}):
      * refused to its sender as beyond the limit, its chunks drained; {@code done} runs at the end.
      */
-    static ReceiveOp refusing(Messaging messaging, UnexpectedMessages.Held header, Runnable done) {
+    static ReceiveOp refusing(Messaging messaging, HeldMessage header, Runnable done) {
         MemorySegment buffer = Arena.ofAuto().allocate(RendezvousSendOp.HEADER_BYTES, 8);
         ReceiveOp op = new ReceiveOp(messaging, header, 0, buffer, new CompletableFuture<>(), REFUSED_AS_HELD_TOO_MUCH);
         op.whenDone = done;
         return op;
     }
 
-    private ReceiveOp(Messaging messaging, UnexpectedMessages.Held held, long tag, MemorySegment buffer,
+    private ReceiveOp(Messaging messaging, HeldMessage held, long tag, MemorySegment buffer,
             CompletableFuture<Long> future, long refuseAs) {
         super(messaging.ctx.timeoutNanos);
         this.messaging = messaging;

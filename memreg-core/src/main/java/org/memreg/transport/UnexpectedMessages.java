@@ -2,7 +2,6 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -62,13 +61,13 @@ final class UnexpectedMessages extends Op {
     private final Messaging messaging;
     private final long maxBytes;
     /** Held messages by user tag (without the rendezvous bit), oldest first. */
-    private final Map<Long, ArrayDeque<Held>> byTag = new HashMap<>();
+    private final Map<Long, ArrayDeque<HeldMessage>> byTag = new HashMap<>();
     /** Held rendezvous headers by message id: their chunks are charged to them. */
-    private final Map<Long, Held> headers = new HashMap<>();
+    private final Map<Long, HeldMessage> headers = new HashMap<>();
     /** Chunks taken before their receive. */
     final EarlyChunks chunks = new EarlyChunks(this::discardChunk);
     /** Messages UCX still receives in parts, until it is done with their buffers. */
-    private final List<Held> arriving = new ArrayList<>();
+    private final List<HeldMessage> arriving = new ArrayList<>();
     private final MemorySegment info = Arena.ofAuto().allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
     private final MemorySegment scratch = Arena.ofAuto().allocate(SCRATCH_BYTES, 8);
     private final Warnings warnings;
@@ -88,15 +87,15 @@ final class UnexpectedMessages extends Op {
     }
 
     /** A message held for a receive under {@code tag}, oldest first, or null: it is the receive's now. */
-    Held take(long tag) {
+    HeldMessage take(long tag) {
         if (byTag.isEmpty()) {
             return null;
         }
-        ArrayDeque<Held> queue = byTag.get(tag);
+        ArrayDeque<HeldMessage> queue = byTag.get(tag);
         if (queue == null) {
             return null;
         }
-        Held held = queue.poll();
+        HeldMessage held = queue.poll();
         if (queue.isEmpty()) {
             byTag.remove(tag);
         }
@@ -105,10 +104,10 @@ final class UnexpectedMessages extends Op {
     }
 
     /** {@code held} leaves the node's hold: its bytes and its chunks' charge, and its chunks become orphans. */
-    private void unhold(Held held) {
+    private void unhold(HeldMessage held) {
         heldBytes -= held.length + OVERHEAD_BYTES + held.chunkCost;
         held.chunkCost = 0;
-        if (held.id != Held.NO_ID && headers.get(held.id) == held) {
+        if (held.id != HeldMessage.NO_ID && headers.get(held.id) == held) {
             headers.remove(held.id);
             chunks.unannounced(held.id, looks); // a receive that matched it claims them at once
         }
@@ -165,7 +164,7 @@ final class UnexpectedMessages extends Op {
             if (chunks.toClaim(id, chunk)) {
                 continue;
             }
-            Held header = headers.get(id);
+            HeldMessage header = headers.get(id);
             chunks.keep(id, chunk, header != null, look);
             if (header != null) {
                 charge(ctx, header, chunkCost(chunk.length()));
@@ -178,11 +177,11 @@ final class UnexpectedMessages extends Op {
     }
 
     /** Charges {@code cost} more to a held header for its chunks; over the limit, its message is dropped. */
-    private void charge(TransportContext ctx, Held header, long cost) {
+    private void charge(TransportContext ctx, HeldMessage header, long cost) {
         header.chunkCost += cost;
         heldBytes += cost;
         if (heldBytes > maxBytes) {
-            ArrayDeque<Held> queue = byTag.get(header.senderTag & Tags.USER_RECEIVE_MASK);
+            ArrayDeque<HeldMessage> queue = byTag.get(header.senderTag & Tags.USER_RECEIVE_MASK);
             queue.remove(header);
             if (queue.isEmpty()) {
                 byTag.remove(header.senderTag & Tags.USER_RECEIVE_MASK);
@@ -196,7 +195,7 @@ final class UnexpectedMessages extends Op {
     }
 
     /** A held header's id is known: it takes the chunks that came before it (a forger's order), charged. */
-    private void announce(TransportContext ctx, Held header) {
+    private void announce(TransportContext ctx, HeldMessage header) {
         if (headers.putIfAbsent(header.id, header) != null) {
             return; // a second header under one id is a forger's: the chunks are the first one's
         }
@@ -220,12 +219,12 @@ final class UnexpectedMessages extends Op {
             drop(ctx, message, senderTag, length);
             return;
         }
-        Held held;
+        HeldMessage held;
         boolean header = (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
         long status = length <= SCRATCH_BYTES ? ctx.worker.receiveTaken(message, scratch.address(), length, true, 0)
                 : Ucp.ERR_NO_RESOURCE;
         if (status == Ucp.OK) {
-            held = new Held(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE));
+            held = new HeldMessage(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE));
             if (header) {
                 held.id = scratch.get(JAVA_LONG, 8) & Tags.ID_MASK;
             }
@@ -235,7 +234,8 @@ final class UnexpectedMessages extends Op {
             return;
         } else if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // arrives in parts: a buffer of its own meanwhile
             MemorySegment into = Arena.ofAuto().allocate(Math.max(1, length), 8);
-            held = new Held(senderTag, length, into, ctx.worker.receiveTaken(message, into.address(), length, false, 0));
+            long request = ctx.worker.receiveTaken(message, into.address(), length, false, 0);
+            held = new HeldMessage(senderTag, length, into, request);
             if (!held.advance(ctx, info.address())) {
                 arriving.add(held);
             }
@@ -245,7 +245,7 @@ final class UnexpectedMessages extends Op {
         }
         heldBytes += length + OVERHEAD_BYTES;
         byTag.computeIfAbsent(senderTag & Tags.USER_RECEIVE_MASK, t -> new ArrayDeque<>()).add(held);
-        if (held.id != Held.NO_ID) {
+        if (held.id != HeldMessage.NO_ID) {
             announce(ctx, held);
         }
     }
@@ -267,7 +267,7 @@ final class UnexpectedMessages extends Op {
             discard(ctx, message);
         }
         if (status == Ucp.OK) {
-            refuse(ctx, new Held(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE)));
+            refuse(ctx, new HeldMessage(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE)));
         }
     }
 
@@ -275,7 +275,7 @@ final class UnexpectedMessages extends Op {
      * Refuses a dropped rendezvous message to its sender when it is connected, and drains its
      * chunks; else they become orphans, and the sender's send times out.
      */
-    private void refuse(TransportContext ctx, Held header) {
+    private void refuse(TransportContext ctx, HeldMessage header) {
         Endpoint sender = messaging.connections.byPeer(header.headerWord(2));
         if (drains >= MAX_DRAINS || sender == null || !sender.isUsable()) {
             return;
@@ -297,87 +297,8 @@ final class UnexpectedMessages extends Op {
     @Override
     void release() {
         chunks.release();
-        for (Held held : arriving) {
-            free(held.request); // UCX finishes it on its own; the buffer stays referenced here until then
-            held.request = 0;
-        }
-    }
-
-    /** A message taken off UCX: its sender tag, its length and its bytes, or the buffer they arrive in. */
-    static final class Held {
-        static final long NO_ID = -1;
-        final long senderTag;
-        final long length;
-        private byte[] bytes;
-        /** Where a message in parts arrives, and its request, until it has; then its status. */
-        private MemorySegment into;
-        private long request;
-        private int status = Ucp.INPROGRESS;
-        /** A rendezvous header's message id, else {@link #NO_ID}. */
-        long id = NO_ID;
-        /** What this header's chunks waiting in {@link EarlyChunks} count against the limit. */
-        long chunkCost;
-
-        Held(long senderTag, long length, byte[] bytes) {
-            this.senderTag = senderTag;
-            this.length = length;
-            this.bytes = bytes;
-            this.status = Ucp.OK;
-        }
-
-        private Held(long senderTag, long length, MemorySegment into, long request) {
-            this.senderTag = senderTag;
-            this.length = length;
-            this.into = into;
-            this.request = request;
-        }
-
-        /** The {@code index}th 8-byte word of the message (a header's: length, id, sender, chunk size). */
-        long headerWord(int index) {
-            return MemorySegment.ofArray(bytes).get(JAVA_LONG_UNALIGNED, 8L * index);
-        }
-
-        /** True once every part arrived, or the message failed. */
-        boolean arrived() {
-            return status != Ucp.INPROGRESS;
-        }
-
-        /** Tests the receive of a message in parts; true once it is done (under the lock). */
-        private boolean advance(TransportContext ctx, long info) {
-            if (arrived()) {
-                return true;
-            }
-            int s = checkReceive(ctx, request, info);
-            if (s == Ucp.INPROGRESS) {
-                return false;
-            }
-            request = 0;
-            if (s == Ucp.OK) {
-                bytes = into.asSlice(0, length).toArray(JAVA_BYTE);
-            }
-            into = null;
-            status = s;
-            return true;
-        }
-
-        /**
-         * Copies the message to {@code address}, which holds {@code capacity} bytes, and its sender
-         * tag and length into {@code info}: OK, or the message's error, or truncated when it does
-         * not fit (then nothing is copied, as UCX does).
-         */
-        @SuppressWarnings("restricted") // the receive's buffer, by address: it may be confined to another thread
-        int deliver(long address, long capacity, MemorySegment info) {
-            if (status != Ucp.OK) {
-                return status;
-            }
-            if (length > capacity) {
-                return Ucp.ERR_MESSAGE_TRUNCATED;
-            }
-            MemorySegment.copy(bytes, 0, MemorySegment.ofAddress(address).reinterpret(length), JAVA_BYTE, 0,
-                    (int) length);
-            info.set(JAVA_LONG, 0, senderTag);
-            info.set(JAVA_LONG, 8, length);
-            return Ucp.OK;
+        for (HeldMessage held : arriving) {
+            held.release();
         }
     }
 }
