@@ -188,6 +188,54 @@ class EarlyChunksTest {
     }
 
     @Test
+    void sendersStreamingAheadOfConcurrentReceivesShouldEachArriveIntact() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = seed();
+        int peers = 3;
+        int messages = 30;
+        try (Arena arena = Arena.ofShared(); Node receiver = loopback("receiver").maxUnexpectedBytes(1L << 30).build()) {
+            List<Node> senders = new ArrayList<>();
+            List<CompletableFuture<Void>> runs = new ArrayList<>();
+            try {
+                for (int p = 0; p < peers; p++) {
+                    Node sender = loopback("sender" + p).eagerBytes(4096).chunkBytes(4096L << p).build();
+                    senders.add(sender);
+                    Endpoint endpoint = sender.connect(receiver.workerAddress());
+                    long tag = 100 + p; // one sender a tag: the order per tag is the sender's
+                    Random random = new Random(seed + p);
+                    List<MemorySegment> sent = new ArrayList<>();
+                    for (int i = 0; i < messages; i++) {
+                        MemorySegment message = arena.allocate(4097 + random.nextInt(300_000), 8);
+                        for (long w = 0; w + 8 <= message.byteSize(); w += 8) {
+                            message.set(JAVA_LONG, w, random.nextLong());
+                        }
+                        sent.add(message);
+                    }
+                    runs.add(CompletableFuture.runAsync(() -> sent.forEach(m -> endpoint.send(tag, m))));
+                    runs.add(CompletableFuture.runAsync(() -> { // each tag received by a thread of its own
+                        MemorySegment into = Arena.ofAuto().allocate(310_000, 8);
+                        for (int i = 0; i < messages; i++) {
+                            if (random.nextInt(4) == 0) {
+                                sleep(random.nextInt(5));
+                            }
+                            long got = receiver.receive(tag, into).join();
+                            assertEquals(-1, sent.get(i).mismatch(into.asSlice(0, got)),
+                                    "tag " + tag + " message " + i + " (seed " + seed + ")");
+                        }
+                    }));
+                }
+                CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+            } finally {
+                senders.forEach(Node::close);
+            }
+            System.out.println(receiver.takenEarlyChunks() + " chunks taken before their receive");
+            assertTrue(receiver.takenEarlyChunks() > 0, "no chunk came early: the test tested nothing");
+            assertEquals(0, receiver.droppedMessages());
+            assertEquals(0, receiver.heldUnexpectedBytes());
+        }
+    }
+
+    @Test
     void aMessageWhoseEarlyChunksGoOverTheLimitShouldBeRefused() throws Exception {
         UcxTestSupport.assumeUcx();
         long limit = 100 * 1024; // a header and one 64 KiB chunk fit, two chunks do not
@@ -212,6 +260,32 @@ class EarlyChunksTest {
             endpoint.send(4, message).get(30, TimeUnit.SECONDS);
             assertEquals(1 << 20, received.get(30, TimeUnit.SECONDS));
             assertEquals(-1, message.mismatch(into));
+        }
+    }
+
+    @Test
+    void aNodeClosedWithChunksWaitingShouldLetThemGo() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared(); Node sender = loopback("sender").eagerBytes(4096).chunkBytes(4096)
+                .timeout(Duration.ofSeconds(10)).build()) {
+            List<CompletableFuture<Long>> sends = new ArrayList<>();
+            Node receiver = loopback("receiver").build();
+            try {
+                Endpoint endpoint = sender.connect(receiver.workerAddress());
+                for (int i = 0; i < 8; i++) { // eager chunks: all of them come before any receive
+                    sends.add(endpoint.send(1, arena.allocate(64 * 1024, 8)));
+                }
+                awaitEquals(8L * 16, receiver::takenEarlyChunks, "every chunk taken");
+                MemorySegment into = arena.allocate(64 * 1024, 8);
+                assertEquals(64 * 1024, receiver.receive(1, into).get(20, TimeUnit.SECONDS), "the first received");
+                receiver.receive(1, arena.allocate(100, 8)); // too small: refused, its chunks drained
+            } finally {
+                receiver.close(); // with six messages' chunks kept as handles: each let go of (a crash or hang fails)
+            }
+            assertEquals(0, receiver.operations());
+            for (CompletableFuture<Long> send : sends) { // eager chunks: sent, whatever became of them
+                assertEquals(64 * 1024, send.get(20, TimeUnit.SECONDS));
+            }
         }
     }
 
