@@ -302,7 +302,9 @@ public final class Node implements AutoCloseable {
      * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
      * writable, its arena open until the future completes). The future completes with the
      * message's length, or fails when it does not fit, its sender fails or the rendezvous times
-     * out; cancelling the future withdraws a receive not yet matched.
+     * out; cancelling the future withdraws a receive not yet matched. A buffer serves one receive
+     * at a time: a rendezvous message's header lands in it first and is read from there, so
+     * another receive writing into it meanwhile fails one or both.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only
