@@ -38,13 +38,16 @@ import org.memreg.transport.WindowKey;
  * {@code bench.callerProgress} (the caller progresses even with the progress thread on),
  * {@code bench.sendCopy} (tag_lat sends with {@code sendCopy}, without a future),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
- * (tag_bw receive buffers, default {@value #WINDOW}), {@code bench.median} (tag_lat also prints the
+ * (tag_bw receive buffers, default and at least {@value #WINDOW} for messages that may go by
+ * rendezvous), {@code bench.median} (tag_lat also prints the
  * median, p99 and maximum, from an HdrHistogram), {@code bench.rampMillis} (tag_bw's client also
  * prints its bandwidth over windows of that many milliseconds, warm-up included, and the time to
  * 90 % of the steady state: {@link Ramp}).
  */
 public final class TransportBench {
     static final int WINDOW = 8;
+    /** A memreg rendezvous header's size: no message this small goes by rendezvous. */
+    private static final long RENDEZVOUS_HEADER_BYTES = 32;
     private static final long DATA = 1, ACK = 3, KEY = 5, DONE = 9;
 
     /** Block in {@code future.get()} (true: the waiter drives the worker) instead of progressing or spinning on isDone. */
@@ -159,6 +162,10 @@ public final class TransportBench {
                 // Distinct buffers per receive in flight: a rendezvous header lands at the start of the
                 // receive buffer, so receives in flight must not share one (ucx_perftest reuses one).
                 int count = Integer.getInteger("bench.receiveBuffers", WINDOW);
+                if (count < WINDOW && size > RENDEZVOUS_HEADER_BYTES) { // the message may go by rendezvous
+                    throw new IllegalArgumentException("bench.receiveBuffers=" + count + " for " + WINDOW
+                            + " receives in flight: rendezvous headers would overwrite each other's data");
+                }
                 MemorySegment[] slots = new MemorySegment[count];
                 for (int i = 0; i < count; i++) {
                     slots[i] = buffer(arena, size);
