@@ -14,11 +14,12 @@ import java.util.function.LongPredicate;
  * <p>A chunk goes to the receive of its message when one has matched the header ({@link #claim});
  * that receive takes it in place of a tagged receive for its next chunk, so chunks still land in
  * order, zero copy ({@code ucp_tag_msg_recv_nbx} with the chunk's memory handle). Else it waits
- * under its id: charged to its header when the node holds that header, else as an orphan. An
- * orphan still unclaimed {@value #ORPHAN_DRAINS} drains after it was taken is let go of: by then
- * every receive whose header had matched before it arrived has claimed its chunks (each
- * polls once a round, and a header arrives before its chunks), so it belongs to no message a
- * receive will ever read. A chunk beyond the count its message announced is let go of too.
+ * under its id: charged to its header when the node holds that header, else as an orphan. The
+ * orphans of an id are let go of {@value #ORPHAN_LOOKS} looks at UCX after the first of them was
+ * taken (the later ones at least one look after): by then every receive whose header had
+ * matched before they arrived has claimed its chunks (each polls once a round, and a header
+ * arrives before its chunks), so they belong to no message a receive will ever read. A chunk
+ * beyond the count its message announced is let go of too.
  *
  * <p>A chunk must never be let go of while a receive may still read its message: that receive
  * would take the next chunk in its place and land it at the wrong offset.
@@ -26,8 +27,8 @@ import java.util.function.LongPredicate;
  * <p>Guarded by the node's lock.
  */
 final class EarlyChunks {
-    /** Drains an unclaimed, unannounced chunk is kept: one is enough (see the class comment), two is a margin. */
-    static final int ORPHAN_DRAINS = 2;
+    /** Looks an id's orphans are kept: one is enough (see the class comment), two is a margin. */
+    static final int ORPHAN_LOOKS = 2;
 
     /** A chunk message taken off UCX: its handle for {@code ucp_tag_msg_recv_nbx} and its length. */
     record Taken(long message, long length) {
@@ -46,7 +47,7 @@ final class EarlyChunks {
     private final Map<Long, ArrayDeque<Taken>> waiting = new HashMap<>();
     /** Receives whose header matched, by message id. */
     private final Map<Long, Claim> claims = new HashMap<>();
-    /** Ids that got an unclaimed chunk while their header was not held, with the drain that took it, oldest first. */
+    /** Ids that got an unclaimed chunk while their header was not held, with the look that took it, oldest first. */
     private final ArrayDeque<long[]> orphans = new ArrayDeque<>();
     private long taken;
     /** Chunk handles kept now (waiting or claimed, not yet received), and the most at once. */
@@ -65,10 +66,10 @@ final class EarlyChunks {
     }
 
     /** Keeps {@code chunk} of message {@code id} until a receive claims it; an orphan unless its header is held. */
-    void keep(long id, Taken chunk, boolean announced, long drain) {
+    void keep(long id, Taken chunk, boolean announced, long look) {
         ArrayDeque<Taken> queue = waiting.computeIfAbsent(id, i -> new ArrayDeque<>());
         if (!announced && queue.isEmpty()) {
-            orphans.add(new long[] {id, drain});
+            orphans.add(new long[] {id, look});
         }
         queue.add(chunk);
         kept(1);
@@ -91,27 +92,27 @@ final class EarlyChunks {
     }
 
     /** The node no longer holds message {@code id}'s header, nor will a receive claim it: its chunks become orphans. */
-    void unannounced(long id, long drain) {
+    void unannounced(long id, long look) {
         if (waiting.containsKey(id)) {
-            orphans.add(new long[] {id, drain});
+            orphans.add(new long[] {id, look});
         }
     }
 
     /**
-     * Lets go of the orphans taken {@value #ORPHAN_DRAINS} or more drains before {@code drain},
-     * keeping those whose header the node now holds ({@code announced}).
+     * Lets go of the orphans of ids that got their first {@value #ORPHAN_LOOKS} or more looks
+     * before {@code look}, keeping those whose header the node now holds ({@code announced}).
      */
-    void ageOut(long drain, LongPredicate announced) {
-        while (!orphans.isEmpty() && drain - orphans.peekFirst()[1] >= ORPHAN_DRAINS) {
+    void ageOut(long look, LongPredicate announced) {
+        while (!orphans.isEmpty() && look - orphans.peekFirst()[1] >= ORPHAN_LOOKS) {
             long id = orphans.pollFirst()[0];
-            if (!announced.test(id)) { // under a claimed id only chunks beyond its count wait
+            if (!announced.test(id)) { // waiting under a claimed id: beyond its count, so let go of too
                 discardAll(waiting.remove(id));
             }
         }
     }
 
     /** Lets go of every chunk of {@code queue}, if any. */
-    void discardAll(ArrayDeque<Taken> queue) {
+    private void discardAll(ArrayDeque<Taken> queue) {
         if (queue != null) {
             for (Taken chunk : queue) {
                 letGo(chunk, true);

@@ -261,7 +261,8 @@ class UnexpectedMessagesTest {
         return seed;
     }
 
-    private static void awaitEquals(long expected, LongSupplier actual, String what) throws InterruptedException {
+    /** Waits up to 60 s for {@code actual} to read {@code expected}, and fails naming {@code what} if it does not. */
+    static void awaitEquals(long expected, LongSupplier actual, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (actual.getAsLong() != expected) {
             assertTrue(System.nanoTime() < deadline, what + ": " + actual.getAsLong() + ", not " + expected);
