@@ -116,7 +116,8 @@ class EarlyChunksTest {
             System.out.printf("%,d chunks of a drained message: %,d taken by the node, resident memory grew by %,d"
                     + " bytes%n", chunks, node.takenEarlyChunks(), grown);
             assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes"); // 12 KiB a chunk kept
-            assertTrue(node.takenEarlyChunks() > chunks / 10, node.takenEarlyChunks() + " taken: the test tested little");
+            // most are taken; the drain's own posted receives match the rest (9,687-19,984 of 20,000 taken seen)
+            assertTrue(node.takenEarlyChunks() > chunks / 20, node.takenEarlyChunks() + " taken: the test tested little");
             assertEquals(0, node.mostKeptEarlyChunks(), "chunks of a drained message kept");
             awaitEquals(operations, node::operations, "the drain given up at the node's timeout");
             GoodPeer.assertServed(node);
@@ -283,8 +284,17 @@ class EarlyChunksTest {
                 receiver.close(); // with six messages' chunks kept as handles: each let go of (a crash or hang fails)
             }
             assertEquals(0, receiver.operations());
-            for (CompletableFuture<Long> send : sends) { // eager chunks: sent, whatever became of them
-                assertEquals(64 * 1024, send.get(20, TimeUnit.SECONDS));
+            for (int i = 0; i < sends.size(); i++) { // eager chunks: sent, whatever became of them
+                if (i == 1) { // the refused one: failed if the refusal came before its last chunk went
+                    try {
+                        sends.get(i).get(20, TimeUnit.SECONDS);
+                    } catch (ExecutionException e) {
+                        TransportException cause = assertInstanceOf(TransportException.class, e.getCause());
+                        assertTrue(cause.isTruncation(), cause.getMessage());
+                    }
+                } else {
+                    assertEquals(64 * 1024, sends.get(i).get(20, TimeUnit.SECONDS), "message " + i);
+                }
             }
         }
     }
