@@ -71,7 +71,7 @@ import org.memreg.linux.SysConf;
  *       busy, and a peer's UCX hello is dropped (with a warning)</td></tr>
  *   <tr><td>{@link #maxUnexpectedBytes}</td><td>{@value #MAX_UNEXPECTED_BYTES_PROP_NAME}</td><td>64 MiB or
  *       an eighth of the heap, the less: bytes of messages that arrived before a receive asked for
- *       them, held on the heap (with 64 bytes a message) until one does, and of the chunks of
+ *       them, held on the heap (with 160 bytes a message) until one does, and of the chunks of
  *       rendezvous messages that came before their receive, left in UCX for it (each at least
  *       16 KiB); beyond it a message is dropped, counted ({@link Node#droppedMessages()}) and
  *       reported in a warning, and a rendezvous message is refused, so that its send fails</td></tr>

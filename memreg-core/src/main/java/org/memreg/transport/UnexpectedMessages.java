@@ -43,8 +43,12 @@ import org.memreg.util.Warnings;
 final class UnexpectedMessages extends Op {
     /** Polling rounds per look at UCX's unexpected queue: a look is a downcall, on every round it would tax each message. */
     static final int ROUNDS = 8;
-    /** What a held message costs beside its bytes: its entry, the array's header, a queue slot. */
-    static final long OVERHEAD_BYTES = 64;
+    /**
+     * What a held message costs beside its bytes, rounded up: its {@link HeldMessage} (64 bytes),
+     * its array's header (16), a queue slot (8) and, for a rendezvous header, its entry under its
+     * id (about 56): 144 at most. At 64, a flood of forged headers held some 1.8 times the limit.
+     */
+    static final long OVERHEAD_BYTES = 160;
     /** Rendezvous messages refused and drained at once, at most: each holds an operation until its chunks came. */
     static final int MAX_DRAINS = 64;
     /** Messages taken per look at most: the round also serves every other operation. */
