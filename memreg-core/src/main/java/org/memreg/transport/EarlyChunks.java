@@ -72,11 +72,11 @@ final class EarlyChunks {
             orphans.add(new long[] {id, look});
         }
         queue.add(chunk);
-        kept(1);
+        oneMoreKept();
     }
 
-    private void kept(long more) {
-        kept += more;
+    private void oneMoreKept() {
+        kept++;
         mostKept = Math.max(mostKept, kept);
     }
 
@@ -191,7 +191,7 @@ final class EarlyChunks {
                 discard.discard(chunk, false); // never kept
             } else {
                 taken.add(chunk);
-                kept(1);
+                oneMoreKept();
             }
             return true;
         }

@@ -169,7 +169,7 @@ final class ReceiveOp extends Op {
             draining = true;
         }
         early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
-                total / chunkBytes + (total % chunkBytes == 0 ? 0 : 1), draining);
+                Math.ceilDiv(total, chunkBytes), draining);
         chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer.address(), total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
                 chunk -> finishChunk(ctx, chunk), () -> "receive");
@@ -203,7 +203,7 @@ final class ReceiveOp extends Op {
         }
         if (bytes != 0 && taken.length() != bytes) {
             shortChunk = String.format("a chunk of %d bytes where %d were expected", taken.length(), bytes);
-            free(ctx.worker.receiveTaken(taken.message(), address, 0, false, 0)); // let go of it
+            messaging.unexpected.discard(taken.message());
             return Ucp.ERR_MESSAGE_TRUNCATED;
         }
         return ctx.worker.receiveTaken(taken.message(), address, bytes, false, memh);

@@ -146,7 +146,7 @@ final class UnexpectedMessages extends Op {
             if (message == 0) {
                 break;
             }
-            discard(ctx, message);
+            discard(message);
         }
         if (allTaken) { // a header comes before its chunks: every header in UCX is taken, so theirs are known
             takeChunks(ctx);
@@ -215,7 +215,7 @@ final class UnexpectedMessages extends Op {
             dropped++;
             warnings.warn(() -> String.format("a %d-byte chunk of a message no receive claimed", chunk.length()));
         }
-        discard(messaging.ctx, chunk.message());
+        discard(chunk.message());
     }
 
     private void hold(TransportContext ctx, long message, long senderTag, long length) {
@@ -224,17 +224,17 @@ final class UnexpectedMessages extends Op {
             return;
         }
         HeldMessage held;
-        boolean header = (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
+        boolean header = isHeader(senderTag, length);
         long status = length <= SCRATCH_BYTES ? ctx.worker.receiveTaken(message, scratch.address(), length, true, 0)
                 : Ucp.ERR_NO_RESOURCE;
         if (status == Ucp.OK) {
             held = new HeldMessage(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE));
             if (header) {
-                held.id = scratch.get(JAVA_LONG, 8) & Tags.ID_MASK;
+                held.id = held.headerWord(1) & Tags.ID_MASK;
             }
         } else if (header && Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // a header arrives whole: not this one
             dropped++;
-            discard(ctx, message);
+            discard(message);
             return;
         } else if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // arrives in parts: a buffer of its own meanwhile
             MemorySegment into = Arena.ofAuto().allocate(Math.max(1, length), 8);
@@ -261,14 +261,14 @@ final class UnexpectedMessages extends Op {
     private void drop(TransportContext ctx, long message, long senderTag, long length) {
         dropped++;
         warnings.warn(() -> String.format("%d bytes under tag %x", length, senderTag & Tags.USER_RECEIVE_MASK));
-        boolean header = (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
+        boolean header = isHeader(senderTag, length);
         if (!header || drains >= MAX_DRAINS) {
-            discard(ctx, message);
+            discard(message);
             return;
         }
         long status = ctx.worker.receiveTaken(message, scratch.address(), length, true, 0);
         if (Ucp.status(status) == Ucp.ERR_NO_RESOURCE) { // not whole yet, so still taken: let go of it
-            discard(ctx, message);
+            discard(message);
         }
         if (status == Ucp.OK) {
             refuse(ctx, new HeldMessage(senderTag, length, scratch.asSlice(0, length).toArray(JAVA_BYTE)));
@@ -288,9 +288,14 @@ final class UnexpectedMessages extends Op {
         ctx.engine.add(ReceiveOp.refusing(messaging, header, () -> drains--));
     }
 
+    /** A rendezvous header by its look: under a user tag with the rendezvous bit, and of a header's length. */
+    private static boolean isHeader(long senderTag, long length) {
+        return (senderTag & Tags.RTS_BIT) != 0 && length == RendezvousSendOp.HEADER_BYTES;
+    }
+
     /** Lets UCX go of a taken message: received into nothing, it ends truncated, now or when its parts came. */
-    private void discard(TransportContext ctx, long message) {
-        Op.free(ctx.worker.receiveTaken(message, scratch.address(), 0, false, 0));
+    void discard(long message) {
+        Op.free(messaging.ctx.worker.receiveTaken(message, scratch.address(), 0, false, 0));
     }
 
     @Override

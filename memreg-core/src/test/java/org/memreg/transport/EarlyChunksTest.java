@@ -148,16 +148,8 @@ class EarlyChunksTest {
              Node sender = loopback("sender").eagerBytes(4096).chunkBytes(chunkBytes).pipelineDepth(depth)
                      .build()) {
             Endpoint endpoint = sender.connect(receiver.workerAddress());
-            List<MemorySegment> sent = new ArrayList<>();
+            List<MemorySegment> sent = randomMessages(arena, random, messages, from, spread);
             List<CompletableFuture<Long>> sends = new ArrayList<>();
-            for (int i = 0; i < messages; i++) {
-                long size = from + random.nextInt(spread);
-                MemorySegment message = arena.allocate(size, 8);
-                for (long w = 0; w + 8 <= size; w += 8) {
-                    message.set(JAVA_LONG, w, random.nextLong());
-                }
-                sent.add(message);
-            }
             Random pauses = new Random(random.nextLong());
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
                 for (int i = 0; i < messages; i++) {
@@ -204,14 +196,7 @@ class EarlyChunksTest {
                     Endpoint endpoint = sender.connect(receiver.workerAddress());
                     long tag = 100 + p; // one sender a tag: the order per tag is the sender's
                     Random random = new Random(seed + p);
-                    List<MemorySegment> sent = new ArrayList<>();
-                    for (int i = 0; i < messages; i++) {
-                        MemorySegment message = arena.allocate(4097 + random.nextInt(300_000), 8);
-                        for (long w = 0; w + 8 <= message.byteSize(); w += 8) {
-                            message.set(JAVA_LONG, w, random.nextLong());
-                        }
-                        sent.add(message);
-                    }
+                    List<MemorySegment> sent = randomMessages(arena, random, messages, 4097, 300_000);
                     runs.add(CompletableFuture.runAsync(() -> sent.forEach(m -> endpoint.send(tag, m))));
                     runs.add(CompletableFuture.runAsync(() -> { // each tag received by a thread of its own
                         MemorySegment into = Arena.ofAuto().allocate(310_000, 8);
@@ -256,11 +241,7 @@ class EarlyChunksTest {
             awaitEquals(0, receiver::heldUnexpectedBytes, "nothing of it held");
 
             message.fill((byte) 0x3c); // the next one, its receive posted first, arrives intact
-            MemorySegment into = arena.allocate(1 << 20, 8);
-            CompletableFuture<Long> received = receiver.receive(4, into);
-            endpoint.send(4, message).get(30, TimeUnit.SECONDS);
-            assertEquals(1 << 20, received.get(30, TimeUnit.SECONDS));
-            assertEquals(-1, message.mismatch(into));
+            UnexpectedMessagesTest.assertArrivesIntact(endpoint, receiver, 4, message, arena.allocate(1 << 20, 8));
         }
     }
 
@@ -297,6 +278,19 @@ class EarlyChunksTest {
                 }
             }
         }
+    }
+
+    /** {@code count} messages of {@code from} to {@code from + spread} bytes, random words. */
+    private static List<MemorySegment> randomMessages(Arena arena, Random random, int count, long from, int spread) {
+        List<MemorySegment> messages = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            MemorySegment message = arena.allocate(from + random.nextInt(spread), 8);
+            for (long w = 0; w + 8 <= message.byteSize(); w += 8) {
+                message.set(JAVA_LONG, w, random.nextLong());
+            }
+            messages.add(message);
+        }
+        return messages;
     }
 
     private static void sleep(long millis) {

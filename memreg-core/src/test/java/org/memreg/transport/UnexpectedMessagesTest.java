@@ -224,10 +224,7 @@ class UnexpectedMessagesTest {
             }
             // the next one under its tag, received as usual, arrives intact
             large.fill((byte) 0x5a);
-            CompletableFuture<Long> received = receiver.receive(2, into);
-            endpoint.send(2, large).get(30, TimeUnit.SECONDS);
-            assertEquals(1 << 20, received.get(30, TimeUnit.SECONDS));
-            assertEquals(-1, large.mismatch(into));
+            assertArrivesIntact(endpoint, receiver, 2, large, into);
         }
     }
 
@@ -259,6 +256,18 @@ class UnexpectedMessagesTest {
         long seed = Long.getLong("memreg.test.seed", System.nanoTime());
         System.out.println("UnexpectedMessagesTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
         return seed;
+    }
+
+    /**
+     * Posts a receive under {@code tag} into {@code into} (as large as {@code message}), sends
+     * {@code message} there, and checks it arrived whole and unchanged.
+     */
+    static void assertArrivesIntact(Endpoint endpoint, Node receiver, long tag, MemorySegment message,
+            MemorySegment into) throws Exception {
+        CompletableFuture<Long> received = receiver.receive(tag, into);
+        endpoint.send(tag, message).get(30, TimeUnit.SECONDS);
+        assertEquals(message.byteSize(), received.get(30, TimeUnit.SECONDS));
+        assertEquals(-1, message.mismatch(into));
     }
 
     /** Waits up to 60 s for {@code actual} to read {@code expected}, and fails naming {@code what} if it does not. */
