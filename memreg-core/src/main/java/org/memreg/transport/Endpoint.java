@@ -66,7 +66,11 @@ public final class Endpoint implements AutoCloseable {
      * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied; above it the
      * buffer goes zero-copy by rendezvous in registered chunks. The future completes with the
      * byte count, or with a {@link TransportException} (closed, peer failed, timed out). Its
-     * arena must stay open until then.
+     * arena must stay open until then. An eager send completes when UCX has the data; a
+     * rendezvous send only once the receiver has the whole message (it says so), so it fails if
+     * the receiver refuses it (its buffer too small, {@link TransportException#isTruncation()}, or
+     * it holds too many unasked messages), closes first, or posts no receive within the node's
+     * timeout.
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed

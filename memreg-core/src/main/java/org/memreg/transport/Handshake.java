@@ -35,8 +35,10 @@ final class Handshake {
     /**
      * 2: the UCX hello and reply carry each side's control-message token for the other (per peer).
      * 3: the rendezvous header carries the sender's chunk size, which the receiver follows.
+     * 4: a receiver tells the sender of a rendezvous message that it has it ({@link Tags#DELIVERED}),
+     * and the send completes only then.
      */
-    static final int VERSION = 3;
+    static final int VERSION = 4;
     static final long MAGIC = 0x6d656d7265670001L; // "memreg" 0 1
     static final int NONCE_BYTES = 32;
     static final byte HELLO = 1;

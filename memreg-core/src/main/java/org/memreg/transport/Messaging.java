@@ -15,10 +15,10 @@ import org.memreg.util.OpenArena;
 /**
  * A node's tagged messages: starting eager and rendezvous sends and receives (the operations
  * themselves are {@link SendOp}, {@link RendezvousSendOp} and {@link ReceiveOp}), the rendezvous
- * sends in progress so that a receiver's refusal reaches its sender, the pool of receive-info
- * buffers. Kept apart from the node so that the bookkeeping the send and receive operations
- * share has one owner; the operations reach the context, the chunking and the connections
- * through it.
+ * sends in progress so that a receiver's refusal or delivery reaches its sender, the pool of
+ * receive-info buffers. Kept apart from the node so that the bookkeeping the send and receive
+ * operations share has one owner; the operations reach the context, the chunking and the
+ * connections through it.
  *
  * <p>State here is guarded by the node's lock.
  */
@@ -28,7 +28,7 @@ final class Messaging {
     /** Where a refusal goes and a failed sender is known. */
     final Connections connections;
     private final ReentrantLock lock;
-    /** Rendezvous sends in progress by message id, so that a receiver's refusal reaches its sender. */
+    /** Rendezvous sends in progress by message id, so that a receiver's refusal or delivery reaches its sender. */
     final Map<Long, RendezvousSendOp> rendezvousSends = new HashMap<>();
     private final ArrayDeque<MemorySegment> infos = new ArrayDeque<>();
     /** Rendezvous headers, reused: an arena per message (its cleaner) cost more than the send. */
@@ -189,6 +189,30 @@ final class Messaging {
         if (op != null) {
             op.refused(payload.get(JAVA_LONG, 8));
         }
+    }
+
+    /** Control handler (under the lock, inside progress): a receiver has one of our rendezvous messages whole. */
+    void onDelivered(long tag, MemorySegment payload) {
+        RendezvousSendOp op = rendezvousSends.get(payload.get(JAVA_LONG, 0));
+        if (op != null) {
+            op.delivered();
+        }
+    }
+
+    /**
+     * Tells the sender of a rendezvous message that it arrived whole (under the lock). Its
+     * payload's buffer comes from the header pool: one an arena made per message cost more.
+     */
+    void delivered(long sender, long messageId) {
+        Endpoint endpoint = connections.byPeer(sender);
+        if (endpoint == null || !endpoint.isUsable()) {
+            return; // the sender's send fails with its connection, or at its timeout
+        }
+        MemorySegment message = takeHeader();
+        message.set(JAVA_LONG, 0, messageId);
+        CompletableFuture<Long> sent = new CompletableFuture<>();
+        SendOp.start(ctx, endpoint, Tags.DELIVERED, message.asSlice(0, 8), sent);
+        sent.whenComplete((bytes, failure) -> giveHeader(message)); // at once, or when UCX lets go of it
     }
 
     /** Tells the sender of a rendezvous message that the receive buffer is too small (under the lock). */

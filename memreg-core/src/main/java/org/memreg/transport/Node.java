@@ -156,6 +156,8 @@ public final class Node implements AutoCloseable {
             windows.onRevoke(tag, payload);
         } else if (type == Tags.REFUSE) {
             messaging.onRefuse(tag, payload);
+        } else if (type == Tags.DELIVERED) {
+            messaging.onDelivered(tag, payload);
         } else if (type == Tags.DESCRIBE) {
             windows.onDescribe(tag, payload);
         } else if (type == Tags.BYE) {

@@ -19,9 +19,10 @@ import org.memreg.ucx.Ucp;
  * posted receive. A chunk that arrives shorter than expected fails the receive: the chunks after
  * it would land at the wrong offsets.
  *
- * <p>A rendezvous message larger than the buffer fails the receive at once and is refused: the
- * sender is told (its send fails at once too) and the receive drains the message's chunks with
- * empty receives, so that nothing of it is left in UCX.
+ * <p>Once the whole of a rendezvous message is in the buffer, the sender is told ({@link
+ * Tags#DELIVERED}): its send completes on that. A rendezvous message larger than the buffer fails
+ * the receive at once and is refused: the sender is told (its send fails at once too) and the
+ * receive drains the message's chunks with empty receives, so that nothing of it is left in UCX.
  *
  * <p>Matching waits without a time limit (cancel the future to give up); once a rendezvous has
  * started, the node's timeout applies and a failed sender fails the receive.
@@ -262,6 +263,7 @@ final class ReceiveOp extends Op {
             early.close();
             messaging.giveInfo(info);
             if (!failed) {
+                messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
                 future.complete(chunks.total());
             }
             return true;

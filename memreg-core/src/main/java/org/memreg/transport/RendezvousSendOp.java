@@ -13,10 +13,13 @@ import org.memreg.ucx.Ucp;
  * registered through the node's cache and handed to UCX with its memory handle (zero copy), at
  * most {@code pipelineDepth} chunks registered and in flight at once.
  *
- * <p>A receiver whose buffer is too small refuses the message: the future fails at once, and the
- * chunks not yet sent go as empty messages (nothing registered) so that the receiver, which
- * drains as many chunks as the message has, finishes too. Once the endpoint is closed or has
- * failed, nothing more is posted on it.
+ * <p>The future completes once the receiver says it has the whole message ({@link Tags#DELIVERED}),
+ * not when UCX is done with the chunks: UCX completes a chunk under its own rendezvous threshold
+ * when it is sent, and a rendezvous chunk the receiver truncates (a refused message's) as well as
+ * one received. A receiver whose buffer is too small, or that holds too much already, refuses the
+ * message: the future fails at once, and the chunks not yet sent go as empty messages (nothing
+ * registered) so that the receiver, which drains as many chunks as the message has, finishes too.
+ * Once the endpoint is closed or has failed, nothing more is posted on it.
  */
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 32;
@@ -35,6 +38,7 @@ final class RendezvousSendOp extends Op {
     private boolean headerDone;
     private boolean failed;
     private boolean refused;
+    private boolean delivered;
 
     RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data,
             CompletableFuture<Long> future) {
@@ -73,6 +77,11 @@ final class RendezvousSendOp extends Op {
         refused = true;
     }
 
+    /** The receiver has the whole message. */
+    void delivered() {
+        delivered = true;
+    }
+
     @Override
     boolean poll(TransportContext ctx) {
         if (!headerDone) {
@@ -106,7 +115,8 @@ final class RendezvousSendOp extends Op {
                 fail(e);
             }
         }
-        if (chunks.idle() && (!usable || failed && !refused || chunks.allPosted())) {
+        boolean over = !usable || failed && !refused || chunks.allPosted() && (failed || delivered);
+        if (chunks.idle() && over) {
             if (!failed) {
                 future.complete(total);
             }

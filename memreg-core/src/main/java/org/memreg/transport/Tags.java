@@ -12,7 +12,7 @@ package org.memreg.transport;
  * | 10000000 |            message id (56 bits)      |  one chunk of a rendezvous message
  * +----------+--------+-----------------------------+
  * | 11000000 |  type  |     value (48 bits)         |  control: hello, reply, ack, revoke, refuse,
- * +----------+--------+-----------------------------+           describe, bye and answers
+ * +----------+--------+-----------------------------+           delivered, describe, bye and answers
  * +----------+--------+-----------------------------+
  * </pre>
  *
@@ -20,7 +20,7 @@ package org.memreg.transport;
  * message share one tag, so UCX's in-order matching for equal tags from one sender puts chunk i
  * into the i-th chunk receive.
  *
- * <p>Control types with the top bit set (hello, ack, revoke, refuse, describe, bye) arrive unasked and
+ * <p>Control types with the top bit set (hello, ack, revoke, refuse, delivered, describe, bye) arrive unasked and
  * are all taken by the node's one standing receive ({@link #UNASKED}, {@link #UNASKED_MASK}); the
  * others (reply, revoke acknowledgement, description) answer a request and are taken by an exact
  * receive posted for that one answer. One standing receive rather than one per type: the progress loop tests each
@@ -48,6 +48,8 @@ final class Tags {
     static final long REVOKE_ACK = CTRL | 0x05L << 48;
     /** A receiver refuses a rendezvous message (its buffer is too small): payload message id, buffer size. */
     static final long REFUSE = CTRL | 0x86L << 48;
+    /** A receiver has the whole of a rendezvous message: payload message id. Its send completes on it. */
+    static final long DELIVERED = CTRL | 0x89L << 48;
     /** A peer asks about a window key: payload its node id, token, request id, window id, generation. */
     static final long DESCRIBE = CTRL | 0x87L << 48;
     /** A peer closed its endpoint to us: payload its node id, token. */

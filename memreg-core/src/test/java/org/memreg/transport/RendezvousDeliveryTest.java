@@ -1,0 +1,142 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.UnexpectedMessagesTest.awaitEquals;
+
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.ucx.Ucp;
+
+/**
+ * A rendezvous send succeeds only once its receiver has the whole message. UCX alone cannot say
+ * so: a chunk under UCX's rendezvous threshold completes when it is sent, and UCX 1.13 completes a
+ * rendezvous chunk the receiver truncates (a refused message's) as well as one received. So the
+ * receiver tells the sender ({@code Tags.DELIVERED}), and a send completes on that.
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class RendezvousDeliveryTest {
+    /** Chunks under UCX's rendezvous threshold: UCX completes their sends as soon as they are sent. */
+    @Test
+    void aSendShouldNotCompleteBeforeItsReceiveHasTheMessage() throws Exception {
+        try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096))) {
+            int length = 64 << 10;
+            MemorySegment data = pair.arena().allocate(length, 4096);
+            Random random = new Random(seed());
+            for (long i = 0; i < length; i++) {
+                data.set(JAVA_BYTE, i, (byte) random.nextInt());
+            }
+            CompletableFuture<Long> sent = pair.endpoint().send(5, data);
+            awaitEquals(length / 4096, pair.server()::takenEarlyChunks, "every chunk at the receiver");
+            Thread.sleep(50); // a send completed by its chunks alone would be done by now (it was, every time)
+            assertFalse(sent.isDone(), "the send completed before any receive was posted");
+
+            MemorySegment buffer = pair.arena().allocate(length, 4096);
+            CompletableFuture<Long> received = pair.server().receive(5, buffer);
+            assertEquals(length, received.get(20, TimeUnit.SECONDS));
+            assertEquals(length, sent.get(20, TimeUnit.SECONDS));
+            assertEquals(-1, buffer.mismatch(data), "the message arrived intact");
+        }
+    }
+
+    /**
+     * Random messages, receives posted before or after their sends, some into buffers too small:
+     * each send's outcome must agree with its receive's. Before, a send whose chunks UCX took at
+     * once succeeded though its receive was refused.
+     */
+    @Test
+    void aSendShouldSucceedExactlyWhenItsReceiveDoes() throws Exception {
+        long seed = seed();
+        Random random = new Random(seed);
+        try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096))) {
+            MemorySegment data = pair.arena().allocate(256 << 10, 4096);
+            for (long i = 0; i < data.byteSize(); i++) {
+                data.set(JAVA_BYTE, i, (byte) random.nextInt());
+            }
+            int refused = 0;
+            for (int batch = 0; batch < 25; batch++) {
+                List<CompletableFuture<Long>> sends = new ArrayList<>();
+                List<CompletableFuture<Long>> receives = new ArrayList<>();
+                List<MemorySegment> buffers = new ArrayList<>();
+                for (int i = 0; i < 8; i++) {
+                    long tag = batch * 8L + i;
+                    int length = (17 << 10) + random.nextInt(239 << 10);
+                    boolean fits = random.nextInt(10) < 7;
+                    MemorySegment buffer = pair.arena().allocate(fits ? length : 4096 + random.nextInt(length - 4096), 4096);
+                    boolean receiveFirst = random.nextBoolean();
+                    if (receiveFirst) {
+                        receives.add(pair.server().receive(tag, buffer));
+                    }
+                    sends.add(pair.endpoint().send(tag, data.asSlice(0, length)));
+                    if (!receiveFirst) {
+                        receives.add(pair.server().receive(tag, buffer));
+                    }
+                    buffers.add(buffer);
+                }
+                for (int i = 0; i < 8; i++) {
+                    String which = "message " + (batch * 8 + i) + " (seed " + seed + ")";
+                    Long received = outcome(receives.get(i));
+                    Long sent = outcome(sends.get(i));
+                    assertEquals(received, sent, which + ": the send's outcome against the receive's");
+                    if (received != null) {
+                        assertEquals(-1, buffers.get(i).mismatch(data.asSlice(0, received)), which + " intact");
+                    } else {
+                        refused++;
+                    }
+                }
+            }
+            System.out.printf("200 messages, %d refused%n", refused);
+            assertTrue(refused > 0, "no receive was refused: the test tested half");
+        }
+    }
+
+    /**
+     * A receive into fewer bytes than a rendezvous header fails as truncated without reading the
+     * message's id, so it cannot refuse it: the send fails at its timeout (before, it succeeded once
+     * the node let go of the chunks nobody claimed).
+     */
+    @Test
+    void aSendWhoseHeaderWasTruncatedShouldFailAtItsTimeout() throws Exception {
+        try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096)
+                .timeout(Duration.ofSeconds(2)))) {
+            CompletableFuture<Long> received = pair.server().receive(3, pair.arena().allocate(8, 8));
+            CompletableFuture<Long> sent = pair.endpoint().send(3, pair.arena().allocate(64 << 10, 4096));
+            assertNull(outcome(received), "the receive is truncated");
+            ExecutionException e = assertThrows(ExecutionException.class, () -> sent.get(20, TimeUnit.SECONDS));
+            TransportException cause = assertInstanceOf(TransportException.class, e.getCause());
+            assertEquals(Ucp.ERR_TIMED_OUT, cause.status(), cause.getMessage());
+            awaitEquals(16L, pair.server()::droppedMessages, "its chunks let go of");
+            GoodPeer.assertServed(pair.server());
+        }
+    }
+
+    /** The byte count, or null for a receive or send refused as truncated; anything else fails. */
+    private static Long outcome(CompletableFuture<Long> future) throws Exception {
+        try {
+            return future.get(20, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            TransportException cause = assertInstanceOf(TransportException.class, e.getCause());
+            assertTrue(cause.isTruncation(), cause.getMessage());
+            return null;
+        }
+    }
+
+    private static long seed() {
+        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
+        System.out.println("RendezvousDeliveryTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
+        return seed;
+    }
+}
