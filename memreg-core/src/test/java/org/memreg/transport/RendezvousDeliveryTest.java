@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.TestSeeds;
 
 /**
  * A rendezvous send succeeds only once its receiver has the whole message. UCX alone cannot say
@@ -123,6 +124,50 @@ class RendezvousDeliveryTest {
         }
     }
 
+    /**
+     * A stranger who does not know a message's 56-bit id cannot end its send: forged deliveries
+     * and refusals under random ids, and malformed ones, complete nothing, and the sends go on
+     * to succeed when their receives come.
+     */
+    @Test
+    void forgedDeliveriesAndRefusalsShouldEndNoSend() throws Exception {
+        Random random = new Random(seed());
+        try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096));
+             RawUcxPeer hostile = new RawUcxPeer()) {
+            Node sender = pair.client();
+            int length = 64 << 10;
+            MemorySegment data = pair.arena().allocate(length, 4096).fill((byte) 0x5a);
+            List<CompletableFuture<Long>> sends = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                sends.add(pair.endpoint().send(i, data));
+            }
+            awaitEquals(8L * length / 4096, pair.server()::takenEarlyChunks, "every chunk at the receiver");
+            MemorySegment mark = pair.arena().allocate(8, 8);
+            CompletableFuture<Long> marked = sender.receive(99, mark);
+            for (int i = 0; i < 2_000; i++) {
+                long id = random.nextLong() & Tags.ID_MASK;
+                switch (i % 5) {
+                    case 0 -> hostile.send(sender, Tags.DELIVERED, id);
+                    case 1 -> hostile.send(sender, Tags.REFUSE, id, random.nextInt(length));
+                    case 2 -> hostile.send(sender, Tags.REFUSE, id, ReceiveOp.REFUSED_AS_HELD_TOO_MUCH);
+                    case 3 -> hostile.send(sender, Tags.DELIVERED);
+                    default -> hostile.send(sender, Tags.REFUSE, id);
+                }
+            }
+            hostile.send(sender, 99, 1); // after the forgeries from the same peer: the node has read them all
+            assertEquals(8, marked.get(20, TimeUnit.SECONDS));
+            for (int i = 0; i < 8; i++) {
+                assertFalse(sends.get(i).isDone(), "send " + i + " ended by a forgery");
+            }
+            for (int i = 0; i < 8; i++) {
+                MemorySegment buffer = pair.arena().allocate(length, 4096);
+                assertEquals(length, pair.server().receive(i, buffer).get(20, TimeUnit.SECONDS));
+                assertEquals(length, sends.get(i).get(20, TimeUnit.SECONDS));
+                assertEquals(-1, buffer.mismatch(data), "message " + i + " intact");
+            }
+        }
+    }
+
     /** The byte count, or null for a receive or send refused as truncated; anything else fails. */
     private static Long outcome(CompletableFuture<Long> future) throws Exception {
         try {
@@ -135,8 +180,6 @@ class RendezvousDeliveryTest {
     }
 
     private static long seed() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("RendezvousDeliveryTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
-        return seed;
+        return TestSeeds.seed("RendezvousDeliveryTest");
     }
 }
