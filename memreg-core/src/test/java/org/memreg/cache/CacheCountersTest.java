@@ -29,6 +29,7 @@ import org.memreg.stat.ProcessCounters;
 import org.memreg.stat.SetKind;
 import org.memreg.testkit.SystemProperty;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * The cache's counters are its storage: what {@link RegistrationCache#stats()} returns is what the
@@ -126,8 +127,7 @@ class CacheCountersTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void statsInALoopShouldStayConsistentWhileMissesRun() throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("CacheCountersTest seed=" + seed + " (rerun with -Dmemreg.test.seed=" + seed + ")");
+        long seed = TestSeeds.seed("CacheCountersTest");
         int threads = 4;
         int acquiresEach = 20_000;
         try (RegistrationCache cache = RegistrationCache.builder(new InMemoryTestDevice()).maxEntries(16)

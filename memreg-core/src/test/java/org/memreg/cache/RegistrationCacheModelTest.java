@@ -17,6 +17,7 @@ import org.memreg.device.Access;
 import org.memreg.device.ResourceExhaustedException;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * Long random sequences of acquire / release / invalidate / trim against {@link CacheModel}:
@@ -34,8 +35,7 @@ class RegistrationCacheModelTest {
 
     @Test
     void shouldAgreeWithTheReferenceModel() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("RegistrationCacheModelTest seed=" + seed);
+        long seed = TestSeeds.seed("RegistrationCacheModelTest");
         SplittableRandom seeds = new SplittableRandom(seed);
         for (int sequence = 0; sequence < SEQUENCES; sequence++) {
             long sequenceSeed = seeds.nextLong();

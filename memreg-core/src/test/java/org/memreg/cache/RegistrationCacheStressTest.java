@@ -14,6 +14,7 @@ import org.memreg.device.ResourceExhaustedException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * Many threads acquire, hold, release, invalidate and trim at random on one cache, then the
@@ -50,8 +51,7 @@ class RegistrationCacheStressTest {
     }
 
     private void stress(Device device, long arena, java.util.function.LongSupplier deviceBytes) throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("RegistrationCacheStressTest seed=" + seed + " device=" + device.name());
+        long seed = TestSeeds.seed("RegistrationCacheStressTest device=" + device.name());
         AtomicLong acquired = new AtomicLong();
         AtomicLong exhausted = new AtomicLong();
         RegistrationCache cache = RegistrationCache.builder(device).maxEntries(48).maxBytes(160 * PAGE).build();

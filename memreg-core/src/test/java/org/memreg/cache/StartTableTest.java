@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.memreg.device.Access;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /** The exact-start table against a HashMap, through growth, tombstones and rebuilds. */
 @Unprivileged
@@ -18,8 +19,7 @@ class StartTableTest {
 
     @Test
     void shouldAgreeWithAHashMap() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("StartTableTest seed=" + seed);
+        long seed = TestSeeds.seed("StartTableTest");
         SplittableRandom random = new SplittableRandom(seed);
         StartTable table = new StartTable();
         Map<Long, Entry> reference = new HashMap<>();

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.util.TestSeeds;
 
 /**
  * The contract every {@link Device} keeps, in the style of JCTools' QueueSanityTest: one
@@ -59,9 +60,7 @@ public abstract class DeviceContractTest {
     }
 
     protected static long seed(String test) {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.printf("%s seed %d (-Dmemreg.test.seed=%d)%n", test, seed, seed);
-        return seed;
+        return TestSeeds.seed(test);
     }
 
     @Test

@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.linux.UffdTestSupport.Worker;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * What the kernel tells a userfaultfd, for ranges registered in each mode: UNMAP, REMOVE and
@@ -31,9 +32,7 @@ class UserfaultfdEventsTest {
     private static final long BLOCKED_MILLIS = 200;
 
     private static long seed() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("UserfaultfdEventsTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
-        return seed;
+        return TestSeeds.seed("UserfaultfdEventsTest");
     }
 
     @ParameterizedTest(name = "mode {0}")

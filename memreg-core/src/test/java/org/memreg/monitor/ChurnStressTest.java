@@ -20,6 +20,7 @@ import org.memreg.device.SimulatedNic;
 import org.memreg.device.SimulatedNic.Transfer;
 import org.memreg.linux.Mman;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * Several threads acquire, transfer through the simulated NIC and release, while another thread
@@ -41,8 +42,7 @@ class ChurnStressTest {
 
     @Test
     void shouldNeverTransferThroughAStaleRegistration() throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("ChurnStressTest seed=" + seed);
+        long seed = TestSeeds.seed("ChurnStressTest");
         long region = Mman.mapAnonymous(SLOTS * STRIDE);
         ReentrantReadWriteLock[] slotLocks = new ReentrantReadWriteLock[SLOTS];
         boolean[] registeredSinceChange = new boolean[SLOTS]; // guarded by the slot's lock

@@ -7,6 +7,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
+import org.memreg.util.TestSeeds;
 
 /**
  * Issue 12's stress test: threads munmap, mmap, madvise(DONTNEED), mremap and mmap(MAP_FIXED)
@@ -23,9 +24,7 @@ class CrossThreadStaleTest {
             Boolean.getBoolean("memreg.test.long") ? 50_000 : 2_500);
 
     private static long seed(String what) {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("CrossThreadStaleTest " + what + " seed=" + seed);
-        return seed;
+        return TestSeeds.seed("CrossThreadStaleTest " + what);
     }
 
     @Test

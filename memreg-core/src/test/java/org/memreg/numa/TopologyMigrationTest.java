@@ -27,6 +27,7 @@ import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
+import org.memreg.util.TestSeeds;
 
 /**
  * Multi-node placement and migration end to end, the same assertions on a simulated topology and
@@ -128,8 +129,7 @@ class TopologyMigrationTest {
     @ParameterizedTest(name = "{0} -> {1}")
     @CsvSource(delimiter = '>', value = {"0-1 > 1-2", "1-2 > 0-1", "0-2 > 1-3", "1-3 > 0-2", "0-3 > 1-3"})
     void shouldKeepRelativePlacementMigratingOverlappingNodeSets(String from, String to) throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("TopologyMigrationTest seed=" + seed);
+        long seed = TestSeeds.seed("TopologyMigrationTest");
         SplittableRandom random = new SplittableRandom(seed);
         int[] nodes = new int[12];
         for (int i = 0; i < nodes.length; i++) {

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.util.TestSeeds;
 
 /**
  * The protocol over real memory, in one process: two peers (page tables with in-memory FIFO
@@ -26,8 +27,7 @@ class LockedPageMemoryTest {
 
     @Test
     void shouldKeepWrittenBytesAndReallyReleaseReclaimedPages() {
-        long seed = Long.getLong("memreg.test.seed", new SplittableRandom().nextLong());
-        System.out.println("LockedPageMemoryTest seed " + seed);
+        long seed = TestSeeds.seed("LockedPageMemoryTest");
         SplittableRandom random = new SplittableRandom(seed);
         long page = SysConf.pageSize();
         long address = Mman.mapAnonymous(PAGES * page);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.memreg.util.TestSeeds;
 
 /**
  * Randomized runs of the protocol over the simulated FIFO network with RMA in flight, checking
@@ -16,8 +17,7 @@ class OdpProtocolRandomTest {
 
     @Test
     void shouldNeverLetAnRmaReachAReclaimedPageAndAnswerEveryFault() {
-        long seed = Long.getLong("memreg.test.seed", new SplittableRandom().nextLong());
-        System.out.println("OdpProtocolRandomTest seed " + seed);
+        long seed = TestSeeds.seed("OdpProtocolRandomTest");
         SplittableRandom seeds = new SplittableRandom(seed);
         long landed = 0;
         long reclaimed = 0;
@@ -49,8 +49,7 @@ class OdpProtocolRandomTest {
 
     @Test
     void shouldCatchAPeerThatAcknowledgesBeforeItsOperationsDrained() {
-        long seed = Long.getLong("memreg.test.seed", new SplittableRandom().nextLong());
-        System.out.println("OdpProtocolRandomTest mutant seed " + seed);
+        long seed = TestSeeds.seed("OdpProtocolRandomTest mutant");
         SplittableRandom seeds = new SplittableRandom(seed);
         int caught = 0;
         long longest = 0;

@@ -23,6 +23,7 @@ import org.memreg.transport.Endpoint;
 import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * The owner (this JVM) and {@link OdpPeer} children on loopback. What the owner can observe:
@@ -41,9 +42,7 @@ class OdpTwoProcessTest {
     private static final int PAGES = 64;
 
     private static long seed(String test) {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.printf("%s seed %d (-Dmemreg.test.seed=%d)%n", test, seed, seed);
-        return seed;
+        return TestSeeds.seed(test);
     }
 
     private static Node owner() {

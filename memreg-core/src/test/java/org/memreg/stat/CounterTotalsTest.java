@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * Many threads counting into the same slots of a file: the totals are exact (no lost update), and
@@ -28,8 +29,7 @@ class CounterTotalsTest {
 
     @Test
     void shouldCountEveryIncrementOfManyThreads() throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("CounterTotalsTest seed=" + seed);
+        long seed = TestSeeds.seed("CounterTotalsTest");
         try (CountersFile file = CountersFile.create(dir, "totals", 2, 0)) {
             CounterSet set = file.allocate(SetKind.ODP_REGION, "shared");
             Counter faults = set.counter(CounterId.ODP_FAULTS);

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 /**
  * A writer thread publishes rounds while a reader maps and reads the same file over and over, as
@@ -34,8 +35,7 @@ class CountersConcurrencyTest {
     @ParameterizedTest(name = "ordered stores: {0}")
     @ValueSource(booleans = {true, false})
     void shouldNeverSeeATornOrOutOfRangeValue(boolean orderedSet) throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("CountersConcurrencyTest seed=" + seed + " (rerun with -Dmemreg.test.seed=" + seed + ")");
+        long seed = TestSeeds.seed("CountersConcurrencyTest");
         Random random = new Random(seed);
         long durationNanos = Boolean.getBoolean("memreg.test.long") ? 20_000_000_000L : 1_000_000_000L;
         List<CounterId> lastToFirst = new ArrayList<>(SetKind.CACHE.counters());

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * A node holds at most {@code maxPeers} connections: a peer sending UCX hellos under new node ids
@@ -28,12 +29,11 @@ import org.memreg.ucx.UcxTestSupport;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ConnectionLimitTest {
-    private static final long SEED = Long.getLong("memreg.test.seed", System.nanoTime());
+    private static final long SEED = TestSeeds.seed("ConnectionLimitTest");
 
     @Test
     void aHelloFloodShouldGetNoMoreEndpointsThanTheLimit() throws Exception {
         UcxTestSupport.assumeUcx();
-        System.out.println("ConnectionLimitTest seed=" + SEED + " (-Dmemreg.test.seed to repeat)");
         SplittableRandom random = new SplittableRandom(SEED);
         try (Node node = loopback("limited").maxPeers(3).build(); RawUcxPeer hostile = new RawUcxPeer()) {
             long first = random.nextLong() | 1;

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * Chunks of rendezvous messages that arrive before their receive. UCX kept every one, and a peer
@@ -299,8 +300,6 @@ class EarlyChunksTest {
 
     /** The test's seed, printed: {@code -Dmemreg.test.seed} repeats a run. */
     private static long seed() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("EarlyChunksTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
-        return seed;
+        return TestSeeds.seed("EarlyChunksTest");
     }
 }

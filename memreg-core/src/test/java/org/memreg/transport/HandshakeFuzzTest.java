@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * The listener under attack: 10,000 connections that send random bytes, damaged or truncated
@@ -54,8 +55,7 @@ class HandshakeFuzzTest {
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void garbageAndSlowClientsShouldCostBoundedResourcesWhileAGoodPeerGoesOn() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("HandshakeFuzzTest seed " + seed);
+        long seed = TestSeeds.seed("HandshakeFuzzTest");
         SplittableRandom random = new SplittableRandom(seed);
         var threads = ManagementFactory.getThreadMXBean();
         try (Node server = loopback("fuzzed").secret(SECRET).listen(new InetSocketAddress("127.0.0.1", 0))

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * Across hosts, as far as one machine allows: two network namespaces of our own joined by a veth
@@ -94,9 +95,7 @@ class NetnsTransportTest {
 
     @Test
     void shouldEchoAndPutGetBetweenTwoNamespacesOverTcpWithASharedSecret(@TempDir Path dir) throws Exception {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.printf("shouldEchoAndPutGetBetweenTwoNamespacesOverTcp seed %d (-Dmemreg.test.seed=%d)%n", seed,
-                seed);
+        long seed = TestSeeds.seed("shouldEchoAndPutGetBetweenTwoNamespacesOverTcp");
         Path secret = dir.resolve("secret");
         Files.writeString(secret, "the two namespaces share this secret");
         Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * Two JVMs on loopback: this one and an {@link EchoPeer} child. Every test kills its child in
@@ -27,9 +28,7 @@ class TwoProcessTransportTest {
     private static final long MIB = 1L << 20;
 
     private static long seed(String test) {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.printf("%s seed %d (-Dmemreg.test.seed=%d)%n", test, seed, seed);
-        return seed;
+        return TestSeeds.seed(test);
     }
 
     @Test

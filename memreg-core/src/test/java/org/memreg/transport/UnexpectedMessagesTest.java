@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * Messages that arrive before a receive asked for them. UCX kept each one, without limit, in
@@ -253,9 +254,7 @@ class UnexpectedMessagesTest {
 
     /** The test's seed, printed: {@code -Dmemreg.test.seed} repeats a run. */
     private static long seed() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("UnexpectedMessagesTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
-        return seed;
+        return TestSeeds.seed("UnexpectedMessagesTest");
     }
 
     /**

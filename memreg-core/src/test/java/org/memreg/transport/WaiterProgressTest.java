@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * The waiter progresses ({@link Waiters}): a thread blocked on a transport future drives the
@@ -75,8 +76,7 @@ class WaiterProgressTest {
     @Test
     void aWaiterInGetShouldCompleteItsOwnReceiveWithTheProgressThreadOn() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("WaiterProgressTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ")");
+        long seed = TestSeeds.seed("WaiterProgressTest");
         SplittableRandom random = new SplittableRandom(seed);
         int rounds = 300;
         try (Pair pair = Pair.open(true, null); Arena arena = Arena.ofShared()) {
@@ -115,9 +115,8 @@ class WaiterProgressTest {
     void manyWaitersAtOnceShouldLoseNoWakeUpNorDeadlock(boolean progressThread, long waitSpinMicros)
             throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("WaiterProgressTest seed " + seed + " (-Dmemreg.test.seed=" + seed + ") progressThread="
-                + progressThread + " waitSpin=" + waitSpinMicros);
+        long seed = TestSeeds.seed("WaiterProgressTest progressThread=" + progressThread
+                + " waitSpin=" + waitSpinMicros);
         int threads = 6;
         int rounds = Boolean.getBoolean("memreg.test.long") ? 3000 : 150;
         int maxBytes = 96 << 10; // past the eager limit: some messages go by rendezvous

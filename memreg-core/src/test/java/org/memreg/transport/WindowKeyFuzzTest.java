@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
 import org.memreg.linux.Mman;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * 100,000 mutated window keys (every field, the remote-key bytes included) attached and used
@@ -42,8 +43,7 @@ class WindowKeyFuzzTest {
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void mutatedKeysShouldNeverCrashNorLandOutsideTheWindowTheyName() throws Exception {
         UcxTestSupport.assumeUcx();
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.println("WindowKeyFuzzTest seed " + seed);
+        long seed = TestSeeds.seed("WindowKeyFuzzTest");
         SplittableRandom random = new SplittableRandom(seed);
         long mapped = Mman.mapAnonymous(4 * PAGE);
         MemorySegment guarded = MemorySegment.ofAddress(mapped).reinterpret(4 * PAGE);

@@ -13,8 +13,7 @@ import org.junit.jupiter.api.Test;
 class PageCountsTest {
     @Test
     void shouldMatchAPerPageModel() {
-        long seed = Long.getLong("memreg.test.seed", System.nanoTime());
-        System.out.printf("PageCountsTest seed %d (-Dmemreg.test.seed=%d)%n", seed, seed);
+        long seed = TestSeeds.seed("PageCountsTest");
         SplittableRandom random = new SplittableRandom(seed);
         int pages = 40;
         int[] model = new int[pages];
