@@ -103,7 +103,8 @@ final class RendezvousSendOp extends Op {
         }
         // A closed or failed endpoint's UCX handle is gone: posting on it was a use after free.
         boolean usable = endpoint.isUsable();
-        if (!usable && !failed) {
+        boolean arrived = delivered && chunks.allPosted(); // then a goodbye: the message is there all the same
+        if (!usable && !failed && !arrived) {
             fail(endpoint.unusable("rendezvous send of " + total + " bytes"));
         }
         if (usable && refused) {
@@ -115,7 +116,7 @@ final class RendezvousSendOp extends Op {
                 fail(e);
             }
         }
-        boolean over = !usable || failed && !refused || chunks.allPosted() && (failed || delivered);
+        boolean over = !usable || arrived || failed && (!refused || chunks.allPosted());
         if (chunks.idle() && over) {
             if (!failed) {
                 future.complete(total);

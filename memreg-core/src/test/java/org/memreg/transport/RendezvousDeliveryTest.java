@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
 import static org.memreg.transport.UnexpectedMessagesTest.awaitEquals;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxTestSupport;
 import org.memreg.util.TestSeeds;
 
 /**
@@ -165,6 +168,31 @@ class RendezvousDeliveryTest {
                 assertEquals(length, sends.get(i).get(20, TimeUnit.SECONDS));
                 assertEquals(-1, buffer.mismatch(data), "message " + i + " intact");
             }
+        }
+    }
+
+    /**
+     * A receiver that closes right after its receive: its delivery and its goodbye reach the
+     * sender together (here the sender does not progress until both are there). The send was
+     * delivered and must say so, though the endpoint is gone by the time it looks.
+     */
+    @Test
+    void aDeliveredSendShouldSucceedThoughItsReceiverClosedRightAfter() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared(); Node sender = loopback("sender").progressThread(false).eagerBytes(1024)
+                .chunkBytes(4096).build()) {
+            MemorySegment data = arena.allocate(8192, 4096).fill((byte) 0x2b); // two chunks: posted at once
+            CompletableFuture<Long> sent;
+            try (Node receiver = loopback("receiver").build()) {
+                Endpoint endpoint = sender.connect(receiver.workerAddress());
+                MemorySegment buffer = arena.allocate(8192, 4096);
+                CompletableFuture<Long> received = receiver.receive(1, buffer);
+                sent = endpoint.send(1, data); // the sender's header and chunks go out in the call
+                assertEquals(8192, received.get(20, TimeUnit.SECONDS));
+                assertEquals(-1, buffer.mismatch(data));
+            } // its goodbye goes out behind the delivery
+            assertFalse(sent.isDone(), "the sender completed the send without progressing");
+            assertEquals(8192, sent.get(20, TimeUnit.SECONDS), "a delivered send reported as failed");
         }
     }
 
