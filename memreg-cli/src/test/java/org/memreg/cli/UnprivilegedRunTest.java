@@ -28,9 +28,10 @@ import org.memreg.testkit.Unprivileged;
 
 /**
  * The suite as an unprivileged user sees it: every {@link Unprivileged} test (cache, monitor,
- * mlock limit, stat, CLI; from memreg-core's test jar and this module) runs again, in one child
- * JVM started with {@code setpriv --reuid=65534 --regid=65534 --clear-groups}: no CAP_IPC_LOCK,
- * CAP_SYS_NICE or CAP_SYS_PTRACE, RLIMIT_MEMLOCK in force, physical frames hidden. The JUnit
+ * mlock limit, stat, CLI, the transport against hostile peers and misuse; from memreg-core's
+ * test jar and this module) runs again, in one child JVM started with {@code setpriv
+ * --reuid=65534 --regid=65534 --clear-groups}: no CAP_IPC_LOCK, CAP_SYS_NICE or CAP_SYS_PTRACE,
+ * RLIMIT_MEMLOCK in force, physical frames hidden. The JUnit
  * console launcher runs them; its output is shown line by line, prefixed, and the counts end in one
  * line "memreg: unprivileged run ...: N tests, ...".
  *

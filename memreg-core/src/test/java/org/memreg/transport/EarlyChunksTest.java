@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
 import org.memreg.util.TestSeeds;
@@ -31,6 +32,7 @@ import org.memreg.util.TestSeeds;
  * message it knows waits for its receive, which takes it zero copy and in order; the others are
  * let go of.
  */
+@Unprivileged
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class EarlyChunksTest {
     @Test

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -24,6 +25,7 @@ import org.memreg.ucx.UcxTestSupport;
  * dropped, for want of the token the named node was given; the real ones still work, also over a
  * second connection the other way.
  */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForgedControlTest {
     @Test

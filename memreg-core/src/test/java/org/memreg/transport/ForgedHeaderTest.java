@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -26,6 +27,7 @@ import org.memreg.ucx.UcxTestSupport;
  * serves on. Before, a length of zero or less completed the receive with that length, and a
  * header message shorter than 24 bytes (a header then) was read on past the buffer.
  */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForgedHeaderTest {
     private Node node;

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -17,6 +18,7 @@ import org.memreg.ucx.UcxTestSupport;
  * aborted the process, and a short address was read on past its end. In a child JVM, so that an
  * abort fails this test rather than the suite.
  */
+@Unprivileged
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ForgedHelloTest {
     @Test

@@ -26,12 +26,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
  * The shared secret: without it, or with a wrong one, a side is refused with a message on both
  * sides and never receives the node's worker address; with it, everything works.
  */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class HandshakeAuthTest {
     private static final String SECRET = "correct horse battery staple";

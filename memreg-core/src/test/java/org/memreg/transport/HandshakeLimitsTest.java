@@ -11,9 +11,11 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /** The listener's limits shed load, and a memreg client that meets them tries again until its timeout. */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class HandshakeLimitsTest {
     @Test

@@ -28,8 +28,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.linux.SysConf;
+import org.memreg.testkit.Unprivileged;
 
 /** Misuse of nodes, endpoints and windows: each a clear error, none a hang or a crash. */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NodeBadUseTest {
     private LoopbackPair pair;

@@ -24,11 +24,13 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
+import org.memreg.testkit.Unprivileged;
 
 /**
  * The ways a user or a peer could crash a node or slip a bad key past it (issue 11, cases 1 to 7
  * and 9): each must now end in the documented exception, with the node still serving a good peer.
  */
+@Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class NodeTrustTest {
     private LoopbackPair pair;

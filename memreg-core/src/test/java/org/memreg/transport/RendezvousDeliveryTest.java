@@ -21,6 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
 import org.memreg.util.TestSeeds;
@@ -31,6 +32,7 @@ import org.memreg.util.TestSeeds;
  * rendezvous chunk the receiver truncates (a refused message's) as well as one received. So the
  * receiver tells the sender ({@code Tags.DELIVERED}), and a send completes on that.
  */
+@Unprivileged
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class RendezvousDeliveryTest {
     /** Chunks under UCX's rendezvous threshold: UCX completes their sends as soon as they are sent. */

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -19,6 +20,7 @@ import org.memreg.ucx.UcxTestSupport;
  * shared memory (the victim's {@code UCX_TLS=posix,cma,tcp,self}) the victim's next put, or its
  * next eager send into the peer's receive queue, died of SIGBUS (exit 134) in this very set-up.
  */
+@Unprivileged
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class SharedMemoryShrinkTest {
     @Test

@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
 import org.memreg.util.TestSeeds;
@@ -43,6 +44,7 @@ import org.memreg.util.TestSeeds;
  * slept until the reader read the event, while the reader, back from poll, waited for a safepoint
  * that could not begin without the sleeping thread ({@code UserfaultfdJvmSafetyTest}).
  */
+@Unprivileged
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class UnexpectedMessagesTest {
     private static final long FLOOD_TAG = 0x77;
