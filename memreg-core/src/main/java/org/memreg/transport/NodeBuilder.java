@@ -30,7 +30,7 @@ import org.memreg.linux.SysConf;
  *       registered by the node's registration cache (chunks in flight may take more while they
  *       are in flight)</td></tr>
  *   <tr><td>{@link #timeout}</td><td>{@value #TIMEOUT_PROP_NAME} (ms)</td><td>30 s per send,
- *       rendezvous, put, get, flush</td></tr>
+ *       rendezvous (its receive included), put, get, flush</td></tr>
  *   <tr><td>{@link #connectTimeout}</td><td>{@value #CONNECT_TIMEOUT_PROP_NAME} (ms)</td><td>10 s</td></tr>
  *   <tr><td>{@link #errorMode}</td><td>{@value #ERROR_MODE_PROP_NAME}</td><td>none</td></tr>
  *   <tr><td>{@link #progressThread}</td><td>{@value #PROGRESS_THREAD_PROP_NAME}</td><td>true</td></tr>
@@ -207,7 +207,10 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** Time limit of every send, rendezvous, put, get and flush. */
+    /**
+     * Time limit of every send, rendezvous, put, get and flush. A rendezvous send waits within it
+     * for its receiver to post the receive and take the whole message.
+     */
     public NodeBuilder timeout(Duration timeout) {
         this.timeout = Objects.requireNonNull(timeout, "timeout");
         return this;
