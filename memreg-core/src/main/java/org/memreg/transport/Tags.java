@@ -48,14 +48,14 @@ final class Tags {
     static final long REVOKE_ACK = CTRL | 0x05L << 48;
     /** A receiver refuses a rendezvous message (its buffer is too small): payload message id, buffer size. */
     static final long REFUSE = CTRL | 0x86L << 48;
-    /** A receiver has the whole of a rendezvous message: payload message id. Its send completes on it. */
-    static final long DELIVERED = CTRL | 0x89L << 48;
     /** A peer asks about a window key: payload its node id, token, request id, window id, generation. */
     static final long DESCRIBE = CTRL | 0x87L << 48;
     /** A peer closed its endpoint to us: payload its node id, token. */
     static final long BYE = CTRL | 0x88L << 48;
     /** The owner's answer to {@link #DESCRIBE}, under the request id: a {@link Description}. */
     static final long DESCRIPTION = CTRL | 0x08L << 48;
+    /** A receiver has the whole of a rendezvous message: payload message id. Its send completes on it. */
+    static final long DELIVERED = CTRL | 0x89L << 48;
 
     private Tags() {
     }
