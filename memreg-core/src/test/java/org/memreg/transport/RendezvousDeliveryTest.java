@@ -47,7 +47,7 @@ class RendezvousDeliveryTest {
             }
             CompletableFuture<Long> sent = pair.endpoint().send(5, data);
             awaitEquals(length / 4096, pair.server()::takenEarlyChunks, "every chunk at the receiver");
-            Thread.sleep(50); // a send completed by its chunks alone would be done by now (it was, every time)
+            Thread.sleep(50); // a send completed by its chunks alone is done by now (the old code failed here)
             assertFalse(sent.isDone(), "the send completed before any receive was posted");
 
             MemorySegment buffer = pair.arena().allocate(length, 4096);
