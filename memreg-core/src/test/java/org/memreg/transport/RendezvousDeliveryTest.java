@@ -19,8 +19,11 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
@@ -61,13 +64,18 @@ class RendezvousDeliveryTest {
     /**
      * Random messages, receives posted before or after their sends, some into buffers too small:
      * each send's outcome must agree with its receive's. Before, a send whose chunks UCX took at
-     * once succeeded though its receive was refused.
+     * once succeeded though its receive was refused: with 4 KiB chunks, and over TCP with the
+     * default settings for messages of one chunk under UCX's TCP rendezvous threshold (20,553
+     * bytes here).
      */
-    @Test
-    void aSendShouldSucceedExactlyWhenItsReceiveDoes() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"4 KiB chunks", "TCP"})
+    void aSendShouldSucceedExactlyWhenItsReceiveDoes(String setting) throws Exception {
         long seed = seed();
         Random random = new Random(seed);
-        try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096))) {
+        UnaryOperator<NodeBuilder> settings = setting.equals("TCP") ? b -> b.ucx("TLS", "tcp")
+                : b -> b.eagerBytes(1024).chunkBytes(4096);
+        try (LoopbackPair pair = LoopbackPair.connect(settings)) {
             MemorySegment data = pair.arena().allocate(256 << 10, 4096);
             for (long i = 0; i < data.byteSize(); i++) {
                 data.set(JAVA_BYTE, i, (byte) random.nextInt());
@@ -79,7 +87,8 @@ class RendezvousDeliveryTest {
                 List<MemorySegment> buffers = new ArrayList<>();
                 for (int i = 0; i < 8; i++) {
                     long tag = batch * 8L + i;
-                    int length = (17 << 10) + random.nextInt(239 << 10);
+                    int length = random.nextBoolean() ? (16 << 10) + 1 + random.nextInt(4 << 10) // one chunk
+                            : (17 << 10) + random.nextInt(239 << 10);
                     boolean fits = random.nextInt(10) < 7;
                     MemorySegment buffer = pair.arena().allocate(fits ? length : 4096 + random.nextInt(length - 4096), 4096);
                     boolean receiveFirst = random.nextBoolean();
