@@ -336,6 +336,11 @@ public final class NodeBuilder {
      *       process maps a peer's POSIX segments (its receive queue, a window's memory) from files
      *       the peer can shrink, and a write past a shrunk end killed this process with SIGBUS.
      *       SysV segments (the {@code sysv} transport, which takes its place) cannot shrink.
+     *   <li>{@code MAX_RNDV_RAILS=1}, where the rendezvous is by put ({@code RNDV_SCHEME=put_zcopy},
+     *       set here or in the environment). UCX 1.13 then added a second rail on a TCP lane that
+     *       it wired only at the first rendezvous, and a node that closed while that wiring waited
+     *       on a peer that never progressed aborted the process (an assertion on the pending
+     *       wireup request in {@code ucp_worker_destroy}). Within a host one rail moved as much.
      * </ul>
      */
     Map<String, String> ucxSettings() {
@@ -345,6 +350,10 @@ public final class NodeBuilder {
         }
         if (System.getenv("UCX_TLS") == null) {
             settings.putIfAbsent("TLS", "^posix");
+        }
+        String scheme = settings.getOrDefault("RNDV_SCHEME", System.getenv("UCX_RNDV_SCHEME"));
+        if ("put_zcopy".equals(scheme) && System.getenv("UCX_MAX_RNDV_RAILS") == null) {
+            settings.putIfAbsent("MAX_RNDV_RAILS", "1");
         }
         return settings;
     }

@@ -15,7 +15,8 @@ import java.util.function.UnaryOperator;
  * aborts prints neither of the last two.
  *
  * <p>Arguments: the nodes' {@code progressThread}, and the scenario: {@code unreceived} (a 1 MiB
- * rendezvous send the server never receives) or {@code putEcho} (UCX's rendezvous by put,
+ * rendezvous send the server never receives; {@code putUnreceived} the same with UCX's rendezvous
+ * by put) or {@code putEcho} (UCX's rendezvous by put,
  * {@code RNDV_SCHEME=put_zcopy}: a few echoes, then the client closes while nobody progresses
  * the server, so that the endpoint's close waits for it in vain) or {@code refusedDrain} (a 64 MiB
  * message in 4 KiB chunks that the server refuses, then the client closes its endpoint while the
@@ -30,7 +31,8 @@ public final class UnansweredCloseChild {
         boolean progressThread = Boolean.parseBoolean(args[0]);
         boolean putEcho = args[1].equals("putEcho");
         boolean refusedDrain = args[1].equals("refusedDrain");
-        UnaryOperator<NodeBuilder> settings = b -> putEcho
+        boolean put = putEcho || args[1].equals("putUnreceived");
+        UnaryOperator<NodeBuilder> settings = b -> put
                 ? b.progressThread(progressThread).ucx("RNDV_SCHEME", "put_zcopy") : b.progressThread(progressThread);
         if (refusedDrain) {
             drainWhileClosing(progressThread);
