@@ -337,10 +337,10 @@ public final class NodeBuilder {
      *       the peer can shrink, and a write past a shrunk end killed this process with SIGBUS.
      *       SysV segments (the {@code sysv} transport, which takes its place) cannot shrink.
      *   <li>{@code MAX_RNDV_RAILS=1}, where the rendezvous is by put ({@code RNDV_SCHEME=put_zcopy},
-     *       set here or in the environment). UCX 1.13 then added a second rail on a TCP lane that
-     *       it wired only at the first rendezvous, and a node that closed while that wiring waited
-     *       on a peer that never progressed aborted the process (an assertion on the pending
-     *       wireup request in {@code ucp_worker_destroy}). Within a host one rail moved as much.
+     *       set here or in the environment). UCX 1.13 then used a second rail, a TCP lane, and a
+     *       node that closed while a wireup request on it waited on a peer that never progressed
+     *       aborted the process (an assertion on the pending request in {@code
+     *       ucp_worker_destroy}; with one rail, never). Within a host one rail moved as much.
      * </ul>
      */
     Map<String, String> ucxSettings() {

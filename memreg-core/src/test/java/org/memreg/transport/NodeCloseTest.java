@@ -43,11 +43,11 @@ class NodeCloseTest {
     }
 
     /**
-     * The unreceived case with UCX's rendezvous by put: UCX 1.13 wired a second rail's TCP lane at
-     * the first rendezvous, and the close, with that wiring waiting on the server that never
-     * progressed, aborted the process in 4 of 12 runs ({@code ucp_worker_destroy} asserting on the
-     * pending wireup request). With one rail, as the node now asks for under put: none. Four
-     * children, so that the old abort would show with a likelihood of some 80 %.
+     * The unreceived case with UCX's rendezvous by put: UCX 1.13 used a second rail, a TCP lane,
+     * and the close, with a wireup request on it waiting on the server that never progressed,
+     * aborted the process in 4 of 12 runs ({@code ucp_worker_destroy} asserting on the pending
+     * request). With one rail, as the node now asks for under put: none. Four children, so that
+     * the old abort would show with a likelihood of some 80 %.
      */
     @Test
     void shouldCloseUnderARendezvousByPutThatThePeerNeverAnswered() throws Exception {
