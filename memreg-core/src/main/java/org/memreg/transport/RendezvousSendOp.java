@@ -129,8 +129,11 @@ final class RendezvousSendOp extends Op {
 
     private boolean timeout(TransportContext ctx) {
         if (expired(ctx.engine.now()) && !future.isDone()) {
-            fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + chunks.doneBytes()
-                    + " bytes done)"));
+            String where = chunks.allPosted() && chunks.idle()
+                    ? "all sent, but the receiver never said it has them: no receive for its tag, or one too small"
+                            + " to read the header"
+                    : chunks.doneBytes() + " bytes done";
+            fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + where + ")"));
         }
         return false;
     }

@@ -133,6 +133,8 @@ class RendezvousDeliveryTest {
             ExecutionException e = assertThrows(ExecutionException.class, () -> sent.get(20, TimeUnit.SECONDS));
             TransportException cause = assertInstanceOf(TransportException.class, e.getCause());
             assertEquals(Ucp.ERR_TIMED_OUT, cause.status(), cause.getMessage());
+            assertTrue(cause.getMessage().contains("all sent, but the receiver never said it has them"),
+                    cause.getMessage());
             awaitEquals(16L, pair.server()::droppedMessages, "its chunks let go of");
             GoodPeer.assertServed(pair.server());
         }
