@@ -119,8 +119,9 @@ class EarlyChunksTest {
             System.out.printf("%,d chunks of a drained message: %,d taken by the node, resident memory grew by %,d"
                     + " bytes%n", chunks, node.takenEarlyChunks(), grown);
             assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes"); // 12 KiB a chunk kept
-            // most are taken; the drain's own posted receives match the rest (9,687-19,984 of 20,000 taken seen)
-            assertTrue(node.takenEarlyChunks() > chunks / 20, node.takenEarlyChunks() + " taken: the test tested little");
+            // the node takes what its drain's own posted receives did not match: 9,687-19,984 of 20,000 as
+            // root, 710 as user 65534 under load (where the drain kept up), so only "some" is asked for
+            assertTrue(node.takenEarlyChunks() >= 100, node.takenEarlyChunks() + " taken: the test tested little");
             assertEquals(0, node.mostKeptEarlyChunks(), "chunks of a drained message kept");
             awaitEquals(operations, node::operations, "the drain given up at the node's timeout");
             GoodPeer.assertServed(node);
