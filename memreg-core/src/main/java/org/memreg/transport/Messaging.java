@@ -199,31 +199,32 @@ final class Messaging {
         }
     }
 
-    /**
-     * Tells the sender of a rendezvous message that it arrived whole (under the lock). Its
-     * payload's buffer comes from the header pool: one an arena made per message cost more.
-     */
+    /** Tells the sender of a rendezvous message that it arrived whole (under the lock): its send completes on it. */
     void delivered(long sender, long messageId) {
-        Endpoint endpoint = connections.byPeer(sender);
-        if (endpoint == null || !endpoint.isUsable()) {
-            return; // the sender's send fails with its connection, or at its timeout
-        }
-        MemorySegment message = takeHeader();
-        message.set(JAVA_LONG, 0, messageId);
-        CompletableFuture<Long> sent = new CompletableFuture<>();
-        SendOp.start(ctx, endpoint, Tags.DELIVERED, message.asSlice(0, 8), sent);
-        sent.whenComplete((bytes, failure) -> giveHeader(message)); // at once, or when UCX lets go of it
+        tellSender(sender, Tags.DELIVERED, messageId);
     }
 
     /** Tells the sender of a rendezvous message that the receive buffer is too small (under the lock). */
     void refuse(long sender, long messageId, long bufferBytes) {
+        tellSender(sender, Tags.REFUSE, messageId, bufferBytes);
+    }
+
+    /**
+     * Sends a rendezvous message's sender a control message of {@code words} (under the lock),
+     * from a buffer of the header pool (an arena per message cost more); nothing if the sender is
+     * not connected, whose send then fails with its connection or at its timeout.
+     */
+    private void tellSender(long sender, long tag, long... words) {
         Endpoint endpoint = connections.byPeer(sender);
         if (endpoint == null || !endpoint.isUsable()) {
             return;
         }
-        MemorySegment message = Arena.ofAuto().allocate(16, 8);
-        message.set(JAVA_LONG, 0, messageId);
-        message.set(JAVA_LONG, 8, bufferBytes);
-        ctx.sendControl(endpoint, Tags.REFUSE, message);
+        MemorySegment message = takeHeader();
+        for (int i = 0; i < words.length; i++) {
+            message.set(JAVA_LONG, 8L * i, words[i]);
+        }
+        CompletableFuture<Long> sent = new CompletableFuture<>();
+        SendOp.start(ctx, endpoint, tag, message.asSlice(0, 8L * words.length), sent);
+        sent.whenComplete((bytes, failure) -> giveHeader(message)); // at once, or when UCX lets go of it
     }
 }

@@ -43,11 +43,7 @@ class RendezvousDeliveryTest {
     void aSendShouldNotCompleteBeforeItsReceiveHasTheMessage() throws Exception {
         try (LoopbackPair pair = LoopbackPair.connect(b -> b.eagerBytes(1024).chunkBytes(4096))) {
             int length = 64 << 10;
-            MemorySegment data = pair.arena().allocate(length, 4096);
-            Random random = new Random(seed());
-            for (long i = 0; i < length; i++) {
-                data.set(JAVA_BYTE, i, (byte) random.nextInt());
-            }
+            MemorySegment data = randomBytes(pair.arena().allocate(length, 4096), new Random(seed()));
             CompletableFuture<Long> sent = pair.endpoint().send(5, data);
             awaitEquals(length / 4096, pair.server()::takenEarlyChunks, "every chunk at the receiver");
             Thread.sleep(50); // a send completed by its chunks alone is done by now (the old code failed here)
@@ -76,10 +72,7 @@ class RendezvousDeliveryTest {
         UnaryOperator<NodeBuilder> settings = setting.equals("TCP") ? b -> b.ucx("TLS", "tcp")
                 : b -> b.eagerBytes(1024).chunkBytes(4096);
         try (LoopbackPair pair = LoopbackPair.connect(settings)) {
-            MemorySegment data = pair.arena().allocate(256 << 10, 4096);
-            for (long i = 0; i < data.byteSize(); i++) {
-                data.set(JAVA_BYTE, i, (byte) random.nextInt());
-            }
+            MemorySegment data = randomBytes(pair.arena().allocate(256 << 10, 4096), random);
             int refused = 0;
             for (int batch = 0; batch < 25; batch++) {
                 List<CompletableFuture<Long>> sends = new ArrayList<>();
@@ -218,6 +211,13 @@ class RendezvousDeliveryTest {
             assertTrue(cause.isTruncation(), cause.getMessage());
             return null;
         }
+    }
+
+    private static MemorySegment randomBytes(MemorySegment segment, Random random) {
+        for (long i = 0; i < segment.byteSize(); i++) {
+            segment.set(JAVA_BYTE, i, (byte) random.nextInt());
+        }
+        return segment;
     }
 
     private static long seed() {
