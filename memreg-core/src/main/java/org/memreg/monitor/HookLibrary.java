@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.invoke.MethodHandle;
 import org.memreg.ucx.UcxLibraries;
+import org.memreg.util.NativeResource;
 
 /**
  * memreg's libucm event handler ({@code src/main/native/memreg_hooks.c}), which the build
@@ -18,7 +19,7 @@ import org.memreg.ucx.UcxLibraries;
  */
 final class HookLibrary {
     static final String RESOURCE = "libmemreg-hooks.so";
-    private static final NativeResource LIBRARY = NativeResource.load(RESOURCE, UcxLibraries::load);
+    private static final NativeResource LIBRARY = NativeResource.load(HookLibrary.class, RESOURCE, UcxLibraries::load);
     private static final MethodHandle INSTALL = LIBRARY.downcall("memreg_hooks_install",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
     private static final MethodHandle REMOVE = LIBRARY.downcall("memreg_hooks_remove", FunctionDescriptor.ofVoid(JAVA_LONG));

@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import org.memreg.linux.Errno;
+import org.memreg.util.NativeResource;
 
 /**
  * The userfaultfd reader thread of {@code src/main/native/memreg_uffd.c} (built into this
@@ -26,7 +27,7 @@ import org.memreg.linux.Errno;
  */
 final class NativeUffdReader implements AutoCloseable {
     static final String RESOURCE = "libmemreg-uffd.so";
-    private static final NativeResource LIBRARY = NativeResource.load(RESOURCE, NativeUffdReader::open);
+    private static final NativeResource LIBRARY = NativeResource.load(NativeUffdReader.class, RESOURCE, NativeUffdReader::open);
     private static final MethodHandle START = LIBRARY.downcall("memreg_uffd_start", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
     private static final MethodHandle JOIN = LIBRARY.downcall("memreg_uffd_join", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
     private static final long[] LAYOUT = LIBRARY.layout("memreg_uffd_layout", 21);

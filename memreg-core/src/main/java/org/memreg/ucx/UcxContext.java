@@ -41,6 +41,8 @@ public final class UcxContext implements AutoCloseable {
      *
      * @throws UcxUnavailableException when libucx0 is not installed
      * @throws UcxException when UCX refuses the configuration or cannot initialise
+     * @throws IllegalArgumentException for {@code UNIFIED_MODE=y}: memreg's check of peers' worker
+     *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is overridden)
      */
     public static UcxContext create(Map<String, String> config) {
         return create(config, false);
@@ -53,6 +55,12 @@ public final class UcxContext implements AutoCloseable {
     public static UcxContext create(Map<String, String> config, boolean wakeup) {
         UcxNative.require();
         Map<String, String> copy = new LinkedHashMap<>(config);
+        String unified = copy.getOrDefault("UNIFIED_MODE", "n");
+        if (!unified.equalsIgnoreCase("n") && !unified.equalsIgnoreCase("no")) {
+            throw new IllegalArgumentException("UNIFIED_MODE=" + unified + ": memreg checks peers' worker addresses"
+                    + " in UCX's default format, which unified mode changes");
+        }
+        copy.put("UNIFIED_MODE", "n"); // over UCX_UNIFIED_MODE in the environment too (AddressGuard)
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
             Ucp.check("ucp_config_read", Ucp.configRead(0, 0, out.address()));

@@ -35,7 +35,14 @@ final class UcxNative {
         String reason = null;
         try {
             keepJvmSignals();
-            lookup = load("libucs.so.0").or(load("libucp.so.0"));
+            reason = AddressGuard.unavailableReason(); // before libucp: its calls must bind to the guard
+            if (reason == null) {
+                SymbolLookup ucp = load("libucp.so.0");
+                AddressGuard.install(ucp);
+                lookup = load("libucs.so.0").or(ucp);
+            } else {
+                reason = "memreg's guard over UCX worker addresses did not load (" + reason + ")";
+            }
         } catch (IllegalArgumentException e) {
             reason = "OpenUCX is not installed (" + e.getMessage() + "); install the Debian package libucx0"
                     + " (bin/memreg and bin/test do so when run as root)";

@@ -27,11 +27,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class UcxWorker implements AutoCloseable {
     private static final AtomicLong IDS = new AtomicLong();
-    /** A packed address's first byte holds its version in the low 4 bits: 0 (v1) or 1 (v2) in UCX 1.13. */
-    private static final int ADDRESS_VERSION_MASK = 0x0f;
-    private static final int ADDRESS_VERSION_V2 = 1;
-    /** Zeros after a peer's address, past any length a damaged address can claim (at most 2 x 255 per field). */
-    private static final int ADDRESS_GUARD_BYTES = 64 << 10;
 
     private final UcxContext context;
     private final long id = IDS.incrementAndGet();
@@ -123,24 +118,21 @@ public final class UcxWorker implements AutoCloseable {
 
     /**
      * Creates an endpoint to a worker by its {@link #address()}, which may come from a peer.
-     * UCX 1.13 unpacks an address without its length and trusts what it reads: a short or
-     * damaged one was read on past its end into whatever followed, and an unknown version byte
-     * there aborted the process (an assertion in {@code ucp_address_unpack}). So the version is
-     * checked here, and the address is followed by 64 KiB of zeros, in which every loop of the
-     * unpacking ends within a few KiB, in an error (a zero bandwidth is an invalid address) or at
-     * its bound on resources. Bytes damaged inside an address can still fail UCX's own checks
-     * further on (see the README's trust model).
+     * UCX 1.13 trusts what it reads there: a short address was read on past its end, a bad version
+     * byte, a NaN or huge latency aborted the process, an interface address of length 0 crashed
+     * it. So the address is checked first, within its length ({@code AddressGuard}, which also
+     * checks every address UCX unpacks from peers' wire-up messages).
      *
-     * @throws IllegalArgumentException when the bytes cannot be a UCX worker address
+     * @throws IllegalArgumentException when the bytes are not a UCX worker address UCX can be given
      * @throws UcxException when UCX refuses the address or cannot reach the worker
      */
     public long connect(byte[] workerAddress, int errMode) {
-        if (workerAddress.length == 0 || (workerAddress[0] & ADDRESS_VERSION_MASK) > ADDRESS_VERSION_V2) {
-            throw new IllegalArgumentException("not a UCX worker address: " + (workerAddress.length == 0 ? "empty"
-                    : "version " + (workerAddress[0] & ADDRESS_VERSION_MASK)));
+        String fault = AddressGuard.check(workerAddress);
+        if (fault != null) {
+            throw new IllegalArgumentException("not a UCX worker address: " + fault);
         }
         try (Arena temp = Arena.ofConfined()) {
-            MemorySegment address = temp.allocate(workerAddress.length + ADDRESS_GUARD_BYTES); // zeroed
+            MemorySegment address = temp.allocate(workerAddress.length);
             address.copyFrom(MemorySegment.ofArray(workerAddress));
             clearEpParams(errMode);
             epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_REMOTE_ADDRESS);

@@ -3,15 +3,15 @@ package org.memreg.transport;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.memreg.ucx.AddressGuardProbe;
 
 /**
  * {@link ForgedHelloTest}'s probe: a raw UCX peer sends a node (no secret) UCX hellos whose
- * worker address is damaged: its own real address cut at every length, then with every version
- * UCX does not know. Prints {@code hellos=N}, then {@code served=true} once a good peer was served
- * after them; a process that UCX aborts prints neither. (Bytes damaged inside an address can
- * still abort UCX 1.13 further on, in a transport's own checks, for instance a shared-memory
- * segment id with flags no segment has: memreg cannot tell those from good ones. The README's
- * trust model says so.)
+ * worker address is damaged: its own real address cut at every length, with every version UCX
+ * does not know, and with the damage inside that aborted or crashed UCX 1.13 (a NaN or huge
+ * latency, an interface address of length 0, an address family TCP cannot use:
+ * {@code AddressGuardProbe.crashers}). Prints {@code hellos=N}, then {@code served=true} once a
+ * good peer was served after them; a process that UCX aborts prints neither.
  *
  * <p>Arguments: the seed (node ids and nonces).
  */
@@ -33,6 +33,10 @@ public final class ForgedHelloChild {
             for (int version = 2; version < 16; version++) { // UCX 1.13 knows 0 and 1; it aborted on the others
                 byte[] damaged = real.clone();
                 damaged[0] = (byte) (damaged[0] & 0xf0 | version);
+                hostile.hello(node, random.nextLong(), random.nextLong(), damaged);
+                hellos++;
+            }
+            for (byte[] damaged : AddressGuardProbe.crashers(real)) {
                 hostile.hello(node, random.nextLong(), random.nextLong(), damaged);
                 hellos++;
             }

@@ -13,10 +13,9 @@ import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A peer that speaks UCX directly sends a node without a secret hellos with damaged worker
- * addresses, cut short or of a version UCX does not know: the node refuses each and serves on.
- * UCX 1.13 unpacks an address without its length and asserts its version: a bad version byte
- * aborted the process, and a short address was read on past its end. In a child JVM, so that an
- * abort fails this test rather than the suite.
+ * addresses, cut short, of a version UCX does not know, or damaged inside where UCX 1.13 aborted
+ * or crashed: the node refuses each and serves on. In a child JVM, so that an abort fails this
+ * test rather than the suite.
  */
 @Unprivileged
 @Timeout(value = 3, unit = TimeUnit.MINUTES)

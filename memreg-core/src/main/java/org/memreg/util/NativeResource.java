@@ -1,4 +1,4 @@
-package org.memreg.monitor;
+package org.memreg.util;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -17,15 +17,16 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * A C library that the build compiled from {@code src/main/native} into this package, loaded:
+ * A C library that the build compiled from {@code src/main/native} into the package of the class
+ * that uses it, loaded:
  * in place from a classes directory, and from a jar through a private temporary copy that is
  * deleted once loaded. When it cannot be loaded, {@link #unavailableReason()} says why, every
  * handle is null and every layout value 0.
  */
-final class NativeResource {
+public final class NativeResource {
     /** Loads a library file; how depends on the library (UCX's environment first, or none). */
     @FunctionalInterface
-    interface Loader {
+    public interface Loader {
         SymbolLookup load(Path library) throws IOException;
     }
 
@@ -40,12 +41,13 @@ final class NativeResource {
     }
 
     /**
-     * Finds {@code resource} next to this class and loads it with {@code loader}; never throws.
-     * A loader's own exception other than I/O says in its message why (e.g. no UCX here).
+     * Finds {@code resource} next to {@code user} (in its package) and loads it with
+     * {@code loader}; never throws. A loader's own exception other than I/O says in its message
+     * why (e.g. no UCX here).
      */
-    static NativeResource load(String resource, Loader loader) {
+    public static NativeResource load(Class<?> user, String resource, Loader loader) {
         try {
-            return new NativeResource(resource, find(resource, loader), null);
+            return new NativeResource(resource, find(user, resource, loader), null);
         } catch (IOException | IllegalArgumentException | IllegalStateException e) {
             return new NativeResource(resource, null, "cannot load " + resource + ": " + e.getMessage());
         } catch (RuntimeException e) {
@@ -54,13 +56,13 @@ final class NativeResource {
     }
 
     /** Why the library cannot be used here, or null when it can. */
-    String unavailableReason() {
+    public String unavailableReason() {
         return unavailable;
     }
 
     /** A downcall handle of the library's function {@code name}, or null when it did not load. */
     @SuppressWarnings("restricted") // our own libraries; the descriptors follow their C
-    MethodHandle downcall(String name, FunctionDescriptor descriptor) {
+    public MethodHandle downcall(String name, FunctionDescriptor descriptor) {
         if (lookup == null) {
             return null;
         }
@@ -72,7 +74,7 @@ final class NativeResource {
      * The values {@code 0 .. count-1} of the library's layout function ({@code int64_t f(int)}:
      * sizes and offsets of the structs it shares with Java), so that C and Java cannot disagree.
      */
-    long[] layout(String function, int count) {
+    public long[] layout(String function, int count) {
         long[] values = new long[count];
         MethodHandle layout = downcall(function, FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
         for (int i = 0; layout != null && i < count; i++) {
@@ -85,8 +87,8 @@ final class NativeResource {
         return values;
     }
 
-    private static SymbolLookup find(String resource, Loader loader) throws IOException {
-        URL url = NativeResource.class.getResource(resource);
+    private static SymbolLookup find(Class<?> user, String resource, Loader loader) throws IOException {
+        URL url = user.getResource(resource);
         if (url == null) {
             throw new IllegalStateException("it was not built: bin/test and bin/memreg build it with gcc"
                     + " from memreg-core/src/main/native");
