@@ -8,8 +8,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A {@code ucp_context}: reads UCX's configuration ({@code UCX_*} environment variables, then the
@@ -56,7 +58,7 @@ public final class UcxContext implements AutoCloseable {
         UcxNative.require();
         Map<String, String> copy = new LinkedHashMap<>(config);
         String unified = copy.getOrDefault("UNIFIED_MODE", "n");
-        if (!unified.equalsIgnoreCase("n") && !unified.equalsIgnoreCase("no")) {
+        if (!Set.of("n", "no", "off", "0", "false").contains(unified.toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("UNIFIED_MODE=" + unified + ": memreg checks peers' worker addresses"
                     + " in UCX's default format, which unified mode changes");
         }

@@ -103,6 +103,9 @@ class AddressGuardTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> UcxContext.create(Map.of("UNIFIED_MODE", "y")));
         assertTrue(e.getMessage().contains("UNIFIED_MODE=y"), e.getMessage());
+        try (UcxContext off = UcxContext.create(Map.of("UNIFIED_MODE", "off"))) {
+            assertEquals("n", off.config().get("UNIFIED_MODE"));
+        }
     }
 
     @Test
