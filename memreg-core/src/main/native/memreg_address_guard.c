@@ -232,6 +232,7 @@ static int check_perf(const cursor *c, int v2) {
 
 #define TRY(call) do { int fault_ = (call); if (fault_ != GUARD_OK) return fault_; } while (0)
 #define NEED(c, n) do { if (!has((c), (n))) return GUARD_SHORT; } while (0)
+#define SKIP(c, n) do { NEED((c), (n)); (c)->p += (n); } while (0)
 
 /* One interface entry of a device: checksum, performance, addresses. */
 static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, int *last) {
@@ -245,9 +246,8 @@ static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, i
     uint8_t length_byte = *c->p;
     *last = (length_byte & FLAG_LAST) != 0;
     TRY(byte_extended(c, IFACE_LEN_MASK, v2, &a->iface_len));
-    NEED(c, a->iface_len);
     a->iface = c->p;
-    c->p += a->iface_len;
+    SKIP(c, a->iface_len);
     a->eps = 0;
     for (int more = (length_byte & FLAG_HAS_EP_ADDR) != 0; more;) {
         if (a->eps == MAX_LANES) {
@@ -255,8 +255,8 @@ static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, i
         }
         NEED(c, 1);
         unsigned ep_len = *c->p++;
-        NEED(c, ep_len + 1);
-        c->p += ep_len;
+        SKIP(c, ep_len);
+        NEED(c, 1);
         if ((*c->p & IFACE_LEN_MASK) >= MAX_LANES) {
             return GUARD_INDEX;
         }
@@ -285,18 +285,15 @@ int memreg_address_check(const uint8_t *address, size_t length, unsigned flags) 
     }
     int v2 = version == 1;
     if (((flags & UNPACK_WORKER_UUID) && !v2) || (header & HEADER_WORKER_UUID)) {
-        NEED(&c, 8);
-        c.p += 8;
+        SKIP(&c, 8);
     }
     if (header & HEADER_CLIENT_ID) {
-        NEED(&c, 8);
-        c.p += 8;
+        SKIP(&c, 8);
     }
     if ((header & HEADER_DEBUG_INFO) && (flags & UNPACK_WORKER_NAME)) {
         NEED(&c, 1);
         unsigned name = *c.p++;
-        NEED(&c, name);
-        c.p += name;
+        SKIP(&c, name);
     }
     NEED(&c, 1);
     if (*c.p == NULL_RESOURCE) {
@@ -326,12 +323,10 @@ int memreg_address_check(const uint8_t *address, size_t length, unsigned flags) 
             }
         }
         if (device_flags & FLAG_SYS_DEVICE) {
-            NEED(&c, 1);
-            c.p++;
+            SKIP(&c, 1);
         }
-        NEED(&c, a.dev_len);
         a.dev = c.p;
-        c.p += a.dev_len;
+        SKIP(&c, a.dev_len);
         for (int last = empty; !last; entries++) {
             if (entries == MAX_ENTRIES) {
                 return GUARD_COUNT;

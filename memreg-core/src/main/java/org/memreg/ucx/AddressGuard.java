@@ -1,6 +1,7 @@
 package org.memreg.ucx;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -66,9 +67,7 @@ final class AddressGuard {
     /** Why {@code address} is not a worker address UCX can be given safely, or null when it is. */
     static String check(byte[] address) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment bytes = arena.allocate(Math.max(1, address.length));
-            bytes.copyFrom(MemorySegment.ofArray(address));
-            return check(bytes.asSlice(0, address.length));
+            return check(arena.allocateFrom(JAVA_BYTE, address));
         }
     }
 

@@ -127,13 +127,12 @@ public final class UcxWorker implements AutoCloseable {
      * @throws UcxException when UCX refuses the address or cannot reach the worker
      */
     public long connect(byte[] workerAddress, int errMode) {
-        String fault = AddressGuard.check(workerAddress);
-        if (fault != null) {
-            throw new IllegalArgumentException("not a UCX worker address: " + fault);
-        }
         try (Arena temp = Arena.ofConfined()) {
-            MemorySegment address = temp.allocate(workerAddress.length);
-            address.copyFrom(MemorySegment.ofArray(workerAddress));
+            MemorySegment address = temp.allocateFrom(JAVA_BYTE, workerAddress);
+            String fault = AddressGuard.check(address);
+            if (fault != null) {
+                throw new IllegalArgumentException("not a UCX worker address: " + fault);
+            }
             clearEpParams(errMode);
             epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_REMOTE_ADDRESS);
             UcxLayouts.putLong(epParams, UcxLayouts.EP_PARAMS, "address", address.address());

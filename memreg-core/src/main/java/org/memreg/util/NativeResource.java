@@ -19,8 +19,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * A C library that the build compiled from {@code src/main/native} into the package of the class
  * that uses it, loaded in place from a classes directory, and from a jar through a private
- * temporary copy that is deleted once loaded. When it cannot be loaded, {@link #unavailableReason()} says why, every
- * handle is null and every layout value 0.
+ * temporary copy that is deleted once loaded. When it cannot be loaded,
+ * {@link #unavailableReason()} says why, every handle is null and every layout value 0.
  */
 public final class NativeResource {
     /** Loads a library file; how depends on the library (UCX's environment first, or none). */

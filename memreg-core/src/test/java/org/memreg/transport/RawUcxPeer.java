@@ -13,6 +13,7 @@ import java.util.Map;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxMemory;
+import org.memreg.ucx.UcxTestSupport;
 import org.memreg.ucx.UcxWorker;
 
 /**
@@ -129,12 +130,7 @@ final class RawUcxPeer implements AutoCloseable {
 
     /** Progresses the worker until {@code request} is done, then frees it. */
     private void complete(long request) {
-        while (Ucp.isRequest(request) && Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
-            worker.progress();
-        }
-        if (Ucp.isRequest(request)) {
-            Ucp.requestFree(request);
-        }
+        UcxTestSupport.complete(request, worker);
     }
 
     @Override

@@ -165,7 +165,7 @@ public final class AddressGuardProbe {
             victim.progress();
             peer.progress();
         }
-        complete(victim, victim.closeEndpoint(ep, true)); // a forced close ends the send, if it still waits
+        UcxTestSupport.complete(victim.closeEndpoint(ep, true), victim); // a forced close ends the send, if it still waits
         if (Ucp.isRequest(send) && Ucp.requestCheckStatus(send) != Ucp.INPROGRESS) {
             Ucp.requestFree(send);
         }
@@ -183,17 +183,8 @@ public final class AddressGuardProbe {
             if (Ucp.epCreate(victim.handle(), params.address(), out.address()) != Ucp.OK) {
                 return false;
             }
-            complete(victim, victim.closeEndpoint(out.get(JAVA_LONG, 0), true));
+            UcxTestSupport.complete(victim.closeEndpoint(out.get(JAVA_LONG, 0), true), victim);
             return true;
-        }
-    }
-
-    private static void complete(UcxWorker worker, long request) {
-        while (Ucp.isRequest(request) && Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
-            worker.progress();
-        }
-        if (Ucp.isRequest(request)) {
-            Ucp.requestFree(request);
         }
     }
 

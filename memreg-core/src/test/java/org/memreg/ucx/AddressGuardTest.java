@@ -53,7 +53,7 @@ class AddressGuardTest {
                     MemorySegment buffer = arena.allocate(MESSAGE);
                     MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
                     long receive = b.tagReceive(buffer.address(), MESSAGE, 7, -1L, 0, info.address());
-                    complete(a, b, a.tagSend(ep, buffer.address(), MESSAGE, 7, 0));
+                    UcxTestSupport.complete(a.tagSend(ep, buffer.address(), MESSAGE, 7, 0), a, b);
                     while (b.testReceive(receive, info.address()) == Ucp.INPROGRESS) {
                         a.progress();
                         b.progress();
@@ -61,18 +61,8 @@ class AddressGuardTest {
                     Ucp.requestFree(receive);
                 }
                 assertTrue(AddressGuard.unpacked() > unpacked, config + ": b unpacked a's address from a wire-up message");
-                complete(a, b, a.closeEndpoint(ep, true));
+                UcxTestSupport.complete(a.closeEndpoint(ep, true), a, b);
             }
-        }
-    }
-
-    private static void complete(UcxWorker a, UcxWorker b, long request) {
-        while (Ucp.isRequest(request) && Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
-            a.progress();
-            b.progress();
-        }
-        if (Ucp.isRequest(request)) {
-            Ucp.requestFree(request);
         }
     }
 

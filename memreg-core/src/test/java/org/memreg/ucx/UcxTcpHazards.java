@@ -72,11 +72,7 @@ public final class UcxTcpHazards {
             long key = peer.unpackRkey(ep, own.packRkey()); // a key to the peer's own memory
             own.segment().fill((byte) 'X');
             long put = peer.put(ep, own.address(), 16, unregistered.address(), key, own.memh());
-            long flush = peer.flushEndpoint(ep);
-            while (Ucp.isRequest(flush) && Ucp.requestCheckStatus(flush) == Ucp.INPROGRESS) {
-                peer.progress();
-                victim.progress();
-            }
+            UcxTestSupport.complete(peer.flushEndpoint(ep), peer, victim);
             System.out.println("after:  " + new String(unregistered.toArray(ValueLayout.JAVA_BYTE))
                     + " (put " + (Ucp.isRequest(put) ? Ucp.statusString(Ucp.requestCheckStatus(put)) : "done") + ")");
         }

@@ -21,6 +21,18 @@ public final class UcxTestSupport {
                 "1".equals(System.getenv(ALLOW_SKIP)));
     }
 
+    /** Progresses {@code workers} until {@code request} (a status pointer or a request) is done, then frees it. */
+    public static void complete(long request, UcxWorker... workers) {
+        while (Ucp.isRequest(request) && Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
+            for (UcxWorker worker : workers) {
+                worker.progress();
+            }
+        }
+        if (Ucp.isRequest(request)) {
+            Ucp.requestFree(request);
+        }
+    }
+
     /** The decision of {@link #assumeUcx()}, for a test of it. */
     static void requireUcx(boolean available, String reason, boolean allowSkip) {
         if (available) {
