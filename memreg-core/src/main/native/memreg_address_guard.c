@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "memreg_ucx_guard.h"
+
 /* What memreg_address_check answers: 0, or the first fault found (memreg_guard_reason names it). */
 enum {
     GUARD_OK,
@@ -47,7 +49,7 @@ static const char *const REASONS[GUARD_REASONS] = {
 #define MAX_ENTRIES 128           /* UCP_MAX_RESOURCES */
 #define MAX_DEVICES 64            /* dev_index is a bit of a 64-bit map */
 #define MAX_MDS 64                /* UCP_MAX_MDS */
-#define MAX_LANES 6               /* UCP_MAX_LANES */
+#define MAX_LANES GUARD_MAX_LANES
 #define NULL_RESOURCE 0xffu
 #define FLAG_LAST 0x80u
 #define FLAG_HAS_EP_ADDR 0x40u
@@ -73,11 +75,6 @@ static const char *const REASONS[GUARD_REASONS] = {
 #define POSIX_SEG_PROCFS (1ull << 63)
 #define POSIX_SEG_SHM_OPEN (1ull << 62)
 #define POSIX_SEG_PID_NS (1ull << 60)
-#define AF_INET_ 2
-#define AF_INET6_ 10
-#define UCS_ERR_INVALID_ADDR (-7)
-
-typedef int8_t ucs_status_t; /* a packed enum: one signed byte */
 typedef ucs_status_t (*unpack_fn)(void *worker, const void *buffer, unsigned flags, void *unpacked);
 
 static unpack_fn real_unpack;
@@ -125,7 +122,7 @@ static int byte_extended(cursor *c, unsigned mask, int v2, unsigned *value) {
 }
 
 /* CRC-16 as UCX names its transports by (reflected polynomial 0x8408, initial and final inversion). */
-static uint16_t name_sum(const char *name) {
+uint16_t guard_name_sum(const char *name) {
     uint16_t crc = 0xffff;
     for (; *name != '\0'; name++) {
         crc ^= (uint8_t) *name;
@@ -145,24 +142,15 @@ static int local_addr_ok(const uint8_t *addr, unsigned length) {
     return length >= 8 && length == ((read_le(addr, 8) & LOCAL_ADDR_FLAG_NS) ? 16u : 8u);
 }
 
-typedef struct {
-    const uint8_t *dev;
-    unsigned dev_len;
-    const uint8_t *iface;
-    unsigned iface_len;
-    unsigned ep_lens[MAX_LANES];
-    unsigned eps;
-} tl_addresses;
-
 /*
  * The transports of this machine: each one's addresses must have the form it packs, for its own
  * code reads them without their lengths. Others (InfiniBand and the like) get the generic checks only.
  */
 static int transport_ok(uint16_t sum, const tl_addresses *a) {
-    if (sum == name_sum("self")) {
+    if (sum == guard_name_sum("self")) {
         return a->dev_len == 0 && a->iface_len == 8 && a->eps == 0;
     }
-    if (sum == name_sum("tcp")) {
+    if (sum == guard_name_sum("tcp")) {
         if (a->dev_len < 2 || a->iface_len != 2) {
             return 0;
         }
@@ -172,24 +160,24 @@ static int transport_ok(uint16_t sum, const tl_addresses *a) {
             }
         }
         unsigned family = a->dev[1];
-        if (family != AF_INET_ && family != AF_INET6_) {
+        if (family != GUARD_AF_INET && family != GUARD_AF_INET6) {
             return 0;
         }
-        if (a->dev[0] & 1) { /* loopback: a local address follows */
+        if (a->dev[0] & GUARD_TCP_LOOPBACK) { /* a local address follows */
             return local_addr_ok(a->dev + 2, a->dev_len - 2);
         }
-        return a->dev_len == 2 + (family == AF_INET_ ? 4u : 16u);
+        return a->dev_len == 2 + (family == GUARD_AF_INET ? 4u : 16u);
     }
-    if (sum == name_sum("cma")) {
+    if (sum == guard_name_sum("cma")) {
         if (!local_addr_ok(a->dev, a->dev_len) || a->iface_len < 4 || a->eps != 0) {
             return 0;
         }
         return a->iface_len == ((read_le(a->iface, 4) & CMA_ADDR_FLAG_PID_NS) ? 12u : 4u);
     }
-    if (sum == name_sum("sysv")) {
+    if (sum == guard_name_sum("sysv")) {
         return local_addr_ok(a->dev, a->dev_len) && a->iface_len == 8 && a->eps == 0;
     }
-    if (sum == name_sum("posix")) {
+    if (sum == guard_name_sum("posix")) {
         if (!local_addr_ok(a->dev, a->dev_len) || a->iface_len < 8 || a->eps != 0) {
             return 0;
         }
@@ -235,9 +223,10 @@ static int check_perf(const cursor *c, int v2) {
 #define SKIP(c, n) do { NEED((c), (n)); (c)->p += (n); } while (0)
 
 /* One interface entry of a device: checksum, performance, addresses. */
-static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, int *last) {
+static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, uint16_t *transport, int *last) {
     NEED(c, 2);
     uint16_t sum = (uint16_t) read_le(c->p, 2);
+    *transport = sum;
     c->p += 2;
     size_t attr_len = (v2 ? 8 : 16) + ((flags & UNPACK_TL_RSC_IDX) ? 1 : 0);
     NEED(c, attr_len + 1);
@@ -267,8 +256,8 @@ static int check_interface(cursor *c, int v2, unsigned flags, tl_addresses *a, i
     return transport_ok(sum, a) ? GUARD_OK : GUARD_TRANSPORT;
 }
 
-/* Checks the worker address at [address, address + length) as ucp_address_unpack would read it with flags. */
-int memreg_address_check(const uint8_t *address, size_t length, unsigned flags) {
+int guard_address_walk(const uint8_t *address, size_t length, unsigned flags, interface_visitor visit,
+                       void *context) {
     cursor c = {address, address + length};
     NEED(&c, 1);
     unsigned version = address[0] & 0x0fu;
@@ -331,10 +320,19 @@ int memreg_address_check(const uint8_t *address, size_t length, unsigned flags) 
             if (entries == MAX_ENTRIES) {
                 return GUARD_COUNT;
             }
-            TRY(check_interface(&c, v2, flags, &a, &last));
+            uint16_t transport;
+            TRY(check_interface(&c, v2, flags, &a, &transport, &last));
+            if (visit != NULL) {
+                visit(context, transport, &a);
+            }
         }
     }
     return GUARD_OK;
+}
+
+/* Checks the worker address at [address, address + length) as ucp_address_unpack would read it with flags. */
+int memreg_address_check(const uint8_t *address, size_t length, unsigned flags) {
+    return guard_address_walk(address, length, flags, NULL, NULL);
 }
 
 /* Why memreg_address_check refused: a sentence fragment for an error message. */

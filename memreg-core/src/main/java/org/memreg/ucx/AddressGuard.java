@@ -7,33 +7,27 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Path;
 import org.memreg.util.NativeResource;
 
 /**
  * memreg's guard over the UCX worker addresses the process unpacks ({@code
- * src/main/native/memreg_address_guard.c}, built into this package as {@value #RESOURCE}).
+ * src/main/native/memreg_address_guard.c}, in {@link GuardLibrary}).
  *
  * <p>UCX 1.13 trusts a worker address's bytes, and a peer chooses them: in a hello, and in UCX's
  * own wire-up messages, which memreg never sees. A NaN latency aborted the process in an
  * assertion; an interface address of length 0 crashed it. The library defines {@code
- * ucp_address_unpack} and is loaded into the process's global scope before libucp, so libucp's
- * own calls to that function (through its PLT) reach the guard, which checks the address and
- * then calls libucp's ({@link #install}) or refuses it as UCX refuses a malformed one.
+ * ucp_address_unpack}, so libucp's own calls to that function (through its PLT) reach the guard,
+ * which checks the address and then calls libucp's ({@link #install}) or refuses it as UCX
+ * refuses a malformed one.
  */
 final class AddressGuard {
-    static final String RESOURCE = "libmemreg-address-guard.so";
     /** What UCX's unpacking reads when memreg creates an endpoint (ucp_worker_default_address_pack_flags). */
     private static final int ENDPOINT_FLAGS = 0x1f;
-    private static final int RTLD_NOW = 0x2;
-    private static final int RTLD_GLOBAL = 0x100;
 
-    private static final NativeResource LIBRARY = NativeResource.load(AddressGuard.class, RESOURCE,
-            AddressGuard::loadGlobal);
+    private static final NativeResource LIBRARY = GuardLibrary.LIBRARY;
     private static final MethodHandle CHECK = LIBRARY.downcall("memreg_address_check",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle REASON = LIBRARY.downcall("memreg_guard_reason",
@@ -46,11 +40,6 @@ final class AddressGuard {
             FunctionDescriptor.of(JAVA_LONG));
 
     private AddressGuard() {
-    }
-
-    /** Why the guard cannot be loaded, or null when it is (it must be, before libucp). */
-    static String unavailableReason() {
-        return LIBRARY.unavailableReason();
     }
 
     /** Hands the guard libucp's own {@code ucp_address_unpack}, found in {@code libucp}. */
@@ -87,38 +76,11 @@ final class AddressGuard {
 
     /** How many worker addresses UCX unpacked in this process, through the guard. */
     static long unpacked() {
-        return counter(UNPACKED);
+        return GuardLibrary.counter(UNPACKED);
     }
 
     /** How many of them the guard refused. */
     static long refused() {
-        return counter(REFUSED);
-    }
-
-    private static long counter(MethodHandle handle) {
-        try {
-            return (long) handle.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** dlopen with RTLD_GLOBAL, which SymbolLookup does not offer: libucp's calls must find the guard. */
-    @SuppressWarnings("restricted") // our own library; dlopen(3)'s signature
-    private static SymbolLookup loadGlobal(Path library) {
-        Linker linker = Linker.nativeLinker();
-        MethodHandle dlopen = linker.downcallHandle(linker.defaultLookup().find("dlopen").orElseThrow(),
-                FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT));
-        try (Arena arena = Arena.ofConfined()) {
-            long handle = (long) dlopen.invokeExact(arena.allocateFrom(library.toString()), RTLD_NOW | RTLD_GLOBAL);
-            if (handle == 0) {
-                throw new IllegalStateException("dlopen failed");
-            }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-        return SymbolLookup.libraryLookup(library, Arena.global());
+        return GuardLibrary.counter(REFUSED);
     }
 }

@@ -35,13 +35,15 @@ final class UcxNative {
         String reason = null;
         try {
             keepJvmSignals();
-            reason = AddressGuard.unavailableReason(); // before libucp: its calls must bind to the guard
+            reason = GuardLibrary.unavailableReason(); // before libucp: its calls must bind to the guards
             if (reason == null) {
                 SymbolLookup ucp = load("libucp.so.0");
+                SymbolLookup ucs = load("libucs.so.0");
                 AddressGuard.install(ucp);
-                lookup = load("libucs.so.0").or(ucp);
+                TcpGuard.install(ucs);
+                lookup = ucs.or(ucp);
             } else {
-                reason = "memreg's guard over UCX worker addresses did not load (" + reason + ")";
+                reason = "memreg's guards over UCX did not load (" + reason + ")";
             }
         } catch (IllegalArgumentException e) {
             reason = "OpenUCX is not installed (" + e.getMessage() + "); install the Debian package libucx0"

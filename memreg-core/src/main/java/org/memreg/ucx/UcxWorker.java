@@ -37,6 +37,10 @@ public final class UcxWorker implements AutoCloseable {
     private final MemorySegment epParams = arena.allocate(UcxLayouts.EP_PARAMS);
     /** {ep, status} pairs queued by the endpoint error upcall. */
     final Queue<long[]> endpointErrors = new ConcurrentLinkedQueue<>();
+    /** The token this worker's TCP listeners require and its connections show ({@link #requireTcpToken}), or null. */
+    private byte[] tcpToken;
+    /** This worker's address as its TCP listeners were registered with the guard, or null. */
+    private MemorySegment guardedAddress;
     private boolean closed;
 
     private UcxWorker(UcxContext context, long handle) {
@@ -111,6 +115,29 @@ public final class UcxWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * From now on a TCP connection to this worker must open with {@code token} (16 bytes), or it
+     * is reset before UCX reads a byte of it; and every worker this one {@link #connect connects}
+     * to is shown the same token. UCX's TCP transport believes whoever connects to its port (a
+     * stranger's frame aborted the process, a stranger's put wrote unregistered memory): peers
+     * sharing a secret derive one token from it, and strangers are kept out ({@code TcpGuard}).
+     * Call before anyone has this worker's address.
+     *
+     * @return how many TCP listeners the worker has (0 when UCX uses no TCP transport)
+     * @throws IllegalArgumentException when the token is not 16 bytes
+     * @throws IllegalStateException when a token was required already
+     */
+    public int requireTcpToken(byte[] token) {
+        if (tcpToken != null) {
+            throw new IllegalStateException("this worker requires a TCP token already");
+        }
+        MemorySegment own = arena.allocateFrom(JAVA_BYTE, address());
+        int listeners = TcpGuard.require(own, token, true);
+        tcpToken = token.clone();
+        guardedAddress = own;
+        return listeners;
+    }
+
     /** The next queued endpoint error as {ep, status}, or null. */
     public long[] pollEndpointError() {
         return endpointErrors.poll();
@@ -121,7 +148,8 @@ public final class UcxWorker implements AutoCloseable {
      * UCX 1.13 trusts what it reads there: a short address was read on past its end, a bad version
      * byte, a NaN or huge latency aborted the process, an interface address of length 0 crashed
      * it. So the address is checked first, within its length ({@code AddressGuard}, which also
-     * checks every address UCX unpacks from peers' wire-up messages).
+     * checks every address UCX unpacks from peers' wire-up messages). With a {@link
+     * #requireTcpToken TCP token}, the peer's TCP listeners are shown it.
      *
      * @throws IllegalArgumentException when the bytes are not a UCX worker address UCX can be given
      * @throws UcxException when UCX refuses the address or cannot reach the worker
@@ -132,6 +160,9 @@ public final class UcxWorker implements AutoCloseable {
             String fault = AddressGuard.check(address);
             if (fault != null) {
                 throw new IllegalArgumentException("not a UCX worker address: " + fault);
+            }
+            if (tcpToken != null) {
+                TcpGuard.require(address, tcpToken, false);
             }
             clearEpParams(errMode);
             epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_REMOTE_ADDRESS);
@@ -281,6 +312,9 @@ public final class UcxWorker implements AutoCloseable {
         }
         closed = true;
         Ucp.workerDestroy(handle);
+        if (guardedAddress != null) {
+            TcpGuard.forget(guardedAddress);
+        }
         UcxCallbacks.unregister(this);
         arena.close();
     }

@@ -10,9 +10,10 @@ import java.nio.ByteOrder;
 import java.util.Map;
 
 /**
- * Reproduces two hazards of UCX 1.13's TCP transport that memreg does not guard against yet (the
- * README's "UCX's TCP transport trusts whoever connects to its port"). Not a test: each mode
- * shows the fault in this process, and {@code frame} ends it.
+ * Reproduces two hazards of UCX 1.13's TCP transport (the README's "UCX's TCP transport trusts
+ * whoever connects to its port") for workers that require no TCP token, as those of a node
+ * without a secret ({@link TcpGuardTest} shows both refused to strangers of a worker that does).
+ * Not a test: each mode shows the fault in this process, and {@code frame} ends it.
  * <ul>
  *   <li>{@code frame}: connects to a worker's UCX TCP port (taken from its address) with a plain
  *       socket and sends UCX's magic number, then one frame of a kind UCX does not expect. The

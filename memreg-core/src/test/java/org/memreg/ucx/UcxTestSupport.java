@@ -33,6 +33,11 @@ public final class UcxTestSupport {
         }
     }
 
+    /** TCP connections this process's workers admitted with their token ({@code TcpGuard}), for tests elsewhere. */
+    public static long tcpAdmitted() {
+        return TcpGuard.admitted();
+    }
+
     /** The decision of {@link #assumeUcx()}, for a test of it. */
     static void requireUcx(boolean available, String reason, boolean allowSkip) {
         if (available) {

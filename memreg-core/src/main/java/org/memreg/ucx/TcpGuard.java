@@ -1,0 +1,126 @@
+package org.memreg.ucx;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import org.memreg.util.NativeResource;
+
+/**
+ * memreg's guard over UCX's TCP transport ({@code src/main/native/memreg_tcp_guard.c}, in {@link
+ * GuardLibrary}): a connection to the TCP listener of a worker that requires a token must open
+ * with that token, or it is reset before UCX reads a byte of it.
+ *
+ * <p>UCX 1.13's TCP interface believes whoever connects to its port: a plain socket that sent
+ * UCX's magic number and a frame of an unexpected kind aborted the process, and a UCX put over
+ * TCP wrote into memory the receiver never registered. The library defines the libucs socket
+ * calls libuct makes through its PLT ({@link #install} hands it libucs's own): it shows a
+ * listener's token on connections to it and checks the token on connections accepted. The
+ * token keeps strangers out; a peer that holds it is trusted as UCX trusts every peer.
+ */
+final class TcpGuard {
+    /** Bytes of a token. */
+    static final int TOKEN_BYTES = 16;
+    private static final String[] SOCKET_CALLS = {"ucs_socket_accept", "ucs_socket_connect", "ucs_socket_send",
+        "ucs_socket_send_nb", "ucs_socket_sendv_nb", "ucs_socket_recv_nb"};
+
+    private static final NativeResource LIBRARY = GuardLibrary.LIBRARY;
+    private static final MethodHandle REQUIRE = LIBRARY.downcall("memreg_tcp_require",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FORGET = LIBRARY.downcall("memreg_tcp_forget",
+            FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle GUARDED = LIBRARY.downcall("memreg_tcp_guarded",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle INSTALL = LIBRARY.downcall("memreg_tcp_install",
+            FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle ADMITTED = LIBRARY.downcall("memreg_tcp_admitted",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle REFUSED = LIBRARY.downcall("memreg_tcp_refused",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle SHOWN = LIBRARY.downcall("memreg_tcp_shown",
+            FunctionDescriptor.of(JAVA_LONG));
+
+    private TcpGuard() {
+    }
+
+    /** Hands the guard libucs's own socket calls, found in {@code libucs}. */
+    static void install(SymbolLookup libucs) {
+        long[] real = new long[SOCKET_CALLS.length];
+        for (int i = 0; i < real.length; i++) {
+            String name = SOCKET_CALLS[i];
+            real[i] = libucs.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name))
+                    .address();
+        }
+        try {
+            INSTALL.invokeExact(real[0], real[1], real[2], real[3], real[4], real[5]);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * The TCP listeners named in {@code workerAddress} require {@code token}: with {@code own},
+     * those of a worker of this process, which then refuse connections without it (and which the
+     * process's workers show it); else a peer's, shown it when UCX connects there.
+     *
+     * @return how many TCP listeners the address names
+     * @throws IllegalArgumentException when the address is not one UCX can be given, or the token not 16 bytes
+     */
+    static int require(MemorySegment workerAddress, byte[] token, boolean own) {
+        if (token.length != TOKEN_BYTES) {
+            throw new IllegalArgumentException("a TCP token is " + TOKEN_BYTES + " bytes, not " + token.length);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocateFrom(JAVA_BYTE, token);
+            int count = (int) REQUIRE.invokeExact(workerAddress.address(), workerAddress.byteSize(), bytes.address(),
+                    own ? 1 : 0);
+            if (count < 0) {
+                throw new IllegalArgumentException("not a UCX worker address: " + AddressGuard.check(workerAddress));
+            }
+            return count;
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The worker of this process at {@code workerAddress} is gone: its listeners require nothing now. */
+    static void forget(MemorySegment workerAddress) {
+        try {
+            FORGET.invokeExact(workerAddress.address(), workerAddress.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** How many of the TCP listeners of {@code workerAddress}, a worker's of this process, require a token now. */
+    static int guarded(byte[] workerAddress) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocateFrom(JAVA_BYTE, workerAddress);
+            return (int) GUARDED.invokeExact(bytes.address(), bytes.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Connections to this process's listeners admitted with the right token. */
+    static long admitted() {
+        return GuardLibrary.counter(ADMITTED);
+    }
+
+    /** Connections to this process's listeners refused: a wrong token, or none. */
+    static long refused() {
+        return GuardLibrary.counter(REFUSED);
+    }
+
+    /** Tokens this process showed on connections it made. */
+    static long shown() {
+        return GuardLibrary.counter(SHOWN);
+    }
+}

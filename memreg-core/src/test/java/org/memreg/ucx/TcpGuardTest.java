@@ -1,0 +1,164 @@
+package org.memreg.ucx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
+
+/**
+ * memreg's guard over UCX's TCP transport ({@link TcpGuard}): workers that share a token talk over
+ * TCP as before; a stranger's bytes, which aborted UCX 1.13, and a stranger's put, which wrote
+ * memory nobody registered, are cut off before UCX reads them.
+ */
+@Unprivileged
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class TcpGuardTest {
+    /** Above UCX's rendezvous threshold: the receiver answers over a connection of its own. */
+    private static final int MESSAGE = 256 << 10;
+    private static final int RW = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | Ucp.PROT_REMOTE_READ
+            | Ucp.PROT_REMOTE_WRITE;
+    private static final List<Map<String, String>> CONFIGS = List.of(TcpGuardProbe.TCP, Map.of("TLS", "tcp"),
+            Map.of("TLS", "tcp", "ADDRESS_VERSION", "v2"));
+
+    @BeforeEach
+    void needsUcx() {
+        UcxTestSupport.assumeUcx();
+    }
+
+    private static byte[] token(long seed) {
+        byte[] token = new byte[TcpGuard.TOKEN_BYTES];
+        new Random(seed).nextBytes(token);
+        return token;
+    }
+
+    @Test
+    void workersSharingATokenShouldTalkOverTcp() {
+        byte[] token = token(TestSeeds.seed("TcpGuardTest.share"));
+        for (Map<String, String> config : CONFIGS) {
+            try (UcxContext context = UcxContext.create(config); UcxWorker a = UcxWorker.create(context);
+                 UcxWorker b = UcxWorker.create(context); Arena arena = Arena.ofConfined()) {
+                assertTrue(a.requireTcpToken(token) >= 1, config + ": a TCP listener");
+                assertTrue(b.requireTcpToken(token) >= 1, config + ": a TCP listener");
+                long admitted = TcpGuard.admitted();
+                long refused = TcpGuard.refused();
+                long ep = a.connect(b.address(), Ucp.ERR_HANDLING_MODE_PEER);
+                MemorySegment sent = arena.allocate(MESSAGE);
+                sent.fill((byte) 's');
+                MemorySegment received = arena.allocate(MESSAGE);
+                MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
+                long receive = b.tagReceive(received.address(), MESSAGE, 5, -1L, 0, info.address());
+                UcxTestSupport.complete(a.tagSend(ep, sent.address(), MESSAGE, 5, 0), a, b);
+                while (b.testReceive(receive, info.address()) == Ucp.INPROGRESS) {
+                    a.progress();
+                    b.progress();
+                }
+                Ucp.requestFree(receive);
+                assertEquals(-1L, sent.mismatch(received), config + ": the rendezvous arrived whole");
+                assertTrue(TcpGuard.admitted() > admitted, config + ": admitted"); // UCX answers over it
+                assertEquals(refused, TcpGuard.refused(), config + ": nothing refused");
+                UcxTestSupport.complete(a.closeEndpoint(ep, true), a, b);
+            }
+        }
+    }
+
+    @Test
+    void aTokenShouldBeSixteenBytesRequiredOnceAndForgottenWithItsWorker() {
+        byte[] address;
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker worker = UcxWorker.create(context)) {
+            address = worker.address();
+            assertThrows(IllegalArgumentException.class, () -> worker.requireTcpToken(new byte[15]));
+            assertEquals(0, TcpGuard.guarded(address));
+            worker.requireTcpToken(new byte[16]);
+            assertEquals(1, TcpGuard.guarded(address));
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> worker.requireTcpToken(new byte[16]));
+            assertTrue(e.getMessage().contains("already"), e.getMessage());
+        }
+        assertEquals(0, TcpGuard.guarded(address), "its port may serve a worker that requires nothing");
+    }
+
+    @Test
+    void whatAbortedUcxShouldBeRefusedWithoutTheTokenAndTheWorkerServeOn() throws Exception {
+        long seed = TestSeeds.seed("TcpGuardTest.frames");
+        byte[] token = token(seed);
+        ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), TcpGuardProbe.class,
+                HexFormat.of().formatHex(token), String.valueOf(seed));
+        assertEquals("true", probe.text("survived"), "seed " + seed);
+        assertEquals(1, probe.value("listeners"));
+        assertEquals(TcpGuardProbe.attacks(token, seed).size(), probe.value("attacks"));
+        assertEquals(probe.value("attacks"), probe.value("refused"), "each stranger refused");
+        assertEquals("served", probe.text("received"), "a token holder is served after them");
+        assertTrue(probe.value("admitted") >= 1, "admitted: " + probe.value("admitted"));
+    }
+
+    @Test
+    void aStrangersPutShouldNotLandAndATokenHoldersShould() {
+        byte[] token = token(TestSeeds.seed("TcpGuardTest.put"));
+        byte[] wrong = token.clone();
+        wrong[0] ^= 0x40;
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker victim = UcxWorker.create(context);
+             UcxMemory window = context.allocate(4096, RW); Arena arena = Arena.ofConfined()) {
+            victim.requireTcpToken(token);
+            String address = HexFormat.of().formatHex(victim.address());
+            MemorySegment unregistered = arena.allocate(64);
+            unregistered.fill((byte) 'v');
+            window.segment().fill((byte) 'w');
+            String key = HexFormat.of().formatHex(window.packRkey());
+            for (String[] stranger : List.of(new String[] {"none"}, new String[] {HexFormat.of().formatHex(wrong), key})) {
+                long refused = TcpGuard.refused();
+                ChildJvm attacker = attack(victim, address, String.valueOf(unregistered.address()), stranger);
+                assertTrue(TcpGuard.refused() > refused, "the stranger's connection refused: " + attacker.lines());
+                byte[] untouched = new byte[64];
+                Arrays.fill(untouched, (byte) 'v');
+                assertArrayEquals(untouched, unregistered.toArray(ValueLayout.JAVA_BYTE), "unregistered memory untouched");
+                assertTrue(!attacker.text("flush").equals("Success"), "the stranger's put never completed: "
+                        + attacker.text("flush"));
+            }
+            long admitted = TcpGuard.admitted();
+            ChildJvm holder = attack(victim, address, String.valueOf(window.address()), HexFormat.of().formatHex(token),
+                    key);
+            assertEquals("Success", holder.text("flush"), "a token holder's put into the window completes");
+            assertEquals("XXXXXXXXXXXXXXXXwwww", new String(window.segment().asSlice(0, 20).toArray(ValueLayout.JAVA_BYTE)));
+            assertTrue(TcpGuard.admitted() > admitted, "its connection admitted");
+            assertTrue(holder.value("shown") >= 1, "it showed the token");
+        }
+    }
+
+    /** Runs TcpGuardPutChild against victim, which this thread progresses meanwhile. */
+    private static ChildJvm attack(UcxWorker victim, String address, String target, String... how) {
+        String[] args = new String[2 + how.length];
+        args[0] = address;
+        args[1] = target;
+        System.arraycopy(how, 0, args, 2, how.length);
+        CompletableFuture<ChildJvm> child = CompletableFuture.supplyAsync(() -> {
+            try {
+                return ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), TcpGuardPutChild.class, args);
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        });
+        while (!child.isDone()) {
+            victim.progress();
+            Thread.onSpinWait();
+        }
+        return child.join();
+    }
+}
