@@ -88,6 +88,9 @@ public final class Node implements AutoCloseable {
         ConnectionLimit peers = new ConnectionLimit(b.maxPeers);
         try {
             w = UcxWorker.create(context);
+            if (b.secret != null) {
+                w.requireTcpToken(b.secret.tcpToken()); // strangers off UCX's TCP port, before anyone has the address
+            }
             d = UcxDevice.builder().context(context).build();
             c = chunkCache(b, d);
             u = w.address();

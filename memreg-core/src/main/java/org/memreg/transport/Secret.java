@@ -17,12 +17,15 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * The shared secret nodes prove to each other in the handshake: HMAC-SHA-256 over a label naming
  * the step and side, and the fields both sides saw (their nonces and node ids), so a proof is good
- * for one side of one handshake only. Checked in constant time.
+ * for one side of one handshake only. Checked in constant time. Also the token UCX's TCP
+ * connections between such nodes open with ({@link #tcpToken}).
  */
 final class Secret {
     /** Bytes of a proof. */
     static final int PROOF_BYTES = 32;
     private static final int MIN_BYTES = 16;
+    private static final String TCP_TOKEN_LABEL = "memreg ucx tcp token v1";
+    private static final int TCP_TOKEN_BYTES = 16;
 
     private final SecretKeySpec key;
 
@@ -85,6 +88,16 @@ final class Secret {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
         }
+    }
+
+    /**
+     * The 16 bytes a TCP connection to a UCX listener of a node with this secret opens with ({@code
+     * UcxWorker.requireTcpToken}): the same for every connection, so it tells the node a peer
+     * holds the secret without telling anyone the secret; it keeps strangers off the port, not
+     * someone who reads the network.
+     */
+    byte[] tcpToken() {
+        return Arrays.copyOf(proof(TCP_TOKEN_LABEL), TCP_TOKEN_BYTES);
     }
 
     /** True when {@code proof} is the proof of {@code label} over {@code fields} (constant time). */

@@ -61,6 +61,17 @@ class HandshakeAuthTest {
     }
 
     @Test
+    void nodesWithTheSecretShouldShowUcxTcpListenersTheTokenItGives() throws Exception {
+        try (Node tcp = loopback("tcp-only").ucx("TLS", "tcp").secret(SECRET)
+                .listen(new InetSocketAddress("127.0.0.1", 0)).build()) {
+            long admitted = UcxTestSupport.tcpAdmitted();
+            assertServed(tcp, b -> b.ucx("TLS", "tcp").secret(SECRET));
+            assertTrue(UcxTestSupport.tcpAdmitted() > admitted, "a UCX TCP connection admitted with the token"
+                    + " (UCX answers over the one connection)");
+        }
+    }
+
+    @Test
     void shouldServeAPeerWithTheSecretAndRefuseOnesWithoutOrWithAWrongOne() throws Exception {
         assertServed(server, b -> b.secret(SECRET));
         assertEquals(1, server.handshakeStats().completed());
