@@ -22,16 +22,45 @@ import org.memreg.util.NativeResource;
 final class GuardLibrary {
     static final String RESOURCE = "libmemreg-ucx-guard.so";
     private static final int RTLD_NOW = 0x2;
+    private static final int RTLD_NOLOAD = 0x4;
     private static final int RTLD_GLOBAL = 0x100;
+    /** The UCX libraries whose calls the guards take (libucs's own are handed over, not bound). */
+    private static final String[] UCX_CALLERS = {"libucp.so.0", "libuct.so.0"};
+    private static final MethodHandle DLOPEN = libc("dlopen", FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT));
+    private static final MethodHandle DLCLOSE = libc("dlclose", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
 
     static final NativeResource LIBRARY = NativeResource.load(GuardLibrary.class, RESOURCE, GuardLibrary::loadGlobal);
 
     private GuardLibrary() {
     }
 
-    /** Why the guards cannot be loaded, or null when they are (they must be, before libucp). */
+    /**
+     * Why the guards cannot stand in front of UCX, or null when they can: they must load, and
+     * before libucp and libuct, whose calls bind to whatever the process's global scope offered
+     * when they were first made (another UCX binding that loaded UCX first, JUCX for one, would
+     * leave memreg unguarded without a word).
+     */
     static String unavailableReason() {
+        for (String soname : UCX_CALLERS) {
+            if (loaded(soname)) {
+                return soname + " was loaded into this process before memreg's guards over UCX, so UCX's calls"
+                        + " may not reach them: load memreg's UCX classes before any other UCX binding";
+            }
+        }
         return LIBRARY.unavailableReason();
+    }
+
+    /** Whether {@code soname} is in the process already (dlopen with RTLD_NOLOAD, which loads nothing). */
+    private static boolean loaded(String soname) {
+        try (Arena arena = Arena.ofConfined()) {
+            long handle = (long) DLOPEN.invokeExact(arena.allocateFrom(soname), RTLD_NOW | RTLD_NOLOAD);
+            if (handle != 0) {
+                int ignored = (int) DLCLOSE.invokeExact(handle); // drops the reference NOLOAD took
+            }
+            return handle != 0;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     /** Reads one of the guards' counters. */
@@ -43,14 +72,17 @@ final class GuardLibrary {
         }
     }
 
-    /** dlopen with RTLD_GLOBAL, which SymbolLookup does not offer: libucp's calls must find the guards. */
-    @SuppressWarnings("restricted") // our own library; dlopen(3)'s signature
-    private static SymbolLookup loadGlobal(Path library) {
+    @SuppressWarnings("restricted") // dlopen(3) and dlclose(3), by their signatures
+    private static MethodHandle libc(String name, FunctionDescriptor descriptor) {
         Linker linker = Linker.nativeLinker();
-        MethodHandle dlopen = linker.downcallHandle(linker.defaultLookup().find("dlopen").orElseThrow(),
-                FunctionDescriptor.of(JAVA_LONG, ADDRESS, JAVA_INT));
+        return linker.downcallHandle(linker.defaultLookup().find(name).orElseThrow(), descriptor);
+    }
+
+    /** dlopen with RTLD_GLOBAL, which SymbolLookup does not offer: libucp's calls must find the guards. */
+    @SuppressWarnings("restricted") // our own library
+    private static SymbolLookup loadGlobal(Path library) {
         try (Arena arena = Arena.ofConfined()) {
-            long handle = (long) dlopen.invokeExact(arena.allocateFrom(library.toString()), RTLD_NOW | RTLD_GLOBAL);
+            long handle = (long) DLOPEN.invokeExact(arena.allocateFrom(library.toString()), RTLD_NOW | RTLD_GLOBAL);
             if (handle == 0) {
                 throw new IllegalStateException("dlopen failed");
             }

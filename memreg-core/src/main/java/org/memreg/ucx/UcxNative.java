@@ -43,7 +43,7 @@ final class UcxNative {
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {
-                reason = "memreg's guards over UCX did not load (" + reason + ")";
+                reason = "memreg's guards over UCX are not in place (" + reason + ")";
             }
         } catch (IllegalArgumentException e) {
             reason = "OpenUCX is not installed (" + e.getMessage() + "); install the Debian package libucx0"

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -85,6 +86,24 @@ class AddressGuardTest {
                     assertTrue(e.getMessage().startsWith("not a UCX worker address: "), e.getMessage());
                 }
             }
+        }
+    }
+
+    @Test
+    void ucxLoadedBeforeTheGuardsShouldBeRefusedNotRunUnguarded() throws Exception {
+        ChildJvm child = ChildJvm.run(List.of(), LoadsUcxFirst.class);
+        assertEquals("false", child.text("available"));
+        assertTrue(child.text("reason").contains("libucp.so.0 was loaded into this process before memreg's guards"),
+                child.text("reason"));
+    }
+
+    /** Loads libucp as another UCX binding would, then asks memreg for UCX. */
+    public static final class LoadsUcxFirst {
+        @SuppressWarnings("restricted")
+        public static void main(String[] args) {
+            SymbolLookup.libraryLookup("libucp.so.0", Arena.global());
+            System.out.println("available=" + Ucp.isAvailable());
+            System.out.println("reason=" + Ucp.unavailableReason().orElse("none"));
         }
     }
 
