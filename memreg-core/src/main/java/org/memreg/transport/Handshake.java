@@ -37,8 +37,10 @@ final class Handshake {
      * 3: the rendezvous header carries the sender's chunk size, which the receiver follows.
      * 4: a receiver tells the sender of a rendezvous message that it has it ({@link Tags#DELIVERED}),
      * and the send completes only then.
+     * 5: with a secret, UCX's TCP connections open with the token derived from it ({@link
+     * Secret#tcpToken}); a node of version 4 would be cut off there without a word.
      */
-    static final int VERSION = 4;
+    static final int VERSION = 5;
     static final long MAGIC = 0x6d656d7265670001L; // "memreg" 0 1
     static final int NONCE_BYTES = 32;
     static final byte HELLO = 1;
