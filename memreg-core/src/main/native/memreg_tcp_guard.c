@@ -1,5 +1,6 @@
 /*
- * memreg's guard over UCX 1.13's TCP transport: only those who know a node's token get through.
+ * memreg's guard over UCX 1.13's TCP transport: only those who know a node's token get through,
+ * and a peer that leaves does not take the process with it.
  *
  * UCX's TCP interface listens on a port of its own and believes whatever arrives there: a plain
  * socket that sent UCX's magic number and one frame of an unexpected kind aborted the process
@@ -12,7 +13,8 @@
  * own (memreg_tcp_install):
  *   - ucs_socket_accept: a connection accepted at a listener that requires a token must show it;
  *   - ucs_socket_connect: a connection to a listener whose token is known will show it;
- *   - ucs_socket_send, _send_nb, _sendv_nb: the token goes out before the connection's first bytes;
+ *   - ucs_socket_send, _send_nb, _sendv_nb: the token goes out before the connection's first bytes,
+ *     and a send to a peer that left is reported as sent (see peer_left);
  *   - ucs_socket_recv_nb: the token is read and compared before UCX reads; a wrong one, or none
  *     before the connection ends, resets it (UCX drops it as one its peer closed).
  * Listeners are learned from worker addresses (memreg_tcp_require): a worker's own with its token,
@@ -238,28 +240,65 @@ static ucs_status_t show_token(int fd) {
     return real_send(fd, s->token, TOKEN_BYTES);
 }
 
+/*
+ * A send that failed because the peer closed or reset the connection is reported as sent. UCX
+ * turns that failure into ENDPOINT_TIMEOUT for its caller, and where the caller is UCP answering
+ * the peer (a software put's completion, after the peer put and then left) UCP has no way to
+ * fail and ends the process: ucs_fatal("unexpected error") at ucp_request.inl:346. The bytes are
+ * lost either way; UCX learns of the loss on its next read of the connection, which it handles.
+ */
+static int peer_left(ucs_status_t status) {
+    return status == UCS_ERR_CONNECTION_RESET || status == UCS_ERR_NOT_CONNECTED || status == UCS_ERR_TIMED_OUT;
+}
+
+static atomic_ulong sends_to_departed;
+
+static ucs_status_t sent_unless_failed(ucs_status_t status, size_t *length, size_t requested) {
+    if (!peer_left(status)) {
+        return status;
+    }
+    atomic_fetch_add_explicit(&sends_to_departed, 1, memory_order_relaxed);
+    *length = requested;
+    return UCS_OK;
+}
+
 ucs_status_t ucs_socket_send(int fd, const void *data, size_t length) {
     if (real_send == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
     ucs_status_t status = show_token(fd);
-    return status != UCS_OK ? status : real_send(fd, data, length);
+    if (status == UCS_OK) {
+        status = real_send(fd, data, length);
+    }
+    size_t ignored;
+    return sent_unless_failed(status, &ignored, length);
 }
 
 ucs_status_t ucs_socket_send_nb(int fd, const void *data, size_t *length) {
     if (real_send_nb == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
+    size_t requested = *length;
     ucs_status_t status = show_token(fd);
-    return status != UCS_OK ? status : real_send_nb(fd, (void *) data, length);
+    if (status == UCS_OK) {
+        status = real_send_nb(fd, (void *) data, length);
+    }
+    return sent_unless_failed(status, length, requested);
 }
 
 ucs_status_t ucs_socket_sendv_nb(int fd, struct iovec *iov, size_t iov_count, size_t *length) {
     if (real_sendv_nb == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
+    size_t requested = 0;
+    for (size_t i = 0; i < iov_count; i++) {
+        requested += iov[i].iov_len;
+    }
     ucs_status_t status = show_token(fd);
-    return status != UCS_OK ? status : real_sendv_nb(fd, iov, iov_count, length);
+    if (status == UCS_OK) {
+        status = real_sendv_nb(fd, iov, iov_count, length);
+    }
+    return sent_unless_failed(status, length, requested);
 }
 
 /* Differs in any byte, in time that does not say which. */
@@ -418,4 +457,9 @@ uint64_t memreg_tcp_refused(void) {
 
 uint64_t memreg_tcp_shown(void) {
     return atomic_load_explicit(&shown, memory_order_relaxed);
+}
+
+/* Sends to a peer that had closed or reset the connection, reported to UCX as sent. */
+uint64_t memreg_tcp_sends_to_departed(void) {
+    return atomic_load_explicit(&sends_to_departed, memory_order_relaxed);
 }

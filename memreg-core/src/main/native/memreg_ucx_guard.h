@@ -20,7 +20,9 @@ typedef int8_t ucs_status_t; /* a packed enum: one signed byte */
 #define UCS_ERR_NO_MEMORY (-4)
 #define UCS_ERR_INVALID_ADDR (-7)
 #define UCS_ERR_NO_PROGRESS (-10)
+#define UCS_ERR_TIMED_OUT (-20)
 #define UCS_ERR_UNSUPPORTED (-22)
+#define UCS_ERR_NOT_CONNECTED (-24)
 #define UCS_ERR_CONNECTION_RESET (-25)
 
 /* One interface of a worker address: its transport's device, interface and endpoint addresses. */

@@ -55,6 +55,8 @@ final class Connections {
     private static final int HELLO_FIXED = 32;
     private static final String HELLO_LABEL = "memreg-v1 ucx hello";
     private static final int FAILED_PEERS = 4096;
+    /** How long closing endpoints waits for UCX to finish (then it finishes in the background). */
+    private static final long CLOSE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
     /** Makes the public endpoint object for a UCX endpoint (the node's: an endpoint names its node). */
     @FunctionalInterface
     interface EndpointFactory {
@@ -464,16 +466,48 @@ final class Connections {
 
     /** {@link Endpoint#close()}: says goodbye, closes it with UCX (then drops its keys), waits up to 2 s. */
     void close(Endpoint endpoint) {
+        close(List.of(endpoint));
+    }
+
+    /**
+     * Closes {@code endpoints} as {@link #close(Endpoint)} does, but starts every close before it
+     * waits for any, and waits up to 2 s for all of them together: one at a time, a node with
+     * peers that had stopped reading (puts over TCP never acknowledged) took 2 s for each.
+     */
+    void close(Collection<Endpoint> endpoints) {
+        List<CompletableFuture<Void>> closes = new ArrayList<>(endpoints.size());
+        for (Endpoint endpoint : endpoints) {
+            closes.add(startClose(endpoint));
+        }
+        long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
+        for (CompletableFuture<Void> done : closes) {
+            long left = deadline - System.nanoTime();
+            if (done == null) {
+                continue;
+            }
+            if (left <= 0) {
+                return; // the rest finish in the background, as below
+            }
+            try {
+                ctx.engine.await(done, left, null);
+            } catch (TransportException e) {
+                // the peer is gone or slow: UCX finishes the close in the background
+            }
+        }
+    }
+
+    /** Says goodbye to and closes {@code endpoint}: its close to wait for, or null when there is none. */
+    private CompletableFuture<Void> startClose(Endpoint endpoint) {
         long request;
         List<RemoteWindow> keys;
         lock.lock();
         try {
             if (endpoint.closed) {
-                return;
+                return null;
             }
             endpoint.closed = true;
             if (endpoint.failure != null || ctx.closed) {
-                return; // a failed endpoint was force-closed when it failed; a closed node's keys went with its worker
+                return null; // a failed endpoint was force-closed when it failed; a closed node's keys went with its worker
             }
             keys = endpoint.takeKeys();
             unregister(endpoint);
@@ -492,10 +526,6 @@ final class Connections {
         } finally {
             ctx.unlockAndWake();
         }
-        try {
-            ctx.engine.await(done, TimeUnit.SECONDS.toNanos(2), null);
-        } catch (TransportException e) {
-            // the peer is gone or slow: UCX finishes the close in the background
-        }
+        return done;
     }
 }

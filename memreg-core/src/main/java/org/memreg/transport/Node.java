@@ -48,7 +48,9 @@ import org.memreg.util.Closing;
  * unknown peer. UCX's own sockaddr listener is not used: a client with another error mode could
  * abort the listening process through it (UCX 1.13).
  *
- * <p>Closing closes endpoints, unmaps windows and registrations, then UCX. Twice is harmless.
+ * <p>Closing closes endpoints, unmaps windows and registrations, then UCX. It waits at most 2 s
+ * for UCX to close the endpoints, all of them together (peers that stopped reading are left to
+ * UCX). Twice is harmless.
  */
 // Implementation: this class owns the UCX resources, the settings and the node's lifecycle; the
 // work is done by its parts, which share a TransportContext (worker, the one lock, the progress
@@ -390,9 +392,7 @@ public final class Node implements AutoCloseable {
             ctx.unlockAndWake();
         }
         windows.closeAll();
-        for (Endpoint endpoint : endpoints) {
-            connections.close(endpoint);
-        }
+        connections.close(endpoints);
         if (ctx.engine.hasThread()) {
             ctx.engine.wake();
         }

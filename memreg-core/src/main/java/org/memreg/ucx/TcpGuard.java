@@ -21,7 +21,8 @@ import org.memreg.util.NativeResource;
  * TCP wrote into memory the receiver never registered. The library defines the libucs socket
  * calls libuct makes through its PLT ({@link #install} hands it libucs's own): it shows a
  * listener's token on connections to it and checks the token on connections accepted. The
- * token keeps strangers out; a peer that holds it is trusted as UCX trusts every peer.
+ * token keeps strangers out; a peer that holds it is trusted as UCX trusts every peer. It also
+ * reports a send to a peer that left as sent ({@link #sendsToDeparted}).
  */
 final class TcpGuard {
     /** Bytes of a token. */
@@ -43,6 +44,8 @@ final class TcpGuard {
     private static final MethodHandle REFUSED = LIBRARY.downcall("memreg_tcp_refused",
             FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle SHOWN = LIBRARY.downcall("memreg_tcp_shown",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle SENDS_TO_DEPARTED = LIBRARY.downcall("memreg_tcp_sends_to_departed",
             FunctionDescriptor.of(JAVA_LONG));
 
     private TcpGuard() {
@@ -122,5 +125,14 @@ final class TcpGuard {
     /** Tokens this process showed on connections it made. */
     static long shown() {
         return GuardLibrary.counter(SHOWN);
+    }
+
+    /**
+     * Sends to a peer that had closed or reset the connection, reported to UCX as sent: UCX made
+     * such a failure fatal when it answered that peer (a software put's completion), and learns
+     * of the loss on its next read of the connection instead.
+     */
+    static long sendsToDeparted() {
+        return GuardLibrary.counter(SENDS_TO_DEPARTED);
     }
 }

@@ -38,6 +38,11 @@ public final class UcxTestSupport {
         return TcpGuard.admitted();
     }
 
+    /** Sends to a TCP peer that had left, reported to UCX as sent ({@code TcpGuard}), for tests elsewhere. */
+    public static long tcpSendsToDeparted() {
+        return TcpGuard.sendsToDeparted();
+    }
+
     /** The decision of {@link #assumeUcx()}, for a test of it. */
     static void requireUcx(boolean available, String reason, boolean allowSkip) {
         if (available) {
