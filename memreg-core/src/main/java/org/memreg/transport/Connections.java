@@ -486,7 +486,7 @@ final class Connections {
                 continue;
             }
             if (left <= 0) {
-                return; // the rest finish in the background, as below
+                return; // UCX finishes the rest in the background
             }
             try {
                 ctx.engine.await(done, left, null);

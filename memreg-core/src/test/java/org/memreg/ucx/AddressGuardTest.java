@@ -52,14 +52,7 @@ class AddressGuardTest {
                 unpacked = AddressGuard.unpacked();
                 try (Arena arena = Arena.ofConfined()) { // a rendezvous a to b: UCX's wire-up tells b of a
                     MemorySegment buffer = arena.allocate(MESSAGE);
-                    MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
-                    long receive = b.tagReceive(buffer.address(), MESSAGE, 7, -1L, 0, info.address());
-                    UcxTestSupport.complete(a.tagSend(ep, buffer.address(), MESSAGE, 7, 0), a, b);
-                    while (b.testReceive(receive, info.address()) == Ucp.INPROGRESS) {
-                        a.progress();
-                        b.progress();
-                    }
-                    Ucp.requestFree(receive);
+                    UcxTestSupport.sendAndReceive(a, ep, b, buffer, buffer, 7);
                 }
                 assertTrue(AddressGuard.unpacked() > unpacked, config + ": b unpacked a's address from a wire-up message");
                 UcxTestSupport.complete(a.closeEndpoint(ep, true), a, b);

@@ -63,14 +63,7 @@ class TcpGuardTest {
                 MemorySegment sent = arena.allocate(MESSAGE);
                 sent.fill((byte) 's');
                 MemorySegment received = arena.allocate(MESSAGE);
-                MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
-                long receive = b.tagReceive(received.address(), MESSAGE, 5, -1L, 0, info.address());
-                UcxTestSupport.complete(a.tagSend(ep, sent.address(), MESSAGE, 5, 0), a, b);
-                while (b.testReceive(receive, info.address()) == Ucp.INPROGRESS) {
-                    a.progress();
-                    b.progress();
-                }
-                Ucp.requestFree(receive);
+                UcxTestSupport.sendAndReceive(a, ep, b, sent, received, 5);
                 assertEquals(-1L, sent.mismatch(received), config + ": the rendezvous arrived whole");
                 assertTrue(TcpGuard.admitted() > admitted, config + ": admitted"); // UCX answers over it
                 assertEquals(refused, TcpGuard.refused(), config + ": nothing refused");

@@ -3,6 +3,9 @@ package org.memreg.ucx;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
 /**
  * Where OpenUCX cannot be loaded, fails a test that needs it: {@code bin/test} installs it, so its
  * absence is a broken set-up, not a reason to pass. {@code MEMREG_ALLOW_SKIP=1} makes it a skip
@@ -30,6 +33,24 @@ public final class UcxTestSupport {
         }
         if (Ucp.isRequest(request)) {
             Ucp.requestFree(request);
+        }
+    }
+
+    /**
+     * Sends {@code source} from {@code sender} over {@code ep} under {@code tag} into {@code
+     * target}, received by {@code receiver}; progresses both until the receive is done.
+     */
+    public static void sendAndReceive(UcxWorker sender, long ep, UcxWorker receiver, MemorySegment source,
+            MemorySegment target, long tag) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
+            long receive = receiver.tagReceive(target.address(), target.byteSize(), tag, -1L, 0, info.address());
+            complete(sender.tagSend(ep, source.address(), source.byteSize(), tag, 0), sender, receiver);
+            while (receiver.testReceive(receive, info.address()) == Ucp.INPROGRESS) {
+                sender.progress();
+                receiver.progress();
+            }
+            Ucp.requestFree(receive);
         }
     }
 
