@@ -13,8 +13,9 @@ import org.memreg.ucx.UcxTestSupport;
 
 /**
  * {@link DepartedPeersTest}'s probe, in a child JVM because what it guards against aborts the
- * process. Over TCP, in the error mode given: a node puts into windows of {@value #PEERS} peers
- * that have stopped progressing, then closes; then the peers progress again and close. Prints
+ * process. Over TCP, in the error mode given: a node puts into and gets from windows of {@value
+ * #PEERS} peers that have stopped progressing, then closes; then the peers progress again and
+ * close. Prints
  * {@code closeMillis} (the node's close), {@code sendsToDeparted} (the TCP guard's count of
  * sends to a peer that had left, reported to UCX as sent) and {@code survived=true}.
  */
@@ -50,8 +51,9 @@ public final class DepartedPeersProbe {
         driver.join();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment data = arena.allocate(64 << 10);
-            for (RemoteWindow remote : remotes) {
-                remote.put(0, data); // over TCP a software put: its peer answers when it reads it
+            for (RemoteWindow remote : remotes) { // over TCP software RMA: the peer answers each when it reads it
+                remote.put(0, data);
+                remote.get(0, arena.allocate(64 << 10));
             }
             long start = System.nanoTime();
             node.close();

@@ -16,13 +16,14 @@ import org.memreg.ucx.UcxTestSupport;
 
 /**
  * Peers that stopped progressing (hung, stalled, or progressing only when their caller waits)
- * while a node put into their windows over TCP and left:
+ * while a node put into and got from their windows over TCP and left:
  * <ul>
  *   <li>the node's close waits for them together, not 2 s for each one after another;
- *   <li>when they progress again, they survive answering the puts of a node that has gone. Over
- *       TCP, UCX 1.13 puts in software: the receiver answers each put, that answer failed on the
- *       closed connection, and UCX ended the process ({@code ucp_request.inl:346 Fatal:
- *       unexpected error: Endpoint timeout}) in both error modes.
+ *   <li>when they progress again, they survive answering a node that has gone. Over TCP, UCX 1.13
+ *       puts and gets in software: the receiver answers each put (a completion) and each get
+ *       (the data), that answer failed on the closed connection, and UCX ended the process
+ *       ({@code ucp_request.inl:346 Fatal: unexpected error: Endpoint timeout}): puts in both
+ *       error modes, gets in PEER mode.
  * </ul>
  */
 @Unprivileged
@@ -37,7 +38,8 @@ class DepartedPeersTest {
 
     @ParameterizedTest
     @EnumSource(ErrorMode.class)
-    void peersShouldSurviveThePutsOfANodeThatLeftAndItsCloseWaitForThemTogether(ErrorMode mode) throws Exception {
+    void peersShouldSurviveThePutsAndGetsOfANodeThatLeftAndItsCloseWaitForThemTogether(ErrorMode mode)
+            throws Exception {
         ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), DepartedPeersProbe.class,
                 mode.name());
         assertEquals("true", probe.text("survived"));
