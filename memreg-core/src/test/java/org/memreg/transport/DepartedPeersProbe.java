@@ -15,9 +15,8 @@ import org.memreg.ucx.UcxTestSupport;
  * {@link DepartedPeersTest}'s probe, in a child JVM because what it guards against aborts the
  * process. Over TCP, in the error mode given: a node puts into and gets from windows of {@value
  * #PEERS} peers that have stopped progressing, then closes; then the peers progress again and
- * close. Prints
- * {@code closeMillis} (the node's close), {@code sendsToDeparted} (the TCP guard's count of
- * sends to a peer that had left, reported to UCX as sent) and {@code survived=true}.
+ * close. Prints {@code closeMillis} (the node's close), {@code sendsToDeparted} (the TCP guard's
+ * count of sends to a peer that had left, reported to UCX as sent) and {@code survived=true}.
  */
 public final class DepartedPeersProbe {
     static final int PEERS = 4;
@@ -59,7 +58,7 @@ public final class DepartedPeersProbe {
             node.close();
             System.out.println("closeMillis=" + (System.nanoTime() - start) / 1_000_000);
         }
-        for (Node peer : peers) { // they read the puts of a node that has gone, and answer it
+        for (Node peer : peers) { // they read the puts and gets of a node that has gone, and answer it
             for (int i = 0; i < 100_000; i++) {
                 peer.progress();
             }
