@@ -147,8 +147,7 @@ static fd_state *state_of(int fd, int create) {
     return chunk == NULL ? NULL : &chunk[fd % FD_CHUNK];
 }
 
-static uint8_t role_of(int fd) {
-    fd_state *s = state_of(fd, 0);
+static uint8_t role_of(const fd_state *s) {
     return s == NULL ? FD_PLAIN : atomic_load_explicit(&s->role, memory_order_acquire);
 }
 
@@ -231,10 +230,10 @@ ucs_status_t ucs_socket_connect(int fd, const struct sockaddr *dest) {
 
 /* Before a connection's first bytes: the token it owes, whole (a blocking send of 16 bytes). */
 static ucs_status_t show_token(int fd) {
-    if (role_of(fd) != FD_SEND_TOKEN) {
+    fd_state *s = state_of(fd, 0);
+    if (role_of(s) != FD_SEND_TOKEN) {
         return UCS_OK;
     }
-    fd_state *s = state_of(fd, 0);
     atomic_store_explicit(&s->role, FD_PLAIN, memory_order_release);
     atomic_fetch_add_explicit(&shown, 1, memory_order_relaxed);
     return real_send(fd, s->token, TOKEN_BYTES);
@@ -340,11 +339,11 @@ ucs_status_t ucs_socket_recv_nb(int fd, void *data, size_t *length) {
     if (real_recv_nb == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
-    uint8_t role = role_of(fd);
+    fd_state *s = state_of(fd, 0);
+    uint8_t role = role_of(s);
     if (role == FD_PLAIN || role == FD_SEND_TOKEN) {
         return real_recv_nb(fd, data, length);
     }
-    fd_state *s = state_of(fd, 0);
     pthread_mutex_lock(&lock);
     ucs_status_t status = UCS_OK;
     if (role == FD_REFUSED) {

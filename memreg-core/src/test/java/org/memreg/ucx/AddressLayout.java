@@ -83,6 +83,12 @@ record AddressLayout(boolean v2, List<Interface> interfaces) {
         return interfaces.stream().filter(i -> i.sum == sum).findFirst().orElse(null);
     }
 
+    /** The port of the address's first TCP listener (its interface address: the port, network order). */
+    static int tcpPort(byte[] address) {
+        Interface tcp = of(address).find("tcp");
+        return (address[tcp.iface()] & 0xff) << 8 | address[tcp.iface() + 1] & 0xff;
+    }
+
     /** UCX's checksum of a transport name (CRC-16, reflected polynomial 0x8408). */
     static int nameSum(String name) {
         int crc = 0xffff;

@@ -37,7 +37,8 @@ public final class TcpGuardProbe {
                 java.util.Arrays.copyOf(token, 15));
     }
 
-    private static byte[] frame(int id, int length) {
+    /** UCX's TCP magic number, then a frame header ({@code uct_tcp_am_hdr_t}: id, length) claiming {@code length}. */
+    static byte[] frame(int id, int length) {
         return ByteBuffer.allocate(13).order(ByteOrder.LITTLE_ENDIAN).putLong(MAGIC).put((byte) id).putInt(length)
                 .array();
     }
@@ -53,8 +54,7 @@ public final class TcpGuardProbe {
              UcxWorker friend = UcxWorker.create(context); Arena arena = Arena.ofConfined()) {
             System.out.println("listeners=" + victim.requireTcpToken(token));
             byte[] address = victim.address();
-            AddressLayout.Interface tcp = AddressLayout.of(address).find("tcp");
-            int port = (address[tcp.iface()] & 0xff) << 8 | address[tcp.iface() + 1] & 0xff; // network order
+            int port = AddressLayout.tcpPort(address);
             List<byte[]> attacks = attacks(token, seed);
             for (byte[] attack : attacks) {
                 long refused = TcpGuard.refused();
@@ -75,17 +75,7 @@ public final class TcpGuardProbe {
             long ep = friend.connect(address, Ucp.ERR_HANDLING_MODE_PEER);
             MemorySegment message = arena.allocateFrom("served");
             MemorySegment inbox = arena.allocate(message.byteSize());
-            MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES);
-            long receive = victim.tagReceive(inbox.address(), inbox.byteSize(), 9, -1L, 0, info.address());
-            UcxTestSupport.complete(friend.tagSend(ep, message.address(), message.byteSize(), 9, 0), friend, victim);
-            long deadline = System.nanoTime() + DEADLINE_NANOS;
-            while (victim.testReceive(receive, info.address()) == Ucp.INPROGRESS && System.nanoTime() < deadline) {
-                friend.progress();
-                victim.progress();
-            }
-            if (victim.testReceive(receive, info.address()) != Ucp.INPROGRESS) {
-                Ucp.requestFree(receive);
-            }
+            UcxTestSupport.sendAndReceive(friend, ep, victim, message, inbox, 9); // a hang is killed by the test
             System.out.println("received=" + inbox.getString(0));
             System.out.println("admitted=" + TcpGuard.admitted());
             UcxTestSupport.complete(friend.closeEndpoint(ep, true), friend, victim);

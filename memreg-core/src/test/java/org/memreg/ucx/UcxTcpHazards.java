@@ -5,8 +5,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.Socket;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Map;
 
 /**
@@ -25,7 +23,6 @@ import java.util.Map;
  */
 public final class UcxTcpHazards {
     private static final Map<String, String> TCP = Map.of("NET_DEVICES", "lo", "TLS", "tcp");
-    private static final long MAGIC = 0xCAFEBABE12345678L; // UCT_TCP_MAGIC_NUMBER
     private static final int UNEXPECTED_AM_ID = 200; // above UCT_AM_ID_MAX and none of UCX's own
 
     private UcxTcpHazards() {
@@ -43,14 +40,10 @@ public final class UcxTcpHazards {
 
     private static void frame() throws Exception {
         try (UcxContext context = UcxContext.create(TCP); UcxWorker victim = UcxWorker.create(context)) {
-            byte[] address = victim.address();
-            AddressLayout.Interface tcp = AddressLayout.of(address).find("tcp");
-            int port = (address[tcp.iface()] & 0xff) << 8 | address[tcp.iface() + 1] & 0xff; // network order
-            ByteBuffer bytes = ByteBuffer.allocate(13).order(ByteOrder.LITTLE_ENDIAN);
-            bytes.putLong(MAGIC).put((byte) UNEXPECTED_AM_ID).putInt(0); // uct_tcp_am_hdr_t: id, length
+            int port = AddressLayout.tcpPort(victim.address());
             try (Socket socket = new Socket("127.0.0.1", port)) {
                 OutputStream out = socket.getOutputStream();
-                out.write(bytes.array());
+                out.write(TcpGuardProbe.frame(UNEXPECTED_AM_ID, 0));
                 out.flush();
                 System.out.println("sent UCX's magic number and a frame of id " + UNEXPECTED_AM_ID + " to port " + port);
                 for (int i = 0; i < 1_000_000; i++) {
