@@ -19,8 +19,11 @@
  *     before the connection ends, resets it (UCX drops it as one its peer closed).
  * Listeners are learned from worker addresses (memreg_tcp_require): a worker's own with its token,
  * a peer's before memreg connects to it (UCX answers a peer over the connection the peer opened).
- * The token keeps strangers out; it does not make a peer that holds it harmless, nor hide it from
- * whoever can read the network.
+ * On a connection with a token, what UCX reads after it is checked frame by frame before UCX
+ * parses it (memreg_tcp_frames.c, fed what UCX reads and writes): a frame UCX asserts against,
+ * from a peer that holds the token, resets the connection too. The token keeps strangers out; it
+ * does not make a peer that holds it harmless (UCP trusts what its messages say, and a put's
+ * target), nor hide it from whoever can read the network.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -54,13 +57,16 @@ typedef struct {
     uint8_t in_use;
 } listener;
 
-enum { FD_PLAIN, FD_SEND_TOKEN, FD_AWAIT_TOKEN, FD_REFUSED };
+/* A connection is plain (not one of a guarded listener's) or guarded: it owes or awaits its
+ * token, then has its frames checked, until it is refused. */
+enum { FD_PLAIN, FD_SEND_TOKEN, FD_AWAIT_TOKEN, FD_CHECKED, FD_REFUSED };
 
 typedef struct {
     _Atomic uint8_t role; /* FD_PLAIN needs no lock: UCX's reads and writes pass straight through */
     uint8_t have;         /* bytes of the token read so far */
     uint8_t token[TOKEN_BYTES];
     uint8_t seen[TOKEN_BYTES];
+    frame_reader frames;  /* read by the one thread that progresses the connection's worker */
 } fd_state;
 
 typedef ucs_status_t (*accept_fn)(int, struct sockaddr *, socklen_t *, int *);
@@ -82,6 +88,7 @@ static listener own[MAX_LISTENERS];
 static listener others[MAX_LISTENERS];
 static _Atomic(fd_state *) fds[FD_CHUNKS];
 static atomic_ulong admitted, refused, shown;
+static atomic_ulong frames_refused[FRAME_KINDS];
 
 static int same_endpoint(const endpoint *a, const endpoint *b) {
     return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, sizeof a->ip) == 0;
@@ -151,8 +158,9 @@ static uint8_t role_of(const fd_state *s) {
     return s == NULL ? FD_PLAIN : atomic_load_explicit(&s->role, memory_order_acquire);
 }
 
-/* A new connection on fd: it starts plain, or owes or awaits token. False when it cannot be tracked. */
-static int begin(int fd, uint8_t role, const uint8_t *token) {
+/* A new connection on fd: it starts plain, or owes or awaits token; accepted at a listener of the
+ * given family, or connected to peer. False when it cannot be tracked. */
+static int begin(int fd, uint8_t role, const uint8_t *token, uint16_t family, const struct sockaddr *peer) {
     fd_state *s = state_of(fd, role != FD_PLAIN);
     if (s == NULL) {
         return role == FD_PLAIN;
@@ -162,6 +170,7 @@ static int begin(int fd, uint8_t role, const uint8_t *token) {
     if (token != NULL) {
         memcpy(s->token, token, TOKEN_BYTES);
     }
+    frames_begin(&s->frames, family, (const uint8_t *) peer);
     atomic_store_explicit(&s->role, role, memory_order_release);
     pthread_mutex_unlock(&lock);
     return 1;
@@ -179,7 +188,7 @@ ucs_status_t ucs_socket_accept(int fd, struct sockaddr *addr, socklen_t *length,
         }
         struct sockaddr_storage local;
         socklen_t local_length = sizeof local;
-        endpoint here;
+        endpoint here = {0};
         uint8_t token[TOKEN_BYTES];
         int guarded = 0;
         if (getsockname(*accept_fd, (struct sockaddr *) &local, &local_length) == 0
@@ -192,7 +201,7 @@ ucs_status_t ucs_socket_accept(int fd, struct sockaddr *addr, socklen_t *length,
             }
             pthread_mutex_unlock(&lock);
         }
-        if (begin(*accept_fd, guarded ? FD_AWAIT_TOKEN : FD_PLAIN, guarded ? token : NULL)) {
+        if (begin(*accept_fd, guarded ? FD_AWAIT_TOKEN : FD_PLAIN, guarded ? token : NULL, here.family, NULL)) {
             return UCS_OK;
         }
         /* cannot track it, so it cannot show its token: drop it and take the next */
@@ -222,19 +231,18 @@ ucs_status_t ucs_socket_connect(int fd, const struct sockaddr *dest) {
         }
         pthread_mutex_unlock(&lock);
     }
-    if (!begin(fd, known ? FD_SEND_TOKEN : FD_PLAIN, known ? token : NULL)) {
+    if (!begin(fd, known ? FD_SEND_TOKEN : FD_PLAIN, known ? token : NULL, there.family, dest)) {
         return UCS_ERR_NO_MEMORY;
     }
     return real_connect(fd, dest);
 }
 
 /* Before a connection's first bytes: the token it owes, whole (a blocking send of 16 bytes). */
-static ucs_status_t show_token(int fd) {
-    fd_state *s = state_of(fd, 0);
+static ucs_status_t show_token(int fd, fd_state *s) {
     if (role_of(s) != FD_SEND_TOKEN) {
         return UCS_OK;
     }
-    atomic_store_explicit(&s->role, FD_PLAIN, memory_order_release);
+    atomic_store_explicit(&s->role, FD_CHECKED, memory_order_release);
     atomic_fetch_add_explicit(&shown, 1, memory_order_relaxed);
     return real_send(fd, s->token, TOKEN_BYTES);
 }
@@ -265,7 +273,11 @@ ucs_status_t ucs_socket_send(int fd, const void *data, size_t length) {
     if (real_send == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
-    ucs_status_t status = show_token(fd);
+    fd_state *s = state_of(fd, 0);
+    if (role_of(s) != FD_PLAIN) { /* UCX sends its connection-manager events here, each whole */
+        frames_sent(&s->frames, data, length);
+    }
+    ucs_status_t status = show_token(fd, s);
     if (status == UCS_OK) {
         status = real_send(fd, data, length);
     }
@@ -278,11 +290,16 @@ ucs_status_t ucs_socket_send_nb(int fd, const void *data, size_t *length) {
         return UCS_ERR_UNSUPPORTED;
     }
     size_t requested = *length;
-    ucs_status_t status = show_token(fd);
+    fd_state *s = state_of(fd, 0);
+    ucs_status_t status = show_token(fd, s);
     if (status == UCS_OK) {
         status = real_send_nb(fd, (void *) data, length);
     }
-    return sent_unless_failed(status, length, requested);
+    status = sent_unless_failed(status, length, requested);
+    if (status == UCS_OK && role_of(s) != FD_PLAIN) {
+        frames_wrote(&s->frames, data, *length);
+    }
+    return status;
 }
 
 ucs_status_t ucs_socket_sendv_nb(int fd, struct iovec *iov, size_t iov_count, size_t *length) {
@@ -293,11 +310,19 @@ ucs_status_t ucs_socket_sendv_nb(int fd, struct iovec *iov, size_t iov_count, si
     for (size_t i = 0; i < iov_count; i++) {
         requested += iov[i].iov_len;
     }
-    ucs_status_t status = show_token(fd);
+    fd_state *s = state_of(fd, 0);
+    ucs_status_t status = show_token(fd, s);
     if (status == UCS_OK) {
         status = real_sendv_nb(fd, iov, iov_count, length);
     }
-    return sent_unless_failed(status, length, requested);
+    status = sent_unless_failed(status, length, requested);
+    size_t left = *length;
+    for (size_t i = 0; status == UCS_OK && role_of(s) != FD_PLAIN && i < iov_count && left > 0; i++) {
+        size_t part = iov[i].iov_len < left ? iov[i].iov_len : left;
+        frames_wrote(&s->frames, iov[i].iov_base, part);
+        left -= part;
+    }
+    return status;
 }
 
 /* Differs in any byte, in time that does not say which. */
@@ -331,8 +356,20 @@ static ucs_status_t read_token(int fd, fd_state *s) {
         return UCS_ERR_CONNECTION_RESET;
     }
     atomic_fetch_add_explicit(&admitted, 1, memory_order_relaxed);
-    atomic_store_explicit(&s->role, FD_PLAIN, memory_order_release);
+    atomic_store_explicit(&s->role, FD_CHECKED, memory_order_release);
     return UCS_OK;
+}
+
+/* What UCX just read of a guarded connection, before UCX parses it: a frame it would abort on
+ * ends the connection (UCX drops it as one its peer reset). */
+static ucs_status_t check_frames(fd_state *s, const void *data, size_t length) {
+    int fault = frames_read(&s->frames, data, length);
+    if (fault == FRAME_OK) {
+        return UCS_OK;
+    }
+    atomic_store_explicit(&s->role, FD_REFUSED, memory_order_release);
+    atomic_fetch_add_explicit(&frames_refused[fault], 1, memory_order_relaxed);
+    return UCS_ERR_CONNECTION_RESET;
 }
 
 ucs_status_t ucs_socket_recv_nb(int fd, void *data, size_t *length) {
@@ -341,22 +378,26 @@ ucs_status_t ucs_socket_recv_nb(int fd, void *data, size_t *length) {
     }
     fd_state *s = state_of(fd, 0);
     uint8_t role = role_of(s);
-    if (role == FD_PLAIN || role == FD_SEND_TOKEN) {
+    if (role == FD_PLAIN) {
         return real_recv_nb(fd, data, length);
     }
-    pthread_mutex_lock(&lock);
     ucs_status_t status = UCS_OK;
-    if (role == FD_REFUSED) {
-        status = UCS_ERR_CONNECTION_RESET;
-    } else if (role == FD_AWAIT_TOKEN) {
-        status = read_token(fd, s);
+    if (role == FD_REFUSED || role == FD_AWAIT_TOKEN) {
+        pthread_mutex_lock(&lock);
+        status = role == FD_REFUSED ? UCS_ERR_CONNECTION_RESET : read_token(fd, s);
+        pthread_mutex_unlock(&lock);
     }
-    pthread_mutex_unlock(&lock);
+    if (status == UCS_OK) {
+        frames_expect(&s->frames, *length);
+        status = real_recv_nb(fd, data, length);
+    }
+    if (status == UCS_OK) {
+        status = check_frames(s, data, *length);
+    }
     if (status != UCS_OK) {
         *length = 0;
-        return status;
     }
-    return real_recv_nb(fd, data, length);
+    return status;
 }
 
 typedef struct {
@@ -456,6 +497,17 @@ uint64_t memreg_tcp_refused(void) {
 
 uint64_t memreg_tcp_shown(void) {
     return atomic_load_explicit(&shown, memory_order_relaxed);
+}
+
+/* Guarded connections ended for a frame, of one fault of memreg_ucx_guard.h's (FRAME_OK: all). */
+uint64_t memreg_tcp_frames_refused(int fault) {
+    uint64_t sum = 0;
+    for (int i = 1; i < FRAME_KINDS; i++) {
+        if (fault == FRAME_OK || fault == i) {
+            sum += atomic_load_explicit(&frames_refused[i], memory_order_relaxed);
+        }
+    }
+    return sum;
 }
 
 /* Sends to a peer that had closed or reset the connection, reported to UCX as sent. */

@@ -1,7 +1,8 @@
 /*
  * What memreg's two guards over UCX 1.13 share (one library, libmemreg-ucx-guard.so): the walk
  * over a worker address (memreg_address_guard.c), which the TCP guard (memreg_tcp_guard.c) uses
- * to find the TCP listeners an address names. Nothing here is exported from the library.
+ * to find the TCP listeners an address names, and the TCP guard's reader of UCX's frames
+ * (memreg_tcp_frames.c). Nothing here is exported from the library.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H
@@ -44,5 +45,56 @@ GUARD_HIDDEN int guard_address_walk(const uint8_t *address, size_t length, unsig
 
 /* UCX's checksum of a transport's name, as its addresses carry it. */
 GUARD_HIDDEN uint16_t guard_name_sum(const char *name);
+
+/* Where a TCP stream's reader stands (memreg_tcp_frames.c); all zero is nothing read yet. */
+typedef struct {
+    uint8_t at;           /* what the next byte belongs to */
+    uint8_t accepted;     /* the stream came in at a listener: magic number, then connection request */
+    uint8_t acked;        /* a connected stream's request was acknowledged: UCX's endpoint is connected */
+    uint8_t identified;   /* the connection's sequence number and peer are known (sn, peer) */
+    uint8_t sockaddr_len; /* of the stream's family: the address a connection request carries */
+    uint8_t am_id;        /* of the frame being read */
+    uint16_t have;        /* bytes of the current piece in piece */
+    uint32_t length;      /* of the current frame's body */
+    uint32_t limit;       /* the longest body UCX takes, as its reads show */
+    uint64_t left;        /* bytes of a skipped body still to come */
+    uint64_t sn;          /* the connection's sequence number, which a repeated request must carry */
+    uint8_t peer[28];     /* the peer's listener (a sockaddr), which a repeated request must name */
+    uint8_t piece[64];    /* the magic number, a header, or a body that is judged */
+    /* What this process writes: where its frames stand, and its last put's sequence number */
+    uint8_t put_waiting;  /* that put awaits its acknowledgement (UCT_TCP_EP_FLAG_PUT_TX_WAITING_ACK) */
+    uint8_t out_have;
+    uint8_t out_head[25]; /* a header, and a put request's body */
+    uint32_t put_sn;
+    uint64_t out_left;
+} frame_reader;
+
+/* What frames_read finds wrong with a stream; FRAME_OK is nothing. */
+enum {
+    FRAME_OK,
+    FRAME_BAD_MAGIC,      /* not UCX's magic number */
+    FRAME_TOO_LONG,       /* longer than UCX's receive buffer */
+    FRAME_BEFORE_REQUEST, /* on an accepted stream before its connection request */
+    FRAME_BAD_ID,         /* a kind UCX does not know */
+    FRAME_BAD_EVENT,      /* a connection-manager event UCX does not know, or not of its length */
+    FRAME_BAD_REQUEST,    /* a connection request out of place or not of its form */
+    FRAME_BAD_PUT,        /* a put request or acknowledgement not of its form */
+    FRAME_KINDS
+};
+
+/* A new stream of the given address family: connected to peer (a sockaddr), or accepted (NULL). */
+GUARD_HIDDEN void frames_begin(frame_reader *r, uint16_t family, const uint8_t *peer);
+
+/* This process sent a connection-manager event on the stream (whole, at a frame's start). */
+GUARD_HIDDEN void frames_sent(frame_reader *r, const uint8_t *bytes, size_t count);
+
+/* This process wrote the next bytes of its frames on the stream (not its events: frames_sent). */
+GUARD_HIDDEN void frames_wrote(frame_reader *r, const uint8_t *bytes, size_t count);
+
+/* UCX is about to read up to asked bytes of the stream. */
+GUARD_HIDDEN void frames_expect(frame_reader *r, size_t asked);
+
+/* The next bytes of the stream, as UCX read them: FRAME_OK, or what is wrong with them. */
+GUARD_HIDDEN int frames_read(frame_reader *r, const uint8_t *bytes, size_t count);
 
 #endif

@@ -20,9 +20,12 @@ import org.memreg.util.NativeResource;
  * UCX's magic number and a frame of an unexpected kind aborted the process, and a UCX put over
  * TCP wrote into memory the receiver never registered. The library defines the libucs socket
  * calls libuct makes through its PLT ({@link #install} hands it libucs's own): it shows a
- * listener's token on connections to it and checks the token on connections accepted. The
- * token keeps strangers out; a peer that holds it is trusted as UCX trusts every peer. It also
- * reports a send to a peer that left as sent ({@link #sendsToDeparted}).
+ * listener's token on connections to it and checks the token on connections accepted. After the
+ * token it reads UCX's frames on those connections, both ways, before UCX parses them ({@code
+ * memreg_tcp_frames.c}): a frame UCX would abort on ends the connection ({@link #framesRefused}),
+ * whoever sent it. The token keeps strangers out; a peer that holds it is still trusted with what
+ * UCP's messages say, and with where its puts land. The guard also reports a send to a peer that
+ * left as sent ({@link #sendsToDeparted}).
  */
 final class TcpGuard {
     /** Bytes of a token. */
@@ -47,6 +50,8 @@ final class TcpGuard {
             FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle SENDS_TO_DEPARTED = LIBRARY.downcall("memreg_tcp_sends_to_departed",
             FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle FRAMES_REFUSED = LIBRARY.downcall("memreg_tcp_frames_refused",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
     private TcpGuard() {
     }
@@ -125,6 +130,20 @@ final class TcpGuard {
     /** Tokens this process showed on connections it made. */
     static long shown() {
         return GuardLibrary.counter(SHOWN);
+    }
+
+    /** Admitted connections ended for a frame UCX would have aborted on or written by ({@link FrameFault}). */
+    static long framesRefused(FrameFault fault) {
+        try {
+            return (long) FRAMES_REFUSED.invokeExact(fault.ordinal());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Admitted connections ended for any frame. */
+    static long framesRefused() {
+        return framesRefused(FrameFault.ANY);
     }
 
     /**

@@ -121,7 +121,8 @@ public final class UcxWorker implements AutoCloseable {
      * to is shown the same token. UCX's TCP transport believes whoever connects to its port (a
      * stranger's frame aborted the process, a stranger's put wrote unregistered memory): peers
      * sharing a secret derive one token from it, and strangers are kept out ({@code TcpGuard}).
-     * Call before anyone has this worker's address.
+     * On these connections, both ways, frames UCX would abort on are refused as well, from a peer
+     * that holds the token too. Call before anyone has this worker's address.
      *
      * @return how many TCP listeners the worker has (0 when UCX uses no TCP transport)
      * @throws IllegalArgumentException when the token is not 16 bytes

@@ -4,73 +4,107 @@ import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.Socket;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.LongSupplier;
 
 /**
  * {@link TcpGuardTest}'s probe, in a child JVM because what it guards against aborts the process:
- * a worker that requires a TCP token is sent, on fresh plain sockets to its UCX TCP port, what
- * aborted UCX 1.13 (its magic number, then a frame of an unexpected kind, or longer than its
- * receive buffer), without a token, with a wrong one, and cut short; then a worker of this process
- * that holds the token sends it a message. Prints {@code key=value} lines: {@code attacks},
- * {@code refused} (by the guard), {@code admitted}, {@code received}, and {@code survived=true}.
+ * a worker that requires a TCP token is sent, each on a fresh plain socket to its UCX TCP port,
+ * what aborted UCX 1.13 ({@link #attacks}): by strangers (without the token, with a wrong one, a
+ * token cut short) and by a peer that holds the token (frames UCX asserts against). Then a worker
+ * of this process that holds the token sends it a message. Prints {@code key=value} lines: each
+ * attack's name with {@code refused} (the guard counted it, for its token or its frame) or
+ * {@code missed}; {@code attacks}, {@code admitted}, {@code received}, and {@code survived=true}.
+ * Arguments: the token (hex), the seed, and optionally the names of the attacks to send (comma-separated;
+ * by hand, to see which abort UCX without the guard).
  */
 public final class TcpGuardProbe {
     static final Map<String, String> TCP = Map.of("NET_DEVICES", "lo", "TLS", "tcp");
-    private static final long MAGIC = 0xCAFEBABE12345678L; // UCT_TCP_MAGIC_NUMBER
     private static final long DEADLINE_NANOS = 20_000_000_000L;
+    private static final int PEER_PORT = 9; // the port a forged connection request names: not the victim's
 
     private TcpGuardProbe() {
     }
 
-    /** What a stranger sends: each aborted UCX 1.13 when it came first on a connection. */
-    static List<byte[]> attacks(byte[] token, long seed) {
+    /** One connection's bytes, and the fault the guard must end it for (null: not its token). */
+    record Attack(String name, byte[] bytes, FrameFault fault) {
+    }
+
+    /** What is sent: each aborted UCX 1.13 when it came on a connection (a stranger's, or a token holder's). */
+    static List<Attack> attacks(byte[] token, long seed) {
+        Random random = new Random(seed);
         byte[] wrong = token.clone();
-        wrong[new Random(seed).nextInt(wrong.length)] ^= 1;
-        byte[] unexpectedFrame = frame(200, 0); // above UCT_AM_ID_MAX, none of UCX's own
-        byte[] longFrame = frame(1, 1 << 30);    // past the 64 KiB receive buffer
-        // a token cut short ends the connection with nothing after it: any byte after it could be the last one
-        return List.of(unexpectedFrame, longFrame, concat(wrong, unexpectedFrame), concat(wrong, longFrame),
-                java.util.Arrays.copyOf(token, 15));
+        wrong[random.nextInt(wrong.length)] ^= 1;
+        long sn = random.nextLong();
+        byte[] unexpected = new TcpFrames().magic().header(200, 0).toArray(); // above UCT_AM_ID_MAX, none of UCX's own
+        byte[] tooLong = new TcpFrames().magic().header(1, 1 << 30).toArray(); // past the 64 KiB receive buffer
+        return List.of(
+                new Attack("stranger-unexpected-frame", unexpected, null),
+                new Attack("stranger-long-frame", tooLong, null),
+                new Attack("wrong-token-unexpected-frame", new TcpFrames().bytes(wrong).bytes(unexpected).toArray(), null),
+                new Attack("wrong-token-long-frame", new TcpFrames().bytes(wrong).bytes(tooLong).toArray(), null),
+                // a cut token ends the connection with nothing after it: any byte after it could be the last one
+                new Attack("token-cut-short", Arrays.copyOf(token, 15), null),
+                new Attack("holder-unexpected-frame", holder(token, sn).header(200, 0).toArray(), FrameFault.BAD_ID),
+                new Attack("holder-long-frame", holder(token, sn).header(1, 1 << 30).toArray(), FrameFault.TOO_LONG),
+                new Attack("holder-frame-before-request",
+                        new TcpFrames().bytes(token).magic().header(200, 0).toArray(), FrameFault.BEFORE_REQUEST),
+                new Attack("holder-short-event", holder(token, sn).header(TcpFrames.CM, 2).put((byte) 2).put((byte) 0)
+                        .toArray(), FrameFault.BAD_EVENT),
+                new Attack("holder-second-request", holder(token, sn).request(sn + 1, 0, PEER_PORT).toArray(),
+                        FrameFault.BAD_REQUEST),
+                // to an endpoint, from a peer UCX ranks above itself: UCX asserts it ranks the other way
+                new Attack("holder-request-to-endpoint", new TcpFrames().bytes(token).magic()
+                        .request(sn, TcpFrames.CONNECT_TO_EP, 65535).toArray(), FrameFault.BAD_REQUEST),
+                new Attack("holder-put-to-null", holder(token, sn).header(TcpFrames.PUT_REQ, 20).putLong(0).putLong(5)
+                        .putInt(0).toArray(), FrameFault.BAD_PUT),
+                // acknowledges the victim's last put (none yet: UCX starts at 2^32 - 1), which awaits none
+                new Attack("holder-stray-put-ack", holder(token, sn).header(TcpFrames.PUT_ACK, 4).putInt(-1).toArray(),
+                        FrameFault.BAD_PUT),
+                new Attack("holder-long-put-ack", holder(token, sn).header(TcpFrames.PUT_ACK, 8).putLong(0).toArray(),
+                        FrameFault.BAD_PUT),
+                // UCX drops this one too, at debug level
+                new Attack("holder-wrong-magic", new TcpFrames().bytes(token).putLong(~TcpFrames.MAGIC).toArray(),
+                        FrameFault.BAD_MAGIC));
     }
 
-    /** UCX's TCP magic number, then a frame header ({@code uct_tcp_am_hdr_t}: id, length) claiming {@code length}. */
-    static byte[] frame(int id, int length) {
-        return ByteBuffer.allocate(13).order(ByteOrder.LITTLE_ENDIAN).putLong(MAGIC).put((byte) id).putInt(length)
-                .array();
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        return ByteBuffer.allocate(a.length + b.length).put(a).put(b).array();
+    /** A token holder's connection: the token, the magic number and a connection request, as UCX's own open. */
+    private static TcpFrames holder(byte[] token, long sn) {
+        return new TcpFrames().bytes(token).magic().request(sn, 0, PEER_PORT);
     }
 
     public static void main(String[] args) throws Exception {
-        byte[] token = java.util.HexFormat.of().parseHex(args[0]);
+        byte[] token = HexFormat.of().parseHex(args[0]);
         long seed = Long.parseLong(args[1]);
         try (UcxContext context = UcxContext.create(TCP); UcxWorker victim = UcxWorker.create(context);
              UcxWorker friend = UcxWorker.create(context); Arena arena = Arena.ofConfined()) {
             System.out.println("listeners=" + victim.requireTcpToken(token));
             byte[] address = victim.address();
             int port = AddressLayout.tcpPort(address);
-            List<byte[]> attacks = attacks(token, seed);
-            for (byte[] attack : attacks) {
-                long refused = TcpGuard.refused();
+            List<String> only = args.length > 2 ? List.of(args[2].split(",")) : List.of();
+            List<Attack> attacks = attacks(token, seed).stream()
+                    .filter(a -> only.isEmpty() || only.contains(a.name())).toList();
+            for (Attack attack : attacks) {
+                LongSupplier counter = attack.fault() == null ? TcpGuard::refused
+                        : () -> TcpGuard.framesRefused(attack.fault());
+                long before = counter.getAsLong();
                 try (Socket socket = new Socket("127.0.0.1", port)) {
                     OutputStream out = socket.getOutputStream();
-                    out.write(attack);
+                    out.write(attack.bytes());
                     out.flush();
                     socket.shutdownOutput(); // a cut token is then read as ended, not awaited
                     long deadline = System.nanoTime() + DEADLINE_NANOS;
-                    while (TcpGuard.refused() == refused && System.nanoTime() < deadline) {
+                    while (counter.getAsLong() == before && System.nanoTime() < deadline) {
                         victim.progress();
                     }
                 }
+                System.out.println(attack.name() + "=" + (counter.getAsLong() > before ? "refused" : "missed"));
             }
             System.out.println("attacks=" + attacks.size());
-            System.out.println("refused=" + TcpGuard.refused());
             friend.requireTcpToken(token);
             long ep = friend.connect(address, Ucp.ERR_HANDLING_MODE_PEER);
             MemorySegment message = arena.allocateFrom("served");

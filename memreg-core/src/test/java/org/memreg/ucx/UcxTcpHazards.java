@@ -43,7 +43,7 @@ public final class UcxTcpHazards {
             int port = AddressLayout.tcpPort(victim.address());
             try (Socket socket = new Socket("127.0.0.1", port)) {
                 OutputStream out = socket.getOutputStream();
-                out.write(TcpGuardProbe.frame(UNEXPECTED_AM_ID, 0));
+                out.write(new TcpFrames().magic().header(UNEXPECTED_AM_ID, 0).toArray());
                 out.flush();
                 System.out.println("sent UCX's magic number and a frame of id " + UNEXPECTED_AM_ID + " to port " + port);
                 for (int i = 0; i < 1_000_000; i++) {

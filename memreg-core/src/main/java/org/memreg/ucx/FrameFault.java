@@ -1,0 +1,24 @@
+package org.memreg.ucx;
+
+/**
+ * What the TCP guard found wrong with a frame on an admitted connection, and ended the
+ * connection for ({@code memreg_tcp_frames.c}; in the order of its {@code FRAME_} codes).
+ */
+enum FrameFault {
+    /** Any of the others. */
+    ANY,
+    /** The stream did not open with UCX's magic number. */
+    BAD_MAGIC,
+    /** A frame longer than UCX's receive buffer. */
+    TOO_LONG,
+    /** A frame on an accepted stream before its connection request. */
+    BEFORE_REQUEST,
+    /** A kind of frame UCX does not know. */
+    BAD_ID,
+    /** A connection-manager event UCX does not know, or not of its length. */
+    BAD_EVENT,
+    /** A connection request out of place, or not of its form. */
+    BAD_REQUEST,
+    /** A put request or acknowledgement not of its form. */
+    BAD_PUT
+}
