@@ -1,12 +1,14 @@
 /*
  * memreg's guard over UCX 1.13's TCP transport: only those who know a node's token get through,
- * and a peer that leaves does not take the process with it.
+ * no frame UCX would abort on gets through, and a peer that leaves does not take the process
+ * with it.
  *
  * UCX's TCP interface listens on a port of its own and believes whatever arrives there: a plain
  * socket that sent UCX's magic number and one frame of an unexpected kind aborted the process
  * (tcp_ep.c:1440), and a UCX put over TCP writes wherever its header says, registered or not.
  * So a connection to the listener of a worker that requires a token must open with that token,
- * 16 bytes before UCX's own, or it is cut before UCX reads a byte of it.
+ * 16 bytes before UCX's own, or it is cut before UCX reads a byte of it; and on every connection
+ * to or from a listener memreg knows, UCX's frames are checked before UCX parses them.
  *
  * This library defines the libucs socket calls that libuct makes through its PLT (it is loaded
  * into the global scope before libucp, as for ucp_address_unpack) and hands each on to libucs's
@@ -17,13 +19,13 @@
  *     and a send to a peer that left is reported as sent (see peer_left);
  *   - ucs_socket_recv_nb: the token is read and compared before UCX reads; a wrong one, or none
  *     before the connection ends, resets it (UCX drops it as one its peer closed).
- * Listeners are learned from worker addresses (memreg_tcp_require): a worker's own with its token,
- * a peer's before memreg connects to it (UCX answers a peer over the connection the peer opened).
- * On a connection with a token, what UCX reads after it is checked frame by frame before UCX
- * parses it (memreg_tcp_frames.c, fed what UCX reads and writes): a frame UCX asserts against,
- * from a peer that holds the token, resets the connection too. The token keeps strangers out; it
- * does not make a peer that holds it harmless (UCP trusts what its messages say, and a put's
- * target), nor hide it from whoever can read the network.
+ * Listeners are learned from worker addresses (memreg_tcp_require): a worker's own, with its token
+ * if it has one, a peer's before memreg connects to it (UCX answers a peer over the connection
+ * the peer opened). On their connections, what UCX reads (after the token) is checked frame by
+ * frame before UCX parses it (memreg_tcp_frames.c, fed what UCX reads and writes): a frame UCX
+ * asserts against resets the connection, whoever sent it. The token keeps strangers out; it does
+ * not make a peer that holds it harmless (UCP trusts what its messages say, and a put's target),
+ * nor hide it from whoever can read the network.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -54,6 +56,7 @@ typedef struct {
 typedef struct {
     endpoint where;
     uint8_t token[TOKEN_BYTES];
+    uint8_t has_token; /* else its connections have only their frames checked */
     uint8_t in_use;
 } listener;
 
@@ -103,10 +106,14 @@ static listener *find(listener *table, const endpoint *where) {
     return NULL;
 }
 
-/* Under lock. A full table makes room in turn: memreg names a peer's listeners again at each connect. */
+/* Under lock; token may be NULL. A full table makes room in turn: memreg names a peer's listeners
+ * again at each connect. */
 static void remember(listener *table, const endpoint *where, const uint8_t *token) {
     static unsigned next_room;
     listener *l = find(table, where);
+    if (l != NULL && l->has_token && token == NULL) {
+        return; /* a worker without one connects where others show a token: they still do */
+    }
     for (int i = 0; l == NULL && i < MAX_LISTENERS; i++) {
         if (!table[i].in_use) {
             l = &table[i];
@@ -116,7 +123,10 @@ static void remember(listener *table, const endpoint *where, const uint8_t *toke
         l = &table[next_room++ % MAX_LISTENERS];
     }
     l->where = *where;
-    memcpy(l->token, token, TOKEN_BYTES);
+    l->has_token = token != NULL;
+    if (token != NULL) {
+        memcpy(l->token, token, TOKEN_BYTES);
+    }
     l->in_use = 1;
 }
 
@@ -158,8 +168,8 @@ static uint8_t role_of(const fd_state *s) {
     return s == NULL ? FD_PLAIN : atomic_load_explicit(&s->role, memory_order_acquire);
 }
 
-/* A new connection on fd: it starts plain, or owes or awaits token; accepted at a listener of the
- * given family, or connected to peer. False when it cannot be tracked. */
+/* A new connection on fd: it starts plain, checked, or owing or awaiting token; accepted at a
+ * listener of the given family, or connected to peer. False when it cannot be tracked. */
 static int begin(int fd, uint8_t role, const uint8_t *token, uint16_t family, const struct sockaddr *peer) {
     fd_state *s = state_of(fd, role != FD_PLAIN);
     if (s == NULL) {
@@ -167,7 +177,7 @@ static int begin(int fd, uint8_t role, const uint8_t *token, uint16_t family, co
     }
     pthread_mutex_lock(&lock);
     s->have = 0;
-    if (token != NULL) {
+    if (role == FD_SEND_TOKEN || role == FD_AWAIT_TOKEN) {
         memcpy(s->token, token, TOKEN_BYTES);
     }
     frames_begin(&s->frames, family, (const uint8_t *) peer);
@@ -190,21 +200,21 @@ ucs_status_t ucs_socket_accept(int fd, struct sockaddr *addr, socklen_t *length,
         socklen_t local_length = sizeof local;
         endpoint here = {0};
         uint8_t token[TOKEN_BYTES];
-        int guarded = 0;
+        uint8_t role = FD_PLAIN;
         if (getsockname(*accept_fd, (struct sockaddr *) &local, &local_length) == 0
                 && endpoint_of((struct sockaddr *) &local, &here)) {
             pthread_mutex_lock(&lock);
             listener *l = find(own, &here);
             if (l != NULL) {
                 memcpy(token, l->token, TOKEN_BYTES);
-                guarded = 1;
+                role = l->has_token ? FD_AWAIT_TOKEN : FD_CHECKED;
             }
             pthread_mutex_unlock(&lock);
         }
-        if (begin(*accept_fd, guarded ? FD_AWAIT_TOKEN : FD_PLAIN, guarded ? token : NULL, here.family, NULL)) {
+        if (begin(*accept_fd, role, token, here.family, NULL)) {
             return UCS_OK;
         }
-        /* cannot track it, so it cannot show its token: drop it and take the next */
+        /* cannot track it, so neither its token nor its frames can be checked: drop it, take the next */
         close(*accept_fd);
         *accept_fd = -1;
         *length = given;
@@ -218,7 +228,7 @@ ucs_status_t ucs_socket_connect(int fd, const struct sockaddr *dest) {
     }
     endpoint there;
     uint8_t token[TOKEN_BYTES];
-    int known = 0;
+    uint8_t role = FD_PLAIN;
     if (endpoint_of(dest, &there)) {
         pthread_mutex_lock(&lock);
         listener *l = find(own, &there); /* a worker of this process: its own token, whoever connects */
@@ -227,11 +237,11 @@ ucs_status_t ucs_socket_connect(int fd, const struct sockaddr *dest) {
         }
         if (l != NULL) {
             memcpy(token, l->token, TOKEN_BYTES);
-            known = 1;
+            role = l->has_token ? FD_SEND_TOKEN : FD_CHECKED;
         }
         pthread_mutex_unlock(&lock);
     }
-    if (!begin(fd, known ? FD_SEND_TOKEN : FD_PLAIN, known ? token : NULL, there.family, dest)) {
+    if (!begin(fd, role, token, there.family, dest)) {
         return UCS_ERR_NO_MEMORY;
     }
     return real_connect(fd, dest);
@@ -434,10 +444,11 @@ static int listeners_of(const uint8_t *address, size_t length, listeners_found *
 }
 
 /*
- * The TCP listeners of a worker address need token: with own_worker, the address is a worker's
- * of this process, whose listeners then refuse connections without it (and which any worker of
- * this process shows it); else a peer's, shown it. Answers how many listeners the address names,
- * or minus the fault memreg_address_check finds in it.
+ * The TCP listeners of a worker address are guarded, with token (NULL: their frames are checked,
+ * no token asked): with own_worker, the address is a worker's of this process, whose listeners
+ * then refuse connections without the token (and which any worker of this process shows it);
+ * else a peer's, shown it (a listener known with a token keeps it). Answers how many listeners
+ * the address names, or minus the fault memreg_address_check finds in it.
  */
 int memreg_tcp_require(const uint8_t *address, size_t length, const uint8_t *token, int own_worker) {
     listeners_found found;
@@ -470,7 +481,8 @@ int memreg_tcp_guarded(const uint8_t *address, size_t length) {
     int count = listeners_of(address, length, &found), guarded = 0;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < count; i++) {
-        guarded += find(own, &found.found[i]) != NULL;
+        listener *l = find(own, &found.found[i]);
+        guarded += l != NULL && l->has_token;
     }
     pthread_mutex_unlock(&lock);
     return guarded;

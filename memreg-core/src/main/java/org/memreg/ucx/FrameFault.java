@@ -1,8 +1,8 @@
 package org.memreg.ucx;
 
 /**
- * What the TCP guard found wrong with a frame on an admitted connection, and ended the
- * connection for ({@code memreg_tcp_frames.c}; in the order of its {@code FRAME_} codes).
+ * What the TCP guard found wrong with a frame on a guarded connection, and ended the connection
+ * for ({@code memreg_tcp_frames.c}; in the order of its {@code FRAME_} codes).
  */
 enum FrameFault {
     /** Any of the others. */

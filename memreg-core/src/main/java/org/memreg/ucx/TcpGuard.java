@@ -14,15 +14,17 @@ import org.memreg.util.NativeResource;
 /**
  * memreg's guard over UCX's TCP transport ({@code src/main/native/memreg_tcp_guard.c}, in {@link
  * GuardLibrary}): a connection to the TCP listener of a worker that requires a token must open
- * with that token, or it is reset before UCX reads a byte of it.
+ * with that token, or it is reset before UCX reads a byte of it; and on the connections of
+ * memreg's workers no frame UCX would abort on gets through.
  *
  * <p>UCX 1.13's TCP interface believes whoever connects to its port: a plain socket that sent
  * UCX's magic number and a frame of an unexpected kind aborted the process, and a UCX put over
  * TCP wrote into memory the receiver never registered. The library defines the libucs socket
  * calls libuct makes through its PLT ({@link #install} hands it libucs's own): it shows a
- * listener's token on connections to it and checks the token on connections accepted. After the
- * token it reads UCX's frames on those connections, both ways, before UCX parses them ({@code
- * memreg_tcp_frames.c}): a frame UCX would abort on ends the connection ({@link #framesRefused}),
+ * listener's token on connections to it and checks the token on connections accepted. On every
+ * connection to or from a listener it knows (a worker's own, a peer's a worker connected to) it
+ * reads UCX's frames, both ways, before UCX parses them ({@code memreg_tcp_frames.c}), after the
+ * token if there is one: a frame UCX would abort on ends the connection ({@link #framesRefused}),
  * whoever sent it. The token keeps strangers out; a peer that holds it is still trusted with what
  * UCP's messages say, and with where its puts land. The guard also reports a send to a peer that
  * left as sent ({@link #sendsToDeparted}).
@@ -72,21 +74,22 @@ final class TcpGuard {
     }
 
     /**
-     * The TCP listeners named in {@code workerAddress} require {@code token}: with {@code own},
-     * those of a worker of this process, which then refuse connections without it (and which the
-     * process's workers show it); else a peer's, shown it when UCX connects there.
+     * The TCP listeners named in {@code workerAddress} are guarded: UCX's frames on their
+     * connections are checked, and with a {@code token} (else null) it is required: with {@code
+     * own}, the listeners of a worker of this process, which then refuse connections without it
+     * (and which the process's workers show it); else a peer's, shown it when UCX connects there
+     * (a peer's listener known with a token keeps it).
      *
      * @return how many TCP listeners the address names
      * @throws IllegalArgumentException when the address is not one UCX can be given, or the token not 16 bytes
      */
     static int require(MemorySegment workerAddress, byte[] token, boolean own) {
-        if (token.length != TOKEN_BYTES) {
+        if (token != null && token.length != TOKEN_BYTES) {
             throw new IllegalArgumentException("a TCP token is " + TOKEN_BYTES + " bytes, not " + token.length);
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment bytes = arena.allocateFrom(JAVA_BYTE, token);
-            int count = (int) REQUIRE.invokeExact(workerAddress.address(), workerAddress.byteSize(), bytes.address(),
-                    own ? 1 : 0);
+            long bytes = token == null ? 0 : arena.allocateFrom(JAVA_BYTE, token).address();
+            int count = (int) REQUIRE.invokeExact(workerAddress.address(), workerAddress.byteSize(), bytes, own ? 1 : 0);
             if (count < 0) {
                 throw new IllegalArgumentException("not a UCX worker address: " + AddressGuard.check(workerAddress));
             }
@@ -98,7 +101,7 @@ final class TcpGuard {
         }
     }
 
-    /** The worker of this process at {@code workerAddress} is gone: its listeners require nothing now. */
+    /** The worker of this process at {@code workerAddress} is gone: its listeners are guarded no more. */
     static void forget(MemorySegment workerAddress) {
         try {
             FORGET.invokeExact(workerAddress.address(), workerAddress.byteSize());
@@ -132,7 +135,7 @@ final class TcpGuard {
         return GuardLibrary.counter(SHOWN);
     }
 
-    /** Admitted connections ended for a frame UCX would have aborted on or written by ({@link FrameFault}). */
+    /** Guarded connections ended for a frame UCX would have aborted on, of one {@link FrameFault}. */
     static long framesRefused(FrameFault fault) {
         try {
             return (long) FRAMES_REFUSED.invokeExact(fault.ordinal());
@@ -141,7 +144,7 @@ final class TcpGuard {
         }
     }
 
-    /** Admitted connections ended for any frame. */
+    /** Guarded connections ended for any frame. */
     static long framesRefused() {
         return framesRefused(FrameFault.ANY);
     }

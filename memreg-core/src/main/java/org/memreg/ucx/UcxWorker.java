@@ -39,7 +39,7 @@ public final class UcxWorker implements AutoCloseable {
     final Queue<long[]> endpointErrors = new ConcurrentLinkedQueue<>();
     /** The token this worker's TCP listeners require and its connections show ({@link #requireTcpToken}), or null. */
     private byte[] tcpToken;
-    /** This worker's address as its TCP listeners were registered with the guard, or null. */
+    /** This worker's address as its TCP listeners were registered with the guard. */
     private MemorySegment guardedAddress;
     private boolean closed;
 
@@ -58,6 +58,8 @@ public final class UcxWorker implements AutoCloseable {
             Ucp.check("ucp_worker_create", Ucp.workerCreate(context.handle(), params.address(), result.address()));
             UcxWorker worker = new UcxWorker(context, Ucp.readLong(result));
             UcxCallbacks.register(worker);
+            worker.guardedAddress = worker.arena.allocateFrom(JAVA_BYTE, worker.address());
+            TcpGuard.require(worker.guardedAddress, null, true); // UCX's frames on its TCP connections are checked
             return worker;
         }
     }
@@ -121,8 +123,8 @@ public final class UcxWorker implements AutoCloseable {
      * to is shown the same token. UCX's TCP transport believes whoever connects to its port (a
      * stranger's frame aborted the process, a stranger's put wrote unregistered memory): peers
      * sharing a secret derive one token from it, and strangers are kept out ({@code TcpGuard}).
-     * On these connections, both ways, frames UCX would abort on are refused as well, from a peer
-     * that holds the token too. Call before anyone has this worker's address.
+     * (Frames UCX would abort on are refused on every worker's connections, token or not.) Call
+     * before anyone has this worker's address.
      *
      * @return how many TCP listeners the worker has (0 when UCX uses no TCP transport)
      * @throws IllegalArgumentException when the token is not 16 bytes
@@ -132,10 +134,8 @@ public final class UcxWorker implements AutoCloseable {
         if (tcpToken != null) {
             throw new IllegalStateException("this worker requires a TCP token already");
         }
-        MemorySegment own = arena.allocateFrom(JAVA_BYTE, address());
-        int listeners = TcpGuard.require(own, token, true);
+        int listeners = TcpGuard.require(guardedAddress, token, true);
         tcpToken = token.clone();
-        guardedAddress = own;
         return listeners;
     }
 
@@ -149,8 +149,9 @@ public final class UcxWorker implements AutoCloseable {
      * UCX 1.13 trusts what it reads there: a short address was read on past its end, a bad version
      * byte, a NaN or huge latency aborted the process, an interface address of length 0 crashed
      * it. So the address is checked first, within its length ({@code AddressGuard}, which also
-     * checks every address UCX unpacks from peers' wire-up messages). With a {@link
-     * #requireTcpToken TCP token}, the peer's TCP listeners are shown it.
+     * checks every address UCX unpacks from peers' wire-up messages). UCX's frames on TCP
+     * connections to the peer's listeners are checked; with a {@link #requireTcpToken TCP token},
+     * those listeners are shown it.
      *
      * @throws IllegalArgumentException when the bytes are not a UCX worker address UCX can be given
      * @throws UcxException when UCX refuses the address or cannot reach the worker
@@ -162,9 +163,7 @@ public final class UcxWorker implements AutoCloseable {
             if (fault != null) {
                 throw new IllegalArgumentException("not a UCX worker address: " + fault);
             }
-            if (tcpToken != null) {
-                TcpGuard.require(address, tcpToken, false);
-            }
+            TcpGuard.require(address, tcpToken, false);
             clearEpParams(errMode);
             epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_REMOTE_ADDRESS);
             UcxLayouts.putLong(epParams, UcxLayouts.EP_PARAMS, "address", address.address());
@@ -313,9 +312,7 @@ public final class UcxWorker implements AutoCloseable {
         }
         closed = true;
         Ucp.workerDestroy(handle);
-        if (guardedAddress != null) {
-            TcpGuard.forget(guardedAddress);
-        }
+        TcpGuard.forget(guardedAddress);
         UcxCallbacks.unregister(this);
         arena.close();
     }

@@ -4,6 +4,7 @@ import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.Socket;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
@@ -15,8 +16,9 @@ import java.util.function.LongSupplier;
  * {@link TcpGuardTest}'s probe, in a child JVM because what it guards against aborts the process:
  * a worker that requires a TCP token is sent, each on a fresh plain socket to its UCX TCP port,
  * what aborted UCX 1.13 ({@link #attacks}): by strangers (without the token, with a wrong one, a
- * token cut short) and by a peer that holds the token (frames UCX asserts against). Then a worker
- * of this process that holds the token sends it a message. Prints {@code key=value} lines: each
+ * token cut short) and by a peer that holds the token (frames UCX asserts against); a worker that
+ * requires none, the same frames. Then a worker of this process that holds the token sends the
+ * first a message. Prints {@code key=value} lines: each
  * attack's name with {@code refused} (the guard counted it, for its token or its frame) or
  * {@code missed}; {@code attacks}, {@code admitted}, {@code received}, and {@code survived=true}.
  * Arguments: the token (hex), the seed, and optionally the names of the attacks to send (comma-separated;
@@ -30,12 +32,34 @@ public final class TcpGuardProbe {
     private TcpGuardProbe() {
     }
 
-    /** One connection's bytes, and the fault the guard must end it for (null: not its token). */
-    record Attack(String name, byte[] bytes, FrameFault fault) {
+    /**
+     * One connection's bytes, the fault the guard must end it for (null: not its token), and
+     * whether it goes to the worker that requires no token.
+     */
+    record Attack(String name, byte[] bytes, FrameFault fault, boolean open) {
+        Attack(String name, byte[] bytes, FrameFault fault) {
+            this(name, bytes, fault, false);
+        }
     }
 
-    /** What is sent: each aborted UCX 1.13 when it came on a connection (a stranger's, or a token holder's). */
+    /**
+     * What is sent: each aborted UCX 1.13 (but a wrong magic number) when it came on a connection:
+     * a stranger's, a token holder's, and each of the latter without the token to a worker that
+     * requires none.
+     */
     static List<Attack> attacks(byte[] token, long seed) {
+        List<Attack> withToken = tokenAttacks(token, seed);
+        List<Attack> all = new ArrayList<>(withToken);
+        for (Attack attack : withToken) {
+            if (attack.name().startsWith("holder-")) {
+                all.add(new Attack("open-" + attack.name().substring("holder-".length()),
+                        Arrays.copyOfRange(attack.bytes(), token.length, attack.bytes().length), attack.fault(), true));
+            }
+        }
+        return all;
+    }
+
+    private static List<Attack> tokenAttacks(byte[] token, long seed) {
         Random random = new Random(seed);
         byte[] wrong = token.clone();
         wrong[random.nextInt(wrong.length)] ^= 1;
@@ -81,10 +105,10 @@ public final class TcpGuardProbe {
         byte[] token = HexFormat.of().parseHex(args[0]);
         long seed = Long.parseLong(args[1]);
         try (UcxContext context = UcxContext.create(TCP); UcxWorker victim = UcxWorker.create(context);
-             UcxWorker friend = UcxWorker.create(context); Arena arena = Arena.ofConfined()) {
+             UcxWorker open = UcxWorker.create(context); UcxWorker friend = UcxWorker.create(context);
+             Arena arena = Arena.ofConfined()) {
             System.out.println("listeners=" + victim.requireTcpToken(token));
             byte[] address = victim.address();
-            int port = AddressLayout.tcpPort(address);
             List<String> only = args.length > 2 ? List.of(args[2].split(",")) : List.of();
             List<Attack> attacks = attacks(token, seed).stream()
                     .filter(a -> only.isEmpty() || only.contains(a.name())).toList();
@@ -92,14 +116,15 @@ public final class TcpGuardProbe {
                 LongSupplier counter = attack.fault() == null ? TcpGuard::refused
                         : () -> TcpGuard.framesRefused(attack.fault());
                 long before = counter.getAsLong();
-                try (Socket socket = new Socket("127.0.0.1", port)) {
+                UcxWorker target = attack.open() ? open : victim;
+                try (Socket socket = new Socket("127.0.0.1", AddressLayout.tcpPort(target.address()))) {
                     OutputStream out = socket.getOutputStream();
                     out.write(attack.bytes());
                     out.flush();
                     socket.shutdownOutput(); // a cut token is then read as ended, not awaited
                     long deadline = System.nanoTime() + DEADLINE_NANOS;
                     while (counter.getAsLong() == before && System.nanoTime() < deadline) {
-                        victim.progress();
+                        target.progress();
                     }
                 }
                 System.out.println(attack.name() + "=" + (counter.getAsLong() > before ? "refused" : "missed"));

@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.util.TestSeeds;
@@ -75,10 +77,12 @@ class TcpGuardTest {
 
     /**
      * The frame check must refuse nothing UCX itself sends: seeded messages (eager to rendezvous)
-     * both ways, and UCT puts of random sizes and places, between token holders; each arrives whole.
+     * both ways, and UCT puts of random sizes and places, between workers with a token and without;
+     * each arrives whole.
      */
-    @Test
-    void randomTrafficBetweenTokenHoldersShouldPassTheFrameCheckWhole() {
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void randomTrafficShouldPassTheFrameCheckWhole(boolean withToken) {
         long seed = TestSeeds.seed("TcpGuardTest.traffic");
         Random random = new Random(seed);
         byte[] token = token(seed);
@@ -86,8 +90,10 @@ class TcpGuardTest {
         try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
              UcxWorker b = UcxWorker.create(context); UcxMemory target = context.allocate(window, RW);
              UcxMemory source = context.allocate(window, RW); Arena arena = Arena.ofConfined()) {
-            a.requireTcpToken(token);
-            b.requireTcpToken(token);
+            if (withToken) {
+                a.requireTcpToken(token);
+                b.requireTcpToken(token);
+            }
             long refused = TcpGuard.framesRefused();
             long ab = a.connect(b.address(), Ucp.ERR_HANDLING_MODE_PEER);
             long ba = b.connect(a.address(), Ucp.ERR_HANDLING_MODE_PEER);

@@ -1,56 +1,31 @@
 package org.memreg.ucx;
 
-import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.net.Socket;
 import java.util.Map;
 
 /**
- * Reproduces two hazards of UCX 1.13's TCP transport (the README's "UCX's TCP transport trusts
- * whoever connects to its port") for workers that require no TCP token, as those of a node
- * without a secret ({@link TcpGuardTest} shows both refused to strangers of a worker that does).
- * Not a test: each mode shows the fault in this process, and {@code frame} ends it.
- * <ul>
- *   <li>{@code frame}: connects to a worker's UCX TCP port (taken from its address) with a plain
- *       socket and sends UCX's magic number, then one frame of a kind UCX does not expect. The
- *       JVM aborts ({@code tcp_ep.c:1440 Assertion hdr->am_id == UCT_TCP_EP_CM_AM_ID}).
- *   <li>{@code put}: a second worker, with a worker's address and a key to its <em>own</em> memory,
- *       puts 16 bytes into memory the first never registered; prints that memory before and after.
- * </ul>
- * Run: {@code java --enable-native-access=ALL-UNNAMED -cp <test classpath> org.memreg.ucx.UcxTcpHazards frame|put}.
+ * Reproduces a hazard of UCX 1.13's TCP transport (the README's "UCX's TCP transport trusts whoever
+ * connects to its port") for workers that require no TCP token, as those of a node without a
+ * secret ({@link TcpGuardTest} shows it refused to strangers of a worker that does). Not a test.
+ * {@code put}: a second worker, with a worker's address and a key to its <em>own</em> memory, puts
+ * 16 bytes into memory the first never registered; prints that memory before and after. (A
+ * stranger's frame that aborted UCX, this class's former {@code frame}, is refused by memreg's
+ * TCP guard on every worker now: {@link TcpGuardProbe}.)
+ * Run: {@code java --enable-native-access=ALL-UNNAMED -cp <test classpath> org.memreg.ucx.UcxTcpHazards put}.
  */
 public final class UcxTcpHazards {
     private static final Map<String, String> TCP = Map.of("NET_DEVICES", "lo", "TLS", "tcp");
-    private static final int UNEXPECTED_AM_ID = 200; // above UCT_AM_ID_MAX and none of UCX's own
 
     private UcxTcpHazards() {
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length == 1 && args[0].equals("frame")) {
-            frame();
-        } else if (args.length == 1 && args[0].equals("put")) {
+    public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals("put")) {
             put();
         } else {
-            System.err.println("usage: UcxTcpHazards frame|put");
-        }
-    }
-
-    private static void frame() throws Exception {
-        try (UcxContext context = UcxContext.create(TCP); UcxWorker victim = UcxWorker.create(context)) {
-            int port = AddressLayout.tcpPort(victim.address());
-            try (Socket socket = new Socket("127.0.0.1", port)) {
-                OutputStream out = socket.getOutputStream();
-                out.write(new TcpFrames().magic().header(UNEXPECTED_AM_ID, 0).toArray());
-                out.flush();
-                System.out.println("sent UCX's magic number and a frame of id " + UNEXPECTED_AM_ID + " to port " + port);
-                for (int i = 0; i < 1_000_000; i++) {
-                    victim.progress();
-                }
-            }
-            System.out.println("the worker survived");
+            System.err.println("usage: UcxTcpHazards put");
         }
     }
 
