@@ -40,6 +40,7 @@ final class UcxNative {
                 SymbolLookup ucp = load("libucp.so.0");
                 SymbolLookup ucs = load("libucs.so.0");
                 AddressGuard.install(ucp);
+                WireupGuard.install(ucp);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {
