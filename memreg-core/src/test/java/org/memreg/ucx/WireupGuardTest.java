@@ -20,7 +20,13 @@ import org.memreg.testkit.Unprivileged;
 @Unprivileged
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class WireupGuardTest {
-    private static final int LEAVERS = 3;
+    /**
+     * Up to this many leavers, until one left at that moment: each does unless it came too late,
+     * which a loaded machine makes likelier (4 of 5 did on an idle one, 2 of 9 with both cores
+     * busy twice over).
+     */
+    private static final int LEAVERS = 24;
+    private static final int WANTED = 1;
 
     @BeforeEach
     void needsUcx() {
@@ -30,11 +36,9 @@ class WireupGuardTest {
     @Test
     void aPeerThatLeavesWhileTheReplyWaitsShouldNotEndTheWorker() throws Exception {
         ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), WireupGuardProbe.class,
-                String.valueOf(LEAVERS));
+                String.valueOf(LEAVERS), String.valueOf(WANTED));
         assertEquals("true", probe.text("survived"), "the worker survived its leavers");
-        for (int i = 0; i < LEAVERS; i++) {
-            assertEquals("halted=true", probe.text("leaver." + i), "leaver " + i + " left while the reply waited");
-        }
+        assertEquals(WANTED, probe.value("requests"), "leavers that left while the reply waited: " + probe.lines());
         assertTrue(probe.value("freed") >= 1, "a waiting reply was freed: " + probe.value("freed"));
     }
 }

@@ -19,7 +19,10 @@ import java.util.HexFormat;
  * and the window's address), and progresses until that worker's own connection request
  * waits, unread, on the connection (the other answered the wire-up request and its reply waits
  * behind that request); then the process ends at once, as a peer that crashed or hung up there
- * would. Prints {@code halted=true} just before, or {@code halted=false} if it never saw one.
+ * would. It stops progressing once it has read the other's acknowledgement of its own request
+ * (that progress call sends its wire-up request), so that the other's request waits unread.
+ * Prints {@code halted=request} just before; {@code halted=reply} if the reply came without it
+ * (too late to leave at that moment), or {@code halted=none} if nothing came in 10 s.
  */
 public final class WireupLeaver {
     private static final Linker LINKER = Linker.nativeLinker();
@@ -29,9 +32,11 @@ public final class WireupLeaver {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_DONTWAIT = 0x40;
-    private static final long DEADLINE_NANOS = 20_000_000_000L;
+    private static final long DEADLINE_NANOS = 10_000_000_000L;
     private static final int MAX_FD = 256;
     private static final byte AF_INET = 2;
+    private static final byte WIREUP_AM_ID = 1; // UCP_AM_ID_WIREUP
+    private static final int CONN_ACK = 2;
 
     private WireupLeaver() {
     }
@@ -51,39 +56,58 @@ public final class WireupLeaver {
         MemorySegment sockaddr = arena.allocate(128);
         MemorySegment length = arena.allocate(JAVA_INT);
         long deadline = System.nanoTime() + DEADLINE_NANOS;
+        boolean progressing = true;
         while (System.nanoTime() < deadline) {
-            worker.progress();
+            if (progressing) {
+                worker.progress();
+            }
             Thread.sleep(1); // what arrives now waits unread for the look below, not for a progress call
             for (int fd = 3; fd < MAX_FD; fd++) { // the connection this worker made, or one the other made back
                 length.set(JAVA_INT, 0, (int) sockaddr.byteSize());
-                if ((int) GETPEERNAME.invokeExact(fd, sockaddr, length) == 0 && sockaddr.get(JAVA_BYTE, 0) == AF_INET
-                        && requestWaiting(fd, peeked)) {
-                    System.out.println("halted=true");
-                    System.out.flush();
-                    Runtime.getRuntime().halt(0);
+                if ((int) GETPEERNAME.invokeExact(fd, sockaddr, length) == 0 && sockaddr.get(JAVA_BYTE, 0) == AF_INET) {
+                    String waiting = waiting(fd, peeked);
+                    if ("ack".equals(waiting) && progressing) {
+                        worker.progress(); // reads the acknowledgement and sends the wire-up request; no more
+                        progressing = false;
+                    } else if (waiting != null && !"ack".equals(waiting)) {
+                        halt(waiting);
+                    }
                 }
             }
         }
-        System.out.println("halted=false");
+        halt("none");
+    }
+
+    private static void halt(String waiting) {
+        System.out.println("halted=" + waiting);
         System.out.flush();
         Runtime.getRuntime().halt(0);
     }
 
     /**
-     * Whether a connection request (UCX's frame: id 32, then event 1) waits unread among the
-     * frames on fd (after UCX's magic number, on a connection just made to this worker).
+     * {@code request} when a connection request (UCX's frame: id 32, then event 1) waits unread
+     * among the frames on fd (after UCX's magic number, on a connection just made to this worker);
+     * {@code reply} when the wire-up reply (id 1) came without one (this process read the request
+     * and acknowledged it within a progress call: too late); {@code ack} when the other's
+     * acknowledgement of this worker's own connection request waits; else null.
      */
-    private static boolean requestWaiting(int fd, MemorySegment peeked) throws Throwable {
+    private static String waiting(int fd, MemorySegment peeked) throws Throwable {
         long count = (long) RECV.invokeExact(fd, peeked, peeked.byteSize(), MSG_PEEK | MSG_DONTWAIT);
         var le = JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN).withByteAlignment(1);
         long start = count >= 8 && peeked.get(JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).withByteAlignment(1), 0)
                 == TcpFrames.MAGIC ? 8 : 0;
         for (long at = start; at + 9 <= count; at += 5 + Integer.toUnsignedLong(peeked.get(le, at + 1))) {
             if (peeked.get(JAVA_BYTE, at) == TcpFrames.CM && peeked.get(le, at + 5) == TcpFrames.CONN_REQ) {
-                return true;
+                return "request";
+            }
+            if (peeked.get(JAVA_BYTE, at) == TcpFrames.CM && peeked.get(le, at + 5) == CONN_ACK) {
+                return "ack";
+            }
+            if (peeked.get(JAVA_BYTE, at) == WIREUP_AM_ID) {
+                return "reply";
             }
         }
-        return false;
+        return null;
     }
 
     @SuppressWarnings("restricted")
