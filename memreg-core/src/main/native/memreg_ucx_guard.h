@@ -1,8 +1,8 @@
 /*
- * What memreg's two guards over UCX 1.13 share (one library, libmemreg-ucx-guard.so): the walk
- * over a worker address (memreg_address_guard.c), which the TCP guard (memreg_tcp_guard.c) uses
- * to find the TCP listeners an address names, and the TCP guard's reader of UCX's frames
- * (memreg_tcp_frames.c). Nothing here is exported from the library.
+ * What memreg's guards over UCX 1.13 share (one library, libmemreg-ucx-guard.so): UCX's status
+ * type; the walk over a worker address (memreg_address_guard.c), which the TCP guard
+ * (memreg_tcp_guard.c) uses to find the TCP listeners an address names; and the TCP guard's
+ * reader of UCX's frames (memreg_tcp_frames.c). Nothing here is exported from the library.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H
@@ -78,7 +78,7 @@ enum {
     FRAME_BAD_ID,         /* a kind UCX does not know */
     FRAME_BAD_EVENT,      /* a connection-manager event UCX does not know, or not of its length */
     FRAME_BAD_REQUEST,    /* a connection request out of place or not of its form */
-    FRAME_BAD_PUT,        /* a put request or acknowledgement not of its form */
+    FRAME_BAD_PUT,        /* a put request or acknowledgement not of its form, or for no put */
     FRAME_KINDS
 };
 

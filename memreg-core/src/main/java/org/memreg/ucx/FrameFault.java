@@ -19,6 +19,6 @@ enum FrameFault {
     BAD_EVENT,
     /** A connection request out of place, or not of its form. */
     BAD_REQUEST,
-    /** A put request or acknowledgement not of its form. */
+    /** A put request or acknowledgement not of its form, or an acknowledgement no put awaits. */
     BAD_PUT
 }
