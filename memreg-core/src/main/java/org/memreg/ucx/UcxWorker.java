@@ -148,10 +148,10 @@ public final class UcxWorker implements AutoCloseable {
      * Creates an endpoint to a worker by its {@link #address()}, which may come from a peer.
      * UCX 1.13 trusts what it reads there: a short address was read on past its end, a bad version
      * byte, a NaN or huge latency aborted the process, an interface address of length 0 crashed
-     * it. So the address is checked first, within its length ({@code AddressGuard}, which also
-     * checks every address UCX unpacks from peers' wire-up messages). UCX's frames on TCP
-     * connections to the peer's listeners are checked; with a {@link #requireTcpToken TCP token},
-     * those listeners are shown it.
+     * it. So the address is checked first, within its length ({@code AddressGuard}'s walk, which
+     * also checks every address UCX unpacks from peers' wire-up messages; {@code TcpGuard} makes it
+     * as it learns the peer's TCP listeners). UCX's frames on TCP connections to those listeners
+     * are checked; with a {@link #requireTcpToken TCP token}, the listeners are shown it.
      *
      * @throws IllegalArgumentException when the bytes are not a UCX worker address UCX can be given
      * @throws UcxException when UCX refuses the address or cannot reach the worker
@@ -159,11 +159,7 @@ public final class UcxWorker implements AutoCloseable {
     public long connect(byte[] workerAddress, int errMode) {
         try (Arena temp = Arena.ofConfined()) {
             MemorySegment address = temp.allocateFrom(JAVA_BYTE, workerAddress);
-            String fault = AddressGuard.check(address);
-            if (fault != null) {
-                throw new IllegalArgumentException("not a UCX worker address: " + fault);
-            }
-            TcpGuard.require(address, tcpToken, false);
+            TcpGuard.require(address, tcpToken, false); // the address check: throws for a bad one
             clearEpParams(errMode);
             epParams.set(JAVA_LONG, 0, epParams.get(JAVA_LONG, 0) | Ucp.EP_PARAM_FIELD_REMOTE_ADDRESS);
             UcxLayouts.putLong(epParams, UcxLayouts.EP_PARAMS, "address", address.address());
