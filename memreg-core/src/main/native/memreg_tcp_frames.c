@@ -1,7 +1,8 @@
 /*
  * The frames of a UCX 1.13 TCP stream, read by the TCP guard as they arrive and before UCX parses
- * them: a frame UCX would abort on ends the connection instead. What a well-formed frame says is
- * not judged here: UCP's messages, and where a put's data lands.
+ * them: a frame UCX would abort on ends the connection instead, and so does a put or get that
+ * reaches memory not exposed to peers (memreg_exposed.c). What UCP's other messages say is not
+ * judged here.
  *
  * The stream (uct/tcp/tcp_ep.c, tcp_cm.c): a connection accepted at a listener opens with UCX's
  * 8-byte magic number and a connection request; then, both ways, frames of a 5-byte header
@@ -10,7 +11,10 @@
  * put request (20 bytes: address, length, sequence number; then length bytes of raw data that
  * UCX writes to that address), 34 a put acknowledgement (4 bytes), 35 a keepalive. UCX asserts
  * what it expects of each and aborts the process otherwise (tcp_ep.c:939, :1323, :1404, :1422,
- * :1433, :1440; tcp_cm.c:557, :600, :680, :688).
+ * :1433, :1440; tcp_cm.c:557, :600, :680, :688). Among UCP's messages, a software put (17: address,
+ * endpoint id, memory type, then the data) and get request (18: address, length, request and
+ * endpoint ids, memory type) name memory of the receiver's, which UCP writes and reads unchecked
+ * (rma_sw.c).
  *
  * Every byte UCX reads from a TCP stream passes through ucs_socket_recv_nb, a put's data too
  * (into the put's target), so the reader stays in step with the stream by counting; and every
@@ -34,6 +38,11 @@
 #define CONN_FIN 4u
 #define CONN_REQ_BYTES 13 /* event (4), flags (1), connection id (8); the sender's sockaddr follows */
 #define PUT_REQ_BYTES 20
+#define SW_PUT_AM_ID 17   /* UCP_AM_ID_PUT */
+#define SW_PUT_BYTES 20   /* ucp_put_hdr_t */
+#define SW_GET_AM_ID 18   /* UCP_AM_ID_GET_REQ */
+#define SW_GET_BYTES 36   /* ucp_get_req_hdr_t */
+#define MEMORY_TYPE_HOST 0
 
 enum { AT_MAGIC, AT_HEADER, AT_KEPT_BODY, AT_SKIPPED };
 
@@ -120,12 +129,17 @@ static int judge_header(frame_reader *r) {
     if (r->accepted && !r->identified && r->am_id != CM_AM_ID) {
         return FRAME_BEFORE_REQUEST;
     }
-    if (r->am_id < AM_ID_MAX || r->am_id == KEEPALIVE_AM_ID) {
+    r->kept = (uint16_t) r->length;
+    if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
+        r->kept = r->am_id == SW_PUT_AM_ID ? SW_PUT_BYTES : SW_GET_BYTES;
+        if (r->length < r->kept) {
+            return FRAME_BAD_RMA; /* UCP reads the whole header regardless */
+        }
+    } else if (r->am_id < AM_ID_MAX || r->am_id == KEEPALIVE_AM_ID) {
         r->left = r->length;
         r->at = r->left > 0 ? AT_SKIPPED : AT_HEADER;
         return FRAME_OK;
-    }
-    if (r->am_id == CM_AM_ID) {
+    } else if (r->am_id == CM_AM_ID) {
         if (r->length < 4 || r->length > sizeof r->piece) {
             return FRAME_BAD_EVENT;
         }
@@ -188,14 +202,35 @@ static int judge_put_ack(frame_reader *r) {
     return FRAME_OK;
 }
 
-/* A put request: an address unless nothing is put (tcp_ep.c:1323); its data follows, raw. */
+/* A put request: an address unless nothing is put (tcp_ep.c:1323), in memory exposed to peers;
+ * its data follows, raw. */
 static int judge_put(frame_reader *r) {
     uint64_t address = le64(r->piece), length = le64(r->piece + 8);
     if (address == 0 && length != 0) {
         return FRAME_BAD_PUT;
     }
+    if (!exposed_may_reach(address, length, EXPOSE_WRITE)) {
+        return FRAME_UNEXPOSED_WRITE;
+    }
     r->left = length;
     r->at = length > 0 ? AT_SKIPPED : AT_HEADER;
+    return FRAME_OK;
+}
+
+/* UCP's software put or get request: of host memory (UCP copies by the memory type it is told),
+ * exposed to peers; the rest of the frame (a put's data) is skipped. */
+static int judge_software_rma(frame_reader *r) {
+    int put = r->am_id == SW_PUT_AM_ID;
+    uint64_t address = le64(r->piece);
+    uint64_t length = put ? r->length - SW_PUT_BYTES : le64(r->piece + 8);
+    if (le32(r->piece + (put ? 16 : 32)) != MEMORY_TYPE_HOST) {
+        return FRAME_BAD_RMA;
+    }
+    if (!exposed_may_reach(address, length, put ? EXPOSE_WRITE : EXPOSE_READ)) {
+        return put ? FRAME_UNEXPOSED_WRITE : FRAME_UNEXPOSED_READ;
+    }
+    r->left = r->length - r->kept;
+    r->at = r->left > 0 ? AT_SKIPPED : AT_HEADER;
     return FRAME_OK;
 }
 
@@ -228,7 +263,7 @@ int frames_read(frame_reader *r, const uint8_t *bytes, size_t count) {
             }
             continue;
         }
-        size_t need = r->at == AT_MAGIC ? 8 : r->at == AT_HEADER ? HEADER_BYTES : r->length;
+        size_t need = r->at == AT_MAGIC ? 8 : r->at == AT_HEADER ? HEADER_BYTES : r->kept;
         size_t take = need - r->have < count ? need - r->have : count;
         memcpy(r->piece + r->have, bytes, take);
         r->have = (uint16_t) (r->have + take);
@@ -248,6 +283,8 @@ int frames_read(frame_reader *r, const uint8_t *bytes, size_t count) {
             fault = judge_event(r);
         } else if (r->am_id == PUT_REQ_AM_ID) {
             fault = judge_put(r);
+        } else if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
+            fault = judge_software_rma(r);
         } else {
             fault = judge_put_ack(r);
         }

@@ -5,7 +5,7 @@
  *
  * UCX's TCP interface listens on a port of its own and believes whatever arrives there: a plain
  * socket that sent UCX's magic number and one frame of an unexpected kind aborted the process
- * (tcp_ep.c:1440), and a UCX put over TCP writes wherever its header says, registered or not.
+ * (tcp_ep.c:1440), and a UCX put over TCP wrote wherever its header said, registered or not.
  * So a connection to the listener of a worker that requires a token must open with that token,
  * 16 bytes before UCX's own, or it is cut before UCX reads a byte of it; and on every connection
  * to or from a listener memreg knows, UCX's frames are checked before UCX parses them.
@@ -23,9 +23,10 @@
  * if it has one, a peer's before memreg connects to it (UCX answers a peer over the connection
  * the peer opened). On their connections, what UCX reads (after the token) is checked frame by
  * frame before UCX parses it (memreg_tcp_frames.c, fed what UCX reads and writes): a frame UCX
- * asserts against resets the connection, whoever sent it. The token keeps strangers out; it does
- * not make a peer that holds it harmless (UCP trusts what its messages say, and a put's target),
- * nor hide it from whoever can read the network.
+ * asserts against resets the connection, whoever sent it, and so does a put or get of memory not
+ * exposed to peers (memreg_exposed.c). The token keeps strangers out; it does not make a peer
+ * that holds it harmless (UCP trusts what its other messages say), nor hide it from whoever can
+ * read the network.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>

@@ -1,8 +1,9 @@
 /*
  * What memreg's guards over UCX 1.13 share (one library, libmemreg-ucx-guard.so): UCX's status
  * type; the walk over a worker address (memreg_address_guard.c), which the TCP guard
- * (memreg_tcp_guard.c) uses to find the TCP listeners an address names; and the TCP guard's
- * reader of UCX's frames (memreg_tcp_frames.c). Nothing here is exported from the library.
+ * (memreg_tcp_guard.c) uses to find the TCP listeners an address names; the TCP guard's reader
+ * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader holds
+ * puts and gets to (memreg_exposed.c). Nothing here is exported from the library.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H
@@ -46,6 +47,12 @@ GUARD_HIDDEN int guard_address_walk(const uint8_t *address, size_t length, unsig
 /* UCX's checksum of a transport's name, as its addresses carry it. */
 GUARD_HIDDEN uint16_t guard_name_sum(const char *name);
 
+#define EXPOSE_READ 0x1  /* peers may read it (UCP's software get) */
+#define EXPOSE_WRITE 0x2 /* peers may write it (UCT's put over TCP, UCP's software put) */
+
+/* Whether a peer may reach [address, address + length) with rights (memreg_exposed.c). */
+GUARD_HIDDEN int exposed_may_reach(uint64_t address, uint64_t length, int rights);
+
 /* Where a TCP stream's reader stands (memreg_tcp_frames.c); all zero is nothing read yet. */
 typedef struct {
     uint8_t at;           /* what the next byte belongs to */
@@ -55,6 +62,7 @@ typedef struct {
     uint8_t sockaddr_len; /* of the stream's family: the address a connection request carries */
     uint8_t am_id;        /* of the frame being read */
     uint16_t have;        /* bytes of the current piece in piece */
+    uint16_t kept;        /* bytes of the current frame's body kept in piece to be judged */
     uint32_t length;      /* of the current frame's body */
     uint32_t limit;       /* the longest body UCX takes, as its reads show */
     uint64_t left;        /* bytes of a skipped body still to come */
@@ -79,6 +87,9 @@ enum {
     FRAME_BAD_EVENT,      /* a connection-manager event UCX does not know, or not of its length */
     FRAME_BAD_REQUEST,    /* a connection request out of place or not of its form */
     FRAME_BAD_PUT,        /* a put request or acknowledgement not of its form, or for no put */
+    FRAME_BAD_RMA,        /* UCP's software put or get request not of its form */
+    FRAME_UNEXPOSED_WRITE, /* a put into memory not exposed to peers for writing */
+    FRAME_UNEXPOSED_READ, /* a get from memory not exposed to peers for reading */
     FRAME_KINDS
 };
 

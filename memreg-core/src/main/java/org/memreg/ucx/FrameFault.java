@@ -20,5 +20,11 @@ enum FrameFault {
     /** A connection request out of place, or not of its form. */
     BAD_REQUEST,
     /** A put request or acknowledgement not of its form, or an acknowledgement no put awaits. */
-    BAD_PUT
+    BAD_PUT,
+    /** UCP's software put or get request not of its form (short, or not of host memory). */
+    BAD_RMA,
+    /** A put into memory not exposed to peers for writing ({@link ExposedMemory}). */
+    UNEXPOSED_WRITE,
+    /** A get from memory not exposed to peers for reading ({@link ExposedMemory}). */
+    UNEXPOSED_READ
 }

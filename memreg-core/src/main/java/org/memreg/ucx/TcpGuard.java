@@ -25,9 +25,10 @@ import org.memreg.util.NativeResource;
  * connection to or from a listener it knows (a worker's own, a peer's a worker connected to) it
  * reads UCX's frames, both ways, before UCX parses them ({@code memreg_tcp_frames.c}), after the
  * token if there is one: a frame UCX would abort on ends the connection ({@link #framesRefused}),
- * whoever sent it. The token keeps strangers out; a peer that holds it is still trusted with what
- * UCP's messages say, and with where its puts land. The guard also reports a send to a peer that
- * left as sent ({@link #sendsToDeparted}).
+ * whoever sent it, and so does a put or get of memory not exposed to peers ({@link
+ * ExposedMemory}). The token keeps strangers out; a peer that holds it is still trusted with what
+ * UCP's other messages say. The guard also reports a send to a peer that left as sent ({@link
+ * #sendsToDeparted}).
  */
 final class TcpGuard {
     /** Bytes of a token. */

@@ -44,7 +44,9 @@ public final class UcxContext implements AutoCloseable {
      * @throws UcxUnavailableException when libucx0 is not installed
      * @throws UcxException when UCX refuses the configuration or cannot initialise
      * @throws IllegalArgumentException for {@code UNIFIED_MODE=y}: memreg's check of peers' worker
-     *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is overridden)
+     *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is
+     *         overridden); and for {@code TCP_PUT_ENABLE=y}: UCX's rendezvous put into a receive buffer
+     *         over TCP is not told from a stranger's ({@code ExposedMemory}; UCP puts in software then)
      */
     public static UcxContext create(Map<String, String> config) {
         return create(config, false);
@@ -63,6 +65,15 @@ public final class UcxContext implements AutoCloseable {
                     + " in UCX's default format, which unified mode changes");
         }
         copy.put("UNIFIED_MODE", "n"); // over UCX_UNIFIED_MODE in the environment too (AddressGuard)
+        for (String name : List.of("PUT_ENABLE", "TCP_PUT_ENABLE")) {
+            String tcpPut = copy.getOrDefault(name, "n");
+            if (!Set.of("n", "no", "off", "0", "false").contains(tcpPut.toLowerCase(Locale.ROOT))) {
+                throw new IllegalArgumentException(name + "=" + tcpPut + ": memreg's TCP guard lets a put over TCP reach"
+                        + " only memory exposed to peers, and UCX's rendezvous put into a receive buffer is not");
+            }
+        }
+        copy.remove("TCP_PUT_ENABLE");
+        copy.put("PUT_ENABLE", "n"); // the TCP interface's, over UCX_TCP_PUT_ENABLE too: UCP puts in software
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
             Ucp.check("ucp_config_read", Ucp.configRead(0, 0, out.address()));
@@ -145,7 +156,8 @@ public final class UcxContext implements AutoCloseable {
                 int query = Ucp.memQuery(memh, attr.address());
                 long mappedAddress = query == Ucp.OK ? UcxLayouts.getLong(attr, UcxLayouts.MEM_ATTR, "address") : address;
                 long mappedLength = query == Ucp.OK ? UcxLayouts.getLong(attr, UcxLayouts.MEM_ATTR, "length") : length;
-                UcxMemory memory = new UcxMemory(this, memh, mappedAddress, mappedLength, flags == Ucp.MEM_MAP_ALLOCATE);
+                UcxMemory memory = new UcxMemory(this, memh, mappedAddress, mappedLength, flags == Ucp.MEM_MAP_ALLOCATE,
+                        prot);
                 mapped.put(memh, memory);
                 return memory;
             }
@@ -155,16 +167,18 @@ public final class UcxContext implements AutoCloseable {
     /** Unmaps; harmless when already unmapped (or unmapped by close). */
     synchronized void unmap(UcxMemory memory) {
         if (mapped.remove(memory.memh(), memory)) {
+            ExposedMemory.withdraw(memory);
             Ucp.check("ucp_mem_unmap", Ucp.memUnmap(handle, memory.memh()));
         }
     }
 
-    /** Packs the remote key of {@code memory}: the bytes a peer unpacks to reach it. */
+    /** Packs the remote key of {@code memory}: the bytes a peer unpacks to reach it; exposes it. */
     synchronized byte[] packRkey(UcxMemory memory) {
         checkOpen();
         if (!mapped.containsKey(memory.memh())) {
             throw new IllegalStateException("memory is unmapped: " + memory);
         }
+        ExposedMemory.expose(memory); // before any peer can have the key
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG, 2);
             Ucp.check("ucp_rkey_pack", Ucp.rkeyPack(handle, memory.memh(), out.address(), out.address() + 8));
@@ -199,6 +213,7 @@ public final class UcxContext implements AutoCloseable {
             List<UcxMemory> left = new ArrayList<>(mapped.values());
             mapped.clear();
             for (UcxMemory memory : left) {
+                ExposedMemory.withdraw(memory);
                 Ucp.memUnmap(handle, memory.memh()); // best effort: the context goes anyway
             }
             Ucp.cleanup(handle);

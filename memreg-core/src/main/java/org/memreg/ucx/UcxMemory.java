@@ -14,13 +14,15 @@ public final class UcxMemory implements AutoCloseable {
     private final long address;
     private final long length;
     private final boolean allocated;
+    private final int prot;
 
-    UcxMemory(UcxContext context, long memh, long address, long length, boolean allocated) {
+    UcxMemory(UcxContext context, long memh, long address, long length, boolean allocated, int prot) {
         this.context = context;
         this.memh = memh;
         this.address = address;
         this.length = length;
         this.allocated = allocated;
+        this.prot = prot;
     }
 
     /** The raw {@code ucp_mem_h}. */
@@ -43,12 +45,21 @@ public final class UcxMemory implements AutoCloseable {
         return allocated;
     }
 
+    /** The {@code ucp_mem_map} protection it was mapped with (0: UCX's default). */
+    int prot() {
+        return prot;
+    }
+
     /** The mapped range as a segment (unbounded lifetime: valid until {@link #close()}). */
     public MemorySegment segment() {
         return MemorySegment.ofAddress(address).reinterpret(length);
     }
 
-    /** The packed remote key ({@code ucp_rkey_pack}) a peer needs to reach this memory. */
+    /**
+     * The packed remote key ({@code ucp_rkey_pack}) a peer needs to reach this memory. From now
+     * until it is unmapped, peers over TCP may reach it too, as its remote rights allow ({@link
+     * ExposedMemory}).
+     */
     public byte[] packRkey() {
         return context.packRkey(this);
     }

@@ -7,13 +7,16 @@ import java.util.Arrays;
 /**
  * Bytes of a UCX 1.13 TCP stream ({@code uct/tcp/tcp.h}), as a test sends them to a worker's UCX
  * TCP port: the magic number, frame headers ({@code uct_tcp_am_hdr_t}: id, length), connection
- * requests and put requests. Little-endian, as UCX writes them here.
+ * requests, put requests, and UCP's software put and get requests. Little-endian, as UCX writes
+ * them here.
  */
 final class TcpFrames {
     static final long MAGIC = 0xCAFEBABE12345678L; // UCT_TCP_MAGIC_NUMBER
     static final int CM = 32;                      // UCT_TCP_EP_CM_AM_ID
     static final int PUT_REQ = 33;
     static final int PUT_ACK = 34;
+    static final int SW_PUT = 17;                  // UCP_AM_ID_PUT
+    static final int SW_GET = 18;                  // UCP_AM_ID_GET_REQ
     static final int CONN_REQ = 1;
     static final int CONNECT_TO_EP = 1;            // UCT_TCP_CM_CONN_REQ_PKT_FLAG_CONNECT_TO_EP
     private static final int AF_INET = 2;
@@ -46,6 +49,11 @@ final class TcpFrames {
 
     TcpFrames putInt(int value) {
         out.putInt(value);
+        return this;
+    }
+
+    TcpFrames putShort(short value) {
+        out.putShort(value);
         return this;
     }
 

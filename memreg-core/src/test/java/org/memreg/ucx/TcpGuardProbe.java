@@ -28,6 +28,7 @@ public final class TcpGuardProbe {
     static final Map<String, String> TCP = Map.of("NET_DEVICES", "lo", "TLS", "tcp");
     private static final long DEADLINE_NANOS = 20_000_000_000L;
     private static final int PEER_PORT = 9; // the port a forged connection request names: not the victim's
+    private static final long UNEXPOSED = 4096; // no process exposes (or maps) the page after NULL
 
     private TcpGuardProbe() {
     }
@@ -45,7 +46,10 @@ public final class TcpGuardProbe {
     /**
      * What is sent: each aborted UCX 1.13 (but a wrong magic number) when it came on a connection:
      * a stranger's, a token holder's, and each of the latter without the token to a worker that
-     * requires none.
+     * requires none. Of the holder's, the put to memory nothing exposed killed the process too
+     * (UCX wrote page 4096: SIGSEGV); the two software requests not of UCP's form are refused for
+     * it, though UCP drops these two unread for their endpoint id (0: no endpoint) and only a
+     * peer's own endpoint id gets one to UCP's copy.
      */
     static List<Attack> attacks(byte[] token, long seed) {
         List<Attack> withToken = tokenAttacks(token, seed);
@@ -91,6 +95,14 @@ public final class TcpGuardProbe {
                         FrameFault.BAD_PUT),
                 new Attack("holder-long-put-ack", holder(token, sn).header(TcpFrames.PUT_ACK, 8).putLong(0).toArray(),
                         FrameFault.BAD_PUT),
+                // raw data to an address nothing exposed (the page after NULL): UCX wrote there and died
+                new Attack("holder-put-unexposed", holder(token, sn).header(TcpFrames.PUT_REQ, 20).putLong(UNEXPOSED)
+                        .putLong(5).putInt(0).bytes(new byte[5]).toArray(), FrameFault.UNEXPOSED_WRITE),
+                // a software put shorter than its header, and a get naming another memory type than host
+                new Attack("holder-software-put-short", holder(token, sn).header(TcpFrames.SW_PUT, 10).putLong(UNEXPOSED)
+                        .putShort((short) 0).toArray(), FrameFault.BAD_RMA),
+                new Attack("holder-software-get-device-memory", holder(token, sn).header(TcpFrames.SW_GET, 36)
+                        .putLong(UNEXPOSED).putLong(8).putLong(1).putLong(1).putInt(1).toArray(), FrameFault.BAD_RMA),
                 // UCX drops this one too, at debug level
                 new Attack("holder-wrong-magic", new TcpFrames().bytes(token).putLong(~TcpFrames.MAGIC).toArray(),
                         FrameFault.BAD_MAGIC));

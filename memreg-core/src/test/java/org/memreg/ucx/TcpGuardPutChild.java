@@ -6,13 +6,12 @@ import java.util.HexFormat;
  * {@link TcpGuardTest}'s attacker, in another process (a worker of the victim's own process is
  * trusted with its token): a UCX worker puts 16 bytes of {@code X} at an address of the victim's,
  * over TCP. Arguments: the victim's worker address (hex), the target address, then {@code none}
- * (no token; a key to the attacker's own memory, as in {@code UcxTcpHazards put}), or a token
+ * (no token; a key to the attacker's own memory), or a token
  * (hex) and the victim's packed key to the target (hex). Prints {@code put=} and {@code flush=}
  * with UCX's status ({@code Success}, an error, or {@code pending} after 20 s), and {@code shown=}
  * how many tokens it showed.
  */
 public final class TcpGuardPutChild {
-    private static final long DEADLINE_NANOS = 20_000_000_000L;
 
     private TcpGuardPutChild() {
     }
@@ -31,28 +30,12 @@ public final class TcpGuardPutChild {
             long ep = attacker.connect(victim, Ucp.ERR_HANDLING_MODE_PEER);
             long key = attacker.unpackRkey(ep, stranger ? own.packRkey() : hex.parseHex(args[3]));
             own.segment().fill((byte) 'X');
-            System.out.println("put=" + finish(attacker, attacker.put(ep, own.address(), 16, target, key, own.memh())));
-            System.out.println("flush=" + finish(attacker, attacker.flushEndpoint(ep)));
+            long put = attacker.put(ep, own.address(), 16, target, key, own.memh());
+            System.out.println("put=" + UcxTestSupport.statusOf(attacker, put));
+            System.out.println("flush=" + UcxTestSupport.statusOf(attacker, attacker.flushEndpoint(ep)));
             System.out.println("shown=" + TcpGuard.shown());
             attacker.destroyRkey(key);
-            finish(attacker, attacker.closeEndpoint(ep, true));
+            UcxTestSupport.statusOf(attacker, attacker.closeEndpoint(ep, true));
         }
-    }
-
-    /** UCX's status of a request once done (or "pending" after the deadline), the request freed. */
-    private static String finish(UcxWorker worker, long request) {
-        if (!Ucp.isRequest(request)) {
-            return Ucp.statusString((int) request);
-        }
-        long deadline = System.nanoTime() + DEADLINE_NANOS;
-        while (Ucp.requestCheckStatus(request) == Ucp.INPROGRESS && System.nanoTime() < deadline) {
-            worker.progress();
-        }
-        int status = Ucp.requestCheckStatus(request);
-        if (status == Ucp.INPROGRESS) {
-            return "pending";
-        }
-        Ucp.requestFree(request);
-        return Ucp.statusString(status);
     }
 }

@@ -125,6 +125,22 @@ class TcpGuardTest {
         }
     }
 
+    /**
+     * The guard's check of puts holds only if UCP puts over TCP in software: a context is made so,
+     * over the environment, and refuses to be made otherwise.
+     */
+    @Test
+    void aContextShouldNeverPutOverTcpByUct() {
+        try (UcxContext context = UcxContext.create(Map.of("TLS", "tcp", "TCP_PUT_ENABLE", "n"))) {
+            assertEquals("n", context.config().get("PUT_ENABLE"));
+        }
+        for (Map<String, String> config : List.of(Map.of("TCP_PUT_ENABLE", "y"), Map.of("PUT_ENABLE", "yes"))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UcxContext.create(config));
+            String setting = config.entrySet().iterator().next().toString();
+            assertTrue(e.getMessage().startsWith(setting), setting + ": " + e.getMessage());
+        }
+    }
+
     @Test
     void aTokenShouldBeSixteenBytesRequiredOnceAndForgottenWithItsWorker() {
         byte[] address;

@@ -37,6 +37,26 @@ public final class UcxTestSupport {
     }
 
     /**
+     * UCX's status of {@code request} (a status pointer or a request) once done, as its string,
+     * or {@code pending} after 20 s of progressing {@code worker}; a done request is freed.
+     */
+    static String statusOf(UcxWorker worker, long request) {
+        if (!Ucp.isRequest(request)) {
+            return Ucp.statusString((int) request);
+        }
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (Ucp.requestCheckStatus(request) == Ucp.INPROGRESS && System.nanoTime() < deadline) {
+            worker.progress();
+        }
+        int status = Ucp.requestCheckStatus(request);
+        if (status == Ucp.INPROGRESS) {
+            return "pending";
+        }
+        Ucp.requestFree(request);
+        return Ucp.statusString(status);
+    }
+
+    /**
      * Sends {@code source} from {@code sender} over {@code ep} under {@code tag} into {@code
      * target}, received by {@code receiver}; progresses both until the receive is done.
      */

@@ -1,0 +1,102 @@
+/*
+ * The memory a peer may reach over UCX 1.13's TCP transport, which the TCP guard's frame check
+ * holds every put and get to (memreg_tcp_frames.c). Over TCP, UCT's put carries a raw address and
+ * no key the receiver checks (the TCP memory domain's remote key is empty), and so do UCP's
+ * software put and get (active messages): without this, a peer wrote and read wherever it named.
+ *
+ * Memory is exposed once its remote key is packed (ucp_rkey_pack: a window's, a registration's
+ * handed to a peer), with the remote rights it was mapped with, until it is unmapped; memreg names
+ * it here (memreg_expose, memreg_withdraw), keyed by its ucp_mem_h. Nothing else is: with UCT's
+ * put over TCP off (memreg's contexts have UCX_TCP_PUT_ENABLE=n), UCP 1.13 moves a rendezvous over
+ * TCP in active messages (RNDV_DATA, to a request, not an address), never by a put into the
+ * receiver's buffer. A process is one trust domain: what one of its contexts exposes, a peer of
+ * any of its workers may reach.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "memreg_ucx_guard.h"
+
+typedef struct {
+    uint64_t key;   /* the ucp_mem_h */
+    uint64_t start; /* [start, end) */
+    uint64_t end;
+    int rights;
+} exposed_range;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static exposed_range *exposed;
+static size_t exposed_count, exposed_room;
+
+/* [address, address + length) as [start, end), false when it wraps. */
+static int range_of(uint64_t address, uint64_t length, uint64_t *start, uint64_t *end) {
+    *start = address;
+    *end = address + length;
+    return *end >= *start;
+}
+
+/* Memory whose remote key was packed: peers may reach it with rights (EXPOSE_READ, _WRITE) until
+ * it is withdrawn. 0 once noted, -1 when there is no room. */
+int memreg_expose(uint64_t key, uint64_t address, uint64_t length, int rights) {
+    uint64_t start, end;
+    if (!range_of(address, length, &start, &end)) {
+        return -1;
+    }
+    pthread_mutex_lock(&lock);
+    int result = 0;
+    for (size_t i = 0; i < exposed_count; i++) {
+        if (exposed[i].key == key) { /* packed again: the same memory, perhaps other rights */
+            exposed[i] = (exposed_range) {key, start, end, rights};
+            goto out;
+        }
+    }
+    if (exposed_count == exposed_room) {
+        size_t room = exposed_room == 0 ? 64 : exposed_room * 2;
+        exposed_range *grown = realloc(exposed, room * sizeof *grown);
+        if (grown == NULL) {
+            result = -1;
+            goto out;
+        }
+        exposed = grown;
+        exposed_room = room;
+    }
+    exposed[exposed_count++] = (exposed_range) {key, start, end, rights};
+out:
+    pthread_mutex_unlock(&lock);
+    return result;
+}
+
+/* The memory of key is about to be unmapped: no peer reaches it from now on. */
+void memreg_withdraw(uint64_t key) {
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < exposed_count; i++) {
+        if (exposed[i].key == key) {
+            exposed[i] = exposed[--exposed_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static int within_exposed(uint64_t start, uint64_t end, int rights) {
+    for (size_t i = 0; i < exposed_count; i++) {
+        if (start >= exposed[i].start && end <= exposed[i].end && (exposed[i].rights & rights) == rights) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int exposed_may_reach(uint64_t address, uint64_t length, int rights) {
+    uint64_t start, end;
+    if (length == 0) {
+        return 1; /* nothing is written or read */
+    }
+    if (!range_of(address, length, &start, &end)) {
+        return 0;
+    }
+    pthread_mutex_lock(&lock);
+    int may = within_exposed(start, end, rights);
+    pthread_mutex_unlock(&lock);
+    return may;
+}
