@@ -14,7 +14,12 @@
  * :1433, :1440; tcp_cm.c:557, :600, :680, :688). Among UCP's messages, a software put (17: address,
  * endpoint id, memory type, then the data) and get request (18: address, length, request and
  * endpoint ids, memory type) name memory of the receiver's, which UCP writes and reads unchecked
- * (rma_sw.c).
+ * (rma_sw.c). And many of UCP's messages name an endpoint or request of the receiver's by the id
+ * it gave the sender: UCP 1.13 takes an id whose lowest bit is clear as a plain pointer and
+ * follows it (ucs_ptr_map_get); memreg has UCP issue only indirect ids (PROTO_INDIRECT_ID=on,
+ * UcxContext), which it looks up, so a direct one was never issued: a forgery, or a crash.
+ * Wire-up messages (1: type, error mode, sequence number, source and destination endpoint ids)
+ * carry such an id and a type UCP asserts on (wireup.c:37, :42, :841, ucs_bug at :845).
  *
  * Every byte UCX reads from a TCP stream passes through ucs_socket_recv_nb, a put's data too
  * (into the put's target), so the reader stays in step with the stream by counting; and every
@@ -43,6 +48,22 @@
 #define SW_GET_AM_ID 18   /* UCP_AM_ID_GET_REQ */
 #define SW_GET_BYTES 36   /* ucp_get_req_hdr_t */
 #define MEMORY_TYPE_HOST 0
+#define WIREUP_AM_ID 1
+#define WIREUP_BYTES 20   /* ucp_wireup_msg_t: type, err_mode, conn_sn, src_ep_id, dst_ep_id */
+#define WIREUP_REQUEST 1  /* UCP_WIREUP_MSG_REQUEST: the only one that may name no endpoint */
+#define WIREUP_TYPES 6    /* PRE_REQUEST, REQUEST, REPLY, ACK, EP_CHECK, EP_REMOVED */
+#define INDIRECT_ID 1u    /* UCS_PTR_MAP_KEY_INDIRECT_FLAG */
+
+/*
+ * Where a UCP message names an endpoint or request of the receiver's (1.13's headers): 0 for
+ * messages that name none. EAGER_SYNC_ONLY and _FIRST (the endpoint of their request header),
+ * EAGER_SYNC_ACK, RNDV_ATS, RTR (the sender's request), DATA, ATP, GET_REP (a request), RNDV_RTS
+ * (its request header's endpoint), OFFLOAD_SYNC_ACK, software PUT, GET_REQ and CMPL (an endpoint).
+ */
+static const uint8_t OWN_ID_END[AM_ID_MAX] = {
+    [6] = 16, [7] = 32, [8] = 8, [9] = 16, [10] = 8, [11] = 8, [12] = 8, [14] = 8, [16] = 8,
+    [17] = 16, [18] = 24, [19] = 8, [22] = 8,
+};
 
 enum { AT_MAGIC, AT_HEADER, AT_KEPT_BODY, AT_SKIPPED };
 
@@ -135,6 +156,11 @@ static int judge_header(frame_reader *r) {
         if (r->length < r->kept) {
             return FRAME_BAD_RMA; /* UCP reads the whole header regardless */
         }
+    } else if (r->am_id == WIREUP_AM_ID || (r->am_id < AM_ID_MAX && OWN_ID_END[r->am_id] > 0)) {
+        r->kept = r->am_id == WIREUP_AM_ID ? WIREUP_BYTES : OWN_ID_END[r->am_id];
+        if (r->length < r->kept) { /* UCP reads the header regardless, past the frame's end */
+            return r->am_id == WIREUP_AM_ID ? FRAME_BAD_WIREUP : FRAME_DIRECT_ID;
+        }
     } else if (r->am_id < AM_ID_MAX || r->am_id == KEEPALIVE_AM_ID) {
         r->left = r->length;
         r->at = r->left > 0 ? AT_SKIPPED : AT_HEADER;
@@ -217,6 +243,22 @@ static int judge_put(frame_reader *r) {
     return FRAME_OK;
 }
 
+/* The kept header of a UCP message that names the receiver's endpoint or request: by an indirect
+ * id (a wire-up message's of its type); the rest of the frame is skipped. */
+static int judge_own_id(frame_reader *r) {
+    r->left = r->length - r->kept;
+    r->at = r->left > 0 ? AT_SKIPPED : AT_HEADER;
+    if (r->am_id == WIREUP_AM_ID) {
+        uint8_t type = r->piece[0];
+        uint64_t destination = le64(r->piece + 12);
+        if (type >= WIREUP_TYPES || (destination == 0 && type != WIREUP_REQUEST)) {
+            return FRAME_BAD_WIREUP;
+        }
+        return destination == 0 || (destination & INDIRECT_ID) ? FRAME_OK : FRAME_DIRECT_ID;
+    }
+    return le64(r->piece + OWN_ID_END[r->am_id] - 8) & INDIRECT_ID ? FRAME_OK : FRAME_DIRECT_ID;
+}
+
 /* UCP's software put or get request: of host memory (UCP copies by the memory type it is told),
  * exposed to peers; the rest of the frame (a put's data) is skipped. */
 static int judge_software_rma(frame_reader *r) {
@@ -229,9 +271,7 @@ static int judge_software_rma(frame_reader *r) {
     if (!exposed_may_reach(address, length, put ? EXPOSE_WRITE : EXPOSE_READ)) {
         return put ? FRAME_UNEXPOSED_WRITE : FRAME_UNEXPOSED_READ;
     }
-    r->left = r->length - r->kept;
-    r->at = r->left > 0 ? AT_SKIPPED : AT_HEADER;
-    return FRAME_OK;
+    return judge_own_id(r);
 }
 
 /* A connection-manager event: a request, or an acknowledgement or end of the 4 bytes UCX sends. */
@@ -285,6 +325,8 @@ int frames_read(frame_reader *r, const uint8_t *bytes, size_t count) {
             fault = judge_put(r);
         } else if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
             fault = judge_software_rma(r);
+        } else if (r->am_id < AM_ID_MAX) {
+            fault = judge_own_id(r);
         } else {
             fault = judge_put_ack(r);
         }

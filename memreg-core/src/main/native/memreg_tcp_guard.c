@@ -24,9 +24,10 @@
  * the peer opened). On their connections, what UCX reads (after the token) is checked frame by
  * frame before UCX parses it (memreg_tcp_frames.c, fed what UCX reads and writes): a frame UCX
  * asserts against resets the connection, whoever sent it, and so does a put or get of memory not
- * exposed to peers (memreg_exposed.c). The token keeps strangers out; it does not make a peer
- * that holds it harmless (UCP trusts what its other messages say), nor hide it from whoever can
- * read the network.
+ * exposed to peers (memreg_exposed.c) and a UCP message naming this process's endpoint or request
+ * by a direct id (a pointer UCP would follow). The token keeps strangers out; it does not make a
+ * peer that holds it harmless (UCP trusts what its other messages say), nor hide it from whoever
+ * can read the network.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>

@@ -90,6 +90,8 @@ enum {
     FRAME_BAD_RMA,        /* UCP's software put or get request not of its form */
     FRAME_UNEXPOSED_WRITE, /* a put into memory not exposed to peers for writing */
     FRAME_UNEXPOSED_READ, /* a get from memory not exposed to peers for reading */
+    FRAME_DIRECT_ID,      /* a UCP message naming this process's endpoint or request by a direct id */
+    FRAME_BAD_WIREUP,     /* a UCP wire-up message of a type or destination UCP asserts against */
     FRAME_KINDS
 };
 

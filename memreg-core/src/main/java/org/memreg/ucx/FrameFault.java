@@ -26,5 +26,12 @@ enum FrameFault {
     /** A put into memory not exposed to peers for writing ({@link ExposedMemory}). */
     UNEXPOSED_WRITE,
     /** A get from memory not exposed to peers for reading ({@link ExposedMemory}). */
-    UNEXPOSED_READ
+    UNEXPOSED_READ,
+    /**
+     * A UCP message naming an endpoint or request of this process's by a direct id (an address
+     * UCP would follow; {@link UcxContext} has UCP issue only indirect ids), or too short to name one.
+     */
+    DIRECT_ID,
+    /** A UCP wire-up message of a type UCP does not know, or naming no endpoint where UCP asserts one. */
+    BAD_WIREUP
 }

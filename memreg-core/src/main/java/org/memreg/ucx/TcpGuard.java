@@ -26,8 +26,9 @@ import org.memreg.util.NativeResource;
  * reads UCX's frames, both ways, before UCX parses them ({@code memreg_tcp_frames.c}), after the
  * token if there is one: a frame UCX would abort on ends the connection ({@link #framesRefused}),
  * whoever sent it, and so does a put or get of memory not exposed to peers ({@link
- * ExposedMemory}). The token keeps strangers out; a peer that holds it is still trusted with what
- * UCP's other messages say. The guard also reports a send to a peer that left as sent ({@link
+ * ExposedMemory}) and a UCP message naming an endpoint or request of this process's by a direct id
+ * ({@link FrameFault#DIRECT_ID}). The token keeps strangers out; a peer that holds it is still
+ * trusted with what UCP's other messages say. The guard also reports a send to a peer that left as sent ({@link
  * #sendsToDeparted}).
  */
 final class TcpGuard {

@@ -45,8 +45,9 @@ public final class UcxContext implements AutoCloseable {
      * @throws UcxException when UCX refuses the configuration or cannot initialise
      * @throws IllegalArgumentException for {@code UNIFIED_MODE=y}: memreg's check of peers' worker
      *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is
-     *         overridden); and for {@code TCP_PUT_ENABLE=y}: UCX's rendezvous put into a receive buffer
-     *         over TCP is not told from a stranger's ({@code ExposedMemory}; UCP puts in software then)
+     *         overridden); and for {@code PROTO_INDIRECT_ID} other than {@code on}: UCP then hands
+     *         peers its endpoints' and requests' addresses as their ids, and follows what comes
+     *         back, which memreg's TCP guard refuses (the environment's is overridden too)
      */
     public static UcxContext create(Map<String, String> config) {
         return create(config, false);
@@ -65,6 +66,12 @@ public final class UcxContext implements AutoCloseable {
                     + " in UCX's default format, which unified mode changes");
         }
         copy.put("UNIFIED_MODE", "n"); // over UCX_UNIFIED_MODE in the environment too (AddressGuard)
+        String indirect = copy.getOrDefault("PROTO_INDIRECT_ID", "on");
+        if (!indirect.equalsIgnoreCase("on")) {
+            throw new IllegalArgumentException("PROTO_INDIRECT_ID=" + indirect + ": memreg has UCP name its endpoints"
+                    + " and requests to peers by indirect ids, which it looks up, not by their addresses");
+        }
+        copy.put("PROTO_INDIRECT_ID", "on"); // TcpGuard refuses a direct id: this process issues none
         for (String name : List.of("PUT_ENABLE", "TCP_PUT_ENABLE")) {
             String tcpPut = copy.getOrDefault(name, "n");
             if (!Set.of("n", "no", "off", "0", "false").contains(tcpPut.toLowerCase(Locale.ROOT))) {

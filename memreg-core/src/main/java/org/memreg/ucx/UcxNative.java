@@ -41,6 +41,7 @@ final class UcxNative {
                 SymbolLookup ucs = load("libucs.so.0");
                 AddressGuard.install(ucp);
                 WireupGuard.install(ucp);
+                DestroyGuard.install(ucp);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {

@@ -36,7 +36,8 @@ final class WireupGuard {
         }
     }
 
-    private static long find(SymbolLookup libucp, String name) {
+    /** The address of libucp's own {@code name}. */
+    static long find(SymbolLookup libucp, String name) {
         return libucp.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name)).address();
     }
 

@@ -47,9 +47,10 @@ public final class TcpGuardProbe {
      * What is sent: each aborted UCX 1.13 (but a wrong magic number) when it came on a connection:
      * a stranger's, a token holder's, and each of the latter without the token to a worker that
      * requires none. Of the holder's, the put to memory nothing exposed killed the process too
-     * (UCX wrote page 4096: SIGSEGV); the two software requests not of UCP's form are refused for
-     * it, though UCP drops these two unread for their endpoint id (0: no endpoint) and only a
-     * peer's own endpoint id gets one to UCP's copy.
+     * (UCX wrote page 4096: SIGSEGV), and so did the rendezvous data and the wire-up message that
+     * name this process's request or endpoint by a direct id (UCP followed it: SIGSEGV in libucp);
+     * the messages not of UCP's form are refused for it, though UCP drops these unread (for their
+     * endpoint id 0, or for no address), and only a peer's own ids or address get one further.
      */
     static List<Attack> attacks(byte[] token, long seed) {
         List<Attack> withToken = tokenAttacks(token, seed);
@@ -103,6 +104,18 @@ public final class TcpGuardProbe {
                         .putShort((short) 0).toArray(), FrameFault.BAD_RMA),
                 new Attack("holder-software-get-device-memory", holder(token, sn).header(TcpFrames.SW_GET, 36)
                         .putLong(UNEXPOSED).putLong(8).putLong(1).putLong(1).putInt(1).toArray(), FrameFault.BAD_RMA),
+                // UCP took an id with its lowest bit clear for its request's or endpoint's address: SIGSEGV
+                new Attack("holder-direct-id", holder(token, sn).header(TcpFrames.RNDV_DATA, 24).putLong(UNEXPOSED)
+                        .putLong(0).putLong(0).toArray(), FrameFault.DIRECT_ID),
+                new Attack("holder-short-rendezvous-data", holder(token, sn).header(TcpFrames.RNDV_DATA, 4).putInt(1)
+                        .toArray(), FrameFault.DIRECT_ID),
+                new Attack("holder-wireup-direct-destination", holder(token, sn).wireup(1, UNEXPOSED).toArray(),
+                        FrameFault.DIRECT_ID),
+                // a wire-up message of no type UCP knows, and a reply to no endpoint: UCP asserts against
+                // both once their address unpacks (these carry none, and UCP drops them for it)
+                new Attack("holder-wireup-unknown-type", holder(token, sn).wireup(9, 1).toArray(), FrameFault.BAD_WIREUP),
+                new Attack("holder-wireup-reply-to-nobody", holder(token, sn).wireup(2, 0).toArray(),
+                        FrameFault.BAD_WIREUP),
                 // UCX drops this one too, at debug level
                 new Attack("holder-wrong-magic", new TcpFrames().bytes(token).putLong(~TcpFrames.MAGIC).toArray(),
                         FrameFault.BAD_MAGIC));

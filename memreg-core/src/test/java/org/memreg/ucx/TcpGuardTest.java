@@ -126,15 +126,18 @@ class TcpGuardTest {
     }
 
     /**
-     * The guard's check of puts holds only if UCP puts over TCP in software: a context is made so,
-     * over the environment, and refuses to be made otherwise.
+     * The guard's checks of ids and puts hold only if UCP issues indirect ids and puts over TCP in
+     * software: a context is made so, over the environment, and refuses to be made otherwise.
      */
     @Test
-    void aContextShouldNeverPutOverTcpByUct() {
-        try (UcxContext context = UcxContext.create(Map.of("TLS", "tcp", "TCP_PUT_ENABLE", "n"))) {
+    void aContextShouldIssueIndirectIdsAndNeverPutOverTcpByUct() {
+        try (UcxContext context = UcxContext.create(Map.of("TLS", "tcp", "PROTO_INDIRECT_ID", "ON",
+                "TCP_PUT_ENABLE", "n"))) {
+            assertEquals("on", context.config().get("PROTO_INDIRECT_ID"));
             assertEquals("n", context.config().get("PUT_ENABLE"));
         }
-        for (Map<String, String> config : List.of(Map.of("TCP_PUT_ENABLE", "y"), Map.of("PUT_ENABLE", "yes"))) {
+        for (Map<String, String> config : List.of(Map.of("PROTO_INDIRECT_ID", "auto"), Map.of("PROTO_INDIRECT_ID", "off"),
+                Map.of("TCP_PUT_ENABLE", "y"), Map.of("PUT_ENABLE", "yes"))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UcxContext.create(config));
             String setting = config.entrySet().iterator().next().toString();
             assertTrue(e.getMessage().startsWith(setting), setting + ": " + e.getMessage());
