@@ -185,13 +185,13 @@ public final class UcxContext implements AutoCloseable {
         if (!mapped.containsKey(memory.memh())) {
             throw new IllegalStateException("memory is unmapped: " + memory);
         }
-        ExposedMemory.expose(memory); // before any peer can have the key
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG, 2);
             Ucp.check("ucp_rkey_pack", Ucp.rkeyPack(handle, memory.memh(), out.address(), out.address() + 8));
             long buffer = out.getAtIndex(JAVA_LONG, 0);
             long size = out.getAtIndex(JAVA_LONG, 1);
             try {
+                ExposedMemory.expose(memory); // before any peer can have the key
                 return MemorySegment.ofAddress(buffer).reinterpret(size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
             } finally {
                 Ucp.rkeyBufferRelease(buffer);
