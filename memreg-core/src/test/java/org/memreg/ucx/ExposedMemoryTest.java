@@ -10,9 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -128,18 +125,6 @@ class ExposedMemoryTest {
         List<String> args = new ArrayList<>(List.of(HexFormat.of().formatHex(victim.address()),
                 HexFormat.of().formatHex(key)));
         args.addAll(ops);
-        CompletableFuture<ChildJvm> child = CompletableFuture.supplyAsync(() -> {
-            try {
-                return ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), ExposureAttacker.class,
-                        args.toArray(String[]::new));
-            } catch (Exception e) {
-                throw new CompletionException(e);
-            }
-        });
-        while (!child.isDone()) {
-            victim.progress();
-            Thread.onSpinWait();
-        }
-        return child.join();
+        return UcxTestSupport.runAgainst(victim, ExposureAttacker.class, args.toArray(String[]::new));
     }
 }

@@ -13,8 +13,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -217,17 +215,6 @@ class TcpGuardTest {
         args[0] = address;
         args[1] = target;
         System.arraycopy(how, 0, args, 2, how.length);
-        CompletableFuture<ChildJvm> child = CompletableFuture.supplyAsync(() -> {
-            try {
-                return ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), TcpGuardPutChild.class, args);
-            } catch (Exception e) {
-                throw new CompletionException(e);
-            }
-        });
-        while (!child.isDone()) {
-            victim.progress();
-            Thread.onSpinWait();
-        }
-        return child.join();
+        return UcxTestSupport.runAgainst(victim, TcpGuardPutChild.class, args);
     }
 }

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.memreg.testkit.ChildJvm;
 
 /**
  * Where OpenUCX cannot be loaded, fails a test that needs it: {@code bin/test} installs it, so its
@@ -34,6 +39,25 @@ public final class UcxTestSupport {
         if (Ucp.isRequest(request)) {
             Ucp.requestFree(request);
         }
+    }
+
+    /**
+     * Runs {@code main} with {@code args} in a child JVM (UCX logging only what is fatal) while
+     * this thread progresses {@code victim}, the worker the child talks to; returns it, ended.
+     */
+    static ChildJvm runAgainst(UcxWorker victim, Class<?> main, String... args) {
+        CompletableFuture<ChildJvm> child = CompletableFuture.supplyAsync(() -> {
+            try {
+                return ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), main, args);
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        });
+        while (!child.isDone()) {
+            victim.progress();
+            Thread.onSpinWait();
+        }
+        return child.join();
     }
 
     /**
