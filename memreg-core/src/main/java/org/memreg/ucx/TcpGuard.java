@@ -28,8 +28,8 @@ import org.memreg.util.NativeResource;
  * whoever sent it, and so does a put or get of memory not exposed to peers ({@link
  * ExposedMemory}) and a UCP message naming an endpoint or request of this process's by a direct id
  * ({@link FrameFault#DIRECT_ID}). The token keeps strangers out; a peer that holds it is still
- * trusted with what UCP's other messages say. The guard also reports a send to a peer that left as sent ({@link
- * #sendsToDeparted}).
+ * trusted with what UCP's other messages say. The guard also reports a send to a peer that left
+ * as sent ({@link #sendsToDeparted}).
  */
 final class TcpGuard {
     /** Bytes of a token. */

@@ -47,7 +47,11 @@ public final class UcxContext implements AutoCloseable {
      *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is
      *         overridden); and for {@code PROTO_INDIRECT_ID} other than {@code on}: UCP then hands
      *         peers its endpoints' and requests' addresses as their ids, and follows what comes
-     *         back, which memreg's TCP guard refuses (the environment's is overridden too)
+     *         back, which memreg's TCP guard refuses; and for {@code TCP_PUT_ENABLE=y} (or
+     *         {@code PUT_ENABLE=y}): UCX's rendezvous put into a receive buffer over TCP is not told
+     *         from a stranger's, so UCP puts in software over TCP ({@code ExposedMemory}). The
+     *         environment's {@code UCX_PROTO_INDIRECT_ID} and {@code UCX_TCP_PUT_ENABLE} are
+     *         overridden too.
      */
     public static UcxContext create(Map<String, String> config) {
         return create(config, false);
