@@ -44,10 +44,9 @@ final class AddressGuard {
 
     /** Hands the guard libucp's own {@code ucp_address_unpack}, found in {@code libucp}. */
     static void install(SymbolLookup libucp) {
-        MemorySegment real = libucp.find("ucp_address_unpack")
-                .orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no ucp_address_unpack"));
+        long real = GuardLibrary.ucxFunction(libucp, "ucp_address_unpack");
         try {
-            INSTALL.invokeExact(real.address());
+            INSTALL.invokeExact(real);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

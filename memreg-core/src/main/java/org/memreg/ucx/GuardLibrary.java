@@ -67,6 +67,11 @@ final class GuardLibrary {
         }
     }
 
+    /** The address of UCX's own {@code name} in {@code library} (libucp's, libucs's), which a guard hands on to. */
+    static long ucxFunction(SymbolLookup library, String name) {
+        return library.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name)).address();
+    }
+
     /** Reads one of the guards' counters. */
     static long counter(MethodHandle handle) {
         try {

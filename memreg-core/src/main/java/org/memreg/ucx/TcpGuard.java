@@ -64,9 +64,7 @@ final class TcpGuard {
     static void install(SymbolLookup libucs) {
         long[] real = new long[SOCKET_CALLS.length];
         for (int i = 0; i < real.length; i++) {
-            String name = SOCKET_CALLS[i];
-            real[i] = libucs.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name))
-                    .address();
+            real[i] = GuardLibrary.ucxFunction(libucs, SOCKET_CALLS[i]);
         }
         try {
             INSTALL.invokeExact(real[0], real[1], real[2], real[3], real[4], real[5]);

@@ -27,6 +27,7 @@ import java.util.Set;
  * with {@code mt_workers_shared}).
  */
 public final class UcxContext implements AutoCloseable {
+    private static final Set<String> OFF = Set.of("n", "no", "off", "0", "false");
     private final long handle;
     private final Map<String, String> config;
     private final Map<Long, UcxMemory> mapped = new HashMap<>();
@@ -65,7 +66,7 @@ public final class UcxContext implements AutoCloseable {
         UcxNative.require();
         Map<String, String> copy = new LinkedHashMap<>(config);
         String unified = copy.getOrDefault("UNIFIED_MODE", "n");
-        if (!Set.of("n", "no", "off", "0", "false").contains(unified.toLowerCase(Locale.ROOT))) {
+        if (!isOff(unified)) {
             throw new IllegalArgumentException("UNIFIED_MODE=" + unified + ": memreg checks peers' worker addresses"
                     + " in UCX's default format, which unified mode changes");
         }
@@ -78,7 +79,7 @@ public final class UcxContext implements AutoCloseable {
         copy.put("PROTO_INDIRECT_ID", "on"); // TcpGuard refuses a direct id: this process issues none
         for (String name : List.of("PUT_ENABLE", "TCP_PUT_ENABLE")) {
             String tcpPut = copy.getOrDefault(name, "n");
-            if (!Set.of("n", "no", "off", "0", "false").contains(tcpPut.toLowerCase(Locale.ROOT))) {
+            if (!isOff(tcpPut)) {
                 throw new IllegalArgumentException(name + "=" + tcpPut + ": memreg's TCP guard lets a put over TCP reach"
                         + " only memory exposed to peers, and UCX's rendezvous put into a receive buffer is not");
             }
@@ -110,6 +111,11 @@ public final class UcxContext implements AutoCloseable {
                 Ucp.configRelease(cfg);
             }
         }
+    }
+
+    /** Whether a UCX boolean setting's value says no. */
+    private static boolean isOff(String value) {
+        return OFF.contains(value.toLowerCase(Locale.ROOT));
     }
 
     /** The raw {@code ucp_context_h}. */

@@ -27,18 +27,13 @@ final class WireupGuard {
 
     /** Hands the guard libucp's own {@code ucp_request_send_state_ff} and {@code ucp_wireup_msg_progress}. */
     static void install(SymbolLookup libucp) {
-        long stateFf = find(libucp, "ucp_request_send_state_ff");
-        long msgProgress = find(libucp, "ucp_wireup_msg_progress");
+        long stateFf = GuardLibrary.ucxFunction(libucp, "ucp_request_send_state_ff");
+        long msgProgress = GuardLibrary.ucxFunction(libucp, "ucp_wireup_msg_progress");
         try {
             INSTALL.invokeExact(stateFf, msgProgress);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-    }
-
-    /** The address of libucp's own {@code name}. */
-    static long find(SymbolLookup libucp, String name) {
-        return libucp.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name)).address();
     }
 
     /** Wire-up requests and replies freed when their endpoint failed, where UCX 1.13 would have aborted. */
