@@ -4,13 +4,12 @@
  * no key the receiver checks (the TCP memory domain's remote key is empty), and so do UCP's
  * software put and get (active messages): without this, a peer wrote and read wherever it named.
  *
- * Memory is exposed once its remote key is packed (ucp_rkey_pack: a window's, a registration's
- * handed to a peer), with the remote rights it was mapped with, until it is unmapped; memreg names
- * it here (memreg_expose, memreg_withdraw), keyed by its ucp_mem_h. Nothing else is: with UCT's
- * put over TCP off (memreg's contexts have UCX_TCP_PUT_ENABLE=n), UCP 1.13 moves a rendezvous over
- * TCP in active messages (RNDV_DATA, to a request, not an address), never by a put into the
- * receiver's buffer. A process is one trust domain: what one of its contexts exposes, a peer of
- * any of its workers may reach.
+ * Two kinds of memory are exposed. Memory whose remote key is packed (ucp_rkey_pack: a window's,
+ * a registration's handed to a peer), with the remote rights it was mapped with, until it is
+ * unmapped; memreg names it here (memreg_expose, memreg_withdraw), keyed by its ucp_mem_h. And a
+ * receive buffer while UCP has a rendezvous put into it, for writing only (memreg_receive_guard.c,
+ * keyed by the receive request, owned by its ucp_context_h). Nothing else is. A process is one
+ * trust domain: what one of its contexts exposes, a peer of any of its workers may reach.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,7 +17,8 @@
 #include "memreg_ucx_guard.h"
 
 typedef struct {
-    uint64_t key;   /* the ucp_mem_h */
+    uint64_t key;   /* the ucp_mem_h, or the receive request */
+    uint64_t owner; /* the receive request's ucp_context_h; 0 for packed memory */
     uint64_t start; /* [start, end) */
     uint64_t end;
     int rights;
@@ -27,6 +27,7 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static exposed_range *exposed;
 static size_t exposed_count, exposed_room;
+static uint64_t receives_exposed;
 
 /* [address, address + length) as [start, end), false when it wraps. */
 static int range_of(uint64_t address, uint64_t length, uint64_t *start, uint64_t *end) {
@@ -35,9 +36,9 @@ static int range_of(uint64_t address, uint64_t length, uint64_t *start, uint64_t
     return *end >= *start;
 }
 
-/* Memory whose remote key was packed: peers may reach it with rights (EXPOSE_READ, _WRITE) until
- * it is withdrawn. 0 once noted, -1 when there is no room. */
-int memreg_expose(uint64_t key, uint64_t address, uint64_t length, int rights) {
+/* Notes [address, address + length) as reachable with rights under key, in place of what key
+ * named before. 0 once noted, -1 when there is no room or the range wraps. */
+static int expose(uint64_t key, uint64_t owner, uint64_t address, uint64_t length, int rights) {
     uint64_t start, end;
     if (!range_of(address, length, &start, &end)) {
         return -1;
@@ -46,7 +47,7 @@ int memreg_expose(uint64_t key, uint64_t address, uint64_t length, int rights) {
     int result = 0;
     for (size_t i = 0; i < exposed_count; i++) {
         if (exposed[i].key == key) { /* packed again: the same memory, perhaps other rights */
-            exposed[i] = (exposed_range) {key, start, end, rights};
+            exposed[i] = (exposed_range) {key, owner, start, end, rights};
             goto out;
         }
     }
@@ -60,10 +61,34 @@ int memreg_expose(uint64_t key, uint64_t address, uint64_t length, int rights) {
         exposed = grown;
         exposed_room = room;
     }
-    exposed[exposed_count++] = (exposed_range) {key, start, end, rights};
+    exposed[exposed_count++] = (exposed_range) {key, owner, start, end, rights};
 out:
     pthread_mutex_unlock(&lock);
     return result;
+}
+
+/* Memory whose remote key was packed: peers may reach it with rights (EXPOSE_READ, _WRITE) until
+ * it is withdrawn. 0 once noted, -1 when there is no room. */
+int memreg_expose(uint64_t key, uint64_t address, uint64_t length, int rights) {
+    return expose(key, 0, address, length, rights);
+}
+
+int exposed_receive(uint64_t request, uint64_t context, uint64_t address, uint64_t length) {
+    int result = expose(request, context, address, length, EXPOSE_WRITE);
+    if (result == 0) {
+        __atomic_fetch_add(&receives_exposed, 1, __ATOMIC_RELAXED);
+    }
+    return result;
+}
+
+/* Receive buffers exposed so far (for tests: that UCP's rendezvous put reached one). */
+uint64_t memreg_receives_exposed(void) {
+    return __atomic_load_n(&receives_exposed, __ATOMIC_RELAXED);
+}
+
+/* Whether a peer may reach [address, address + length) with rights now (for tests). */
+int memreg_exposed_reaches(uint64_t address, uint64_t length, int rights) {
+    return exposed_may_reach(address, length, rights);
 }
 
 /* The memory of key is about to be unmapped: no peer reaches it from now on. */
@@ -73,6 +98,17 @@ void memreg_withdraw(uint64_t key) {
         if (exposed[i].key == key) {
             exposed[i] = exposed[--exposed_count];
             break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+/* The context is about to be cleaned up: none of its receive requests is put into any more. */
+void memreg_withdraw_owner(uint64_t owner) {
+    pthread_mutex_lock(&lock);
+    for (size_t i = exposed_count; i-- > 0;) {
+        if (exposed[i].owner == owner) {
+            exposed[i] = exposed[--exposed_count];
         }
     }
     pthread_mutex_unlock(&lock);

@@ -228,6 +228,13 @@ static int judge_put_ack(frame_reader *r) {
     return FRAME_OK;
 }
 
+static uint64_t puts_admitted;
+
+/* UCT put requests let through to exposed memory (for tests: that a rendezvous went by put). */
+uint64_t memreg_tcp_puts_admitted(void) {
+    return __atomic_load_n(&puts_admitted, __ATOMIC_RELAXED);
+}
+
 /* A put request: an address unless nothing is put (tcp_ep.c:1323), in memory exposed to peers;
  * its data follows, raw. */
 static int judge_put(frame_reader *r) {
@@ -238,6 +245,7 @@ static int judge_put(frame_reader *r) {
     if (!exposed_may_reach(address, length, EXPOSE_WRITE)) {
         return FRAME_UNEXPOSED_WRITE;
     }
+    __atomic_fetch_add(&puts_admitted, 1, __ATOMIC_RELAXED);
     r->left = length;
     r->at = length > 0 ? AT_SKIPPED : AT_HEADER;
     return FRAME_OK;

@@ -3,7 +3,8 @@
  * type; the walk over a worker address (memreg_address_guard.c), which the TCP guard
  * (memreg_tcp_guard.c) uses to find the TCP listeners an address names; the TCP guard's reader
  * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader holds
- * puts and gets to (memreg_exposed.c). Nothing here is exported from the library.
+ * puts and gets to (memreg_exposed.c), receive buffers among it (memreg_receive_guard.c). Only
+ * memreg_withdraw is exported from the library; the rest is not.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H
@@ -52,6 +53,13 @@ GUARD_HIDDEN uint16_t guard_name_sum(const char *name);
 
 /* Whether a peer may reach [address, address + length) with rights (memreg_exposed.c). */
 GUARD_HIDDEN int exposed_may_reach(uint64_t address, uint64_t length, int rights);
+
+/* A receive request's buffer, which UCP is about to have a peer put into: writable by peers until
+ * memreg_withdraw(request) or memreg_withdraw_owner(context). 0 once noted, -1 when no room. */
+GUARD_HIDDEN int exposed_receive(uint64_t request, uint64_t context, uint64_t address, uint64_t length);
+
+/* No peer reaches what key exposed from now on (memreg_exposed.c). */
+void memreg_withdraw(uint64_t key);
 
 /* Where a TCP stream's reader stands (memreg_tcp_frames.c); all zero is nothing read yet. */
 typedef struct {

@@ -4,22 +4,27 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import org.memreg.util.NativeResource;
 
 /**
- * The memory a peer may reach over UCX's TCP transport ({@code src/main/native/memreg_exposed.c},
- * in {@link GuardLibrary}): the TCP guard refuses a put or get anywhere else ({@link
- * FrameFault#UNEXPOSED_WRITE}, {@link FrameFault#UNEXPOSED_READ}). Over TCP, UCX's put and UCP's
- * software put and get carry a raw address and no key the receiver checks; without this a peer
- * wrote and read wherever it named.
+ * The memory a peer may reach over UCX's TCP transport ({@code src/main/native/memreg_exposed.c}
+ * and {@code memreg_receive_guard.c}, in {@link GuardLibrary}): the TCP guard refuses a put or get
+ * anywhere else ({@link FrameFault#UNEXPOSED_WRITE}, {@link FrameFault#UNEXPOSED_READ}). Over TCP,
+ * UCX's put and UCP's software put and get carry a raw address and no key the receiver checks;
+ * without this a peer wrote and read wherever it named.
  *
- * <p>Memory is exposed once its remote key is packed ({@link UcxContext}: handing a key out is
- * what makes memory reachable), with the remote rights it was mapped with, and withdrawn before it
- * is unmapped. Nothing else needs to be: with UCT's put over TCP off ({@link UcxContext}), UCP
- * 1.13 moves a rendezvous over TCP in active messages addressed to a request, not by a put into
- * the receiver's buffer. A process is one trust domain: what one context exposes, a peer of any of
- * its workers may reach.
+ * <p>Two kinds of memory are exposed. Memory whose remote key is packed ({@link UcxContext}:
+ * handing a key out is what makes memory reachable), with the remote rights it was mapped with,
+ * until it is unmapped. And a receive buffer, for writing, while UCP has a rendezvous put into it:
+ * the guard library takes libucp's {@code ucp_request_memory_reg} and {@code _dereg} (called
+ * through its PLT), exposes a receive request's buffer as UCP registers it for the put, before the
+ * ready-to-receive names it to the sender, and withdraws it as UCP deregisters it (the receive
+ * completes, or its endpoint's requests are purged) or the context is cleaned up. A send buffer is
+ * never exposed. A process is one trust domain: what one context exposes, a peer of any of its
+ * workers may reach, a receive buffer in a rendezvous included (as any peer may send the receive
+ * a message).
  */
 final class ExposedMemory {
     private static final int READ = 0x1;
@@ -29,8 +34,26 @@ final class ExposedMemory {
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle WITHDRAW = LIBRARY.downcall("memreg_withdraw",
             FunctionDescriptor.ofVoid(JAVA_LONG));
+    private static final MethodHandle WITHDRAW_OWNER = LIBRARY.downcall("memreg_withdraw_owner",
+            FunctionDescriptor.ofVoid(JAVA_LONG));
+    private static final MethodHandle INSTALL = LIBRARY.downcall("memreg_receive_install",
+            FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle RECEIVES_EXPOSED = LIBRARY.downcall("memreg_receives_exposed",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle REACHES = LIBRARY.downcall("memreg_exposed_reaches",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
 
     private ExposedMemory() {
+    }
+
+    /** Hands the guard libucp's own {@code ucp_request_memory_reg} and {@code ucp_request_memory_dereg}. */
+    static void install(SymbolLookup libucp) {
+        try {
+            INSTALL.invokeExact(GuardLibrary.ucxFunction(libucp, "ucp_request_memory_reg"),
+                    GuardLibrary.ucxFunction(libucp, "ucp_request_memory_dereg"));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     /** Peers may reach {@code memory} as its {@code ucp_mem_map} rights allow (0: UCX's default, all). */
@@ -53,6 +76,29 @@ final class ExposedMemory {
     static void withdraw(UcxMemory memory) {
         try {
             WITHDRAW.invokeExact(memory.memh());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** No peer reaches a receive buffer of {@code context}'s any more (it is about to be cleaned up). */
+    static void withdrawReceives(long context) {
+        try {
+            WITHDRAW_OWNER.invokeExact(context);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Receive buffers exposed so far in this process, each while UCP had a rendezvous put into it. */
+    static long receivesExposed() {
+        return GuardLibrary.counter(RECEIVES_EXPOSED);
+    }
+
+    /** Whether a peer may now write ({@code write}) or read {@code [address, address + length)}. */
+    static boolean reaches(long address, long length, boolean write) {
+        try {
+            return (int) REACHES.invokeExact(address, length, write ? WRITE : READ) != 0;
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

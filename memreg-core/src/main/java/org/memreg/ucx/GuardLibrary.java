@@ -14,12 +14,13 @@ import org.memreg.util.NativeResource;
 
 /**
  * memreg's guards over UCX ({@code src/main/native/memreg_address_guard.c}, {@code
- * memreg_tcp_guard.c} with {@code memreg_tcp_frames.c} and {@code memreg_exposed.c}, {@code
- * memreg_wireup_guard.c} and {@code memreg_destroy_guard.c}, built into this package as {@value
- * #RESOURCE}): {@link AddressGuard}, {@link TcpGuard} with {@link ExposedMemory}, {@link
- * WireupGuard} and {@link DestroyGuard}. The library defines functions that libucp and libuct call
- * through their PLT ({@code ucp_address_unpack}, libucs's socket calls, {@code
- * ucp_request_send_state_ff}, {@code ucp_ep_disconnected}), so it is
+ * memreg_tcp_guard.c} with {@code memreg_tcp_frames.c}, {@code memreg_exposed.c} and {@code
+ * memreg_receive_guard.c}, {@code memreg_wireup_guard.c} and {@code memreg_destroy_guard.c}, built
+ * into this package as {@value #RESOURCE}): {@link AddressGuard}, {@link TcpGuard} with {@link
+ * ExposedMemory}, {@link WireupGuard} and {@link DestroyGuard}. The library defines functions that
+ * libucp and libuct call through their PLT ({@code ucp_address_unpack}, libucs's socket calls,
+ * {@code ucp_request_send_state_ff}, {@code ucp_ep_disconnected}, {@code ucp_request_memory_reg}
+ * and {@code _dereg}), so it is
  * loaded into the process's global scope before libucp: their calls then reach the guards, which
  * hand them on to UCX's own.
  */

@@ -54,6 +54,8 @@ final class TcpGuard {
             FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle SENDS_TO_DEPARTED = LIBRARY.downcall("memreg_tcp_sends_to_departed",
             FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle PUTS_ADMITTED = LIBRARY.downcall("memreg_tcp_puts_admitted",
+            FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle FRAMES_REFUSED = LIBRARY.downcall("memreg_tcp_frames_refused",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
@@ -142,6 +144,11 @@ final class TcpGuard {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    /** UCT put requests over TCP let through, into memory exposed to peers. */
+    static long putsAdmitted() {
+        return GuardLibrary.counter(PUTS_ADMITTED);
     }
 
     /** Guarded connections ended for any frame. */

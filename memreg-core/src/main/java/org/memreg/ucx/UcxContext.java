@@ -48,11 +48,10 @@ public final class UcxContext implements AutoCloseable {
      *         addresses reads UCX's default format (the environment's {@code UCX_UNIFIED_MODE} is
      *         overridden); and for {@code PROTO_INDIRECT_ID} other than {@code on}: UCP then hands
      *         peers its endpoints' and requests' addresses as their ids, and follows what comes
-     *         back, which memreg's TCP guard refuses; and for {@code TCP_PUT_ENABLE=y} (or
-     *         {@code PUT_ENABLE=y}): UCX's rendezvous put into a receive buffer over TCP is not told
-     *         from a stranger's, so UCP puts in software over TCP ({@code ExposedMemory}). The
-     *         environment's {@code UCX_PROTO_INDIRECT_ID} and {@code UCX_TCP_PUT_ENABLE} are
-     *         overridden too.
+     *         back, which memreg's TCP guard refuses; and for {@code PROTO_ENABLE=y}: the TCP guard
+     *         reads the frames of UCP's first protocols, and a rendezvous put over TCP reaches a
+     *         receive buffer by them only ({@code ExposedMemory}). The environment's {@code
+     *         UCX_PROTO_INDIRECT_ID} and {@code UCX_PROTO_ENABLE} are overridden too.
      */
     public static UcxContext create(Map<String, String> config) {
         return create(config, false);
@@ -77,15 +76,12 @@ public final class UcxContext implements AutoCloseable {
                     + " and requests to peers by indirect ids, which it looks up, not by their addresses");
         }
         copy.put("PROTO_INDIRECT_ID", "on"); // TcpGuard refuses a direct id: this process issues none
-        for (String name : List.of("PUT_ENABLE", "TCP_PUT_ENABLE")) {
-            String tcpPut = copy.getOrDefault(name, "n");
-            if (!isOff(tcpPut)) {
-                throw new IllegalArgumentException(name + "=" + tcpPut + ": memreg's TCP guard lets a put over TCP reach"
-                        + " only memory exposed to peers, and UCX's rendezvous put into a receive buffer is not");
-            }
+        String protocols = copy.getOrDefault("PROTO_ENABLE", "n");
+        if (!isOff(protocols)) {
+            throw new IllegalArgumentException("PROTO_ENABLE=" + protocols + ": memreg's TCP guard knows the frames"
+                    + " of UCP's first protocols, and which receive buffer a rendezvous over TCP puts into by them");
         }
-        copy.remove("TCP_PUT_ENABLE");
-        copy.put("PUT_ENABLE", "n"); // the TCP interface's, over UCX_TCP_PUT_ENABLE too: UCP puts in software
+        copy.put("PROTO_ENABLE", "n"); // over UCX_PROTO_ENABLE too: ExposedMemory follows their receives
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
             Ucp.check("ucp_config_read", Ucp.configRead(0, 0, out.address()));
@@ -233,6 +229,7 @@ public final class UcxContext implements AutoCloseable {
                 ExposedMemory.withdraw(memory);
                 Ucp.memUnmap(handle, memory.memh()); // best effort: the context goes anyway
             }
+            ExposedMemory.withdrawReceives(handle); // a receive its workers left unfinished
             Ucp.cleanup(handle);
         }
     }

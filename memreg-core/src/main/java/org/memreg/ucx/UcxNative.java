@@ -42,6 +42,7 @@ final class UcxNative {
                 AddressGuard.install(ucp);
                 WireupGuard.install(ucp);
                 DestroyGuard.install(ucp);
+                ExposedMemory.install(ucp);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {

@@ -124,18 +124,20 @@ class TcpGuardTest {
     }
 
     /**
-     * The guard's checks of ids and puts hold only if UCP issues indirect ids and puts over TCP in
-     * software: a context is made so, over the environment, and refuses to be made otherwise.
+     * The guard's checks of ids and puts hold only if UCP issues indirect ids and runs its first
+     * protocols (whose rendezvous receives the guard follows): a context is made so, over the
+     * environment, and refuses to be made otherwise. UCT's put over TCP is the caller's to choose.
      */
     @Test
-    void aContextShouldIssueIndirectIdsAndNeverPutOverTcpByUct() {
+    void aContextShouldIssueIndirectIdsAndRunUcpsFirstProtocols() {
         try (UcxContext context = UcxContext.create(Map.of("TLS", "tcp", "PROTO_INDIRECT_ID", "ON",
                 "TCP_PUT_ENABLE", "n"))) {
             assertEquals("on", context.config().get("PROTO_INDIRECT_ID"));
-            assertEquals("n", context.config().get("PUT_ENABLE"));
+            assertEquals("n", context.config().get("PROTO_ENABLE"));
+            assertEquals("n", context.config().get("TCP_PUT_ENABLE"), "left as asked");
         }
         for (Map<String, String> config : List.of(Map.of("PROTO_INDIRECT_ID", "auto"), Map.of("PROTO_INDIRECT_ID", "off"),
-                Map.of("TCP_PUT_ENABLE", "y"), Map.of("PUT_ENABLE", "yes"))) {
+                Map.of("PROTO_ENABLE", "y"), Map.of("PROTO_ENABLE", "yes"))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UcxContext.create(config));
             String setting = config.entrySet().iterator().next().toString();
             assertTrue(e.getMessage().startsWith(setting), setting + ": " + e.getMessage());
