@@ -1,10 +1,11 @@
 /*
  * What memreg's guards over UCX 1.13 share (one library, libmemreg-ucx-guard.so): UCX's status
  * type; the walk over a worker address (memreg_address_guard.c), which the TCP guard
- * (memreg_tcp_guard.c) uses to find the TCP listeners an address names; the TCP guard's reader
+ * (memreg_tcp_guard.c) uses to find the TCP listeners an address names and the wire-up guard
+ * (memreg_wireup_messages.c) to count an acknowledgement's interfaces; the TCP guard's reader
  * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader holds
- * puts and gets to (memreg_exposed.c), receive buffers among it (memreg_receive_guard.c). Only
- * memreg_withdraw is exported from the library; the rest is not.
+ * puts and gets to (memreg_exposed.c), receive buffers among it (memreg_receive_guard.c). What
+ * is declared here stays inside the library, but memreg_withdraw, which memreg calls too.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H

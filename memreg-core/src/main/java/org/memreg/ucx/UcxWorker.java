@@ -307,6 +307,7 @@ public final class UcxWorker implements AutoCloseable {
             return;
         }
         closed = true;
+        WireupGuard.workerGone(handle); // before its address can be another worker's
         Ucp.workerDestroy(handle);
         TcpGuard.forget(guardedAddress);
         UcxCallbacks.unregister(this);
