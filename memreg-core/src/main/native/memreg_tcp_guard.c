@@ -8,13 +8,15 @@
  * (tcp_ep.c:1440), and a UCX put over TCP wrote wherever its header said, registered or not.
  * So a connection to the listener of a worker that requires a token must open with that token,
  * 16 bytes before UCX's own, or it is cut before UCX reads a byte of it; and on every connection
- * to or from a listener memreg knows, UCX's frames are checked before UCX parses them.
+ * from a listener memreg knows, and every connection UCX makes, UCX's frames are checked before
+ * UCX parses them.
  *
  * This library defines the libucs socket calls that libuct makes through its PLT (it is loaded
  * into the global scope before libucp, as for ucp_address_unpack) and hands each on to libucs's
  * own (memreg_tcp_install):
  *   - ucs_socket_accept: a connection accepted at a listener that requires a token must show it;
- *   - ucs_socket_connect: a connection to a listener whose token is known will show it;
+ *   - ucs_socket_connect: a connection to a listener whose token is known will show it, and
+ *     every connection has its frames checked, to a listener memreg knows or not;
  *   - ucs_socket_send, _send_nb, _sendv_nb: the token goes out before the connection's first bytes,
  *     and a send to a peer that left is reported as sent (see peer_left);
  *   - ucs_socket_recv_nb: the token is read and compared before UCX reads; a wrong one, or none
@@ -230,8 +232,12 @@ ucs_status_t ucs_socket_connect(int fd, const struct sockaddr *dest) {
     }
     endpoint there;
     uint8_t token[TOKEN_BYTES];
-    uint8_t role = FD_PLAIN;
+    uint8_t role = FD_PLAIN; /* not an IP address: none of UCX's TCP listeners */
     if (endpoint_of(dest, &there)) {
+        /* A listener memreg never named has its frames checked too: UCP connects where a peer's
+         * message says (its answer to an endpoint check goes to the address the check carries),
+         * and what comes back is whoever listens there's to choose. */
+        role = FD_CHECKED;
         pthread_mutex_lock(&lock);
         listener *l = find(own, &there); /* a worker of this process: its own token, whoever connects */
         if (l == NULL) {

@@ -211,6 +211,20 @@ class TcpGuardTest {
         }
     }
 
+    /**
+     * A stranger's endpoint check makes UCP connect to the stranger's listener; the stranger's
+     * answer, a frame UCX aborts on, is refused like any other (before, such a connection was not
+     * checked, and the process died).
+     */
+    @Test
+    void aConnectionUcxMakesWhereAStrangerSaysShouldHaveItsFramesChecked() throws Exception {
+        ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), EndpointCheckProbe.class);
+        assertEquals("true", probe.text("survived"), "the worker survived: " + probe.lines());
+        assertEquals("true", probe.text("connectedOut"), "UCP connected to the stranger's listener");
+        assertEquals(1, probe.value("refused"), "the stranger's frame refused as too long");
+        assertEquals("served", probe.text("received"));
+    }
+
     /** Runs TcpGuardPutChild against victim, which this thread progresses meanwhile. */
     private static ChildJvm attack(UcxWorker victim, String address, String target, String... how) {
         String[] args = new String[2 + how.length];
