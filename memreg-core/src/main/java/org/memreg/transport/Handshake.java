@@ -175,15 +175,18 @@ final class Handshake {
 
     /**
      * {@link #connect} again while the node says it is busy, backing off from 5 ms to 100 ms,
-     * until the connection succeeds, fails otherwise, or {@code timeoutNanos} have passed.
+     * until the connection succeeds, fails otherwise, or {@code timeoutNanos} have passed. A node
+     * that said it was busy and then did not answer again in time is reported busy, with its reason.
      */
     static NodeAddress connectPatiently(InetSocketAddress address, String description, long nodeId, ErrorMode mode,
             Secret secret, long timeoutNanos) {
         long deadline = System.nanoTime() + timeoutNanos;
+        Busy lastBusy = null;
         for (long backoff = 5;; backoff = Math.min(100, backoff * 2)) {
             try {
                 return connect(address, description, nodeId, mode, secret, Math.max(1, deadline - System.nanoTime()));
             } catch (Busy busy) {
+                lastBusy = busy;
                 if (deadline - System.nanoTime() < TimeUnit.MILLISECONDS.toNanos(backoff)) {
                     throw busy;
                 }
@@ -193,6 +196,12 @@ final class Handshake {
                     Thread.currentThread().interrupt();
                     throw busy;
                 }
+            } catch (TransportException e) {
+                if (lastBusy != null && e.status() == org.memreg.ucx.Ucp.ERR_TIMED_OUT) {
+                    lastBusy.addSuppressed(e);
+                    throw lastBusy;
+                }
+                throw e;
             }
         }
     }

@@ -5,9 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.transport.GoodPeer.loopback;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -21,17 +25,47 @@ class HandshakeLimitsTest {
     @Test
     void connectionsOverTheRateShouldBeShedAndTriedAgain() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (Node server = loopback("rated").connectionRate(5).listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        // One a second: the next connection is shed for about a second after each, longer than the
+        // hasty client waits (400 ms), even on a loaded machine (at 5 a second and 50 ms, the node's
+        // refusal came too late under load, and the client reported no answer instead)
+        try (Node server = loopback("rated").connectionRate(1).listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node client = loopback("eager").build();
-             Node hasty = loopback("hasty").connectTimeout(Duration.ofMillis(50)).build()) {
-            for (int i = 0; i < 10; i++) {
-                client.connect("127.0.0.1", server.port()).close(); // 5 at once, then 5 a second
+             Node hasty = loopback("hasty").connectTimeout(Duration.ofMillis(400)).build()) {
+            for (int i = 0; i < 3; i++) {
+                client.connect("127.0.0.1", server.port()).close(); // one at once, then one a second
             }
             assertTrue(server.handshakeStats().shed() > 0, "some were shed: " + server.handshakeStats());
-            assertEquals(10, server.handshakeStats().completed());
+            assertEquals(3, server.handshakeStats().completed());
             TransportException busy = assertThrows(TransportException.class,
                     () -> hasty.connect("127.0.0.1", server.port()));
             assertTrue(busy.getMessage().contains("connections a second"), busy.getMessage());
+        }
+    }
+
+    /** A node that said it was busy and then did not answer in time is reported busy, with its reason. */
+    @Test
+    void aNodeBusyAndThenSilentShouldBeReportedBusy() throws Exception {
+        try (ServerSocket node = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> answers = CompletableFuture.runAsync(() -> {
+                try (Socket first = node.accept()) {
+                    ByteBuffer refusal = Handshake.refuse(Handshake.Reason.BUSY, "more than 1 connections a second");
+                    first.getOutputStream().write(refusal.array(), refusal.position(), refusal.remaining());
+                    first.getOutputStream().flush();
+                    try (Socket second = node.accept()) {
+                        second.getInputStream().read(new byte[4096]); // the hello, then nothing: silent
+                        Thread.sleep(1000);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            TransportException e = assertThrows(TransportException.class, () -> Handshake.connectPatiently(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), node.getLocalPort()), "the node", 1,
+                    ErrorMode.PEER, null, TimeUnit.MILLISECONDS.toNanos(300)));
+            assertTrue(e.getMessage().contains("connections a second"), e.getMessage());
+            assertEquals(1, e.getSuppressed().length, "the silence, kept");
+            assertTrue(e.getSuppressed()[0].getMessage().contains("within the connect timeout"));
+            answers.get(10, TimeUnit.SECONDS);
         }
     }
 
