@@ -24,11 +24,7 @@ final class DestroyGuard {
 
     /** Hands the guard libucp's own {@code ucp_ep_disconnected} and {@code ucp_ep_reqs_purge}. */
     static void install(SymbolLookup libucp) {
-        try {
-            INSTALL.invokeExact(GuardLibrary.ucxFunction(libucp, "ucp_ep_disconnected"),
-                    GuardLibrary.ucxFunction(libucp, "ucp_ep_reqs_purge"));
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        GuardLibrary.call(INSTALL, GuardLibrary.ucxFunction(libucp, "ucp_ep_disconnected"),
+                GuardLibrary.ucxFunction(libucp, "ucp_ep_reqs_purge"));
     }
 }

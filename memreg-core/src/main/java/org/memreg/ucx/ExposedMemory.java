@@ -48,12 +48,8 @@ final class ExposedMemory {
 
     /** Hands the guard libucp's own {@code ucp_request_memory_reg} and {@code ucp_request_memory_dereg}. */
     static void install(SymbolLookup libucp) {
-        try {
-            INSTALL.invokeExact(GuardLibrary.ucxFunction(libucp, "ucp_request_memory_reg"),
-                    GuardLibrary.ucxFunction(libucp, "ucp_request_memory_dereg"));
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        GuardLibrary.call(INSTALL, GuardLibrary.ucxFunction(libucp, "ucp_request_memory_reg"),
+                GuardLibrary.ucxFunction(libucp, "ucp_request_memory_dereg"));
     }
 
     /** Peers may reach {@code memory} as its {@code ucp_mem_map} rights allow (0: UCX's default, all). */
@@ -74,20 +70,12 @@ final class ExposedMemory {
 
     /** No peer reaches {@code memory} from now on (it is about to be unmapped). */
     static void withdraw(UcxMemory memory) {
-        try {
-            WITHDRAW.invokeExact(memory.memh());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        GuardLibrary.call(WITHDRAW, memory.memh());
     }
 
     /** No peer reaches a receive buffer of {@code context}'s any more (it is about to be cleaned up). */
     static void withdrawReceives(long context) {
-        try {
-            WITHDRAW_OWNER.invokeExact(context);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        GuardLibrary.call(WITHDRAW_OWNER, context);
     }
 
     /** Receive buffers exposed so far in this process, each while UCP had a rendezvous put into it. */

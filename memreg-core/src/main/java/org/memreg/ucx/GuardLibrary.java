@@ -74,6 +74,24 @@ final class GuardLibrary {
         return library.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name)).address();
     }
 
+    /** Calls a guard's {@code void f(uint64_t)}. */
+    static void call(MethodHandle voidOfLong, long argument) {
+        try {
+            voidOfLong.invokeExact(argument);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Calls a guard's {@code void f(uint64_t, uint64_t)}: an install that hands over two of UCX's functions. */
+    static void call(MethodHandle voidOfTwoLongs, long first, long second) {
+        try {
+            voidOfTwoLongs.invokeExact(first, second);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     /** Reads one of the guards' counters. */
     static long counter(MethodHandle handle) {
         try {

@@ -54,9 +54,9 @@ final class WireupGuard {
         long msgProgress = GuardLibrary.ucxFunction(libucp, "ucp_wireup_msg_progress");
         long msgPack = GuardLibrary.ucxFunction(libucp, "ucp_wireup_msg_pack");
         long handlers = GuardLibrary.ucxFunction(libucp, "ucp_am_handlers");
+        GuardLibrary.call(INSTALL, stateFf, msgProgress);
         int installed;
         try {
-            INSTALL.invokeExact(stateFf, msgProgress);
             installed = (int) INSTALL_MESSAGES.invokeExact(handlers, msgPack, msgProgress);
         } catch (Throwable t) {
             throw new AssertionError(t);
@@ -68,11 +68,7 @@ final class WireupGuard {
 
     /** The worker is about to be destroyed: none of its endpoints awaits an acknowledgement any more. */
     static void workerGone(long worker) {
-        try {
-            WORKER_GONE.invokeExact(worker);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        GuardLibrary.call(WORKER_GONE, worker);
     }
 
     /** Wire-up messages dropped before UCP read them: pre-requests, and acknowledgements no endpoint awaited. */
