@@ -8,8 +8,8 @@
  * (tcp_ep.c:1440), and a UCX put over TCP wrote wherever its header said, registered or not.
  * So a connection to the listener of a worker that requires a token must open with that token,
  * 16 bytes before UCX's own, or it is cut before UCX reads a byte of it; and on every connection
- * from a listener memreg knows, and every connection UCX makes, UCX's frames are checked before
- * UCX parses them.
+ * accepted at a listener memreg knows, and every connection UCX makes, UCX's frames are checked
+ * before UCX parses them.
  *
  * This library defines the libucs socket calls that libuct makes through its PLT (it is loaded
  * into the global scope before libucp, as for ucp_address_unpack) and hands each on to libucs's

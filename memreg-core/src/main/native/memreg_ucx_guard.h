@@ -49,6 +49,17 @@ GUARD_HIDDEN int guard_address_walk(const uint8_t *address, size_t length, unsig
 /* UCX's checksum of a transport's name, as its addresses carry it. */
 GUARD_HIDDEN uint16_t guard_name_sum(const char *name);
 
+/* A UCP message handler, and UCX 1.13.1's entry of one in libucp's table ucp_am_handlers
+ * (ucp_am_handler_t, ucp_context.h): the wire-up and rendezvous guards take entries of it. */
+typedef ucs_status_t (*am_callback)(void *arg, void *data, size_t length, unsigned flags);
+typedef struct {
+    uint64_t features;
+    am_callback cb;
+    void *tracer;
+    uint32_t flags;
+    am_callback proxy_cb; /* what an interface that counts its messages calls instead of cb */
+} am_handler;
+
 #define EXPOSE_READ 0x1  /* peers may read it (UCP's software get) */
 #define EXPOSE_WRITE 0x2 /* peers may write it (UCT's put over TCP, UCP's software put) */
 

@@ -37,17 +37,7 @@
 #define REQUEST_EP_OFFSET 0x18          /* req->send.ep; an endpoint's first field is its worker */
 #define AWAITED 4096                    /* replies awaiting an ACK: the oldest gives way */
 
-typedef ucs_status_t (*am_callback)(void *arg, void *data, size_t length, unsigned flags);
 typedef size_t (*pack_fn)(void *dest, void *arg);
-
-/* UCX 1.13.1's ucp_am_handler_t (ucp_context.h). */
-typedef struct {
-    uint64_t features;
-    am_callback cb;
-    void *tracer;
-    uint32_t flags;
-    am_callback proxy_cb;
-} am_handler;
 
 typedef struct {
     void *worker; /* NULL: any */
@@ -189,7 +179,7 @@ uint64_t memreg_wireup_awaiting(void *worker) {
     return count;
 }
 
-/* Wire-up messages dropped before UCP read them: pre-requests, and ACKs no endpoint awaited. */
+/* Wire-up messages dropped before UCP read them (memreg_wireup_admits said no). */
 uint64_t memreg_wireup_dropped(void) {
     return atomic_load_explicit(&dropped, memory_order_relaxed);
 }

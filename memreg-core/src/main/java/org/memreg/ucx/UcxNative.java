@@ -43,6 +43,7 @@ final class UcxNative {
                 WireupGuard.install(ucp);
                 DestroyGuard.install(ucp);
                 ExposedMemory.install(ucp);
+                RendezvousGuard.install(ucp, ucs);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {

@@ -71,7 +71,10 @@ final class WireupGuard {
         GuardLibrary.call(WORKER_GONE, worker);
     }
 
-    /** Wire-up messages dropped before UCP read them: pre-requests, and acknowledgements no endpoint awaited. */
+    /**
+     * Wire-up messages dropped before UCP read them: pre-requests, messages shorter than their
+     * header, and acknowledgements that carry an address or that no endpoint awaited.
+     */
     static long dropped() {
         return GuardLibrary.counter(DROPPED);
     }

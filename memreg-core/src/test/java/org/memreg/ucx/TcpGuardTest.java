@@ -225,6 +225,21 @@ class TcpGuardTest {
         assertEquals("served", probe.text("received"));
     }
 
+    /**
+     * A stranger's rendezvous ATP naming a send in flight (request ids are counted) aborted the
+     * process; now it is dropped where UCP asserts, the send stays waiting, and the worker serves
+     * on. The other ids name no request, and UCP drops those itself.
+     */
+    @Test
+    void aForgedAtpNamingASendShouldNotEndTheWorker() throws Exception {
+        ChildJvm forger = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), AtpForger.class);
+        assertEquals("true", forger.text("survived"), "the worker survived: " + forger.lines());
+        assertEquals(32, forger.value("forged"));
+        assertEquals(1, forger.value("dropped"), "the one that named the waiting send");
+        assertEquals("Operation in progress", forger.text("waiting"), "that send never completes");
+        assertEquals("served,served", forger.text("received"));
+    }
+
     /** Runs TcpGuardPutChild against victim, which this thread progresses meanwhile. */
     private static ChildJvm attack(UcxWorker victim, String address, String target, String... how) {
         String[] args = new String[2 + how.length];
