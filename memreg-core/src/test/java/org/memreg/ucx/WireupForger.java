@@ -8,8 +8,9 @@ import java.util.List;
  * aborts the process: a worker over TCP (without a token: anyone may connect) with endpoints to
  * and from a friend worker is sent forged UCP wire-up messages, each on a fresh plain socket to
  * its UCX TCP port: acknowledgements to the endpoint ids UCP counts out first (3, 5, ... 31),
- * without an address and with the victim's own, and pre-requests to them. Each of the first kind
- * ended UCX 1.13's process at an assertion (wireup.c:781, :829, :475). Then the two exchange a
+ * without an address and with the victim's own, and pre-requests to them. An acknowledgement to
+ * an endpoint that sent no reply, and a pre-request, each ended UCX 1.13's process at an assertion
+ * (wireup.c:781, :475; one carrying an address reaches :829). Then the two exchange a
  * message both ways. Prints {@code forged=} how many were sent, {@code dropped=} how many the
  * guard dropped, {@code passed=} acknowledgements it let through, {@code received=} both
  * messages, and {@code survived=true}.
