@@ -31,9 +31,8 @@
 
 typedef void (*fatal_message_fn)(const char *file, unsigned line, const char *function, char *message);
 
-static am_callback real_atp;       /* UCP's handler */
-static am_callback real_atp_proxy; /* and its counting proxy, which calls the handler directly */
-static am_handler guarded_atp;
+static am_handler guarded_atp, real_atp; /* UCP's entry: its handler, and its counting proxy,
+                                           which calls the handler directly */
 static fatal_message_fn real_fatal_message;
 static _Thread_local jmp_buf *atp_running; /* set while this thread runs UCP's ATP handler */
 static atomic_ulong atp_dropped;
@@ -53,11 +52,11 @@ static ucs_status_t guarded_call(am_callback real, void *arg, void *data, size_t
 }
 
 static ucs_status_t atp_handler(void *worker, void *data, size_t length, unsigned flags) {
-    return guarded_call(real_atp, worker, data, length, flags);
+    return guarded_call(real_atp.cb, worker, data, length, flags);
 }
 
 static ucs_status_t atp_proxy(void *interface, void *data, size_t length, unsigned flags) {
-    return guarded_call(real_atp_proxy, interface, data, length, flags);
+    return guarded_call(real_atp.proxy_cb, interface, data, length, flags);
 }
 
 __attribute__((noreturn)) void ucs_fatal_error_format(const char *file, unsigned line, const char *function,
@@ -81,18 +80,8 @@ __attribute__((noreturn)) void ucs_fatal_error_format(const char *file, unsigned
  * hands fatal errors on to fatal_message (libucs's ucs_fatal_error_message). Before any worker is
  * made. 0, or -1 when there is no such handler or it has no proxy (UCX 1.13's has one). */
 int memreg_rendezvous_install(void *handlers, void *fatal_message) {
-    am_handler **table = handlers;
-    if (table[RNDV_ATP_AM_ID] == NULL || table[RNDV_ATP_AM_ID]->proxy_cb == NULL) {
-        return -1;
-    }
     real_fatal_message = (fatal_message_fn) fatal_message;
-    guarded_atp = *table[RNDV_ATP_AM_ID];
-    real_atp = guarded_atp.cb;
-    real_atp_proxy = guarded_atp.proxy_cb;
-    guarded_atp.cb = atp_handler;
-    guarded_atp.proxy_cb = atp_proxy;
-    table[RNDV_ATP_AM_ID] = &guarded_atp;
-    return 0;
+    return guard_take_handler(handlers, RNDV_ATP_AM_ID, &guarded_atp, &real_atp, atp_handler, atp_proxy);
 }
 
 /* ATP messages dropped at UCP's assertion that their request is a ready-to-receive. */

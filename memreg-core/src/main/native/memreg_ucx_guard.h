@@ -60,6 +60,25 @@ typedef struct {
     am_callback proxy_cb; /* what an interface that counts its messages calls instead of cb */
 } am_handler;
 
+/* Puts guarded in the place of entry id of handlers (libucp's ucp_am_handlers): a copy of the
+ * entry, kept in *original, with cb, and proxy where one is given, in place of its own. A guard
+ * gives a proxy exactly when it expects the entry to have one (else UCX calls what it does not
+ * stand in front of). Before any worker is made, which reads the table. 0, or -1 when the entry
+ * is missing or not of that form. */
+static inline int guard_take_handler(void *handlers, unsigned id, am_handler *guarded, am_handler *original,
+                                     am_callback cb, am_callback proxy) {
+    am_handler **table = handlers;
+    if (table[id] == NULL || (table[id]->proxy_cb == NULL) != (proxy == NULL)) {
+        return -1;
+    }
+    *original = *table[id];
+    *guarded = *original;
+    guarded->cb = cb;
+    guarded->proxy_cb = proxy;
+    table[id] = guarded;
+    return 0;
+}
+
 #define EXPOSE_READ 0x1  /* peers may read it (UCP's software get) */
 #define EXPOSE_WRITE 0x2 /* peers may write it (UCT's put over TCP, UCP's software put) */
 

@@ -45,9 +45,8 @@ typedef struct {
 } awaited_ack;
 
 static pack_fn real_pack;
-static am_callback real_handler;
 static void *msg_progress;
-static am_handler guarded_entry;
+static am_handler guarded_entry, real_entry;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static awaited_ack awaited[AWAITED];
 static size_t awaited_next;
@@ -136,7 +135,7 @@ static ucs_status_t guarded_handler(void *worker, void *data, size_t length, uns
     if (length >= MSG_BYTES && ((const uint8_t *) data)[0] == MSG_ACK) {
         atomic_fetch_add_explicit(&acks_passed, 1, memory_order_relaxed);
     }
-    return real_handler(worker, data, length, flags);
+    return real_entry.cb(worker, data, length, flags);
 }
 
 /* Stands in front of UCP's wire-up handler (handlers: libucp's ucp_am_handlers), and takes over
@@ -144,17 +143,9 @@ static ucs_status_t guarded_handler(void *worker, void *data, size_t length, uns
  * worker is made. 0, or -1 when the handler has a proxy (UCX 1.13's has none), which a worker
  * would call in its place. */
 int memreg_wireup_messages_install(void *handlers, void *pack, void *progress) {
-    am_handler **table = handlers;
-    if (table[WIREUP_AM_ID] == NULL || table[WIREUP_AM_ID]->proxy_cb != NULL) {
-        return -1;
-    }
     real_pack = (pack_fn) pack;
     msg_progress = progress;
-    guarded_entry = *table[WIREUP_AM_ID];
-    real_handler = guarded_entry.cb;
-    guarded_entry.cb = guarded_handler;
-    table[WIREUP_AM_ID] = &guarded_entry;
-    return 0;
+    return guard_take_handler(handlers, WIREUP_AM_ID, &guarded_entry, &real_entry, guarded_handler, NULL);
 }
 
 /* worker is being destroyed: none of its endpoints awaits an ACK any more. */

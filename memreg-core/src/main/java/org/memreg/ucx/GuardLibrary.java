@@ -75,6 +75,16 @@ final class GuardLibrary {
         return library.find(name).orElseThrow(() -> new UnsatisfiedLinkError("OpenUCX has no " + name)).address();
     }
 
+    /**
+     * What a guard that takes an entry of libucp's table of message handlers answered: 0, or
+     * libucp's {@code handler} entry was not of the form the guard stands in front of.
+     */
+    static void requireTaken(int status, String handler) {
+        if (status != 0) {
+            throw new UnsatisfiedLinkError("OpenUCX's " + handler + " is not of UCX 1.13's form: memreg cannot guard it");
+        }
+    }
+
     /** Calls a guard's {@code void f(uint64_t)}. */
     static void call(MethodHandle voidOfLong, long argument) {
         try {

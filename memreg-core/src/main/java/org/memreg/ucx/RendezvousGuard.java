@@ -33,10 +33,7 @@ final class RendezvousGuard {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-        if (installed != 0) {
-            throw new UnsatisfiedLinkError("OpenUCX's ATP handler is not of UCX 1.13's form (a handler and its"
-                    + " counting proxy): memreg cannot guard it");
-        }
+        GuardLibrary.requireTaken(installed, "ATP handler (with its counting proxy)");
     }
 
     /** ATP messages dropped where UCP asserted that their request was a ready-to-receive. */

@@ -22,14 +22,14 @@ import org.memreg.util.NativeResource;
  * TCP wrote into memory the receiver never registered. The library defines the libucs socket
  * calls libuct makes through its PLT ({@link #install} hands it libucs's own): it shows a
  * listener's token on connections to it and checks the token on connections accepted. On every
- * connection to or from a listener it knows (a worker's own, a peer's a worker connected to) it
- * reads UCX's frames, both ways, before UCX parses them ({@code memreg_tcp_frames.c}), after the
- * token if there is one: a frame UCX would abort on ends the connection ({@link #framesRefused}),
- * whoever sent it, and so does a put or get of memory not exposed to peers ({@link
- * ExposedMemory}) and a UCP message naming an endpoint or request of this process's by a direct id
- * ({@link FrameFault#DIRECT_ID}). The token keeps strangers out; a peer that holds it is still
- * trusted with what UCP's other messages say. The guard also reports a send to a peer that left
- * as sent ({@link #sendsToDeparted}).
+ * connection accepted at a listener it knows (a worker's own), and on every connection UCX makes
+ * (to a peer's listener or wherever a peer's message says), it reads UCX's frames, both ways,
+ * before UCX parses them ({@code memreg_tcp_frames.c}), after the token if there is one: a frame
+ * UCX would abort on ends the connection ({@link #framesRefused}), whoever sent it, and so does a
+ * put or get of memory not exposed to peers ({@link ExposedMemory}) and a UCP message naming an
+ * endpoint or request of this process's by a direct id ({@link FrameFault#DIRECT_ID}). The token
+ * keeps strangers out; a peer that holds it is still trusted with what UCP's other messages say.
+ * The guard also reports a send to a peer that left as sent ({@link #sendsToDeparted}).
  */
 final class TcpGuard {
     /** Bytes of a token. */

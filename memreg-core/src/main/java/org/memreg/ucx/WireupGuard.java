@@ -61,9 +61,7 @@ final class WireupGuard {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-        if (installed != 0) {
-            throw new UnsatisfiedLinkError("OpenUCX's wire-up handler is not of UCX 1.13's form: memreg cannot guard it");
-        }
+        GuardLibrary.requireTaken(installed, "wire-up handler");
     }
 
     /** The worker is about to be destroyed: none of its endpoints awaits an acknowledgement any more. */
