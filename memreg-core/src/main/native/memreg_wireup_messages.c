@@ -5,7 +5,8 @@
  * UCP asserts the endpoint has the peer's id and sent a reply), or carrying an interface's
  * address (wireup.c:829); and a pre-request, which only UCP's client-server connections send
  * (memreg makes none) and which UCP asserts comes to such an endpoint (wireup.c:475). memreg's
- * endpoint ids are indirect but counted (3, 5, 7, ...): the first guess named a real endpoint.
+ * endpoint ids were counted (3, 5, 7, ...): the first guess named a real endpoint. They are drawn
+ * at random now (memreg_id_guard.c), but a peer knows the one this process gave its endpoint.
  *
  * The guard stands in front of UCP's wire-up message handler: libucp's exported table of its
  * message handlers (ucp_am_handlers), read as each worker's transports are set up, gets the

@@ -226,18 +226,36 @@ class TcpGuardTest {
     }
 
     /**
-     * A stranger's rendezvous ATP naming a send in flight (request ids are counted) aborted the
-     * process; now it is dropped where UCP asserts, the send stays waiting, and the worker serves
-     * on. The other ids name no request, and UCP drops those itself.
+     * A rendezvous ATP naming a send in flight aborted the process, from a stranger while request ids
+     * were counted from zero, and still from a peer that saw one; now it is dropped where UCP
+     * asserts, the send stays waiting, and the worker serves on. The other ids name no request,
+     * and UCP drops those itself.
      */
     @Test
     void aForgedAtpNamingASendShouldNotEndTheWorker() throws Exception {
-        ChildJvm forger = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), AtpForger.class);
+        ChildJvm forger = forge("atp");
+        assertEquals(1, forger.value("dropped"), "the one that named the waiting send");
+        assertEquals("Operation in progress", forger.text("early"), "that send never completes");
+    }
+
+    /** Request ids were counted from zero: a stranger's ATS or RTR at id 3 completed a send as delivered. */
+    @ParameterizedTest
+    @ValueSource(strings = {"ats", "rtr"})
+    void aStrangerGuessingRequestIdsShouldNotCompleteASendItsReceiverNeverGot(String kind) throws Exception {
+        ChildJvm forger = forge(kind);
+        assertEquals(0, forger.value("dropped"));
+        assertEquals("Operation in progress", forger.text("early"), "the send waits for its receiver");
+        assertEquals("Success,whole", forger.text("delivered"));
+        assertEquals("Success", forger.text("sent"));
+    }
+
+    /** Runs RendezvousForger with kind: the worker survived, took 32 forged messages and served after. */
+    private static ChildJvm forge(String kind) throws Exception {
+        ChildJvm forger = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), RendezvousForger.class, kind);
         assertEquals("true", forger.text("survived"), "the worker survived: " + forger.lines());
         assertEquals(32, forger.value("forged"));
-        assertEquals(1, forger.value("dropped"), "the one that named the waiting send");
-        assertEquals("Operation in progress", forger.text("waiting"), "that send never completes");
         assertEquals("served,served", forger.text("received"));
+        return forger;
     }
 
     /** Runs TcpGuardPutChild against victim, which this thread progresses meanwhile. */

@@ -1,0 +1,83 @@
+package org.memreg.ucx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
+
+/**
+ * memreg's guard over UCX's ids ({@link IdGuard}): every map of ids starts its count at random, and
+ * every endpoint id is drawn at random, so none is a small number or its neighbour's. What a
+ * forged message naming a guessed id no longer does: {@code TcpGuardTest} and {@code WireupGuardTest}.
+ */
+@Unprivileged
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class IdGuardTest {
+    /** Two of 16 random 62-bit values this close: about one chance in 2^22. */
+    private static final long APART = 1L << 32;
+
+    @BeforeEach
+    void needsUcx() {
+        UcxTestSupport.assumeUcx();
+    }
+
+    @Test
+    void eachMapOfIdsShouldStartItsCountAtRandom() {
+        long before = IdGuard.mapsStarted();
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
+             UcxWorker b = UcxWorker.create(context)) {
+            long made = IdGuard.mapsStarted() - before;
+            assertTrue(made >= 4, "each worker's endpoint and request maps: " + made);
+            List<Long> starts = new ArrayList<>();
+            for (long n = before; n < before + Math.min(made, 16); n++) {
+                starts.add(IdGuard.start(n));
+            }
+            for (long start : starts) {
+                assertEquals(0, start & 3, "the count leaves the indirect flag and UCX's step clear: " + starts);
+            }
+            assertFarApart(starts);
+        }
+    }
+
+    @Test
+    void everyEndpointIdShouldBeDrawnAtRandom() {
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
+             UcxWorker b = UcxWorker.create(context)) {
+            long before = IdGuard.endpoints();
+            List<Long> endpoints = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                endpoints.add(a.connect(b.address(), Ucp.ERR_HANDLING_MODE_NONE));
+            }
+            long made = IdGuard.endpoints() - before;
+            assertTrue(made >= 6, "one id per endpoint of a's: " + made);
+            List<Long> ids = new ArrayList<>();
+            for (long n = before; n < before + Math.min(made, 16); n++) {
+                ids.add(IdGuard.endpoint(n));
+            }
+            for (long id : ids) {
+                assertEquals(1, id & 1, "indirect, as memreg has UCP make them: " + ids);
+            }
+            assertFarApart(ids);
+            for (long endpoint : endpoints) {
+                UcxTestSupport.complete(a.closeEndpoint(endpoint, true), a, b);
+            }
+        }
+    }
+
+    /** No two of values are within APART of each other: none follows another, as counted ids do. */
+    private static void assertFarApart(List<Long> values) {
+        for (int i = 0; i < values.size(); i++) {
+            for (int j = i + 1; j < values.size(); j++) {
+                long gap = values.get(i) - values.get(j); // either way round, as unsigned: ids wrap
+                assertTrue(Long.compareUnsigned(gap, APART) > 0 && Long.compareUnsigned(-gap, APART) > 0, "not counted from one another: " + Long.toHexString(values.get(i))
+                        + " and " + Long.toHexString(values.get(j)) + " of " + values);
+            }
+        }
+    }
+}
