@@ -14,10 +14,20 @@
  * definitions, loaded into the global scope before them, hand each on to libucs's own, and set the
  * map's count (next_id: the first field of every build's ucs_ptr_map_t, which libucs only adds
  * to) from getrandom(2): at a map's set-up, and before each endpoint id is made. So every endpoint
- * id is random, and request ids (made inline, no call to stand in front of) and UCT's TCP endpoint
- * ids follow one another from a random start: whoever saw none of a worker's request ids cannot
- * name one, and a peer that saw one (a rendezvous the worker sent it) can guess its neighbours.
- * When the kernel gives no random bytes, the map or endpoint is not made.
+ * id is random.
+ *
+ * Request ids UCP makes inline, with no call to stand in front of; so the count of a worker's
+ * request map is set afresh where the requests that name themselves to peers begin: a rendezvous
+ * send (ucp_tag_send_start_rndv, which makes the id its RTS carries), a rendezvous receive
+ * (ucp_rndv_receive, which makes the id of its ready-to-receive), called through libucp's PLT
+ * (objdump: two calls and one),
+ * and a get (memreg calls memreg_id_shuffle before ucp_get_nbx, whose request names itself in its
+ * GET_REQ). Which map is a worker's, memreg tells the guard as it makes the worker
+ * (memreg_id_worker): the map UCP set up on that thread inside the worker's struct, not its
+ * thread-safe endpoint map; it is forgotten when UCP destroys it (ucs_ptr_map_destroy, through the
+ * PLT too). Requests that begin elsewhere (UCP's own, active-message rendezvous, sync sends, which
+ * memreg makes none of) follow the last id from there. When the kernel gives no random bytes, the
+ * map, endpoint or rendezvous send is not made (a receive's ready-to-receive takes the next id).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -28,9 +38,28 @@
 #define ID_STEP_MASK 0x3u /* UCS_PTR_MAP_KEY_MIN_ALIGN | UCS_PTR_MAP_KEY_INDIRECT_FLAG: the count keeps them clear */
 #define UCS_ERR_IO_ERROR (-3)
 #define LOG_KEPT 16
+#define MAX_WORKERS 1024   /* workers whose request map is known at once; a later one is refused */
+#define WORKER_SPAN 0x10000 /* bytes of a ucp_worker_t past its start that its request map may sit at */
+#define RECENT_MAPS 8
+#define POOL_DRAWS 32 /* random counts fetched from the kernel at once: 256 bytes, what getrandom(2) gives whole */
+#define REQUEST_ID_OFFSET 0x8  /* req->id in UCX 1.13.1's ucp_request_t, after its status and flags */
+#define REQUEST_EP_OFFSET 0x18 /* req->send.ep; an endpoint's first field is its worker */
 
 typedef ucs_status_t (*map_init_fn)(void *map, int is_put_thread_safe, void *safe_hash);
 typedef ucs_status_t (*safe_put_fn)(void *map, void *ptr, uint64_t *key, void *safe_hash);
+typedef void (*map_destroy_fn)(void *map);
+typedef ucs_status_t (*start_rndv_fn)(void *req, const void *param);
+typedef void (*rndv_receive_fn)(void *worker, void *rreq, const void *rts, const void *rkey);
+
+typedef struct {
+    void *map;
+    int thread_safe;
+} recent_map;
+
+typedef struct {
+    void *worker;
+    void *map; /* its request map */
+} worker_map;
 
 /* The last values of a kind, by number from 0: for the guard's own tests, which play a peer that
  * saw an id (code in this process may read UCX's memory anyway). */
@@ -41,8 +70,15 @@ typedef struct {
 
 static map_init_fn real_init;
 static safe_put_fn real_safe_put;
+static map_destroy_fn real_destroy;
+static start_rndv_fn real_start_rndv;
+static rndv_receive_fn real_rndv_receive;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static id_log starts, endpoint_ids; /* under lock */
+static id_log starts, endpoint_ids, shuffles, send_ids; /* under lock */
+static worker_map workers[MAX_WORKERS];     /* under lock */
+static unsigned workers_used;               /* entries ever taken: none past it; under lock */
+static _Thread_local recent_map recent[RECENT_MAPS]; /* the maps set up on this thread, last ones */
+static _Thread_local unsigned recent_count;
 
 static void log_add(id_log *log, uint64_t value) {
     pthread_mutex_lock(&lock);
@@ -65,12 +101,20 @@ static uint64_t log_count(id_log *log) {
     return count;
 }
 
-/* A random count for a map: 1 once in *count, 0 when the kernel gave no random bytes. */
+/* A random count for a map: 1 once in *count, 0 when the kernel gave no random bytes. The kernel's
+ * bytes are fetched POOL_DRAWS at a time (a getrandom call took 350-450 ns here, once per
+ * rendezvous send and receive without the pool); a thread's pool is its own. */
 static int random_count(uint64_t *count) {
-    if (getrandom(count, sizeof *count, 0) != (ssize_t) sizeof *count) {
-        return 0;
+    static _Thread_local uint64_t pool[POOL_DRAWS];
+    static _Thread_local unsigned left;
+    if (left == 0) {
+        if (getrandom(pool, sizeof pool, 0) != (ssize_t) sizeof pool) {
+            return 0;
+        }
+        left = POOL_DRAWS;
     }
-    *count &= ~(uint64_t) ID_STEP_MASK;
+    *count = pool[--left] & ~(uint64_t) ID_STEP_MASK;
+    pool[left] = 0; /* each draw once */
     return 1;
 }
 
@@ -86,6 +130,7 @@ ucs_status_t ucs_ptr_map_init(void *map, int is_put_thread_safe, void *safe_hash
     if (status == UCS_OK) {
         *(uint64_t *) map = start; /* ucs_ptr_map_t.next_id, which libucs's own set to 0 */
         log_add(&starts, start);
+        recent[recent_count++ % RECENT_MAPS] = (recent_map) {map, is_put_thread_safe};
     }
     return status;
 }
@@ -108,11 +153,108 @@ ucs_status_t ucs_ptr_safe_hash_put(void *map, void *ptr, uint64_t *key, void *sa
     return status;
 }
 
-/* Hands over libucs's own ucs_ptr_map_init and ucs_ptr_safe_hash_put; before this, nothing calls
- * the two above (libucp and libuct are not loaded yet). */
-void memreg_id_install(void *map_init, void *safe_put) {
+void ucs_ptr_map_destroy(void *map) {
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < workers_used; i++) {
+        if (workers[i].map == map) {
+            workers[i] = (worker_map) {NULL, NULL};
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (real_destroy != NULL) {
+        real_destroy(map);
+    }
+}
+
+/* worker's request map: where UCP's next request id of it is counted from; NULL when not known. */
+static void *request_map(void *worker) {
+    void *map = NULL;
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < workers_used && map == NULL; i++) {
+        if (workers[i].worker == worker && worker != NULL) {
+            map = workers[i].map;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return map;
+}
+
+/* The next request id of worker's is random: 0, 1 when the worker is not known (its ids go on from
+ * the last), -1 when the kernel gave no random bytes. On the thread that makes the worker's requests. */
+int memreg_id_shuffle(void *worker) {
+    void *map = request_map(worker);
+    uint64_t count;
+    if (map == NULL) {
+        return 1;
+    }
+    if (!random_count(&count)) {
+        return -1;
+    }
+    *(uint64_t *) map = count;
+    log_add(&shuffles, count);
+    return 0;
+}
+
+ucs_status_t ucp_tag_send_start_rndv(void *req, const void *param) {
+    if (real_start_rndv == NULL) {
+        return UCS_ERR_UNSUPPORTED;
+    }
+    void *ep = *(void **) ((uint8_t *) req + REQUEST_EP_OFFSET);
+    if (memreg_id_shuffle(ep == NULL ? NULL : *(void **) ep) < 0) {
+        return UCS_ERR_IO_ERROR; /* the send fails before its id is made */
+    }
+    ucs_status_t status = real_start_rndv(req, param);
+    if (status == UCS_OK) {
+        log_add(&send_ids, *(const uint64_t *) ((const uint8_t *) req + REQUEST_ID_OFFSET));
+    }
+    return status;
+}
+
+void ucp_rndv_receive(void *worker, void *rreq, const void *rts, const void *rkey) {
+    if (real_rndv_receive == NULL) {
+        return;
+    }
+    memreg_id_shuffle(worker); /* no random bytes: its ready-to-receive's id goes on from the last */
+    real_rndv_receive(worker, rreq, rts, rkey);
+}
+
+/* memreg made worker on this thread: the map UCP set up inside it that is not its endpoint map is
+ * its request map. 0; -1 when there is none (not UCX 1.13's layout), -2 when no room is left. */
+int memreg_id_worker(void *worker) {
+    void *map = NULL;
+    for (unsigned i = 0; i < RECENT_MAPS && i < recent_count; i++) {
+        recent_map *r = &recent[(recent_count - 1 - i) % RECENT_MAPS];
+        uintptr_t at = (uintptr_t) r->map;
+        if (!r->thread_safe && at >= (uintptr_t) worker && at < (uintptr_t) worker + WORKER_SPAN) {
+            map = r->map;
+            break;
+        }
+    }
+    if (map == NULL) {
+        return -1;
+    }
+    int result = -2;
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < MAX_WORKERS && result != 0; i++) {
+        if (workers[i].worker == NULL) {
+            workers[i] = (worker_map) {worker, map};
+            workers_used = i + 1 > workers_used ? i + 1 : workers_used;
+            result = 0;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return result;
+}
+
+/* Hands over libucs's own ucs_ptr_map_init, ucs_ptr_safe_hash_put and ucs_ptr_map_destroy, and
+ * libucp's own ucp_tag_send_start_rndv and ucp_rndv_receive; before this, nothing calls those
+ * above (libucp and libuct are not loaded yet). */
+void memreg_id_install(void *map_init, void *safe_put, void *map_destroy, void *start_rndv, void *rndv_receive) {
     real_init = (map_init_fn) map_init;
     real_safe_put = (safe_put_fn) safe_put;
+    real_destroy = (map_destroy_fn) map_destroy;
+    real_start_rndv = (start_rndv_fn) start_rndv;
+    real_rndv_receive = (rndv_receive_fn) rndv_receive;
 }
 
 /* Maps whose count this guard started at random, in this process. */
@@ -134,4 +276,25 @@ uint64_t memreg_id_endpoints(void) {
 /* Endpoint id number n (from 0, in the order UCP made them); 0 when n is not among the last 16. */
 uint64_t memreg_id_endpoint(uint64_t n) {
     return log_get(&endpoint_ids, n);
+}
+
+/* Request counts set afresh in this process. */
+uint64_t memreg_id_shuffles(void) {
+    return log_count(&shuffles);
+}
+
+/* Shuffle number n's count (the next request id is this + 3); 0 when not among the last 16. */
+uint64_t memreg_id_shuffled(uint64_t n) {
+    return log_get(&shuffles, n);
+}
+
+/* Rendezvous sends begun in this process. */
+uint64_t memreg_id_sends(void) {
+    return log_count(&send_ids);
+}
+
+/* The id rendezvous send number n was given (its RTS names it to the receiver); 0 when not among
+ * the last 16. */
+uint64_t memreg_id_send(uint64_t n) {
+    return log_get(&send_ids, n);
 }

@@ -4,8 +4,7 @@
  * process's ready-to-receive requests (a send in flight, say) failed the assertion in
  * ucp_request_get_super (ucp_request.inl:1101) and the process aborted. Request ids are indirect
  * and were counted from zero (1, 3, 5, ...): one such frame from a stranger over TCP did it,
- * measured. They now count from a random start (memreg_id_guard.c), so a stranger cannot name one,
- * but a peer that saw one (a rendezvous this process sent it) can name its neighbours.
+ * measured. They are random now (memreg_id_guard.c), but the peer a send went to knows its id.
  *
  * UCP's ATP handler takes the named request out of its id map and asks for its super request
  * before it touches anything else. So the guard stands in front of the handler and of the

@@ -1,5 +1,6 @@
 package org.memreg.ucx;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.FunctionDescriptor;
@@ -15,12 +16,27 @@ import java.lang.invoke.MethodHandle;
  * "endpoint removed" per small id failed an endpoint. The guard takes libucs's {@code
  * ucs_ptr_map_init} and {@code ucs_ptr_safe_hash_put}: every map's count starts at a random 64-bit
  * value ({@link #mapsStarted}), and every endpoint id is drawn at random ({@link #endpoints}).
- * Request ids still follow one another from their random start, so a peer that saw one (a
- * rendezvous the worker sent it) can guess its neighbours.
+ * Request ids UCP makes inline, so the guard sets a worker's request count afresh where the
+ * requests that name themselves to peers begin ({@link #shuffles}): a rendezvous send and receive
+ * (libucp's {@code ucp_tag_send_start_rndv} and {@code ucp_rndv_receive}, which it takes) and a
+ * get ({@link #shuffle}, before {@code ucp_get_nbx}). Which map is a worker's it learns as memreg
+ * makes the worker ({@link #workerMade}).
  */
 final class IdGuard {
     private static final MethodHandle INSTALL = GuardLibrary.LIBRARY.downcall("memreg_id_install",
-            FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG));
+            FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle WORKER = GuardLibrary.LIBRARY.downcall("memreg_id_worker",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle SHUFFLE = GuardLibrary.LIBRARY.downcall("memreg_id_shuffle",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle SHUFFLES = GuardLibrary.LIBRARY.downcall("memreg_id_shuffles",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle SHUFFLED = GuardLibrary.LIBRARY.downcall("memreg_id_shuffled",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle SENDS = GuardLibrary.LIBRARY.downcall("memreg_id_sends",
+            FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle SEND = GuardLibrary.LIBRARY.downcall("memreg_id_send",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
     private static final MethodHandle MAPS_STARTED = GuardLibrary.LIBRARY.downcall("memreg_id_maps_started",
             FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle START = GuardLibrary.LIBRARY.downcall("memreg_id_start",
@@ -33,10 +49,68 @@ final class IdGuard {
     private IdGuard() {
     }
 
-    /** Hands the guard libucs's own {@code ucs_ptr_map_init} and {@code ucs_ptr_safe_hash_put}. */
-    static void install(SymbolLookup libucs) {
-        GuardLibrary.call(INSTALL, GuardLibrary.ucxFunction(libucs, "ucs_ptr_map_init"),
-                GuardLibrary.ucxFunction(libucs, "ucs_ptr_safe_hash_put"));
+    /**
+     * Hands the guard libucs's own {@code ucs_ptr_map_init}, {@code ucs_ptr_safe_hash_put} and
+     * {@code ucs_ptr_map_destroy}, and libucp's {@code ucp_tag_send_start_rndv} and {@code
+     * ucp_rndv_receive}.
+     */
+    static void install(SymbolLookup libucs, SymbolLookup libucp) {
+        try {
+            INSTALL.invokeExact(GuardLibrary.ucxFunction(libucs, "ucs_ptr_map_init"),
+                    GuardLibrary.ucxFunction(libucs, "ucs_ptr_safe_hash_put"),
+                    GuardLibrary.ucxFunction(libucs, "ucs_ptr_map_destroy"),
+                    GuardLibrary.ucxFunction(libucp, "ucp_tag_send_start_rndv"),
+                    GuardLibrary.ucxFunction(libucp, "ucp_rndv_receive"));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * memreg made {@code worker} on this thread: the guard notes its request map, the one UCP set up
+     * inside it that takes ids from one thread.
+     *
+     * @throws IllegalStateException when there is none (not UCX 1.13's layout) or no room to note it
+     */
+    static void workerMade(long worker) {
+        int result;
+        try {
+            result = (int) WORKER.invokeExact(worker);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (result != 0) {
+            throw new IllegalStateException(result == -1
+                    ? "memreg cannot find UCP's request ids in the worker it made: not UCX 1.13's layout"
+                    : "memreg's guard over UCX's ids knows as many workers as it can (1024)");
+        }
+    }
+
+    /**
+     * The next request id {@code worker} makes is random (before a request that names itself to a
+     * peer): true, or false when the guard does not know the worker (not made, or destroyed).
+     */
+    static boolean shuffle(long worker) {
+        int result;
+        try {
+            result = (int) SHUFFLE.invokeExact(worker);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (result < 0) {
+            throw new IllegalStateException("the kernel gave no random bytes for UCX's next request id");
+        }
+        return result == 0;
+    }
+
+    /** Request counts the guard set afresh, in this process. */
+    static long shuffles() {
+        return GuardLibrary.counter(SHUFFLES);
+    }
+
+    /** Where shuffle number {@code n} set its count (the next request id is this plus 3); 0 when not among the last 16. */
+    static long shuffled(long n) {
+        return numbered(SHUFFLED, n);
     }
 
     /** UCX's maps of ids whose count the guard started at random, in this process. */
@@ -61,6 +135,16 @@ final class IdGuard {
     /** Endpoint id number {@code n} of this process (from 0); 0 when not among the last 16. For tests. */
     static long endpoint(long n) {
         return numbered(ENDPOINT, n);
+    }
+
+    /** Rendezvous sends begun in this process. */
+    static long sends() {
+        return GuardLibrary.counter(SENDS);
+    }
+
+    /** The id rendezvous send number {@code n} was given (its RTS names it); 0 when not among the last 16. For tests. */
+    static long send(long n) {
+        return numbered(SEND, n);
     }
 
     private static long numbered(MethodHandle handle, long n) {

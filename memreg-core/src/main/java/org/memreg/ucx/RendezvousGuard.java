@@ -11,8 +11,8 @@ import java.lang.invoke.MethodHandle;
  * memreg's guard over an assertion of UCP 1.13 that a peer reaches with a request id ({@code
  * src/main/native/memreg_rendezvous_guard.c}, in {@link GuardLibrary}): a rendezvous ATP message
  * naming a request that is not one of the node's ready-to-receive requests (a send in flight:
- * request ids were counted from zero, and still follow one another from a random start: {@link
- * IdGuard}) aborted the process ({@code ucp_request.inl:1101}), from one frame of a stranger's over
+ * request ids were counted from zero; they are random now, {@link IdGuard}, but the peer a send
+ * went to knows its id) aborted the process ({@code ucp_request.inl:1101}), from one frame of a stranger's over
  * TCP. The guard stands in front of UCP's ATP handler and drops such a message
  * where UCP asserts ({@link #atpDropped}); the transfer the message named does not complete.
  */

@@ -44,7 +44,7 @@ final class UcxNative {
                 DestroyGuard.install(ucp);
                 ExposedMemory.install(ucp);
                 RendezvousGuard.install(ucp, ucs);
-                IdGuard.install(ucs);
+                IdGuard.install(ucs, ucp);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);
             } else {

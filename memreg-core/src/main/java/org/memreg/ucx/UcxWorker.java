@@ -56,7 +56,14 @@ public final class UcxWorker implements AutoCloseable {
             UcxLayouts.putInt(params, UcxLayouts.WORKER_PARAMS, "thread_mode", Ucp.THREAD_MODE_SERIALIZED);
             MemorySegment result = temp.allocate(JAVA_LONG);
             Ucp.check("ucp_worker_create", Ucp.workerCreate(context.handle(), params.address(), result.address()));
-            UcxWorker worker = new UcxWorker(context, Ucp.readLong(result));
+            long handle = Ucp.readLong(result);
+            try {
+                IdGuard.workerMade(handle); // on this thread, right after UCP set up the worker's maps
+            } catch (IllegalStateException e) {
+                Ucp.workerDestroy(handle);
+                throw e;
+            }
+            UcxWorker worker = new UcxWorker(context, handle);
             UcxCallbacks.register(worker);
             worker.guardedAddress = worker.arena.allocateFrom(JAVA_BYTE, worker.address());
             TcpGuard.require(worker.guardedAddress, null, true); // UCX's frames on its TCP connections are checked
@@ -263,6 +270,7 @@ public final class UcxWorker implements AutoCloseable {
 
     /** {@code ucp_get_nbx}. */
     public long get(long ep, long address, long length, long remoteAddress, long rkey, long memh) {
+        boolean ignored = IdGuard.shuffle(handle); // over TCP the get names itself to the peer, which answers with data
         resetParam(0, memh);
         return Ucp.getNbx(ep, address, length, remoteAddress, rkey, param.address());
     }

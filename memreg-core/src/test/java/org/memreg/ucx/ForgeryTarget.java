@@ -17,7 +17,6 @@ import java.util.function.BooleanSupplier;
  */
 final class ForgeryTarget implements AutoCloseable {
     private final UcxContext context = UcxContext.create(TcpGuardProbe.TCP);
-    private final long victimMaps = IdGuard.mapsStarted(); // the maps of ids UCX sets up for the worker come next
     private final long firstEndpoint = IdGuard.endpoints();
     final UcxWorker victim = UcxWorker.create(context);
     final UcxWorker friend = UcxWorker.create(context);
@@ -44,14 +43,6 @@ final class ForgeryTarget implements AutoCloseable {
                 progress();
             }
         }
-    }
-
-    /**
-     * Where the worker's request ids start ({@link IdGuard#start}): UCP 1.13 sets up a worker's
-     * endpoint map, then its request map (ucp_worker.c:2303-2308).
-     */
-    long requestIdsStart() {
-        return IdGuard.start(victimMaps + 1);
     }
 
     /**

@@ -1,8 +1,11 @@
 package org.memreg.ucx;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -67,6 +70,44 @@ class IdGuardTest {
             for (long endpoint : endpoints) {
                 UcxTestSupport.complete(a.closeEndpoint(endpoint, true), a, b);
             }
+        }
+    }
+
+    /**
+     * A worker's request count is set afresh where a request that names itself to a peer begins: a
+     * rendezvous send, a rendezvous receive, a get. Only while the worker lives.
+     */
+    @Test
+    void aWorkersRequestCountShouldBeSetAfreshForRendezvousAndGetsWhileItLives() {
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
+             UcxWorker b = UcxWorker.create(context); Arena arena = Arena.ofConfined();
+             UcxMemory window = context.allocate(4096, Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE
+                     | Ucp.PROT_REMOTE_READ | Ucp.PROT_REMOTE_WRITE)) {
+            long out = a.connect(b.address(), Ucp.ERR_HANDLING_MODE_NONE);
+            MemorySegment big = arena.allocate(1 << 20);
+            long before = IdGuard.shuffles();
+            long sends = IdGuard.sends();
+            UcxTestSupport.sendAndReceive(a, out, b, big, arena.allocate(big.byteSize()), 5);
+            assertEquals(1, IdGuard.sends() - sends, "one rendezvous send");
+            assertEquals(2, IdGuard.shuffles() - before, "its send's count and its receive's");
+            long rkey = a.unpackRkey(out, window.packRkey());
+            MemorySegment into = arena.allocate(16);
+            UcxTestSupport.complete(a.get(out, into.address(), 16, window.address(), rkey, 0), a, b);
+            assertEquals(3, IdGuard.shuffles() - before, "and the get's");
+            a.destroyRkey(rkey);
+            UcxTestSupport.complete(a.closeEndpoint(out, true), a, b);
+        }
+    }
+
+    @Test
+    void aDestroyedWorkersRequestCountShouldBeForgotten() {
+        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP)) {
+            UcxWorker worker = UcxWorker.create(context);
+            long handle = worker.handle();
+            assertTrue(IdGuard.shuffle(handle), "known while it lives");
+            worker.close();
+            assertFalse(IdGuard.shuffle(handle), "its memory is UCX's to reuse");
+            assertFalse(IdGuard.shuffle(0), "nor is any worker the guard was not told of");
         }
     }
 

@@ -227,22 +227,30 @@ class TcpGuardTest {
 
     /**
      * A rendezvous ATP naming a send in flight aborted the process, from a stranger while request ids
-     * were counted from zero, and still from a peer that saw one; now it is dropped where UCP
+     * were counted from zero, and still from the peer the send went to; now it is dropped where UCP
      * asserts, the send stays waiting, and the worker serves on. The other ids name no request,
      * and UCP drops those itself.
      */
     @Test
     void aForgedAtpNamingASendShouldNotEndTheWorker() throws Exception {
         ChildJvm forger = forge("atp");
+        assertEquals("true", forger.text("named"));
         assertEquals(1, forger.value("dropped"), "the one that named the waiting send");
         assertEquals("Operation in progress", forger.text("early"), "that send never completes");
     }
 
-    /** Request ids were counted from zero: a stranger's ATS or RTR at id 3 completed a send as delivered. */
+    /**
+     * Request ids were counted from zero: a stranger's ATS or RTR at id 3 completed a send as
+     * delivered; and counted on from a random start, a peer's ATS next to an id it saw would.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"ats", "rtr"})
-    void aStrangerGuessingRequestIdsShouldNotCompleteASendItsReceiverNeverGot(String kind) throws Exception {
+    @ValueSource(strings = {"ats", "rtr", "ats-near"})
+    void guessingRequestIdsShouldNotCompleteASendItsReceiverNeverGot(String kind) throws Exception {
         ChildJvm forger = forge(kind);
+        if (kind.equals("ats-near")) {
+            assertEquals("Success,whole/Success", forger.text("earlier"), "the send whose id the peer saw");
+        }
+        assertEquals("false", forger.text("named"), "no guess named the waiting send");
         assertEquals(0, forger.value("dropped"));
         assertEquals("Operation in progress", forger.text("early"), "the send waits for its receiver");
         assertEquals("Success,whole", forger.text("delivered"));
