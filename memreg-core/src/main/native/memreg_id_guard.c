@@ -62,7 +62,11 @@ typedef struct {
 } worker_map;
 
 /* The last values of a kind, by number from 0: for the guard's own tests, which play a peer that
- * saw an id (code in this process may read UCX's memory anyway). */
+ * saw an id (code in this process may read UCX's memory anyway). The kinds: where each map's count
+ * started, each endpoint id, each request count set afresh, each rendezvous send's id (its RTS
+ * names it to the receiver). */
+enum { LOG_STARTS, LOG_ENDPOINTS, LOG_SHUFFLES, LOG_SENDS, LOGS };
+
 typedef struct {
     uint64_t count;
     uint64_t values[LOG_KEPT];
@@ -74,7 +78,7 @@ static map_destroy_fn real_destroy;
 static start_rndv_fn real_start_rndv;
 static rndv_receive_fn real_rndv_receive;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static id_log starts, endpoint_ids, shuffles, send_ids; /* under lock */
+static id_log logs[LOGS]; /* under lock */
 static worker_map workers[MAX_WORKERS];     /* under lock */
 static unsigned workers_used;               /* entries ever taken: none past it; under lock */
 static _Thread_local recent_map recent[RECENT_MAPS]; /* the maps set up on this thread, last ones */
@@ -129,7 +133,7 @@ ucs_status_t ucs_ptr_map_init(void *map, int is_put_thread_safe, void *safe_hash
     ucs_status_t status = real_init(map, is_put_thread_safe, safe_hash);
     if (status == UCS_OK) {
         *(uint64_t *) map = start; /* ucs_ptr_map_t.next_id, which libucs's own set to 0 */
-        log_add(&starts, start);
+        log_add(&logs[LOG_STARTS], start);
         recent[recent_count++ % RECENT_MAPS] = (recent_map) {map, is_put_thread_safe};
     }
     return status;
@@ -148,7 +152,7 @@ ucs_status_t ucs_ptr_safe_hash_put(void *map, void *ptr, uint64_t *key, void *sa
     __atomic_store_n((uint64_t *) map, count, __ATOMIC_RELAXED);
     ucs_status_t status = real_safe_put(map, ptr, key, safe_hash);
     if (status == UCS_OK) {
-        log_add(&endpoint_ids, *key);
+        log_add(&logs[LOG_ENDPOINTS], *key);
     }
     return status;
 }
@@ -191,7 +195,7 @@ int memreg_id_shuffle(void *worker) {
         return -1;
     }
     *(uint64_t *) map = count;
-    log_add(&shuffles, count);
+    log_add(&logs[LOG_SHUFFLES], count);
     return 0;
 }
 
@@ -205,7 +209,7 @@ ucs_status_t ucp_tag_send_start_rndv(void *req, const void *param) {
     }
     ucs_status_t status = real_start_rndv(req, param);
     if (status == UCS_OK) {
-        log_add(&send_ids, *(const uint64_t *) ((const uint8_t *) req + REQUEST_ID_OFFSET));
+        log_add(&logs[LOG_SENDS], *(const uint64_t *) ((const uint8_t *) req + REQUEST_ID_OFFSET));
     }
     return status;
 }
@@ -257,44 +261,12 @@ void memreg_id_install(void *map_init, void *safe_put, void *map_destroy, void *
     real_rndv_receive = (rndv_receive_fn) rndv_receive;
 }
 
-/* Maps whose count this guard started at random, in this process. */
-uint64_t memreg_id_maps_started(void) {
-    return log_count(&starts);
+/* How many values of log kind (LOG_STARTS, ...) this process noted: 0 for no such log. */
+uint64_t memreg_id_logged(unsigned kind) {
+    return kind < LOGS ? log_count(&logs[kind]) : 0;
 }
 
-/* Where map number n (from 0, in the order UCX set them up) started counting: its first id is
- * this + 3; 0 when n is not among the last 16. */
-uint64_t memreg_id_start(uint64_t n) {
-    return log_get(&starts, n);
-}
-
-/* Random endpoint ids made in this process. */
-uint64_t memreg_id_endpoints(void) {
-    return log_count(&endpoint_ids);
-}
-
-/* Endpoint id number n (from 0, in the order UCP made them); 0 when n is not among the last 16. */
-uint64_t memreg_id_endpoint(uint64_t n) {
-    return log_get(&endpoint_ids, n);
-}
-
-/* Request counts set afresh in this process. */
-uint64_t memreg_id_shuffles(void) {
-    return log_count(&shuffles);
-}
-
-/* Shuffle number n's count (the next request id is this + 3); 0 when not among the last 16. */
-uint64_t memreg_id_shuffled(uint64_t n) {
-    return log_get(&shuffles, n);
-}
-
-/* Rendezvous sends begun in this process. */
-uint64_t memreg_id_sends(void) {
-    return log_count(&send_ids);
-}
-
-/* The id rendezvous send number n was given (its RTS names it to the receiver); 0 when not among
- * the last 16. */
-uint64_t memreg_id_send(uint64_t n) {
-    return log_get(&send_ids, n);
+/* Value number n (from 0) of log kind; 0 when not among its last LOG_KEPT. */
+uint64_t memreg_id_log_entry(unsigned kind, uint64_t n) {
+    return kind < LOGS ? log_get(&logs[kind], n) : 0;
 }

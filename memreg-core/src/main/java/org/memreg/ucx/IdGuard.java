@@ -15,9 +15,9 @@ import java.lang.invoke.MethodHandle;
  * completed a send in flight as delivered while its receiver never got the data; one forged
  * "endpoint removed" per small id failed an endpoint. The guard takes libucs's {@code
  * ucs_ptr_map_init} and {@code ucs_ptr_safe_hash_put}: every map's count starts at a random 64-bit
- * value ({@link #mapsStarted}), and every endpoint id is drawn at random ({@link #endpoints}).
+ * value ({@link Log#STARTS}), and every endpoint id is drawn at random ({@link Log#ENDPOINTS}).
  * Request ids UCP makes inline, so the guard sets a worker's request count afresh where the
- * requests that name themselves to peers begin ({@link #shuffles}): a rendezvous send and receive
+ * requests that name themselves to peers begin ({@link Log#SHUFFLES}): a rendezvous send and receive
  * (libucp's {@code ucp_tag_send_start_rndv} and {@code ucp_rndv_receive}, which it takes) and a
  * get ({@link #shuffle}, before {@code ucp_get_nbx}). Which map is a worker's it learns as memreg
  * makes the worker ({@link #workerMade}).
@@ -25,26 +25,14 @@ import java.lang.invoke.MethodHandle;
 final class IdGuard {
     private static final MethodHandle INSTALL = GuardLibrary.LIBRARY.downcall("memreg_id_install",
             FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LOGGED = GuardLibrary.LIBRARY.downcall("memreg_id_logged",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle LOG_ENTRY = GuardLibrary.LIBRARY.downcall("memreg_id_log_entry",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG));
     private static final MethodHandle WORKER = GuardLibrary.LIBRARY.downcall("memreg_id_worker",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
     private static final MethodHandle SHUFFLE = GuardLibrary.LIBRARY.downcall("memreg_id_shuffle",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-    private static final MethodHandle SHUFFLES = GuardLibrary.LIBRARY.downcall("memreg_id_shuffles",
-            FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle SHUFFLED = GuardLibrary.LIBRARY.downcall("memreg_id_shuffled",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle SENDS = GuardLibrary.LIBRARY.downcall("memreg_id_sends",
-            FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle SEND = GuardLibrary.LIBRARY.downcall("memreg_id_send",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle MAPS_STARTED = GuardLibrary.LIBRARY.downcall("memreg_id_maps_started",
-            FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle START = GuardLibrary.LIBRARY.downcall("memreg_id_start",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle ENDPOINTS = GuardLibrary.LIBRARY.downcall("memreg_id_endpoints",
-            FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle ENDPOINT = GuardLibrary.LIBRARY.downcall("memreg_id_endpoint",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG));
 
     private IdGuard() {
     }
@@ -103,55 +91,36 @@ final class IdGuard {
         return result == 0;
     }
 
-    /** Request counts the guard set afresh, in this process. */
-    static long shuffles() {
-        return GuardLibrary.counter(SHUFFLES);
-    }
-
-    /** Where shuffle number {@code n} set its count (the next request id is this plus 3); 0 when not among the last 16. */
-    static long shuffled(long n) {
-        return numbered(SHUFFLED, n);
-    }
-
-    /** UCX's maps of ids whose count the guard started at random, in this process. */
-    static long mapsStarted() {
-        return GuardLibrary.counter(MAPS_STARTED);
-    }
-
     /**
-     * Where map number {@code n} of this process (from 0, in the order UCX set them up) starts
-     * counting: its first id is this plus 3; 0 when {@code n} is not among the last 16. For tests
-     * that play a peer that saw an id.
+     * What the guard noted, the last 16 of each kind by number from 0 in this process: for tests that
+     * play a peer that saw an id (code in the process may read UCX's memory anyway).
      */
-    static long start(long n) {
-        return numbered(START, n);
-    }
+    enum Log {
+        /** Where each map's count started: its first id is this plus 3. */
+        STARTS,
+        /** Each endpoint id drawn. */
+        ENDPOINTS,
+        /** Each request count set afresh: the next request id is this plus 3. */
+        SHUFFLES,
+        /** Each rendezvous send's id, which its RTS names to the receiver. */
+        SENDS;
 
-    /** Endpoint ids UCP drew at random, in this process. */
-    static long endpoints() {
-        return GuardLibrary.counter(ENDPOINTS);
-    }
+        /** How many were noted. */
+        long count() {
+            try {
+                return (long) LOGGED.invokeExact(ordinal());
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+        }
 
-    /** Endpoint id number {@code n} of this process (from 0); 0 when not among the last 16. For tests. */
-    static long endpoint(long n) {
-        return numbered(ENDPOINT, n);
-    }
-
-    /** Rendezvous sends begun in this process. */
-    static long sends() {
-        return GuardLibrary.counter(SENDS);
-    }
-
-    /** The id rendezvous send number {@code n} was given (its RTS names it); 0 when not among the last 16. For tests. */
-    static long send(long n) {
-        return numbered(SEND, n);
-    }
-
-    private static long numbered(MethodHandle handle, long n) {
-        try {
-            return (long) handle.invokeExact(n);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+        /** Value number {@code n}; 0 when it is not among the last 16. */
+        long get(long n) {
+            try {
+                return (long) LOG_ENTRY.invokeExact(ordinal(), n);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
         }
     }
 }

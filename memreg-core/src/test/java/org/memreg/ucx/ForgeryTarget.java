@@ -17,7 +17,7 @@ import java.util.function.BooleanSupplier;
  */
 final class ForgeryTarget implements AutoCloseable {
     private final UcxContext context = UcxContext.create(TcpGuardProbe.TCP);
-    private final long firstEndpoint = IdGuard.endpoints();
+    private final long firstEndpoint = IdGuard.Log.ENDPOINTS.count();
     final UcxWorker victim = UcxWorker.create(context);
     final UcxWorker friend = UcxWorker.create(context);
     final long out = victim.connect(friend.address(), Ucp.ERR_HANDLING_MODE_NONE);
@@ -70,8 +70,8 @@ final class ForgeryTarget implements AutoCloseable {
     /** The ids of the endpoints the worker and its friend made for each other (random: {@link IdGuard}). */
     List<Long> endpointIds() {
         List<Long> ids = new ArrayList<>();
-        for (long n = firstEndpoint; n < IdGuard.endpoints(); n++) {
-            ids.add(IdGuard.endpoint(n));
+        for (long n = firstEndpoint; n < IdGuard.Log.ENDPOINTS.count(); n++) {
+            ids.add(IdGuard.Log.ENDPOINTS.get(n));
         }
         return ids;
     }
@@ -81,17 +81,17 @@ final class ForgeryTarget implements AutoCloseable {
      * that endpoint, which the peer saw (UCP's wire-up reply carries it); 0 when none was made in 20 s.
      */
     long idGivenToAPeer() {
-        long before = IdGuard.endpoints();
+        long before = IdGuard.Log.ENDPOINTS.count();
         peer = UcxWorker.create(context);
         peerOut = peer.connect(victim.address(), Ucp.ERR_HANDLING_MODE_NONE); // the peer's own endpoint: one id
         MemorySegment big = arena.allocate(1 << 20); // a rendezvous: its receiver answers, by an endpoint of its own
         UcxTestSupport.sendAndReceive(peer, peerOut, victim, big, arena.allocate(big.byteSize()), 12);
         long deadline = System.nanoTime() + 20_000_000_000L;
-        while (IdGuard.endpoints() < before + 2 && System.nanoTime() < deadline) {
+        while (IdGuard.Log.ENDPOINTS.count() < before + 2 && System.nanoTime() < deadline) {
             peer.progress();
             victim.progress();
         }
-        return IdGuard.endpoints() < before + 2 ? 0 : IdGuard.endpoint(before + 1);
+        return IdGuard.Log.ENDPOINTS.count() < before + 2 ? 0 : IdGuard.Log.ENDPOINTS.get(before + 1);
     }
 
     void progress() {

@@ -32,14 +32,14 @@ class IdGuardTest {
 
     @Test
     void eachMapOfIdsShouldStartItsCountAtRandom() {
-        long before = IdGuard.mapsStarted();
+        long before = IdGuard.Log.STARTS.count();
         try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
              UcxWorker b = UcxWorker.create(context)) {
-            long made = IdGuard.mapsStarted() - before;
+            long made = IdGuard.Log.STARTS.count() - before;
             assertTrue(made >= 4, "each worker's endpoint and request maps: " + made);
             List<Long> starts = new ArrayList<>();
             for (long n = before; n < before + Math.min(made, 16); n++) {
-                starts.add(IdGuard.start(n));
+                starts.add(IdGuard.Log.STARTS.get(n));
             }
             for (long start : starts) {
                 assertEquals(0, start & 3, "the count leaves the indirect flag and UCX's step clear: " + starts);
@@ -52,16 +52,16 @@ class IdGuardTest {
     void everyEndpointIdShouldBeDrawnAtRandom() {
         try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker a = UcxWorker.create(context);
              UcxWorker b = UcxWorker.create(context)) {
-            long before = IdGuard.endpoints();
+            long before = IdGuard.Log.ENDPOINTS.count();
             List<Long> endpoints = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
                 endpoints.add(a.connect(b.address(), Ucp.ERR_HANDLING_MODE_NONE));
             }
-            long made = IdGuard.endpoints() - before;
+            long made = IdGuard.Log.ENDPOINTS.count() - before;
             assertTrue(made >= 6, "one id per endpoint of a's: " + made);
             List<Long> ids = new ArrayList<>();
             for (long n = before; n < before + Math.min(made, 16); n++) {
-                ids.add(IdGuard.endpoint(n));
+                ids.add(IdGuard.Log.ENDPOINTS.get(n));
             }
             for (long id : ids) {
                 assertEquals(1, id & 1, "indirect, as memreg has UCP make them: " + ids);
@@ -85,15 +85,15 @@ class IdGuardTest {
                      | Ucp.PROT_REMOTE_READ | Ucp.PROT_REMOTE_WRITE)) {
             long out = a.connect(b.address(), Ucp.ERR_HANDLING_MODE_NONE);
             MemorySegment big = arena.allocate(1 << 20);
-            long before = IdGuard.shuffles();
-            long sends = IdGuard.sends();
+            long before = IdGuard.Log.SHUFFLES.count();
+            long sends = IdGuard.Log.SENDS.count();
             UcxTestSupport.sendAndReceive(a, out, b, big, arena.allocate(big.byteSize()), 5);
-            assertEquals(1, IdGuard.sends() - sends, "one rendezvous send");
-            assertEquals(2, IdGuard.shuffles() - before, "its send's count and its receive's");
+            assertEquals(1, IdGuard.Log.SENDS.count() - sends, "one rendezvous send");
+            assertEquals(2, IdGuard.Log.SHUFFLES.count() - before, "its send's count and its receive's");
             long rkey = a.unpackRkey(out, window.packRkey());
             MemorySegment into = arena.allocate(16);
             UcxTestSupport.complete(a.get(out, into.address(), 16, window.address(), rkey, 0), a, b);
-            assertEquals(3, IdGuard.shuffles() - before, "and the get's");
+            assertEquals(3, IdGuard.Log.SHUFFLES.count() - before, "and the get's");
             a.destroyRkey(rkey);
             UcxTestSupport.complete(a.closeEndpoint(out, true), a, b);
         }
@@ -116,8 +116,9 @@ class IdGuardTest {
         for (int i = 0; i < values.size(); i++) {
             for (int j = i + 1; j < values.size(); j++) {
                 long gap = values.get(i) - values.get(j); // either way round, as unsigned: ids wrap
-                assertTrue(Long.compareUnsigned(gap, APART) > 0 && Long.compareUnsigned(-gap, APART) > 0, "not counted from one another: " + Long.toHexString(values.get(i))
-                        + " and " + Long.toHexString(values.get(j)) + " of " + values);
+                assertTrue(Long.compareUnsigned(gap, APART) > 0 && Long.compareUnsigned(-gap, APART) > 0,
+                        "not counted from one another: " + Long.toHexString(values.get(i)) + " and "
+                                + Long.toHexString(values.get(j)) + " of " + values);
             }
         }
     }

@@ -47,15 +47,15 @@ public final class RendezvousForger {
             }
             long seen = 0;
             if (kind.equals("ats-near")) {
-                long sends = IdGuard.sends();
+                long sends = IdGuard.Log.SENDS.count();
                 long earlier = target.victim.tagSend(target.out, big.address(), big.byteSize(), TAG - 1, 0);
-                seen = IdGuard.send(sends); // what its RTS told the friend
+                seen = IdGuard.Log.SENDS.get(sends); // what its RTS told the friend
                 System.out.println("earlier=" + target.receive(big, TAG - 1) + "/"
                         + UcxTestSupport.statusOf(target.victim, earlier));
             }
-            long sends = IdGuard.sends();
+            long sends = IdGuard.Log.SENDS.count();
             long waiting = target.victim.tagSend(target.out, big.address(), big.byteSize(), TAG, 0);
-            long waitingId = IdGuard.send(sends);
+            long waitingId = IdGuard.Log.SENDS.get(sends);
             for (int i = 0; i < 100; i++) {
                 target.progress();
             }
