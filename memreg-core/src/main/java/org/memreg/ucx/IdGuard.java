@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * memreg's guard over the ids UCX 1.13 hands peers ({@code src/main/native/memreg_id_guard.c}, in
@@ -112,6 +114,15 @@ final class IdGuard {
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
+        }
+
+        /** The values from number {@code first} on that are among the last 16. */
+        List<Long> since(long first) {
+            List<Long> values = new ArrayList<>();
+            for (long n = Math.max(first, count() - 16); n < count(); n++) {
+                values.add(get(n));
+            }
+            return values;
         }
 
         /** Value number {@code n}; 0 when it is not among the last 16. */

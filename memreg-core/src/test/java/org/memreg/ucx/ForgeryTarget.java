@@ -5,7 +5,6 @@ import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.Socket;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 
@@ -69,11 +68,7 @@ final class ForgeryTarget implements AutoCloseable {
 
     /** The ids of the endpoints the worker and its friend made for each other (random: {@link IdGuard}). */
     List<Long> endpointIds() {
-        List<Long> ids = new ArrayList<>();
-        for (long n = firstEndpoint; n < IdGuard.Log.ENDPOINTS.count(); n++) {
-            ids.add(IdGuard.Log.ENDPOINTS.get(n));
-        }
-        return ids;
+        return IdGuard.Log.ENDPOINTS.since(firstEndpoint);
     }
 
     /**
