@@ -1,8 +1,9 @@
 /*
  * The frames of a UCX 1.13 TCP stream, read by the TCP guard as they arrive and before UCX parses
  * them: a frame UCX would abort on ends the connection instead, and so does a put or get that
- * reaches memory not exposed to peers (memreg_exposed.c). What UCP's other messages say is not
- * judged here.
+ * reaches memory not exposed to peers (memreg_exposed.c), a UCP message of a kind memreg never
+ * sends, and a rendezvous RTS not of its form. What UCP's other messages say is not judged here
+ * (memreg_handler_guard.c drops two kinds where UCP asserts on them).
  *
  * The stream (uct/tcp/tcp_ep.c, tcp_cm.c): a connection accepted at a listener opens with UCX's
  * 8-byte magic number and a connection request; then, both ways, frames of a 5-byte header
@@ -53,6 +54,21 @@
 #define WIREUP_REQUEST 1  /* UCP_WIREUP_MSG_REQUEST: the only one that may name no endpoint */
 #define WIREUP_TYPES 6    /* PRE_REQUEST, REQUEST, REPLY, ACK, EP_CHECK, EP_REMOVED */
 #define INDIRECT_ID 1u    /* UCS_PTR_MAP_KEY_INDIRECT_FLAG */
+#define RNDV_RTS_AM_ID 9
+#define RTS_BYTES 41      /* ucp_rndv_rts_hdr_t: tag, request header (endpoint, request), address, size, opcode */
+#define RTS_TAG_OK 0      /* UCP_RNDV_RTS_TAG_OK: memreg uses no active-message API, whose RTS is 1 */
+
+/*
+ * UCP's messages of kinds memreg's nodes never send: eager-sync and its acknowledgements (6, 7, 8,
+ * 14: memreg sends no synchronous tag message), stream data (15), atomics (20, 21), the
+ * active-message API (23 to 26), and ids UCP 1.13 does not use (0, 5, 13, 27 to 31). Their
+ * handlers assert on what the message says (a fuzzer's RTS-like frames reached such assertions
+ * within tens of frames); a peer that sends one is no memreg node, and its connection ends.
+ */
+static const uint8_t UNUSED_KIND[AM_ID_MAX] = {
+    [0] = 1, [5] = 1, [6] = 1, [7] = 1, [8] = 1, [13] = 1, [14] = 1, [15] = 1, [20] = 1, [21] = 1,
+    [23] = 1, [24] = 1, [25] = 1, [26] = 1, [27] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1,
+};
 
 /*
  * Where a UCP message names an endpoint or request of the receiver's (1.13's headers): 0 for
@@ -151,7 +167,15 @@ static int judge_header(frame_reader *r) {
         return FRAME_BEFORE_REQUEST;
     }
     r->kept = (uint16_t) r->length;
-    if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
+    if (r->am_id < AM_ID_MAX && UNUSED_KIND[r->am_id]) {
+        return FRAME_UNUSED_KIND;
+    }
+    if (r->am_id == RNDV_RTS_AM_ID) {
+        r->kept = RTS_BYTES;
+        if (r->length < RTS_BYTES) { /* tag_rndv.c:52 asserts it, and UCP reads the header regardless */
+            return FRAME_BAD_MESSAGE;
+        }
+    } else if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
         r->kept = r->am_id == SW_PUT_AM_ID ? SW_PUT_BYTES : SW_GET_BYTES;
         if (r->length < r->kept) {
             return FRAME_BAD_RMA; /* UCP reads the whole header regardless */
@@ -267,6 +291,16 @@ static int judge_own_id(frame_reader *r) {
     return le64(r->piece + OWN_ID_END[r->am_id] - 8) & INDIRECT_ID ? FRAME_OK : FRAME_DIRECT_ID;
 }
 
+/* A rendezvous RTS: a tag one (rndv.c:1771 asserts that one of another opcode is the active-message
+ * API's, which memreg does not use), naming the receiver's endpoint by an indirect id. */
+static int judge_rts(frame_reader *r) {
+    if (r->piece[RTS_BYTES - 1] != RTS_TAG_OK) {
+        r->at = AT_HEADER;
+        return FRAME_BAD_MESSAGE;
+    }
+    return judge_own_id(r);
+}
+
 /* UCP's software put or get request: of host memory (UCP copies by the memory type it is told),
  * exposed to peers; the rest of the frame (a put's data) is skipped. */
 static int judge_software_rma(frame_reader *r) {
@@ -333,6 +367,8 @@ int frames_read(frame_reader *r, const uint8_t *bytes, size_t count) {
             fault = judge_put(r);
         } else if (r->am_id == SW_PUT_AM_ID || r->am_id == SW_GET_AM_ID) {
             fault = judge_software_rma(r);
+        } else if (r->am_id == RNDV_RTS_AM_ID) {
+            fault = judge_rts(r);
         } else if (r->am_id < AM_ID_MAX) {
             fault = judge_own_id(r);
         } else {

@@ -131,6 +131,8 @@ enum {
     FRAME_UNEXPOSED_READ, /* a get from memory not exposed to peers for reading */
     FRAME_DIRECT_ID,      /* a UCP message naming this process's endpoint or request by a direct id */
     FRAME_BAD_WIREUP,     /* a UCP wire-up message of a type or destination UCP asserts against */
+    FRAME_UNUSED_KIND,    /* a UCP message of a kind memreg never sends (eager sync, stream, atomics, ...) */
+    FRAME_BAD_MESSAGE,    /* a UCP message not of the form UCP asserts it has (a rendezvous RTS's) */
     FRAME_KINDS
 };
 

@@ -33,5 +33,12 @@ enum FrameFault {
      */
     DIRECT_ID,
     /** A UCP wire-up message of a type UCP does not know, or naming no endpoint where UCP asserts one. */
-    BAD_WIREUP
+    BAD_WIREUP,
+    /**
+     * A UCP message of a kind memreg never sends (eager sync, tag offload, stream, atomics, the
+     * active-message API, ids UCP does not use), whose handlers assert on what it says.
+     */
+    UNUSED_KIND,
+    /** A UCP message not of the form UCP asserts it has (a rendezvous RTS short of its headers, or not a tag one). */
+    BAD_MESSAGE
 }

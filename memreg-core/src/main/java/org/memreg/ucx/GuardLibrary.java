@@ -16,16 +16,17 @@ import org.memreg.util.NativeResource;
  * memreg's guards over UCX ({@code src/main/native/memreg_address_guard.c}, {@code
  * memreg_tcp_guard.c} with {@code memreg_tcp_frames.c}, {@code memreg_exposed.c} and {@code
  * memreg_receive_guard.c}, {@code memreg_wireup_guard.c} with {@code memreg_wireup_messages.c},
- * {@code memreg_destroy_guard.c}, {@code memreg_rendezvous_guard.c} and {@code memreg_id_guard.c},
+ * {@code memreg_destroy_guard.c}, {@code memreg_handler_guard.c} and {@code memreg_id_guard.c},
  * built into this package as {@value #RESOURCE}): {@link AddressGuard}, {@link TcpGuard} with
- * {@link ExposedMemory}, {@link WireupGuard}, {@link DestroyGuard}, {@link RendezvousGuard} and
+ * {@link ExposedMemory}, {@link WireupGuard}, {@link DestroyGuard}, {@link HandlerGuard} and
  * {@link IdGuard}. The library defines functions that libucp and libuct call through their PLT or
  * GOT ({@code ucp_address_unpack}, libucs's socket calls, {@code ucp_request_send_state_ff}, {@code
  * ucp_ep_disconnected}, {@code ucp_request_memory_reg} and {@code _dereg}, {@code
- * ucp_wireup_msg_pack}, {@code ucs_fatal_error_format}, {@code ucs_ptr_map_init} and {@code
- * ucs_ptr_safe_hash_put}), so it is loaded into the process's global scope before libucp: their
- * calls then reach the guards, which hand them on to UCX's own. Two guards take entries of
- * libucp's table of message handlers as well ({@link WireupGuard}, {@link RendezvousGuard}).
+ * ucp_wireup_msg_pack}, {@code ucs_fatal_error_format}, {@code ucs_ptr_map_init}, {@code
+ * ucs_ptr_safe_hash_put}, {@code ucs_ptr_map_destroy}, {@code ucp_tag_send_start_rndv} and {@code
+ * ucp_rndv_receive}), so it is loaded into the process's global scope before libucp: their calls
+ * then reach the guards, which hand them on to UCX's own. Two guards take entries of libucp's
+ * table of message handlers as well ({@link WireupGuard}, {@link HandlerGuard}).
  */
 final class GuardLibrary {
     static final String RESOURCE = "libmemreg-ucx-guard.so";

@@ -43,7 +43,7 @@ final class UcxNative {
                 WireupGuard.install(ucp);
                 DestroyGuard.install(ucp);
                 ExposedMemory.install(ucp);
-                RendezvousGuard.install(ucp, ucs);
+                HandlerGuard.install(ucp, ucs);
                 IdGuard.install(ucs, ucp);
                 TcpGuard.install(ucs);
                 lookup = ucs.or(ucp);

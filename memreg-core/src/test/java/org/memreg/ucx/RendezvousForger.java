@@ -68,14 +68,14 @@ public final class RendezvousForger {
                 });
             }
             int am = kind.equals("atp") ? ATP : kind.equals("rtr") ? RTR : ATS;
-            long dropped = RendezvousGuard.atpDropped();
+            long dropped = HandlerGuard.atpDropped();
             for (int j = 0; j < FORGED; j++) {
                 target.forge(new TcpFrames().magic().request(j * 7919L + 1, 0, 9).header(am, 9).putLong(ids.get(j))
                         .put((byte) 0).toArray(), () -> false, 50_000_000L);
             }
             System.out.println("forged=" + ids.size());
             System.out.println("named=" + ids.contains(waitingId));
-            System.out.println("dropped=" + (RendezvousGuard.atpDropped() - dropped));
+            System.out.println("dropped=" + (HandlerGuard.atpDropped() - dropped));
             System.out.println("early=" + Ucp.statusString(Ucp.requestCheckStatus(waiting)));
             if (!kind.equals("atp")) { // the ATP's send never completes: the guard took it out of UCP's map
                 System.out.println("delivered=" + target.receive(big, TAG));

@@ -257,6 +257,25 @@ class TcpGuardTest {
         assertEquals("Success", forger.text("sent"));
     }
 
+    /**
+     * UCP's messages of kinds memreg never sends (eager sync, tag offload, stream, atomics, the
+     * active-message API, ids UCP does not use) end their connection before UCP reads them; each
+     * would reach a handler that trusts it, or one that logs a warning and a backtrace per message.
+     */
+    @Test
+    void aKindOfMessageMemregNeverSendsShouldEndItsConnection() throws Exception {
+        int[] unused = {0, 5, 6, 7, 8, 13, 14, 15, 20, 21, 23, 24, 25, 26, 27, 31};
+        try (ForgeryTarget target = new ForgeryTarget()) {
+            for (int kind : unused) {
+                long before = TcpGuard.framesRefused(FrameFault.UNUSED_KIND);
+                target.forge(new TcpFrames().magic().request(kind + 1L, 0, 9).header(kind, 24).bytes(new byte[24])
+                        .toArray(), () -> TcpGuard.framesRefused(FrameFault.UNUSED_KIND) > before, 5_000_000_000L);
+                assertEquals(before + 1, TcpGuard.framesRefused(FrameFault.UNUSED_KIND), "kind " + kind);
+            }
+            assertEquals("served,served", target.exchange());
+        }
+    }
+
     /** Runs RendezvousForger with kind: the worker survived, took 32 forged messages and served after. */
     private static ChildJvm forge(String kind) throws Exception {
         ChildJvm forger = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), RendezvousForger.class, kind);
