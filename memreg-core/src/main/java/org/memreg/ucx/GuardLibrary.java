@@ -105,6 +105,15 @@ final class GuardLibrary {
         }
     }
 
+    /** Calls a guard's {@code int f(uint64_t)}: its answer. */
+    static int answer(MethodHandle intOfLong, long argument) {
+        try {
+            return (int) intOfLong.invokeExact(argument);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     /** Reads one of the guards' counters. */
     static long counter(MethodHandle handle) {
         try {

@@ -63,12 +63,7 @@ final class IdGuard {
      * @throws IllegalStateException when there is none (not UCX 1.13's layout) or no room to note it
      */
     static void workerMade(long worker) {
-        int result;
-        try {
-            result = (int) WORKER.invokeExact(worker);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int result = GuardLibrary.answer(WORKER, worker);
         if (result != 0) {
             throw new IllegalStateException(result == -1
                     ? "memreg cannot find UCP's request ids in the worker it made: not UCX 1.13's layout"
@@ -81,12 +76,7 @@ final class IdGuard {
      * peer): true, or false when the guard does not know the worker (not made, or destroyed).
      */
     static boolean shuffle(long worker) {
-        int result;
-        try {
-            result = (int) SHUFFLE.invokeExact(worker);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int result = GuardLibrary.answer(SHUFFLE, worker);
         if (result < 0) {
             throw new IllegalStateException("the kernel gave no random bytes for UCX's next request id");
         }
