@@ -62,8 +62,9 @@
  * UCP's messages of kinds memreg's nodes never send: eager-sync and its acknowledgements (6, 7, 8,
  * 14: memreg sends no synchronous tag message), stream data (15), atomics (20, 21), the
  * active-message API (23 to 26), and ids UCP 1.13 does not use (0, 5, 13, 27 to 31). Their
- * handlers assert on what the message says (a fuzzer's RTS-like frames reached such assertions
- * within tens of frames); a peer that sends one is no memreg node, and its connection ends.
+ * handlers trust what the message says (the eager-sync ones), or are UCT's stubs, which log a
+ * warning and a backtrace per message: a peer that sends one is no memreg node, and its
+ * connection ends before UCP reads it.
  */
 static const uint8_t UNUSED_KIND[AM_ID_MAX] = {
     [0] = 1, [5] = 1, [6] = 1, [7] = 1, [8] = 1, [13] = 1, [14] = 1, [15] = 1, [20] = 1, [21] = 1,
