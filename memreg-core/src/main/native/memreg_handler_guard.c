@@ -8,11 +8,11 @@
  *     TCP did it, measured; they are random now (memreg_id_guard.c), but the peer a send went to
  *     knows its id. The named request is out of UCP's id map and its endpoint's list, so its
  *     transfer never completes (a send whose id a forger named waits until its node closes).
- *   - A software RMA completion (CMPL) naming an endpoint whose flush state is not set up, or when
- *     the worker awaits no completion, failed the assertions in ucp_ep_flush_state
- *     (ucp_ep.inl:157) and ucp_worker_flush_ops_count_dec (ucp_worker.h:418), the first two steps
- *     of ucp_ep_rma_remote_request_completed: found by a fuzzer sending a worker's endpoint ids, as
- *     the peer each endpoint is for knows its own. A CMPL while the worker awaits completions of
+ *   - A software RMA completion (CMPL) naming an endpoint whose flush state is not set up failed
+ *     the assertion in ucp_ep_flush_state (ucp_ep.inl:157), found by a fuzzer sending a worker's
+ *     endpoint ids, as the peer each endpoint is for knows its own; one when the worker awaits no
+ *     completion fails the next, in ucp_worker_flush_ops_count_dec (ucp_worker.h:418, from the
+ *     code). Both are the first steps of ucp_ep_rma_remote_request_completed. A CMPL while the worker awaits completions of
  *     real puts still counts as one of them (the worker's flush may complete early).
  *
  * The guard stands in front of those handlers (their entries of libucp's ucp_am_handlers, the

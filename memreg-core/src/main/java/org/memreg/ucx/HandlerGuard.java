@@ -14,8 +14,8 @@ import java.lang.invoke.MethodHandle;
  * is not one of the node's ready-to-receive requests (a send in flight; the peer the send went to
  * knows its id) aborted at {@code ucp_request.inl:1101} ({@link #atpDropped}); the transfer the
  * message named does not complete. A software RMA completion (CMPL) naming an endpoint whose flush
- * state is not set up, or when the worker awaits none, aborted at {@code ucp_ep.inl:157} or {@code
- * ucp_worker.h:418} ({@link #cmplDropped}). The guard stands in front of those two handlers of
+ * state is not set up aborted at {@code ucp_ep.inl:157}, and one when the worker awaits none would
+ * at {@code ucp_worker.h:418} ({@link #cmplDropped}). The guard stands in front of those two handlers of
  * libucp's table and takes those assertions' calls to {@code ucs_fatal_error_format} back to itself;
  * every other fatal error aborts as before.
  */
