@@ -257,6 +257,16 @@ class TcpGuardTest {
         assertEquals("Success", forger.text("sent"));
     }
 
+    /** A peer's completion naming its own endpoint, whose flush state was not set up, aborted the process. */
+    @Test
+    void aCompletionNamingAnEndpointWithoutFlushStateShouldBeDropped() throws Exception {
+        ChildJvm forger = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), CompletionForger.class);
+        assertEquals("true", forger.text("survived"), "the worker survived: " + forger.lines());
+        assertTrue(forger.value("forged") >= 2, "one to each endpoint of the two workers");
+        assertTrue(forger.value("dropped") >= 1, "the worker's own endpoint's, where UCP asserted");
+        assertEquals("served,served", forger.text("received"));
+    }
+
     /**
      * UCP's messages of kinds memreg never sends (eager sync, tag offload, stream, atomics, the
      * active-message API, ids UCP does not use) end their connection before UCP reads them; each
