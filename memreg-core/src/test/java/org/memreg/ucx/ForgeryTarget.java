@@ -9,9 +9,9 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 /**
- * What the forgers in child JVMs ({@link WireupForger}, {@link RendezvousForger}) send to: a worker over
- * TCP without a token (anyone may connect) and a friend worker, with error-mode-NONE endpoints both
- * ways that have carried a message. Frames go to the worker's UCX port on fresh plain sockets, the
+ * What the forgers in child JVMs ({@link WireupForger}, {@link RendezvousForger}, {@link
+ * CompletionForger}, {@link FrameFuzzer}) send to: a worker over TCP without a token (anyone may
+ * connect) and a friend worker, with error-mode-NONE endpoints both ways that have carried a message. Frames go to the worker's UCX port on fresh plain sockets, the
  * two progressed meanwhile; afterwards the two exchange a message both ways.
  */
 final class ForgeryTarget implements AutoCloseable {
