@@ -30,6 +30,7 @@
  * map, endpoint or rendezvous send is not made (a receive's ready-to-receive takes the next id).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/random.h>
 
@@ -41,6 +42,7 @@
 #define MAX_WORKERS 1024   /* workers whose request map is known at once; a later one is refused */
 #define WORKER_SPAN 0x10000 /* bytes of a ucp_worker_t past its start that its request map may sit at */
 #define RECENT_MAPS 8
+#define ISSUED_SLOTS 65536 /* endpoint ids remembered, one per slot of their bits: a newer id takes an older one's */
 #define POOL_DRAWS 32 /* random counts fetched from the kernel at once: 256 bytes, what getrandom(2) gives whole */
 #define REQUEST_ID_OFFSET 0x8  /* req->id in UCX 1.13.1's ucp_request_t, after its status and flags */
 #define REQUEST_EP_OFFSET 0x18 /* req->send.ep; an endpoint's first field is its worker */
@@ -81,6 +83,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static id_log logs[LOGS]; /* under lock */
 static worker_map workers[MAX_WORKERS];     /* under lock */
 static unsigned workers_used;               /* entries ever taken: none past it; under lock */
+static _Atomic uint64_t issued[ISSUED_SLOTS];       /* endpoint ids UCP made, each in the slot of its bits */
 static _Thread_local recent_map recent[RECENT_MAPS]; /* the maps set up on this thread, last ones */
 static _Thread_local unsigned recent_count;
 
@@ -152,9 +155,14 @@ ucs_status_t ucs_ptr_safe_hash_put(void *map, void *ptr, uint64_t *key, void *sa
     __atomic_store_n((uint64_t *) map, count, __ATOMIC_RELAXED);
     ucs_status_t status = real_safe_put(map, ptr, key, safe_hash);
     if (status == UCS_OK) {
+        atomic_store_explicit(&issued[(*key >> 2) % ISSUED_SLOTS], *key, memory_order_relaxed);
         log_add(&logs[LOG_ENDPOINTS], *key);
     }
     return status;
+}
+
+int guard_endpoint_id_issued(uint64_t id) {
+    return id != 0 && atomic_load_explicit(&issued[(id >> 2) % ISSUED_SLOTS], memory_order_relaxed) == id;
 }
 
 void ucs_ptr_map_destroy(void *map) {

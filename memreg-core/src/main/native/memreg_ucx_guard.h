@@ -79,6 +79,10 @@ static inline int guard_take_handler(void *handlers, unsigned id, am_handler *gu
     return 0;
 }
 
+/* Whether this process's UCP issued endpoint id id, as far as the id guard remembers
+ * (memreg_id_guard.c: the last of 65,536 slots an id maps to). */
+GUARD_HIDDEN int guard_endpoint_id_issued(uint64_t id);
+
 #define EXPOSE_READ 0x1  /* peers may read it (UCP's software get) */
 #define EXPOSE_WRITE 0x2 /* peers may write it (UCT's put over TCP, UCP's software put) */
 

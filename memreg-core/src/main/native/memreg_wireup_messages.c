@@ -7,12 +7,16 @@
  * (memreg makes none) and which UCP asserts comes to such an endpoint (wireup.c:475). memreg's
  * endpoint ids were counted (3, 5, 7, ...): the first guess named a real endpoint. They are drawn
  * at random now (memreg_id_guard.c), but a peer knows the one this process gave its endpoint.
+ * And an endpoint check (EP_CHECK) naming an endpoint the worker does not have made UCP connect to
+ * the address the check carries, wherever a stranger said (to answer that the endpoint is gone).
  *
  * The guard stands in front of UCP's wire-up message handler: libucp's exported table of its
  * message handlers (ucp_am_handlers), read as each worker's transports are set up, gets the
  * guard's entry for UCP_AM_ID_WIREUP before the first worker is made. It drops, before UCP reads
- * a byte: a message shorter than its header; a pre-request; an ACK that carries an interface's address or names no endpoint of the
- * worker that awaits one. Which do, it learns from UCP's packing of each wire-up message it
+ * a byte: a message shorter than its header; a pre-request; an ACK that carries an interface's
+ * address or names no endpoint of the worker that awaits one; and an EP_CHECK naming an endpoint
+ * id this process never issued (the id guard remembers them; a check of an endpoint since destroyed,
+ * the case UCP answers, names one it did). Which endpoints await an ACK, it learns from UCP's packing of each wire-up message it
  * sends, on any transport: libucp takes ucp_wireup_msg_pack's address from its GOT (objdump), so
  * the definition below is the one a transport calls. A reply (its source is the replying
  * endpoint's id) awaits an ACK until the first comes; its worker is read from UCP's request
@@ -32,6 +36,7 @@
 #define MSG_PRE_REQUEST 0
 #define MSG_REPLY 2
 #define MSG_ACK 3
+#define MSG_EP_CHECK 4
 #define UNPACK_ALL 0xffffffffu          /* the handler unpacks with UCP_ADDRESS_PACK_FLAGS_ALL */
 #define REQUEST_WIREUP_OFFSET 0xa8      /* req->send.wireup, the message a request sends */
 #define REQUEST_PROGRESS_OFFSET 0xe0    /* req->send.uct.func */
@@ -124,6 +129,9 @@ int memreg_wireup_admits(void *worker, const void *data, size_t length) {
     const uint8_t *msg = data;
     if (length < MSG_BYTES) {
         return 0;
+    }
+    if (msg[0] == MSG_EP_CHECK) { /* UCP answers a check of an endpoint it lacks by connecting where it says */
+        return guard_endpoint_id_issued(le64(msg + 12));
     }
     return msg[0] != MSG_PRE_REQUEST && (msg[0] != MSG_ACK || ack_awaited(worker, msg, length));
 }

@@ -18,27 +18,48 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@link TcpGuardTest}'s probe, in a child JVM because what it guards against aborts the process:
- * a stranger sends a worker over TCP (without a token) one UCP endpoint check naming an endpoint
- * the worker does not have, with an address whose TCP listener is the stranger's own plain socket.
- * UCP answers such a check by connecting to the address it carries (to tell the peer the endpoint
- * is gone); the stranger answers that connection with a frame UCX 1.13 aborts on (longer than its
- * receive buffer). Before, a connection to a listener memreg never named was not checked, and the
- * worker died (tcp_ep.c:1404). Prints {@code connectedOut=true} when the worker connected to the
- * stranger, {@code refused=} the frames the guard refused as too long, {@code received=} a message
- * a friend sent after it, and {@code survived=true}.
+ * a worker over TCP (without a token) is sent, on a plain socket, one UCP endpoint check naming an
+ * endpoint the worker does not have, with an address whose TCP listener is the sender's own plain
+ * socket. UCP answers such a check by connecting to the address it carries (to tell the peer the
+ * endpoint is gone); the sender answers that connection with a frame UCX 1.13 aborts on (longer
+ * than its receive buffer). Before, a connection to a listener memreg never named was not checked,
+ * and the worker died (tcp_ep.c:1404).
+ * <ul>
+ *   <li>{@code destroyed}: the check names an endpoint the worker had and closed (as its peer
+ *       would): UCP connects out, and the frame check refuses the answer.
+ *   <li>{@code made-up}: the check names an id the worker never issued (as a stranger must): the
+ *       wire-up guard drops it, and the worker connects nowhere.
+ * </ul>
+ * Prints {@code connectedOut=} whether the worker connected to the sender, {@code refused=} the
+ * frames the guard refused as too long, {@code dropped=} the wire-up messages it dropped, {@code
+ * received=} a message a friend sent after it, and {@code survived=true}.
  */
 public final class EndpointCheckProbe {
     private static final int EP_CHECK = 4;
-    private static final long NO_SUCH_ENDPOINT = 99;
+    private static final long NEVER_ISSUED = 99;
     private static final int PACK_FLAGS = 0x1ef; // UCP_ADDRESS_PACK_FLAGS_ALL but EP_ADDR: as a check's reply reads it
 
     private EndpointCheckProbe() {
     }
 
     public static void main(String[] args) throws Throwable {
+        boolean destroyed = args[0].equals("destroyed");
         try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker victim = UcxWorker.create(context);
              UcxWorker friend = UcxWorker.create(context); Arena arena = Arena.ofConfined();
              ServerSocket stranger = new ServerSocket(0)) {
+            stranger.setSoTimeout(destroyed ? 20_000 : 3_000);
+            long checked = NEVER_ISSUED;
+            if (destroyed) { // the worker's endpoint to a peer since gone, closed: the peer knew its id
+                try (UcxWorker peer = UcxWorker.create(context)) {
+                    long endpoints = IdGuard.Log.ENDPOINTS.count();
+                    long gone = victim.connect(peer.address(), Ucp.ERR_HANDLING_MODE_NONE);
+                    checked = IdGuard.Log.ENDPOINTS.get(endpoints);
+                    UcxTestSupport.complete(victim.closeEndpoint(gone, true), victim, peer);
+                }
+                for (int i = 0; i < 1000; i++) {
+                    victim.progress();
+                }
+            }
             byte[] address = wireupAddress(arena, friend, stranger.getLocalPort());
             CompletableFuture<Boolean> answered = CompletableFuture.supplyAsync(() -> {
                 try (Socket back = stranger.accept()) {
@@ -53,18 +74,21 @@ public final class EndpointCheckProbe {
                 }
             });
             long refused = TcpGuard.framesRefused(FrameFault.TOO_LONG);
+            long dropped = WireupGuard.dropped();
             byte[] check = new TcpFrames().magic().request(4242, 0, 9).header(TcpFrames.WIREUP, 20 + address.length)
-                    .put((byte) EP_CHECK).put((byte) 0).putShort((short) 0).putLong(1).putLong(NO_SUCH_ENDPOINT)
+                    .put((byte) EP_CHECK).put((byte) 0).putShort((short) 0).putLong(1).putLong(checked)
                     .bytes(address).toArray();
             try (Socket socket = new Socket("127.0.0.1", AddressLayout.tcpPort(victim.address()))) {
                 socket.getOutputStream().write(check);
                 socket.getOutputStream().flush();
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                while (TcpGuard.framesRefused(FrameFault.TOO_LONG) == refused && System.nanoTime() < deadline) {
+                while (TcpGuard.framesRefused(FrameFault.TOO_LONG) == refused && WireupGuard.dropped() == dropped
+                        && System.nanoTime() < deadline) {
                     victim.progress();
                 }
             }
             System.out.println("refused=" + (TcpGuard.framesRefused(FrameFault.TOO_LONG) - refused));
+            System.out.println("dropped=" + (WireupGuard.dropped() - dropped));
             System.out.println("connectedOut=" + answered.get(20, TimeUnit.SECONDS));
             long ep = friend.connect(victim.address(), Ucp.ERR_HANDLING_MODE_PEER);
             MemorySegment message = arena.allocateFrom("served");

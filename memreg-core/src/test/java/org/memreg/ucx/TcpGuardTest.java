@@ -212,16 +212,21 @@ class TcpGuardTest {
     }
 
     /**
-     * A stranger's endpoint check makes UCP connect to the stranger's listener; the stranger's
-     * answer, a frame UCX aborts on, is refused like any other (before, such a connection was not
-     * checked, and the process died).
+     * UCP answers an endpoint check naming an endpoint it lacks by connecting to the address the
+     * check carries. A check of an endpoint the worker had and closed (its peer's, legitimately)
+     * still makes it connect, and the answer there, a frame UCX aborts on, is refused like any
+     * other (before, such a connection was not checked, and the process died); a check naming an id
+     * the worker never issued (a stranger's) is dropped, and the worker connects nowhere.
      */
-    @Test
-    void aConnectionUcxMakesWhereAStrangerSaysShouldHaveItsFramesChecked() throws Exception {
-        ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), EndpointCheckProbe.class);
+    @ParameterizedTest
+    @ValueSource(strings = {"destroyed", "made-up"})
+    void anEndpointCheckShouldMakeTheWorkerConnectOnlyForAnEndpointItHad(String which) throws Exception {
+        ChildJvm probe = ChildJvm.run(Map.of("UCX_LOG_LEVEL", "fatal"), List.of(), EndpointCheckProbe.class, which);
         assertEquals("true", probe.text("survived"), "the worker survived: " + probe.lines());
-        assertEquals("true", probe.text("connectedOut"), "UCP connected to the stranger's listener");
-        assertEquals(1, probe.value("refused"), "the stranger's frame refused as too long");
+        boolean had = which.equals("destroyed");
+        assertEquals(Boolean.toString(had), probe.text("connectedOut"), "UCP connected to the sender's listener");
+        assertEquals(had ? 1 : 0, probe.value("refused"), "the sender's frame refused as too long");
+        assertEquals(had ? 0 : 1, probe.value("dropped"), "the check dropped");
         assertEquals("served", probe.text("received"));
     }
 

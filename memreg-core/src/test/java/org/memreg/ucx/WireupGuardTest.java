@@ -113,7 +113,8 @@ class WireupGuardTest {
      * The guard's decision, on made-up messages: an acknowledgement passes once, to the endpoint
      * of the worker whose reply UCP packed (its worker read from the request as UCX 1.13.1 lays it
      * out, or any worker where the memory is no such request), and only without an interface's
-     * address; a pre-request or a message shorter than its header never; other messages always.
+     * address; a pre-request or a message shorter than its header never; an endpoint check only
+     * naming an endpoint id the process issued; other messages always.
      */
     @Test
     void onlyAnAwaitedAcknowledgementShouldReachUcp() throws Throwable {
@@ -142,10 +143,18 @@ class WireupGuardTest {
             assertEquals(1, (int) admits.invokeExact(b, ack43.address(), ack43.byteSize()), "any worker's");
             MemorySegment preRequest = message(arena, 0, 41, new byte[0]);
             assertEquals(0, (int) admits.invokeExact(a, preRequest.address(), preRequest.byteSize()));
-            for (int type : new int[] {1, 2, 4, 5}) {
+            for (int type : new int[] {1, 2, 5}) {
                 MemorySegment other = message(arena, type, 41, new byte[0]);
                 assertEquals(1, (int) admits.invokeExact(a, other.address(), other.byteSize()), "type " + type);
             }
+            MemorySegment madeUpCheck = message(arena, 4, 41, new byte[0]);
+            assertEquals(0, (int) admits.invokeExact(a, madeUpCheck.address(), madeUpCheck.byteSize()),
+                    "an endpoint check naming an id never issued");
+            long endpoints = IdGuard.Log.ENDPOINTS.count();
+            long ep = worker.connect(worker.address(), Ucp.ERR_HANDLING_MODE_NONE);
+            MemorySegment check = message(arena, 4, IdGuard.Log.ENDPOINTS.get(endpoints), new byte[0]);
+            assertEquals(1, (int) admits.invokeExact(a, check.address(), check.byteSize()), "of an id issued");
+            UcxTestSupport.complete(worker.closeEndpoint(ep, true), worker);
             packReply(arena, pack, 45, progress, a);
             WireupGuard.workerGone(a);
             MemorySegment ack45 = message(arena, 3, 45, EMPTY_ADDRESS);
