@@ -12,8 +12,9 @@
  *     the assertion in ucp_ep_flush_state (ucp_ep.inl:157), found by a fuzzer sending a worker's
  *     endpoint ids, as the peer each endpoint is for knows its own; one when the worker awaits no
  *     completion fails the next, in ucp_worker_flush_ops_count_dec (ucp_worker.h:418, from the
- *     code). Both are the first steps of ucp_ep_rma_remote_request_completed. A CMPL while the worker awaits completions of
- *     real puts still counts as one of them (the worker's flush may complete early).
+ *     code). Both are the first steps of ucp_ep_rma_remote_request_completed. A CMPL while the
+ *     worker awaits completions of real puts still counts as one of them (the worker's flush may
+ *     complete early).
  *
  * The guard stands in front of those handlers (their entries of libucp's ucp_am_handlers, the
  * ATP's counting proxy too, which some interfaces call instead, as memreg_wireup_messages.c does

@@ -20,9 +20,8 @@
  * request map is set afresh where the requests that name themselves to peers begin: a rendezvous
  * send (ucp_tag_send_start_rndv, which makes the id its RTS carries), a rendezvous receive
  * (ucp_rndv_receive, which makes the id of its ready-to-receive), called through libucp's PLT
- * (objdump: two calls and one),
- * and a get (memreg calls memreg_id_shuffle before ucp_get_nbx, whose request names itself in its
- * GET_REQ). Which map is a worker's, memreg tells the guard as it makes the worker
+ * (objdump: two calls and one), and a get (memreg calls memreg_id_shuffle before ucp_get_nbx,
+ * whose request names itself in its GET_REQ). Which map is a worker's, memreg tells the guard as it makes the worker
  * (memreg_id_worker): the map UCP set up on that thread inside the worker's struct, not its
  * thread-safe endpoint map; it is forgotten when UCP destroys it (ucs_ptr_map_destroy, through the
  * PLT too). Requests that begin elsewhere (UCP's own, active-message rendezvous, sync sends, which
@@ -44,8 +43,6 @@
 #define RECENT_MAPS 8
 #define ISSUED_SLOTS 65536 /* endpoint ids remembered, one per slot of their bits: a newer id takes an older one's */
 #define POOL_DRAWS 32 /* random counts fetched from the kernel at once: 256 bytes, what getrandom(2) gives whole */
-#define REQUEST_ID_OFFSET 0x8  /* req->id in UCX 1.13.1's ucp_request_t, after its status and flags */
-#define REQUEST_EP_OFFSET 0x18 /* req->send.ep; an endpoint's first field is its worker */
 
 typedef ucs_status_t (*map_init_fn)(void *map, int is_put_thread_safe, void *safe_hash);
 typedef ucs_status_t (*safe_put_fn)(void *map, void *ptr, uint64_t *key, void *safe_hash);
@@ -70,8 +67,8 @@ typedef struct {
 enum { LOG_STARTS, LOG_ENDPOINTS, LOG_SHUFFLES, LOG_SENDS, LOGS };
 
 typedef struct {
-    uint64_t count;
-    uint64_t values[LOG_KEPT];
+    _Atomic uint64_t count;
+    _Atomic uint64_t values[LOG_KEPT];
 } id_log;
 
 static map_init_fn real_init;
@@ -80,7 +77,7 @@ static map_destroy_fn real_destroy;
 static start_rndv_fn real_start_rndv;
 static rndv_receive_fn real_rndv_receive;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static id_log logs[LOGS]; /* under lock */
+static id_log logs[LOGS]; /* without the lock: noted on the rendezvous path, read by tests after it */
 static worker_map workers[MAX_WORKERS];     /* under lock */
 static unsigned workers_used;               /* entries ever taken: none past it; under lock */
 static _Atomic uint64_t issued[ISSUED_SLOTS];       /* endpoint ids UCP made, each in the slot of its bits */
@@ -88,24 +85,19 @@ static _Thread_local recent_map recent[RECENT_MAPS]; /* the maps set up on this 
 static _Thread_local unsigned recent_count;
 
 static void log_add(id_log *log, uint64_t value) {
-    pthread_mutex_lock(&lock);
-    log->values[log->count++ % LOG_KEPT] = value;
-    pthread_mutex_unlock(&lock);
+    uint64_t n = atomic_fetch_add_explicit(&log->count, 1, memory_order_relaxed);
+    atomic_store_explicit(&log->values[n % LOG_KEPT], value, memory_order_relaxed);
 }
 
 /* Value number n of log, or 0 when it is not among the last LOG_KEPT. */
 static uint64_t log_get(id_log *log, uint64_t n) {
-    pthread_mutex_lock(&lock);
-    uint64_t value = n < log->count && log->count - n <= LOG_KEPT ? log->values[n % LOG_KEPT] : 0;
-    pthread_mutex_unlock(&lock);
-    return value;
+    uint64_t count = atomic_load_explicit(&log->count, memory_order_relaxed);
+    return n < count && count - n <= LOG_KEPT
+            ? atomic_load_explicit(&log->values[n % LOG_KEPT], memory_order_relaxed) : 0;
 }
 
 static uint64_t log_count(id_log *log) {
-    pthread_mutex_lock(&lock);
-    uint64_t count = log->count;
-    pthread_mutex_unlock(&lock);
-    return count;
+    return atomic_load_explicit(&log->count, memory_order_relaxed);
 }
 
 /* A random count for a map: 1 once in *count, 0 when the kernel gave no random bytes. The kernel's
@@ -211,8 +203,7 @@ ucs_status_t ucp_tag_send_start_rndv(void *req, const void *param) {
     if (real_start_rndv == NULL) {
         return UCS_ERR_UNSUPPORTED;
     }
-    void *ep = *(void **) ((uint8_t *) req + REQUEST_EP_OFFSET);
-    if (memreg_id_shuffle(ep == NULL ? NULL : *(void **) ep) < 0) {
+    if (memreg_id_shuffle(guard_request_worker(req)) < 0) {
         return UCS_ERR_IO_ERROR; /* the send fails before its id is made */
     }
     ucs_status_t status = real_start_rndv(req, param);

@@ -20,7 +20,6 @@
 
 #include "memreg_ucx_guard.h"
 
-#define REQUEST_FLAGS_OFFSET 4
 #define FLAG_SEND_AM (1u << 13)  /* UCP_REQUEST_FLAG_SEND_AM */
 #define FLAG_SEND_TAG (1u << 14) /* UCP_REQUEST_FLAG_SEND_TAG */
 #define FLAG_RECV_AM (1u << 16)  /* UCP_REQUEST_FLAG_RECV_AM */

@@ -72,14 +72,13 @@ static const uint8_t UNUSED_KIND[AM_ID_MAX] = {
 };
 
 /*
- * Where a UCP message names an endpoint or request of the receiver's (1.13's headers): 0 for
- * messages that name none. EAGER_SYNC_ONLY and _FIRST (the endpoint of their request header),
- * EAGER_SYNC_ACK, RNDV_ATS, RTR (the sender's request), DATA, ATP, GET_REP (a request), RNDV_RTS
- * (its request header's endpoint), OFFLOAD_SYNC_ACK, software PUT, GET_REQ and CMPL (an endpoint).
+ * Where a UCP message of a kind memreg sends names an endpoint or request of the receiver's
+ * (1.13's headers): 0 for messages that name none. RNDV_ATS, RTR (the sender's request), DATA,
+ * ATP, GET_REP (a request), RNDV_RTS (its request header's endpoint), software PUT, GET_REQ and
+ * CMPL (an endpoint). The eager-sync kinds that name one are refused whole (UNUSED_KIND).
  */
 static const uint8_t OWN_ID_END[AM_ID_MAX] = {
-    [6] = 16, [7] = 32, [8] = 8, [9] = 16, [10] = 8, [11] = 8, [12] = 8, [14] = 8, [16] = 8,
-    [17] = 16, [18] = 24, [19] = 8, [22] = 8,
+    [9] = 16, [10] = 8, [11] = 8, [12] = 8, [16] = 8, [17] = 16, [18] = 24, [19] = 8, [22] = 8,
 };
 
 enum { AT_MAGIC, AT_HEADER, AT_KEPT_BODY, AT_SKIPPED };

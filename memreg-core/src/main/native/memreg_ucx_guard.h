@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GUARD_HIDDEN __attribute__((visibility("hidden")))
 #define GUARD_MAX_LANES 6 /* UCP_MAX_LANES */
@@ -77,6 +78,25 @@ static inline int guard_take_handler(void *handlers, unsigned id, am_handler *gu
     guarded->proxy_cb = proxy;
     table[id] = guarded;
     return 0;
+}
+
+/* UCX 1.13.1's ucp_request_t, where the guards read it (libucp's own code reads the same): a
+ * ucs_status_t, then its flags, its id; the send part's endpoint, its wire-up message and its
+ * progress function. An endpoint's first field is its worker. */
+#define REQUEST_FLAGS_OFFSET 0x4
+#define REQUEST_ID_OFFSET 0x8
+#define REQUEST_EP_OFFSET 0x18       /* req->send.ep */
+#define REQUEST_WIREUP_OFFSET 0xa8   /* req->send.wireup, the message a wire-up request sends */
+#define REQUEST_PROGRESS_OFFSET 0xe0 /* req->send.uct.func */
+
+/* The worker of the endpoint a send request req goes out on; NULL when it has no endpoint. */
+static inline void *guard_request_worker(const void *req) {
+    void *ep, *worker = NULL;
+    memcpy(&ep, (const uint8_t *) req + REQUEST_EP_OFFSET, sizeof ep);
+    if (ep != NULL) {
+        memcpy(&worker, ep, sizeof worker);
+    }
+    return worker;
 }
 
 /* Whether this process's UCP issued endpoint id id, as far as the id guard remembers

@@ -13,8 +13,8 @@
  * ucp_request_send_state_ff@plt), so this definition, loaded into the global scope before
  * libucp, is the one it reaches; memreg_wireup_install hands it libucp's own and the wire-up
  * message's progress function, by which such a request is known. The two offsets are those of
- * UCX 1.13.1's ucp_request_t, as libucp's own code reads them: a request whose progress function
- * is not found at the first is not touched.
+ * UCX 1.13.1's ucp_request_t (memreg_ucx_guard.h), as libucp's own code reads them: a request
+ * whose progress function is not found at the first is not touched.
  */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -24,8 +24,6 @@
 
 typedef void (*state_ff_fn)(void *, ucs_status_t);
 
-#define SEND_UCT_FUNC_OFFSET 0xe0   /* req->send.uct.func */
-#define SEND_WIREUP_TYPE_OFFSET 0xa8 /* req->send.wireup.type */
 #define WIREUP_MSG_ACK 3             /* UCP_WIREUP_MSG_ACK; EP_CHECK 4 and EP_REMOVED 5 pass too */
 #define WIREUP_MSG_EP_REMOVED 5
 
@@ -35,8 +33,8 @@ static atomic_ulong freed;
 
 void ucp_request_send_state_ff(void *req, ucs_status_t status) {
     uint8_t *request = req;
-    void *progress = *(void **) (request + SEND_UCT_FUNC_OFFSET);
-    uint8_t *type = request + SEND_WIREUP_TYPE_OFFSET;
+    void *progress = *(void **) (request + REQUEST_PROGRESS_OFFSET);
+    uint8_t *type = request + REQUEST_WIREUP_OFFSET; /* the wire-up message's first field, its type */
     if (wireup_msg_progress != NULL && progress == wireup_msg_progress
             && (*type < WIREUP_MSG_ACK || *type > WIREUP_MSG_EP_REMOVED)) {
         *type = WIREUP_MSG_ACK; /* freed as UCX 1.14 frees it: the buffer, then the request */

@@ -15,10 +15,11 @@
  * guard's entry for UCP_AM_ID_WIREUP before the first worker is made. It drops, before UCP reads
  * a byte: a message shorter than its header; a pre-request; an ACK that carries an interface's
  * address or names no endpoint of the worker that awaits one; and an EP_CHECK naming an endpoint
- * id this process never issued (the id guard remembers them; a check of an endpoint since destroyed,
- * the case UCP answers, names one it did). Which endpoints await an ACK, it learns from UCP's packing of each wire-up message it
- * sends, on any transport: libucp takes ucp_wireup_msg_pack's address from its GOT (objdump), so
- * the definition below is the one a transport calls. A reply (its source is the replying
+ * id this process never issued (the id guard remembers them; a check of an endpoint since
+ * destroyed, the case UCP answers, names one it did). Which endpoints await an ACK, it learns
+ * from UCP's packing of each wire-up message it sends, on any transport: libucp takes
+ * ucp_wireup_msg_pack's address from its GOT (objdump), so the definition below is the one a
+ * transport calls. A reply (its source is the replying
  * endpoint's id) awaits an ACK until the first comes; its worker is read from UCP's request
  * (UCX 1.13.1's offsets, checked against the request's progress function as the other wire-up
  * guard checks them; where they do not hold, the reply is noted for any worker).
@@ -38,9 +39,6 @@
 #define MSG_ACK 3
 #define MSG_EP_CHECK 4
 #define UNPACK_ALL 0xffffffffu          /* the handler unpacks with UCP_ADDRESS_PACK_FLAGS_ALL */
-#define REQUEST_WIREUP_OFFSET 0xa8      /* req->send.wireup, the message a request sends */
-#define REQUEST_PROGRESS_OFFSET 0xe0    /* req->send.uct.func */
-#define REQUEST_EP_OFFSET 0x18          /* req->send.ep; an endpoint's first field is its worker */
 #define AWAITED 4096                    /* replies awaiting an ACK: the oldest gives way */
 
 typedef size_t (*pack_fn)(void *dest, void *arg);
@@ -73,10 +71,7 @@ static void *worker_of(const uint8_t *msg) {
     if (msg_progress == NULL || progress != msg_progress) {
         return NULL;
     }
-    void *ep, *worker;
-    memcpy(&ep, req + REQUEST_EP_OFFSET, sizeof ep);
-    memcpy(&worker, ep, sizeof worker);
-    return worker;
+    return guard_request_worker(req);
 }
 
 size_t ucp_wireup_msg_pack(void *dest, void *arg) {
@@ -122,9 +117,9 @@ static int ack_awaited(void *worker, const uint8_t *msg, size_t length) {
 }
 
 /* Whether UCP may read the wire-up message [data, data + length) that came to worker: not one
- * shorter than its header (UCP reads past it), a pre-request, or an ACK that carries an
- * interface's address or that no endpoint awaits (an ACK let through is awaited no more).
- * Exported for the guard's own test. */
+ * shorter than its header (UCP reads past it), a pre-request, an ACK that carries an interface's
+ * address or that no endpoint awaits (an ACK let through is awaited no more), or an EP_CHECK
+ * naming an endpoint id this process never issued. Exported for the guard's own test. */
 int memreg_wireup_admits(void *worker, const void *data, size_t length) {
     const uint8_t *msg = data;
     if (length < MSG_BYTES) {

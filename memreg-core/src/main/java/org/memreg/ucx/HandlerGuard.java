@@ -15,9 +15,9 @@ import java.lang.invoke.MethodHandle;
  * knows its id) aborted at {@code ucp_request.inl:1101} ({@link #atpDropped}); the transfer the
  * message named does not complete. A software RMA completion (CMPL) naming an endpoint whose flush
  * state is not set up aborted at {@code ucp_ep.inl:157}, and one when the worker awaits none would
- * at {@code ucp_worker.h:418} ({@link #cmplDropped}). The guard stands in front of those two handlers of
- * libucp's table and takes those assertions' calls to {@code ucs_fatal_error_format} back to itself;
- * every other fatal error aborts as before.
+ * at {@code ucp_worker.h:418} ({@link #cmplDropped}). The guard stands in front of those two
+ * handlers of libucp's table and takes those assertions' calls to {@code ucs_fatal_error_format}
+ * back to itself; every other fatal error aborts as before.
  */
 final class HandlerGuard {
     private static final int ATP = 0;

@@ -22,9 +22,10 @@ import org.memreg.util.NativeResource;
  * without a token): an acknowledgement naming an endpoint that had sent no reply, or carrying an
  * interface's address ({@code wireup.c:781}, {@code :829}), and a pre-request, which only UCP's
  * client-server connections send ({@code wireup.c:475}); endpoint ids were counted, so a guess
- * found one (they are random now, {@link IdGuard}, but a peer knows the one the node gave it). The guard stands in front of UCP's wire-up handler and drops these before UCP reads
- * them ({@link #dropped}): it learns which endpoints await an acknowledgement from UCP's packing
- * of the replies it sends, on any transport.
+ * found one (they are random now, {@link IdGuard}, but a peer knows the one the node gave it). The
+ * guard stands in front of UCP's wire-up handler and drops these before UCP reads them ({@link
+ * #dropped}), and an endpoint check naming an endpoint id the node never issued: it learns which
+ * endpoints await an acknowledgement from UCP's packing of the replies it sends, on any transport.
  */
 final class WireupGuard {
     private static final NativeResource LIBRARY = GuardLibrary.LIBRARY;

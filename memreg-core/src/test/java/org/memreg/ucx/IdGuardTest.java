@@ -37,11 +37,8 @@ class IdGuardTest {
              UcxWorker b = UcxWorker.create(context)) {
             long made = IdGuard.Log.STARTS.count() - before;
             assertTrue(made >= 4, "each worker's endpoint and request maps: " + made);
-            List<Long> starts = IdGuard.Log.STARTS.since(before);
-            for (long start : starts) {
-                assertEquals(0, start & 3, "the count leaves the indirect flag and UCX's step clear: " + starts);
-            }
-            assertFarApart(starts);
+            assertDrawnAtRandom(IdGuard.Log.STARTS.since(before), 3, 0,
+                    "the count leaves the indirect flag and UCX's step clear");
         }
     }
 
@@ -56,11 +53,7 @@ class IdGuardTest {
             }
             long made = IdGuard.Log.ENDPOINTS.count() - before;
             assertTrue(made >= 6, "one id per endpoint of a's: " + made);
-            List<Long> ids = IdGuard.Log.ENDPOINTS.since(before);
-            for (long id : ids) {
-                assertEquals(1, id & 1, "indirect, as memreg has UCP make them: " + ids);
-            }
-            assertFarApart(ids);
+            assertDrawnAtRandom(IdGuard.Log.ENDPOINTS.since(before), 1, 1, "indirect, as memreg has UCP make them");
             for (long endpoint : endpoints) {
                 UcxTestSupport.complete(a.closeEndpoint(endpoint, true), a, b);
             }
@@ -105,8 +98,14 @@ class IdGuardTest {
         }
     }
 
-    /** No two of values are within APART of each other: none follows another, as counted ids do. */
-    private static void assertFarApart(List<Long> values) {
+    /**
+     * Each of values has the bits expected under mask (why), and no two are within APART of each
+     * other: none follows another, as counted ids do.
+     */
+    private static void assertDrawnAtRandom(List<Long> values, long mask, long expected, String why) {
+        for (long value : values) {
+            assertEquals(expected, value & mask, why + ": " + values);
+        }
         for (int i = 0; i < values.size(); i++) {
             for (int j = i + 1; j < values.size(); j++) {
                 long gap = values.get(i) - values.get(j); // either way round, as unsigned: ids wrap
