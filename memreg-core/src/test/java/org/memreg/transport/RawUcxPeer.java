@@ -8,7 +8,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
@@ -18,7 +20,8 @@ import org.memreg.ucx.UcxWorker;
 
 /**
  * A hostile peer that speaks UCX directly, with no memreg node of its own: it holds nodes' worker
- * addresses and sends them any tag and bytes it likes. Closing closes its endpoints, then UCX.
+ * addresses and sends them any tag and bytes it likes. Closing closes its endpoints, then UCX;
+ * forcibly while a send it did not wait for is still in flight (a node need never take it).
  */
 final class RawUcxPeer implements AutoCloseable {
     private final UcxContext context = UcxContext.create(Map.of("NET_DEVICES", "lo"));
@@ -30,6 +33,8 @@ final class RawUcxPeer implements AutoCloseable {
     /** Where {@link #receive} receives, and what UCX tells of it: reused for the same reason. */
     private final MemorySegment received = arena.allocate(4096, 8);
     private final MemorySegment info = arena.allocate(Ucp.TAG_RECV_INFO_BYTES, 8);
+    /** Sends not waited for ({@link #sendAndGo}) that UCX has not finished yet. */
+    private final List<Long> inFlight = new ArrayList<>();
 
     /** Sends {@code words} (little-endian longs) under {@code tag} to {@code node} and waits until they are out. */
     void send(Node node, long tag, long... words) {
@@ -45,6 +50,34 @@ final class RawUcxPeer implements AutoCloseable {
     void send(Node node, long tag, MemorySegment message) {
         complete(worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0));
         Reference.reachabilityFence(message); // an automatic arena's memory must outlive the send
+    }
+
+    /**
+     * Sends {@code message} under {@code tag} to {@code node} without waiting: a rendezvous
+     * message stays in flight until the node takes it, which it need not ever do. The caller
+     * keeps {@code message} alive until this peer is closed.
+     */
+    void sendAndGo(Node node, long tag, MemorySegment message) {
+        long request = worker.tagSend(endpoint(node), message.address(), message.byteSize(), tag, 0);
+        if (Ucp.isRequest(request)) {
+            inFlight.add(request);
+        } else if (Ucp.isError(request)) {
+            throw new IllegalStateException("send failed: " + Ucp.statusString(Ucp.status(request)));
+        }
+        inFlight();
+    }
+
+    /** Progresses this peer, frees the sends not waited for that finished; how many are still in flight. */
+    int inFlight() {
+        worker.progress();
+        inFlight.removeIf(request -> {
+            if (Ucp.requestCheckStatus(request) == Ucp.INPROGRESS) {
+                return false;
+            }
+            Ucp.requestFree(request);
+            return true;
+        });
+        return inFlight.size();
     }
 
     /**
@@ -135,7 +168,15 @@ final class RawUcxPeer implements AutoCloseable {
 
     @Override
     public void close() {
-        endpoints.values().forEach(ep -> complete(worker.closeEndpoint(ep, false)));
+        boolean force = inFlight() > 0; // a flush would wait for them
+        endpoints.values().forEach(ep -> complete(worker.closeEndpoint(ep, force)));
+        // The forced close cancels sends still queued; one whose rendezvous awaits the node's
+        // answer is not tracked without error handling, and is handed back to UCX as it is.
+        long deadline = System.nanoTime() + 1_000_000_000L;
+        while (inFlight() > 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        inFlight.forEach(Ucp::requestFree);
         worker.close();
         context.close();
         arena.close();
