@@ -22,16 +22,18 @@ import org.memreg.device.Access;
  * messages from seed {@code args[0]}, across memreg's whole tag space: user messages (to tags the
  * node has receives posted on, of four sizes, and to others), rendezvous headers with plausible
  * and absurd lengths, chunk sizes and senders, chunks of the message ids those headers name, every
- * control type with the node ids, window ids and generations a peer knows, any tag at all, and
- * now and then a hello with a real, damaged or random address. Every 100 messages, and at the
- * end, a friend exchanges eager and rendezvous messages both ways with the node and puts into and
- * gets from its window, each byte checked. What the node holds for receives not yet posted must
- * stay within its limit throughout. At the end the hostile peer leaves, whatever of its messages
- * the node holds or drains still in flight, and the node's posted receives are cancelled: after a
- * last check its operations must come back to what they were before. Prints {@code message=}
- * before each message goes, {@code sent=}, {@code leaks=}, {@code mostHeld=}, {@code checks=},
- * how the node's receives of the hostile peer's messages ended ({@code receives=}) and {@code
- * survived=true}.
+ * control type with the node ids, window ids and generations a peer knows (half of them signed
+ * with the token the node gave the peer in its reply to the peer's hello, so that they pass the
+ * token check), any tag at all, and now and then a hello with a real, damaged or random address.
+ *
+ * <p>All along a friend exchanges eager and rendezvous messages with the node both ways, and every
+ * 100 messages puts into and gets from its window; each byte is checked. What the node holds for
+ * receives not yet posted must stay within its limit throughout. At the end the hostile peer
+ * leaves, its messages the node holds still in flight, and the node's posted receives are
+ * cancelled: after a last check the node's operations must come back to what they were before.
+ * Prints {@code message=} before each message goes, {@code streamed=}, {@code sent=}, {@code
+ * leaks=}, {@code mostHeld=}, {@code checks=}, how the node's receives of the hostile peer's
+ * messages ended ({@code receives=}) and {@code survived=true}.
  */
 public final class TagFuzzer {
     private static final long[] BAIT_TAGS = {1, 2, 3, 4};
@@ -41,7 +43,9 @@ public final class TagFuzzer {
     private static final long MAX_UNEXPECTED = 4L << 20;
     private static final Duration TIMEOUT = Duration.ofSeconds(3);
     private static final int CHECK_EVERY = 100;
+    /** memreg's control types ({@link Tags}), and the words each one's payload has: a hello's has more, and varies. */
     private static final int[] CONTROL_TYPES = {0x81, 0x02, 0x83, 0x84, 0x05, 0x86, 0x87, 0x88, 0x08, 0x89};
+    private static final int[] CONTROL_WORDS = {4, 2, 2, 5, 2, 2, 5, 2, 4, 1};
 
     private final SplittableRandom random;
     private final Node victim;
@@ -55,6 +59,9 @@ public final class TagFuzzer {
     /** Random bytes the hostile peer sends slices of; rendezvous message ids its headers and chunks name. */
     private final MemorySegment noise;
     private final long[] ids = new long[4];
+    /** The hostile peer's node id and the token the node gave it in its reply to the peer's hello: it may sign control messages. */
+    private final long hostileId;
+    private final long token;
     private final List<CompletableFuture<Long>> baits = new ArrayList<>();
     private final MemorySegment[] baitBuffers = new MemorySegment[BAIT_TAGS.length];
     /** How the receives the hostile peer's messages met ended: "ok", or the start of their error. */
@@ -78,6 +85,12 @@ public final class TagFuzzer {
         for (int i = 0; i < ids.length; i++) {
             ids[i] = random.nextLong() & Tags.ID_MASK;
         }
+        this.hostileId = random.nextLong();
+        long nonce = random.nextLong() & Tags.LOW48;
+        hostile.hello(victim, hostileId, nonce, hostile.address());
+        MemorySegment reply = hostile.receive(Tags.REPLY | nonce, 20_000);
+        require(reply != null && reply.byteSize() == 16, "the node replies to the hostile peer's hello");
+        this.token = reply.get(JAVA_LONG, 8);
     }
 
     public static void main(String[] args) throws Exception {
@@ -177,9 +190,10 @@ public final class TagFuzzer {
             payload = noise(size == 0 ? 4096 : size == 1 ? random.nextInt(4097) : size == 2 ? 64 << 10
                     : random.nextInt(2 << 20));
         } else if (kind < 56) { // a control message
-            int type = random.nextInt(4) == 0 ? random.nextInt(256) : CONTROL_TYPES[random.nextInt(CONTROL_TYPES.length)];
+            int known = random.nextInt(CONTROL_TYPES.length);
+            int type = random.nextInt(4) == 0 ? random.nextInt(256) : CONTROL_TYPES[known];
             tag = Tags.CTRL | (long) type << 48 | (random.nextBoolean() ? 0 : random.nextLong() & Tags.LOW48);
-            payload = words(random.nextInt(9));
+            payload = words(type == CONTROL_TYPES[known] && random.nextBoolean() ? CONTROL_WORDS[known] : random.nextInt(9));
         } else { // any tag
             tag = random.nextLong();
             payload = noise(random.nextInt(200));
@@ -210,13 +224,20 @@ public final class TagFuzzer {
         return header;
     }
 
-    /** {@code count} words a peer might send: node ids, window ids and generations, message ids, small and random numbers. */
+    /**
+     * {@code count} words a peer might send: node ids, window ids and generations, message ids,
+     * small and random numbers; half the time first the hostile peer's id and token.
+     */
     private MemorySegment words(int count) {
         MemorySegment words = arena.allocate(Math.max(1, 8L * count), 8).asSlice(0, 8L * count);
         long[] known = {victim.id(), friend.id(), window.id(), window.generation(), window.generation() + 1,
             pick(ids), random.nextInt(16), random.nextLong(), -1, 0};
         for (int i = 0; i < count; i++) {
             words.set(JAVA_LONG, 8L * i, pick(known));
+        }
+        if (count >= 2 && random.nextBoolean()) { // signed as the peer the node answered: past the token check
+            words.set(JAVA_LONG, 0, hostileId);
+            words.set(JAVA_LONG, 8, token);
         }
         return words;
     }
