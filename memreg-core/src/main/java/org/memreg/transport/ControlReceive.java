@@ -52,7 +52,7 @@ final class ControlReceive extends Op {
                 try {
                     handler.accept(info.get(JAVA_LONG, 0), buffer.asSlice(0, info.get(JAVA_LONG, 8)));
                 } catch (RuntimeException e) { // a peer's bad bytes must not stop the progress loop
-                    malformed.warn(e.toString());
+                    malformed.warn(e instanceof IllegalArgumentException ? e.getMessage() : e.toString());
                 }
             }
             if (!persistent || cancelled || status == Ucp.ERR_CANCELED) {

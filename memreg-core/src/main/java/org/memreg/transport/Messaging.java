@@ -185,6 +185,7 @@ final class Messaging {
 
     /** Control handler (under the lock, inside progress): a receiver refused one of our rendezvous sends. */
     void onRefuse(long tag, MemorySegment payload) {
+        requireLength(payload, 16, "a refusal");
         RendezvousSendOp op = rendezvousSends.get(payload.get(JAVA_LONG, 0));
         if (op != null) {
             op.refused(payload.get(JAVA_LONG, 8));
@@ -193,9 +194,17 @@ final class Messaging {
 
     /** Control handler (under the lock, inside progress): a receiver has one of our rendezvous messages whole. */
     void onDelivered(long tag, MemorySegment payload) {
+        requireLength(payload, 8, "a delivery");
         RendezvousSendOp op = rendezvousSends.get(payload.get(JAVA_LONG, 0));
         if (op != null) {
             op.delivered();
+        }
+    }
+
+    /** A receiver's word is {@code bytes} long ({@link #tellSender}); another is dropped, and named in the node's warning. */
+    private static void requireLength(MemorySegment payload, long bytes, String what) {
+        if (payload.byteSize() != bytes) {
+            throw new IllegalArgumentException(what + " of " + payload.byteSize() + " bytes, not " + bytes);
         }
     }
 

@@ -14,6 +14,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.memreg.device.Access;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
@@ -76,6 +78,33 @@ class ForgedControlTest {
             assertStale(overBack, data, window);
             back.close();
             awaitUnusable(victimSide, "the owner's bye closed the victim's endpoint");
+        }
+    }
+
+    /**
+     * A receiver's word on a rendezvous message of another length than memreg sends is dropped,
+     * and the warning names it. Before, the handler read past its end and the warning was an
+     * {@code IndexOutOfBoundsException} (TagFuzzer met both); the node served on either way.
+     */
+    @ParameterizedTest
+    @CsvSource({"REFUSE, 3, 'a refusal of 3 bytes, not 16'", "REFUSE, 24, 'a refusal of 24 bytes, not 16'",
+        "DELIVERED, 0, 'a delivery of 0 bytes, not 8'"})
+    void aReceiversWordOfAnotherLengthShouldBeDroppedWithAWarningNamingIt(String type, int bytes, String warning)
+            throws Exception {
+        UcxTestSupport.assumeUcx();
+        long tag = type.equals("REFUSE") ? Tags.REFUSE : Tags.DELIVERED;
+        try (NodeLog log = new NodeLog();
+             Node node = GoodPeer.loopback("node").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer hostile = new RawUcxPeer();
+             Arena arena = Arena.ofShared()) {
+            hostile.send(node, tag, arena.allocate(Math.max(1, bytes), 8).asSlice(0, bytes));
+            MemorySegment in = arena.allocate(8, 8);
+            var marker = node.receive(0x99, in);
+            hostile.send(node, 0x99, 1); // after it on the same path: once it arrived, the node has handled the word
+            assertEquals(8, marker.get(10, TimeUnit.SECONDS));
+            assertTrue(log.text().contains("could not read: 1 since the last report; the latest: " + warning),
+                    log.text());
+            GoodPeer.assertServed(node);
         }
     }
 
