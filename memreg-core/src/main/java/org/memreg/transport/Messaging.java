@@ -201,7 +201,7 @@ final class Messaging {
         }
     }
 
-    /** A receiver's word is {@code bytes} long ({@link #tellSender}); another is dropped, and named in the node's warning. */
+    /** A receiver's word is {@code bytes} long ({@link #tellSender}); another is dropped, named in the node's warning. */
     private static void requireLength(MemorySegment payload, long bytes, String what) {
         if (payload.byteSize() != bytes) {
             throw new IllegalArgumentException(what + " of " + payload.byteSize() + " bytes, not " + bytes);

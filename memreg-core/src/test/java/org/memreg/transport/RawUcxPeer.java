@@ -177,6 +177,7 @@ final class RawUcxPeer implements AutoCloseable {
             Thread.onSpinWait();
         }
         inFlight.forEach(Ucp::requestFree);
+        inFlight.clear();
         worker.close();
         context.close();
         arena.close();

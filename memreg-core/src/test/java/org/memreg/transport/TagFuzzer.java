@@ -59,7 +59,7 @@ public final class TagFuzzer {
     /** Random bytes the hostile peer sends slices of; rendezvous message ids its headers and chunks name. */
     private final MemorySegment noise;
     private final long[] ids = new long[4];
-    /** The hostile peer's node id and the token the node gave it in its reply to the peer's hello: it may sign control messages. */
+    /** The hostile peer's node id, and the token the node gave it in reply to its hello: it signs control messages. */
     private final long hostileId;
     private final long token;
     private final List<CompletableFuture<Long>> baits = new ArrayList<>();
@@ -193,7 +193,8 @@ public final class TagFuzzer {
             int known = random.nextInt(CONTROL_TYPES.length);
             int type = random.nextInt(4) == 0 ? random.nextInt(256) : CONTROL_TYPES[known];
             tag = Tags.CTRL | (long) type << 48 | (random.nextBoolean() ? 0 : random.nextLong() & Tags.LOW48);
-            payload = words(type == CONTROL_TYPES[known] && random.nextBoolean() ? CONTROL_WORDS[known] : random.nextInt(9));
+            boolean wellFormed = type == CONTROL_TYPES[known] && random.nextBoolean();
+            payload = words(wellFormed ? CONTROL_WORDS[known] : random.nextInt(9));
         } else { // any tag
             tag = random.nextLong();
             payload = noise(random.nextInt(200));
@@ -267,7 +268,7 @@ public final class TagFuzzer {
         hostile.hello(victim, random.nextLong(), random.nextLong(), address);
     }
 
-    /** The friend and the node exchange eager and rendezvous messages both ways, then put and get; each byte checked. */
+    /** The friend and the node exchange eager and rendezvous messages both ways, then put and get; every byte checked. */
     private void check() throws Exception {
         for (long bytes : new long[] {8 + random.nextInt(512), (64 << 10) + random.nextInt(1 << 20)}) {
             exchange(toVictim, victim, bytes, CHECK_TAG + checks, random);
