@@ -123,6 +123,15 @@ final class GuardLibrary {
         }
     }
 
+    /** Reads one of a guard's counters by kind: its {@code uint64_t f(int kind)}. */
+    static long counter(MethodHandle longOfInt, int kind) {
+        try {
+            return (long) longOfInt.invokeExact(kind);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     @SuppressWarnings("restricted") // dlopen(3) and dlclose(3), by their signatures
     private static MethodHandle libc(String name, FunctionDescriptor descriptor) {
         Linker linker = Linker.nativeLinker();

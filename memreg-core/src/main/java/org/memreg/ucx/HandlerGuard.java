@@ -44,19 +44,11 @@ final class HandlerGuard {
 
     /** ATP messages dropped where UCP asserted that their request was a ready-to-receive. */
     static long atpDropped() {
-        return dropped(ATP);
+        return GuardLibrary.counter(DROPPED, ATP);
     }
 
     /** CMPL messages dropped where UCP asserted on the endpoint's flush state or the worker's count of them. */
     static long cmplDropped() {
-        return dropped(CMPL);
-    }
-
-    private static long dropped(int kind) {
-        try {
-            return (long) DROPPED.invokeExact(kind);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return GuardLibrary.counter(DROPPED, CMPL);
     }
 }

@@ -99,17 +99,14 @@ final class IdGuard {
 
         /** How many were noted. */
         long count() {
-            try {
-                return (long) LOGGED.invokeExact(ordinal());
-            } catch (Throwable t) {
-                throw new AssertionError(t);
-            }
+            return GuardLibrary.counter(LOGGED, ordinal());
         }
 
         /** The values from number {@code first} on that are among the last 16. */
         List<Long> since(long first) {
             List<Long> values = new ArrayList<>();
-            for (long n = Math.max(first, count() - 16); n < count(); n++) {
+            long count = count();
+            for (long n = Math.max(first, count - 16); n < count; n++) {
                 values.add(get(n));
             }
             return values;

@@ -139,11 +139,7 @@ final class TcpGuard {
 
     /** Guarded connections ended for a frame UCX would have aborted on, of one {@link FrameFault}. */
     static long framesRefused(FrameFault fault) {
-        try {
-            return (long) FRAMES_REFUSED.invokeExact(fault.ordinal());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return GuardLibrary.counter(FRAMES_REFUSED, fault.ordinal());
     }
 
     /** UCT put requests over TCP let through, into memory exposed to peers. */
