@@ -301,6 +301,17 @@ public final class Userfaultfd implements AutoCloseable {
         Fd.closeOnce(closed, fd, "userfaultfd");
     }
 
+    /**
+     * Hands the descriptor to a caller that closes it itself (native code that must close it
+     * without returning to Java first): from here on this object acts as closed and never closes
+     * the number.
+     *
+     * @return the descriptor, or -1 when it was closed or handed off already
+     */
+    public int handOff() {
+        return closed.compareAndSet(false, true) ? fd : -1;
+    }
+
     private MemorySegment range(long address, long length) {
         ensureOpen();
         MemorySegment arg = Fd.scratch();

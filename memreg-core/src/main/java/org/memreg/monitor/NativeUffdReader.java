@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import org.memreg.linux.Errno;
+import org.memreg.linux.Userfaultfd;
 import org.memreg.util.NativeResource;
 
 /**
@@ -29,7 +30,7 @@ final class NativeUffdReader implements AutoCloseable {
     static final String RESOURCE = "libmemreg-uffd.so";
     private static final NativeResource LIBRARY = NativeResource.load(NativeUffdReader.class, RESOURCE, NativeUffdReader::open);
     private static final MethodHandle START = LIBRARY.downcall("memreg_uffd_start", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-    private static final MethodHandle JOIN = LIBRARY.downcall("memreg_uffd_join", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FINISH = LIBRARY.downcall("memreg_uffd_finish", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final long[] LAYOUT = LIBRARY.layout("memreg_uffd_layout", 21);
 
     private static final long SIZE = LAYOUT[0];
@@ -63,6 +64,7 @@ final class NativeUffdReader implements AutoCloseable {
     }
 
     private final Arena arena = Arena.ofShared();
+    private final Userfaultfd uffd;
     private final MemorySegment segment;
     private final long takenCell;
     private boolean started;
@@ -71,12 +73,13 @@ final class NativeUffdReader implements AutoCloseable {
     private volatile long overflowsAtClose;
 
     /**
-     * A reader, not started yet, of the userfaultfd {@code uffd}; it stops once {@code stopFd}
-     * is readable and signals {@code readyFd} after every batch.
+     * A reader, not started yet, of {@code uffd}, which it closes in {@link #close()}; it stops
+     * once {@code stopFd} is readable and signals {@code readyFd} after every batch.
      *
      * @throws IllegalStateException when {@link SequenceCells#CELLS} cells are claimed
      */
-    NativeUffdReader(int uffd, int stopFd, int readyFd, boolean realtime, long pageSize) {
+    NativeUffdReader(Userfaultfd uffd, int stopFd, int readyFd, boolean realtime, long pageSize) {
+        this.uffd = uffd;
         takenCell = SequenceCells.claim();
         try {
             segment = arena.allocate(SIZE, 64); // zeroed: an empty ring
@@ -85,7 +88,7 @@ final class NativeUffdReader implements AutoCloseable {
             throw e;
         }
         LONG.set(segment, TAKEN, SequenceCells.address(takenCell));
-        INT.set(segment, UFFD, uffd);
+        INT.set(segment, UFFD, uffd.fd());
         INT.set(segment, STOP_FD, stopFd);
         INT.set(segment, READY_FD, readyFd);
         INT.set(segment, REALTIME, realtime ? 1 : 0);
@@ -99,7 +102,12 @@ final class NativeUffdReader implements AutoCloseable {
 
     /** Starts the thread (pthread_create publishes the fields written so far). */
     void start() {
-        int error = call(START);
+        int error;
+        try {
+            error = (int) START.invokeExact(segment.address());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
         if (error != 0) {
             throw new IllegalStateException("cannot start the userfaultfd reader thread: " + Errno.name(error));
         }
@@ -171,8 +179,13 @@ final class NativeUffdReader implements AutoCloseable {
     }
 
     /**
-     * Waits for the thread to end (the caller has made the stop eventfd readable), then frees
-     * the struct and the cell. Idempotent.
+     * Waits for the thread to end (the caller has made the stop eventfd readable) and closes the
+     * userfaultfd in the same native call, then frees the struct and the cell. Idempotent.
+     *
+     * <p>Nothing may run in Java between the reader's end and that close: until the close, a
+     * thread that unmaps watched memory sleeps, and this thread, stopping at a safepoint or
+     * freeing memory (the ring below may share a malloc arena with watched pages), could wait for
+     * it. Unstarted, the reader leaves the userfaultfd to {@code uffd.close()}, done here too.
      */
     @Override
     public void close() {
@@ -180,11 +193,13 @@ final class NativeUffdReader implements AutoCloseable {
             return;
         }
         closed = true;
-        if (started) {
-            int error = call(JOIN);
+        if (!started) {
+            uffd.close();
+        } else {
+            int error = finish(uffd.handOff() >= 0); // not if it was closed elsewhere: its number may be another's
             if (error != 0) {
                 throw new IllegalStateException("cannot join the userfaultfd reader thread: " + Errno.name(error)
-                        + "; its memory is kept");
+                        + "; its memory and the userfaultfd are kept");
             }
         }
         pageFaultsAtClose = pageFaults(); // the thread has ended: final
@@ -193,10 +208,10 @@ final class NativeUffdReader implements AutoCloseable {
         SequenceCells.release(takenCell);
     }
 
-    /** Calls {@code memreg_uffd_start} or {@code _join} for this struct: 0 or an errno. */
-    private int call(MethodHandle function) {
+    /** Calls {@code memreg_uffd_finish} for this struct: 0 or pthread_join's errno. */
+    private int finish(boolean closeUffd) {
         try {
-            return (int) function.invokeExact(segment.address());
+            return (int) FINISH.invokeExact(segment.address(), closeUffd ? 1 : 0);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

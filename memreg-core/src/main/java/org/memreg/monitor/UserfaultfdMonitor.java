@@ -103,7 +103,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         this.uffd = uffd;
         this.wakeup = wakeup;
         this.ready = ready;
-        this.reader = new NativeUffdReader(uffd.fd(), wakeup.fd(), ready.fd(), realtime, pageSize);
+        this.reader = new NativeUffdReader(uffd, wakeup.fd(), ready.fd(), realtime, pageSize);
         this.gate = new ReaderGate(reader.takenCell(), this::deliverTaken);
         this.realtime = realtime;
         this.strict = strict;
@@ -391,7 +391,16 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
                 0, 0, hookFailures.get(), strictRefusals.get(), reader.overflows());
     }
 
-    /** Stops both threads (blocked munmap callers are released), then closes the userfaultfd. */
+    /**
+     * Stops the delivery thread, then the reader, and closes the userfaultfd (blocked munmap
+     * callers are released).
+     *
+     * <p>The order matters: the delivery thread may free memory on its way out (its arena, the
+     * JVM's state of the thread, a deregistration in the listener), glibc may answer a free by
+     * trimming pages that a watch still covers, and such a free sleeps until the reader has read
+     * its event. So the reader keeps reading until the delivery thread has ended, and from the
+     * reader's end to the userfaultfd's close nothing runs in Java ({@link NativeUffdReader#close}).
+     */
     @Override
     public void close() {
         Thread toJoin;
@@ -402,23 +411,34 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             closing = true;
             toJoin = delivery;
         }
-        wakeup.signal(); // stops the reader and the delivery thread alike
+        ready.signal(); // wakes the delivery thread, which sees closing; the reader reads on
         if (toJoin != null && toJoin != Thread.currentThread()) {
-            try {
-                toJoin.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            joinUninterruptibly(toJoin); // an interrupt must not stop the reader under it
         }
         drainLock.lock(); // no waiter drains any more (closing is set): the ring may go
         try {
-            reader.close(); // joins the reader thread, if it was started, then frees its ring
+            wakeup.signal(); // stops the reader
+            reader.close(); // joins it and closes the userfaultfd in one native call, then frees its ring
         } finally {
             drainLock.unlock();
         }
         gate.close();
-        uffd.close(); // after the reader left poll/read: only then does close release blocked threads
         wakeup.close();
         ready.close();
+    }
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

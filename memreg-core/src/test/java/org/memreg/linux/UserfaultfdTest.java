@@ -10,6 +10,8 @@ import static org.memreg.linux.UffdTestSupport.PAGE;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -137,6 +139,22 @@ class UserfaultfdTest {
             assertThrows(IllegalStateException.class, () -> uffd.register(0, PAGE, Userfaultfd.MODE_WP));
             assertThrows(IllegalStateException.class, () -> uffd.wake(0, PAGE));
         }
+    }
+
+    @Test
+    void shouldHandTheDescriptorOffOnceAndNeverCloseItAfter() throws Exception {
+        Userfaultfd uffd = Userfaultfd.open();
+        int fd = uffd.handOff();
+        assertEquals(uffd.fd(), fd);
+        assertEquals(-1, uffd.handOff(), "handed off once");
+        uffd.close();
+        Path link = Path.of("/proc/self/fd/" + fd);
+        assertEquals("anon_inode:[userfaultfd]", Files.readSymbolicLink(link).toString(), "close() left it open");
+        assertThrows(IllegalStateException.class, () -> uffd.register(0, PAGE, Userfaultfd.MODE_WP));
+        assertEquals(0, Fd.close(fd));
+        Userfaultfd closed = Userfaultfd.open();
+        closed.close();
+        assertEquals(-1, closed.handOff(), "a closed descriptor is not handed off");
     }
 
     @Test

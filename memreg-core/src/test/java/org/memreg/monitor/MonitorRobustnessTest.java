@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.cache.CacheStats;
@@ -155,6 +157,51 @@ class MonitorRobustnessTest {
         assertFalse(unmapper.isAlive(), "munmap after close does not wait for a reader");
         assertEquals(0, nic.regionsInTable());
         nic.close();
+    }
+
+    /**
+     * The delivery thread may free memory while the monitor closes: its own arena and thread
+     * state on its way out, or a deregistration in the listener. glibc may answer such a free by
+     * trimming pages of a malloc arena that a watch still covers, and that free then sleeps
+     * until the reader has read its REMOVE event; close() waits for the delivery thread, so the
+     * reader must still be reading by then. The munmap below stands in, deterministically, for
+     * such a trim (seen once under load: a hung JVM, the delivery thread in madvise).
+     */
+    @Test
+    void shouldNotHangWhenTheDeliveryThreadFreesWatchedMemoryWhileTheMonitorCloses() throws Exception {
+        UserfaultfdMonitor monitor = UserfaultfdMonitor.open();
+        long first = Mman.mapAnonymous(PAGE);
+        long second = Mman.mapAnonymous(PAGE);
+        assertTrue(monitor.watch(first, PAGE) && monitor.watch(second, PAGE));
+        CountDownLatch delivering = new CountDownLatch(1);
+        CountDownLatch closeStarted = new CountDownLatch(1);
+        AtomicReference<Thread> closer = new AtomicReference<>();
+        AtomicBoolean freed = new AtomicBoolean();
+        monitor.start((kind, start, end, taken) -> {
+            if (start != first) {
+                return;
+            }
+            delivering.countDown();
+            try {
+                closeStarted.await();
+                for (int i = 0; i < 10_000 && closer.get().getState() != Thread.State.WAITING; i++) {
+                    Thread.sleep(1); // until close() waits for this thread
+                }
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            Mman.munmap(second, PAGE);
+            freed.set(true);
+        });
+        Mman.munmap(first, PAGE);
+        assertTrue(delivering.await(30, TimeUnit.SECONDS), "the unmap was delivered");
+        Thread closing = Thread.ofPlatform().daemon().unstarted(monitor::close);
+        closer.set(closing);
+        closing.start();
+        closeStarted.countDown();
+        closing.join(TimeUnit.SECONDS.toMillis(30));
+        assertFalse(closing.isAlive(), "close() hung: the delivery thread's free waits for a reader that has stopped");
+        assertTrue(freed.get(), "the delivery thread's unmap returned");
     }
 
     private static long usedHeapAfterGc() {
