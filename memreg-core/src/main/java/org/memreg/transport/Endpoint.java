@@ -34,6 +34,13 @@ public final class Endpoint implements AutoCloseable {
     volatile boolean ready;
     volatile TransportException failure;
     volatile boolean closed;
+    /**
+     * Rendezvous sends to this peer that timed out while UCX still holds their header or chunks
+     * (a peer that took the header and not the chunks, or left: in error mode NONE nothing ends
+     * them, and their chunks stay registered). While there is one, no rendezvous send starts.
+     * Under the node's lock.
+     */
+    int heldSends;
 
     Endpoint(Node node, Messaging messaging, Windows windows, Connections connections, long ep, long peerId,
             String description) {
@@ -70,7 +77,9 @@ public final class Endpoint implements AutoCloseable {
      * rendezvous send only once the receiver has the whole message (it says so), so it fails if
      * the receiver refuses it (its buffer too small, {@link TransportException#isTruncation()}, or
      * it holds too many unasked messages), closes first, or posts no receive within the node's
-     * timeout.
+     * timeout. While an earlier rendezvous send to this peer that timed out is still held by UCX
+     * (the peer took none of its chunks), a rendezvous send fails at once ({@code UCS_ERR_BUSY}):
+     * each would keep its chunks registered for as long as the node lives.
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed

@@ -19,7 +19,8 @@ import org.memreg.ucx.Ucp;
  * one received. A receiver whose buffer is too small, or that holds too much already, refuses the
  * message: the future fails at once, and the chunks not yet sent go as empty messages (nothing
  * registered) so that the receiver, which drains as many chunks as the message has, finishes too.
- * Once the endpoint is closed or has failed, nothing more is posted on it.
+ * Once the endpoint is closed or has failed, nothing more is posted on it. A send that times out
+ * while UCX still holds it keeps the endpoint from starting others ({@link Endpoint#heldSends}).
  */
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 32;
@@ -39,6 +40,8 @@ final class RendezvousSendOp extends Op {
     private boolean failed;
     private boolean refused;
     private boolean delivered;
+    /** Timed out while UCX still held it: counted in {@link Endpoint#heldSends} until it ends. */
+    private boolean held;
 
     RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data,
             CompletableFuture<Long> future) {
@@ -122,6 +125,9 @@ final class RendezvousSendOp extends Op {
                 future.complete(total);
             }
             messaging.rendezvousSends.remove(id);
+            if (held) {
+                endpoint.heldSends--;
+            }
             return true;
         }
         return timeout(ctx);
@@ -134,6 +140,8 @@ final class RendezvousSendOp extends Op {
                             + " to read the header"
                     : chunks.doneBytes() + " bytes done";
             fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + where + ")"));
+            held = true; // not over: UCX still has the header or chunks
+            endpoint.heldSends++;
         }
         return false;
     }

@@ -1,0 +1,114 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
+import org.memreg.ucx.Ucp;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A rendezvous send to a peer that takes its header and never its chunks times out, but UCX
+ * (error mode NONE) never ends the chunk sends, so the node must keep them registered. Every
+ * later send to that peer would do the same, 4 MiB at a time (once the peer left, 11 such sends
+ * held 44 MiB): while one is held, no rendezvous send to that peer starts.
+ */
+@Unprivileged
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class HeldSendTest {
+    private static final int MESSAGE = 8 << 20;
+    private static final long TAG = 5;
+
+    @Test
+    void sendsToAPeerThatHoldsATimedOutSendShouldFailAtOnceAndRegisterNothingMore() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared(); // closed last: UCX may hold its memory until the node closes
+             Node node = loopback("sender").listen(new InetSocketAddress("127.0.0.1", 0))
+                     .timeout(Duration.ofSeconds(1)).build();
+             Node friend = loopback("friend").build()) {
+            RawUcxPeer hostile = new RawUcxPeer();
+            Endpoint toHostile = greet(node, hostile);
+            MemorySegment data = arena.allocate(MESSAGE, 4096);
+            timeOutHoldingChunks(toHostile, hostile, data);
+            long held = node.registeredBytes();
+            assertTrue(held > 0, "the timed-out send's chunks stay registered: UCX may still read them");
+
+            hostile.close(); // gone without a word: nothing will ever end the held send
+            for (int i = 0; i < 10; i++) {
+                TransportException refused = failure(toHostile.send(TAG, data));
+                assertEquals(Ucp.ERR_BUSY, refused.status(), refused.getMessage());
+                assertTrue(refused.getMessage().contains("1 earlier send(s) to it timed out and UCX still holds"
+                        + " their chunks"), refused.getMessage());
+            }
+            assertEquals(held, node.registeredBytes(), "the refused sends registered nothing");
+
+            Endpoint toFriend = node.connect(friend.workerAddress());
+            MemorySegment buffer = arena.allocate(MESSAGE, 4096);
+            data.set(JAVA_LONG, MESSAGE - 8, 0x600dL);
+            CompletableFuture<Long> received = friend.receive(TAG, buffer);
+            assertEquals(MESSAGE, toFriend.send(TAG, data).get(30, TimeUnit.SECONDS), "other peers are still sent to");
+            assertEquals(MESSAGE, received.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, buffer.mismatch(data), "intact");
+        }
+    }
+
+    /** A peer that takes the chunks late ends the held send, and sends to it start again. */
+    @Test
+    void aHeldSendThatEndsShouldLetSendsStartAgain() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared();
+             Node node = loopback("sender").listen(new InetSocketAddress("127.0.0.1", 0))
+                     .timeout(Duration.ofSeconds(1)).build();
+             RawUcxPeer hostile = new RawUcxPeer()) {
+            Endpoint toHostile = greet(node, hostile);
+            int standing = node.operations();
+            MemorySegment data = arena.allocate(MESSAGE, 4096);
+            timeOutHoldingChunks(toHostile, hostile, data);
+            assertEquals(Ucp.ERR_BUSY, failure(toHostile.send(TAG, data)).status(), "held");
+
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (node.operations() != standing) { // the chunks, truncated, end their sends all the same
+                assertTrue(System.nanoTime() < deadline, "the held send never ended: " + node.operations() + " operations");
+                hostile.discardArrived();
+                Thread.sleep(1);
+            }
+            TransportException again = failure(toHostile.send(TAG, data));
+            assertEquals(Ucp.ERR_TIMED_OUT, again.status(), "started, and timed out: " + again.getMessage());
+        }
+    }
+
+    /** Says hello to {@code node} as {@code hostile} and returns the node's endpoint to it. */
+    private static Endpoint greet(Node node, RawUcxPeer hostile) {
+        long nonce = 77;
+        hostile.hello(node, 0x1234, nonce, hostile.address());
+        assertNotNull(hostile.receive(Tags.REPLY | nonce, 20_000), "the node replied to the hello");
+        return GoodPeer.accepted(node);
+    }
+
+    /** Sends {@code data} to a peer that takes its header and none of its chunks: the send times out, held. */
+    private static void timeOutHoldingChunks(Endpoint toHostile, RawUcxPeer hostile, MemorySegment data) {
+        CompletableFuture<Long> send = toHostile.send(TAG, data);
+        assertNotNull(hostile.receive(TAG | Tags.RTS_BIT, 20_000), "the header came; its chunks are not taken");
+        TransportException timedOut = failure(send);
+        assertEquals(Ucp.ERR_TIMED_OUT, timedOut.status(), timedOut.getMessage());
+    }
+
+    private static TransportException failure(CompletableFuture<Long> send) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> send.get(30, TimeUnit.SECONDS));
+        return assertInstanceOf(TransportException.class, e.getCause());
+    }
+}
