@@ -207,10 +207,9 @@ int memreg_uffd_start(struct memreg_uffd *r)
 /*
  * Waits for a reader whose stop_fd was signalled (or that failed) to end, then, when asked,
  * closes the userfaultfd at once; pthread_join's result (on an error the descriptor stays open).
- * From the
- * reader's last read to this close, a thread that unmaps watched memory sleeps in the kernel,
- * and the closing Java thread must not wait for it meanwhile: it might, were it back in Java,
- * stop at a safepoint that waits for that very thread. The close releases every such sleeper.
+ * From the reader's last read to this close, a thread that unmaps watched memory sleeps in the
+ * kernel, and the closing Java thread must not wait for it meanwhile: it might, were it back in
+ * Java, stop at a safepoint that waits for that very thread. The close releases every sleeper.
  */
 int memreg_uffd_finish(struct memreg_uffd *r, int close_uffd)
 {
