@@ -78,7 +78,7 @@ public final class Endpoint implements AutoCloseable {
      * the receiver refuses it (its buffer too small, {@link TransportException#isTruncation()}, or
      * it holds too many unasked messages), closes first, or posts no receive within the node's
      * timeout. While an earlier rendezvous send to this peer that timed out is still held by UCX
-     * (the peer took none of its chunks), a rendezvous send fails at once ({@code UCS_ERR_BUSY}):
+     * (the peer has not taken its chunks), a rendezvous send fails at once ({@code UCS_ERR_BUSY}):
      * each would keep its chunks registered for as long as the node lives.
      *
      * @throws IllegalArgumentException if {@code data} is not native

@@ -59,10 +59,10 @@ final class Messaging {
                 SendOp.start(ctx, endpoint, tag, data, future);
             } else if (endpoint.heldSends > 0) {
                 future.completeExceptionally(new TransportException(String.format("rendezvous send of %d bytes to %s"
-                        + " not started: %d earlier send(s) to it timed out and UCX still holds their chunks (the peer"
-                        + " took none); none starts until they end, so that a peer that stopped receiving cannot keep"
-                        + " this node's memory registered without bound", data.byteSize(), endpoint,
-                        endpoint.heldSends), Ucp.ERR_BUSY));
+                        + " not started: %d earlier send(s) to it timed out and UCX still holds them (the peer has"
+                        + " not taken their chunks); none starts until they end, so that a peer that stopped"
+                        + " receiving cannot keep this node's memory registered without bound", data.byteSize(),
+                        endpoint, endpoint.heldSends), Ucp.ERR_BUSY));
             } else {
                 RendezvousSendOp op = new RendezvousSendOp(this, endpoint, tag, data, future);
                 if (!op.poll(ctx)) {

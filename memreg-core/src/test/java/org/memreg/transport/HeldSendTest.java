@@ -51,8 +51,8 @@ class HeldSendTest {
             for (int i = 0; i < 10; i++) {
                 TransportException refused = failure(toHostile.send(TAG, data));
                 assertEquals(Ucp.ERR_BUSY, refused.status(), refused.getMessage());
-                assertTrue(refused.getMessage().contains("1 earlier send(s) to it timed out and UCX still holds"
-                        + " their chunks"), refused.getMessage());
+                assertTrue(refused.getMessage().contains("1 earlier send(s) to it timed out and UCX still holds them"),
+                        refused.getMessage());
             }
             assertEquals(held, node.registeredBytes(), "the refused sends registered nothing");
 
