@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.transport.GoodPeer.loopback;
+import static org.memreg.transport.UnexpectedMessagesTest.awaitEquals;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -80,12 +81,10 @@ class HeldSendTest {
             timeOutHoldingChunks(toHostile, hostile, data);
             assertEquals(Ucp.ERR_BUSY, failure(toHostile.send(TAG, data)).status(), "held");
 
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (node.operations() != standing) { // the chunks, truncated, end their sends all the same
-                assertTrue(System.nanoTime() < deadline, "the held send never ended: " + node.operations() + " operations");
+            awaitEquals(standing, () -> { // the chunks, truncated, end their sends all the same
                 hostile.discardArrived();
-                Thread.sleep(1);
-            }
+                return node.operations();
+            }, "the node's operations: the held send never ended");
             TransportException again = failure(toHostile.send(TAG, data));
             assertEquals(Ucp.ERR_TIMED_OUT, again.status(), "started, and timed out: " + again.getMessage());
         }
@@ -93,9 +92,7 @@ class HeldSendTest {
 
     /** Says hello to {@code node} as {@code hostile} and returns the node's endpoint to it. */
     private static Endpoint greet(Node node, RawUcxPeer hostile) {
-        long nonce = 77;
-        hostile.hello(node, 0x1234, nonce, hostile.address());
-        assertNotNull(hostile.receive(Tags.REPLY | nonce, 20_000), "the node replied to the hello");
+        assertNotNull(hostile.greet(node, 0x1234, 77), "the node replied to the hello");
         return GoodPeer.accepted(node);
     }
 

@@ -99,6 +99,15 @@ final class RawUcxPeer implements AutoCloseable {
     }
 
     /**
+     * {@link #hello} naming this peer's own address, then the node's reply (its id, then the token
+     * it gave this peer), or null if none came within 20 s.
+     */
+    MemorySegment greet(Node node, long nodeId, long nonce) {
+        hello(node, nodeId, nonce, address());
+        return receive(Tags.REPLY | nonce, 20_000);
+    }
+
+    /**
      * The bytes of the next message to this peer under exactly {@code tag}, or null if none came
      * within {@code millis}.
      */

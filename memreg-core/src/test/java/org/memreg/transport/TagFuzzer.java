@@ -87,8 +87,7 @@ public final class TagFuzzer {
         }
         this.hostileId = random.nextLong();
         long nonce = random.nextLong() & Tags.LOW48;
-        hostile.hello(victim, hostileId, nonce, hostile.address());
-        MemorySegment reply = hostile.receive(Tags.REPLY | nonce, 20_000);
+        MemorySegment reply = hostile.greet(victim, hostileId, nonce);
         require(reply != null && reply.byteSize() == 16, "the node replies to the hostile peer's hello");
         this.token = reply.get(JAVA_LONG, 8);
     }
