@@ -46,7 +46,7 @@
 
 typedef ucs_status_t (*map_init_fn)(void *map, int is_put_thread_safe, void *safe_hash);
 typedef ucs_status_t (*safe_put_fn)(void *map, void *ptr, uint64_t *key, void *safe_hash);
-typedef void (*map_destroy_fn)(void *map);
+typedef void (*map_destroy_fn)(void *map, int is_put_thread_safe, void *safe_hash);
 typedef ucs_status_t (*start_rndv_fn)(void *req, const void *param);
 typedef void (*rndv_receive_fn)(void *worker, void *rreq, const void *rts, const void *rkey);
 
@@ -157,7 +157,10 @@ int guard_endpoint_id_issued(uint64_t id) {
     return id != 0 && atomic_load_explicit(&issued[(id >> 2) % ISSUED_SLOTS], memory_order_relaxed) == id;
 }
 
-void ucs_ptr_map_destroy(void *map) {
+/* Every argument goes on to libucs's own: with one dropped, it read is_put_thread_safe and
+ * safe_hash from whatever the unlock left in their registers (a futex wake: 0x81 and 1) and
+ * destroyed a "safe hash" at address 1. */
+void ucs_ptr_map_destroy(void *map, int is_put_thread_safe, void *safe_hash) {
     pthread_mutex_lock(&lock);
     for (unsigned i = 0; i < workers_used; i++) {
         if (workers[i].map == map) {
@@ -166,7 +169,7 @@ void ucs_ptr_map_destroy(void *map) {
     }
     pthread_mutex_unlock(&lock);
     if (real_destroy != NULL) {
-        real_destroy(map);
+        real_destroy(map, is_put_thread_safe, safe_hash);
     }
 }
 

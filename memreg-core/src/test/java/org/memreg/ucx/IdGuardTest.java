@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -96,6 +97,20 @@ class IdGuardTest {
             assertFalse(IdGuard.shuffle(handle), "its memory is UCX's to reuse");
             assertFalse(IdGuard.shuffle(0), "nor is any worker the guard was not told of");
         }
+    }
+
+    /**
+     * The guard stands in front of libucs's map destroy, which takes three arguments. Its stand-in
+     * took one, so UCP's destroy read the other two from what the guard's unlock left in their
+     * registers: after a futex wake (its lock contended) a "thread-safe map" with its hash at
+     * address 1, and the process died (SIGSEGV in libucs, seen closing two nodes at once under
+     * load in PeerBenchSmokeTest). With that bug this child died in six runs of six, within 0.4 s.
+     */
+    @Test
+    void workersDestroyedWhileTheGuardsLockIsContendedShouldNotEndTheProcess() throws Exception {
+        ChildJvm probe = ChildJvm.run(List.of(), WorkerChurnProbe.class, "2", "200");
+        assertEquals("true", probe.text("survived"));
+        assertEquals(400, probe.value("workers"));
     }
 
     /**
