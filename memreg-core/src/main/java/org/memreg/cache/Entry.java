@@ -53,17 +53,24 @@ final class Entry {
     final Access access;
     /** Creation order; breaks ties between equal use stamps. */
     final long id;
+    /**
+     * The monitor could not watch this memory (userfaultfd takes anonymous memory, shmem and
+     * hugetlbfs only): nothing would tell the cache that it changed, so the entry serves only the
+     * acquire that made it and is deregistered at its release.
+     */
+    final boolean unwatched;
     @SuppressWarnings("unused") // accessed through LAST_USE
     private long lastUse;
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;
 
-    Entry(MemoryRegion region, long id, long now) {
+    Entry(MemoryRegion region, long id, long now, boolean unwatched) {
         this.region = region;
         this.start = region.address();
         this.end = region.end();
         this.access = region.access();
         this.id = id;
+        this.unwatched = unwatched;
         this.lastUse = now;
         this.state = 1; // created for the holder that missed
     }

@@ -57,14 +57,16 @@ final class Registrar {
     }
 
     /**
-     * Registers {@code [start, start + length)} once there is room for it; {@code replacing} are
-     * the index entries the new one will replace (their unused bytes count as already gone).
+     * Registers {@code [start, start + length)} once there is room for it, as an entry held by
+     * its caller and used at {@code now}; {@code replacing} are the index entries the new one
+     * will replace (their unused bytes count as already gone).
      */
-    MemoryRegion register(long start, long length, Access access, List<Entry> replacing) {
+    Entry register(long start, long length, Access access, List<Entry> replacing, long now) {
         makeRoom(length, replacing);
-        monitor.watch(start, length); // false: the monitor counts it; explicit invalidation still works
+        boolean watched = monitor.watch(start, length); // false: counted by the monitor
         try {
-            return registerEvictingWhileExhausted(start, length, access);
+            MemoryRegion region = registerEvictingWhileExhausted(start, length, access);
+            return new Entry(region, registrations, now, !watched);
         } catch (RuntimeException e) {
             monitor.unwatch(start, length);
             throw e;

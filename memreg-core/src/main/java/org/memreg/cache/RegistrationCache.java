@@ -244,8 +244,7 @@ public final class RegistrationCache implements AutoCloseable {
         } else {
             overlapping.removeIf(entry -> sharesEdgePage(entry, start, end));
         }
-        Entry created = new Entry(registrar.register(regStart, regEnd - regStart, regAccess, overlapping),
-                registrar.registrations(), clock.getAsLong());
+        Entry created = registrar.register(regStart, regEnd - regStart, regAccess, overlapping, clock.getAsLong());
         tally.track(created, registrar.liveEntries());
         for (Entry replaced : overlapping) {
             if ((replaced.state() & Entry.DEAD) == 0) { // not evicted while making room
@@ -253,7 +252,12 @@ public final class RegistrationCache implements AutoCloseable {
                 ledger.replaced.addOrdered(1);
             }
         }
-        index.add(created);
+        if (created.unwatched) { // no later acquire may trust it: retired from the start
+            created.mark(Entry.RETIRED);
+            retired.add(created);
+        } else {
+            index.add(created);
+        }
         return created;
     }
 
@@ -347,8 +351,9 @@ public final class RegistrationCache implements AutoCloseable {
             if (entry.tryKill(false)) { // fails when a hit took it meanwhile: its release comes here again
                 index.remove(entry); // an event may have flagged it before it left the index
                 retired.remove(entry);
-                registrar.deregister(entry, retiredEntry ? DeregistrationCause.DEFERRED : DeregistrationCause.RELEASED);
-                if (retiredEntry) {
+                boolean deferred = retiredEntry && !entry.unwatched;
+                registrar.deregister(entry, deferred ? DeregistrationCause.DEFERRED : DeregistrationCause.RELEASED);
+                if (deferred) {
                     ledger.deferredDeregistrations.addOrdered(1);
                 }
             }

@@ -26,7 +26,8 @@ public interface MemoryMonitor extends AutoCloseable {
      * Starts watching {@code [address, address + length)} (page aligned).
      *
      * @return false when this range cannot be watched (for example memory the kernel will not
-     *     let userfaultfd track); the caller then relies on explicit invalidation for it
+     *     let userfaultfd track): a cache then keeps no registration of it past its holder's
+     *     release, for nothing would tell it that the memory changed
      */
     boolean watch(long address, long length);
 

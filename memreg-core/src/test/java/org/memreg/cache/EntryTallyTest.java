@@ -17,7 +17,7 @@ import org.memreg.device.Access;
 class EntryTallyTest {
     /** A new entry, released by the holder that missed (a miss creates it held once). */
     private static Entry entry(int i) {
-        Entry entry = new Entry(new StartTableTest.Region(i * 4096L, 4096, Access.ALL, i + 1, i + 1), i, i);
+        Entry entry = new Entry(new StartTableTest.Region(i * 4096L, 4096, Access.ALL, i + 1, i + 1), i, i, false);
         entry.release();
         return entry;
     }

@@ -31,7 +31,7 @@ class StartTableTest {
                 table.remove(present);
                 reference.remove(start);
             } else if (present == null) {
-                Entry entry = new Entry(new Region(start, 4096, Access.ALL, 1, 1), step, step);
+                Entry entry = new Entry(new Region(start, 4096, Access.ALL, 1, 1), step, step, false);
                 table.put(entry);
                 reference.put(start, entry);
             }
