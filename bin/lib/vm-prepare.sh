@@ -38,6 +38,7 @@ JAVA_TOOL_OPTIONS="$MEMREG_VM_JVM_OPTIONS -XX:+UnlockDiagnosticVMOptions -XX:-AO
     --select-class org.memreg.numa.MigrationCoordinationTest --select-class org.memreg.numa.OtherProcessTest \
     --select-class org.memreg.monitor.ChurnStressTest --select-class org.memreg.monitor.CrossThreadStaleTest \
     --select-class org.memreg.monitor.StrictMonitorTest --select-class org.memreg.cli.NumaCommandsTest \
+    --select-class org.memreg.monitor.UnwatchableMemoryTest --select-class org.memreg.monitor.BrokenMonitorTest \
     > "$out/training.log" 2>&1
 if [ -s "$out/vm.aot" ]; then
   echo "vm-prepare: the VM's class path as jars, and an AOT cache of $(($(stat -c %s "$out/vm.aot") / 1048576)) MiB from a $((SECONDS - started)) s training run ($out)"

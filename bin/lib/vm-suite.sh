@@ -141,6 +141,7 @@ junit root -- \
   org.memreg.linux.UserfaultfdTest org.memreg.linux.UserfaultfdEventsTest org.memreg.linux.PagemapTest \
   org.memreg.monitor.MemoryChangeScenariosTest org.memreg.monitor.ChurnStressTest \
   org.memreg.monitor.HookMonitorTest org.memreg.monitor.StrictMonitorTest org.memreg.monitor.CrossThreadStaleTest \
+  org.memreg.monitor.UnwatchableMemoryTest org.memreg.monitor.BrokenMonitorTest \
   org.memreg.linux.MemoryLockTest \
   org.memreg.linux.PressureTriggerTest org.memreg.monitor.PressureWatcherTest \
   '--exclude-methodname=.*hooksShouldHoldForAnUnprivilegedUser' || status=1

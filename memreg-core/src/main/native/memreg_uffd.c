@@ -37,6 +37,12 @@
 #define RING_SLOTS 4096u /* a power of two */
 #define BATCH 64
 #define STOPPED_ON_REQUEST (-1)
+/*
+ * poll's timeout: a poll that sleeps holds the files its descriptors named when it began, so a
+ * descriptor closed or replaced meanwhile (a stray close and reopen elsewhere in the process)
+ * is seen at the next turn, rather than never.
+ */
+#define HEARTBEAT_MS 1000
 
 struct range_event {
     uint64_t event; /* UFFD_EVENT_UNMAP, _REMOVE or _REMAP */
@@ -131,6 +137,22 @@ static int signal_ready(struct memreg_uffd *r)
     return write(r->ready_fd, &one, sizeof one) < 0 && errno != EAGAIN ? -1 : 0;
 }
 
+/*
+ * Reads the stop eventfd once poll said it is ready: 0 for a stop request (the read consumes
+ * it), EAGAIN for none after all, else the error. A descriptor that is no longer our eventfd
+ * (closed, or another file dup2'ed over its number) must not pass for a request: the reader
+ * would end silently, and unmaps of watched memory would sleep with nobody to tell.
+ */
+static int stop_signal(struct memreg_uffd *r)
+{
+    uint64_t count;
+    ssize_t bytes = read(r->stop_fd, &count, sizeof count);
+    if (bytes == (ssize_t) sizeof count) {
+        return 0;
+    }
+    return bytes < 0 ? errno : EIO;
+}
+
 static void *read_loop(void *arg)
 {
     struct memreg_uffd *r = arg;
@@ -143,7 +165,11 @@ static void *read_loop(void *arg)
         pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); /* without the privilege it stays normal */
     }
     for (;;) {
-        if (poll(fds, 2, -1) < 0) {
+        int polled = poll(fds, 2, HEARTBEAT_MS);
+        if (polled == 0) {
+            continue;
+        }
+        if (polled < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -151,6 +177,11 @@ static void *read_loop(void *arg)
             break;
         }
         if (fds[1].revents != 0) {
+            int error = stop_signal(r);
+            if (error == EAGAIN) {
+                continue; /* no signal after all */
+            }
+            failed = error;
             break;
         }
         if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
@@ -164,7 +195,7 @@ static void *read_loop(void *arg)
         uint64_t batch = atomic_fetch_add_explicit(r->taken, 1, memory_order_seq_cst) + 1;
         int64_t taken = now_nanos();
         ssize_t bytes = read(r->uffd, messages, sizeof messages);
-        int error = bytes < 0 ? errno : 0;
+        int error = bytes < 0 ? errno : bytes == 0 ? EIO : 0; /* 0: not a userfaultfd any more */
         for (ssize_t i = 0; i < bytes / (ssize_t) sizeof messages[0]; i++) {
             take(r, &messages[i], taken);
         }

@@ -28,5 +28,6 @@ final class CacheCounters {
         set.counter(CounterId.MONITOR_HOOK_FAILURES).setOrdered(stats.hookFailures());
         set.counter(CounterId.MONITOR_STRICT_REFUSALS).setOrdered(stats.strictRefusals());
         set.counter(CounterId.MONITOR_READER_OVERFLOWS).setOrdered(stats.readerOverflows());
+        set.counter(CounterId.MONITOR_READER_FAILURES).setOrdered(stats.readerFailures());
     }
 }

@@ -205,7 +205,7 @@ public final class HookMonitor implements MemoryMonitor {
     public synchronized MonitorStats stats() {
         long delivered = events.get();
         return new MonitorStats(delivered, 0, 0, 0, 0, watched.coveredBytes(), 0, deliveryNanosTotal.get(),
-                deliveryNanosMax.get(), delivered, closed ? overflowsAtClose : state.overflows(), failures.get(), 0, 0);
+                deliveryNanosMax.get(), delivered, closed ? overflowsAtClose : state.overflows(), failures.get(), 0, 0, 0);
     }
 
     /** Removes the handler (no thread runs it afterwards) and frees its memory; twice is harmless. */

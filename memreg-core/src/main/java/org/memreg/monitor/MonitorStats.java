@@ -21,6 +21,9 @@ package org.memreg.monitor;
  *                            memory that is no longer the memory registered)
  * @param readerOverflows     ranges the userfaultfd reader could not pass on because its ring was
  *                            full (every registration then treated as changed)
+ * @param readerFailures      times the userfaultfd reader or its delivery failed: every
+ *                            registration was then treated as changed, and from then on that
+ *                            monitor watches nothing (the cache keeps no registration past its release)
  */
 public record MonitorStats(
         long events,
@@ -36,10 +39,11 @@ public record MonitorStats(
         long hookOverflows,
         long hookFailures,
         long strictRefusals,
-        long readerOverflows) {
+        long readerOverflows,
+        long readerFailures) {
 
     /** All zero. */
-    public static final MonitorStats EMPTY = new MonitorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    public static final MonitorStats EMPTY = new MonitorStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** Two monitors' counters together (both watch the same ranges: the larger watched bytes; the longer delivery maximum). */
     public MonitorStats plus(MonitorStats other) {
@@ -49,6 +53,7 @@ public record MonitorStats(
                 watchFailures + other.watchFailures, deliveryNanosTotal + other.deliveryNanosTotal,
                 Math.max(deliveryNanosMax, other.deliveryNanosMax), hookEvents + other.hookEvents,
                 hookOverflows + other.hookOverflows, hookFailures + other.hookFailures,
-                strictRefusals + other.strictRefusals, readerOverflows + other.readerOverflows);
+                strictRefusals + other.strictRefusals, readerOverflows + other.readerOverflows,
+                readerFailures + other.readerFailures);
     }
 }

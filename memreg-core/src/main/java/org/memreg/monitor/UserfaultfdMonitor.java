@@ -74,6 +74,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     public static final boolean REALTIME_DEFAULT = true;
     /** SCHED_FIFO priority of the delivery thread (the reader in C asks for the same). */
     private static final int REALTIME_PRIORITY = 1;
+    /**
+     * The delivery thread's poll timeout: a sleeping poll holds the file its descriptor named when
+     * it began, so a signal through a descriptor closed or replaced meanwhile would never reach
+     * it; each turn looks again, and at the reader's state (the reader in C does the same).
+     */
+    private static final int HEARTBEAT_MILLIS = 1000;
     /** Strict mode gives up waiting for a pending event after this many tries (the reader died). */
     private static final int MAX_PENDING_SPINS = 1_000_000;
 
@@ -90,11 +96,14 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private final AtomicLong deliveryNanosMax = new AtomicLong();
     private final AtomicLong strictRefusals = new AtomicLong();
     private final AtomicLong hookFailures = new AtomicLong();
+    private final AtomicLong readerFailures = new AtomicLong();
     private final boolean realtime;
     private final boolean strict;
     /** One drain of the reader's ring at a time: the delivery thread's, or a waiter's at the gate. */
     private final ReentrantLock drainLock = new ReentrantLock();
     private volatile boolean closing;
+    /** The reader or its delivery failed: the userfaultfd is closed and nothing is watched any more. */
+    private volatile boolean failed;
     private Thread delivery;
     private MemoryEventListener listener; // under drainLock, once started
     private final NativeUffdReader.RangeSink sink = this::dispatch; // under drainLock
@@ -226,7 +235,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             if (errno == 0) {
                 break;
             }
-            if (errno != Errno.EAGAIN || closing || spins == MAX_PENDING_SPINS) {
+            if (errno != Errno.EAGAIN || closing || failed || spins == MAX_PENDING_SPINS) {
                 strictRefusals.incrementAndGet();
                 return false;
             }
@@ -240,6 +249,11 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             gate.awaitDelivery();
         }
         return true;
+    }
+
+    /** The eventfd that stops the reader, and the one the reader signals: for tests that break them. */
+    int[] eventFds() {
+        return new int[] {wakeup.fd(), ready.fd()};
     }
 
     /** {@code auto} fell back to this monitor because the hooks did not work: counted in its stats. */
@@ -274,7 +288,10 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
 
     @Override
     public synchronized boolean watch(long address, long length) {
-        if (closing) {
+        if (closing || failed) {
+            if (failed) {
+                watchFailures.incrementAndGet(); // the cache keeps no such registration
+            }
             return false;
         }
         try {
@@ -289,7 +306,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
 
     @Override
     public synchronized void unwatch(long address, long length) {
-        if (closing) {
+        if (closing || failed) {
             return; // everything goes with the descriptor
         }
         List<long[]> gone = watched.remove(address, address + length);
@@ -314,11 +331,10 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             Scheduling.tryRealtime(REALTIME_PRIORITY); // as the reader: the sooner the cache knows, the shorter the window
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment pollfds = Poll.allocate(arena, 2);
-            Poll.set(pollfds, 0, ready.fd(), Poll.POLLIN);
-            Poll.set(pollfds, 1, wakeup.fd(), Poll.POLLIN);
+            MemorySegment pollfds = Poll.allocate(arena, 1);
+            Poll.set(pollfds, 0, ready.fd(), Poll.POLLIN); // close() signals it too
             while (!closing) {
-                Poll.poll(pollfds, 2, -1);
+                Poll.poll(pollfds, 1, HEARTBEAT_MILLIS);
                 if (closing) {
                     break;
                 }
@@ -331,11 +347,36 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             }
         } catch (RuntimeException | Error e) {
             if (!closing) {
-                System.getLogger(UserfaultfdMonitor.class.getName()).log(System.Logger.Level.ERROR,
-                        "userfaultfd reader stopped; memory changes are no longer seen", e);
+                fail(e);
             }
             gate.close();
         }
+    }
+
+    /**
+     * The reader or its delivery failed, and memory changes are no longer seen. The reader is
+     * stopped and the userfaultfd closed first, for until then every thread that unmaps watched
+     * memory sleeps; then every registration is reported suspect, and from now on nothing is
+     * watched, so the cache keeps no registration past its release: slower, never stale.
+     */
+    private void fail(Throwable cause) {
+        synchronized (this) {
+            failed = true; // watch() answers false from here on
+        }
+        drainLock.lock(); // no waiter drains meanwhile: the ring goes with the reader
+        try {
+            signal(wakeup);
+            reader.close(); // joins it and closes the userfaultfd: sleeping unmaps return
+            deliver(MemoryEventKind.SUSPECT, 0, Long.MAX_VALUE, System.nanoTime());
+        } catch (RuntimeException | Error e) {
+            cause.addSuppressed(e);
+        } finally {
+            drainLock.unlock();
+        }
+        readerFailures.incrementAndGet();
+        System.getLogger(UserfaultfdMonitor.class.getName()).log(System.Logger.Level.ERROR,
+                "userfaultfd monitor failed: memory changes are no longer seen; every registration was invalidated"
+                        + " and none is cached from now on", cause);
     }
 
     /**
@@ -345,8 +386,8 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     private void deliverTaken() {
         drainLock.lock();
         try {
-            if (closing || listener == null) {
-                return; // closed: the ring is gone, and the gate lets waiters go
+            if (closing || failed || listener == null) {
+                return; // closed or failed: the ring is gone, and the gate lets waiters go
             }
             long batches = reader.awaitWritten();
             if (reader.drain(sink)) { // ranges were lost: everything may have changed
@@ -388,7 +429,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         long remaps = eventsByKind[MemoryEventKind.REMAP.ordinal()].get();
         return new MonitorStats(unmaps + removes + remaps, unmaps, removes, remaps, reader.pageFaults(),
                 watched.coveredBytes(), watchFailures.get(), deliveryNanosTotal.get(), deliveryNanosMax.get(),
-                0, 0, hookFailures.get(), strictRefusals.get(), reader.overflows());
+                0, 0, hookFailures.get(), strictRefusals.get(), reader.overflows(), readerFailures.get());
     }
 
     /**
@@ -411,13 +452,15 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
             closing = true;
             toJoin = delivery;
         }
-        ready.signal(); // wakes the delivery thread, which sees closing; the reader reads on
+        signal(ready); // wakes the delivery thread, which sees closing; the reader reads on
         if (toJoin != null && toJoin != Thread.currentThread()) {
             joinUninterruptibly(toJoin); // an interrupt must not stop the reader under it
         }
         drainLock.lock(); // no waiter drains any more (closing is set): the ring may go
         try {
-            wakeup.signal(); // stops the reader
+            if (!failed) {
+                signal(wakeup); // stops the reader
+            }
             reader.close(); // joins it and closes the userfaultfd in one native call, then frees its ring
         } finally {
             drainLock.unlock();
@@ -425,6 +468,18 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         gate.close();
         wakeup.close();
         ready.close();
+    }
+
+    /**
+     * Signals {@code eventFd}. A descriptor someone else closed or replaced cannot be written;
+     * its poller (the reader, the delivery thread) then fails on it as well, and ends.
+     */
+    private static void signal(EventFd eventFd) {
+        try {
+            eventFd.signal();
+        } catch (LinuxException broken) {
+            // see above
+        }
     }
 
     private static void joinUninterruptibly(Thread thread) {

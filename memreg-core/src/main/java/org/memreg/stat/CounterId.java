@@ -57,6 +57,7 @@ public enum CounterId {
     MONITOR_HOOK_FAILURES(37, "monitor.hookFailures"),
     MONITOR_STRICT_REFUSALS(38, "monitor.strictRefusals"),
     MONITOR_READER_OVERFLOWS(40, "monitor.readerOverflows"),
+    MONITOR_READER_FAILURES(41, "monitor.readerFailures"),
     // org.memreg.odp.OdpStats: labels are "odp." and its component names.
     ODP_INVALIDATIONS_SENT(29, "odp.invalidationsSent"),
     ODP_INVALIDATIONS_ACKED(30, "odp.invalidationsAcked"),
@@ -64,7 +65,7 @@ public enum CounterId {
     ODP_PAGES_RECLAIMED(32, "odp.pagesReclaimed"),
     ODP_PAGES_REESTABLISHED(33, "odp.pagesReestablished"),
     ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries");
-    // Next free id: 41. Append new counters with the next id, anywhere in the enum (enum order is
+    // Next free id: 42. Append new counters with the next id, anywhere in the enum (enum order is
     // display order); never renumber or reuse an id.
 
     private static final String ODP_PREFIX = "odp.";

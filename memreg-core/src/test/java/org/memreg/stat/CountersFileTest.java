@@ -327,7 +327,7 @@ class CountersFileTest {
     void shouldSplitTheCountersIntoTheCachesAndOdps() {
         EnumSet<CounterId> cache = CounterId.cacheCounters();
         EnumSet<CounterId> odp = CounterId.odpCounters();
-        assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_READER_OVERFLOWS), cache);
+        assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_READER_FAILURES), cache);
         assertEquals(EnumSet.range(CounterId.ODP_INVALIDATIONS_SENT, CounterId.ODP_LEASE_EXPIRIES), odp);
         assertTrue(cache.stream().noneMatch(odp::contains));
         cache.addAll(odp);

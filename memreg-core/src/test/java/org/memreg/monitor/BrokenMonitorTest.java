@@ -1,0 +1,98 @@
+package org.memreg.monitor;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.invoke.MethodHandle;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.cache.CacheStats;
+import org.memreg.cache.Registration;
+import org.memreg.cache.RegistrationCache;
+import org.memreg.device.Access;
+import org.memreg.device.SimulatedNic;
+import org.memreg.linux.Mman;
+import org.memreg.testkit.Unprivileged;
+
+/**
+ * A userfaultfd monitor whose reader or delivery fails (here: an eventfd of theirs replaced
+ * behind their back, as a buggy library's stray close and reopen would) must neither leave
+ * unmaps of watched memory asleep nor let the cache trust what it no longer sees: it closes its
+ * userfaultfd, invalidates every registration, and from then on the cache keeps none.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Unprivileged
+class BrokenMonitorTest {
+    static final long LENGTH = 16 * 4096;
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle DUP2 = downcall("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    /** {@code which}: 0 replaces the reader's stop eventfd, 1 the one the delivery thread polls. */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1})
+    void aFailedMonitorShouldReleaseUnmapsAndLetTheCacheKeepNothing(int which) throws Throwable {
+        UserfaultfdMonitor monitor = UserfaultfdMonitor.open(false);
+        try (SimulatedNic nic = SimulatedNic.builder().free().build();
+             RegistrationCache cache = RegistrationCache.builder(nic).statsName(null).monitor(monitor).build()) {
+            long kept = HookMonitorTest.touched(Mman.mapAnonymous(LENGTH));
+            long unmapped = HookMonitorTest.touched(Mman.mapAnonymous(LENGTH));
+            long keptKey = acquireTwice(cache, kept, true);
+            long unmappedKey = acquireTwice(cache, unmapped, true);
+
+            replaceWithDevNull(monitor.eventFds()[which]);
+            for (int i = 0; i < 2_000 && monitor.stats().readerFailures() == 0; i++) {
+                Thread.sleep(10);
+            }
+            assertEquals(1, monitor.stats().readerFailures(), "the monitor noticed");
+            Thread unmapper = Thread.ofPlatform().start(() -> Mman.munmap(unmapped, LENGTH));
+            unmapper.join(TimeUnit.SECONDS.toMillis(20));
+            assertFalse(unmapper.isAlive(), "the unmap of watched memory sleeps: the reader is gone, its userfaultfd open");
+
+            assertNotEquals(keptKey, acquireTwice(cache, kept, false), "every registration was invalidated");
+            HookMonitorTest.touched(HookMonitorTest.mapAt(unmapped));
+            assertNotEquals(unmappedKey, acquireTwice(cache, unmapped, false), "new memory at the address: a miss");
+            CacheStats stats = cache.stats();
+            assertEquals(0, stats.registeredBytes(), "nothing kept once the monitor failed: " + stats);
+            assertTrue(monitor.stats().watchFailures() >= 4, monitor.stats().toString());
+            Mman.munmap(kept, LENGTH);
+            Mman.munmap(unmapped, LENGTH);
+        }
+    }
+
+    /** Acquires and releases twice; the second is a hit on the first exactly when {@code cached}. */
+    private static long acquireTwice(RegistrationCache cache, long address, boolean cached) {
+        long key;
+        try (Registration first = cache.acquire(address, LENGTH, Access.ALL)) {
+            key = first.localKey();
+        }
+        try (Registration second = cache.acquire(address, LENGTH, Access.ALL)) {
+            assertEquals(cached, second.localKey() == key, cached ? "a hit" : "a miss again: not cached");
+        }
+        return key;
+    }
+
+    /** Puts /dev/null (read-only) behind descriptor {@code fd}: its owner's reads get 0 bytes, writes EBADF. */
+    private static void replaceWithDevNull(int fd) throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            int devNull = (int) OPEN.invokeExact(arena.allocateFrom("/dev/null"), 0);
+            assertTrue(devNull >= 0, "open /dev/null");
+            assertEquals(fd, (int) DUP2.invokeExact(devNull, fd));
+            assertEquals(0, (int) CLOSE.invokeExact(devNull));
+        }
+    }
+
+    private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), descriptor);
+    }
+}
