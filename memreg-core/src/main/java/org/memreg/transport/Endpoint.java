@@ -35,10 +35,11 @@ public final class Endpoint implements AutoCloseable {
     volatile TransportException failure;
     volatile boolean closed;
     /**
-     * Rendezvous sends to this peer that timed out while UCX still holds their header or chunks
-     * (a peer that took the header and not the chunks, or left: in error mode NONE nothing ends
-     * them, and their chunks stay registered). While there is one, no rendezvous send starts.
-     * Under the node's lock.
+     * Sends to this peer that timed out while UCX still holds them: an eager send's copy, a
+     * rendezvous send's header or chunks (a peer that stopped receiving, or took a header and not
+     * its chunks, or left: in error mode NONE nothing ends them, and chunks stay registered).
+     * While there is one, no send starts that UCX would have to keep: rendezvous sends, and
+     * eager ones UCX cannot take at once. Under the node's lock.
      */
     int heldSends;
 
@@ -70,16 +71,19 @@ public final class Endpoint implements AutoCloseable {
 
     /**
      * Sends {@code data} (a native segment; it must not change until the future completes) under
-     * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied; above it the
-     * buffer goes zero-copy by rendezvous in registered chunks. The future completes with the
-     * byte count, or with a {@link TransportException} (closed, peer failed, timed out). Its
-     * arena must stay open until then. An eager send completes when UCX has the data; a
-     * rendezvous send only once the receiver has the whole message (it says so), so it fails if
-     * the receiver refuses it (its buffer too small, {@link TransportException#isTruncation()}, or
-     * it holds too many unasked messages), closes first, or posts no receive within the node's
-     * timeout. While an earlier rendezvous send to this peer that timed out is still held by UCX
+     * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied (UCX keeps no
+     * pointer to it once this returns); above it the buffer goes zero-copy by rendezvous in
+     * registered chunks. The future completes with the byte count, or with a
+     * {@link TransportException} (closed, peer failed, timed out). Its arena must stay open until
+     * then, and for a rendezvous send that timed out ({@code UCS_ERR_TIMED_OUT}) until the node
+     * closes: UCX cannot cancel a send, and may still read the chunks. An eager send completes
+     * when UCX has the data; a rendezvous send only once the receiver has the whole message (it
+     * says so), so it fails if the receiver refuses it (its buffer too small,
+     * {@link TransportException#isTruncation()}, or it holds too many unasked messages), closes
+     * first, or posts no receive within the node's timeout. While an earlier rendezvous send to this peer that timed out is still held by UCX
      * (the peer has not taken its chunks), a rendezvous send fails at once ({@code UCS_ERR_BUSY}):
-     * each would keep its chunks registered for as long as the node lives.
+     * each would keep its chunks registered for as long as the node lives. The same holds for an
+     * eager send that UCX cannot take at once while an earlier one to this peer is held.
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed
@@ -148,6 +152,14 @@ public final class Endpoint implements AutoCloseable {
     @Override
     public void close() {
         connections.close(this);
+    }
+
+    /** Why {@code what} (a send) does not start while {@link #heldSends} is not zero. */
+    TransportException busy(String what) {
+        return new TransportException(String.format("%s to %s not started: %d earlier send(s) to it timed out and UCX"
+                + " still holds them (the peer has not taken them); none that UCX would have to keep starts until they"
+                + " end, so that a peer that stopped receiving cannot hold this node's memory without bound", what,
+                this, heldSends), Ucp.ERR_BUSY);
     }
 
     TransportException failure(String what, int status) {

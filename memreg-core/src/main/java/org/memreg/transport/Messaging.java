@@ -2,7 +2,6 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -56,13 +55,9 @@ final class Messaging {
                 return future;
             }
             if (data.byteSize() <= chunking.eagerBytes()) {
-                SendOp.start(ctx, endpoint, tag, data, future);
+                SendOp.startFromCaller(ctx, endpoint, tag, data, future);
             } else if (endpoint.heldSends > 0) {
-                future.completeExceptionally(new TransportException(String.format("rendezvous send of %d bytes to %s"
-                        + " not started: %d earlier send(s) to it timed out and UCX still holds them (the peer has"
-                        + " not taken their chunks); none starts until they end, so that a peer that stopped"
-                        + " receiving cannot keep this node's memory registered without bound", data.byteSize(),
-                        endpoint, endpoint.heldSends), Ucp.ERR_BUSY));
+                future.completeExceptionally(endpoint.busy("rendezvous send of " + data.byteSize() + " bytes"));
             } else {
                 RendezvousSendOp op = new RendezvousSendOp(this, endpoint, tag, data, future);
                 if (!op.poll(ctx)) {
@@ -77,7 +72,9 @@ final class Messaging {
 
     /**
      * {@link Endpoint#sendCopy}: an eager send without a future when UCX takes the data at once
-     * (the common case); else the send becomes an operation and this waits for it.
+     * (the common case); else {@link #send}, which sends from a copy of the node's, and this waits
+     * for UCX to take that, except inside the node's progress (a completion stage), where nothing
+     * of the node finishes before the stage returns.
      */
     void sendCopy(Endpoint endpoint, long tag, MemorySegment data) {
         checkNative(data);
@@ -85,46 +82,26 @@ final class Messaging {
             throw new IllegalArgumentException("sendCopy takes at most the eager size, " + chunking.eagerBytes()
                     + " bytes, not " + data.byteSize());
         }
-        if (ctx.engine.insideProgress()) {
-            sendFromCopy(endpoint, tag, data);
-            return;
-        }
-        CompletableFuture<Long> pending = null;
         lock.lock();
         try {
             if (!endpoint.isUsable() || ctx.closed) {
                 throw endpoint.unusable("send");
             }
-            long request = ctx.worker.tagSend(endpoint.ep, data.address(), data.byteSize(), tag, 0);
-            int status = Ucp.status(request);
+            int status = Ucp.status(ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag));
             if (status == Ucp.OK) {
                 return;
             }
-            if (status != Ucp.INPROGRESS) {
+            if (status != Ucp.ERR_NO_RESOURCE) {
                 throw endpoint.failure("send of " + data.byteSize() + " bytes", status);
             }
-            pending = ctx.engine.newFuture();
-            SendOp.inFlight(ctx, endpoint, request, data, pending);
         } finally {
-            if (pending != null) {
-                ctx.unlockAndWake(); // a sleeping progress thread must learn of the new operation
-            } else {
-                lock.unlock();
-            }
+            lock.unlock();
         }
-        ctx.engine.await(pending, ctx.timeoutNanos, endpoint);
-    }
-
-    /**
-     * {@link #sendCopy} inside the node's progress (a completion stage), where it cannot wait for
-     * UCX: nothing of the node finishes before the stage returns. It sends from a copy of its own,
-     * which the send keeps until UCX is done with it, so the caller's buffer is free at once.
-     */
-    private void sendFromCopy(Endpoint endpoint, long tag, MemorySegment data) {
-        MemorySegment copy = Arena.ofAuto().allocate(Math.max(1, data.byteSize()), 8).asSlice(0, data.byteSize());
-        CompletableFuture<Long> sent = send(endpoint, tag, copy.copyFrom(data));
-        if (sent.isCompletedExceptionally() && sent.exceptionNow() instanceof TransportException e) {
-            throw e; // unusable endpoint, closed node: as sendCopy reports them
+        CompletableFuture<Long> sent = send(endpoint, tag, data);
+        if (!ctx.engine.insideProgress()) {
+            ctx.engine.await(sent, ctx.timeoutNanos, endpoint);
+        } else if (sent.isCompletedExceptionally() && sent.exceptionNow() instanceof TransportException e) {
+            throw e; // unusable endpoint, closed node, held sends: as sendCopy reports them
         }
     }
 

@@ -13,7 +13,9 @@ import org.memreg.ucx.UcxWorker;
  * {@link UnsupportedOperationException}).
  *
  * <p>A put's future completes when the source may be reused; {@link #flush()} when every put and
- * get to this peer completed remotely.
+ * get to this peer completed remotely. A put or get whose future failed at the node's timeout
+ * ({@code UCS_ERR_TIMED_OUT}) is not over for UCX, which cannot cancel it: keep its buffer until
+ * the node closes (a get may still write into it).
  */
 public final class RemoteWindow {
     final Endpoint endpoint;

@@ -28,6 +28,8 @@ final class TransportContext {
     final ProgressEngine engine;
     /** Set when the node closes: parts refuse new work, the progress thread stops. */
     volatile boolean closed;
+    /** Where an eager send copies a caller's buffer for UCX (under the lock), until a send UCX keeps takes it. */
+    private MemorySegment sendCopy;
 
     TransportContext(long nodeId, UcxWorker worker, Arena arena, long timeoutNanos, boolean progressThread,
             long idleSpinNanos, long waitSpinNanos, long asideParkNanos, String name) {
@@ -53,6 +55,19 @@ final class TransportContext {
     TransportException timedOut(String what) {
         return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
                 Ucp.ERR_TIMED_OUT);
+    }
+
+    /** {@code data} copied into memory of the node's (under the lock): {@link #sendCopy}'s, unless a send took it. */
+    MemorySegment copyForUcx(MemorySegment data) {
+        if (sendCopy == null || sendCopy.byteSize() < data.byteSize()) {
+            sendCopy = Arena.ofAuto().allocate(Math.max(data.byteSize(), 8), 8); // as small as it can be: UCX may keep it
+        }
+        return sendCopy.asSlice(0, data.byteSize()).copyFrom(data);
+    }
+
+    /** UCX keeps the last {@link #copyForUcx} until its send ends: the next goes elsewhere. */
+    void copyKept() {
+        sendCopy = null;
     }
 
     /** Sends a control message (under the lock); nobody waits for it. */

@@ -218,6 +218,17 @@ public final class UcxWorker implements AutoCloseable {
     }
 
     /**
+     * {@code ucp_tag_send_nbx} that UCX must finish inside the call
+     * (UCP_OP_ATTR_FLAG_FORCE_IMM_CMPL): a status, never a request; {@link Ucp#ERR_NO_RESOURCE}
+     * when it cannot, and then it keeps nothing of the buffer. In UCX 1.13 only what fits its
+     * short (inline) protocol goes at once.
+     */
+    public long tagSendAtOnce(long ep, long address, long length, long tag) {
+        resetParam(Ucp.OP_ATTR_FLAG_FORCE_IMM_CMPL, 0);
+        return Ucp.tagSendNbx(ep, address, length, tag, param.address());
+    }
+
+    /**
      * {@code ucp_tag_recv_nbx}, always returning a request (UCP_OP_ATTR_FLAG_NO_IMM_CMPL): UCX
      * 1.13 completed receives of already-arrived messages at once without filling
      * {@code recv_info}, so the sender tag and length are read with {@link #testReceive} instead.

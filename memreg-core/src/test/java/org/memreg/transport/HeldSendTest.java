@@ -13,11 +13,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
@@ -88,6 +90,25 @@ class HeldSendTest {
             TransportException again = failure(toHostile.send(TAG, data));
             assertEquals(Ucp.ERR_TIMED_OUT, again.status(), "started, and timed out: " + again.getMessage());
         }
+    }
+
+    /**
+     * Eager sends to a peer that stopped receiving time out while UCX still holds them; once their
+     * futures completed the caller unmaps their buffers, and the peer then takes everything. UCX
+     * must have held copies of the node's, not the caller's buffers (it copied from the unmapped
+     * memory, and the JVM died); and after the timeout, sends UCX would have to hold fail at once.
+     * In a child JVM: the failure is the end of a process.
+     */
+    @Test
+    void eagerSendsThatTimedOutShouldLeaveNoCallersBufferWithUcx() throws Exception {
+        UcxTestSupport.assumeUcx();
+        ChildJvm probe = ChildJvm.run(List.of(), StalledPeerProbe.class, "300", "4096", "20");
+        assertEquals("true", probe.text("survived"));
+        assertTrue(probe.value("timedOut") > 0, "the peer's queue filled and later sends timed out");
+        assertEquals(300, probe.value("sent") + probe.value("timedOut"));
+        assertEquals(20, probe.value("busy"), "after a timeout, sends that UCX would hold fail at once");
+        assertEquals(300, probe.value("intact"), "every message arrived late but whole, with its own bytes");
+        assertEquals(0, probe.value("heldOps"), "the held sends ended once the peer took them");
     }
 
     /** Says hello to {@code node} as {@code hostile} and returns the node's endpoint to it. */
