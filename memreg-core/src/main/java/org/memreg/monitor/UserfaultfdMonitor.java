@@ -231,7 +231,12 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
     @Override
     public boolean confirmHit(long address) {
         for (int spins = 0; ; spins++) {
-            int errno = uffd.tryWriteProtect(address, pageSize, 0);
+            int errno;
+            try {
+                errno = uffd.tryWriteProtect(address, pageSize, 0);
+            } catch (IllegalStateException handedOff) {
+                errno = Errno.EBADF; // the monitor failed (or closed): its userfaultfd is gone
+            }
             if (errno == 0) {
                 break;
             }

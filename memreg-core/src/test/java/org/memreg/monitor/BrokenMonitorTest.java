@@ -14,7 +14,7 @@ import java.lang.invoke.MethodHandle;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.memreg.cache.CacheStats;
 import org.memreg.cache.Registration;
 import org.memreg.cache.RegistrationCache;
@@ -38,16 +38,19 @@ class BrokenMonitorTest {
     private static final MethodHandle DUP2 = downcall("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
-    /** {@code which}: 0 replaces the reader's stop eventfd, 1 the one the delivery thread polls. */
+    /**
+     * {@code which}: 0 replaces the reader's stop eventfd, 1 the one the delivery thread polls;
+     * {@code strict}: the strict monitor, which asks the kernel on every hit.
+     */
     @ParameterizedTest
-    @ValueSource(ints = {0, 1})
-    void aFailedMonitorShouldReleaseUnmapsAndLetTheCacheKeepNothing(int which) throws Throwable {
+    @CsvSource({"0, false", "1, false", "0, true", "1, true"})
+    void aFailedMonitorShouldReleaseUnmapsAndLetTheCacheKeepNothing(int which, boolean strict) throws Throwable {
         // Once in bin/vm-test's guest this test's first sleep was interrupted, 1.3 s in, by no code
         // of its own (source not found): an interrupt carried in is not this test's subject.
         if (Thread.interrupted()) {
             System.out.println("BrokenMonitorTest: the test thread came in interrupted; cleared");
         }
-        UserfaultfdMonitor monitor = UserfaultfdMonitor.open(false);
+        UserfaultfdMonitor monitor = strict ? UserfaultfdMonitor.openStrict() : UserfaultfdMonitor.open(false);
         try (SimulatedNic nic = SimulatedNic.builder().free().build();
              RegistrationCache cache = RegistrationCache.builder(nic).statsName(null).monitor(monitor).build()) {
             long kept = HookMonitorTest.touched(Mman.mapAnonymous(LENGTH));
