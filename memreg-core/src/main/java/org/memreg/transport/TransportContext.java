@@ -29,7 +29,7 @@ final class TransportContext {
     /** Set when the node closes: parts refuse new work, the progress thread stops. */
     volatile boolean closed;
     /** Where an eager send copies a caller's buffer for UCX (under the lock), until a send UCX keeps takes it. */
-    private MemorySegment sendCopy;
+    private MemorySegment ucxCopy;
 
     TransportContext(long nodeId, UcxWorker worker, Arena arena, long timeoutNanos, boolean progressThread,
             long idleSpinNanos, long waitSpinNanos, long asideParkNanos, String name) {
@@ -57,17 +57,17 @@ final class TransportContext {
                 Ucp.ERR_TIMED_OUT);
     }
 
-    /** {@code data} copied into memory of the node's (under the lock): {@link #sendCopy}'s, unless a send took it. */
+    /** {@code data} copied into memory of the node's (under the lock): {@link #ucxCopy}, unless a send took it. */
     MemorySegment copyForUcx(MemorySegment data) {
-        if (sendCopy == null || sendCopy.byteSize() < data.byteSize()) {
-            sendCopy = Arena.ofAuto().allocate(Math.max(data.byteSize(), 8), 8); // as small as it can be: UCX may keep it
+        if (ucxCopy == null || ucxCopy.byteSize() < data.byteSize()) {
+            ucxCopy = Arena.ofAuto().allocate(Math.max(data.byteSize(), 8), 8); // as small as it can be: UCX may keep it
         }
-        return sendCopy.asSlice(0, data.byteSize()).copyFrom(data);
+        return ucxCopy.asSlice(0, data.byteSize()).copyFrom(data);
     }
 
     /** UCX keeps the last {@link #copyForUcx} until its send ends: the next goes elsewhere. */
     void copyKept() {
-        sendCopy = null;
+        ucxCopy = null;
     }
 
     /** Sends a control message (under the lock); nobody waits for it. */
