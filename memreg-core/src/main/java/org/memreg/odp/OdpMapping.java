@@ -171,7 +171,11 @@ public final class OdpMapping implements AutoCloseable {
         rma(true, offset, source, whileHeld);
     }
 
-    /** Reads the region at {@code offset} into {@code target} (native, writable). */
+    /**
+     * Reads the region at {@code offset} into {@code target} (native, writable). If this fails
+     * because the owner did not answer in time, UCX may still write the late data into
+     * {@code target}: keep it until the node closes ({@link org.memreg.transport.RemoteWindow}).
+     */
     public void get(long offset, MemorySegment target) {
         rma(false, offset, target, null);
     }
