@@ -293,10 +293,11 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
 
     @Override
     public synchronized boolean watch(long address, long length) {
-        if (closing || failed) {
-            if (failed) {
-                watchFailures.incrementAndGet(); // the cache keeps no such registration
-            }
+        if (failed) {
+            watchFailures.incrementAndGet(); // the cache keeps no such registration
+            return false;
+        }
+        if (closing) {
             return false;
         }
         try {
@@ -463,9 +464,7 @@ public final class UserfaultfdMonitor implements MemoryMonitor {
         }
         drainLock.lock(); // no waiter drains any more (closing is set): the ring may go
         try {
-            if (!failed) {
-                signal(wakeup); // stops the reader
-            }
+            signal(wakeup); // stops the reader (harmless when a failure stopped it already)
             reader.close(); // joins it and closes the userfaultfd in one native call, then frees its ring
         } finally {
             drainLock.unlock();

@@ -80,10 +80,11 @@ public final class Endpoint implements AutoCloseable {
      * when UCX has the data; a rendezvous send only once the receiver has the whole message (it
      * says so), so it fails if the receiver refuses it (its buffer too small,
      * {@link TransportException#isTruncation()}, or it holds too many unasked messages), closes
-     * first, or posts no receive within the node's timeout. While an earlier rendezvous send to this peer that timed out is still held by UCX
-     * (the peer has not taken its chunks), a rendezvous send fails at once ({@code UCS_ERR_BUSY}):
-     * each would keep its chunks registered for as long as the node lives. The same holds for an
-     * eager send that UCX cannot take at once while an earlier one to this peer is held.
+     * first, or posts no receive within the node's timeout. While an earlier send to this peer
+     * that timed out is still held by UCX (the peer has not taken it), a send that UCX would have
+     * to keep (a rendezvous send, or an eager one it cannot take at once) fails at once
+     * ({@code UCS_ERR_BUSY}): each would keep node memory, a rendezvous send's chunks registered,
+     * for as long as the node lives.
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed

@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,6 +22,7 @@ import org.memreg.cache.RegistrationCache;
 import org.memreg.device.Access;
 import org.memreg.device.SimulatedNic;
 import org.memreg.linux.Mman;
+import org.memreg.testkit.Await;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -59,10 +61,8 @@ class BrokenMonitorTest {
             long unmappedKey = acquireTwice(cache, unmapped, true);
 
             replaceWithDevNull(monitor.eventFds()[which]);
-            for (int i = 0; i < 2_000 && monitor.stats().readerFailures() == 0; i++) {
-                Thread.sleep(10);
-            }
-            assertEquals(1, monitor.stats().readerFailures(), "the monitor noticed");
+            Await.until(() -> monitor.stats().readerFailures() > 0, Duration.ofSeconds(20), "the monitor noticed");
+            assertEquals(1, monitor.stats().readerFailures(), "the monitor noticed once");
             Thread unmapper = Thread.ofPlatform().start(() -> Mman.munmap(unmapped, LENGTH));
             unmapper.join(TimeUnit.SECONDS.toMillis(20));
             assertFalse(unmapper.isAlive(), "the unmap of watched memory sleeps: the reader is gone, its userfaultfd open");
