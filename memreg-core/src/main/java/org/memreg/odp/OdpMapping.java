@@ -98,11 +98,15 @@ public final class OdpMapping implements AutoCloseable {
             MemorySegment setup = setupArena.allocate(64 << 10, 8);
             CompletableFuture<Long> got = node.receive(OdpWire.tag(OdpWire.SETUP, region), setup);
             try {
-                got.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException e) {
-                got.cancel(false);
-                throw new TransportException("no ODP setup for region " + Integer.toHexString(region) + " within "
-                        + timeout, e);
+                try {
+                    got.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    if (got.cancel(false)) {
+                        throw new TransportException("no ODP setup for region " + Integer.toHexString(region)
+                                + " within " + timeout, e);
+                    }
+                    got.get(); // it came as the wait ended: UCX writes the buffer until the receive is done
+                }
             } catch (ExecutionException e) {
                 throw new TransportException("ODP setup failed: " + e.getCause(), e.getCause());
             } catch (InterruptedException e) {

@@ -84,7 +84,9 @@ public final class Endpoint implements AutoCloseable {
      * that timed out is still held by UCX (the peer has not taken it), a send that UCX would have
      * to keep (a rendezvous send, or an eager one it cannot take at once) fails at once
      * ({@code UCS_ERR_BUSY}): each would keep node memory, a rendezvous send's chunks registered,
-     * for as long as the node lives.
+     * for as long as the node lives. A rendezvous send cannot be cancelled ({@code cancel} returns
+     * false), and only the node completes its future ({@code complete}, {@code orTimeout} and the
+     * like throw {@link UnsupportedOperationException} while it is not done).
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed

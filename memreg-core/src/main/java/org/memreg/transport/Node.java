@@ -309,7 +309,11 @@ public final class Node implements AutoCloseable {
      * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
      * writable, its arena open until the future completes). The future completes with the
      * message's length, or fails when it does not fit, its sender fails or the rendezvous times
-     * out; cancelling the future withdraws a receive not yet matched. A buffer serves one receive
+     * out. Cancelling the future withdraws a receive not yet matched, its buffer the caller's again
+     * when {@code cancel} returns true; once a message matched, {@code cancel} returns false and
+     * the future completes with it. Only the node completes the future: its {@code complete},
+     * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not
+     * done. A buffer serves one receive
      * at a time: a rendezvous message's header lands in it first and is read from there, so
      * another receive writing into it meanwhile fails one or both.
      *

@@ -24,8 +24,8 @@ import org.memreg.ucx.Ucp;
  * the receive at once and is refused: the sender is told (its send fails at once too) and the
  * receive drains the message's chunks with empty receives, so that nothing of it is left in UCX.
  *
- * <p>Matching waits without a time limit (cancel the future to give up); once a rendezvous has
- * started, the node's timeout applies and a failed sender fails the receive.
+ * <p>Matching waits without a time limit (cancel the future to give up, {@link #withdraw}); once
+ * a rendezvous has started, the node's timeout applies and a failed sender fails the receive.
  */
 final class ReceiveOp extends Op {
     /** The smallest chunk a sender may announce: a page. */
@@ -54,6 +54,8 @@ final class ReceiveOp extends Op {
     /** What a refusal says the buffer holds: its size, or {@link #REFUSED_AS_HELD_TOO_MUCH}. */
     private final long refuseAs;
     private Runnable whenDone;
+    /** True once the receive is over outside a poll: withdrawn by a cancel, or finished by one. */
+    private boolean over;
 
     ReceiveOp(Messaging messaging, long tag, MemorySegment buffer, CompletableFuture<Long> future) {
         this(messaging, messaging.unexpected.take(tag), tag, buffer, future, buffer.byteSize());
@@ -81,6 +83,43 @@ final class ReceiveOp extends Op {
         this.held = held;
         this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag,
                 Tags.USER_RECEIVE_MASK, 0, info.address());
+        TransportFuture.lend(future, this::withdraw);
+    }
+
+    /**
+     * {@link TransportFuture#cancel}: takes the buffer back if no message matched yet. UCX
+     * completes a cancelled unmatched receive inside the call; one that matched meanwhile finishes
+     * here (its data is in the buffer) and is not cancelled.
+     */
+    private boolean withdraw() {
+        TransportContext ctx = messaging.ctx;
+        ctx.lock.lock();
+        try {
+            if (over || matched || future.isDone()) {
+                return future.isCancelled();
+            }
+            if (held != null && held.arrived()) { // the message is whole: received, not lost to the cancel
+                over = matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+                return false;
+            }
+            if (held == null) {
+                ctx.worker.cancel(request);
+                int status = checkReceive(ctx, request, info.address());
+                if (status == Ucp.INPROGRESS) {
+                    return false; // UCX is receiving into the buffer
+                }
+                request = 0;
+                if (status != Ucp.ERR_CANCELED) {
+                    over = matched(ctx, status);
+                    return false;
+                }
+            }
+            over = true;
+            messaging.giveInfo(info);
+            return ((TransportFuture<?>) future).settleCancelled();
+        } finally {
+            ctx.unlockAndWake();
+        }
     }
 
     /** True when the receive matched at once and finished (eager data waiting in UCX). */
@@ -96,7 +135,7 @@ final class ReceiveOp extends Op {
 
     @Override
     boolean poll(TransportContext ctx) {
-        boolean done = advance(ctx);
+        boolean done = over || advance(ctx);
         if (done && whenDone != null) {
             whenDone.run();
             whenDone = null;
@@ -105,22 +144,15 @@ final class ReceiveOp extends Op {
     }
 
     private boolean advance(TransportContext ctx) {
-        if (!matched && held != null) { // a cancel while its parts arrive gives it up: the node lets UCX finish it
+        if (!matched && held != null) { // a cancel while its parts arrive gives it up (withdraw)
             if (held.arrived()) {
                 return matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
-            }
-            if (future.isCancelled()) {
-                messaging.giveInfo(info);
-                return true;
             }
             return false;
         }
         if (!matched) {
             int status = checkReceive(ctx, request, info.address());
             if (status == Ucp.INPROGRESS) {
-                if (future.isCancelled()) {
-                    ctx.worker.cancel(request); // completes with ERR_CANCELED on a later poll
-                }
                 return false;
             }
             request = 0;
@@ -133,7 +165,7 @@ final class ReceiveOp extends Op {
         matched = true;
         if (status != Ucp.OK) {
             messaging.giveInfo(info);
-            future.completeExceptionally(status == Ucp.ERR_MESSAGE_TRUNCATED
+            TransportFuture.settleExceptionally(future, status == Ucp.ERR_MESSAGE_TRUNCATED
                     ? new TransportException("message larger than the " + buffer.byteSize() + "-byte buffer", status)
                     : new TransportException("receive failed: " + Ucp.statusString(status), status));
             return true;
@@ -142,7 +174,7 @@ final class ReceiveOp extends Op {
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
-            future.complete(length);
+            TransportFuture.settle(future, length);
             return true;
         }
         if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 32 bytes
@@ -180,7 +212,7 @@ final class ReceiveOp extends Op {
     /** A rendezvous header no memreg sender sends: the receive fails, and nothing else of it follows. */
     private boolean malformed(String what) {
         messaging.giveInfo(info);
-        future.completeExceptionally(new TransportException("malformed rendezvous header: " + what,
+        TransportFuture.settleExceptionally(future, new TransportException("malformed rendezvous header: " + what,
                 Ucp.ERR_INVALID_PARAM));
         return true;
     }
@@ -264,7 +296,7 @@ final class ReceiveOp extends Op {
             messaging.giveInfo(info);
             if (!failed) {
                 messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
-                future.complete(chunks.total());
+                TransportFuture.settle(future, chunks.total());
             }
             return true;
         }
@@ -274,7 +306,7 @@ final class ReceiveOp extends Op {
     private void fail(TransportException e) {
         if (!failed) {
             failed = true;
-            future.completeExceptionally(e);
+            TransportFuture.settleExceptionally(future, e);
         }
     }
 
@@ -292,7 +324,7 @@ final class ReceiveOp extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         draining = false;
         fail(cause);
-        future.completeExceptionally(cause);
+        TransportFuture.settleExceptionally(future, cause);
         cancelAll(ctx);
     }
 

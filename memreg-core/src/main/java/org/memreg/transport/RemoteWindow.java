@@ -15,7 +15,9 @@ import org.memreg.ucx.UcxWorker;
  * <p>A put's future completes when the source may be reused; {@link #flush()} when every put and
  * get to this peer completed remotely. A put or get whose future failed at the node's timeout
  * ({@code UCS_ERR_TIMED_OUT}) is not over for UCX, which cannot cancel it: keep its buffer until
- * the node closes (a get may still write into it).
+ * the node closes (a get may still write into it). A put or get cannot be cancelled
+ * ({@code cancel} returns false), and only the node completes its future ({@code complete},
+ * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not done).
  */
 public final class RemoteWindow {
     final Endpoint endpoint;

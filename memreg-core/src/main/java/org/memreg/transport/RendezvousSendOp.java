@@ -49,6 +49,7 @@ final class RendezvousSendOp extends Op {
         this.messaging = messaging;
         this.endpoint = endpoint;
         this.future = future;
+        TransportFuture.lend(future, TransportFuture.KEPT_BY_UCX);
         this.address = data.address();
         this.total = data.byteSize();
         this.id = messaging.nextMessageId();
@@ -122,7 +123,7 @@ final class RendezvousSendOp extends Op {
         boolean over = !usable || arrived || failed && (!refused || chunks.allPosted());
         if (chunks.idle() && over) {
             if (!failed) {
-                future.complete(total);
+                TransportFuture.settle(future, total);
             }
             messaging.rendezvousSends.remove(id);
             if (held) {
@@ -148,7 +149,7 @@ final class RendezvousSendOp extends Op {
 
     private void fail(TransportException e) {
         failed = true;
-        future.completeExceptionally(e);
+        TransportFuture.settleExceptionally(future, e);
     }
 
     @Override

@@ -30,15 +30,15 @@ final class RmaOp extends Op {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
             if (expired(ctx.engine.now()) && !future.isDone()) {
-                future.completeExceptionally(ctx.timedOut(what + " on " + endpoint));
+                TransportFuture.settleExceptionally(future, ctx.timedOut(what + " on " + endpoint));
             }
             return false;
         }
         request = 0;
         if (status == Ucp.OK) {
-            future.complete(null);
+            TransportFuture.settle(future, null);
         } else {
-            future.completeExceptionally(endpoint.failure(what, status));
+            TransportFuture.settleExceptionally(future, endpoint.failure(what, status));
         }
         if (after != null) {
             after.run();
@@ -48,7 +48,7 @@ final class RmaOp extends Op {
 
     @Override
     void abort(TransportContext ctx, TransportException cause) {
-        future.completeExceptionally(cause);
+        TransportFuture.settleExceptionally(future, cause);
     }
 
     @Override

@@ -2,9 +2,12 @@ package org.memreg.transport;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * The future of a transport operation: a {@link CompletableFuture} whose blocking methods
@@ -15,12 +18,30 @@ import java.util.concurrent.locks.LockSupport;
  * is not done from inside the node's progress (a completion stage) throws
  * {@link IllegalStateException}: nothing of the node can finish until that stage returns.
  *
+ * <p>The future of an operation on the caller's memory (a receive, a rendezvous send, a put, a
+ * get) stands for that memory lent to UCX ({@link #lend}): only the node completes it, once UCX
+ * no longer uses the memory, for a caller may free the memory as soon as it is done. Completing
+ * it by other means ({@code complete}, {@code completeExceptionally}, {@code obtrude...},
+ * {@code completeAsync}, {@code orTimeout}, {@code completeOnTimeout}) throws
+ * {@link UnsupportedOperationException}; {@link #cancel} succeeds only where the operation can take
+ * the memory back from UCX at once (a receive not yet matched) and returns false otherwise. A
+ * receive that a caller cancelled and whose buffer it then unmapped had a message copied into
+ * the unmapped buffer by UCX a moment later, and the JVM died (SIGSEGV in libc's memcpy).
+ * Dependent stages are ordinary futures.
+ *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
 final class TransportFuture<T> extends CompletableFuture<T> {
     private final Waiters waiters;
     /** A thread parked until this completes, or null; set only on the slow path (see {@link Waiters}). */
     volatile Thread waiter;
+    /**
+     * Null for an ordinary future; for one that stands for the caller's memory lent to UCX, what
+     * tries to take it back (under the node's lock: true if it did, and the future is cancelled).
+     */
+    private volatile BooleanSupplier withdrawal;
+    /** The withdrawal of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
+    static final BooleanSupplier KEPT_BY_UCX = () -> false;
 
     TransportFuture(Waiters waiters) {
         this.waiters = waiters;
@@ -63,25 +84,115 @@ final class TransportFuture<T> extends CompletableFuture<T> {
         return super.join();
     }
 
+    /**
+     * Marks {@code future}, if it is a transport future, as the future of an operation holding the
+     * caller's memory in UCX (see the class comment); {@code withdrawal} runs for {@link #cancel}.
+     */
+    static void lend(CompletableFuture<?> future, BooleanSupplier withdrawal) {
+        if (future instanceof TransportFuture<?> lent) {
+            lent.withdrawal = withdrawal;
+        }
+    }
+
+    /** Completes an operation's {@code future} with {@code value}: the node's way, lent or not. */
+    static <V> void settle(CompletableFuture<V> future, V value) {
+        if (future instanceof TransportFuture<V> own) {
+            own.wakeAfter(own.completeAsNode(value));
+        } else {
+            future.complete(value);
+        }
+    }
+
+    /** Fails an operation's {@code future} with {@code cause}: the node's way, lent or not. */
+    static void settleExceptionally(CompletableFuture<?> future, Throwable cause) {
+        if (future instanceof TransportFuture<?> own) {
+            own.wakeAfter(own.failAsNode(cause));
+        } else {
+            future.completeExceptionally(cause);
+        }
+    }
+
+    /** Cancels the future of an operation that took the caller's memory back from UCX. */
+    boolean settleCancelled() {
+        return wakeAfter(super.cancel(false));
+    }
+
+    private boolean completeAsNode(T value) {
+        return super.complete(value);
+    }
+
+    private boolean failAsNode(Throwable cause) {
+        return super.completeExceptionally(cause);
+    }
+
     @Override
     public boolean complete(T value) {
-        boolean completed = super.complete(value);
-        wakeWaiter();
-        return completed;
+        refuseIfLent("complete");
+        return wakeAfter(super.complete(value));
     }
 
     @Override
     public boolean completeExceptionally(Throwable ex) {
-        boolean completed = super.completeExceptionally(ex);
-        wakeWaiter();
-        return completed;
+        refuseIfLent("completeExceptionally");
+        return wakeAfter(super.completeExceptionally(ex));
+    }
+
+    /**
+     * Cancels this future; for one whose operation holds the caller's memory, only if the
+     * operation can take it back from UCX at once (a receive not yet matched): otherwise false,
+     * and the future completes when UCX is done with the memory.
+     */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+        BooleanSupplier lent = withdrawal;
+        if (lent != null) {
+            return isCancelled() || !isDone() && lent.getAsBoolean();
+        }
+        return wakeAfter(super.cancel(mayInterruptIfRunning));
     }
 
     @Override
-    public boolean cancel(boolean mayInterruptIfRunning) {
-        boolean cancelled = super.cancel(mayInterruptIfRunning);
-        wakeWaiter();
-        return cancelled;
+    public void obtrudeValue(T value) {
+        refuseIfLent("obtrudeValue");
+        super.obtrudeValue(value);
+    }
+
+    @Override
+    public void obtrudeException(Throwable ex) {
+        refuseIfLent("obtrudeException");
+        super.obtrudeException(ex);
+    }
+
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier, Executor executor) {
+        refuseIfLent("completeAsync");
+        return super.completeAsync(supplier, executor);
+    }
+
+    @Override
+    public CompletableFuture<T> completeAsync(Supplier<? extends T> supplier) {
+        refuseIfLent("completeAsync");
+        return super.completeAsync(supplier);
+    }
+
+    @Override
+    public CompletableFuture<T> orTimeout(long timeout, TimeUnit unit) {
+        refuseIfLent("orTimeout");
+        return super.orTimeout(timeout, unit);
+    }
+
+    @Override
+    public CompletableFuture<T> completeOnTimeout(T value, long timeout, TimeUnit unit) {
+        refuseIfLent("completeOnTimeout");
+        return super.completeOnTimeout(value, timeout, unit);
+    }
+
+    private void refuseIfLent(String method) {
+        if (withdrawal != null && !isDone()) {
+            throw new UnsupportedOperationException(method + " of a transport operation's future while UCX may still"
+                    + " use the caller's memory: only the node completes it, once UCX is done with the memory (bound a"
+                    + " wait with get(timeout, unit); cancel takes back a receive not yet matched)");
+        }
     }
 
     @Override
@@ -89,11 +200,13 @@ final class TransportFuture<T> extends CompletableFuture<T> {
         return new TransportFuture<>(waiters);
     }
 
-    private void wakeWaiter() {
+    /** Wakes a parked waiter and returns {@code result}. */
+    private boolean wakeAfter(boolean result) {
         Thread parked = waiter;
         if (parked != null) {
             waiters.wokeWaiter();
             LockSupport.unpark(parked);
         }
+        return result;
     }
 }
