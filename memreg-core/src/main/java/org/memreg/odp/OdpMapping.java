@@ -36,8 +36,10 @@ import org.memreg.transport.WindowKey;
  * with that {@link StaleWindowException} (nothing was sent).
  *
  * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY. Calls are
- * blocking and thread-safe; each waits at most the timeout given to {@link #attach} and then
- * throws {@link TransportException}.
+ * blocking and thread-safe; each waits at most the timeout given to {@link #attach} for its pages
+ * and a put's flush, and then throws {@link TransportException}; a put or get that has started
+ * returns or throws only once UCX has let go of the caller's buffer (an owner that stopped
+ * progressing holds it until it answers or the node closes).
  *
  * <p>A mapping's counters ({@link #stats()}) live in a set named {@code odp-peer-<region number
  * in hex>} in the process's counters file, shown by {@code memreg stat} while the mapping is open,
@@ -46,6 +48,12 @@ import org.memreg.transport.WindowKey;
 public final class OdpMapping implements AutoCloseable {
     /** How long an operation that met a revoked key waits for the owner's next key. */
     static final long REKEY_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * The deadline of a wait for a put or a get: none. Its future completes once UCX has let go of
+     * the caller's buffer (late, if the owner stalls, or when the node closes); a call that threw
+     * before would leave the buffer for UCX to write into after the caller freed it.
+     */
+    private static final long UNTIL_UCX_LETS_GO = Long.MIN_VALUE;
     private final Node node;
     private final int region;
     /** The token the owner gave this mapping in its SETUP: every message between the two carries it ({@link OdpWire}). */
@@ -175,11 +183,7 @@ public final class OdpMapping implements AutoCloseable {
         rma(true, offset, source, whileHeld);
     }
 
-    /**
-     * Reads the region at {@code offset} into {@code target} (native, writable). If this fails
-     * because the owner did not answer in time, UCX may still write the late data into
-     * {@code target}: keep it until the node closes ({@link org.memreg.transport.RemoteWindow}).
-     */
+    /** Reads the region at {@code offset} into {@code target} (native, writable). */
     public void get(long offset, MemorySegment target) {
         rma(false, offset, target, null);
     }
@@ -210,10 +214,10 @@ public final class OdpMapping implements AutoCloseable {
             for (RemoteWindow w = window;;) {
                 try {
                     if (put) {
-                        await(w.put(offset, buffer), deadline, "put");
+                        await(w.put(offset, buffer), UNTIL_UCX_LETS_GO, "put");
                         await(w.flush(), deadline, "flush");
                     } else {
-                        await(w.get(offset, buffer), deadline, "get");
+                        await(w.get(offset, buffer), UNTIL_UCX_LETS_GO, "get");
                     }
                     break;
                 } catch (StaleWindowException stale) {
@@ -266,9 +270,14 @@ public final class OdpMapping implements AutoCloseable {
         this.ignoreInvalidations = ignore;
     }
 
+    /**
+     * Waits for {@code f} until {@code deadline} ({@link System#nanoTime}), or with
+     * {@link #UNTIL_UCX_LETS_GO} as long as its operation holds the caller's buffer.
+     */
     private static <T> T await(CompletableFuture<T> f, long deadline, String what) {
         try {
-            return f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            return deadline == UNTIL_UCX_LETS_GO ? f.get()
+                    : f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
             throw new TransportException(what + " timed out", e);
         } catch (ExecutionException e) {

@@ -74,9 +74,10 @@ public final class Endpoint implements AutoCloseable {
      * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied (UCX keeps no
      * pointer to it once this returns); above it the buffer goes zero-copy by rendezvous in
      * registered chunks. The future completes with the byte count, or with a
-     * {@link TransportException} (closed, peer failed, timed out). Its arena must stay open until
-     * then, and for a rendezvous send that timed out ({@code UCS_ERR_TIMED_OUT}) until the node
-     * closes: UCX cannot cancel a send, and may still read the chunks. An eager send completes
+     * {@link TransportException} (closed, peer failed, timed out), and the buffer's arena must
+     * stay open until then. A rendezvous send that fails completes its future only once UCX holds
+     * none of its chunks (UCX cannot cancel a send): one that timed out while UCX holds a chunk
+     * fails when UCX lets go of it, at the latest when the node closes. An eager send completes
      * when UCX has the data; a rendezvous send only once the receiver has the whole message (it
      * says so), so it fails if the receiver refuses it (its buffer too small,
      * {@link TransportException#isTruncation()}, or it holds too many unasked messages), closes

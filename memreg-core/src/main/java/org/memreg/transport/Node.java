@@ -402,13 +402,16 @@ public final class Node implements AutoCloseable {
         }
         ctx.closed = true;
         ctx.engine.join();
+        TransportException closing = new TransportException("node is closing", Ucp.ERR_CANCELED);
+        List<Op> released;
         ctx.lock.lock();
         try {
-            ctx.engine.abortAll(new TransportException("node is closing", Ucp.ERR_CANCELED));
+            released = ctx.engine.abortAll(closing);
             Closing.all(cache, device, worker, context, arena); // each one, whatever the one before did
         } finally {
             ctx.unlockAndWake();
         }
+        released.forEach(op -> op.closed(closing)); // the worker is gone: UCX holds no caller's memory now
     }
 
     @Override

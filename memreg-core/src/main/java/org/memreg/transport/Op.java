@@ -5,8 +5,10 @@ import org.memreg.ucx.Ucp;
 /**
  * One operation in flight on a node's worker: a send, a receive, a put. {@link #poll} runs under
  * the node's lock after every worker progress and says whether the operation has finished with
- * UCX (its requests freed, its registrations released). The user's future may complete earlier
- * (a timeout) or later never: an operation outlives its future until UCX lets go of the buffer.
+ * UCX (its requests freed, its registrations released). The future of an operation on the
+ * caller's memory (lent: {@link TransportFuture#lend}) completes only once UCX has let go of that
+ * memory, at the latest when the node closed ({@link #closed}); another operation's future may
+ * complete earlier (a timeout), and the operation outlives it until UCX lets go of the buffer.
  */
 abstract class Op {
     private final long timeoutNanos;
@@ -42,6 +44,14 @@ abstract class Op {
      * for a peer which did not answer) or leak it.
      */
     abstract void release();
+
+    /**
+     * The node has closed with this operation {@link #release released} to UCX, and its worker is
+     * gone: UCX uses no memory of the operation's any more. A future that waited for UCX to let go
+     * of the caller's memory completes here with {@code cause}; nothing else by default.
+     */
+    void closed(TransportException cause) {
+    }
 
     /** Frees {@code request} if it is one (a status pointer is not): UCX's, even while it runs. */
     static void free(long request) {

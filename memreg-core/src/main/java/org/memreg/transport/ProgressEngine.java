@@ -440,19 +440,22 @@ final class ProgressEngine {
 
     /**
      * Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them,
-     * hands back to UCX the requests of those that did not finish, and drops them.
+     * hands back to UCX the requests of those that did not finish, and drops them. Returns those:
+     * once the worker is gone, the node tells each ({@link Op#closed}).
      */
-    void abortAll(TransportException closing) {
+    List<Op> abortAll(TransportException closing) {
         for (Op op : ops) {
             op.abort(ctx, closing);
         }
         for (int i = 0; i < 100 && !ops.isEmpty(); i++) {
             progressLocked(true);
         }
-        for (Op op : ops) { // still waiting for a peer: their requests go back to UCX before the worker goes
+        List<Op> released = new ArrayList<>(ops);
+        for (Op op : released) { // still waiting for a peer: their requests go back to UCX before the worker goes
             op.release();
         }
         ops.clear();
         outstanding.set(0);
+        return released;
     }
 }

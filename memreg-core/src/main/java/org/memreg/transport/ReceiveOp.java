@@ -25,7 +25,10 @@ import org.memreg.ucx.Ucp;
  * receive drains the message's chunks with empty receives, so that nothing of it is left in UCX.
  *
  * <p>Matching waits without a time limit (cancel the future to give up, {@link #withdraw}); once
- * a rendezvous has started, the node's timeout applies and a failed sender fails the receive.
+ * a rendezvous has started, the node's timeout applies and a failed sender fails the receive. The
+ * future of a failed receive completes once UCX holds no part of the buffer: a chunk in flight
+ * that UCX cannot cancel is waited for (reported past the timeout), at the latest until the node
+ * has closed ({@link #closed}).
  */
 final class ReceiveOp extends Op {
     /** The smallest chunk a sender may announce: a page. */
@@ -48,6 +51,8 @@ final class ReceiveOp extends Op {
     private EarlyChunks.Claim early;
     private long chunkDeadline;
     private boolean failed;
+    /** Why it failed, once it did: the future fails with it when UCX holds no part of the buffer. */
+    private TransportException failure;
     private boolean draining;
     /** A message the node held for this receive ({@link UnexpectedMessages}), or null: it receives from UCX. */
     private final HeldMessage held;
@@ -145,6 +150,10 @@ final class ReceiveOp extends Op {
 
     private boolean advance(TransportContext ctx) {
         if (!matched && held != null) { // a cancel while its parts arrive gives it up (withdraw)
+            if (failed) { // the node is closing: UCX never had the buffer
+                messaging.giveInfo(info);
+                return true;
+            }
             if (held.arrived()) {
                 return matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
             }
@@ -163,6 +172,11 @@ final class ReceiveOp extends Op {
 
     private boolean matched(TransportContext ctx, int status) {
         matched = true;
+        if (failed) { // the node closed while it matched: what arrived is not read
+            messaging.giveInfo(info);
+            TransportFuture.settleExceptionally(future, failure);
+            return true;
+        }
         if (status != Ucp.OK) {
             messaging.giveInfo(info);
             TransportFuture.settleExceptionally(future, status == Ucp.ERR_MESSAGE_TRUNCATED
@@ -272,8 +286,11 @@ final class ReceiveOp extends Op {
             if (peerFailure != null) {
                 fail(peerFailure);
             } else if (now - chunkDeadline > 0) {
-                fail(ctx.timedOut(String.format("receive of %d bytes from node %016x (%d bytes done)",
-                        chunks.total(), sender, chunks.doneBytes())));
+                String what = String.format("receive of %d bytes from node %016x", chunks.total(), sender);
+                fail(ctx.timedOut(what + " (" + chunks.doneBytes() + " bytes done)"));
+                if (bufferWithUcx()) {
+                    ctx.overdue(what);
+                }
             }
         }
         if (draining && (messaging.connections.peerFailure(sender) != null || now - chunkDeadline > 0)) {
@@ -297,17 +314,32 @@ final class ReceiveOp extends Op {
             if (!failed) {
                 messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
                 TransportFuture.settle(future, chunks.total());
+            } else {
+                TransportFuture.settleExceptionally(future, failure);
             }
             return true;
         }
         return false;
     }
 
+    /** Fails the receive: its future at once if UCX holds no part of the buffer, else when it lets go. */
     private void fail(TransportException e) {
         if (!failed) {
             failed = true;
-            TransportFuture.settleExceptionally(future, e);
+            failure = e;
+            if (!bufferWithUcx()) {
+                TransportFuture.settleExceptionally(future, e);
+            }
         }
+    }
+
+    /**
+     * Whether UCX may still write into the buffer: a receive not matched yet, or a chunk in flight
+     * (UCX cannot cancel one that matched: a chunk over TCP whose data came late would land in
+     * memory the caller had freed once the future failed).
+     */
+    private boolean bufferWithUcx() {
+        return matched ? chunks != null && !chunks.idle() : held == null && Ucp.isRequest(request);
     }
 
     /** Cancels what UCX lets us cancel (receives can be); the op finishes on a later poll. */
@@ -324,7 +356,6 @@ final class ReceiveOp extends Op {
     void abort(TransportContext ctx, TransportException cause) {
         draining = false;
         fail(cause);
-        TransportFuture.settleExceptionally(future, cause);
         cancelAll(ctx);
     }
 
@@ -342,5 +373,10 @@ final class ReceiveOp extends Op {
             chunks.release();
             early.close();
         }
+    }
+
+    @Override
+    void closed(TransportException cause) {
+        TransportFuture.settleExceptionally(future, failure != null ? failure : cause);
     }
 }

@@ -13,11 +13,14 @@ import org.memreg.ucx.UcxWorker;
  * {@link UnsupportedOperationException}).
  *
  * <p>A put's future completes when the source may be reused; {@link #flush()} when every put and
- * get to this peer completed remotely. A put or get whose future failed at the node's timeout
- * ({@code UCS_ERR_TIMED_OUT}) is not over for UCX, which cannot cancel it: keep its buffer until
- * the node closes (a get may still write into it). A put or get cannot be cancelled
- * ({@code cancel} returns false), and only the node completes its future ({@code complete},
- * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not done).
+ * get to this peer completed remotely. The future of a put or get completes only once UCX has let
+ * go of the caller's buffer, which it cannot cancel: the node's timeout does not end it (a get
+ * over TCP from an owner that stopped progressing waits for the owner's answer, and is logged
+ * past the timeout), a failed endpoint in error mode {@link ErrorMode#PEER} or the node's close
+ * does; bound a wait with {@code get(timeout, unit)}, and the buffer is the caller's again when
+ * the future is done. A put or get cannot be cancelled ({@code cancel} returns false), and only
+ * the node completes its future ({@code complete}, {@code orTimeout} and the like throw
+ * {@link UnsupportedOperationException} while it is not done).
  */
 public final class RemoteWindow {
     final Endpoint endpoint;

@@ -17,10 +17,12 @@ import org.memreg.ucx.Ucp;
  * not when UCX is done with the chunks: UCX completes a chunk under its own rendezvous threshold
  * when it is sent, and a rendezvous chunk the receiver truncates (a refused message's) as well as
  * one received. A receiver whose buffer is too small, or that holds too much already, refuses the
- * message: the future fails at once, and the chunks not yet sent go as empty messages (nothing
- * registered) so that the receiver, which drains as many chunks as the message has, finishes too.
- * Once the endpoint is closed or has failed, nothing more is posted on it. A send that times out
- * while UCX still holds it keeps the endpoint from starting others ({@link Endpoint#heldSends}).
+ * message: the send fails, and the chunks not yet sent go as empty messages (nothing registered)
+ * so that the receiver, which drains as many chunks as the message has, finishes too. Once the
+ * endpoint is closed or has failed, nothing more is posted on it. A failed send's future fails
+ * once UCX holds none of its chunks (they are the caller's memory), at the latest when the node
+ * has closed ({@link #closed}). A send that times out while UCX still holds it keeps the endpoint
+ * from starting others ({@link Endpoint#heldSends}).
  */
 final class RendezvousSendOp extends Op {
     static final long HEADER_BYTES = 32;
@@ -38,6 +40,8 @@ final class RendezvousSendOp extends Op {
     private long headerRequest;
     private boolean headerDone;
     private boolean failed;
+    /** Why it failed, once it did: the future fails with it when UCX holds no chunk of the caller's. */
+    private TransportException failure;
     private boolean refused;
     private boolean delivered;
     /** Timed out while UCX still held it: counted in {@link Endpoint#heldSends} until it ends. */
@@ -124,6 +128,8 @@ final class RendezvousSendOp extends Op {
         if (chunks.idle() && over) {
             if (!failed) {
                 TransportFuture.settle(future, total);
+            } else {
+                TransportFuture.settleExceptionally(future, failure);
             }
             messaging.rendezvousSends.remove(id);
             if (held) {
@@ -135,21 +141,35 @@ final class RendezvousSendOp extends Op {
     }
 
     private boolean timeout(TransportContext ctx) {
-        if (expired(ctx.engine.now()) && !future.isDone()) {
+        if (!held && !failed && expired(ctx.engine.now())) {
             String where = chunks.allPosted() && chunks.idle()
                     ? "all sent, but the receiver never said it has them: no receive for its tag, or one too small"
                             + " to read the header"
                     : chunks.doneBytes() + " bytes done";
-            fail(ctx.timedOut("rendezvous send of " + total + " bytes to " + endpoint + " (" + where + ")"));
+            String what = "rendezvous send of " + total + " bytes to " + endpoint;
+            fail(ctx.timedOut(what + " (" + where + ")"));
             held = true; // not over: UCX still has the header or chunks
             endpoint.heldSends++;
+            if (!chunks.idle()) {
+                ctx.overdue(what);
+            }
         }
         return false;
     }
 
+    /**
+     * Fails the send: its future at once if UCX holds none of its chunks, else when UCX lets go of
+     * them (a chunk UCX sends from a bounce buffer copies the caller's bytes when it goes, late if
+     * the peer is slow: from memory the caller freed once the future failed).
+     */
     private void fail(TransportException e) {
-        failed = true;
-        TransportFuture.settleExceptionally(future, e);
+        if (!failed) {
+            failed = true;
+            failure = e;
+        }
+        if (chunks.idle()) {
+            TransportFuture.settleExceptionally(future, failure);
+        }
     }
 
     @Override
@@ -164,5 +184,10 @@ final class RendezvousSendOp extends Op {
             headerRequest = 0;
         }
         chunks.release();
+    }
+
+    @Override
+    void closed(TransportException cause) {
+        TransportFuture.settleExceptionally(future, failure != null ? failure : cause);
     }
 }

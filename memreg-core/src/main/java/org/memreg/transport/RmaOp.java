@@ -4,7 +4,14 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
 
-/** A put, get or flush: one UCX request; the future completes with it. */
+/**
+ * A put, get or flush: one UCX request; the future completes with it. A put or get holds the
+ * caller's buffer ({@code lent}): its future completes only when UCX lets go of it, for a get that
+ * UCX cannot cancel may still write into it (a get over TCP whose future had failed at the
+ * timeout wrote into memory the caller had unmapped meanwhile, once its peer came back, and the
+ * JVM died). Past the timeout it is reported ({@link TransportContext#overdue}) and waits; a
+ * close of the node completes it once the worker is gone. A flush or close times out.
+ */
 final class RmaOp extends Op {
     private final Endpoint endpoint;
     private final CompletableFuture<Void> future;
@@ -12,10 +19,20 @@ final class RmaOp extends Op {
     private final Runnable after;
     @SuppressWarnings("unused") // keeps a buffer this op owns reachable until UCX is done with it
     private final MemorySegment keep;
+    private final boolean lent;
     private long request;
+    /** Why a lent operation fails once UCX lets go of it (the node is closing), or null. */
+    private TransportException closing;
+    private boolean overdue;
 
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
             MemorySegment keep, Runnable after) {
+        this(ctx, endpoint, request, what, future, keep, after, false);
+    }
+
+    /** {@code lent}: a put's or get's, on the caller's buffer (see the class comment). */
+    RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
+            MemorySegment keep, Runnable after, boolean lent) {
         super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.request = request;
@@ -23,14 +40,23 @@ final class RmaOp extends Op {
         this.future = future;
         this.keep = keep;
         this.after = after;
+        this.lent = lent;
+        if (lent) {
+            TransportFuture.lend(future, TransportFuture.KEPT_BY_UCX);
+        }
     }
 
     @Override
     boolean poll(TransportContext ctx) {
         int status = check(request);
         if (status == Ucp.INPROGRESS) {
-            if (expired(ctx.engine.now()) && !future.isDone()) {
-                TransportFuture.settleExceptionally(future, ctx.timedOut(what + " on " + endpoint));
+            if (!overdue && !future.isDone() && expired(ctx.engine.now())) {
+                if (lent) {
+                    overdue = true;
+                    ctx.overdue(what + " on " + endpoint);
+                } else {
+                    TransportFuture.settleExceptionally(future, ctx.timedOut(what + " on " + endpoint));
+                }
             }
             return false;
         }
@@ -38,7 +64,7 @@ final class RmaOp extends Op {
         if (status == Ucp.OK) {
             TransportFuture.settle(future, null);
         } else {
-            TransportFuture.settleExceptionally(future, endpoint.failure(what, status));
+            TransportFuture.settleExceptionally(future, closing != null ? closing : endpoint.failure(what, status));
         }
         if (after != null) {
             after.run();
@@ -48,12 +74,21 @@ final class RmaOp extends Op {
 
     @Override
     void abort(TransportContext ctx, TransportException cause) {
-        TransportFuture.settleExceptionally(future, cause);
+        if (lent) {
+            closing = cause; // UCX may still use the buffer: the future completes when it is done (or closed)
+        } else {
+            TransportFuture.settleExceptionally(future, cause);
+        }
     }
 
     @Override
     void release() {
         free(request);
         request = 0;
+    }
+
+    @Override
+    void closed(TransportException cause) {
+        TransportFuture.settleExceptionally(future, cause);
     }
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.Warnings;
 
 /**
  * What a node's parts ({@link Connections}, {@link Messaging}, {@link Windows}) and its
@@ -28,6 +29,9 @@ final class TransportContext {
     final ProgressEngine engine;
     /** Set when the node closes: parts refuse new work, the progress thread stops. */
     volatile boolean closed;
+    /** Operations on a caller's memory past the timeout, still held by UCX: logged at most once a second. */
+    private final Warnings overdue = new Warnings(Node.class, "memreg node: operations on the caller's memory past"
+            + " the node's timeout; their futures complete when UCX lets go of the memory");
     /** Where an eager send copies a caller's buffer for UCX (under the lock), until a send UCX keeps takes it. */
     private MemorySegment ucxCopy;
 
@@ -55,6 +59,15 @@ final class TransportContext {
     TransportException timedOut(String what) {
         return new TransportException(what + " timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms",
                 Ucp.ERR_TIMED_OUT);
+    }
+
+    /**
+     * Says that {@code what}, an operation on the caller's memory, passed the timeout while UCX still
+     * holds the memory (under the lock): its future waits for UCX, which cannot cancel it.
+     */
+    void overdue(String what) {
+        overdue.warn(() -> what + " is not over after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms: the peer"
+                + " does not progress it, and UCX may still use the caller's memory");
     }
 
     /** {@code data} copied into memory of the node's (under the lock): {@link #ucxCopy}, unless a send took it. */

@@ -491,8 +491,8 @@ final class Windows {
             long request = put
                     ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                     : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
-            TransportFuture.lend(future, TransportFuture.KEPT_BY_UCX);
-            RmaOp op = new RmaOp(ctx, endpoint, request, what, future, null, chunk == null ? null : chunk::release);
+            RmaOp op = new RmaOp(ctx, endpoint, request, what, future, null, chunk == null ? null : chunk::release,
+                    true);
             if (!op.poll(ctx)) {
                 ctx.engine.add(op);
             }

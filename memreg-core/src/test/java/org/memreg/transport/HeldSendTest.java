@@ -2,6 +2,7 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
@@ -25,8 +27,9 @@ import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
- * A rendezvous send to a peer that takes its header and never its chunks times out, but UCX
- * (error mode NONE) never ends the chunk sends, so the node must keep them registered. Every
+ * A rendezvous send to a peer that takes its header and never its chunks passes its timeout, but
+ * UCX (error mode NONE) never ends the chunk sends, so the node must keep them registered, and
+ * the send's future waits: the chunks are the caller's memory. Every
  * later send to that peer would do the same, 4 MiB at a time (once the peer left, 11 such sends
  * held 44 MiB): while one is held, no rendezvous send to that peer starts.
  */
@@ -39,6 +42,7 @@ class HeldSendTest {
     @Test
     void sendsToAPeerThatHoldsATimedOutSendShouldFailAtOnceAndRegisterNothingMore() throws Exception {
         UcxTestSupport.assumeUcx();
+        CompletableFuture<Long> heldSend;
         try (Arena arena = Arena.ofShared(); // closed last: UCX may hold its memory until the node closes
              Node node = loopback("sender").listen(new InetSocketAddress("127.0.0.1", 0))
                      .timeout(Duration.ofSeconds(1)).build();
@@ -46,7 +50,7 @@ class HeldSendTest {
             RawUcxPeer hostile = new RawUcxPeer();
             Endpoint toHostile = greet(node, hostile);
             MemorySegment data = arena.allocate(MESSAGE, 4096);
-            timeOutHoldingChunks(toHostile, hostile, data);
+            heldSend = holdChunks(toHostile, hostile, data);
             long held = node.registeredBytes();
             assertTrue(held > 0, "the timed-out send's chunks stay registered: UCX may still read them");
 
@@ -66,7 +70,10 @@ class HeldSendTest {
             assertEquals(MESSAGE, toFriend.send(TAG, data).get(30, TimeUnit.SECONDS), "other peers are still sent to");
             assertEquals(MESSAGE, received.get(30, TimeUnit.SECONDS));
             assertEquals(-1, buffer.mismatch(data), "intact");
+            assertFalse(heldSend.isDone(), "UCX still holds the caller's chunks");
         }
+        assertEquals(Ucp.ERR_TIMED_OUT, failure(heldSend).status(), "completed once the node closed (its worker, and"
+                + " UCX's hold, gone) with why it failed: its timeout");
     }
 
     /** A peer that takes the chunks late ends the held send, and sends to it start again. */
@@ -80,15 +87,21 @@ class HeldSendTest {
             Endpoint toHostile = greet(node, hostile);
             int standing = node.operations();
             MemorySegment data = arena.allocate(MESSAGE, 4096);
-            timeOutHoldingChunks(toHostile, hostile, data);
+            CompletableFuture<Long> heldSend = holdChunks(toHostile, hostile, data);
             assertEquals(Ucp.ERR_BUSY, failure(toHostile.send(TAG, data)).status(), "held");
 
             awaitEquals(standing, () -> { // the chunks, truncated, end their sends all the same
                 hostile.discardArrived();
                 return node.operations();
             }, "the node's operations: the held send never ended");
-            TransportException again = failure(toHostile.send(TAG, data));
-            assertEquals(Ucp.ERR_TIMED_OUT, again.status(), "started, and timed out: " + again.getMessage());
+            assertEquals(Ucp.ERR_TIMED_OUT, failure(heldSend).status(), "UCX let go of the chunks: the send failed");
+            CompletableFuture<Long> again = toHostile.send(TAG, data);
+            assertFalse(again.isDone(), "started, not refused as busy");
+            awaitEquals(standing, () -> {
+                hostile.discardArrived();
+                return node.operations();
+            }, "the node's operations: the second send never ended");
+            assertEquals(Ucp.ERR_TIMED_OUT, failure(again).status(), "started, and timed out");
         }
     }
 
@@ -117,12 +130,16 @@ class HeldSendTest {
         return GoodPeer.accepted(node);
     }
 
-    /** Sends {@code data} to a peer that takes its header and none of its chunks: the send times out, held. */
-    private static void timeOutHoldingChunks(Endpoint toHostile, RawUcxPeer hostile, MemorySegment data) {
+    /**
+     * Sends {@code data} to a peer that takes its header and none of its chunks: the send passes
+     * its timeout (1 s) held, its future not done, for UCX still holds the caller's chunks.
+     */
+    private static CompletableFuture<Long> holdChunks(Endpoint toHostile, RawUcxPeer hostile, MemorySegment data) {
         CompletableFuture<Long> send = toHostile.send(TAG, data);
         assertNotNull(hostile.receive(TAG | Tags.RTS_BIT, 20_000), "the header came; its chunks are not taken");
-        TransportException timedOut = failure(send);
-        assertEquals(Ucp.ERR_TIMED_OUT, timedOut.status(), timedOut.getMessage());
+        assertThrows(TimeoutException.class, () -> send.get(3, TimeUnit.SECONDS),
+                "the future waits past the node's timeout while UCX holds the chunks");
+        return send;
     }
 
     private static TransportException failure(CompletableFuture<Long> send) {

@@ -1,7 +1,9 @@
 package org.memreg.transport;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.transport.GoodPeer.loopback;
@@ -9,13 +11,20 @@ import static org.memreg.transport.GoodPeer.loopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
+import org.memreg.linux.Mman;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
 import org.memreg.util.TestSeeds;
 
@@ -86,6 +95,108 @@ class LentFutureTest {
             assertEquals(1L << 20, receiver.receive(TAG, buffer).get(30, TimeUnit.SECONDS));
             assertEquals(1L << 20, send.get(30, TimeUnit.SECONDS), "the send the cancel left alone completed");
             assertEquals(-1, buffer.mismatch(data));
+        }
+    }
+
+    /**
+     * A get from an owner that stopped progressing (over TCP, where UCX's software get waits for
+     * the owner's answer) passes the node's timeout without completing, for UCX would still write
+     * the answer into the caller's buffer; once the owner is back, the get completes with its
+     * data. Before, the future failed at the timeout, and a caller that unmapped the buffer then
+     * had the late answer written into unmapped memory (SIGSEGV).
+     */
+    @Test
+    void aGetShouldCompleteOnlyOnceUcxHasWrittenItsBuffer() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (StalledOwner owner = new StalledOwner();
+             Node origin = loopback("origin").ucx("TLS", "tcp").timeout(Duration.ofMillis(500)).build()) {
+            RemoteWindow window = owner.attachFrom(origin);
+            owner.stop();
+            long target = Mman.mapAnonymous(WINDOW);
+            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            assertThrows(TimeoutException.class, () -> get.get(2, TimeUnit.SECONDS),
+                    "4 times the node's timeout: UCX still waits for the owner's answer");
+            owner.resume();
+            get.get(30, TimeUnit.SECONDS);
+            assertEquals(-1, MemorySegment.ofAddress(target).reinterpret(WINDOW).mismatch(owner.window.segment()),
+                    "the owner's bytes");
+            Mman.munmap(target, WINDOW);
+        }
+    }
+
+    /**
+     * A get held when its node closes completes once the close has returned, the worker gone and
+     * UCX's hold with it; its buffer is unmapped then, and the owner's late answer harms nothing.
+     */
+    @Test
+    void aHeldGetShouldCompleteOnceItsNodeHasClosed() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (StalledOwner owner = new StalledOwner()) {
+            Node origin = loopback("origin").ucx("TLS", "tcp").timeout(Duration.ofMillis(500)).build();
+            RemoteWindow window = owner.attachFrom(origin);
+            owner.stop();
+            long target = Mman.mapAnonymous(WINDOW);
+            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            assertThrows(TimeoutException.class, () -> get.get(1, TimeUnit.SECONDS));
+            AtomicInteger operationsLeft = new AtomicInteger(-1);
+            get.whenComplete((done, failed) -> operationsLeft.set(origin.operations()));
+            origin.close();
+            assertEquals(0, operationsLeft.get(), "completed once nothing of the node was left with UCX");
+            Throwable closed = assertThrows(ExecutionException.class, () -> get.get(0, TimeUnit.SECONDS)).getCause();
+            assertEquals(Ucp.ERR_CANCELED, assertInstanceOf(TransportException.class, closed).status(),
+                    closed.getMessage());
+            Mman.munmap(target, WINDOW);
+            owner.resume(); // it answers a node that has gone
+            Thread.sleep(500);
+        }
+    }
+
+    private static final long WINDOW = 1 << 20;
+
+    /** A window's owner over TCP whose progress (a thread of its own) the test stops and resumes. */
+    private static final class StalledOwner implements AutoCloseable {
+        final Node node = loopback("owner").ucx("TLS", "tcp").progressThread(false)
+                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+        final Window window = node.allocateWindow(WINDOW, Access.ALL);
+        private volatile boolean progressing = true;
+        private volatile boolean closing;
+        private final Thread driver = Thread.ofPlatform().name("owner's progress").start(this::drive);
+
+        StalledOwner() {
+            for (long i = 0; i < WINDOW; i += 8) {
+                window.segment().set(JAVA_LONG, i, i * 31 + 7);
+            }
+        }
+
+        private void drive() {
+            while (!closing) {
+                if (progressing) {
+                    node.progress();
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        }
+
+        RemoteWindow attachFrom(Node origin) {
+            return origin.connect("127.0.0.1", node.port()).attach(window.key());
+        }
+
+        /** Stops the owner's progress and returns once no round of it runs. */
+        void stop() throws InterruptedException {
+            progressing = false;
+            Thread.sleep(50); // the round under way ends
+        }
+
+        void resume() {
+            progressing = true;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            closing = true;
+            driver.join();
+            node.close();
         }
     }
 
