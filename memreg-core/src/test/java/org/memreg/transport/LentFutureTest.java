@@ -99,6 +99,22 @@ class LentFutureTest {
     }
 
     /**
+     * Rendezvous receives over TCP whose sender stops progressing mid-transfer: a receive that
+     * times out while UCX writes one of its chunks completes only once the chunk is in (its
+     * sender back), and its buffer is unmapped as soon as the future is done. Before, the future
+     * failed at the timeout, and the late chunk was written into the unmapped buffer (SIGSEGV in
+     * each of three runs of 10 rounds). In a child JVM: the failure is the end of a process.
+     */
+    @Test
+    void aReceiveShouldFailOnlyOnceUcxHasLetGoOfItsChunks() throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = TestSeeds.seed("LentFutureTest.stalledSender");
+        ChildJvm probe = ChildJvm.run(List.of(), StalledSenderProbe.class, "12", Long.toString(seed));
+        assertEquals("true", probe.text("survived"));
+        assertTrue(probe.value("heldPastTimeout") > 0, "some receives timed out with a chunk under way");
+    }
+
+    /**
      * A get from an owner that stopped progressing (over TCP, where UCX's software get waits for
      * the owner's answer) passes the node's timeout without completing, for UCX would still write
      * the answer into the caller's buffer; once the owner is back, the get completes with its
