@@ -389,6 +389,22 @@ final class Connections {
         }
     }
 
+    /**
+     * A put or get on {@code endpoint} passed the node's timeout while UCX holds it (under the
+     * lock): in error mode PEER the endpoint fails, and UCX's forced close ends what it holds, as a
+     * verbs queue pair goes to its error state; in NONE, where UCX refuses a forced close, nothing
+     * is done. True when the endpoint failed.
+     */
+    boolean stalled(Endpoint endpoint, String what) {
+        if (errorMode != ErrorMode.PEER || endpoint.closed || endpoint.failure != null) {
+            return false;
+        }
+        TransportException timedOut = ctx.timedOut(what + " on " + endpoint);
+        fail(endpoint, new TransportException(timedOut.getMessage() + ": the peer does not answer, and the endpoint"
+                + " failed (error mode PEER): UCX cannot end the operation otherwise", timedOut.status()));
+        return true;
+    }
+
     /** Control handler (under the lock, inside progress): a peer closed its endpoint to us. */
     void onBye(long tag, MemorySegment payload) {
         Endpoint endpoint = fromSigner(payload, 16, "a bye") ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;

@@ -158,6 +158,11 @@ public final class Endpoint implements AutoCloseable {
         connections.close(this);
     }
 
+    /** {@link Connections#stalled}: {@code what}, a put or get, passed the node's timeout. */
+    boolean stalled(String what) {
+        return connections.stalled(this, what);
+    }
+
     /** Why {@code what} (a send) does not start while {@link #heldSends} is not zero. */
     TransportException busy(String what) {
         return new TransportException(String.format("%s to %s not started: %d earlier send(s) to it timed out and UCX"

@@ -313,9 +313,8 @@ public final class Node implements AutoCloseable {
      * when {@code cancel} returns true; once a message matched, {@code cancel} returns false and
      * the future completes with it. Only the node completes the future: its {@code complete},
      * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not
-     * done. A buffer serves one receive
-     * at a time: a rendezvous message's header lands in it first and is read from there, so
-     * another receive writing into it meanwhile fails one or both.
+     * done. A buffer serves one receive at a time: a rendezvous message's header lands in it first
+     * and is read from there, so another receive writing into it meanwhile fails one or both.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only

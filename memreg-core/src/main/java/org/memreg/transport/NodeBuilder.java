@@ -30,9 +30,9 @@ import org.memreg.linux.SysConf;
  *       registered by the node's registration cache (chunks in flight may take more while they
  *       are in flight)</td></tr>
  *   <tr><td>{@link #timeout}</td><td>{@value #TIMEOUT_PROP_NAME} (ms)</td><td>30 s per send,
- *       rendezvous (its receive included), flush; a rendezvous that timed out fails only once
- *       UCX has let go of the caller's memory, and a put or get past it is logged and waits for
- *       UCX</td></tr>
+ *       rendezvous (its receive included), put, get, flush; a rendezvous that timed out fails
+ *       only once UCX has let go of the caller's memory; a put or get fails its endpoint in
+ *       error mode PEER, and in NONE is logged and waits for UCX</td></tr>
  *   <tr><td>{@link #connectTimeout}</td><td>{@value #CONNECT_TIMEOUT_PROP_NAME} (ms)</td><td>10 s</td></tr>
  *   <tr><td>{@link #errorMode}</td><td>{@value #ERROR_MODE_PROP_NAME}</td><td>none</td></tr>
  *   <tr><td>{@link #progressThread}</td><td>{@value #PROGRESS_THREAD_PROP_NAME}</td><td>true</td></tr>

@@ -14,13 +14,14 @@ import org.memreg.ucx.UcxWorker;
  *
  * <p>A put's future completes when the source may be reused; {@link #flush()} when every put and
  * get to this peer completed remotely. The future of a put or get completes only once UCX has let
- * go of the caller's buffer, which it cannot cancel: the node's timeout does not end it (a get
- * over TCP from an owner that stopped progressing waits for the owner's answer, and is logged
- * past the timeout), a failed endpoint in error mode {@link ErrorMode#PEER} or the node's close
- * does; bound a wait with {@code get(timeout, unit)}, and the buffer is the caller's again when
- * the future is done. A put or get cannot be cancelled ({@code cancel} returns false), and only
- * the node completes its future ({@code complete}, {@code orTimeout} and the like throw
- * {@link UnsupportedOperationException} while it is not done).
+ * go of the caller's buffer, which it cannot cancel. At the node's timeout, in error mode
+ * {@link ErrorMode#PEER}, the endpoint fails and UCX's forced close ends the operation (its
+ * future fails with {@code UCS_ERR_TIMED_OUT}); in {@link ErrorMode#NONE} it is logged and waits
+ * (a get over TCP from an owner that stopped progressing waits for its answer) until UCX
+ * completes it or the node closes. Bound a wait with {@code get(timeout, unit)}; the buffer is
+ * the caller's again when the future is done. A put or get cannot be cancelled ({@code cancel}
+ * returns false), and only the node completes its future ({@code complete}, {@code orTimeout}
+ * and the like throw {@link UnsupportedOperationException} while it is not done).
  */
 public final class RemoteWindow {
     final Endpoint endpoint;

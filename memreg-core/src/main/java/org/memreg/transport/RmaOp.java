@@ -9,8 +9,9 @@ import org.memreg.ucx.Ucp;
  * caller's buffer ({@code lent}): its future completes only when UCX lets go of it, for a get that
  * UCX cannot cancel may still write into it (a get over TCP whose future had failed at the
  * timeout wrote into memory the caller had unmapped meanwhile, once its peer came back, and the
- * JVM died). Past the timeout it is reported ({@link TransportContext#overdue}) and waits; a
- * close of the node completes it once the worker is gone. A flush or close times out.
+ * JVM died). Past the timeout, in error mode PEER its endpoint fails ({@link Endpoint#stalled}),
+ * and UCX's forced close ends it; in NONE it is reported ({@link TransportContext#overdue}) and
+ * waits, and a close of the node completes it once the worker is gone. A flush or close times out.
  */
 final class RmaOp extends Op {
     private final Endpoint endpoint;
@@ -53,7 +54,9 @@ final class RmaOp extends Op {
             if (!overdue && !future.isDone() && expired(ctx.engine.now())) {
                 if (lent) {
                     overdue = true;
-                    ctx.overdue(what + " on " + endpoint);
+                    if (!endpoint.stalled(what)) {
+                        ctx.overdue(what + " on " + endpoint);
+                    }
                 } else {
                     TransportFuture.settleExceptionally(future, ctx.timedOut(what + " on " + endpoint));
                 }

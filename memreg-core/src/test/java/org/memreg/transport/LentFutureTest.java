@@ -167,18 +167,50 @@ class LentFutureTest {
         }
     }
 
+    /**
+     * In error mode PEER a get to an owner that stopped progressing fails its endpoint at the
+     * node's timeout: UCX's forced close ends the get, whose future fails with the timeout, and
+     * the owner's late answer, after the buffer was unmapped, harms nothing.
+     */
+    @Test
+    void aGetToAStalledOwnerShouldFailItsEndpointInErrorModePeer() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (StalledOwner owner = new StalledOwner(ErrorMode.PEER);
+             Node origin = loopback("origin").ucx("TLS", "tcp").errorMode(ErrorMode.PEER)
+                     .timeout(Duration.ofMillis(500)).build()) {
+            RemoteWindow window = owner.attachFrom(origin);
+            owner.stop();
+            long target = Mman.mapAnonymous(WINDOW);
+            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            Throwable failed = assertThrows(ExecutionException.class, () -> get.get(30, TimeUnit.SECONDS)).getCause();
+            TransportException timedOut = assertInstanceOf(TransportException.class, failed);
+            assertEquals(Ucp.ERR_TIMED_OUT, timedOut.status(), timedOut.getMessage());
+            assertFalse(window.endpoint.isUsable(), "the endpoint failed");
+            Mman.munmap(target, WINDOW);
+            owner.resume(); // it answers a get whose buffer is gone
+            Thread.sleep(500);
+        }
+    }
+
     private static final long WINDOW = 1 << 20;
 
     /** A window's owner over TCP whose progress (a thread of its own) the test stops and resumes. */
     private static final class StalledOwner implements AutoCloseable {
-        final Node node = loopback("owner").ucx("TLS", "tcp").progressThread(false)
-                .listen(new InetSocketAddress("127.0.0.1", 0)).build();
-        final Window window = node.allocateWindow(WINDOW, Access.ALL);
+        final Node node;
+        final Window window;
         private volatile boolean progressing = true;
         private volatile boolean closing;
-        private final Thread driver = Thread.ofPlatform().name("owner's progress").start(this::drive);
+        private final Thread driver;
 
         StalledOwner() {
+            this(ErrorMode.NONE);
+        }
+
+        StalledOwner(ErrorMode mode) {
+            node = loopback("owner").ucx("TLS", "tcp").errorMode(mode).progressThread(false)
+                    .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+            window = node.allocateWindow(WINDOW, Access.ALL);
+            driver = Thread.ofPlatform().name("owner's progress").start(this::drive);
             for (long i = 0; i < WINDOW; i += 8) {
                 window.segment().set(JAVA_LONG, i, i * 31 + 7);
             }
