@@ -46,10 +46,7 @@ class LentFutureTest {
      */
     @Test
     void cancelledReceivesShouldLeaveNoBufferWithUcx() throws Exception {
-        UcxTestSupport.assumeUcx();
-        long seed = TestSeeds.seed("LentFutureTest.cancelledReceives");
-        ChildJvm probe = ChildJvm.run(List.of(), CancelledReceiveProbe.class, "200", Long.toString(seed));
-        assertEquals("true", probe.text("survived"));
+        ChildJvm probe = survivor(CancelledReceiveProbe.class, 200);
         assertEquals(200, probe.value("withdrawn") + probe.value("matched"));
         assertTrue(probe.value("withdrawn") > 0, "some receives were withdrawn");
         assertEquals(200, probe.value("intact"), "every message arrived once and whole, none lost to a cancel");
@@ -107,10 +104,7 @@ class LentFutureTest {
      */
     @Test
     void aReceiveShouldFailOnlyOnceUcxHasLetGoOfItsChunks() throws Exception {
-        UcxTestSupport.assumeUcx();
-        long seed = TestSeeds.seed("LentFutureTest.stalledSender");
-        ChildJvm probe = ChildJvm.run(List.of(), StalledSenderProbe.class, "12", Long.toString(seed));
-        assertEquals("true", probe.text("survived"));
+        ChildJvm probe = survivor(StalledSenderProbe.class, 12);
         assertTrue(probe.value("heldPastTimeout") > 0, "some receives timed out with a chunk under way");
     }
 
@@ -194,58 +188,51 @@ class LentFutureTest {
 
     private static final long WINDOW = 1 << 20;
 
-    /** A window's owner over TCP whose progress (a thread of its own) the test stops and resumes. */
+    /** A window's owner over TCP whose progress the test pauses and resumes. */
     private static final class StalledOwner implements AutoCloseable {
-        final Node node;
+        private final PausableNode owner;
         final Window window;
-        private volatile boolean progressing = true;
-        private volatile boolean closing;
-        private final Thread driver;
 
         StalledOwner() {
             this(ErrorMode.NONE);
         }
 
         StalledOwner(ErrorMode mode) {
-            node = loopback("owner").ucx("TLS", "tcp").errorMode(mode).progressThread(false)
-                    .listen(new InetSocketAddress("127.0.0.1", 0)).build();
-            window = node.allocateWindow(WINDOW, Access.ALL);
-            driver = Thread.ofPlatform().name("owner's progress").start(this::drive);
+            owner = new PausableNode(loopback("owner").ucx("TLS", "tcp").errorMode(mode)
+                    .listen(new InetSocketAddress("127.0.0.1", 0)));
+            window = owner.node.allocateWindow(WINDOW, Access.ALL);
             for (long i = 0; i < WINDOW; i += 8) {
                 window.segment().set(JAVA_LONG, i, i * 31 + 7);
             }
         }
 
-        private void drive() {
-            while (!closing) {
-                if (progressing) {
-                    node.progress();
-                } else {
-                    Thread.onSpinWait();
-                }
-            }
-        }
-
         RemoteWindow attachFrom(Node origin) {
-            return origin.connect("127.0.0.1", node.port()).attach(window.key());
+            return origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
         }
 
-        /** Stops the owner's progress and returns once no round of it runs. */
+        /** Stops the owner's progress and returns once the round under way has ended. */
         void stop() throws InterruptedException {
-            progressing = false;
-            Thread.sleep(50); // the round under way ends
+            owner.pause();
+            Thread.sleep(50);
         }
 
         void resume() {
-            progressing = true;
+            owner.resume();
         }
 
         @Override
         public void close() throws InterruptedException {
-            closing = true;
-            driver.join();
-            node.close();
+            owner.close();
         }
+    }
+
+    /** Runs {@code probe}'s {@code rounds} with a fresh seed (printed) in a child JVM that must live on. */
+    private static ChildJvm survivor(Class<?> probe, int rounds) throws Exception {
+        UcxTestSupport.assumeUcx();
+        long seed = TestSeeds.seed("LentFutureTest." + probe.getSimpleName());
+        ChildJvm child = ChildJvm.run(List.of(), probe, Integer.toString(rounds), Long.toString(seed));
+        assertEquals("true", child.text("survived"), "the process lived on");
+        return child;
     }
 
     /** Every way CompletableFuture offers to complete {@code future} from outside is refused. */

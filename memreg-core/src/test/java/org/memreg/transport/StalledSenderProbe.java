@@ -33,7 +33,7 @@ public final class StalledSenderProbe {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment data = arena.allocate(MESSAGE, 4096).fill((byte) 0x5a);
             for (int i = 0; i < rounds; i++) {
-                try (Stoppable sender = new Stoppable("sender");
+                try (PausableNode sender = new PausableNode(GoodPeer.loopback("sender").ucx("TLS", "tcp"));
                      Node receiver = GoodPeer.loopback("receiver").ucx("TLS", "tcp").timeout(Duration.ofMillis(300))
                              .listen(new InetSocketAddress("127.0.0.1", 0)).build()) {
                     Endpoint toReceiver = sender.node.connect("127.0.0.1", receiver.port());
@@ -42,18 +42,18 @@ public final class StalledSenderProbe {
                     CompletableFuture<Long> receive = receiver.receive(TAG, target);
                     toReceiver.send(TAG, data);
                     spin(random.nextLong(STOP_WITHIN_NANOS)); // into the transfer, wherever it is then
-                    sender.progressing = false;
+                    sender.pause();
                     try {
                         receive.get(900, TimeUnit.MILLISECONDS);
                     } catch (ExecutionException e) {
                         // failed at the timeout, UCX holding none of its chunks
                     } catch (TimeoutException e) {
                         heldPastTimeout++;
-                        sender.progressing = true; // the chunk UCX holds arrives, and the receive ends
+                        sender.resume(); // the chunk UCX holds arrives, and the receive ends
                         waitOut(receive);
                     }
                     Mman.munmap(buffer, MESSAGE); // the future is done: the buffer is the caller's again
-                    sender.progressing = true;
+                    sender.resume();
                     Thread.sleep(200); // the sender's late chunks meet a buffer that is gone
                 }
             }
@@ -74,34 +74,6 @@ public final class StalledSenderProbe {
         long end = System.nanoTime() + nanos;
         while (System.nanoTime() - end < 0) {
             Thread.onSpinWait();
-        }
-    }
-
-    /** A node over TCP whose progress, a thread of its own, can stop and go on. */
-    private static final class Stoppable implements AutoCloseable {
-        final Node node;
-        volatile boolean progressing = true;
-        private volatile boolean closing;
-        private final Thread driver;
-
-        Stoppable(String name) {
-            node = GoodPeer.loopback(name).ucx("TLS", "tcp").progressThread(false).build();
-            driver = Thread.ofPlatform().name(name + "'s progress").start(() -> {
-                while (!closing) {
-                    if (progressing) {
-                        node.progress();
-                    } else {
-                        Thread.onSpinWait();
-                    }
-                }
-            });
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            closing = true;
-            driver.join();
-            node.close();
         }
     }
 }
