@@ -360,9 +360,25 @@ public final class Node implements AutoCloseable {
         return ctx.engine.progress();
     }
 
-    /** Waits for {@code future} up to the node's timeout (progressing it without a progress thread). */
+    /**
+     * Waits for {@code future} up to the node's timeout (progressing it without a progress
+     * thread), then throws {@link TransportException} ({@code UCS_ERR_TIMED_OUT}). The future of
+     * an operation on the caller's memory is first withdrawn (a receive not yet matched); where
+     * UCX still holds the memory (a send, a put, a get, a receive under way) the wait goes on
+     * until it lets go, and returns or throws as the future completes: the memory is the
+     * caller's again when this returns or throws.
+     */
     public <T> T await(CompletableFuture<T> future) {
-        return ctx.engine.await(future, ctx.timeoutNanos, null);
+        for (;;) {
+            try {
+                return ctx.engine.await(future, ctx.timeoutNanos, null);
+            } catch (TransportException e) {
+                boolean lent = e.status() == Ucp.ERR_TIMED_OUT && !future.isDone() && TransportFuture.isLent(future);
+                if (!lent || future.cancel(false)) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /** The progress engine, for tests. */

@@ -94,6 +94,11 @@ final class TransportFuture<T> extends CompletableFuture<T> {
         }
     }
 
+    /** True when {@code future} stands for the caller's memory lent to UCX ({@link #lend}). */
+    static boolean isLent(CompletableFuture<?> future) {
+        return future instanceof TransportFuture<?> own && own.withdrawal != null;
+    }
+
     /** Completes an operation's {@code future} with {@code value}: the node's way, lent or not. */
     static <V> void settle(CompletableFuture<V> future, V value) {
         if (future instanceof TransportFuture<V> own) {

@@ -126,8 +126,11 @@ class LentFutureTest {
             CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
             assertThrows(TimeoutException.class, () -> get.get(2, TimeUnit.SECONDS),
                     "4 times the node's timeout: UCX still waits for the owner's answer");
-            owner.resume();
-            get.get(30, TimeUnit.SECONDS);
+            Thread.ofPlatform().start(() -> {
+                sleep(1000);
+                owner.resume();
+            });
+            origin.await(get); // past its 500 ms: a get is waited for until UCX has written the buffer
             assertEquals(-1, MemorySegment.ofAddress(target).reinterpret(WINDOW).mismatch(owner.window.segment()),
                     "the owner's bytes");
             Mman.munmap(target, WINDOW);
@@ -223,6 +226,27 @@ class LentFutureTest {
         @Override
         public void close() throws InterruptedException {
             owner.close();
+        }
+    }
+
+    /** {@link Node#await} withdraws a receive nothing matched at the node's timeout: its buffer is free then. */
+    @Test
+    void awaitShouldWithdrawAReceiveNothingMatched() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Arena arena = Arena.ofShared();
+             Node node = loopback("receiver").timeout(Duration.ofMillis(300)).build()) {
+            CompletableFuture<Long> receive = node.receive(TAG, arena.allocate(64));
+            TransportException e = assertThrows(TransportException.class, () -> node.await(receive));
+            assertEquals(Ucp.ERR_TIMED_OUT, e.status(), e.getMessage());
+            assertTrue(receive.isCancelled(), "withdrawn from UCX before the wait gave up");
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
