@@ -32,6 +32,8 @@ import java.util.function.Supplier;
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
 final class TransportFuture<T> extends CompletableFuture<T> {
+    /** The withdrawal of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
+    static final BooleanSupplier KEPT_BY_UCX = () -> false;
     private final Waiters waiters;
     /** A thread parked until this completes, or null; set only on the slow path (see {@link Waiters}). */
     volatile Thread waiter;
@@ -40,8 +42,6 @@ final class TransportFuture<T> extends CompletableFuture<T> {
      * tries to take it back (under the node's lock: true if it did, and the future is cancelled).
      */
     private volatile BooleanSupplier withdrawal;
-    /** The withdrawal of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
-    static final BooleanSupplier KEPT_BY_UCX = () -> false;
 
     TransportFuture(Waiters waiters) {
         this.waiters = waiters;
