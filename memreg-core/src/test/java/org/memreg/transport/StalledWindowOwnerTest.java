@@ -43,12 +43,9 @@ class StalledWindowOwnerTest {
     @Test
     void aGetShouldCompleteOnlyOnceUcxHasWrittenItsBuffer() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (StalledOwner owner = new StalledOwner();
-             Node origin = loopback("origin").ucx("TLS", "tcp").timeout(Duration.ofMillis(500)).build()) {
-            RemoteWindow window = owner.attachFrom(origin);
-            owner.stop();
+        try (StalledOwner owner = new StalledOwner(ErrorMode.NONE); Node origin = origin(ErrorMode.NONE)) {
             long target = Mman.mapAnonymous(WINDOW);
-            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            CompletableFuture<Void> get = owner.stalledGet(origin, target);
             assertThrows(TimeoutException.class, () -> get.get(2, TimeUnit.SECONDS),
                     "4 times the node's timeout: UCX still waits for the owner's answer");
             Thread.ofPlatform().start(() -> {
@@ -69,12 +66,9 @@ class StalledWindowOwnerTest {
     @Test
     void aHeldGetShouldCompleteOnceItsNodeHasClosed() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (StalledOwner owner = new StalledOwner();
-             Node origin = loopback("origin").ucx("TLS", "tcp").timeout(Duration.ofMillis(500)).build()) {
-            RemoteWindow window = owner.attachFrom(origin);
-            owner.stop();
+        try (StalledOwner owner = new StalledOwner(ErrorMode.NONE); Node origin = origin(ErrorMode.NONE)) {
             long target = Mman.mapAnonymous(WINDOW);
-            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            CompletableFuture<Void> get = owner.stalledGet(origin, target);
             assertThrows(TimeoutException.class, () -> get.get(1, TimeUnit.SECONDS));
             AtomicInteger operationsLeft = new AtomicInteger(-1);
             get.whenComplete((done, failed) -> operationsLeft.set(origin.operations()));
@@ -97,17 +91,13 @@ class StalledWindowOwnerTest {
     @Test
     void aGetToAStalledOwnerShouldFailItsEndpointInErrorModePeer() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (StalledOwner owner = new StalledOwner(ErrorMode.PEER);
-             Node origin = loopback("origin").ucx("TLS", "tcp").errorMode(ErrorMode.PEER)
-                     .timeout(Duration.ofMillis(500)).build()) {
-            RemoteWindow window = owner.attachFrom(origin);
-            owner.stop();
+        try (StalledOwner owner = new StalledOwner(ErrorMode.PEER); Node origin = origin(ErrorMode.PEER)) {
             long target = Mman.mapAnonymous(WINDOW);
-            CompletableFuture<Void> get = window.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
+            CompletableFuture<Void> get = owner.stalledGet(origin, target);
             Throwable failed = assertThrows(ExecutionException.class, () -> get.get(30, TimeUnit.SECONDS)).getCause();
             TransportException timedOut = assertInstanceOf(TransportException.class, failed);
             assertEquals(Ucp.ERR_TIMED_OUT, timedOut.status(), timedOut.getMessage());
-            assertFalse(window.endpoint.isUsable(), "the endpoint failed");
+            assertFalse(owner.attached.endpoint.isUsable(), "the endpoint failed");
             Mman.munmap(target, WINDOW);
             owner.resume(); // it answers a get whose buffer is gone
             Thread.sleep(500);
@@ -118,10 +108,8 @@ class StalledWindowOwnerTest {
     private static final class StalledOwner implements AutoCloseable {
         private final PausableNode owner;
         final Window window;
-
-        StalledOwner() {
-            this(ErrorMode.NONE);
-        }
+        /** The window as the origin of {@link #stalledGet} attached it. */
+        RemoteWindow attached;
 
         StalledOwner(ErrorMode mode) {
             owner = new PausableNode(loopback("owner").ucx("TLS", "tcp").errorMode(mode)
@@ -132,14 +120,15 @@ class StalledWindowOwnerTest {
             }
         }
 
-        RemoteWindow attachFrom(Node origin) {
-            return origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
-        }
-
-        /** Stops the owner's progress and returns once the round under way has ended. */
-        void stop() throws InterruptedException {
+        /**
+         * Attaches {@code origin} to the window, stops the owner's progress (once the round under
+         * way has ended) and gets the whole window into {@code target}: a get the owner will not answer.
+         */
+        CompletableFuture<Void> stalledGet(Node origin, long target) throws InterruptedException {
+            attached = origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
             owner.pause();
             Thread.sleep(50);
+            return attached.get(0, MemorySegment.ofAddress(target).reinterpret(WINDOW));
         }
 
         void resume() {
@@ -150,6 +139,11 @@ class StalledWindowOwnerTest {
         public void close() throws InterruptedException {
             owner.close();
         }
+    }
+
+    /** An origin over TCP with a 500 ms timeout. */
+    private static Node origin(ErrorMode mode) {
+        return loopback("origin").ucx("TLS", "tcp").errorMode(mode).timeout(Duration.ofMillis(500)).build();
     }
 
     private static void sleep(long millis) {
