@@ -50,8 +50,7 @@ final class ReceiveOp extends Op {
     /** The message's chunks the node took off UCX before this receive posted for them. */
     private EarlyChunks.Claim early;
     private long chunkDeadline;
-    private boolean failed;
-    /** Why it failed, once it did: the future fails with it when UCX holds no part of the buffer. */
+    /** Why it failed, null while it has not: the future fails with it when UCX holds no part of the buffer. */
     private TransportException failure;
     private boolean draining;
     /** A message the node held for this receive ({@link UnexpectedMessages}), or null: it receives from UCX. */
@@ -150,7 +149,7 @@ final class ReceiveOp extends Op {
 
     private boolean advance(TransportContext ctx) {
         if (!matched && held != null) { // a cancel while its parts arrive gives it up (withdraw)
-            if (failed) { // the node is closing: UCX never had the buffer
+            if (failed()) { // the node is closing: UCX never had the buffer
                 messaging.giveInfo(info);
                 return true;
             }
@@ -172,7 +171,7 @@ final class ReceiveOp extends Op {
 
     private boolean matched(TransportContext ctx, int status) {
         matched = true;
-        if (failed) { // the node closed while it matched: what arrived is not read
+        if (failed()) { // the node closed while it matched: what arrived is not read
             messaging.giveInfo(info);
             TransportFuture.settleExceptionally(future, failure);
             return true;
@@ -281,7 +280,7 @@ final class ReceiveOp extends Op {
             fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "
                     + (shortChunk != null ? shortChunk : Ucp.statusString(status)), status));
         }
-        if (!failed) {
+        if (!failed()) {
             TransportException peerFailure = messaging.connections.peerFailure(sender);
             if (peerFailure != null) {
                 fail(peerFailure);
@@ -296,22 +295,22 @@ final class ReceiveOp extends Op {
         if (draining && (messaging.connections.peerFailure(sender) != null || now - chunkDeadline > 0)) {
             draining = false; // the sender is gone or stuck: give up on the rest
         }
-        if (failed && !draining) {
+        if (failed() && !draining) {
             cancelAll(ctx);
         }
         if (draining) {
             chunks.fillEmpty();
-        } else if (!failed) {
+        } else if (!failed()) {
             try {
                 chunks.fill();
             } catch (TransportException e) {
                 fail(e);
             }
         }
-        if (chunks.idle() && (failed && !draining || chunks.allPosted())) {
+        if (chunks.idle() && (failed() && !draining || chunks.allPosted())) {
             early.close();
             messaging.giveInfo(info);
-            if (!failed) {
+            if (!failed()) {
                 messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
                 TransportFuture.settle(future, chunks.total());
             } else {
@@ -322,10 +321,13 @@ final class ReceiveOp extends Op {
         return false;
     }
 
+    private boolean failed() {
+        return failure != null;
+    }
+
     /** Fails the receive: its future at once if UCX holds no part of the buffer, else when it lets go. */
     private void fail(TransportException e) {
-        if (!failed) {
-            failed = true;
+        if (failure == null) {
             failure = e;
             if (!bufferWithUcx()) {
                 TransportFuture.settleExceptionally(future, e);

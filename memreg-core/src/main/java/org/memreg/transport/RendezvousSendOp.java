@@ -39,8 +39,7 @@ final class RendezvousSendOp extends Op {
     private final ChunkPipeline chunks;
     private long headerRequest;
     private boolean headerDone;
-    private boolean failed;
-    /** Why it failed, once it did: the future fails with it when UCX holds no chunk of the caller's. */
+    /** Why it failed, null while it has not: the future fails with it when UCX holds none of its chunks. */
     private TransportException failure;
     private boolean refused;
     private boolean delivered;
@@ -74,11 +73,11 @@ final class RendezvousSendOp extends Op {
 
     /** The receiver refused the message: its buffer holds only {@code bufferBytes}, or it holds too much. */
     void refused(long bufferBytes) {
-        if (!failed && bufferBytes == ReceiveOp.REFUSED_AS_HELD_TOO_MUCH) {
+        if (!failed() && bufferBytes == ReceiveOp.REFUSED_AS_HELD_TOO_MUCH) {
             fail(new TransportException(String.format("%d-byte message refused by %s: it holds as many messages that"
                     + " no receive asked for as it may (%s), and no receive asked for this one", total, endpoint,
                     NodeBuilder.MAX_UNEXPECTED_BYTES_PROP_NAME), Ucp.ERR_EXCEEDS_LIMIT));
-        } else if (!failed) {
+        } else if (!failed()) {
             fail(new TransportException(String.format("%d-byte message refused by %s: the receive buffer holds"
                     + " only %d bytes", total, endpoint, bufferBytes), Ucp.ERR_MESSAGE_TRUNCATED));
         }
@@ -112,21 +111,21 @@ final class RendezvousSendOp extends Op {
         // A closed or failed endpoint's UCX handle is gone: posting on it was a use after free.
         boolean usable = endpoint.isUsable();
         boolean arrived = delivered && chunks.allPosted(); // then a goodbye: the message is there all the same
-        if (!usable && !failed && !arrived) {
+        if (!usable && !failed() && !arrived) {
             fail(endpoint.unusable("rendezvous send of " + total + " bytes"));
         }
         if (usable && refused) {
             chunks.fillEmpty();
-        } else if (usable && !failed) {
+        } else if (usable && !failed()) {
             try {
                 chunks.fill();
             } catch (TransportException e) {
                 fail(e);
             }
         }
-        boolean over = !usable || arrived || failed && (!refused || chunks.allPosted());
+        boolean over = !usable || arrived || failed() && (!refused || chunks.allPosted());
         if (chunks.idle() && over) {
-            if (!failed) {
+            if (!failed()) {
                 TransportFuture.settle(future, total);
             } else {
                 TransportFuture.settleExceptionally(future, failure);
@@ -141,7 +140,7 @@ final class RendezvousSendOp extends Op {
     }
 
     private boolean timeout(TransportContext ctx) {
-        if (!held && !failed && expired(ctx.engine.now())) {
+        if (!held && !failed() && expired(ctx.engine.now())) {
             String where = chunks.allPosted() && chunks.idle()
                     ? "all sent, but the receiver never said it has them: no receive for its tag, or one too small"
                             + " to read the header"
@@ -157,14 +156,17 @@ final class RendezvousSendOp extends Op {
         return false;
     }
 
+    private boolean failed() {
+        return failure != null;
+    }
+
     /**
      * Fails the send: its future at once if UCX holds none of its chunks, else when UCX lets go of
      * them (a chunk UCX sends from a bounce buffer copies the caller's bytes when it goes, late if
      * the peer is slow: from memory the caller freed once the future failed).
      */
     private void fail(TransportException e) {
-        if (!failed) {
-            failed = true;
+        if (failure == null) {
             failure = e;
         }
         if (chunks.idle()) {
