@@ -127,6 +127,10 @@ public final class OdpRegion implements AutoCloseable {
     /** {start, end} of the release the region itself is doing now (its own REMOVE events), or null. */
     private volatile long[] releasing;
     private volatile MemoryMonitor monitor;
+    /** A SUSPECT event came (events were lost): the region thread looks for pages dropped unseen. */
+    private volatile boolean suspect;
+    /** The region thread's: the monitor failed, and every tick looks for pages dropped unseen. */
+    private boolean scanEveryTick;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
     private final Thread thread;
@@ -328,6 +332,11 @@ public final class OdpRegion implements AutoCloseable {
      * invariant that the peers' tables and the pages agree; it cannot protect data the
      * application itself threw away. Events of the region's own releases are ignored.
      *
+     * <p><b>Lost events.</b> When the monitor says events were lost ({@code SUSPECT}: its ring
+     * overflowed), the region thread asks the kernel which {@code PRESENT} pages are no longer
+     * resident ({@code mincore}) and reclaims those; once the monitor has failed, it asks every
+     * tick ({@link #TICK_MILLIS}), so dropped pages are still found, a tick late at most.
+     *
      * <p><b>Window memory.</b> Needs a region made with {@link WindowMemory#ANONYMOUS}. The window UCX
      * allocates ({@link WindowMemory#UCX_SHARED}) is a SysV segment (shmat) here, and
      * {@code UFFDIO_REGISTER} refuses it with EINVAL in every mode (write-protect, missing, minor),
@@ -342,6 +351,10 @@ public final class OdpRegion implements AutoCloseable {
         long base = window.segment().address();
         long end = base + (long) table.pages() * pageSize;
         monitor.start((kind, start, stop, taken) -> {
+            if (kind == MemoryEventKind.SUSPECT) {
+                suspect = true; // which pages went is not known: the region thread asks the kernel
+                return;
+            }
             long[] own = releasing;
             if (kind != MemoryEventKind.REMOVE || (own != null && start >= own[0] && stop <= own[1])) {
                 return;
@@ -400,7 +413,7 @@ public final class OdpRegion implements AutoCloseable {
      */
     public int residentReclaimedPages() {
         synchronized (table) {
-            boolean[] resident = Mincore.residency(window.segment().address(), (long) table.pages() * pageSize);
+            boolean[] resident = residency();
             int n = 0;
             for (int p = 0; p < table.pages(); p++) {
                 if (resident[p] && table.state(p) == OwnerPageState.RECLAIMED) {
@@ -409,6 +422,47 @@ public final class OdpRegion implements AutoCloseable {
             }
             return n;
         }
+    }
+
+    /**
+     * Reclaims the pages the table says are {@code PRESENT} but the kernel no longer has: pages the
+     * application dropped while no REMOVE said so (events were lost, or the monitor failed). A
+     * present page is pinned, so only the application's munlock and madvise take it; a page it
+     * unlocked that the kernel swapped out looks the same and is reclaimed too (its contents go).
+     */
+    private void reclaimDropped() {
+        synchronized (table) {
+            boolean[] resident = residency();
+            int from = -1;
+            for (int p = 0; p <= table.pages(); p++) {
+                boolean dropped = p < table.pages() && !resident[p] && table.state(p) == OwnerPageState.PRESENT;
+                if (dropped && from < 0) {
+                    from = p;
+                } else if (!dropped && from >= 0) {
+                    table.reclaim(new PageRange(from, p - from), System.nanoTime());
+                    from = -1;
+                }
+            }
+        }
+    }
+
+    /**
+     * True once the monitor of {@link #watchRemovals} failed: no REMOVE will come any more, so
+     * every tick from then on looks for dropped pages itself (logged once).
+     */
+    private boolean monitorFailed() {
+        MemoryMonitor m = monitor;
+        if (!scanEveryTick && m != null && m.stats().readerFailures() > 0) {
+            scanEveryTick = true;
+            System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, "ODP region "
+                    + Integer.toHexString(region) + ": its memory monitor failed; pages the application drops are"
+                    + " now found by asking the kernel (mincore) every " + TICK_MILLIS + " ms");
+        }
+        return scanEveryTick;
+    }
+
+    private boolean[] residency() {
+        return Mincore.residency(window.segment().address(), (long) table.pages() * pageSize);
     }
 
     /** Runs {@code action} with the page table locked: no state changes meanwhile. */
@@ -471,6 +525,10 @@ public final class OdpRegion implements AutoCloseable {
                 }
                 for (PageRange r; (r = removed.poll()) != null;) {
                     table.reclaim(r, System.nanoTime());
+                }
+                if (suspect || monitorFailed()) {
+                    suspect = false;
+                    reclaimDropped();
                 }
                 table.expireLeases(System.nanoTime());
                 closeCutOff();

@@ -17,14 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.memreg.linux.Madvise;
-import org.memreg.linux.MemoryLock;
 import org.memreg.linux.MemoryPressure;
 import org.memreg.linux.Mincore;
-import org.memreg.linux.Userfaultfd;
-import org.memreg.monitor.MonitorUnavailableException;
 import org.memreg.monitor.PressureWatcher;
-import org.memreg.monitor.UserfaultfdMonitor;
 import org.memreg.testkit.Await;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
@@ -38,19 +33,17 @@ import org.memreg.ucx.UcxTestSupport;
 class OdpTriggersTest {
     private static final int PAGES = 32;
 
-
-
-    private static void await(BooleanSupplier condition, long millis, String what) throws InterruptedException {
+    private static void await(BooleanSupplier condition, long millis, String what) {
         Await.until(condition, Duration.ofMillis(millis), what);
     }
 
-    private static MemorySegment page(Arena arena, long pageSize, int value) {
+    static MemorySegment page(Arena arena, long pageSize, int value) {
         MemorySegment s = arena.allocate(pageSize, 4096);
         s.fill((byte) value);
         return s;
     }
 
-    private static void assertPageHolds(MemorySegment page, int value, String what) {
+    static void assertPageHolds(MemorySegment page, int value, String what) {
         for (long i = 0; i < page.byteSize(); i++) {
             if (page.get(JAVA_BYTE, i) != (byte) value) {
                 throw new AssertionError(what + ": byte " + i + " is " + page.get(JAVA_BYTE, i) + ", expected "
@@ -159,65 +152,6 @@ class OdpTriggersTest {
             assertPageHolds(region.segment().asSlice(0, ps), 0xC3, "C's put after its fault");
             assertNotEquals(0, c.stats().faults());
             assertEquals(0, region.residentReclaimedPages());
-        }
-    }
-
-    /**
-     * The owner application drops pages 4..7 of its own region (munlock, then madvise DONTNEED);
-     * the userfaultfd REMOVE event starts the protocol after the fact: the peer is invalidated and
-     * acknowledges, the pages end reclaimed, and the peer's next access faults and reads the zero
-     * page. The region is {@link OdpRegion.WindowMemory#ANONYMOUS}: userfaultfd refuses UCX's SysV window.
-     */
-    @Test
-    @Timeout(value = 60, unit = TimeUnit.SECONDS)
-    void ownerMadvisingPagesAwayShouldInvalidateThePeerThroughUserfaultfdRemove() throws Exception {
-        UcxTestSupport.assumeUcx();
-        assumeTrue(Userfaultfd.probe().available(), "no userfaultfd here");
-        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.builder(ownerNode, 0x73, PAGES * 4096L)
-                        .windowMemory(OdpRegion.WindowMemory.ANONYMOUS).build();
-                OdpMapping mapping = attach(ownerNode, region, 0x73, peerNode); Arena arena = Arena.ofShared()) {
-            assertFalse(region.isShared());
-            UserfaultfdMonitor monitor;
-            try {
-                monitor = UserfaultfdMonitor.open(false);
-            } catch (MonitorUnavailableException e) {
-                assumeTrue(false, "userfaultfd monitor not available: " + e.getMessage());
-                return;
-            }
-            assertTrue(region.watchRemovals(monitor), "userfaultfd watches the anonymous window");
-            long ps = region.pageSize();
-            for (int p = 0; p < PAGES; p++) {
-                mapping.put(p * ps, page(arena, ps, 0x40 + p));
-            }
-            OdpStats before = region.stats();
-            long at = region.segment().address() + 4 * ps;
-            MemoryLock.munlock(at, 4 * ps);
-            Madvise.madvise(at, 4 * ps, Madvise.MADV_DONTNEED);
-            await(() -> region.stats().pagesReclaimed() - before.pagesReclaimed() == 4 && region.pendingReclaims() == 0,
-                    10_000, "the REMOVE started a reclaim of pages 4..7: " + region.stats());
-            OdpStats after = region.stats();
-            assertTrue(after.invalidationsSent() > before.invalidationsSent(), after.toString());
-            assertEquals(after.invalidationsSent() - before.invalidationsSent(),
-                    after.invalidationsAcked() - before.invalidationsAcked(), after.toString());
-            assertEquals(0, after.leaseExpiries());
-            boolean[] resident = Mincore.residency(region.segment().address(), PAGES * ps);
-            for (int p = 0; p < PAGES; p++) {
-                boolean dropped = p >= 4 && p < 8;
-                assertEquals(dropped ? OwnerPageState.RECLAIMED : OwnerPageState.PRESENT, region.state(p), "page " + p);
-                assertEquals(!dropped, resident[p], "page " + p + " resident");
-                assertEquals(dropped ? PeerPageState.UNMAPPED : PeerPageState.MAPPED, mapping.state(p),
-                        "peer entry of page " + p);
-            }
-            long faultsBefore = mapping.stats().faults();
-            MemorySegment in = arena.allocate(ps, 4096);
-            mapping.get(5 * ps, in);
-            assertPageHolds(in, 0, "a page the owner dropped, faulted back in");
-            assertEquals(faultsBefore + 1, mapping.stats().faults());
-            assertEquals(OwnerPageState.PRESENT, region.state(5));
-            mapping.get(8 * ps, in);
-            assertPageHolds(in, 0x48, "a page the owner kept");
-            assertTrue(monitor.stats().removeEvents() > 0, monitor.stats().toString());
         }
     }
 }
