@@ -50,6 +50,7 @@ public final class HookMonitor implements MemoryMonitor {
     private final AtomicLong deliveryNanosTotal = new AtomicLong();
     private final AtomicLong deliveryNanosMax = new AtomicLong();
     private volatile long overflowsAtClose;
+    private volatile long callsAtClose;
     private volatile MemoryEventListener listener;
     private volatile boolean closed;
 
@@ -189,16 +190,16 @@ public final class HookMonitor implements MemoryMonitor {
         if (lost) {
             failures.incrementAndGet();
         }
-        try {
-            state.raiseSuspect();
-        } catch (IllegalStateException closedMeanwhile) {
-            // closed: nothing left to invalidate
+        synchronized (this) { // never meets the close's free: that would interrupt this thread (NativeUffdReader#pageFaults)
+            if (!closed) {
+                state.raiseSuspect();
+            }
         }
     }
 
-    /** How often the handler ran for this monitor, for any unmap in the process. */
-    public long handlerCalls() {
-        return state.calls();
+    /** How often the handler ran for this monitor, for any unmap in the process (final once closed). */
+    public synchronized long handlerCalls() {
+        return closed ? callsAtClose : state.calls();
     }
 
     @Override
@@ -219,6 +220,7 @@ public final class HookMonitor implements MemoryMonitor {
                     return;
                 }
                 overflowsAtClose = state.overflows();
+                callsAtClose = state.calls();
                 closed = true;
             }
             state.close();

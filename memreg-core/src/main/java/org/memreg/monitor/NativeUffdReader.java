@@ -69,8 +69,10 @@ final class NativeUffdReader implements AutoCloseable {
     private final long takenCell;
     private boolean started;
     private boolean closed;
-    private volatile long pageFaultsAtClose;
-    private volatile long overflowsAtClose;
+    /** The struct is freed: the counters below are final. Guarded by this reader's lock. */
+    private boolean freed;
+    private long pageFaultsAtClose;
+    private long overflowsAtClose;
 
     /**
      * A reader, not started yet, of {@code uffd}, which it closes in {@link #close()}; it stops
@@ -160,22 +162,19 @@ final class NativeUffdReader implements AutoCloseable {
         return (int) INT.getAcquire(segment, STOPPED);
     }
 
-    /** Page-fault messages answered with the zero page (any thread, also after {@link #close()}). */
-    long pageFaults() {
-        try {
-            return (long) LONG.getAcquire(segment, PAGE_FAULTS);
-        } catch (IllegalStateException closedMeanwhile) {
-            return pageFaultsAtClose;
-        }
+    /**
+     * Page-fault messages answered with the zero page (any thread, also after {@link #close()}).
+     * Under the lock that the struct's free takes: a shared arena closed while another thread
+     * reads it sets that thread's interrupt flag on JDK 25 (JDK-8306324), a stray interrupt in
+     * the caller's code.
+     */
+    synchronized long pageFaults() {
+        return freed ? pageFaultsAtClose : (long) LONG.getAcquire(segment, PAGE_FAULTS);
     }
 
-    /** Ranges lost to a full ring (any thread, also after {@link #close()}). */
-    long overflows() {
-        try {
-            return (long) LONG.getAcquire(segment, OVERFLOWS);
-        } catch (IllegalStateException closedMeanwhile) {
-            return overflowsAtClose;
-        }
+    /** Ranges lost to a full ring (any thread, also after {@link #close()}; locked as {@link #pageFaults()}). */
+    synchronized long overflows() {
+        return freed ? overflowsAtClose : (long) LONG.getAcquire(segment, OVERFLOWS);
     }
 
     /**
@@ -202,9 +201,12 @@ final class NativeUffdReader implements AutoCloseable {
                         + "; its memory and the userfaultfd are kept");
             }
         }
-        pageFaultsAtClose = pageFaults(); // the thread has ended: final
-        overflowsAtClose = overflows();
-        arena.close();
+        synchronized (this) { // no counter is being read as the struct goes (see pageFaults)
+            pageFaultsAtClose = pageFaults(); // the thread has ended: final
+            overflowsAtClose = overflows();
+            freed = true;
+            arena.close();
+        }
         SequenceCells.release(takenCell);
     }
 
