@@ -37,11 +37,6 @@ class BrokenMonitorTest {
     @ParameterizedTest
     @CsvSource({"0, false", "1, false", "0, true", "1, true"})
     void aFailedMonitorShouldReleaseUnmapsAndLetTheCacheKeepNothing(int which, boolean strict) throws Throwable {
-        // Twice in bin/vm-test's guest this test's thread was interrupted by no code of the suite's
-        // (source not found; Await now waits on through it): one carried in is not the subject here.
-        if (Thread.interrupted()) {
-            System.out.println("BrokenMonitorTest: the test thread came in interrupted; cleared");
-        }
         UserfaultfdMonitor monitor = strict ? UserfaultfdMonitor.openStrict() : UserfaultfdMonitor.open(false);
         try (SimulatedNic nic = SimulatedNic.builder().free().build();
              RegistrationCache cache = RegistrationCache.builder(nic).statsName(null).monitor(monitor).build()) {

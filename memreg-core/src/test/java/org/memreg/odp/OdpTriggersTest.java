@@ -33,7 +33,7 @@ import org.memreg.ucx.UcxTestSupport;
 class OdpTriggersTest {
     private static final int PAGES = 32;
 
-    private static void await(BooleanSupplier condition, long millis, String what) {
+    private static void await(BooleanSupplier condition, long millis, String what) throws InterruptedException {
         Await.until(condition, Duration.ofMillis(millis), what);
     }
 
