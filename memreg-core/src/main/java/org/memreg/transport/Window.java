@@ -59,7 +59,10 @@ public final class Window implements AutoCloseable {
     /**
      * The window's memory, to read and write locally. The segment lives as long as the window:
      * once the window (or its node) is closed, every access through it throws
-     * {@link IllegalStateException} instead of touching unmapped memory.
+     * {@link IllegalStateException} instead of touching unmapped memory. On JDK 25 a thread that
+     * is reading or writing the segment at the very moment another closes the window also has its
+     * interrupt flag set (JDK-8306324, as for any shared arena): close a window once its users are
+     * done with it.
      */
     public MemorySegment segment() {
         checkOpen();
