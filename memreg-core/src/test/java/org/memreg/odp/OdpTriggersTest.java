@@ -26,9 +26,10 @@ import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
- * The reclaim triggers other than {@code reclaim(range)} and the cut-off's key revocation, with
- * the owner and its peers as separate transport nodes in this one JVM (loopback; the window is
- * UCX's shared segment unless a test says otherwise, reached by the peers through shared memory).
+ * The reclaim triggers other than {@code reclaim(range)} and the owner's own drops
+ * ({@link OdpOwnerDropsTest}), and the cut-off's key revocation, with the owner and its peers as
+ * separate transport nodes in this one JVM (loopback; the window is UCX's shared segment, reached
+ * by the peers through shared memory).
  */
 class OdpTriggersTest {
     private static final int PAGES = 32;
