@@ -69,8 +69,7 @@ final class NativeUffdReader implements AutoCloseable {
     private final long takenCell;
     private boolean started;
     private boolean closed;
-    /** The struct is freed: the counters below are final. Guarded by this reader's lock. */
-    private boolean freed;
+    /** The counters' final values, once the struct is freed (its arena closed; under this reader's lock). */
     private long pageFaultsAtClose;
     private long overflowsAtClose;
 
@@ -169,12 +168,12 @@ final class NativeUffdReader implements AutoCloseable {
      * the caller's code.
      */
     synchronized long pageFaults() {
-        return freed ? pageFaultsAtClose : (long) LONG.getAcquire(segment, PAGE_FAULTS);
+        return arena.scope().isAlive() ? (long) LONG.getAcquire(segment, PAGE_FAULTS) : pageFaultsAtClose;
     }
 
     /** Ranges lost to a full ring (any thread, also after {@link #close()}; locked as {@link #pageFaults()}). */
     synchronized long overflows() {
-        return freed ? overflowsAtClose : (long) LONG.getAcquire(segment, OVERFLOWS);
+        return arena.scope().isAlive() ? (long) LONG.getAcquire(segment, OVERFLOWS) : overflowsAtClose;
     }
 
     /**
@@ -204,7 +203,6 @@ final class NativeUffdReader implements AutoCloseable {
         synchronized (this) { // no counter is being read as the struct goes (see pageFaults)
             pageFaultsAtClose = pageFaults(); // the thread has ended: final
             overflowsAtClose = overflows();
-            freed = true;
             arena.close();
         }
         SequenceCells.release(takenCell);
