@@ -17,11 +17,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.memreg.device.Access;
-import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcessMaps;
 import org.memreg.linux.SysConf;
-import org.memreg.monitor.MemoryEventKind;
 import org.memreg.monitor.MemoryMonitor;
 import org.memreg.stat.CounterSet;
 import org.memreg.stat.SetKind;
@@ -122,15 +120,8 @@ public final class OdpRegion implements AutoCloseable {
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
     /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
     private final Object keyLock = new Object();
-    /** Page ranges the application removed (userfaultfd REMOVE), for the region thread. */
-    private final ConcurrentLinkedQueue<PageRange> removed = new ConcurrentLinkedQueue<>();
-    /** {start, end} of the release the region itself is doing now (its own REMOVE events), or null. */
-    private volatile long[] releasing;
-    private volatile MemoryMonitor monitor;
-    /** A SUSPECT event came (events were lost): the region thread looks for pages dropped unseen. */
-    private volatile boolean suspect;
-    /** The region thread's: the monitor failed, and every tick looks for pages dropped unseen. */
-    private boolean scanEveryTick;
+    /** The pages' memory, and what the application drops of it itself ({@link #watchRemovals}). */
+    private final WatchedPageMemory memory;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment inbox = arena.allocate(OdpWire.BYTES, 8);
     private final Thread thread;
@@ -175,27 +166,8 @@ public final class OdpRegion implements AutoCloseable {
             }
             throw e;
         }
-        long base = window.segment().address();
-        PageMemory memory = new PageMemory() {
-            @Override
-            public void release(PageRange range) {
-                releasing = new long[] {base + range.first() * pageSize, base + range.end() * pageSize};
-                try {
-                    locked.release(range); // with a monitor: blocks until its reader read the REMOVE
-                    MemoryMonitor m = monitor;
-                    if (m != null) {
-                        m.gate().awaitDelivery(); // read is not delivered: our event must still see `releasing`
-                    }
-                } finally {
-                    releasing = null;
-                }
-            }
-
-            @Override
-            public void establish(PageRange range) {
-                locked.establish(range);
-            }
-        };
+        this.memory = new WatchedPageMemory(locked, "ODP region " + Integer.toHexString(region),
+                window.segment().address(), pageSize, (int) pages);
         this.counters = OdpStatsCounters.open(SetKind.ODP_REGION, "odp-owner-" + Integer.toHexString(region));
         this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos(), new OdpCounters(counters));
         this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
@@ -348,31 +320,7 @@ public final class OdpRegion implements AutoCloseable {
      */
     public boolean watchRemovals(MemoryMonitor monitor) {
         checkOpen();
-        long base = window.segment().address();
-        long end = base + (long) table.pages() * pageSize;
-        monitor.start((kind, start, stop, taken) -> {
-            if (kind == MemoryEventKind.SUSPECT) {
-                suspect = true; // which pages went is not known: the region thread asks the kernel
-                return;
-            }
-            long[] own = releasing;
-            if (kind != MemoryEventKind.REMOVE || (own != null && start >= own[0] && stop <= own[1])) {
-                return;
-            }
-            long from = Math.max(start, base);
-            long to = Math.min(stop, end);
-            if (from < to) {
-                int first = (int) ((from - base) / pageSize);
-                int last = (int) ((to - base + pageSize - 1) / pageSize);
-                removed.add(new PageRange(first, last - first)); // never blocks: the region thread acts
-            }
-        });
-        if (!monitor.watch(base, end - base)) {
-            monitor.close();
-            return false;
-        }
-        this.monitor = monitor;
-        return true;
+        return memory.watch(monitor);
     }
 
     private void checkOpen() {
@@ -412,57 +360,7 @@ public final class OdpRegion implements AutoCloseable {
      * lock, so no fault can re-establish a page between the two looks. 0 when all is well.
      */
     public int residentReclaimedPages() {
-        synchronized (table) {
-            boolean[] resident = residency();
-            int n = 0;
-            for (int p = 0; p < table.pages(); p++) {
-                if (resident[p] && table.state(p) == OwnerPageState.RECLAIMED) {
-                    n++;
-                }
-            }
-            return n;
-        }
-    }
-
-    /**
-     * Reclaims the pages the table says are {@code PRESENT} but the kernel no longer has: pages the
-     * application dropped while no REMOVE said so (events were lost, or the monitor failed). A
-     * present page is pinned, so only the application's munlock and madvise take it; a page it
-     * unlocked that the kernel swapped out looks the same and is reclaimed too (its contents go).
-     */
-    private void reclaimDropped() {
-        synchronized (table) {
-            boolean[] resident = residency();
-            int from = -1;
-            for (int p = 0; p <= table.pages(); p++) {
-                boolean dropped = p < table.pages() && !resident[p] && table.state(p) == OwnerPageState.PRESENT;
-                if (dropped && from < 0) {
-                    from = p;
-                } else if (!dropped && from >= 0) {
-                    table.reclaim(new PageRange(from, p - from), System.nanoTime());
-                    from = -1;
-                }
-            }
-        }
-    }
-
-    /**
-     * True once the monitor of {@link #watchRemovals} failed: no REMOVE will come any more, so
-     * every tick from then on looks for dropped pages itself (logged once).
-     */
-    private boolean monitorFailed() {
-        MemoryMonitor m = monitor;
-        if (!scanEveryTick && m != null && m.stats().readerFailures() > 0) {
-            scanEveryTick = true;
-            System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, "ODP region "
-                    + Integer.toHexString(region) + ": its memory monitor failed; pages the application drops are"
-                    + " now found by asking the kernel (mincore) every " + TICK_MILLIS + " ms");
-        }
-        return scanEveryTick;
-    }
-
-    private boolean[] residency() {
-        return Mincore.residency(window.segment().address(), (long) table.pages() * pageSize);
+        return memory.residentReclaimedPages(table);
     }
 
     /** Runs {@code action} with the page table locked: no state changes meanwhile. */
@@ -485,10 +383,7 @@ public final class OdpRegion implements AutoCloseable {
         OPEN.remove(List.of(node.id(), (long) region));
         counters.close(); // frees its set in the counters file; never throws
         boolean stopped = OdpWire.stopReceiving(receive, thread);
-        MemoryMonitor m = monitor;
-        if (m != null) {
-            m.close(); // before the unmap, whose UNMAP event would otherwise wait for a reader
-        }
+        memory.close(); // its monitor, before the unmap
         try {
             window.close();
         } finally {
@@ -523,13 +418,7 @@ public final class OdpRegion implements AutoCloseable {
                     }
                     forged.drop("a message of more than " + OdpWire.BYTES + " bytes"); // and the leases go on
                 }
-                for (PageRange r; (r = removed.poll()) != null;) {
-                    table.reclaim(r, System.nanoTime());
-                }
-                if (suspect || monitorFailed()) {
-                    suspect = false;
-                    reclaimDropped();
-                }
+                memory.reclaimDropped(table);
                 table.expireLeases(System.nanoTime());
                 closeCutOff();
             } catch (ExecutionException | RuntimeException e) {
