@@ -1,10 +1,12 @@
 package org.memreg.transport;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.function.Supplier;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.OpenArena;
 
 /**
  * The chunks of one rendezvous message, either side: registers the next chunks through the cache
@@ -33,6 +35,8 @@ final class ChunkPipeline {
 
     private final Chunking chunking;
     private final long chunkBytes;
+    /** The caller's memory: its address, and whether its arena is still open. */
+    private final MemorySegment memory;
     private final long address;
     private final long total;
     private final Access access;
@@ -44,16 +48,17 @@ final class ChunkPipeline {
     private long doneBytes;
 
     /**
-     * The pipeline of {@code total} bytes at {@code address} in chunks of {@code chunkBytes} (the
+     * The pipeline of the first {@code total} bytes of {@code memory} in chunks of {@code chunkBytes} (the
      * sender's, on both sides), registered with {@code access}, each chunk posted by {@code post}
      * and read by {@code finish}; {@code what} names the transfer in errors (e.g. "send to
      * endpoint[...]"), asked only when one happens.
      */
-    ChunkPipeline(Chunking chunking, long chunkBytes, long address, long total, Access access, Post post,
+    ChunkPipeline(Chunking chunking, long chunkBytes, MemorySegment memory, long total, Access access, Post post,
             Finish finish, Supplier<String> what) {
         this.chunking = chunking;
         this.chunkBytes = chunkBytes;
-        this.address = address;
+        this.memory = memory;
+        this.address = memory.address();
         this.total = total;
         this.access = access;
         this.post = post;
@@ -91,12 +96,17 @@ final class ChunkPipeline {
     /**
      * Registers and posts the next chunks while fewer than the depth are in flight.
      *
-     * @throws TransportException when a chunk cannot be registered (the chunks before it stay in
-     *     flight)
+     * @throws TransportException when a chunk cannot be registered, or the memory's arena was
+     *     closed (the caller's bug: its memory may be someone else's now); the chunks before it stay
+     *     in flight
      */
     void fill() {
         while (inFlight.size() < chunking.depth() && nextOffset < total) {
             long length = Math.min(chunkBytes, total - nextOffset);
+            if (!memory.scope().isAlive()) {
+                throw new TransportException("stopped at chunk at offset " + nextOffset + " of a " + total + "-byte "
+                        + what.get(), OpenArena.closed(memory, "a chunk"));
+            }
             Chunk chunk;
             try {
                 chunk = Chunk.register(chunking.cache(), address + nextOffset, length, access);

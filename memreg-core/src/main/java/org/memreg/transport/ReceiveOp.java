@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.OpenArena;
 
 /**
  * A tagged receive into the user's buffer. It first matches the next message under the user tag
@@ -35,6 +36,8 @@ final class ReceiveOp extends Op {
     private static final long MIN_CHUNK_BYTES = 4096;
     /** A refusal's buffer size when the receiver refuses for holding too much ({@link RendezvousSendOp#refused}). */
     static final long REFUSED_AS_HELD_TOO_MUCH = -1;
+    /** A refusal's buffer size when the receive's buffer was freed (its arena closed) before the message came. */
+    static final long REFUSED_AS_BUFFER_GONE = -2;
     private final Messaging messaging;
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
@@ -87,7 +90,7 @@ final class ReceiveOp extends Op {
         this.held = held;
         this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag,
                 Tags.USER_RECEIVE_MASK, 0, info.address());
-        TransportFuture.lend(future, this::withdraw);
+        TransportFuture.lend(future, buffer, "a receive", this::withdraw);
     }
 
     /**
@@ -207,16 +210,17 @@ final class ReceiveOp extends Op {
             return malformed(String.format("from node %016x, chunk size %d", sender, chunkBytes));
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
-        if (total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
-            fail(new TransportException(String.format(
-                    "message of %d bytes from node %016x does not fit the %d-byte buffer", total, sender,
-                    buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
-            messaging.refuse(sender, chunkTag & Tags.ID_MASK, refuseAs);
+        boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
+        if (gone || total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
+            fail(gone ? new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive"))
+                    : new TransportException(String.format("message of %d bytes from node %016x does not fit the"
+                            + " %d-byte buffer", total, sender, buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
+            messaging.refuse(sender, chunkTag & Tags.ID_MASK, gone ? REFUSED_AS_BUFFER_GONE : refuseAs);
             draining = true;
         }
         early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
                 Math.ceilDiv(total, chunkBytes), draining);
-        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer.address(), total, Access.LOCAL_WRITE,
+        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer, total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
                 chunk -> finishChunk(ctx, chunk), () -> "receive");
         return pollChunks(ctx);

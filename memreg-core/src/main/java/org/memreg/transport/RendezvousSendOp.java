@@ -30,7 +30,6 @@ final class RendezvousSendOp extends Op {
     private final Messaging messaging;
     private final Endpoint endpoint;
     private final CompletableFuture<Long> future;
-    private final long address;
     private final long total;
     private final long chunkTag;
     private final long id;
@@ -52,14 +51,13 @@ final class RendezvousSendOp extends Op {
         this.messaging = messaging;
         this.endpoint = endpoint;
         this.future = future;
-        TransportFuture.lend(future, TransportFuture.KEPT_BY_UCX);
-        this.address = data.address();
+        TransportFuture.lend(future, data, "a send", TransportFuture.KEPT_BY_UCX);
         this.total = data.byteSize();
         this.id = messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
         // UCX may be given our memory handles only once the peer confirmed the connection
         long chunkBytes = messaging.chunking.chunkBytes();
-        this.chunks = new ChunkPipeline(messaging.chunking, chunkBytes, address, total, Access.LOCAL_READ,
+        this.chunks = new ChunkPipeline(messaging.chunking, chunkBytes, data, total, Access.LOCAL_READ,
                 (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
                         endpoint.ready ? memh : 0), chunk -> check(chunk.request), () -> "send to " + endpoint);
         this.header = messaging.takeHeader();
@@ -71,12 +69,15 @@ final class RendezvousSendOp extends Op {
         messaging.rendezvousSends.put(id, this);
     }
 
-    /** The receiver refused the message: its buffer holds only {@code bufferBytes}, or it holds too much. */
+    /** The receiver refused the message: its buffer holds only {@code bufferBytes}, or it holds too much, or lost its buffer. */
     void refused(long bufferBytes) {
         if (!failed() && bufferBytes == ReceiveOp.REFUSED_AS_HELD_TOO_MUCH) {
             fail(new TransportException(String.format("%d-byte message refused by %s: it holds as many messages that"
                     + " no receive asked for as it may (%s), and no receive asked for this one", total, endpoint,
                     NodeBuilder.MAX_UNEXPECTED_BYTES_PROP_NAME), Ucp.ERR_EXCEEDS_LIMIT));
+        } else if (!failed() && bufferBytes == ReceiveOp.REFUSED_AS_BUFFER_GONE) {
+            fail(new TransportException(String.format("%d-byte message refused by %s: the receive it matched had"
+                    + " lost its buffer (its arena was closed)", total, endpoint), Ucp.ERR_CANCELED));
         } else if (!failed()) {
             fail(new TransportException(String.format("%d-byte message refused by %s: the receive buffer holds"
                     + " only %d bytes", total, endpoint, bufferBytes), Ucp.ERR_MESSAGE_TRUNCATED));

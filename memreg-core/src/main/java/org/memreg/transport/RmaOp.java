@@ -28,12 +28,12 @@ final class RmaOp extends Op {
 
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
             MemorySegment keep, Runnable after) {
-        this(ctx, endpoint, request, what, future, keep, after, false);
+        this(ctx, endpoint, request, what, future, keep, after, null);
     }
 
-    /** {@code lent}: a put's or get's, on the caller's buffer (see the class comment). */
+    /** {@code lent}: a put's or get's, the caller's buffer (see the class comment); else null. */
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
-            MemorySegment keep, Runnable after, boolean lent) {
+            MemorySegment keep, Runnable after, MemorySegment lent) {
         super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.request = request;
@@ -41,9 +41,9 @@ final class RmaOp extends Op {
         this.future = future;
         this.keep = keep;
         this.after = after;
-        this.lent = lent;
-        if (lent) {
-            TransportFuture.lend(future, TransportFuture.KEPT_BY_UCX);
+        this.lent = lent != null;
+        if (lent != null) {
+            TransportFuture.lend(future, lent, "a " + what, TransportFuture.KEPT_BY_UCX);
         }
     }
 

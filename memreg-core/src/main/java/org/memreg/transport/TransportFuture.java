@@ -1,5 +1,6 @@
 package org.memreg.transport;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -8,6 +9,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.memreg.util.Warnings;
 
 /**
  * The future of a transport operation: a {@link CompletableFuture} whose blocking methods
@@ -29,6 +31,12 @@ import java.util.function.Supplier;
  * the unmapped buffer by UCX a moment later, and the JVM died (SIGSEGV in libc's memcpy).
  * Dependent stages are ordinary futures.
  *
+ * <p>A lent future whose memory's arena was closed before UCX let go of it fails with
+ * {@link IllegalStateException} whatever the operation's outcome, and the misuse is logged (at most
+ * once a second): UCX may have written into or read from that memory after it was freed. memreg
+ * cannot hold an arena open (FFM has no public way to), so this is found after the fact; what it
+ * prevents is a caller taking such a result for good.
+ *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
 final class TransportFuture<T> extends CompletableFuture<T> {
@@ -42,6 +50,11 @@ final class TransportFuture<T> extends CompletableFuture<T> {
      * tries to take it back (under the node's lock: true if it did, and the future is cancelled).
      */
     private volatile BooleanSupplier withdrawal;
+    /** The caller's memory lent to UCX ({@link #lend}), and what the operation is, for the message; else null. */
+    private volatile MemorySegment lentMemory;
+    private volatile String lentTo;
+    /** Lent memory whose arena closed too early, all nodes: a caller's bug, reported at most once a second. */
+    private static final Warnings CLOSED_WHILE_LENT = new Warnings(TransportFuture.class, "memreg transport");
 
     TransportFuture(Waiters waiters) {
         this.waiters = waiters;
@@ -85,13 +98,38 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     }
 
     /**
-     * Marks {@code future}, if it is a transport future, as the future of an operation holding the
-     * caller's memory in UCX (see the class comment); {@code withdrawal} runs for {@link #cancel}.
+     * Marks {@code future}, if it is a transport future, as the future of {@code operation} (e.g.
+     * "a receive", for messages) holding the caller's {@code memory} in UCX (see the class comment);
+     * {@code withdrawal} runs for {@link #cancel}.
      */
-    static void lend(CompletableFuture<?> future, BooleanSupplier withdrawal) {
+    static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, BooleanSupplier withdrawal) {
         if (future instanceof TransportFuture<?> lent) {
+            lent.lentMemory = memory;
+            lent.lentTo = operation;
             lent.withdrawal = withdrawal;
         }
+    }
+
+    /**
+     * The failure of a lent future whose memory's arena is closed (see the class comment), or null;
+     * {@code outcome} is what the operation came to otherwise (null for success).
+     */
+    private IllegalStateException closedWhileLent(Throwable outcome) {
+        MemorySegment memory = lentMemory;
+        if (memory == null || memory.scope().isAlive() || isDone()) {
+            return null;
+        }
+        String what = "the arena of a buffer lent to UCX (" + lentTo + ", " + memory + ") was closed before the"
+                + " operation was done: UCX may have written into or read from the memory after it was freed; keep"
+                + " a buffer's arena open until its operation's future is done";
+        synchronized (CLOSED_WHILE_LENT) {
+            CLOSED_WHILE_LENT.warn(what);
+        }
+        IllegalStateException failure = new IllegalStateException(what);
+        if (outcome != null) {
+            failure.addSuppressed(outcome);
+        }
+        return failure;
     }
 
     /** True when {@code future} stands for the caller's memory lent to UCX ({@link #lend}). */
@@ -102,7 +140,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** Completes an operation's {@code future} with {@code value}: the node's way, lent or not. */
     static <V> void settle(CompletableFuture<V> future, V value) {
         if (future instanceof TransportFuture<V> own) {
-            own.wakeAfter(own.completeAsNode(value));
+            IllegalStateException closed = own.closedWhileLent(null);
+            own.wakeAfter(closed != null ? own.failAsNode(closed) : own.completeAsNode(value));
         } else {
             future.complete(value);
         }
@@ -111,7 +150,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** Fails an operation's {@code future} with {@code cause}: the node's way, lent or not. */
     static void settleExceptionally(CompletableFuture<?> future, Throwable cause) {
         if (future instanceof TransportFuture<?> own) {
-            own.wakeAfter(own.failAsNode(cause));
+            IllegalStateException closed = own.closedWhileLent(cause);
+            own.wakeAfter(own.failAsNode(closed != null ? closed : cause));
         } else {
             future.completeExceptionally(cause);
         }

@@ -492,7 +492,7 @@ final class Windows {
                     ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                     : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
             RmaOp op = new RmaOp(ctx, endpoint, request, what, future, null, chunk == null ? null : chunk::release,
-                    true);
+                    local);
             if (!op.poll(ctx)) {
                 ctx.engine.add(op);
             }

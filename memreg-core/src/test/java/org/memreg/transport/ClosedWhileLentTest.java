@@ -1,0 +1,125 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.linux.Mman;
+import org.memreg.testkit.Unprivileged;
+
+/**
+ * A caller that closes a buffer's arena while memreg's operation on it is pending breaks the
+ * contract (memreg cannot hold an arena open): the operation's future must not then report
+ * success, and a rendezvous message must not go on into memory that may be someone else's, nor out
+ * of it. The buffers here are the test's own mappings seen through a shared arena: closing the
+ * arena ends the segment as a caller's close would, while the memory stays mapped, so that what
+ * UCX would have written into it can be looked at instead of crashing the JVM.
+ */
+@Unprivileged
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ClosedWhileLentTest {
+    private static final long TAG = 9;
+    private static final long MAPPING = 4 << 20;
+    private LoopbackPair pair;
+    private long mapping;
+    private Arena lent;
+
+    @BeforeEach
+    void connect() {
+        pair = LoopbackPair.connect(b -> b.timeout(Duration.ofSeconds(2)).eagerBytes(1024).chunkBytes(4096).pipelineDepth(1));
+        mapping = Mman.mmap(0, MAPPING, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
+        lent = Arena.ofShared();
+    }
+
+    @AfterEach
+    void close() {
+        if (lent.scope().isAlive()) {
+            lent.close();
+        }
+        pair.close();
+        Mman.munmap(mapping, MAPPING);
+    }
+
+    /** The first {@code bytes} of the test's mapping, in the arena the test closes as a careless caller would. */
+    @SuppressWarnings("restricted")
+    private MemorySegment lentBuffer(long bytes) {
+        return MemorySegment.ofAddress(mapping).reinterpret(bytes, lent, null);
+    }
+
+    @SuppressWarnings("restricted")
+    private MemorySegment mapped() {
+        return MemorySegment.ofAddress(mapping).reinterpret(MAPPING);
+    }
+
+    private MemorySegment message(long bytes) {
+        MemorySegment message = pair.arena().allocate(bytes, 4096);
+        message.fill((byte) 0x5a);
+        return message;
+    }
+
+    private static Throwable failure(CompletableFuture<?> future) {
+        return assertThrows(ExecutionException.class, () -> future.get(20, TimeUnit.SECONDS)).getCause();
+    }
+
+    private static void assertClosedWhileLent(Throwable e) {
+        assertInstanceOf(IllegalStateException.class, e, String.valueOf(e));
+        assertTrue(e.getMessage().contains("was closed before the operation was done"), e.getMessage());
+    }
+
+    @Test
+    void anEagerReceiveWhoseArenaClosedShouldFailNotDeliver() throws Exception {
+        CompletableFuture<Long> received = pair.server().receive(TAG, lentBuffer(64));
+        lent.close();
+        assertEquals(64, pair.endpoint().send(TAG, message(64)).get(20, TimeUnit.SECONDS), "the sender did its part");
+        assertClosedWhileLent(failure(received));
+        GoodPeer.assertServed(pair.server());
+    }
+
+    @Test
+    void aRendezvousMessageForAReceiveWhoseArenaClosedShouldBeRefusedBeforeAnyChunkLands() throws Exception {
+        long bytes = 1 << 20;
+        CompletableFuture<Long> received = pair.server().receive(TAG, lentBuffer(bytes));
+        lent.close();
+        Throwable refused = failure(pair.endpoint().send(TAG, message(bytes)));
+        assertInstanceOf(TransportException.class, refused);
+        assertTrue(refused.getMessage().contains("lost its buffer"), refused.getMessage());
+        assertClosedWhileLent(failure(received));
+        long header = RendezvousSendOp.HEADER_BYTES; // UCX writes the header on its own, at the match
+        assertEquals(-1, mapped().asSlice(header, bytes - header).mismatch(MemorySegment.ofArray(new byte[(int) (bytes - header)])),
+                "a chunk landed in the buffer after its arena closed");
+        GoodPeer.assertServed(pair.server());
+    }
+
+    @Test
+    void aRendezvousSendWhoseArenaClosedShouldSendNothingOfWhatTheMemoryHoldsNext() throws Exception {
+        long bytes = MAPPING; // 1,024 chunks, one at a time: far from done when the arena closes
+        MemorySegment data = lentBuffer(bytes);
+        data.fill((byte) 0x5a);
+        CompletableFuture<Long> sent = pair.endpoint().send(TAG, data);
+        lent.close();
+        mapped().asSlice(0, bytes).fill((byte) 0x11); // the freed memory's next owner writes its own bytes
+        MemorySegment into = pair.arena().allocate(bytes, 4096);
+        CompletableFuture<Long> received = pair.server().receive(TAG, into);
+        assertClosedWhileLent(failure(sent));
+        failure(received); // the chunks stopped coming: the receive fails at its timeout
+        long leaked = 0;
+        for (long i = 0; i < bytes; i++) {
+            leaked += into.get(JAVA_BYTE, i) == 0x11 ? 1 : 0;
+        }
+        assertTrue(leaked <= 4096, leaked + " bytes of what the memory held after its arena closed reached the peer"
+                + " (one chunk may have been in flight at the close)");
+        GoodPeer.assertServed(pair.server());
+    }
+}
