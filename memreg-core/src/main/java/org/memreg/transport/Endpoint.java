@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
 
@@ -139,6 +140,11 @@ public final class Endpoint implements AutoCloseable {
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get} of a window attached through this endpoint. */
     CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
         return windows.rma(window, put, offset, local);
+    }
+
+    /** {@link RemoteWindow#mapped} of a window attached through this endpoint. */
+    Optional<MemorySegment> map(RemoteWindow window) {
+        return windows.map(window);
     }
 
     /**

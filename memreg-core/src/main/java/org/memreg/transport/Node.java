@@ -422,6 +422,7 @@ public final class Node implements AutoCloseable {
         ctx.lock.lock();
         try {
             released = ctx.engine.abortAll(closing);
+            windows.unmapAll(); // closed now: no new mapping; the endpoints' close may have left keys to the worker
             Closing.all(cache, device, worker, context, arena); // each one, whatever the one before did
         } finally {
             ctx.unlockAndWake();

@@ -1,6 +1,9 @@
 package org.memreg.transport;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.UcxWorker;
 
@@ -28,6 +31,11 @@ public final class RemoteWindow {
     final WindowKey key;
     long rkey;
     volatile boolean revoked;
+    /** The arena of {@link #mapped}'s segment, null while not mapped; closed before the key goes. Under the node's lock. */
+    private Arena mapping;
+    private MemorySegment mapped;
+    /** The node's mapped windows, this one among them while mapped ({@link Windows#unmapAll}). */
+    private Set<RemoteWindow> mappedWindows;
 
     RemoteWindow(Endpoint endpoint, WindowKey key, long rkey) {
         this.endpoint = endpoint;
@@ -35,12 +43,57 @@ public final class RemoteWindow {
         this.rkey = rkey;
     }
 
-    /** Lets UCX free the unpacked remote key, once (under the node's lock). */
+    /** Lets UCX free the unpacked remote key, once, its mapping ended first (under the node's lock). */
     void destroyRkey(UcxWorker worker) {
+        unmap();
         if (rkey != 0) {
             worker.destroyRkey(rkey);
             rkey = 0;
         }
+    }
+
+    /** {@link #mapped}'s segment, mapping it at {@code address} first, listed in {@code all} (under the node's lock). */
+    @SuppressWarnings("restricted") // UCX maps the whole window there while the key lives, and the key outlives the arena
+    MemorySegment map(long address, Set<RemoteWindow> all) {
+        if (mapped == null) {
+            mapping = Arena.ofShared();
+            MemorySegment segment = MemorySegment.ofAddress(address).reinterpret(key.length(), mapping, null);
+            mapped = key.access().remoteWrite() ? segment : segment.asReadOnly();
+            mappedWindows = all;
+            all.add(this);
+        }
+        return mapped;
+    }
+
+    /** Ends the mapping's segment, if there is one: Java code can reach the memory no more (under the node's lock). */
+    void unmap() {
+        if (mapping != null) {
+            mapping.close(); // waits out accesses in progress: they fail, and none follows
+            mapping = null;
+            mapped = null;
+            mappedWindows.remove(this);
+        }
+    }
+
+    /**
+     * The owner's window mapped into this process, to read (and, where the key grants
+     * {@code REMOTE_WRITE}, to write) in place, without the copy of a {@link #get} or {@link #put}
+     * (as MPI_Win_shared_query). Present when the owner runs on this host and its window is shared
+     * memory UCX allocated ({@link Node#allocateWindow}); empty otherwise (another host, or a window
+     * of the owner's own memory, {@link Node#registerWindow}, which UCX reaches by cross-memory
+     * attach). Each call returns the same segment while the key lives.
+     *
+     * <p>The segment ends (an access throws {@link IllegalStateException}) when the owner revokes
+     * the key (it closes or invalidates the window), and when the endpoint or the node closes; a
+     * thread inside an access at that moment gets the exception too and, on JDK 25, its interrupt
+     * flag (JDK-8306324). The owner, and whoever else it lets, may write the memory at any time:
+     * synchronise through messages, and read it as a peer's bytes.
+     *
+     * @throws StaleWindowException when the owner revoked the key
+     * @throws TransportException when the endpoint or the node is closed
+     */
+    public Optional<MemorySegment> mapped() {
+        return endpoint.map(this);
     }
 
     /** The key this window was attached with. */

@@ -7,9 +7,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
@@ -58,6 +61,8 @@ final class Windows {
     private final ReentrantLock lock;
     /** The peers to revoke at and answer. */
     private final Connections connections;
+    /** Peers' windows mapped into this process ({@link RemoteWindow#mapped}). */
+    private final Set<RemoteWindow> mappedWindows = new HashSet<>();
     /** Maps and allocates windows' memory. */
     private final UcxContext ucx;
     /** Most bytes of windows this node allocates, together. */
@@ -440,6 +445,30 @@ final class Windows {
      */
     private boolean registeredLocally(long bytes) {
         return bytes > chunking.eagerBytes() && bytes <= chunking.chunkBytes();
+    }
+
+    /** {@link RemoteWindow#mapped}. */
+    Optional<MemorySegment> map(RemoteWindow window) {
+        lock.lock();
+        try {
+            Endpoint endpoint = window.endpoint;
+            if (!endpoint.isUsable() || ctx.closed) {
+                throw endpoint.unusable("map " + window.key);
+            }
+            if (window.revoked || window.rkey == 0) {
+                throw new StaleWindowException(window.key.windowId(), window.key.generation(),
+                        "closed or invalidated by its owner; not mapped");
+            }
+            long address = worker.rkeyPointer(window.rkey, window.key.address());
+            return address == 0 ? Optional.empty() : Optional.of(window.map(address, mappedWindows));
+        } finally {
+            ctx.unlockAndWake();
+        }
+    }
+
+    /** Ends every peer window's mapping still open: the node has closed, and its keys go with the worker (under the lock). */
+    void unmapAll() {
+        List.copyOf(mappedWindows).forEach(RemoteWindow::unmap);
     }
 
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
