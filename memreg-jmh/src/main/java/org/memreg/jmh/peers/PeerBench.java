@@ -15,7 +15,8 @@ import org.HdrHistogram.Histogram;
  * PeerBench smoke                                       every system and test in one JVM, tiny counts
  * </pre>
  *
- * SYSTEM: {@code memreg}, {@code memreg-put} ({@link PutLink}), {@code aeron-ipc}, {@code aeron-udp},
+ * SYSTEM: {@code memreg}, {@code memreg-put} ({@link PutLink}), {@code memreg-mapped} ({@link MappedLink}),
+ * {@code aeron-ipc}, {@code aeron-udp},
  * {@code netty}. TEST: {@code lat}
  * (8-byte ping-pong: half round trip p50/p99 from an HdrHistogram; the echo is the ping's
  * checksum) or {@code bw} (WARMUP then ITERS messages of SIZE back to back, at most
@@ -26,7 +27,7 @@ import org.HdrHistogram.Histogram;
 public final class PeerBench {
     /** Operations in flight (memreg's futures; Aeron and TCP bound it by their logs and socket buffers). */
     static final int DEPTH = 8;
-    static final String[] SYSTEMS = {"memreg", "memreg-put", "aeron-ipc", "aeron-udp", "netty"};
+    static final String[] SYSTEMS = {"memreg", "memreg-put", "memreg-mapped", "aeron-ipc", "aeron-udp", "netty"};
 
     private PeerBench() {
     }
@@ -110,6 +111,7 @@ public final class PeerBench {
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.server(8, size, announce);
             case "memreg-put" -> PutLink.server(size, announce);
+            case "memreg-mapped" -> MappedLink.server(size, announce);
             case "aeron-ipc" -> AeronLink.server(false, port, 8, size, announce);
             case "aeron-udp" -> AeronLink.server(true, port, 8, size, announce);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -151,6 +153,7 @@ public final class PeerBench {
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.client(info, size, 8);
             case "memreg-put" -> PutLink.client(info, size);
+            case "memreg-mapped" -> MappedLink.client(info, size);
             case "aeron-ipc" -> AeronLink.client(false, info, size, size);
             case "aeron-udp" -> AeronLink.client(true, info, size, size);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -199,6 +202,10 @@ public final class PeerBench {
                     ? "2: a tagged message, as memreg's (puts carry only messages over 8 bytes)"
                     : "1: the put (the kernel copies sender to window, CMA, or UCX's sm copy); the receiver"
                             + " reads the window in place; a flush and a tagged notice per 8 puts";
+            case "memreg-mapped" -> size <= 8
+                    ? "2: a tagged message, as memreg's (only messages over 8 bytes are read in place)"
+                    : "0: the send buffer is a window of the sender's, which the receiver maps and reads in place;"
+                            + " a tagged notice per 8 messages, credit back (the sender never rewrites its buffer)";
             case "aeron-ipc" -> "1: offer copies into the shared log; the receiver reads it in place";
             case "aeron-udp" -> "3: offer into the log; the driver sends it (kernel copy) and receives it into a log (kernel copy)";
             case "netty" -> "2: write copies into the kernel's socket buffer, read copies into the receiver's buffer ("

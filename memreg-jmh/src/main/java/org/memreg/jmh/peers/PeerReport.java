@@ -53,6 +53,7 @@ public final class PeerReport {
         List<String> columns = values.values().stream().flatMap(m -> m.keySet().stream()).distinct().toList();
         Map<String, List<Double>> memreg = rounds.getOrDefault("memreg", Map.of());
         Map<String, List<Double>> put = rounds.getOrDefault("memreg-put", Map.of());
+        Map<String, List<Double>> mapped = rounds.getOrDefault("memreg-mapped", Map.of());
         System.out.println("| system | " + String.join(" | ", columns) + " |");
         System.out.println("|---|" + "---:|".repeat(columns.size()));
         for (Map.Entry<String, Map<String, Double>> e : values.entrySet()) {
@@ -62,7 +63,8 @@ public final class PeerReport {
                 line.append(' ').append(x == null ? "" : String.format(Locale.ROOT, "%.3g", x));
                 if (x != null && !e.getKey().startsWith("memreg")) {
                     List<Double> peer = rounds.get(e.getKey()).get(c);
-                    line.append(ratio("memreg", memreg.get(c), peer)).append(ratio("put", put.get(c), peer));
+                    line.append(ratio("memreg", memreg.get(c), peer)).append(ratio("put", put.get(c), peer))
+                            .append(ratio("mapped", mapped.get(c), peer));
                 }
                 line.append(" |");
             }
