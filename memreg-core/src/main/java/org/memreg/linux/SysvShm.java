@@ -43,10 +43,19 @@ public final class SysvShm {
      * @throws LinuxException when the segment is gone (EINVAL, EIDRM) or not ours to attach (EACCES)
      */
     public static long attach(int shmid) {
+        return attach(shmid, false);
+    }
+
+    /**
+     * {@link #attach(int)}, for reading and writing when {@code writable}.
+     *
+     * @throws LinuxException when the segment is gone (EINVAL, EIDRM) or not ours to attach so (EACCES)
+     */
+    public static long attach(int shmid, boolean writable) {
         MemorySegment state = Native.callState();
         long address;
         try {
-            address = (long) SHMAT.invokeExact(state, shmid, 0L, SHM_RDONLY);
+            address = (long) SHMAT.invokeExact(state, shmid, 0L, writable ? 0 : SHM_RDONLY);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -70,12 +79,25 @@ public final class SysvShm {
         }
     }
 
+    /** A System V segment's mapping in this process: {@code [start, end)}, segment {@code shmid}. */
+    public record Mapping(long start, long end, int shmid) {
+    }
+
     /**
      * The id of the System V segment this process maps at {@code address}, or -1 when the mapping
-     * there is not one: in {@code /proc/self/maps} a segment's mapping is named {@code /SYSV<key>}
-     * and its inode is the segment id.
+     * there is not one.
      */
     public static int idOf(long address) {
+        Mapping mapping = mappingAt(address);
+        return mapping == null ? -1 : mapping.shmid();
+    }
+
+    /**
+     * The System V segment's mapping that holds {@code address} in this process, or null when the
+     * mapping there is not one (or there is none): in {@code /proc/self/maps} a segment's mapping
+     * is named {@code /SYSV<key>} and its inode is the segment id.
+     */
+    public static Mapping mappingAt(long address) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
                 String[] f = line.split("\\s+", 6);
@@ -83,10 +105,11 @@ public final class SysvShm {
                 long start = Long.parseUnsignedLong(f[0], 0, dash, 16);
                 long end = Long.parseUnsignedLong(f[0], dash + 1, f[0].length(), 16);
                 if (Long.compareUnsigned(address, start) >= 0 && Long.compareUnsigned(address, end) < 0) {
-                    return f.length == 6 && f[5].startsWith("/SYSV") ? Integer.parseInt(f[4]) : -1;
+                    return f.length == 6 && f[5].startsWith("/SYSV") ? new Mapping(start, end, Integer.parseInt(f[4]))
+                            : null;
                 }
             }
-            return -1;
+            return null;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read /proc/self/maps", e);
         }

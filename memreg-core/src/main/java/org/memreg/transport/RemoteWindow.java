@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import org.memreg.linux.SysvShm;
 import org.memreg.ucx.UcxWorker;
 
 /**
@@ -30,17 +31,22 @@ public final class RemoteWindow {
     final Endpoint endpoint;
     final WindowKey key;
     long rkey;
+    /** The SysV segment its owner described, when the owner runs on this host; else -1. */
+    final int shmid;
     volatile boolean revoked;
     /** The arena of {@link #mapped}'s segment, null while not mapped; closed before the key goes. Under the node's lock. */
     private Arena mapping;
     private MemorySegment mapped;
+    /** Where this node attached the owner's segment for {@link #mapped}: detached once the arena is closed. */
+    private long attached;
     /** The node's mapped windows, this one among them while mapped ({@link Windows#unmapAll}). */
     private Set<RemoteWindow> mappedWindows;
 
-    RemoteWindow(Endpoint endpoint, WindowKey key, long rkey) {
+    RemoteWindow(Endpoint endpoint, WindowKey key, long rkey, int shmid) {
         this.endpoint = endpoint;
         this.key = key;
         this.rkey = rkey;
+        this.shmid = shmid;
     }
 
     /** Lets UCX free the unpacked remote key, once, its mapping ended first (under the node's lock). */
@@ -52,10 +58,19 @@ public final class RemoteWindow {
         }
     }
 
-    /** {@link #mapped}'s segment, mapping it at {@code address} first, listed in {@code all} (under the node's lock). */
-    @SuppressWarnings("restricted") // UCX maps the whole window there while the key lives, and the key outlives the arena
+    /** {@link #mapped}'s segment, or null while it is not mapped (under the node's lock). */
+    MemorySegment mappedSegment() {
+        return mapped;
+    }
+
+    /**
+     * Makes {@link #mapped}'s segment of the owner's segment this node attached at {@code address},
+     * listed in {@code all} (under the node's lock).
+     */
+    @SuppressWarnings("restricted") // attached whole at address, at least the window's length, until the arena closes
     MemorySegment map(long address, Set<RemoteWindow> all) {
         if (mapped == null) {
+            attached = address;
             mapping = Arena.ofShared();
             MemorySegment segment = MemorySegment.ofAddress(address).reinterpret(key.length(), mapping, null);
             mapped = key.access().remoteWrite() ? segment : segment.asReadOnly();
@@ -69,6 +84,7 @@ public final class RemoteWindow {
     void unmap() {
         if (mapping != null) {
             mapping.close(); // waits out accesses in progress: they fail, and none follows
+            SysvShm.detach(attached);
             mapping = null;
             mapped = null;
             mappedWindows.remove(this);
@@ -78,10 +94,11 @@ public final class RemoteWindow {
     /**
      * The owner's window mapped into this process, to read (and, where the key grants
      * {@code REMOTE_WRITE}, to write) in place, without the copy of a {@link #get} or {@link #put}
-     * (as MPI_Win_shared_query). Present when the owner runs on this host and its window is shared
-     * memory UCX allocated ({@link Node#allocateWindow}); empty otherwise (another host, or a window
-     * of the owner's own memory, {@link Node#registerWindow}, which UCX reaches by cross-memory
-     * attach). Each call returns the same segment while the key lives.
+     * (as MPI_Win_shared_query). Present when the owner runs on this host and its window is a SysV
+     * segment UCX allocated ({@link Node#allocateWindow}), which this node attaches itself; empty
+     * otherwise (another host, or a window of the owner's own memory, {@link Node#registerWindow},
+     * which UCX reaches by cross-memory attach). Each call returns the same segment while the key
+     * lives.
      *
      * <p>The segment ends (an access throws {@link IllegalStateException}) when the owner revokes
      * the key (it closes or invalidates the window), and when the endpoint or the node closes; a

@@ -383,7 +383,8 @@ final class Windows {
             if (cached != null) {
                 return cached;
             }
-            RemoteWindow window = new RemoteWindow(endpoint, key, unpack(endpoint, described));
+            RemoteWindow window = new RemoteWindow(endpoint, key, unpack(endpoint, described), onThisHost(described)
+                    ? described.shmid() : -1);
             RemoteWindow older = endpoint.keys.put(key.windowId(), window);
             if (older != null) { // its key may be in use by operations in flight: destroyed once they are flushed
                 older.revoked = true;
@@ -410,11 +411,16 @@ final class Windows {
         return cached != null && !cached.revoked && cached.key.equals(key) ? cached : null;
     }
 
+    /** Whether the described window is a SysV segment this process can name: its owner shares this IPC namespace. */
+    private static boolean onThisHost(Description described) {
+        return described.shmid() >= 0 && described.namespace() == SysvShm.NAMESPACE && SysvShm.NAMESPACE != 0;
+    }
+
     /** Unpacks the described remote key, holding the window's SysV segment meanwhile (see the class comment). */
     private long unpack(Endpoint endpoint, Description described) {
         WindowKey key = described.key();
         long guard = 0;
-        if (described.shmid() >= 0 && described.namespace() == SysvShm.NAMESPACE && SysvShm.NAMESPACE != 0) {
+        if (onThisHost(described)) {
             try {
                 guard = SysvShm.attach(described.shmid());
             } catch (LinuxException e) {
@@ -459,11 +465,38 @@ final class Windows {
                 throw new StaleWindowException(window.key.windowId(), window.key.generation(),
                         "closed or invalidated by its owner; not mapped");
             }
-            long address = worker.rkeyPointer(window.rkey, window.key.address());
-            return address == 0 ? Optional.empty() : Optional.of(window.map(address, mappedWindows));
+            if (window.mappedSegment() != null || window.shmid < 0) {
+                return Optional.ofNullable(window.mappedSegment());
+            }
+            return Optional.of(window.map(attach(window), mappedWindows));
         } finally {
             ctx.unlockAndWake();
         }
+    }
+
+    /**
+     * Attaches the segment the owner described for {@code window}, this node's own attachment: the
+     * memory stays while attached, whatever the owner or UCX do. The segment must hold the whole
+     * window; a smaller one (an owner describing another's segment, or lying about the length) would
+     * have had reads past its end fault.
+     */
+    private long attach(RemoteWindow window) {
+        WindowKey key = window.key;
+        long address;
+        try {
+            address = SysvShm.attach(window.shmid, key.access().remoteWrite());
+        } catch (LinuxException e) {
+            throw new StaleWindowException(key.windowId(), key.generation(), "its memory cannot be mapped ("
+                    + e.getMessage() + ")");
+        }
+        SysvShm.Mapping mapping = SysvShm.mappingAt(address);
+        if (mapping == null || mapping.end() - address < key.length()) {
+            SysvShm.detach(address);
+            throw new TransportException(String.format("%s: the segment its owner described holds %d bytes, not the"
+                    + " window's %d", key, mapping == null ? 0 : mapping.end() - address, key.length()),
+                    Ucp.ERR_INVALID_PARAM);
+        }
+        return address;
     }
 
     /** Ends every peer window's mapping still open: the node has closed, and its keys go with the worker (under the lock). */

@@ -323,10 +323,6 @@ public final class Ucp {
         return status3(UcxNative.EP_RKEY_UNPACK, ep, buffer, rkeyOut);
     }
 
-    static int rkeyPtr(long rkey, long remoteAddress, long addressOut) {
-        return status3(UcxNative.RKEY_PTR, rkey, remoteAddress, addressOut);
-    }
-
     static void rkeyDestroy(long rkey) {
         voidCall(UcxNative.RKEY_DESTROY, rkey);
     }

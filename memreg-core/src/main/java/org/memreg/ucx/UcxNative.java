@@ -113,7 +113,6 @@ final class UcxNative {
     static final MethodHandle RKEY_BUFFER_RELEASE = handle("ucp_rkey_buffer_release", VOID_L);
     static final MethodHandle EP_RKEY_UNPACK = handle("ucp_ep_rkey_unpack", STATUS_LLL);
     static final MethodHandle RKEY_DESTROY = handle("ucp_rkey_destroy", VOID_L);
-    static final MethodHandle RKEY_PTR = handle("ucp_rkey_ptr", STATUS_LLL);
     static final MethodHandle PUT_NBX = handle("ucp_put_nbx",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle GET_NBX = handle("ucp_get_nbx",

@@ -298,23 +298,6 @@ public final class UcxWorker implements AutoCloseable {
     }
 
     /**
-     * {@code ucp_rkey_ptr}: the address in this process at which {@code remoteAddress} of the key's
-     * memory is mapped (a shared-memory transport's segment, attached while the key lives), or 0
-     * when this process cannot reach it by pointer (another host, a transport without mappings).
-     */
-    public long rkeyPointer(long rkey, long remoteAddress) {
-        try (Arena temp = Arena.ofConfined()) {
-            MemorySegment result = temp.allocate(JAVA_LONG);
-            int status = Ucp.rkeyPtr(rkey, remoteAddress, result.address());
-            if (status == Ucp.ERR_UNREACHABLE) {
-                return 0;
-            }
-            Ucp.check("ucp_rkey_ptr", status);
-            return Ucp.readLong(result);
-        }
-    }
-
-    /**
      * {@code ucp_rkey_destroy}: after every operation that used the key was flushed (UCX keeps the
      * key of an operation still in flight), and before the worker is destroyed.
      *

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -15,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
 import org.memreg.linux.Mman;
 import org.memreg.linux.SysConf;
+import org.memreg.linux.SysvShm;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -66,9 +69,13 @@ class MappedWindowTest {
         pair = LoopbackPair.connect(b -> b);
         Window window = pair.server().allocateWindow(BYTES, Access.REMOTE_READ);
         RemoteWindow remote = pair.endpoint().attach(window.key());
+        int shmid = SysvShm.idOf(window.segment().address());
         MemorySegment seen = remote.mapped().orElseThrow();
+        long at = seen.address();
+        assertEquals(shmid, SysvShm.idOf(at), "the node attaches the owner's segment itself");
         window.invalidate(); // returns once every peer acknowledged the revocation
         assertFalse(seen.scope().isAlive(), "the peer acknowledged with the revoked key's memory still in reach");
+        assertEquals(-1, SysvShm.idOf(at), "the revoked key's segment stayed attached");
         assertThrows(IllegalStateException.class, () -> seen.get(JAVA_LONG, 0));
         assertThrows(StaleWindowException.class, remote::mapped);
         MemorySegment again = pair.endpoint().attach(window.key()).mapped().orElseThrow();
@@ -107,7 +114,34 @@ class MappedWindowTest {
         pair.close();
         pair = LoopbackPair.connect(b -> b.ucx("TLS", "tcp"));
         Window window = pair.server().allocateWindow(BYTES, Access.REMOTE_READ);
+        assertEquals(-1, SysvShm.idOf(window.segment().address()), "without shared memory UCX allocates no SysV segment");
         assertEquals(Optional.empty(), pair.endpoint().attach(window.key()).mapped(), "over TCP alone");
+    }
+
+    /**
+     * An owner that describes a segment smaller than its key's window (another's segment, or a
+     * lie about the length) is refused: mapped as long as the key says, reads past the segment's
+     * end would fault. Nothing stays attached.
+     */
+    @Test
+    void aSegmentSmallerThanTheWindowShouldBeRefused() throws Exception {
+        pair = LoopbackPair.connect(b -> b);
+        Window window = pair.server().allocateWindow(BYTES, Access.REMOTE_READ);
+        Window small = pair.server().allocateWindow(64 << 10, Access.REMOTE_READ);
+        int smallId = SysvShm.idOf(small.segment().address());
+        RemoteWindow real = pair.endpoint().attach(window.key());
+        RemoteWindow lying = new RemoteWindow(pair.endpoint(), window.key(), real.rkey, smallId);
+        long attachedBefore = attachments(smallId);
+        TransportException refused = assertThrows(TransportException.class, lying::mapped);
+        assertTrue(refused.getMessage().contains("holds 65536 bytes, not the window's 1048576"), refused.getMessage());
+        assertEquals(attachedBefore, attachments(smallId), "the refused segment stayed attached");
+        assertTrue(real.mapped().isPresent(), "the true description maps");
+    }
+
+    /** The mappings of SysV segment {@code shmid} in this process. */
+    private static long attachments(int shmid) throws Exception {
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream()
+                .filter(line -> line.contains("/SYSV") && line.split("\\s+")[4].equals(Integer.toString(shmid))).count();
     }
 
     @SuppressWarnings("restricted")
