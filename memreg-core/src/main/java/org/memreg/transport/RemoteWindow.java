@@ -107,6 +107,7 @@ public final class RemoteWindow {
      * synchronise through messages, and read it as a peer's bytes.
      *
      * @throws StaleWindowException when the owner revoked the key
+     * @throws UnsupportedOperationException when the key does not grant {@code REMOTE_READ}
      * @throws TransportException when the endpoint or the node is closed
      */
     public Optional<MemorySegment> mapped() {

@@ -465,6 +465,10 @@ final class Windows {
                 throw new StaleWindowException(window.key.windowId(), window.key.generation(),
                         "closed or invalidated by its owner; not mapped");
             }
+            if (!window.key.access().remoteRead()) { // a mapping can be read: the owner did not allow that
+                throw new UnsupportedOperationException("window " + Long.toHexString(window.key.windowId())
+                        + " grants only " + window.key.access() + ": a mapping would let this node read it");
+            }
             if (window.mappedSegment() != null || window.shmid < 0) {
                 return Optional.ofNullable(window.mappedSegment());
             }

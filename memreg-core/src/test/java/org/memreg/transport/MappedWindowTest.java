@@ -62,6 +62,10 @@ class MappedWindowTest {
         MemorySegment written = mappedWindow(writable);
         written.set(JAVA_LONG, 4096, 0xfeedL);
         assertEquals(0xfeedL, writable.segment().get(JAVA_LONG, 4096), "a write in place is the owner's at once");
+
+        Window writeOnly = pair.server().allocateWindow(BYTES, Access.REMOTE_WRITE);
+        RemoteWindow toWriteOnly = pair.endpoint().attach(writeOnly.key());
+        assertThrows(UnsupportedOperationException.class, toWriteOnly::mapped, "a mapping can be read");
     }
 
     @Test
