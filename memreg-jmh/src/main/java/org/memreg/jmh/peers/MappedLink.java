@@ -1,19 +1,15 @@
 package org.memreg.jmh.peers;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.memreg.device.Access;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.RemoteWindow;
 import org.memreg.transport.Window;
-import org.memreg.transport.WindowKey;
 
 /**
  * memreg with no copy at all: the client's send buffer is a window it allocated, which the server
@@ -22,51 +18,40 @@ import org.memreg.transport.WindowKey;
  * waits for an answer) it tells the server how many to read with a tagged notice, and does not
  * send more than {@link PeerBench#DEPTH} past the server's last credit: the buffer must not change
  * while the server reads it. The server checksums the mapped buffer in place for each message.
- * 8-byte messages go as tagged messages both ways, as in {@link PutLink}. Needs both JVMs on one
+ * 8-byte messages go as tagged messages both ways, as in {@link PutLink} ({@link Notices}). Needs both JVMs on one
  * host (a window UCX allocated in shared memory); default configuration.
  */
 final class MappedLink implements Link {
     private static final long KEY = 31, NOTICE = 32, CREDIT = 33, SMALL = 34;
     private final Node node;
-    private final Endpoint peer;
-    private final Arena arena = Arena.ofShared();
+    private final Notices notices;
     private final Bytes out;
     /** Client: the window its messages lie in; null on the server. */
     private final Window window;
     /** Server: the client's window, mapped here; null on the client. */
     private final MemorySegment mapped;
     private final long messageBytes;
-    private final MemorySegment small;
-    private final MemorySegment in;
-    private final MemorySegment creditIn;
     /** Client: messages sent. Server: messages read. */
     private long sequence;
     /** Client: messages since the last notice. Server: messages the last notice announced and not read yet. */
     private int batch;
     /** Client: messages the server has read (its last credit). */
     private long credited;
-    private CompletableFuture<Long> incoming;
 
     private MappedLink(Node node, Endpoint peer, Bytes out, Window window, MemorySegment mapped, long messageBytes) {
         this.node = node;
-        this.peer = peer;
+        this.notices = new Notices(node, peer);
         this.out = out;
         this.window = window;
         this.mapped = mapped;
         this.messageBytes = messageBytes;
-        this.small = arena.allocate(16, 8);
-        this.in = arena.allocate(16, 8);
-        this.creditIn = arena.allocate(16, 8);
     }
 
     /** Listens on loopback, announces "port=N", accepts one peer, maps the window whose key it sends. */
     static MappedLink server(int messageBytes, Consumer<String> announce) throws Exception {
         Node node = MemregLink.listening("peers-mapped-server");
         Endpoint peer = MemregLink.acceptOne(node, announce);
-        MemorySegment key = Arena.ofAuto().allocate(4096);
-        long length = node.receive(KEY, key).get();
-        RemoteWindow remote = peer.attach(WindowKey.fromBytes(key.asSlice(0, length).toArray(JAVA_BYTE), 0,
-                (int) length));
+        RemoteWindow remote = peer.attach(Notices.receiveKey(node, KEY));
         MemorySegment mapped = remote.mapped().orElseThrow(() -> new IllegalStateException(
                 "the client's window cannot be mapped here: both JVMs must run on one host, with UCX's shared memory"));
         return new MappedLink(node, peer, Bytes.allocate(8), null, mapped, Math.max(8, messageBytes));
@@ -80,10 +65,7 @@ final class MappedLink implements Link {
         MemorySegment buffer = window.segment().asSlice(0, bytes);
         Bytes out = new Bytes(buffer, buffer.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
         MappedLink link = new MappedLink(node, peer, out, window, null, bytes);
-        byte[] key = window.key().toBytes();
-        MemorySegment keyBytes = link.arena.allocate(key.length);
-        keyBytes.copyFrom(MemorySegment.ofArray(key));
-        peer.send(KEY, keyBytes).get();
+        link.notices.sendKey(KEY, window.key());
         return link;
     }
 
@@ -95,14 +77,14 @@ final class MappedLink implements Link {
     @Override
     public void send(int length) throws Exception {
         if (length <= 8) {
-            tagged(window != null ? NOTICE : SMALL, 0, out.segment().get(JAVA_LONG, 0));
+            notices.send(window != null ? NOTICE : SMALL, 0, out.segment().get(JAVA_LONG, 0));
             return;
         }
         if (window == null) {
             throw new IllegalStateException("the server sends only 8-byte answers");
         }
         while (sequence - credited >= PeerBench.DEPTH) { // the server reads the buffer until it credits it
-            credited = awaitCredit();
+            credited = notices.credit(CREDIT);
         }
         sequence++;
         if (++batch == PeerBench.DEPTH) {
@@ -113,7 +95,7 @@ final class MappedLink implements Link {
     /** Client: tells the server how many messages to read (the buffer is already where it reads). */
     private void notice() {
         if (batch > 0) {
-            tagged(NOTICE, batch, 0);
+            notices.send(NOTICE, batch, 0);
             batch = 0;
         }
     }
@@ -129,11 +111,12 @@ final class MappedLink implements Link {
     public long receive() throws Exception {
         if (window != null) { // the client waits for an 8-byte answer; its messages must be announced first
             notice();
-            return nextTagged(SMALL, 8);
+            notices.next(SMALL);
+            return notices.second();
         }
         while (batch == 0) {
-            long count = nextTagged(NOTICE, 0);
-            long value = in.get(JAVA_LONG, 8);
+            long count = notices.next(NOTICE);
+            long value = notices.second();
             if (count == 0) {
                 return value; // an 8-byte message: its checksum is its value
             }
@@ -142,32 +125,9 @@ final class MappedLink implements Link {
         long sum = Checksum.of(mapped, 0, messageBytes, 0, 0);
         sequence++;
         if (--batch == 0) {
-            tagged(CREDIT, sequence, 0);
+            notices.send(CREDIT, sequence, 0);
         }
         return sum;
-    }
-
-    /** The next tagged message under {@code tag}: its long at {@code offset}; the next receive is posted when this is next called. */
-    private long nextTagged(long tag, long offset) throws Exception {
-        if (incoming == null) {
-            incoming = node.receive(tag, in);
-        }
-        incoming.get();
-        incoming = null;
-        return in.get(JAVA_LONG, offset);
-    }
-
-    /** Client: the next credit (messages the server has read); credits come in order. */
-    private long awaitCredit() throws Exception {
-        node.receive(CREDIT, creditIn).get();
-        return creditIn.get(JAVA_LONG, 0);
-    }
-
-    /** Sends {@code first} and {@code second} as one 16-byte tagged message. */
-    private void tagged(long tag, long first, long second) {
-        small.set(JAVA_LONG, 0, first);
-        small.set(JAVA_LONG, 8, second);
-        peer.sendCopy(tag, small);
     }
 
     @Override
@@ -176,6 +136,6 @@ final class MappedLink implements Link {
             window.close();
         }
         node.close();
-        arena.close();
+        notices.close();
     }
 }
