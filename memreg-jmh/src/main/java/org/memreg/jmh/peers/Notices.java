@@ -6,6 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongUnaryOperator;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.WindowKey;
@@ -14,7 +15,9 @@ import org.memreg.transport.WindowKey;
  * The tagged messages beside a one-sided link's data ({@link PutLink}, {@link MappedLink}): the
  * window key the two sides exchange first, then 16-byte notices, credits and 8-byte messages, each
  * two words. They go by {@link Endpoint#sendCopy}, and the receive for the next one is posted when
- * the link next waits for it, not between a message and the answer to it.
+ * the link next waits for it, not between a message and the answer to it. The reading side's half
+ * of the protocol is here too ({@link #receive}): a notice announces messages to read, or carries an
+ * 8-byte message; credit goes back once all a notice announced is read.
  */
 final class Notices implements AutoCloseable {
     private final Node node;
@@ -25,6 +28,10 @@ final class Notices implements AutoCloseable {
     private final MemorySegment creditIn = arena.allocate(16, 8);
     /** The posted receive of the next message, or null. */
     private CompletableFuture<Long> incoming;
+    /** Reading side: messages read so far. */
+    private long read;
+    /** Reading side: messages the last notice announced and not read yet. */
+    private int announced;
 
     Notices(Node node, Endpoint peer) {
         this.node = node;
@@ -51,6 +58,33 @@ final class Notices implements AutoCloseable {
     /** The second word of the message {@link #next} returned. */
     long second() {
         return in.get(JAVA_LONG, 8);
+    }
+
+    /** The next 8-byte message under {@code tag} (two words: 0, then its value): its value. */
+    long answer(long tag) throws Exception {
+        next(tag);
+        return second();
+    }
+
+    /**
+     * Reading side: the next message. An 8-byte one comes as a notice of no messages: its value.
+     * Otherwise {@code reader} reads the next announced message (given its number, from 0) where it
+     * lies and returns its checksum; once all a notice announced is read, credit (the messages read)
+     * goes back under {@code creditTag}.
+     */
+    long receive(long noticeTag, long creditTag, LongUnaryOperator reader) throws Exception {
+        while (announced == 0) {
+            long count = next(noticeTag);
+            if (count == 0) {
+                return second(); // an 8-byte message: its checksum is its value
+            }
+            announced = (int) count;
+        }
+        long sum = reader.applyAsLong(read++);
+        if (--announced == 0) {
+            send(creditTag, read, 0);
+        }
+        return sum;
     }
 
     /** The next credit under {@code tag} (messages the other side has read); credits come in order. */

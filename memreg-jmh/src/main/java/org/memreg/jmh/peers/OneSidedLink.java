@@ -1,0 +1,105 @@
+package org.memreg.jmh.peers;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import org.memreg.transport.Endpoint;
+import org.memreg.transport.Node;
+
+/**
+ * A link whose messages of more than 8 bytes go through memory, not through messages
+ * ({@link PutLink}, {@link MappedLink}): the client makes each one readable ({@link #write}),
+ * and every {@link PeerBench#DEPTH} messages (or before it waits for an answer) tells the server
+ * how many to read with a notice; the server reads each where it lies ({@link #read}) and returns
+ * credit, without which the client keeps no more than {@code inFlight} messages past it. 8-byte
+ * messages (pings, answers, goodbyes) go as notices both ways ({@link Notices}). Default
+ * configuration (progress thread on, the caller blocks in {@code get()}).
+ */
+abstract class OneSidedLink implements Link {
+    static final long KEY = 21, NOTICE = 22, CREDIT = 23, SMALL = 24;
+    final Node node;
+    final Notices notices;
+    private final Bytes out;
+    private final boolean client;
+    private final int inFlight;
+    /** Client: messages written. */
+    private long sequence;
+    /** Client: messages since the last notice. */
+    private int batch;
+    /** Client: messages the server has read (its last credit). */
+    private long credited;
+
+    OneSidedLink(Node node, Endpoint peer, Bytes out, boolean client, int inFlight) {
+        this.node = node;
+        this.notices = new Notices(node, peer);
+        this.out = out;
+        this.client = client;
+        this.inFlight = inFlight;
+    }
+
+    /** Client: makes message {@code n} of {@code length} bytes of {@link #out()} readable by the server. */
+    abstract void write(long n, int length) throws Exception;
+
+    /** Client: what must be done before a notice announces the messages written since the last one. */
+    void beforeNotice() throws Exception {
+    }
+
+    /** Server: reads message {@code n} where it lies; its checksum. */
+    abstract long read(long n);
+
+    /** Frees the link's memory, before its node closes. */
+    abstract void closeMemory();
+
+    @Override
+    public Bytes out() {
+        return out;
+    }
+
+    @Override
+    public void send(int length) throws Exception {
+        if (length <= 8) {
+            notices.send(client ? NOTICE : SMALL, 0, out.segment().get(JAVA_LONG, 0));
+            return;
+        }
+        if (!client) {
+            throw new IllegalStateException("the server sends only 8-byte answers");
+        }
+        while (sequence - credited >= inFlight) { // the server reads them until it credits them
+            credited = notices.credit(CREDIT);
+        }
+        write(sequence++, length);
+        if (++batch == PeerBench.DEPTH) {
+            notice();
+        }
+    }
+
+    private void notice() throws Exception {
+        if (batch > 0) {
+            beforeNotice();
+            notices.send(NOTICE, batch, 0);
+            batch = 0;
+        }
+    }
+
+    @Override
+    public void drain() throws Exception {
+        if (client) {
+            notice();
+        }
+    }
+
+    @Override
+    public long receive() throws Exception {
+        if (client) { // the client waits for an 8-byte answer; its messages must be announced first
+            notice();
+            return notices.answer(SMALL);
+        }
+        return notices.receive(NOTICE, CREDIT, this::read);
+    }
+
+    @Override
+    public void close() {
+        closeMemory();
+        node.close();
+        notices.close();
+    }
+}
