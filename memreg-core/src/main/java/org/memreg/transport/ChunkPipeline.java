@@ -35,9 +35,8 @@ final class ChunkPipeline {
 
     private final Chunking chunking;
     private final long chunkBytes;
-    /** The caller's memory: its address, and whether its arena is still open. */
+    /** The caller's memory: where the chunks are, and whether its arena is still open. */
     private final MemorySegment memory;
-    private final long address;
     private final long total;
     private final Access access;
     private final Post post;
@@ -58,7 +57,6 @@ final class ChunkPipeline {
         this.chunking = chunking;
         this.chunkBytes = chunkBytes;
         this.memory = memory;
-        this.address = memory.address();
         this.total = total;
         this.access = access;
         this.post = post;
@@ -109,7 +107,7 @@ final class ChunkPipeline {
             }
             Chunk chunk;
             try {
-                chunk = Chunk.register(chunking.cache(), address + nextOffset, length, access);
+                chunk = Chunk.register(chunking.cache(), memory.address() + nextOffset, length, access);
             } catch (RuntimeException e) {
                 throw new TransportException("cannot register chunk at offset " + nextOffset + " of a " + total
                         + "-byte " + what.get(), e);
@@ -127,7 +125,7 @@ final class ChunkPipeline {
     void fillEmpty() {
         while (inFlight.size() < chunking.depth() && nextOffset < total) {
             Chunk empty = Chunk.empty();
-            empty.request = post.post(address + nextOffset, 0, 0);
+            empty.request = post.post(memory.address() + nextOffset, 0, 0);
             nextOffset += Math.min(chunkBytes, total - nextOffset);
             inFlight.addLast(empty);
         }

@@ -65,18 +65,16 @@ public final class RemoteWindow {
 
     /**
      * Makes {@link #mapped}'s segment of the owner's segment this node attached at {@code address},
-     * listed in {@code all} (under the node's lock).
+     * listed in {@code all}; only while not mapped (under the node's lock).
      */
     @SuppressWarnings("restricted") // attached whole at address, at least the window's length, until the arena closes
     MemorySegment map(long address, Set<RemoteWindow> all) {
-        if (mapped == null) {
-            attached = address;
-            mapping = Arena.ofShared();
-            MemorySegment segment = MemorySegment.ofAddress(address).reinterpret(key.length(), mapping, null);
-            mapped = key.access().remoteWrite() ? segment : segment.asReadOnly();
-            mappedWindows = all;
-            all.add(this);
-        }
+        attached = address;
+        mapping = Arena.ofShared();
+        MemorySegment segment = MemorySegment.ofAddress(address).reinterpret(key.length(), mapping, null);
+        mapped = key.access().remoteWrite() ? segment : segment.asReadOnly();
+        mappedWindows = all;
+        all.add(this);
         return mapped;
     }
 
