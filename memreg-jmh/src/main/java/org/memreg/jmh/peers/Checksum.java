@@ -50,6 +50,16 @@ final class Checksum {
         return sum;
     }
 
+    /** The checksum of a message of {@code length} bytes, each {@code value}, without reading one. */
+    static long ofFill(byte value, long length) {
+        long word = (value & 0xFFL) * 0x0101010101010101L;
+        long sum = (length >>> 3) * word;
+        for (long i = 0; i < (length & 7); i++) {
+            sum += (value & 0xFFL) << (8 * i);
+        }
+        return sum;
+    }
+
     /** {@link #of(MemorySegment, long, long, long, long)} for an Agrona buffer (Aeron reads in place). */
     static long of(DirectBuffer b, int offset, int length, long position, long sum) {
         int i = 0;

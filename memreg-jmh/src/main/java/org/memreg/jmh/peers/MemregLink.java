@@ -27,6 +27,11 @@ final class MemregLink implements Link {
     @SuppressWarnings("unchecked")
     private final CompletableFuture<Long>[] posted = new CompletableFuture[PeerBench.DEPTH];
     private final ArrayDeque<CompletableFuture<Long>> sends = new ArrayDeque<>();
+    /** Send buffers of fresh messages, one per send in flight; made at the first {@link #claim}. */
+    private MemorySegment[] ring;
+    private int nextInRing;
+    /** What {@link #send} sends from: {@link #out}, or the buffer claimed last. */
+    private MemorySegment current;
     private int head;
     /** The slot whose message was read last, to be posted again at the next receive; -1 if none. */
     private int read = -1;
@@ -35,6 +40,7 @@ final class MemregLink implements Link {
         this.node = node;
         this.peer = peer;
         this.out = Bytes.allocate(sendBytes);
+        this.current = out.segment();
         for (int i = 0; i < in.length; i++) {
             in[i] = arena.allocate(Math.max(8, receiveBytes), 4096);
             in[i].fill((byte) 0); // resident
@@ -88,6 +94,23 @@ final class MemregLink implements Link {
         return out;
     }
 
+    /** The next of {@link PeerBench#DEPTH} buffers, once the send that last used it is done (the oldest in flight). */
+    @Override
+    public MemorySegment claim(int length) throws Exception {
+        if (ring == null) {
+            ring = new MemorySegment[PeerBench.DEPTH];
+            for (int i = 0; i < ring.length; i++) {
+                ring[i] = arena.allocate(Math.max(8, length), 4096);
+            }
+        }
+        if (sends.size() == PeerBench.DEPTH) {
+            sends.removeFirst().get();
+        }
+        current = ring[nextInRing];
+        nextInRing = (nextInRing + 1) % ring.length;
+        return current;
+    }
+
     @Override
     public void send(int length) throws Exception {
         if (length <= 8) {
@@ -97,7 +120,7 @@ final class MemregLink implements Link {
         if (sends.size() == PeerBench.DEPTH) {
             sends.removeFirst().get();
         }
-        sends.addLast(peer.send(DATA, out.segment().asSlice(0, length)));
+        sends.addLast(peer.send(DATA, current.asSlice(0, length)));
     }
 
     @Override

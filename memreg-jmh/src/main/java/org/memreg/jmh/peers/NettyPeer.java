@@ -21,6 +21,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
@@ -128,13 +129,14 @@ final class NettyPeer {
     }
 
     /** The client's side; fills {@code result} like {@link PeerBench#client}. */
-    static void run(String info, boolean lat, int size, int warmup, int iters, Result result) throws Exception {
+    static void run(String info, boolean lat, boolean fresh, int size, int warmup, int iters, Result result)
+            throws Exception {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, handlers());
         try {
             Bytes out = Bytes.allocate(size);
             long expected = out.fill(size, 42);
             ByteBuf data = Unpooled.wrappedBuffer(out.buffer().duplicate().clear().limit(size)); // the native buffer itself
-            Source source = new Source(lat, data, expected, warmup, iters, result);
+            Source source = new Source(lat, fresh, data, expected, warmup, iters, result);
             Class<? extends Channel> type = Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class;
             new Bootstrap().group(group).channel(type).option(ChannelOption.TCP_NODELAY, true)
                     .handler(source).connect("127.0.0.1", Integer.parseInt(info.substring(info.indexOf('=') + 1)))
@@ -148,7 +150,7 @@ final class NettyPeer {
     /** Sender: ping-pong (lat) or phases of back-to-back messages, each phase ended by the receiver's checksum. */
     private static final class Source extends ChannelInboundHandlerAdapter {
         final CompletableFuture<Void> done = new CompletableFuture<>();
-        private final boolean lat;
+        private final boolean lat, fresh;
         private final ByteBuf data;
         private final long expected;
         private final int warmup, iters;
@@ -156,9 +158,12 @@ final class NettyPeer {
         private final Histogram halfTrips = new Histogram(3);
         private int round, written, acked;
         private long start, replyBytes, reply;
+        /** Fresh messages: how many were written, and the checksum of the phase's. */
+        private long freshWritten, freshSent;
 
-        Source(boolean lat, ByteBuf data, long expected, int warmup, int iters, Result result) {
+        Source(boolean lat, boolean fresh, ByteBuf data, long expected, int warmup, int iters, Result result) {
             this.lat = lat;
+            this.fresh = fresh;
             this.data = data;
             this.expected = expected;
             this.warmup = warmup;
@@ -190,13 +195,21 @@ final class NettyPeer {
         private void writeSome(ChannelHandlerContext ctx) {
             int count = phaseCount();
             while (written < count && ctx.channel().isWritable()) {
-                ctx.write(data.retainedDuplicate());
-                written++;
+                written++; // first: the write may change writability, and Netty then calls this method again inside it
+                ctx.write(fresh ? freshMessage(ctx) : data.retainedDuplicate());
                 if ((written & 7) == 0) {
                     ctx.flush();
                 }
             }
             ctx.flush();
+        }
+
+        /** A message written anew into a buffer of Netty's allocator, which Netty frees once written. */
+        private ByteBuf freshMessage(ChannelHandlerContext ctx) {
+            int size = data.capacity();
+            ByteBuf message = ctx.alloc().directBuffer(size, size);
+            freshSent += PeerBench.writeFresh(MemorySegment.ofBuffer(message.nioBuffer(0, size)), size, freshWritten++);
+            return message.writerIndex(size);
         }
 
         @Override
@@ -233,7 +246,8 @@ final class NettyPeer {
                 return;
             }
             int count = phaseCount();
-            result.check(value == expected * count);
+            result.check(value == (fresh ? freshSent : expected * count));
+            freshSent = 0;
             if (++acked == 2) {
                 result.throughput((long) data.capacity() * count, now - start);
                 done.complete(null);

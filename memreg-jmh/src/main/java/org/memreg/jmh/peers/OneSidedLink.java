@@ -2,6 +2,7 @@ package org.memreg.jmh.peers;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.lang.foreign.MemorySegment;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 
@@ -27,6 +28,8 @@ abstract class OneSidedLink implements Link {
     private int batch;
     /** Client: messages the server has read (its last credit). */
     private long credited;
+    /** Client: what message {@link #sequence} is written from: {@link #out}, or the memory claimed for it. */
+    private MemorySegment current;
 
     OneSidedLink(Node node, Endpoint peer, Bytes out, boolean client, int inFlight) {
         this.node = node;
@@ -34,10 +37,17 @@ abstract class OneSidedLink implements Link {
         this.out = out;
         this.client = client;
         this.inFlight = inFlight;
+        this.current = out.segment();
     }
 
-    /** Client: makes message {@code n} of {@code length} bytes of {@link #out()} readable by the server. */
-    abstract void write(long n, int length) throws Exception;
+    /** Client: makes message {@code n}, which lies in {@code message}, readable by the server. */
+    abstract void write(long n, MemorySegment message) throws Exception;
+
+    /**
+     * Client: where the sender writes message {@code n} anew ({@link #claim}); no more than
+     * {@code inFlight} messages after the last one the server read.
+     */
+    abstract MemorySegment slot(long n, int length);
 
     /** Client: what must be done before a notice announces the messages written since the last one. */
     void beforeNotice() throws Exception {
@@ -63,12 +73,24 @@ abstract class OneSidedLink implements Link {
         if (!client) {
             throw new IllegalStateException("the server sends only 8-byte answers");
         }
-        while (sequence - credited >= inFlight) { // the server reads them until it credits them
-            credited = notices.credit(CREDIT);
-        }
-        write(sequence++, length);
+        awaitCredit();
+        write(sequence++, current.asSlice(0, length));
+        current = out().segment();
         if (++batch == PeerBench.DEPTH) {
             notice();
+        }
+    }
+
+    /** Client: the memory of message {@link #sequence}, once the message that last lay there is read. */
+    @Override
+    public MemorySegment claim(int length) throws Exception {
+        awaitCredit();
+        return current = slot(sequence, length);
+    }
+
+    private void awaitCredit() throws Exception {
+        while (sequence - credited >= inFlight) { // the server reads them until it credits them
+            credited = notices.credit(CREDIT);
         }
     }
 

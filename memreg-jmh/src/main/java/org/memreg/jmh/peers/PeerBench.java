@@ -1,5 +1,6 @@
 package org.memreg.jmh.peers;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -22,12 +23,21 @@ import org.HdrHistogram.Histogram;
  * checksum) or {@code bw} (WARMUP then ITERS messages of SIZE back to back, at most
  * {@value #DEPTH} in flight where the system has such a bound; the receiver checksums every byte
  * and answers each phase with the sum, which the sender compares with its own; MiB/s of the timed
- * phase until that answer).
+ * phase until that answer) or {@code fresh} (as {@code bw}, but the sender writes every message
+ * anew, each byte, before it sends it, as a sender that builds its messages does: into the memory
+ * {@link Link#claim} gives it, one byte value per message, so that a message read before it was
+ * written, or after it was overwritten, fails the checksum).
  */
 public final class PeerBench {
     /** Operations in flight (memreg's futures; Aeron and TCP bound it by their logs and socket buffers). */
     static final int DEPTH = 8;
     static final String[] SYSTEMS = {"memreg", "memreg-put", "memreg-mapped", "aeron-ipc", "aeron-udp", "netty"};
+    /**
+     * The smoke run's cases: TEST, SIZE, ITERS, WARMUP. Fresh messages are many times as many as any
+     * link's buffers, so that a sender that rewrote a buffer its receiver still reads would be seen.
+     */
+    static final String[][] SMOKE_CASES = {{"lat", "8", "200", "50"}, {"bw", "65536", "20", "5"},
+            {"bw", "1048576", "20", "5"}, {"fresh", "65536", "300", "50"}};
 
     private PeerBench() {
     }
@@ -54,7 +64,7 @@ public final class PeerBench {
                 String test = args[3];
                 int size = Integer.parseInt(args[4]), iters = Integer.parseInt(args[5]), warmup = Integer.parseInt(args[6]);
                 Result result = client(system, args[2], test, size, iters, warmup);
-                System.out.println("csv " + result.csv(system, test, size, iters, warmup, copies(system, size)));
+                System.out.println("csv " + result.csv(system, test, size, iters, warmup, copies(system, test, size)));
                 if (!result.checksumsMatched()) {
                     System.exit(2);
                 }
@@ -73,10 +83,11 @@ public final class PeerBench {
         java.util.List<String> rows = new java.util.ArrayList<>();
         int port = 24000 + (int) (ProcessHandle.current().pid() % 4000) * 2;
         for (String system : SYSTEMS) {
-            for (int size : new int[] {8, 65536, 1 << 20}) {
-                String test = size == 8 ? "lat" : "bw";
-                int iters = size == 8 ? 200 : 20;
-                int warmup = size == 8 ? 50 : 5;
+            for (String[] smokeCase : SMOKE_CASES) {
+                String test = smokeCase[0];
+                int size = Integer.parseInt(smokeCase[1]);
+                int iters = Integer.parseInt(smokeCase[2]);
+                int warmup = Integer.parseInt(smokeCase[3]);
                 CompletableFuture<String> info = new CompletableFuture<>();
                 int at = port += 2;
                 CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
@@ -89,7 +100,7 @@ public final class PeerBench {
                 }, r -> Thread.ofPlatform().daemon().start(r));
                 Result result = client(system, info.get(60, TimeUnit.SECONDS), test, size, iters, warmup);
                 served.get(60, TimeUnit.SECONDS);
-                rows.add(result.csv(system, test, size, iters, warmup, copies(system, size)));
+                rows.add(result.csv(system, test, size, iters, warmup, copies(system, test, size)));
                 System.err.println("smoke: " + rows.getLast());
             }
         }
@@ -103,7 +114,7 @@ public final class PeerBench {
 
     private static void server(String system, String test, int size, int iters, int warmup, Consumer<String> announce,
             int port) throws Exception {
-        boolean lat = test.equals("lat");
+        boolean lat = test(test).equals("lat");
         if (system.equals("netty")) {
             NettyPeer.serve(lat, size, warmup, iters, announce);
             return;
@@ -111,7 +122,7 @@ public final class PeerBench {
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.server(8, size, announce);
             case "memreg-put" -> PutLink.server(size, announce);
-            case "memreg-mapped" -> MappedLink.server(size, announce);
+            case "memreg-mapped" -> MappedLink.server(size, test.equals("fresh"), announce);
             case "aeron-ipc" -> AeronLink.server(false, port, 8, size, announce);
             case "aeron-udp" -> AeronLink.server(true, port, 8, size, announce);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -144,16 +155,16 @@ public final class PeerBench {
         if (warmup < 1 || iters < 1) {
             throw new IllegalArgumentException("ITERS and WARMUP must be at least 1");
         }
-        boolean lat = test.equals("lat");
+        boolean lat = test(test).equals("lat"), fresh = test.equals("fresh");
         Result result = new Result();
         if (system.equals("netty")) {
-            NettyPeer.run(info, lat, size, warmup, iters, result);
+            NettyPeer.run(info, lat, fresh, size, warmup, iters, result);
             return result;
         }
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.client(info, size, 8);
             case "memreg-put" -> PutLink.client(info, size);
-            case "memreg-mapped" -> MappedLink.client(info, size);
+            case "memreg-mapped" -> MappedLink.client(info, size, fresh);
             case "aeron-ipc" -> AeronLink.client(false, info, size, size);
             case "aeron-udp" -> AeronLink.client(true, info, size, size);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -174,14 +185,19 @@ public final class PeerBench {
                 }
                 result.latency(halfTrips);
             } else {
+                int written = 0;
                 for (int count : new int[] {warmup, iters}) {
                     long start = System.nanoTime();
+                    long sent = fresh ? 0 : expected * count;
                     for (int i = 0; i < count; i++) {
+                        if (fresh) {
+                            sent += writeFresh(link.claim(size), size, written++);
+                        }
                         link.send(size);
                     }
                     long answer = link.receive();
                     long took = System.nanoTime() - start;
-                    result.check(answer == expected * count);
+                    result.check(answer == sent);
                     result.throughput((long) size * count, took);
                     link.drain();
                 }
@@ -192,8 +208,27 @@ public final class PeerBench {
         return result;
     }
 
+    /** The test's shape: {@code fresh} runs as {@code bw}; an unknown name is refused. */
+    private static String test(String test) {
+        return switch (test) {
+            case "lat", "bw" -> test;
+            case "fresh" -> "bw";
+            default -> throw new IllegalArgumentException("TEST is lat, bw or fresh: " + test);
+        };
+    }
+
+    /**
+     * Writes every byte of message number {@code n} into {@code memory}: {@code size} bytes of one
+     * value, 1 to 255 in turn (never 0, which memory that was never written holds); their checksum.
+     */
+    static long writeFresh(MemorySegment memory, int size, long n) {
+        byte value = (byte) (1 + n % 255);
+        memory.asSlice(0, size).fill(value);
+        return Checksum.ofFill(value, size);
+    }
+
     /** What each system copies per message, for the CSV (the receiver's checksum read is not a copy). */
-    static String copies(String system, int size) {
+    static String copies(String system, String test, int size) {
         return switch (system) {
             case "memreg" -> size <= 8192
                     ? "2: eager through UCX's shared-memory FIFO (the sender's in and the receiver's out)"
@@ -204,6 +239,9 @@ public final class PeerBench {
                             + " reads the window in place; a flush and a tagged notice per 8 puts";
             case "memreg-mapped" -> size <= 8
                     ? "2: a tagged message, as memreg's (only messages over 8 bytes are read in place)"
+                    : test.equals("fresh")
+                    ? "0: the sender writes each message into the next of 16 slots of a window of its own, which the"
+                            + " receiver maps and reads in place; a tagged notice per 8 messages, credit back"
                     : "0: the send buffer is a window of the sender's, which the receiver maps and reads in place;"
                             + " a tagged notice per 8 messages, credit back (the sender never rewrites its buffer)";
             case "aeron-ipc" -> "1: offer copies into the shared log; the receiver reads it in place";

@@ -42,7 +42,7 @@ public final class PeerReport {
                 add(v, "8 B p50 (us)", r[5]);
                 add(v, "8 B p99 (us)", r[6]); // ucx_perftest reports none
             } else {
-                add(v, size(Integer.parseInt(r[2])) + " (MiB/s)", r[8]);
+                add(v, size(Integer.parseInt(r[2])) + (r[1].equals("fresh") ? " fresh" : "") + " (MiB/s)", r[8]);
             }
         }
         Map<String, Map<String, Double>> values = new LinkedHashMap<>();

@@ -1,5 +1,7 @@
 package org.memreg.jmh.peers;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -12,7 +14,9 @@ import org.memreg.transport.Window;
 /**
  * memreg's one-sided path ({@link OneSidedLink}): the client puts each message into a window the
  * server allocated ({@code 2 × DEPTH} slots of the message size) and flushes before each notice;
- * the server checksums each slot in place, and its credit lets the client reuse a slot.
+ * the server checksums each slot in place, and its credit lets the client reuse a slot. Fresh
+ * messages are written into {@link PeerBench#DEPTH} buffers in turn: a flush before each notice,
+ * at least one per {@code DEPTH} puts, has completed the put that last read a buffer.
  */
 final class PutLink extends OneSidedLink {
     private static final int SLOTS = 2 * PeerBench.DEPTH;
@@ -22,6 +26,9 @@ final class PutLink extends OneSidedLink {
     private final Window window;
     private final long slotBytes;
     private final ArrayDeque<CompletableFuture<Void>> puts = new ArrayDeque<>();
+    private final Arena arena = Arena.ofShared();
+    /** Client: the buffers of fresh messages; made at the first {@link #slot}. */
+    private MemorySegment[] sources;
 
     private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes) {
         super(node, peer, Bytes.allocate(sendBytes), remote != null, SLOTS);
@@ -49,8 +56,19 @@ final class PutLink extends OneSidedLink {
     }
 
     @Override
-    void write(long n, int length) {
-        puts.addLast(remote.put((n % SLOTS) * slotBytes, out().segment().asSlice(0, length)));
+    void write(long n, MemorySegment message) {
+        puts.addLast(remote.put((n % SLOTS) * slotBytes, message));
+    }
+
+    @Override
+    MemorySegment slot(long n, int length) {
+        if (sources == null) {
+            sources = new MemorySegment[PeerBench.DEPTH];
+            for (int i = 0; i < sources.length; i++) {
+                sources[i] = arena.allocate(Math.max(8, length), 4096);
+            }
+        }
+        return sources[(int) (n % sources.length)];
     }
 
     /** Makes the batch's puts visible (a flush). */
@@ -72,5 +90,11 @@ final class PutLink extends OneSidedLink {
         if (window != null) {
             window.close();
         }
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        arena.close(); // after the node: no put reads the sources any more
     }
 }

@@ -25,9 +25,9 @@ class PeerBenchSmokeTest {
     void everySystemShouldProduceEachRowWithMatchingChecksums() throws Exception {
         List<String> rows = PeerBench.smoke();
         rows.forEach(System.out::println);
-        assertEquals(PeerBench.SYSTEMS.length * 3, rows.size());
+        assertEquals(PeerBench.SYSTEMS.length * PeerBench.SMOKE_CASES.length, rows.size());
         for (String system : PeerBench.SYSTEMS) {
-            for (String test : new String[] {"lat", "bw"}) {
+            for (String test : new String[] {"lat", "bw", "fresh"}) {
                 assertTrue(rows.stream().anyMatch(r -> r.startsWith(system + "," + test + ",")), system + " " + test);
             }
         }
@@ -99,6 +99,24 @@ class PeerBenchSmokeTest {
                 assertEquals(expected, Checksum.of(Unpooled.wrappedBuffer(bytes.asByteBuffer()), 0, length, position, 0),
                         "Netty, " + where);
             }
+        }
+    }
+
+    /** A fresh message's checksum, computed without reading it, equals the one its receiver reads. */
+    @Test
+    void freshMessagesShouldSumAsTheirReceiversRead() {
+        SplittableRandom random = seeded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment memory = arena.allocate(5000);
+            for (int round = 0; round < 300; round++) {
+                int size = 1 + random.nextInt(5000);
+                long n = random.nextLong(1 << 20);
+                long sum = PeerBench.writeFresh(memory, size, n);
+                assertEquals(Checksum.of(memory, 0, size, 0, 0), sum, "size " + size + ", message " + n);
+                assertTrue(memory.get(JAVA_BYTE, size - 1) != 0, "a fresh message holds no zero byte");
+            }
+            assertTrue(PeerBench.writeFresh(memory, 64, 0) != PeerBench.writeFresh(memory, 64, 16),
+                    "a slot reused 16 messages later holds another message");
         }
     }
 
