@@ -1,5 +1,7 @@
 package org.memreg.jmh.peers;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.function.Consumer;
@@ -16,16 +18,21 @@ import org.memreg.transport.Window;
  * and keeps no more than {@link PeerBench#DEPTH} messages past the server's credit (the buffer
  * must not change while the server reads it). For {@code fresh} the window holds {@code 2 × DEPTH}
  * slots that the client writes in turn, each once the server's credit says the message that last
- * lay there is read. Needs both JVMs on one host (a window UCX allocated in SysV shared memory).
+ * lay there is read. For {@code lat} the 8-byte messages go through memory too, a {@link Mailbox}
+ * each way, polled; the other tests send them as tagged notices. Needs both JVMs on one host (a
+ * window UCX allocated in SysV shared memory).
  */
 final class MappedLink extends OneSidedLink {
     private static final int FRESH_SLOTS = 2 * PeerBench.DEPTH;
+    private static final long MAILBOX = 25, BYE = 26;
     /** Client: the window its messages lie in; null on the server. */
     private final Window window;
     /** The client's window: its own on the client, mapped here on the server. */
     private final MemorySegment slots;
     private final long messageBytes;
     private final int slotCount;
+    /** The 8-byte messages' way for {@code lat}; null otherwise. */
+    private Mailbox mailbox;
 
     private MappedLink(Node node, Endpoint peer, Bytes out, Window window, MemorySegment slots, long messageBytes,
             int slotCount) {
@@ -37,27 +44,49 @@ final class MappedLink extends OneSidedLink {
     }
 
     /** Listens on loopback, announces "port=N", accepts one peer, maps the window whose key it sends. */
-    static MappedLink server(int messageBytes, boolean fresh, Consumer<String> announce) throws Exception {
+    static MappedLink server(int messageBytes, String test, Consumer<String> announce) throws Exception {
         Node node = MemregLink.listening("peers-mapped-server");
         Endpoint peer = MemregLink.acceptOne(node, announce);
         RemoteWindow remote = peer.attach(Notices.receiveKey(node, KEY));
         MemorySegment mapped = remote.mapped().orElseThrow(() -> new IllegalStateException(
                 "the client's window cannot be mapped here: both JVMs must run on one host, with UCX's shared memory"));
-        return new MappedLink(node, peer, Bytes.allocate(8), null, mapped, Math.max(8, messageBytes),
-                fresh ? FRESH_SLOTS : 1);
+        MappedLink link = new MappedLink(node, peer, Bytes.allocate(8), null, mapped, Math.max(8, messageBytes),
+                test.equals("fresh") ? FRESH_SLOTS : 1);
+        return link.withMailbox(test, false);
     }
 
-    static MappedLink client(String info, int messageBytes, boolean fresh) throws Exception {
+    static MappedLink client(String info, int messageBytes, String test) throws Exception {
         Endpoint peer = MemregLink.connect("peers-mapped-client", info);
         Node node = peer.node();
         long bytes = Math.max(8, messageBytes);
-        int slotCount = fresh ? FRESH_SLOTS : 1;
+        int slotCount = test.equals("fresh") ? FRESH_SLOTS : 1;
         Window window = node.allocateWindow(slotCount * bytes, Access.REMOTE_READ);
         MemorySegment first = window.segment().asSlice(0, bytes);
         Bytes out = new Bytes(first, first.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
         MappedLink link = new MappedLink(node, peer, out, window, window.segment(), bytes, slotCount);
         link.notices.sendKey(KEY, window.key());
-        return link;
+        return link.withMailbox(test, true);
+    }
+
+    private MappedLink withMailbox(String test, boolean client) throws Exception {
+        if (test.equals("lat")) {
+            mailbox = Mailbox.open(node, notices, MAILBOX, client);
+        }
+        return this;
+    }
+
+    @Override
+    public void send(int length) throws Exception {
+        if (mailbox != null && length <= 8) {
+            mailbox.send(out().segment().get(JAVA_LONG, 0));
+            return;
+        }
+        super.send(length);
+    }
+
+    @Override
+    public long receive() throws Exception {
+        return mailbox != null ? mailbox.receive() : super.receive();
     }
 
     /** The message already lies in the window the server reads. */
@@ -83,6 +112,24 @@ final class MappedLink extends OneSidedLink {
     void closeMemory() {
         if (window != null) {
             window.close();
+        }
+    }
+
+    /** With a mailbox, first agrees with the peer by tagged messages that neither reads the other's any more. */
+    @Override
+    public void close() {
+        try {
+            if (mailbox != null) {
+                notices.send(BYE, 0, 0);
+                notices.next(BYE);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("the peer did not say bye", e);
+        } finally {
+            if (mailbox != null) {
+                mailbox.close();
+            }
+            super.close();
         }
     }
 }

@@ -38,6 +38,11 @@ final class Notices implements AutoCloseable {
         this.peer = peer;
     }
 
+    /** The endpoint the messages go to. */
+    Endpoint peer() {
+        return peer;
+    }
+
     /** Sends {@code first} and {@code second} as one 16-byte message under {@code tag}. */
     void send(long tag, long first, long second) {
         out.set(JAVA_LONG, 0, first);

@@ -122,7 +122,7 @@ public final class PeerBench {
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.server(8, size, announce);
             case "memreg-put" -> PutLink.server(size, announce);
-            case "memreg-mapped" -> MappedLink.server(size, test.equals("fresh"), announce);
+            case "memreg-mapped" -> MappedLink.server(size, test, announce);
             case "aeron-ipc" -> AeronLink.server(false, port, 8, size, announce);
             case "aeron-udp" -> AeronLink.server(true, port, 8, size, announce);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -164,7 +164,7 @@ public final class PeerBench {
         try (Link link = switch (system) {
             case "memreg" -> MemregLink.client(info, size, 8);
             case "memreg-put" -> PutLink.client(info, size);
-            case "memreg-mapped" -> MappedLink.client(info, size, fresh);
+            case "memreg-mapped" -> MappedLink.client(info, size, test);
             case "aeron-ipc" -> AeronLink.client(false, info, size, size);
             case "aeron-udp" -> AeronLink.client(true, info, size, size);
             default -> throw new IllegalArgumentException("unknown system " + system);
@@ -238,7 +238,7 @@ public final class PeerBench {
                     : "1: the put (the kernel copies sender to window, CMA, or UCX's sm copy); the receiver"
                             + " reads the window in place; a flush and a tagged notice per 8 puts";
             case "memreg-mapped" -> size <= 8
-                    ? "2: a tagged message, as memreg's (only messages over 8 bytes are read in place)"
+                    ? "0: each side writes into a window of its own, which the other maps and polls (Mailbox)"
                     : test.equals("fresh")
                     ? "0: the sender writes each message into the next of 16 slots of a window of its own, which the"
                             + " receiver maps and reads in place; a tagged notice per 8 messages, credit back"
