@@ -27,7 +27,7 @@ import org.memreg.util.TestSeeds;
  * moment: each thread gets an {@link IllegalStateException}, never a fault, and no write of theirs
  * reaches the owner's memory once the revocation or close has returned. The revocation detaches
  * the segment under the threads; if it did so before their accesses were over, the JVM would die
- * here.
+ * here. The same for the owner's threads when its window closes.
  */
 @Unprivileged
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -75,7 +75,40 @@ class MappedRevocationRaceTest {
         }
     }
 
-    /** {@value #THREADS} threads that access one mapping until it ends under them. */
+    /**
+     * The same for the owner's own threads in {@link Window#segment()} when the window closes (and
+     * for a peer's in its mapping of it): the segment ends before UCX unmaps the memory.
+     */
+    @Test
+    void threadsInsideAWindowShouldGetAnExceptionWhenItClosesUnderThem() throws Exception {
+        SplittableRandom random = new SplittableRandom(TestSeeds.seed("MappedRevocationRaceTest.close"));
+        try (LoopbackPair pair = LoopbackPair.connect(b -> b)) {
+            for (int round = 0; round <= ROUNDS / 2; round++) {
+                boolean last = round == ROUNDS / 2;
+                Window window = pair.server().allocateWindow(BYTES, Access.ALL);
+                long at = window.segment().address();
+                Accessors owners = new Accessors(window.segment(), round + 1, random.nextLong());
+                Accessors peers = new Accessors(pair.endpoint().attach(window.key()).mapped().orElseThrow(), round + 1,
+                        random.nextLong());
+                LockSupport.parkNanos(random.nextLong(3_000_000));
+                if (last) {
+                    pair.server().close();
+                } else {
+                    window.close();
+                }
+                String where = "round " + round + (last ? ", the owner's node closed" : ", the window closed");
+                for (Accessors accessors : List.of(owners, peers)) {
+                    accessors.awaitEnd();
+                    assertEquals(List.of(), List.copyOf(accessors.failures), where + ": an access ended otherwise");
+                    assertEquals(THREADS, accessors.stopped.get(), where + ": threads stopped by IllegalStateException");
+                    assertTrue(accessors.accesses.get() > 0, where + ": the threads ran");
+                }
+                assertEquals(-1, SysvShm.idOf(at), where + ": the window's memory is still mapped");
+            }
+        }
+    }
+
+    /** {@value #THREADS} threads that access one segment until it ends under them. */
     private static final class Accessors {
         final AtomicLong accesses = new AtomicLong();
         final AtomicLong stopped = new AtomicLong();
