@@ -84,10 +84,11 @@ public final class PeerReport {
         CategoryChart chart = new CategoryChartBuilder().width(1000).height(520).title(title).yAxisTitle(yTitle).build();
         chart.getStyler().setYAxisLogarithmic(true);
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        List<String> labels = categories.stream().map(c -> c.substring(0, c.lastIndexOf(" ("))).toList(); // the axis has the unit
         for (Map.Entry<String, Map<String, Double>> e : values.entrySet()) {
             List<Double> ys = categories.stream().map(c -> e.getValue().getOrDefault(c, Double.NaN)).toList();
             if (ys.stream().anyMatch(y -> !y.isNaN())) {
-                chart.addSeries(e.getKey(), categories, ys.stream().map(y -> y.isNaN() ? 1e-3 : y).toList());
+                chart.addSeries(e.getKey(), labels, ys.stream().map(y -> y.isNaN() ? 1e-3 : y).toList());
             }
         }
         try {
