@@ -11,6 +11,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.memreg.cache.Registration;
@@ -22,7 +24,9 @@ import org.memreg.linux.Mincore;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcStatus;
 import org.memreg.monitor.MemoryMonitor;
+import org.memreg.testkit.SegmentAccessors;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.util.TestSeeds;
 
 @Unprivileged
 class RegisteredArenaTest {
@@ -54,6 +58,28 @@ class RegisteredArenaTest {
             assertEquals(1, cache.stats().misses());
         }
         assertEquals(lockedBefore, ProcStatus.vmLockedBytes());
+    }
+
+    /**
+     * Threads inside the arena's segments when another closes it, at a random moment: each gets an
+     * IllegalStateException (the segments' scope ends before the memory is unmapped), none a fault.
+     */
+    @Test
+    void threadsInsideItsSegmentsShouldGetAnExceptionWhenItClosesUnderThem() throws Exception {
+        SplittableRandom random = new SplittableRandom(TestSeeds.seed("RegisteredArenaTest.close"));
+        long lockedBefore = ProcStatus.vmLockedBytes();
+        for (int round = 0; round < 20; round++) {
+            RegisteredArena arena = RegisteredArena.of(cache, Access.ALL, HugePages.NEVER);
+            List<SegmentAccessors> accessors = List.of(
+                    new SegmentAccessors(arena.allocate(256 << 10), 2, round + 1, random.nextLong()),
+                    new SegmentAccessors(arena.allocate(MIB), 2, round + 1, random.nextLong()));
+            LockSupport.parkNanos(random.nextLong(3_000_000)); // into the middle of their accesses
+            arena.close();
+            for (SegmentAccessors a : accessors) {
+                a.assertStoppedByTheEnd("round " + round);
+            }
+            assertEquals(lockedBefore, ProcStatus.vmLockedBytes(), "round " + round + ": memory still pinned");
+        }
     }
 
     @Test
