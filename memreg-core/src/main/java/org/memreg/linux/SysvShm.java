@@ -115,6 +115,29 @@ public final class SysvShm {
         }
     }
 
+    /**
+     * The size of the kernel's pages behind the mapping that starts at {@code start} in this
+     * process ({@code KernelPageSize} in {@code /proc/self/smaps}): the base page size, or a huge
+     * page's for a segment backed by hugetlb; -1 when no mapping starts there.
+     */
+    public static long kernelPageBytes(long start) {
+        String header = String.format("%08x-", start);
+        boolean inEntry = false;
+        try (var lines = Files.lines(Path.of("/proc/self/smaps"))) {
+            for (String line : (Iterable<String>) lines::iterator) {
+                if (!inEntry) {
+                    inEntry = line.startsWith(header);
+                } else if (line.startsWith("KernelPageSize:")) {
+                    String[] f = line.split("\\s+");
+                    return Long.parseLong(f[1]) * 1024; // in kB
+                }
+            }
+            return -1;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read /proc/self/smaps", e);
+        }
+    }
+
     private static long namespace() {
         try {
             List<String> boot = Files.readAllLines(Path.of("/proc/sys/kernel/random/boot_id"));

@@ -41,6 +41,8 @@ public final class RemoteWindow {
     private long attached;
     /** The node's mapped windows, this one among them while mapped ({@link Windows#unmapAll}). */
     private Set<RemoteWindow> mappedWindows;
+    /** True once its segment was found backed by huge pages: never mapped (under the node's lock). */
+    boolean unmappable;
 
     RemoteWindow(Endpoint endpoint, WindowKey key, long rkey, int shmid) {
         this.endpoint = endpoint;
@@ -95,8 +97,10 @@ public final class RemoteWindow {
      * (as MPI_Win_shared_query). Present when the owner runs on this host and its window is a SysV
      * segment UCX allocated ({@link Node#allocateWindow}), which this node attaches itself; empty
      * otherwise (another host, or a window of the owner's own memory, {@link Node#registerWindow},
-     * which UCX reaches by cross-memory attach). Each call returns the same segment while the key
-     * lives.
+     * which UCX reaches by cross-memory attach), and for a segment backed by huge pages (hugetlb:
+     * its owner can take pages away so that the next access faults, which the JVM reports as an
+     * {@link InternalError} at some later point of the reading thread, not where it read). Each
+     * call returns the same segment while the key lives.
      *
      * <p>The segment ends (an access throws {@link IllegalStateException}) when the owner revokes
      * the key (it closes or invalidates the window), and when the endpoint or the node closes; a

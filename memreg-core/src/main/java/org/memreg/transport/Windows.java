@@ -469,10 +469,15 @@ final class Windows {
                 throw new UnsupportedOperationException("window " + Long.toHexString(window.key.windowId())
                         + " grants only " + window.key.access() + ": a mapping would let this node read it");
             }
-            if (window.mappedSegment() != null || window.shmid < 0) {
+            if (window.mappedSegment() != null || window.shmid < 0 || window.unmappable) {
                 return Optional.ofNullable(window.mappedSegment());
             }
-            return Optional.of(window.map(attach(window), mappedWindows));
+            long address = attach(window);
+            if (address == 0) {
+                window.unmappable = true;
+                return Optional.empty();
+            }
+            return Optional.of(window.map(address, mappedWindows));
         } finally {
             ctx.unlockAndWake();
         }
@@ -482,7 +487,9 @@ final class Windows {
      * Attaches the segment the owner described for {@code window}, this node's own attachment: the
      * memory stays while attached, whatever the owner or UCX do. The segment must hold the whole
      * window; a smaller one (an owner describing another's segment, or lying about the length) would
-     * have had reads past its end fault.
+     * have had reads past its end fault. Returns 0, attaching nothing, for a segment backed by huge
+     * pages: hugetlb gives a page back to no one, so a page its owner removed, or one it never
+     * reserved (SHM_NORESERVE), faults with SIGBUS when read once the pool is empty.
      */
     private long attach(RemoteWindow window) {
         WindowKey key = window.key;
@@ -499,6 +506,10 @@ final class Windows {
             throw new TransportException(String.format("%s: the segment its owner described holds %d bytes, not the"
                     + " window's %d", key, mapping == null ? 0 : mapping.end() - address, key.length()),
                     Ucp.ERR_INVALID_PARAM);
+        }
+        if (SysvShm.kernelPageBytes(mapping.start()) != SysConf.pageSize()) {
+            SysvShm.detach(address);
+            return 0;
         }
         return address;
     }

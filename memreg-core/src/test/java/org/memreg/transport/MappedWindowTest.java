@@ -1,12 +1,18 @@
 package org.memreg.transport;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -140,6 +146,44 @@ class MappedWindowTest {
         assertTrue(refused.getMessage().contains("holds 65536 bytes, not the window's 1048576"), refused.getMessage());
         assertEquals(attachedBefore, attachments(smallId), "the refused segment stayed attached");
         assertTrue(real.mapped().isPresent(), "the true description maps");
+    }
+
+    /**
+     * An owner that describes a segment backed by huge pages (here one with no page reserved, as
+     * SHM_NORESERVE makes it, on a machine with an empty pool: the first read faults with SIGBUS)
+     * gets no mapping: hugetlb gives a removed page back to no one. Nothing stays attached, and
+     * asking again attaches nothing either. Creating such a segment needs CAP_IPC_LOCK.
+     */
+    @Test
+    void aSegmentOfHugePagesShouldNotBeMapped() throws Throwable {
+        pair = LoopbackPair.connect(b -> b);
+        Window window = pair.server().allocateWindow(BYTES, Access.REMOTE_READ);
+        int hugeId = hugeSegmentWithoutReservation(2 * BYTES);
+        assumeTrue(hugeId >= 0, "creating a hugetlb segment needs CAP_IPC_LOCK (or hugetlb_shm_group)");
+        try {
+            RemoteWindow real = pair.endpoint().attach(window.key());
+            RemoteWindow lying = new RemoteWindow(pair.endpoint(), window.key(), real.rkey, hugeId);
+            assertEquals(Optional.empty(), lying.mapped(), "a hugetlb segment was mapped");
+            assertEquals(0, attachments(hugeId), "the refused segment stayed attached");
+            assertEquals(Optional.empty(), lying.mapped());
+            assertEquals(0, attachments(hugeId), "asking again attached it again");
+            assertTrue(real.mapped().isPresent(), "the true description maps");
+        } finally {
+            int removed = (int) SHMCTL.invokeExact(hugeId, 0 /* IPC_RMID */, MemorySegment.NULL);
+            assertEquals(0, removed, "the test segment removed");
+        }
+    }
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final MethodHandle SHMGET = LINKER.downcallHandle(LINKER.defaultLookup().find("shmget").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SHMCTL = LINKER.downcallHandle(LINKER.defaultLookup().find("shmctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+
+    /** A private SysV segment of huge pages with none reserved (SHM_HUGETLB | SHM_NORESERVE), or -1. */
+    private static int hugeSegmentWithoutReservation(long bytes) throws Throwable {
+        int ipcCreat = 01000, shmHugetlb = 04000, shmNoreserve = 010000;
+        return (int) SHMGET.invokeExact(0 /* IPC_PRIVATE */, bytes, ipcCreat | 0600 | shmHugetlb | shmNoreserve);
     }
 
     /** The mappings of SysV segment {@code shmid} in this process. */
