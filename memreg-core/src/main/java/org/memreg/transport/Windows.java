@@ -488,8 +488,8 @@ final class Windows {
      * memory stays while attached, whatever the owner or UCX do. The segment must hold the whole
      * window; a smaller one (an owner describing another's segment, or lying about the length) would
      * have had reads past its end fault. Returns 0, attaching nothing, for a segment backed by huge
-     * pages: hugetlb gives a page back to no one, so a page its owner removed, or one it never
-     * reserved (SHM_NORESERVE), faults with SIGBUS when read once the pool is empty.
+     * pages: a hugetlb page its owner removed, or never reserved (SHM_NORESERVE), is not faulted in
+     * anew once the pool is empty, and the read gets SIGBUS.
      */
     private long attach(RemoteWindow window) {
         WindowKey key = window.key;
