@@ -1,5 +1,6 @@
 package org.memreg.jmh.peers;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -36,4 +37,13 @@ interface Link extends AutoCloseable {
 
     @Override
     void close();
+
+    /** {@link PeerBench#DEPTH} page-aligned buffers of at least {@code length} bytes from {@code arena}, used in turn. */
+    static MemorySegment[] ring(Arena arena, int length) {
+        MemorySegment[] ring = new MemorySegment[PeerBench.DEPTH];
+        for (int i = 0; i < ring.length; i++) {
+            ring[i] = arena.allocate(Math.max(8, length), 4096);
+        }
+        return ring;
+    }
 }

@@ -25,8 +25,6 @@ import org.memreg.transport.Window;
 final class MappedLink extends OneSidedLink {
     private static final int FRESH_SLOTS = 2 * PeerBench.DEPTH;
     private static final long MAILBOX = 25, BYE = 26;
-    /** Client: the window its messages lie in; null on the server. */
-    private final Window window;
     /** The client's window: its own on the client, mapped here on the server. */
     private final MemorySegment slots;
     private final long messageBytes;
@@ -34,10 +32,10 @@ final class MappedLink extends OneSidedLink {
     /** The 8-byte messages' way for {@code lat}; null otherwise. */
     private Mailbox mailbox;
 
+    /** With {@code window}, the client's (null on the server). */
     private MappedLink(Node node, Endpoint peer, Bytes out, Window window, MemorySegment slots, long messageBytes,
-            int slotCount) {
-        super(node, peer, out, window != null, slotCount == 1 ? PeerBench.DEPTH : slotCount);
-        this.window = window;
+            int slotCount) throws Exception {
+        super(node, peer, out, window != null, slotCount == 1 ? PeerBench.DEPTH : slotCount, window);
         this.slots = slots;
         this.messageBytes = messageBytes;
         this.slotCount = slotCount;
@@ -63,9 +61,7 @@ final class MappedLink extends OneSidedLink {
         Window window = node.allocateWindow(slotCount * bytes, Access.REMOTE_READ);
         MemorySegment first = window.segment().asSlice(0, bytes);
         Bytes out = new Bytes(first, first.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
-        MappedLink link = new MappedLink(node, peer, out, window, window.segment(), bytes, slotCount);
-        link.notices.sendKey(KEY, window.key());
-        return link.withMailbox(test, true);
+        return new MappedLink(node, peer, out, window, window.segment(), bytes, slotCount).withMailbox(test, true);
     }
 
     private MappedLink withMailbox(String test, boolean client) throws Exception {
@@ -106,13 +102,6 @@ final class MappedLink extends OneSidedLink {
 
     private long offset(long n) {
         return (n % slotCount) * messageBytes;
-    }
-
-    @Override
-    void closeMemory() {
-        if (window != null) {
-            window.close();
-        }
     }
 
     /** With a mailbox, first agrees with the peer by tagged messages that neither reads the other's any more. */

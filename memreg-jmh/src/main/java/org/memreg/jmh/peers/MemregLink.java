@@ -98,10 +98,7 @@ final class MemregLink implements Link {
     @Override
     public MemorySegment claim(int length) throws Exception {
         if (ring == null) {
-            ring = new MemorySegment[PeerBench.DEPTH];
-            for (int i = 0; i < ring.length; i++) {
-                ring[i] = arena.allocate(Math.max(8, length), 4096);
-            }
+            ring = Link.ring(arena, length);
         }
         if (sends.size() == PeerBench.DEPTH) {
             sends.removeFirst().get();

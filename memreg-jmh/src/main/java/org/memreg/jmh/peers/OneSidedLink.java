@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.MemorySegment;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
+import org.memreg.transport.Window;
 
 /**
  * A link whose messages of more than 8 bytes go through memory, not through messages
@@ -12,8 +13,9 @@ import org.memreg.transport.Node;
  * and every {@link PeerBench#DEPTH} messages (or before it waits for an answer) tells the server
  * how many to read with a notice; the server reads each where it lies ({@link #read}) and returns
  * credit, without which the client keeps no more than {@code inFlight} messages past it. 8-byte
- * messages (pings, answers, goodbyes) go as notices both ways ({@link Notices}). Default
- * configuration (progress thread on, the caller blocks in {@code get()}).
+ * messages (pings, answers, goodbyes) go as notices both ways ({@link Notices}). The side that
+ * allocated the window the messages lie in sends its key first, and closes it before its node.
+ * Default configuration (progress thread on, the caller blocks in {@code get()}).
  */
 abstract class OneSidedLink implements Link {
     static final long KEY = 21, NOTICE = 22, CREDIT = 23, SMALL = 24;
@@ -22,6 +24,8 @@ abstract class OneSidedLink implements Link {
     private final Bytes out;
     private final boolean client;
     private final int inFlight;
+    /** The window this side allocated, or null. */
+    private final Window own;
     /** Client: messages written. */
     private long sequence;
     /** Client: messages since the last notice. */
@@ -31,13 +35,18 @@ abstract class OneSidedLink implements Link {
     /** Client: what message {@link #sequence} is written from: {@link #out}, or the memory claimed for it. */
     private MemorySegment current;
 
-    OneSidedLink(Node node, Endpoint peer, Bytes out, boolean client, int inFlight) {
+    /** With {@code own}, the window this side allocated (or null), whose key goes to the peer now. */
+    OneSidedLink(Node node, Endpoint peer, Bytes out, boolean client, int inFlight, Window own) throws Exception {
         this.node = node;
         this.notices = new Notices(node, peer);
         this.out = out;
         this.client = client;
         this.inFlight = inFlight;
         this.current = out.segment();
+        this.own = own;
+        if (own != null) {
+            notices.sendKey(KEY, own.key());
+        }
     }
 
     /** Client: makes message {@code n}, which lies in {@code message}, readable by the server. */
@@ -56,8 +65,6 @@ abstract class OneSidedLink implements Link {
     /** Server: reads message {@code n} where it lies; its checksum. */
     abstract long read(long n);
 
-    /** Frees the link's memory, before its node closes. */
-    abstract void closeMemory();
 
     @Override
     public Bytes out() {
@@ -120,7 +127,9 @@ abstract class OneSidedLink implements Link {
 
     @Override
     public void close() {
-        closeMemory();
+        if (own != null) {
+            own.close();
+        }
         node.close();
         notices.close();
     }

@@ -30,8 +30,9 @@ final class PutLink extends OneSidedLink {
     /** Client: the buffers of fresh messages; made at the first {@link #slot}. */
     private MemorySegment[] sources;
 
-    private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes) {
-        super(node, peer, Bytes.allocate(sendBytes), remote != null, SLOTS);
+    private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes)
+            throws Exception {
+        super(node, peer, Bytes.allocate(sendBytes), remote != null, SLOTS, window);
         this.window = window;
         this.remote = remote;
         this.slotBytes = slotBytes;
@@ -44,9 +45,7 @@ final class PutLink extends OneSidedLink {
         long slot = Math.max(8, messageBytes);
         Window window = node.allocateWindow(SLOTS * slot, Access.REMOTE_WRITE);
         window.segment().fill((byte) 0); // resident
-        PutLink link = new PutLink(node, peer, 8, window, null, slot);
-        link.notices.sendKey(KEY, window.key());
-        return link;
+        return new PutLink(node, peer, 8, window, null, slot);
     }
 
     static PutLink client(String info, int messageBytes) throws Exception {
@@ -63,10 +62,7 @@ final class PutLink extends OneSidedLink {
     @Override
     MemorySegment slot(long n, int length) {
         if (sources == null) {
-            sources = new MemorySegment[PeerBench.DEPTH];
-            for (int i = 0; i < sources.length; i++) {
-                sources[i] = arena.allocate(Math.max(8, length), 4096);
-            }
+            sources = Link.ring(arena, length);
         }
         return sources[(int) (n % sources.length)];
     }
@@ -83,13 +79,6 @@ final class PutLink extends OneSidedLink {
     @Override
     long read(long n) {
         return Checksum.of(window.segment(), (n % SLOTS) * slotBytes, slotBytes, 0, 0);
-    }
-
-    @Override
-    void closeMemory() {
-        if (window != null) {
-            window.close();
-        }
     }
 
     @Override
