@@ -60,6 +60,12 @@ final class Tags {
     private Tags() {
     }
 
+    /** True for a tag of memreg's: a user message, a chunk or a control message by its top byte; no peer of memreg's sends others. */
+    static boolean isMemregTag(long tag) {
+        long top = tag >>> 56;
+        return top <= 1 || top == CHUNK >>> 56 || top == CTRL >>> 56;
+    }
+
     static long checkUserTag(long tag) {
         if (tag < 0 || tag > USER_MAX) {
             throw new IllegalArgumentException("tag must be in [0, 2^56): " + tag);

@@ -38,6 +38,10 @@ import org.memreg.util.Warnings;
  * the limit drops its whole message as a header over the limit is dropped. A chunk of a message
  * whose header is neither held nor matched is let go of after two looks, and counted as dropped.
  *
+ * <p>A message under a tag no memreg peer uses (a top byte of none of memreg's kinds, {@link Tags})
+ * is dropped and counted at the look that finds it oldest. When the node closes, every message UCX
+ * still holds unasked is let go of, so that UCX has none left to warn of when its worker goes.
+ *
  * <p>Guarded by the node's lock.
  */
 final class UnexpectedMessages extends Op {
@@ -130,10 +134,15 @@ final class UnexpectedMessages extends Op {
         if (!arriving.isEmpty()) {
             arriving.removeIf(held -> held.advance(ctx, info.address()));
         }
-        if (ctx.closed || ++rounds % ROUNDS != 0) {
+        if (ctx.closed) {
+            discardAll(ctx);
             return false;
         }
-        boolean allTaken = false;
+        if (++rounds % ROUNDS != 0) {
+            return false;
+        }
+        boolean waiting = ctx.worker.peekUnexpected(info.address()); // mostly not: one look then, not three
+        boolean allTaken = !waiting;
         for (int i = 0; i < MAX_PER_ROUND && !allTaken; i++) {
             long message = ctx.worker.takeUnexpected(0, USER_MASK, info.address());
             allTaken = message == 0;
@@ -141,7 +150,7 @@ final class UnexpectedMessages extends Op {
                 hold(ctx, message, info.get(JAVA_LONG, 0), info.get(JAVA_LONG, 8));
             }
         }
-        for (int i = 0; i < MAX_PER_ROUND; i++) {
+        for (int i = 0; i < MAX_PER_ROUND && waiting; i++) {
             long message = ctx.worker.takeUnexpected(Tags.CTRL, Tags.UNASKED_MASK, info.address());
             if (message == 0) {
                 break;
@@ -149,16 +158,60 @@ final class UnexpectedMessages extends Op {
             discard(message);
         }
         if (allTaken) { // a header comes before its chunks: every header in UCX is taken, so theirs are known
-            takeChunks(ctx);
+            takeChunks(ctx, waiting);
+        }
+        if (waiting) {
+            dropForeign(ctx);
         }
         return false;
     }
 
-    /** Takes the chunks UCX holds: to their receive, or kept under their held header, or kept as orphans. */
-    private void takeChunks(TransportContext ctx) {
+    /**
+     * Drops the messages under tags no memreg peer sends ({@link Tags#isMemregTag}), oldest first,
+     * until the oldest left is one of memreg's (a control message for the standing receive, taken
+     * at its next round). Left in UCX, each would hold 9-12 KiB of UCX's buffers for the node's life
+     * and lengthen every receive: UCX searches its unexpected messages one by one for a receive
+     * under a mask, as memreg's all are.
+     */
+    private void dropForeign(TransportContext ctx) {
+        for (int i = 0; i < MAX_PER_ROUND && ctx.worker.peekUnexpected(info.address()); i++) {
+            long tag = info.get(JAVA_LONG, 0);
+            long length = info.get(JAVA_LONG, 8);
+            if (Tags.isMemregTag(tag)) {
+                return;
+            }
+            long message = ctx.worker.takeUnexpected(tag, Tags.EXACT, info.address()); // the oldest under it: this one
+            if (message == 0) {
+                return;
+            }
+            dropped++;
+            warnings.warn(() -> String.format("a %d-byte message under tag %x, which no memreg peer uses", length, tag));
+            discard(message);
+        }
+    }
+
+    /**
+     * The node closes: lets UCX go of every message it still holds unasked, so that none is left
+     * when the worker goes (UCX would warn of each). Each round of the close's last progress.
+     */
+    private void discardAll(TransportContext ctx) {
+        for (int i = 0; i < MAX_PER_ROUND; i++) {
+            long message = ctx.worker.takeUnexpected(0, 0, info.address());
+            if (message == 0) {
+                return;
+            }
+            discard(message);
+        }
+    }
+
+    /**
+     * Takes the chunks UCX holds ({@code any}: if it holds unexpected messages at all): to their
+     * receive, or kept under their held header, or kept as orphans. Orphans age by each call.
+     */
+    private void takeChunks(TransportContext ctx, boolean any) {
         long look = ++looks;
         chunks.ageOut(look, headers::containsKey);
-        for (int i = 0; i < MAX_PER_ROUND; i++) {
+        for (int i = 0; i < MAX_PER_ROUND && any; i++) {
             long message = ctx.worker.takeUnexpected(Tags.CHUNK, CHUNK_MASK, info.address());
             if (message == 0) {
                 return;

@@ -250,6 +250,15 @@ public final class UcxWorker implements AutoCloseable {
     }
 
     /**
+     * {@code ucp_tag_probe_nb} of any tag, without remove: true when a message waits in UCX's
+     * unexpected queue, the oldest one's sender tag and length then in {@code info}. It stays
+     * there: only {@link #takeUnexpected} may hand it on. One pointer test when the queue is empty.
+     */
+    public boolean peekUnexpected(long info) {
+        return Ucp.tagProbeNb(handle, 0, 0, 0, info) != 0;
+    }
+
+    /**
      * {@code ucp_tag_msg_recv_nbx} of a message from {@link #takeUnexpected} into
      * {@code [address, address + length)}. With {@code atOnce} only a message that has arrived
      * whole is received (a status pointer comes back); any other returns

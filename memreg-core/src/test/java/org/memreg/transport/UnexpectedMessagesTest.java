@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxTestSupport;
@@ -82,6 +83,72 @@ class UnexpectedMessagesTest {
             assertEquals(0, node.heldUnexpectedBytes());
             GoodPeer.assertServed(node);
         }
+    }
+
+    /**
+     * A peer's messages under tags no memreg peer uses (top bytes outside memreg's kinds): UCX kept
+     * each, 9-12 KiB of its buffers, for the node's life, and searched past all of them for every
+     * receive. They must be dropped and counted, while the user messages between them are held
+     * in order, and the node serve on.
+     */
+    @Test
+    void messagesUnderTagsNoMemregPeerUsesShouldBeDroppedAndTheRestHeldInOrder() throws Exception {
+        UcxTestSupport.assumeUcx();
+        Random random = new Random(seed());
+        int foreign = 20_000, user = 50;
+        long size = 8192;
+        try (Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer peer = new RawUcxPeer(); Arena arena = Arena.ofConfined()) {
+            MemorySegment message = arena.allocate(size, 8);
+            peer.send(node, FLOOD_TAG, message); // warm up: connection, code
+            awaitEquals(size + UnexpectedMessages.OVERHEAD_BYTES, node::heldUnexpectedBytes, "the first message held");
+            MemorySegment first = arena.allocate(size, 8);
+            assertEquals(size, node.receive(FLOOD_TAG, first).get(20, TimeUnit.SECONDS));
+            long rssBefore = rssBytes();
+            for (int i = 0; i < foreign + user; i++) {
+                boolean isUser = i % (foreign / user + 1) == 0;
+                message.set(JAVA_LONG, 0, i);
+                peer.send(node, isUser ? FLOOD_TAG : foreignTag(random), message);
+            }
+            awaitEquals(foreign, node::droppedMessages, "every message under a foreign tag dropped");
+            long grown = rssBytes() - rssBefore;
+            System.out.printf("%,d messages under foreign tags: %,d dropped; resident memory grew by %,d bytes%n",
+                    foreign, node.droppedMessages(), grown);
+            assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes"); // 216 MiB in UCX before
+            awaitEquals(user * (size + UnexpectedMessages.OVERHEAD_BYTES), node::heldUnexpectedBytes, "user messages held");
+            MemorySegment received = arena.allocate(size, 8);
+            long last = -1;
+            for (int i = 0; i < user; i++) {
+                assertEquals(size, node.receive(FLOOD_TAG, received).get(20, TimeUnit.SECONDS));
+                assertTrue(received.get(JAVA_LONG, 0) > last, "user message " + i + " in order");
+                last = received.get(JAVA_LONG, 0);
+            }
+            GoodPeer.assertServed(node);
+        }
+    }
+
+    /**
+     * A node that closes while a peer floods it: the messages that arrive during its last progress
+     * rounds were left in UCX, which warned of each one as the worker went ("unexpected
+     * tag-receive descriptor ... was not matched"), a line per message. None may be left.
+     */
+    @Test
+    void aNodeClosedUnderAFloodShouldLeaveUcxNoMessageToWarnOf() throws Exception {
+        UcxTestSupport.assumeUcx();
+        ChildJvm probe = ChildJvm.run(List.of(), ClosedUnderFloodProbe.class, "5");
+        assertEquals("true", probe.text("closed"));
+        assertTrue(probe.value("sent") > 0);
+        List<String> warned = probe.lines().stream().filter(l -> l.contains("was not matched")).toList();
+        assertEquals(List.of(), warned, warned.size() + " messages left in UCX at close");
+    }
+
+    /** A tag whose top byte is none of memreg's kinds (0, 1, 0x80, 0xC0: {@link Tags}). */
+    private static long foreignTag(Random random) {
+        long top;
+        do {
+            top = random.nextInt(256);
+        } while (top <= 1 || top == 0x80 || top == 0xC0);
+        return top << 56 | random.nextLong() >>> 8;
     }
 
     @Test
