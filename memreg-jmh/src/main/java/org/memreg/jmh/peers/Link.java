@@ -38,9 +38,9 @@ interface Link extends AutoCloseable {
     @Override
     void close();
 
-    /** {@link PeerBench#DEPTH} page-aligned buffers of at least {@code length} bytes from {@code arena}, used in turn. */
-    static MemorySegment[] ring(Arena arena, int length) {
-        MemorySegment[] ring = new MemorySegment[PeerBench.DEPTH];
+    /** {@code count} page-aligned buffers of at least {@code length} bytes from {@code arena}, used in turn. */
+    static MemorySegment[] ring(Arena arena, int count, int length) {
+        MemorySegment[] ring = new MemorySegment[count];
         for (int i = 0; i < ring.length; i++) {
             ring[i] = arena.allocate(Math.max(8, length), 4096);
         }

@@ -16,14 +16,13 @@ import org.memreg.transport.Window;
  * allocated, which the server maps into its own process ({@link RemoteWindow#mapped}) and
  * checksums where it lies for each message. For {@code bw} the client writes nothing per message
  * and keeps no more than {@link PeerBench#DEPTH} messages past the server's credit (the buffer
- * must not change while the server reads it). For {@code fresh} the window holds {@code 2 × DEPTH}
- * slots that the client writes in turn, each once the server's credit says the message that last
- * lay there is read. For {@code lat} the 8-byte messages go through memory too, a {@link Mailbox}
- * each way, polled; the other tests send them as tagged notices. Needs both JVMs on one host (a
- * window UCX allocated in SysV shared memory).
+ * must not change while the server reads it). For {@code fresh} the window is a ring of slots
+ * ({@link #ringSlots}) that the client writes in turn, each once the server's credit says the
+ * message that last lay there is read, with a notice per half ring. For {@code lat} the 8-byte
+ * messages go through memory too, a {@link Mailbox} each way, polled; the other tests send them as
+ * tagged notices. Needs both JVMs on one host (a window UCX allocated in SysV shared memory).
  */
 final class MappedLink extends OneSidedLink {
-    private static final int FRESH_SLOTS = 2 * PeerBench.DEPTH;
     private static final long MAILBOX = 25, BYE = 26;
     /** The client's window: its own on the client, mapped here on the server. */
     private final MemorySegment slots;
@@ -35,7 +34,8 @@ final class MappedLink extends OneSidedLink {
     /** With {@code window}, the client's (null on the server). */
     private MappedLink(Node node, Endpoint peer, Bytes out, Window window, MemorySegment slots, long messageBytes,
             int slotCount) throws Exception {
-        super(node, peer, out, window != null, slotCount == 1 ? PeerBench.DEPTH : slotCount, window);
+        super(node, peer, out, window != null, slotCount == 1 ? PeerBench.DEPTH : slotCount,
+                slotCount == 1 ? PeerBench.DEPTH : batch(slotCount), window);
         this.slots = slots;
         this.messageBytes = messageBytes;
         this.slotCount = slotCount;
@@ -48,8 +48,9 @@ final class MappedLink extends OneSidedLink {
         RemoteWindow remote = peer.attach(Notices.receiveKey(node, KEY));
         MemorySegment mapped = remote.mapped().orElseThrow(() -> new IllegalStateException(
                 "the client's window cannot be mapped here: both JVMs must run on one host, with UCX's shared memory"));
-        MappedLink link = new MappedLink(node, peer, Bytes.allocate(8), null, mapped, Math.max(8, messageBytes),
-                test.equals("fresh") ? FRESH_SLOTS : 1);
+        long bytes = Math.max(8, messageBytes);
+        int slotCount = slotsIn(remote, slotCount(test, bytes), bytes);
+        MappedLink link = new MappedLink(node, peer, Bytes.allocate(8), null, mapped, bytes, slotCount);
         return link.withMailbox(test, false);
     }
 
@@ -57,11 +58,16 @@ final class MappedLink extends OneSidedLink {
         Endpoint peer = MemregLink.connect("peers-mapped-client", info);
         Node node = peer.node();
         long bytes = Math.max(8, messageBytes);
-        int slotCount = test.equals("fresh") ? FRESH_SLOTS : 1;
+        int slotCount = slotCount(test, bytes);
         Window window = node.allocateWindow(slotCount * bytes, Access.REMOTE_READ);
         MemorySegment first = window.segment().asSlice(0, bytes);
         Bytes out = new Bytes(first, first.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
         return new MappedLink(node, peer, out, window, window.segment(), bytes, slotCount).withMailbox(test, true);
+    }
+
+    /** The window's slots: a ring for {@code fresh}, else one buffer, never rewritten. */
+    private static int slotCount(String test, long bytes) {
+        return test.equals("fresh") ? ringSlots(bytes) : 1;
     }
 
     private MappedLink withMailbox(String test, boolean client) throws Exception {

@@ -98,7 +98,7 @@ final class MemregLink implements Link {
     @Override
     public MemorySegment claim(int length) throws Exception {
         if (ring == null) {
-            ring = Link.ring(arena, length);
+            ring = Link.ring(arena, PeerBench.DEPTH, length);
         }
         if (sends.size() == PeerBench.DEPTH) {
             sends.removeFirst().get();

@@ -80,10 +80,15 @@ public final class PeerBench {
 
     /** Every system and test in this JVM (server on a thread), tiny counts: the CSV rows. */
     static java.util.List<String> smoke() throws Exception {
+        return smoke(SYSTEMS, SMOKE_CASES);
+    }
+
+    /** Each of {@code systems} with each of {@code cases} (TEST, SIZE, ITERS, WARMUP) in this JVM: the CSV rows. */
+    static java.util.List<String> smoke(String[] systems, String[][] cases) throws Exception {
         java.util.List<String> rows = new java.util.ArrayList<>();
         int port = 24000 + (int) (ProcessHandle.current().pid() % 4000) * 2;
-        for (String system : SYSTEMS) {
-            for (String[] smokeCase : SMOKE_CASES) {
+        for (String system : systems) {
+            for (String[] smokeCase : cases) {
                 String test = smokeCase[0];
                 int size = Integer.parseInt(smokeCase[1]);
                 int iters = Integer.parseInt(smokeCase[2]);
@@ -227,6 +232,11 @@ public final class PeerBench {
         return Checksum.ofFill(value, size);
     }
 
+    /** "per message" or "per 8 messages". */
+    private static String per(int count, String what) {
+        return count == 1 ? "per " + what : "per " + count + " " + what + "s";
+    }
+
     /** What each system copies per message, for the CSV (the receiver's checksum read is not a copy). */
     static String copies(String system, String test, int size) {
         return switch (system) {
@@ -235,13 +245,15 @@ public final class PeerBench {
                     : "1: rendezvous, the kernel copies sender to receiver buffer (CMA) or UCX's sm copy";
             case "memreg-put" -> size <= 8
                     ? "2: a tagged message, as memreg's (puts carry only messages over 8 bytes)"
-                    : "1: the put (the kernel copies sender to window, CMA, or UCX's sm copy); the receiver"
-                            + " reads the window in place; a flush and a tagged notice per 8 puts";
+                    : "1: the put (the kernel copies sender to window, CMA, or UCX's sm copy) into the next of "
+                            + OneSidedLink.ringSlots(size) + " slots; the receiver reads the window in place; a flush"
+                            + " and a tagged notice " + per(OneSidedLink.batch(OneSidedLink.ringSlots(size)), "put");
             case "memreg-mapped" -> size <= 8
                     ? "0: each side writes into a window of its own, which the other maps and polls (Mailbox)"
                     : test.equals("fresh")
-                    ? "0: the sender writes each message into the next of 16 slots of a window of its own, which the"
-                            + " receiver maps and reads in place; a tagged notice per 8 messages, credit back"
+                    ? "0: the sender writes each message into the next of " + OneSidedLink.ringSlots(size) + " slots of"
+                            + " a window of its own, which the receiver maps and reads in place; a tagged notice "
+                            + per(OneSidedLink.batch(OneSidedLink.ringSlots(size)), "message") + ", credit back"
                     : "0: the send buffer is a window of the sender's, which the receiver maps and reads in place;"
                             + " a tagged notice per 8 messages, credit back (the sender never rewrites its buffer)";
             case "aeron-ipc" -> "1: offer copies into the shared log; the receiver reads it in place";

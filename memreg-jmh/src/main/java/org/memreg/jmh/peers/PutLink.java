@@ -13,26 +13,28 @@ import org.memreg.transport.Window;
 
 /**
  * memreg's one-sided path ({@link OneSidedLink}): the client puts each message into a window the
- * server allocated ({@code 2 × DEPTH} slots of the message size) and flushes before each notice;
- * the server checksums each slot in place, and its credit lets the client reuse a slot. Fresh
- * messages are written into {@link PeerBench#DEPTH} buffers in turn: a flush before each notice,
- * at least one per {@code DEPTH} puts, has completed the put that last read a buffer.
+ * server allocated (a ring of slots of the message size, {@link #ringSlots}) and flushes before
+ * each notice; the server checksums each slot in place, and its credit lets the client reuse a
+ * slot. Fresh messages are written into as many buffers in turn as a notice announces messages: the
+ * flush before each notice has completed the put that last read a buffer.
  */
 final class PutLink extends OneSidedLink {
-    private static final int SLOTS = 2 * PeerBench.DEPTH;
     /** Client: the server's window; null on the server. */
     private final RemoteWindow remote;
     /** Server: the window the client puts into; null on the client. */
     private final Window window;
     private final long slotBytes;
+    private final int slots;
     private final ArrayDeque<CompletableFuture<Void>> puts = new ArrayDeque<>();
     private final Arena arena = Arena.ofShared();
     /** Client: the buffers of fresh messages; made at the first {@link #slot}. */
     private MemorySegment[] sources;
 
-    private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes)
-            throws Exception {
-        super(node, peer, Bytes.allocate(sendBytes), remote != null, SLOTS, window);
+    /** With the window's {@code slots} of {@code slotBytes} each. */
+    private PutLink(Node node, Endpoint peer, int sendBytes, Window window, RemoteWindow remote, long slotBytes,
+            int slots) throws Exception {
+        super(node, peer, Bytes.allocate(sendBytes), remote != null, slots, batch(slots), window);
+        this.slots = slots;
         this.window = window;
         this.remote = remote;
         this.slotBytes = slotBytes;
@@ -43,26 +45,28 @@ final class PutLink extends OneSidedLink {
         Node node = MemregLink.listening("peers-put-server");
         Endpoint peer = MemregLink.acceptOne(node, announce);
         long slot = Math.max(8, messageBytes);
-        Window window = node.allocateWindow(SLOTS * slot, Access.REMOTE_WRITE);
+        int slots = ringSlots(slot);
+        Window window = node.allocateWindow(slots * slot, Access.REMOTE_WRITE);
         window.segment().fill((byte) 0); // resident
-        return new PutLink(node, peer, 8, window, null, slot);
+        return new PutLink(node, peer, 8, window, null, slot, slots);
     }
 
     static PutLink client(String info, int messageBytes) throws Exception {
         Endpoint peer = MemregLink.connect("peers-put-client", info);
         RemoteWindow remote = peer.attach(Notices.receiveKey(peer.node(), KEY));
-        return new PutLink(peer.node(), peer, messageBytes, null, remote, Math.max(8, messageBytes));
+        long slot = Math.max(8, messageBytes);
+        return new PutLink(peer.node(), peer, messageBytes, null, remote, slot, slotsIn(remote, ringSlots(slot), slot));
     }
 
     @Override
     void write(long n, MemorySegment message) {
-        puts.addLast(remote.put((n % SLOTS) * slotBytes, message));
+        puts.addLast(remote.put((n % slots) * slotBytes, message));
     }
 
     @Override
     MemorySegment slot(long n, int length) {
         if (sources == null) {
-            sources = Link.ring(arena, length);
+            sources = Link.ring(arena, batch(slots), length);
         }
         return sources[(int) (n % sources.length)];
     }
@@ -78,7 +82,7 @@ final class PutLink extends OneSidedLink {
 
     @Override
     long read(long n) {
-        return Checksum.of(window.segment(), (n % SLOTS) * slotBytes, slotBytes, 0, 0);
+        return Checksum.of(window.segment(), (n % slots) * slotBytes, slotBytes, 0, 0);
     }
 
     @Override

@@ -39,6 +39,46 @@ class PeerBenchSmokeTest {
     }
 
     /**
+     * The one-sided links with a ring of two slots, as 16 MiB messages get it: a notice and a credit
+     * per message, and the sender writes a slot the moment its credit comes. Fresh messages many
+     * times the ring; a slot written before the receiver read it would fail a checksum.
+     */
+    @Test
+    void oneSidedLinksShouldKeepTheirRulesWithARingOfTwoSlots() throws Exception {
+        String[][] cases = {{"fresh", "65536", "300", "50"}, {"bw", "65536", "40", "10"}};
+        List<String> rows;
+        System.setProperty("bench.ringBytes", String.valueOf(2 * 65536));
+        try {
+            assertEquals(2, OneSidedLink.ringSlots(65536));
+            assertEquals(1, OneSidedLink.batch(2));
+            rows = PeerBench.smoke(new String[] {"memreg-put", "memreg-mapped"}, cases);
+        } finally {
+            System.clearProperty("bench.ringBytes");
+        }
+        rows.forEach(System.out::println);
+        assertEquals(4, rows.size());
+        for (String row : rows) {
+            String[] f = row.split(",", -1);
+            assertEquals("matched", f[9], row);
+            boolean oneBuffer = f[0].equals("memreg-mapped") && f[1].equals("bw"); // never rewritten: no ring
+            assertTrue(oneBuffer || f[10].contains("next of 2 slots"), row);
+        }
+    }
+
+    /** Rings within {@link OneSidedLink#RING_BYTES}: 16 slots of small messages, 2 of 16 MiB, a notice per half. */
+    @Test
+    void ringsShouldKeepWithinTheirBytesAndNoticeEveryHalf() {
+        assertEquals(16, OneSidedLink.ringSlots(8));
+        assertEquals(16, OneSidedLink.ringSlots(1 << 20));
+        assertEquals(8, OneSidedLink.ringSlots(4 << 20));
+        assertEquals(2, OneSidedLink.ringSlots(16 << 20));
+        assertEquals(2, OneSidedLink.ringSlots(64 << 20)); // a ring needs two, whatever it takes
+        assertEquals(8, OneSidedLink.batch(16));
+        assertEquals(4, OneSidedLink.batch(8));
+        assertEquals(1, OneSidedLink.batch(2));
+    }
+
+    /**
      * Aeron's terms: a power of two from 64 KiB to 1 GiB (Aeron refuses others) that holds 16
      * messages (a message may be at most an eighth of a term); 8-byte messages keep a small term.
      */
