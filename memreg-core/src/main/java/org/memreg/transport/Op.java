@@ -53,6 +53,15 @@ abstract class Op {
     void closed(TransportException cause) {
     }
 
+    /**
+     * For a closing node: true when this operation has nothing in UCX's hands, so the worker may
+     * go. An operation that has is still polled; one that finished has left the list. Standing
+     * operations (which never finish) override it.
+     */
+    boolean settled() {
+        return false;
+    }
+
     /** Frees {@code request} if it is one (a status pointer is not): UCX's, even while it runs. */
     static void free(long request) {
         if (Ucp.isRequest(request)) {

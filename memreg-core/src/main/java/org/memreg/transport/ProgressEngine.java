@@ -41,6 +41,13 @@ final class ProgressEngine {
      * outstanding, or another thread adding one while nobody drives ({@link #stayAside}).
      */
     static final long ASIDE_PARK_NANOS = 10_000_000;
+    /**
+     * Longest a closing node keeps progressing while its operations still make progress, so that
+     * transfers UCX has started finish before the worker goes: UCX 1.13 aborts the process when it
+     * destroys an endpoint whose single-copy (CMA) transfers are still queued. Rounds without
+     * events end it sooner (100 in a row: a peer that does not answer).
+     */
+    static final long CLOSE_DRAIN_NANOS = 2_000_000_000L;
 
     private final TransportContext ctx;
     private final UcxWorker worker;
@@ -426,6 +433,19 @@ final class ProgressEngine {
         }
     }
 
+    /**
+     * True when no operation is left with work in UCX: only standing operations remain, each with
+     * nothing in flight ({@link Op#settled}).
+     */
+    private boolean settled() {
+        for (Op op : ops) {
+            if (!op.settled()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Waits up to 5 s for the progress thread to see the node closed and stop (no lock held). */
     void join() {
         if (progressThread != null) {
@@ -439,7 +459,8 @@ final class ProgressEngine {
     }
 
     /**
-     * Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them,
+     * Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them
+     * (at least 100 rounds, then on while rounds have events, up to {@link #CLOSE_DRAIN_NANOS}),
      * hands back to UCX the requests of those that did not finish, and drops them. Returns those:
      * once the worker is gone, the node tells each ({@link Op#closed}).
      */
@@ -447,8 +468,10 @@ final class ProgressEngine {
         for (Op op : ops) {
             op.abort(ctx, closing);
         }
-        for (int i = 0; i < 100 && !ops.isEmpty(); i++) {
-            progressLocked(true);
+        long deadline = System.nanoTime() + CLOSE_DRAIN_NANOS;
+        int quiet = 0;
+        for (int i = 0; i < 100 || !settled() && quiet < 100 && System.nanoTime() - deadline < 0; i++) {
+            quiet = progressLocked(true) > 0 ? 0 : quiet + 1;
         }
         List<Op> released = new ArrayList<>(ops);
         for (Op op : released) { // still waiting for a peer: their requests go back to UCX before the worker goes

@@ -351,6 +351,12 @@ final class UnexpectedMessages extends Op {
         Op.free(messaging.ctx.worker.receiveTaken(message, scratch.address(), 0, false, 0));
     }
 
+    /** Nothing arriving: no message's parts still coming into a held buffer (UCX's transfer). */
+    @Override
+    boolean settled() {
+        return arriving.isEmpty();
+    }
+
     @Override
     void abort(TransportContext ctx, TransportException cause) {
         // nothing to cancel: a message UCX still receives into a held buffer cannot be (it matched)
