@@ -460,7 +460,8 @@ final class ProgressEngine {
 
     /**
      * Closing (under the lock, the thread stopped): aborts every operation, lets UCX finish them
-     * (at least 100 rounds, then on while rounds have events, up to {@link #CLOSE_DRAIN_NANOS}),
+     * (100 rounds, then on while some still have work in UCX and rounds have events, up to
+     * {@link #CLOSE_DRAIN_NANOS}),
      * hands back to UCX the requests of those that did not finish, and drops them. Returns those:
      * once the worker is gone, the node tells each ({@link Op#closed}).
      */
@@ -470,7 +471,7 @@ final class ProgressEngine {
         }
         long deadline = System.nanoTime() + CLOSE_DRAIN_NANOS;
         int quiet = 0;
-        for (int i = 0; i < 100 || !settled() && quiet < 100 && System.nanoTime() - deadline < 0; i++) {
+        for (int i = 0; i < 100 || (!settled() && quiet < 100 && System.nanoTime() - deadline < 0); i++) {
             quiet = progressLocked(true) > 0 ? 0 : quiet + 1;
         }
         List<Op> released = new ArrayList<>(ops);
