@@ -128,6 +128,34 @@ class UnexpectedMessagesTest {
     }
 
     /**
+     * The same for messages UCX moves by its rendezvous (30 KB): each is dropped without its data
+     * being read, and UCX tells the sender, whose every send completes.
+     */
+    @Test
+    void foreignMessagesByUcxsRendezvousShouldBeDroppedAndTheirSendsComplete() throws Exception {
+        UcxTestSupport.assumeUcx();
+        Random random = new Random(seed());
+        int messages = 2_000;
+        try (Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             RawUcxPeer peer = new RawUcxPeer(); Arena arena = Arena.ofConfined()) {
+            MemorySegment message = arena.allocate(30_000, 8);
+            long rssBefore = rssBytes();
+            for (int i = 0; i < messages; i++) {
+                peer.sendAndGo(node, foreignTag(random), message); // each waits for the node's answer
+            }
+            awaitEquals(messages, () -> { // the peer progresses meanwhile: its sends go out as UCX has room
+                peer.inFlight();
+                return node.droppedMessages();
+            }, "every message under a foreign tag dropped");
+            awaitEquals(0, peer::inFlight, "the sends the node answered");
+            long grown = rssBytes() - rssBefore;
+            assertTrue(grown < 64L << 20, "resident memory grew by " + grown + " bytes");
+            assertEquals(0, node.heldUnexpectedBytes());
+            GoodPeer.assertServed(node);
+        }
+    }
+
+    /**
      * A node that closes while a peer floods it: the messages that arrive during its last progress
      * rounds were left in UCX, which warned of each one as the worker went ("unexpected
      * tag-receive descriptor ... was not matched"), a line per message. None may be left.
