@@ -136,8 +136,9 @@ class UnexpectedMessagesTest {
         UcxTestSupport.assumeUcx();
         Random random = new Random(seed());
         int messages = 2_000;
-        try (Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             RawUcxPeer peer = new RawUcxPeer(); Arena arena = Arena.ofConfined()) {
+        // the arena closes last: should the test fail, sends still in flight read it until the peer closes
+        try (Arena arena = Arena.ofConfined(); Node node = loopback("flooded").listen(new InetSocketAddress("127.0.0.1", 0))
+                .build(); RawUcxPeer peer = new RawUcxPeer()) {
             MemorySegment message = arena.allocate(30_000, 8);
             long rssBefore = rssBytes();
             for (int i = 0; i < messages; i++) {

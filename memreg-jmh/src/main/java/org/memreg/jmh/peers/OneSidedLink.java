@@ -114,7 +114,6 @@ abstract class OneSidedLink implements Link {
     /** Server: reads message {@code n} where it lies; its checksum. */
     abstract long read(long n);
 
-
     @Override
     public Bytes out() {
         return out;
