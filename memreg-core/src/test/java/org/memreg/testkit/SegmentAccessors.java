@@ -30,23 +30,23 @@ public final class SegmentAccessors {
 
     /**
      * Starts {@code count} threads on {@code segment}, writing {@code marker} (unless it is read-only),
-     * each with its own random sequence from {@code seed}; returns once all run.
+     * each with its own random sequence from {@code seed}; returns once each has made its first
+     * access (a thread merely started may not have been scheduled yet on a loaded machine).
      */
     public SegmentAccessors(MemorySegment segment, int count, long marker, long seed) throws InterruptedException {
         CountDownLatch running = new CountDownLatch(count);
         for (int t = 0; t < count; t++) {
             SplittableRandom random = new SplittableRandom(seed + t);
-            threads.add(Thread.ofPlatform().daemon().name("segment-accessor-" + t).start(() -> {
-                running.countDown();
-                access(segment, marker, random);
-            }));
+            threads.add(Thread.ofPlatform().daemon().name("segment-accessor-" + t).start(
+                    () -> access(segment, marker, random, running)));
         }
         running.await();
     }
 
-    private void access(MemorySegment segment, long marker, SplittableRandom random) {
+    private void access(MemorySegment segment, long marker, SplittableRandom random, CountDownLatch running) {
         long bytes = segment.byteSize();
         int kinds = segment.isReadOnly() ? 2 : 4;
+        boolean counted = false;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment local = arena.allocate(64 << 10);
             long sum = 0;
@@ -62,12 +62,20 @@ public final class SegmentAccessors {
                 if ((n & 255) == 0) {
                     accesses.addAndGet(256);
                     sink = sum;
+                    if (!counted) {
+                        counted = true;
+                        running.countDown();
+                    }
                 }
             }
         } catch (IllegalStateException ended) {
             stopped.incrementAndGet();
         } catch (Throwable other) {
             failures.add(other);
+        } finally {
+            if (!counted) { // ended before its first access: the constructor must not wait for it
+                running.countDown();
+            }
         }
     }
 
