@@ -405,12 +405,17 @@ final class Connections {
         return true;
     }
 
-    /** Control handler (under the lock, inside progress): a peer closed its endpoint to us. */
+    /**
+     * Control handler (under the lock, inside progress): a peer closed its endpoint to us. Every
+     * endpoint to it fails: the peer answers none of their requests now and revokes none of their
+     * keys, so a key attached through one of them would stay in use after its window went.
+     */
     void onBye(long tag, MemorySegment payload) {
         Endpoint endpoint = fromSigner(payload, 16, "a bye") ? byPeer.get(payload.get(JAVA_LONG, 0)) : null;
-        if (endpoint != null) {
+        while (endpoint != null && endpoint.failure == null) {
             fail(endpoint, new TransportException(String.format("peer node %016x (%s) closed the connection",
                     endpoint.peerId, endpoint.description), Ucp.ERR_CONNECTION_RESET));
+            endpoint = byPeer.get(endpoint.peerId); // the next one to the same peer, if any (fail unregistered this one)
         }
     }
 
@@ -452,13 +457,33 @@ final class Connections {
         limit.held(byEp.size());
     }
 
-    /** Drops {@code endpoint} from the registry, by UCX endpoint and by peer (under the lock). */
+    /**
+     * Drops {@code endpoint} from the registry, by UCX endpoint and by peer (under the lock). If
+     * another endpoint to the same peer is left, the peer's requests are answered through that
+     * one from now on: with none, this node would answer none of them (its describe answers and
+     * revocations go by peer) while the peer still reaches it.
+     */
     private void unregister(Endpoint endpoint) {
         byEp.remove(endpoint.ep);
         if (byPeer.get(endpoint.peerId) == endpoint) {
-            byPeer.remove(endpoint.peerId);
+            Endpoint other = liveTo(endpoint.peerId);
+            if (other != null) {
+                byPeer.put(endpoint.peerId, other);
+            } else {
+                byPeer.remove(endpoint.peerId);
+            }
         }
         limit.held(byEp.size());
+    }
+
+    /** A registered endpoint to {@code peer} that is neither closed nor failed, or null (under the lock). */
+    private Endpoint liveTo(long peer) {
+        for (Endpoint endpoint : byEp.values()) {
+            if (endpoint.peerId == peer && !endpoint.closed && endpoint.failure == null) {
+                return endpoint;
+            }
+        }
+        return null;
     }
 
     TransportException peerFailure(long peer) {
@@ -527,8 +552,13 @@ final class Connections {
             }
             keys = endpoint.takeKeys();
             unregister(endpoint);
-            if (endpoint.peerId != 0) { // tell the peer, so that it waits for nothing from us (a revocation)
-                ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
+            // Tell the peer, so that it waits for nothing from us (a revocation); but only from the
+            // last endpoint to it: it serves all of ours with one endpoint of its own, which fails
+            // on the goodbye, and would then neither answer the others' requests nor revoke their keys.
+            if (endpoint.peerId != 0) {
+                if (liveTo(endpoint.peerId) == null) {
+                    ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
+                }
                 forgetIfGone(endpoint.peerId);
             }
             request = worker.closeEndpoint(endpoint.ep, errorMode == ErrorMode.PEER);
