@@ -280,7 +280,7 @@ public final class Node implements AutoCloseable {
      * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(String host, int port) {
-        outsideProgress("Node.connect()");
+        ctx.engine.outsideProgress("Node.connect()");
         return connections.connect(host, port);
     }
 
@@ -294,17 +294,11 @@ public final class Node implements AutoCloseable {
      * @throws IllegalStateException when called inside the node's progress (a completion stage)
      */
     public Endpoint connect(byte[] workerAddress) {
-        outsideProgress("Node.connect()");
+        ctx.engine.outsideProgress("Node.connect()");
         return connections.connect(workerAddress);
     }
 
     /** Refuses what must wait for the node's progress when this thread runs it (a completion stage). */
-    private void outsideProgress(String what) {
-        if (ctx.engine.insideProgress()) {
-            throw new IllegalStateException(ProgressEngine.insideProgressMessage(what));
-        }
-    }
-
     /**
      * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
      * writable, its arena open until the future completes). The future completes with the
@@ -396,7 +390,7 @@ public final class Node implements AutoCloseable {
      */
     @Override
     public void close() {
-        outsideProgress("Node.close()"); // the round it runs in would go on with a destroyed worker
+        ctx.engine.outsideProgress("Node.close()"); // the round it runs in would go on with a destroyed worker
         if (listener != null) {
             listener.close(); // first: no new peer while the node goes
         }

@@ -208,6 +208,13 @@ final class ProgressEngine {
         return lock.isHeldByCurrentThread();
     }
 
+    /** Throws {@link IllegalStateException} when this thread runs the node's progress: {@code what} cannot be done there. */
+    void outsideProgress(String what) {
+        if (insideProgress()) {
+            throw new IllegalStateException(insideProgressMessage(what));
+        }
+    }
+
     /** What a thread that may not wait or progress is told ({@link #insideProgress}). */
     static String insideProgressMessage(String what) {
         return what + " inside the node's progress (this thread runs it: a completion stage of one of the node's"

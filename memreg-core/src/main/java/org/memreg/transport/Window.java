@@ -110,9 +110,16 @@ public final class Window implements AutoCloseable {
         return new WindowKey(ctx.nodeId, id, generation, memory.address(), memory.length(), access, rkey);
     }
 
-    /** Revokes the current key generation at every peer; the next {@link #key()} has the next one. */
+    /**
+     * Revokes the current key generation at every peer, and waits for their acknowledgements (up
+     * to the node's timeout, at most 5 s); the next {@link #key()} has the next one.
+     *
+     * @throws IllegalStateException when the window is closed, or when called inside the node's
+     *     progress (a completion stage of one of its futures), where no acknowledgement can come
+     */
     public void invalidate() {
         checkOpen();
+        ctx.engine.outsideProgress("Window.invalidate()");
         windows.revoke(id, generation);
         ctx.lock.lock();
         try {
@@ -135,12 +142,21 @@ public final class Window implements AutoCloseable {
                 : Description.refusal(status);
     }
 
-    /** Revokes the key at every peer, then unmaps the memory. Closing twice is harmless. */
+    /**
+     * Revokes the key at every peer, waits for their acknowledgements as {@link #invalidate()}
+     * does, then unmaps the memory. Closing twice is harmless.
+     *
+     * @throws IllegalStateException when called inside the node's progress (a completion stage of
+     *     one of its futures): there no peer's acknowledgement could come, and a peer's put issued
+     *     before it saw the revocation could land in the memory after the close returned; close it
+     *     from another thread or an async stage
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
+        ctx.engine.outsideProgress("Window.close()");
         closed = true; // from now on peers asking about it are told it is gone
         try {
             windows.revoke(id, generation);

@@ -17,14 +17,16 @@ import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.memreg.device.Access;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A completion stage runs inside the node's progress, on the thread that progresses it (the
  * progress thread, or a waiter that drives): there nothing of the node can finish. A stage that
  * waits for another of the node's futures ({@code get}, timed {@code get}, {@code join},
- * {@code Node.await}), progresses the node, connects or closes it must fail at once with a clear
- * error, and the node must serve on. Before, such a stage hung the progress thread for good, or the nested
+ * {@code Node.await}), progresses the node, connects or closes it, or closes or invalidates one of
+ * its windows (no peer's acknowledgement of the revocation could come) must fail at once with a
+ * clear error, and the node must serve on. Before, such a stage hung the progress thread for good, or the nested
  * progress round threw IndexOutOfBoundsException out of the caller's {@code progress()}. A
  * {@code sendCopy} that UCX cannot take at once sends from a copy there instead of waiting.
  */
@@ -65,6 +67,14 @@ class InsideProgressTest {
             stages.put("Node.progress", trigger.thenApply(n -> client.progress()));
             stages.put("Node.close", trigger.thenRun(client::close));
             stages.put("Node.connect", trigger.thenApply(n -> client.connect("127.0.0.1", server.port())));
+            Window window = client.allocateWindow(4096, Access.ALL);
+            CompletableFuture<RemoteWindow> attaching = CompletableFuture.supplyAsync(() -> toClient.attach(window.key()));
+            while (!progressThread && !attaching.isDone()) {
+                client.progress(); // the client answers the describe; nothing else drives it
+            }
+            RemoteWindow attached = attaching.get(20, TimeUnit.SECONDS);
+            stages.put("Window.invalidate", trigger.thenRun(window::invalidate));
+            stages.put("Window.close", trigger.thenRun(window::close)); // no acknowledgement could come
             MemorySegment big = arena.allocate(16 << 10);
             big.fill((byte) 0x5a);
             CompletableFuture<Void> copied = trigger.thenRun(() -> toServer.sendCopy(4, big));
@@ -92,6 +102,11 @@ class InsideProgressTest {
             assertEquals(-1, bigIn.mismatch(arena.allocate(16 << 10).fill((byte) 0x5a)), "the copy's bytes arrived");
             toClient.send(2, message).get(20, TimeUnit.SECONDS);
             assertEquals(8, later.get(20, TimeUnit.SECONDS), "the node receives on, open");
+            attached.put(0, message).get(20, TimeUnit.SECONDS); // the window is as it was: open, its key current
+            attached.flush().get(20, TimeUnit.SECONDS);
+            assertEquals(-1, window.segment().asSlice(0, 8).mismatch(message), "a put into the window");
+            window.close(); // outside progress: it revokes and waits
+            assertThrows(ExecutionException.class, () -> attached.put(0, message).get(20, TimeUnit.SECONDS));
             CompletableFuture<Long> atServer = server.receive(3, first);
             toServer.send(3, message).get(20, TimeUnit.SECONDS);
             assertEquals(8, atServer.get(20, TimeUnit.SECONDS), "and sends");
