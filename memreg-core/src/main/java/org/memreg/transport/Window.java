@@ -120,7 +120,7 @@ public final class Window implements AutoCloseable {
     public void invalidate() {
         checkOpen();
         ctx.engine.outsideProgress("Window.invalidate()");
-        windows.revoke(id, generation);
+        windows.revoke(id, generation, true);
         ctx.lock.lock();
         try {
             generation++;
@@ -159,7 +159,7 @@ public final class Window implements AutoCloseable {
         ctx.engine.outsideProgress("Window.close()");
         closed = true; // from now on peers asking about it are told it is gone
         try {
-            windows.revoke(id, generation);
+            windows.revoke(id, generation, !memory.allocated()); // the caller's memory stays mapped
         } finally {
             scope.close(); // before the unmap: no thread can reach the memory through segment() now
             windows.close(this, memory);

@@ -78,6 +78,7 @@ final class Windows {
     /** Bytes of the windows this node allocated and has not closed. */
     private long allocatedBytes;
     private final Warnings badRequests = new Warnings(Node.class, "memreg node dropped window requests");
+    private final Warnings unacknowledged = new Warnings(Node.class, "memreg window revoked without every peer's word");
     /**
      * The memory handle of a put or get whose local buffer memreg does not register (see
      * {@link #registeredLocally}): none, and UCX copies the bytes or registers them itself, as
@@ -198,9 +199,12 @@ final class Windows {
     /**
      * Tells every usable endpoint that generation {@code generation} of window {@code windowId}
      * is revoked and waits until each acknowledged (after flushing its operations to us), failed,
-     * or the timeout passed.
+     * or the timeout passed. A peer that did not acknowledge is reported when its late puts could
+     * still reach memory that stays mapped ({@code reachable}: the window stays, or its memory is
+     * the caller's): over UCX's shared memory and CMA, only the peer's own transport stops them.
      */
-    void revoke(long windowId, long generation) {
+    void revoke(long windowId, long generation, boolean reachable) {
+        List<Endpoint> asked = new ArrayList<>();
         List<CompletableFuture<Long>> acks = new ArrayList<>();
         List<ControlReceive> receives = new ArrayList<>();
         lock.lock();
@@ -219,19 +223,30 @@ final class Windows {
                         (tag, payload) -> ack.complete(payload.get(JAVA_LONG, 0)));
                 ctx.engine.add(receive);
                 receives.add(receive);
+                asked.add(endpoint);
                 acks.add(ack);
                 ctx.sendControl(endpoint, Tags.REVOKE, connections.signed(endpoint.peerId, windowId, generation, revokeId));
             }
         } finally {
             ctx.unlockAndWake();
         }
-        long deadline = System.nanoTime() + Math.min(ctx.timeoutNanos, TimeUnit.SECONDS.toNanos(5));
-        for (CompletableFuture<Long> ack : acks) {
+        long wait = Math.min(ctx.timeoutNanos, TimeUnit.SECONDS.toNanos(5));
+        long deadline = System.nanoTime() + wait;
+        for (int i = 0; i < acks.size(); i++) {
             try {
-                ctx.engine.await(ack, Math.max(1, deadline - System.nanoTime()), null);
+                ctx.engine.await(acks.get(i), Math.max(1, deadline - System.nanoTime()), null);
             } catch (TransportException e) {
-                // a peer that failed or does not answer is skipped: it cannot reach the memory after unmap
-                // through shared memory (UCX-allocated segments outlive our mapping), nor over TCP
+                // A peer that failed or does not answer is skipped. Once the memory is unmapped it
+                // cannot reach it through a UCX-allocated segment (its own attachment outlives ours)
+                // nor over TCP; memory that stays mapped it still can, with a put issued before it
+                // saw the revocation, as a stalled peer may have.
+                Endpoint silent = asked.get(i);
+                if (reachable && silent.isUsable()) {
+                    unacknowledged.warn(() -> String.format("%s did not acknowledge the revocation of generation %d of"
+                            + " window %016x within %d ms (%s): a put or get it issued before it saw the revocation may"
+                            + " still reach the window's memory", silent, generation, windowId,
+                            TimeUnit.NANOSECONDS.toMillis(wait), e.getMessage()));
+                }
             }
         }
         lock.lock();

@@ -9,11 +9,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.linux.Mman;
 import org.memreg.ucx.UcxTestSupport;
@@ -66,6 +69,30 @@ class RegisteredWindowTest {
             assertEquals(42, owned.get(JAVA_LONG, 0), "the refused put wrote nothing");
         } finally {
             Mman.munmap(at, BYTES);
+        }
+    }
+
+    /**
+     * A peer that does not acknowledge the revocation of a registered window's key (it does not
+     * progress) could still land a put it issued before in the caller's memory, which stays
+     * mapped after the close: the close says so. A peer that acknowledges leaves nothing to say.
+     */
+    @ParameterizedTest(name = "the peer progresses: {0}")
+    @ValueSource(booleans = {true, false})
+    void aCloseShouldReportAPeerThatDidNotAcknowledgeTheRevocation(boolean progresses) throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (NodeLog log = new NodeLog();
+             Node owner = GoodPeer.loopback("owner").timeout(Duration.ofSeconds(1))
+                     .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node peer = GoodPeer.loopback("peer").progressThread(progresses).build();
+             Arena arena = Arena.ofShared()) {
+            Endpoint endpoint = peer.connect("127.0.0.1", owner.port()); // its wait drives the peer
+            Window window = owner.registerWindow(arena.allocate(4096, 4096), Access.ALL);
+            endpoint.attach(window.key()); // so does this one; then nothing does, without the thread
+            window.close();
+            String warned = "did not acknowledge the revocation of generation 1 of window " + String.format("%016x",
+                    window.id());
+            assertEquals(!progresses, log.text().contains(warned), log.text());
         }
     }
 
