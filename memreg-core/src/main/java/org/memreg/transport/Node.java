@@ -298,7 +298,6 @@ public final class Node implements AutoCloseable {
         return connections.connect(workerAddress);
     }
 
-    /** Refuses what must wait for the node's progress when this thread runs it (a completion stage). */
     /**
      * Receives the next message sent under {@code tag} by any peer into {@code buffer} (native,
      * writable, its arena open until the future completes). The future completes with the
