@@ -104,7 +104,7 @@ public final class ManyThreadsProbe {
                 case 5 -> endpointGoes();
                 case 6 -> receiveGivenUp();
                 case 7, 8 -> insideProgress();
-                default -> endpoint().flush().get(WAIT_SECONDS, TimeUnit.SECONDS) == null ? "flush" : "flush";
+                default -> flush();
             };
             count("ok." + done);
         } catch (Throwable e) {
@@ -158,6 +158,11 @@ public final class ManyThreadsProbe {
         } finally {
             received.cancel(true); // not left to take another thread's message (false once it matched)
         }
+    }
+
+    private String flush() throws Exception {
+        endpoint().flush().get(WAIT_SECONDS, TimeUnit.SECONDS);
+        return "flush";
     }
 
     /** A put or get through a window other threads may invalidate or close; 1 in 20 out of bounds. */

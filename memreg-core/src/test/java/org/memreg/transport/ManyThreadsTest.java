@@ -15,8 +15,8 @@ import org.memreg.ucx.UcxTestSupport;
  * Two nodes used by many threads at once, every way the API allows and some it refuses
  * ({@link ManyThreadsProbe}, in a child JVM): the JVM lives, every call ends in a result or one
  * of the API's own exceptions, no thread hangs, and a new peer is served afterwards. The seed is
- * random and printed ({@code -Dmemreg.test.seed=} repeats a run). Its first run found a node that
- * stopped revoking the keys of a peer's other endpoints ({@link EndpointsToOnePeerTest}).
+ * random and printed ({@code -Dmemreg.test.seed=} repeats a run). A throwaway first version found
+ * a node that stopped revoking the keys of a peer's other endpoints ({@link EndpointsToOnePeerTest}).
  */
 @Unprivileged
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
