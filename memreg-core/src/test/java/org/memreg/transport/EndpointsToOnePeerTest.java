@@ -6,11 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.memreg.transport.GoodPeer.loopback;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -21,7 +19,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.testkit.Unprivileged;
-import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A node may open several endpoints to one peer (a pool of connections), and the peer serves
@@ -41,11 +38,11 @@ class EndpointsToOnePeerTest {
     @ParameterizedTest(name = "the {0} endpoint closes")
     @ValueSource(strings = {"first", "latest"})
     void closingOneOfTwoEndpointsShouldLeaveTheOtherWholeAndItsKeysRevocable(String closes) throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node owner = loopback("owner").timeout(TIMEOUT).listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             Node peer = loopback("peer").timeout(TIMEOUT).build();
-             Arena arena = Arena.ofShared()) {
-            Endpoint first = peer.connect("127.0.0.1", owner.port());
+        try (LoopbackPair pair = LoopbackPair.connect(node -> node.timeout(TIMEOUT))) {
+            Node owner = pair.server();
+            Node peer = pair.client();
+            Arena arena = pair.arena();
+            Endpoint first = pair.endpoint();
             Endpoint latest = peer.connect("127.0.0.1", owner.port());
             Endpoint back = GoodPeer.accepted(owner); // the owner's one endpoint to the peer, for both
             Endpoint kept = closes.equals("first") ? latest : first;
@@ -87,12 +84,11 @@ class EndpointsToOnePeerTest {
 
     @Test
     void aPeersGoodbyeShouldFailEveryEndpointToIt() throws Exception {
-        UcxTestSupport.assumeUcx();
-        try (Node owner = loopback("owner").timeout(TIMEOUT).listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             Node peer = loopback("peer").timeout(TIMEOUT).build();
-             Arena arena = Arena.ofShared()) {
-            Endpoint first = peer.connect("127.0.0.1", owner.port());
-            Endpoint latest = peer.connect("127.0.0.1", owner.port());
+        try (LoopbackPair pair = LoopbackPair.connect(node -> node.timeout(TIMEOUT))) {
+            Node owner = pair.server();
+            Arena arena = pair.arena();
+            Endpoint first = pair.endpoint();
+            Endpoint latest = pair.client().connect("127.0.0.1", owner.port());
             MemorySegment ownerMemory = arena.allocate(8192, 4096).asSlice(0, 4096);
             Window window = owner.registerWindow(ownerMemory, Access.ALL);
             RemoteWindow viaFirst = first.attach(window.key());
