@@ -183,6 +183,7 @@ final class Connections {
                 throw new TransportException("cannot connect to " + description + ": " + e.getMessage(), e);
             }
             endpoint = endpoints.make(ep, 0, description);
+            endpoint.connectingTo = peer.nodeId();
             register(endpoint);
             replyReceive = new ControlReceive(ctx, Tags.REPLY | nonce, Tags.EXACT, false,
                     (tag, payload) -> reply.complete(new long[] {payload.get(JAVA_LONG, 0), payload.get(JAVA_LONG, 8)}));
@@ -476,6 +477,20 @@ final class Connections {
         limit.held(byEp.size());
     }
 
+    /**
+     * True when an endpoint to {@code peer} is left that is neither closed nor failed, counting
+     * one still being made to it: its hello may be at the peer already (under the lock).
+     */
+    private boolean anyTo(long peer) {
+        for (Endpoint endpoint : byEp.values()) {
+            if ((endpoint.peerId == peer || endpoint.peerId == 0 && endpoint.connectingTo == peer)
+                    && !endpoint.closed && endpoint.failure == null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A registered endpoint to {@code peer} that is neither closed nor failed, or null (under the lock). */
     private Endpoint liveTo(long peer) {
         for (Endpoint endpoint : byEp.values()) {
@@ -553,10 +568,12 @@ final class Connections {
             keys = endpoint.takeKeys();
             unregister(endpoint);
             // Tell the peer, so that it waits for nothing from us (a revocation); but only from the
-            // last endpoint to it: it serves all of ours with one endpoint of its own, which fails
-            // on the goodbye, and would then neither answer the others' requests nor revoke their keys.
+            // last endpoint to it, counting one being made: it serves all of ours with one endpoint
+            // of its own, which fails on the goodbye, and would then neither answer the others'
+            // requests nor revoke their keys. (An endpoint whose connect fails says nothing: the
+            // node that would hear it is not proven to be the peer.)
             if (endpoint.peerId != 0) {
-                if (liveTo(endpoint.peerId) == null) {
+                if (!anyTo(endpoint.peerId)) {
                     ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
                 }
                 forgetIfGone(endpoint.peerId);

@@ -31,6 +31,11 @@ public final class Endpoint implements AutoCloseable {
     /** Remote-key cache: window id -> attached key (only the newest generation is kept). */
     final Map<Long, RemoteWindow> keys = new HashMap<>();
     volatile long peerId;
+    /**
+     * For an endpoint this node opens: the node its address names, set before its hello goes and
+     * so known while {@link #peerId} is still 0 (until the reply); else 0.
+     */
+    volatile long connectingTo;
     /** True once a full handshake round trip passed: UCX may be given our memory handles then. */
     volatile boolean ready;
     volatile TransportException failure;

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -19,6 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.ucx.UcxTestSupport;
 
 /**
  * A node may open several endpoints to one peer (a pool of connections), and the peer serves
@@ -79,6 +82,37 @@ class EndpointsToOnePeerTest {
                     () -> attached.put(0, word).get(20, TimeUnit.SECONDS), "a put through the revoked key");
             assertInstanceOf(StaleWindowException.class, refused.getCause(), refused.getCause().toString());
             assertEquals(0, ownerMemory.get(JAVA_LONG, 0), "the closed window's memory untouched");
+        }
+    }
+
+    /**
+     * The first endpoint closes while a second one's hello is with the owner, not yet answered
+     * (the owner does not progress meanwhile): a goodbye would reach the owner after that hello,
+     * over the same shared memory, and fail the endpoint it had just given the second one.
+     */
+    @Test
+    void closingAnEndpointWhileAnotherToThePeerConnectsShouldLeaveTheNewOneWhole() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (PausableNode owner = new PausableNode(loopback("owner").timeout(TIMEOUT)
+                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             Node peer = loopback("peer").timeout(TIMEOUT).build()) {
+            Endpoint first = peer.connect("127.0.0.1", owner.node.port());
+            Endpoint back = GoodPeer.accepted(owner.node);
+            int before = peer.engine().operations();
+            owner.pause();
+            CompletableFuture<Endpoint> second = CompletableFuture.supplyAsync(
+                    () -> peer.connect("127.0.0.1", owner.node.port()));
+            while (peer.engine().operations() == before && !second.isDone()) { // its hello is out, its reply awaited
+                Thread.onSpinWait();
+            }
+            first.close();
+            owner.resume();
+            Endpoint latest = second.get(20, TimeUnit.SECONDS);
+            assertTrue(back.isUsable(), "the owner's endpoint back: it serves the new endpoint");
+            try (Window window = owner.node.allocateWindow(4096, Access.ALL)) {
+                latest.attach(window.key()); // the owner answers its describe
+            }
+            assertTrue(latest.isUsable(), "the new endpoint");
         }
     }
 
