@@ -24,9 +24,10 @@ import org.memreg.device.Access;
  * and some it refuses, for a while: messages eager and rendezvous (some into too small a buffer,
  * some cancelled, some waits interrupted), puts and gets (some out of bounds) through windows that
  * other threads invalidate, close and replace, the client's endpoint replaced under them, and
- * completion stages that use the nodes from inside their progress. Buffers are never freed under an
- * operation (that is the caller's contract, {@link TransportFuture}): they go to the GC. In a child
- * JVM, so that a crash is an exit status. {@code args}: seed, seconds, threads. Prints each
+ * completion stages that use the nodes from inside their progress; for the last second, the client
+ * node closed under them. Buffers are never freed under an operation (that is the caller's
+ * contract, {@link TransportFuture}): they go to the GC. In a child JVM, so that a crash is an
+ * exit status. {@code args}: seed, seconds, threads. Prints each
  * outcome's count ({@code ok.<what>=}, {@code failed.<exception>=}), {@code unexpected=} (failures
  * of any other kind, the first few with their stacks), {@code hung=} (threads that did not end)
  * and {@code served=true} once a new peer was served after it all.
@@ -75,6 +76,9 @@ public final class ManyThreadsProbe {
                 }
             });
         }
+        // The last second, the client node closes under the threads (they go on, and must get the API's answers).
+        TimeUnit.NANOSECONDS.sleep(deadline - System.nanoTime() - TimeUnit.SECONDS.toNanos(1));
+        client.close();
         int hung = 0;
         for (Thread thread : running) {
             thread.join(TimeUnit.SECONDS.toMillis(60));
@@ -88,8 +92,7 @@ public final class ManyThreadsProbe {
         System.out.println("hung=" + hung);
         if (hung == 0) {
             windows.forEach(Window::close);
-            GoodPeer.assertServed(server);
-            client.close();
+            GoodPeer.assertServed(server); // a peer closing under load leaves the node serving
             server.close();
             System.out.println("served=true");
         }

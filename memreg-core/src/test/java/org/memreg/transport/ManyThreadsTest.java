@@ -12,9 +12,10 @@ import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
- * Two nodes used by many threads at once, every way the API allows and some it refuses
- * ({@link ManyThreadsProbe}, in a child JVM): the JVM lives, every call ends in a result or one
- * of the API's own exceptions, no thread hangs, and a new peer is served afterwards. The seed is
+ * Two nodes used by many threads at once, every way the API allows and some it refuses, one of
+ * them closed under the threads at the end ({@link ManyThreadsProbe}, in a child JVM): the JVM
+ * lives, every call ends in a result or one of the API's own exceptions, no thread hangs, and the
+ * other node serves a new peer afterwards. The seed is
  * random and printed ({@code -Dmemreg.test.seed=} repeats a run). A throwaway first version found
  * a node that stopped revoking the keys of a peer's other endpoints ({@link EndpointsToOnePeerTest}).
  */
