@@ -308,6 +308,9 @@ public final class Node implements AutoCloseable {
      * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not
      * done. A buffer serves one receive at a time: a rendezvous message's header lands in it first
      * and is read from there, so another receive writing into it meanwhile fails one or both.
+     * Once a {@code get} with a timeout has timed out (or a {@code get} was interrupted) and no
+     * message matched yet, the receive no longer uses the buffer: the caller may free it, and a
+     * message that comes later is then dropped and the future fails.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only

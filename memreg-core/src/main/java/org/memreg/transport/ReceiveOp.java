@@ -31,13 +31,22 @@ import org.memreg.util.OpenArena;
  * that UCX cannot cancel is waited for (reported past the timeout), at the latest until the node
  * has closed ({@link #closed}).
  */
-final class ReceiveOp extends Op {
+final class ReceiveOp extends Op implements TransportFuture.Lender {
     /** The smallest chunk a sender may announce: a page. */
     private static final long MIN_CHUNK_BYTES = 4096;
     /** A refusal's buffer size when the receiver refuses for holding too much ({@link RendezvousSendOp#refused}). */
     static final long REFUSED_AS_HELD_TOO_MUCH = -1;
     /** A refusal's buffer size when the receive's buffer was freed (its arena closed) before the message came. */
     static final long REFUSED_AS_BUFFER_GONE = -2;
+    /**
+     * Most bytes of the node's own memory a receive moves to when a wait for it gives up ({@link
+     * #gaveUp}): a rendezvous header, or an eager message (at most the sender's eager size, 16 KiB
+     * by default); a larger eager message fails the receive as truncated.
+     */
+    static final long STAGING_MAX = 4L << 20;
+    private final long tag;
+    /** The node's own memory this receive moved to after a wait for it gave up ({@link #gaveUp}), or null. */
+    private MemorySegment staging;
     private final Messaging messaging;
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
@@ -86,11 +95,80 @@ final class ReceiveOp extends Op {
         this.future = future;
         this.buffer = buffer;
         this.refuseAs = refuseAs;
+        this.tag = tag;
         this.info = messaging.takeInfo();
         this.held = held;
         this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag,
                 Tags.USER_RECEIVE_MASK, 0, info.address());
-        TransportFuture.lend(future, buffer, "a receive", this::withdraw);
+        TransportFuture.lend(future, buffer, "a receive", this);
+    }
+
+    /**
+     * A wait for this receive timed out or was interrupted: its caller may free the buffer next
+     * (say, a try-with-resources closing the buffer's arena around the wait), and UCX would match
+     * a later message into the freed memory. So a receive not matched yet moves to memory of the
+     * node's own (the buffer's size, at most {@value #STAGING_MAX} bytes), and a message that
+     * comes is copied into the buffer if it is still there, else dropped (the receive fails). A
+     * message UCX is receiving into the buffer at that moment is waited for (up to the node's
+     * timeout: an eager message arrives in microseconds). Before, 2,000 such receives in a row,
+     * each sent its message after the wait, killed the JVM (abort or SIGSEGV in libc's
+     * allocator). The receive goes behind any other posted meanwhile under a matching tag. A
+     * rendezvous message whose chunks have begun keeps the buffer until it is whole, as before.
+     */
+    @Override
+    public void gaveUp() {
+        TransportContext ctx = messaging.ctx;
+        boolean arriving = false;
+        ctx.lock.lock();
+        try {
+            if (!over && !matched && staging == null && !future.isDone() && Ucp.isRequest(request)) {
+                ctx.worker.cancel(request);
+                int status = checkReceive(ctx, request, info.address());
+                if (status == Ucp.INPROGRESS) {
+                    arriving = true; // UCX is receiving into the buffer, which is still there
+                } else if (status != Ucp.ERR_CANCELED) { // it came meanwhile: in the buffer already
+                    request = 0;
+                    over = matched(ctx, status);
+                } else {
+                    staging = Arena.ofAuto().allocate(Math.min(buffer.byteSize(), STAGING_MAX), 8);
+                    TransportFuture.lend(future, staging, "a receive", this); // the buffer is no longer UCX's
+                    request = ctx.worker.tagReceive(staging.address(), staging.byteSize(), tag,
+                            Tags.USER_RECEIVE_MASK, 0, info.address());
+                    ctx.engine.pollSoon(); // the staged receive may have matched at once
+                }
+            }
+        } finally {
+            ctx.unlockAndWake();
+        }
+        if (arriving) {
+            try {
+                ctx.engine.await(future, ctx.timeoutNanos, null);
+            } catch (TransportException e) {
+                // not whole within the timeout: the future says what came of it
+            }
+        }
+    }
+
+    /**
+     * Copies an eager message that came into {@link #staging} into the buffer: through the
+     * buffer's segment where this thread may access it (a concurrent close then fails the copy,
+     * not the memory), else through its address while its arena is open. False if the buffer is gone.
+     */
+    @SuppressWarnings("restricted") // the buffer's own address and size, its arena open
+    private boolean unstage(long length) {
+        try {
+            if (buffer.isAccessibleBy(Thread.currentThread())) {
+                MemorySegment.copy(staging, 0, buffer, 0, length);
+                return true;
+            }
+            if (buffer.scope().isAlive()) { // confined to another thread, which could close it only now
+                MemorySegment.ofAddress(buffer.address()).reinterpret(length).copyFrom(staging.asSlice(0, length));
+                return true;
+            }
+        } catch (IllegalStateException closed) {
+            // closed under the copy: the arena's close stopped it before the memory went
+        }
+        return false;
     }
 
     /**
@@ -98,7 +176,8 @@ final class ReceiveOp extends Op {
      * completes a cancelled unmatched receive inside the call; one that matched meanwhile finishes
      * here (its data is in the buffer) and is not cancelled.
      */
-    private boolean withdraw() {
+    @Override
+    public boolean withdraw() {
         TransportContext ctx = messaging.ctx;
         ctx.lock.lock();
         try {
@@ -190,6 +269,12 @@ final class ReceiveOp extends Op {
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
+            if (staging != null && !unstage(length)) {
+                TransportFuture.settleExceptionally(future, new TransportException(String.format("a message of %d bytes"
+                        + " came after the wait for its receive gave up, and the receive's buffer was gone: dropped",
+                        length), OpenArena.closed(buffer, "a receive")));
+                return true;
+            }
             TransportFuture.settle(future, length);
             return true;
         }
@@ -198,7 +283,7 @@ final class ReceiveOp extends Op {
         }
         // The user's segment may be confined to the thread that called receive; this may be the
         // progress thread, so the header is read through a view of the address alone.
-        MemorySegment header = headerView(buffer.address());
+        MemorySegment header = headerView(staging != null ? staging.address() : buffer.address());
         long total = header.get(JAVA_LONG, 0);
         chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
         sender = header.get(JAVA_LONG, 16);
@@ -211,6 +296,9 @@ final class ReceiveOp extends Op {
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
+        if (staging != null && !gone) {
+            TransportFuture.lend(future, buffer, "a receive", this); // the chunks go into the buffer
+        }
         if (gone || total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
             fail(gone ? new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive"))
                     : new TransportException(String.format("message of %d bytes from node %016x does not fit the"

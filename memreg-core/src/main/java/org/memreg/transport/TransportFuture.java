@@ -7,7 +7,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.memreg.util.Warnings;
 
@@ -31,25 +30,38 @@ import org.memreg.util.Warnings;
  * the unmapped buffer by UCX a moment later, and the JVM died (SIGSEGV in libc's memcpy).
  * Dependent stages are ordinary futures.
  *
- * <p>A lent future whose memory's arena was closed before UCX let go of it fails with
- * {@link IllegalStateException} whatever the operation's outcome, and the misuse is logged (at most
- * once a second): UCX may have written into or read from that memory after it was freed. memreg
- * cannot hold an arena open (FFM has no public way to), so this is found after the fact; what it
- * prevents is a caller taking such a result for good.
+ * <p>A receive whose wait gave up (a timed {@code get} that timed out, an interrupted one) before
+ * a message matched moves off the caller's memory ({@link Lender#gaveUp}): the common
+ * try-with-resources around a timed wait may free the buffer. Otherwise a lent future whose
+ * memory's arena was closed before UCX let go of it fails with {@link IllegalStateException}
+ * whatever the operation's outcome, and the misuse is logged (at most once a second): UCX may
+ * have written into or read from that memory after it was freed. memreg cannot hold an arena open
+ * (FFM has no public way to), so this is found after the fact; what it prevents is a caller
+ * taking such a result for good.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
 final class TransportFuture<T> extends CompletableFuture<T> {
-    /** The withdrawal of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
-    static final BooleanSupplier KEPT_BY_UCX = () -> false;
+    /** What a lent operation can do about the caller's memory it lent to UCX ({@link #lend}). */
+    interface Lender {
+        /**
+         * Takes the memory back from UCX if it can at once (under the node's lock): true if it did,
+         * and the future is cancelled; for {@link #cancel}.
+         */
+        boolean withdraw();
+
+        /** A wait for the future timed out or was interrupted: the waiter may free the memory next. */
+        default void gaveUp() {
+        }
+    }
+
+    /** The lender of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
+    static final Lender KEPT_BY_UCX = () -> false;
     private final Waiters waiters;
     /** A thread parked until this completes, or null; set only on the slow path (see {@link Waiters}). */
     volatile Thread waiter;
-    /**
-     * Null for an ordinary future; for one that stands for the caller's memory lent to UCX, what
-     * tries to take it back (under the node's lock: true if it did, and the future is cancelled).
-     */
-    private volatile BooleanSupplier withdrawal;
+    /** Null for an ordinary future; for one that stands for the caller's memory lent to UCX, its operation. */
+    private volatile Lender lender;
     /** The caller's memory lent to UCX ({@link #lend}), and what the operation is, for the message; else null. */
     private volatile MemorySegment lentMemory;
     private volatile String lentTo;
@@ -71,6 +83,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** Throws for an interrupted wait, or one this thread may not make (inside the node's progress). */
     private void outcome(int outcome) throws InterruptedException {
         if (outcome == Waiters.INTERRUPTED) {
+            gaveUp();
             throw new InterruptedException();
         }
         if (outcome == Waiters.INSIDE_PROGRESS && !isDone()) {
@@ -83,7 +96,10 @@ final class TransportFuture<T> extends CompletableFuture<T> {
         if (!isDone()) {
             outcome(waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null));
             if (!isDone()) {
-                throw new TimeoutException();
+                gaveUp(); // which may wait out a message arriving at that moment
+                if (!isDone()) {
+                    throw new TimeoutException();
+                }
             }
         }
         return super.get();
@@ -100,13 +116,21 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /**
      * Marks {@code future}, if it is a transport future, as the future of {@code operation} (e.g.
      * "a receive", for messages) holding the caller's {@code memory} in UCX (see the class comment);
-     * {@code withdrawal} runs for {@link #cancel}.
+     * {@code lender} is told of a {@link #cancel} and of waits that give up.
      */
-    static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, BooleanSupplier withdrawal) {
+    static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, Lender lender) {
         if (future instanceof TransportFuture<?> lent) {
             lent.lentMemory = memory;
             lent.lentTo = operation;
-            lent.withdrawal = withdrawal;
+            lent.lender = lender;
+        }
+    }
+
+    /** A wait timed out or was interrupted: the waiter may free the memory next (a try-with-resources around the wait). */
+    private void gaveUp() {
+        Lender lent = lender;
+        if (lent != null && !isDone()) {
+            lent.gaveUp();
         }
     }
 
@@ -134,7 +158,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
 
     /** True when {@code future} stands for the caller's memory lent to UCX ({@link #lend}). */
     static boolean isLent(CompletableFuture<?> future) {
-        return future instanceof TransportFuture<?> own && own.withdrawal != null;
+        return future instanceof TransportFuture<?> own && own.lender != null;
     }
 
     /** Completes an operation's {@code future} with {@code value}: the node's way, lent or not. */
@@ -189,9 +213,9 @@ final class TransportFuture<T> extends CompletableFuture<T> {
      */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
-        BooleanSupplier lent = withdrawal;
+        Lender lent = lender;
         if (lent != null) {
-            return isCancelled() || !isDone() && lent.getAsBoolean();
+            return isCancelled() || !isDone() && lent.withdraw();
         }
         return wakeAfter(super.cancel(mayInterruptIfRunning));
     }
@@ -233,7 +257,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     }
 
     private void refuseIfLent(String method) {
-        if (withdrawal != null && !isDone()) {
+        if (lender != null && !isDone()) {
             throw new UnsupportedOperationException(method + " of a transport operation's future while UCX may still"
                     + " use the caller's memory: only the node completes it, once UCX is done with the memory (bound a"
                     + " wait with get(timeout, unit); cancel takes back a receive not yet matched)");
