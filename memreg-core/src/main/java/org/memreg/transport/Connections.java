@@ -416,7 +416,7 @@ final class Connections {
         while (endpoint != null && endpoint.failure == null) {
             fail(endpoint, new TransportException(String.format("peer node %016x (%s) closed the connection",
                     endpoint.peerId, endpoint.description), Ucp.ERR_CONNECTION_RESET));
-            endpoint = byPeer.get(endpoint.peerId); // the next one to the same peer, if any (fail unregistered this one)
+            endpoint = byPeer.get(endpoint.peerId); // the next one to that peer: fail() unregistered this one
         }
     }
 
@@ -467,7 +467,7 @@ final class Connections {
     private void unregister(Endpoint endpoint) {
         byEp.remove(endpoint.ep);
         if (byPeer.get(endpoint.peerId) == endpoint) {
-            Endpoint other = liveTo(endpoint.peerId);
+            Endpoint other = liveTo(endpoint.peerId, false);
             if (other != null) {
                 byPeer.put(endpoint.peerId, other);
             } else {
@@ -478,23 +478,14 @@ final class Connections {
     }
 
     /**
-     * True when an endpoint to {@code peer} is left that is neither closed nor failed, counting
-     * one still being made to it: its hello may be at the peer already (under the lock).
+     * A registered endpoint to {@code peer} that is neither closed nor failed, or null; with
+     * {@code connecting}, one still being made to it counts too: its hello may be at the peer
+     * already (under the lock).
      */
-    private boolean anyTo(long peer) {
+    private Endpoint liveTo(long peer, boolean connecting) {
         for (Endpoint endpoint : byEp.values()) {
-            if ((endpoint.peerId == peer || endpoint.peerId == 0 && endpoint.connectingTo == peer)
-                    && !endpoint.closed && endpoint.failure == null) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** A registered endpoint to {@code peer} that is neither closed nor failed, or null (under the lock). */
-    private Endpoint liveTo(long peer) {
-        for (Endpoint endpoint : byEp.values()) {
-            if (endpoint.peerId == peer && !endpoint.closed && endpoint.failure == null) {
+            boolean to = endpoint.peerId == peer || connecting && endpoint.peerId == 0 && endpoint.connectingTo == peer;
+            if (to && !endpoint.closed && endpoint.failure == null) {
                 return endpoint;
             }
         }
@@ -573,7 +564,7 @@ final class Connections {
             // requests nor revoke their keys. (An endpoint whose connect fails says nothing: the
             // node that would hear it is not proven to be the peer.)
             if (endpoint.peerId != 0) {
-                if (!anyTo(endpoint.peerId)) {
+                if (liveTo(endpoint.peerId, true) == null) {
                     ctx.sendControl(endpoint, Tags.BYE, signed(endpoint.peerId));
                 }
                 forgetIfGone(endpoint.peerId);

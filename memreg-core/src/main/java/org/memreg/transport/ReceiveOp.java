@@ -122,14 +122,10 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         ctx.lock.lock();
         try {
             if (!over && !matched && staging == null && !future.isDone() && Ucp.isRequest(request)) {
-                ctx.worker.cancel(request);
-                int status = checkReceive(ctx, request, info.address());
+                int status = takeBack(ctx);
                 if (status == Ucp.INPROGRESS) {
                     arriving = true; // UCX is receiving into the buffer, which is still there
-                } else if (status != Ucp.ERR_CANCELED) { // it came meanwhile: in the buffer already
-                    request = 0;
-                    over = matched(ctx, status);
-                } else {
+                } else if (status == Ucp.ERR_CANCELED) {
                     staging = Arena.ofAuto().allocate(Math.min(buffer.byteSize(), STAGING_MAX), 8);
                     TransportFuture.lend(future, staging, "a receive", this); // the buffer is no longer UCX's
                     request = ctx.worker.tagReceive(staging.address(), staging.byteSize(), tag,
@@ -188,17 +184,8 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
                 over = matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
                 return false;
             }
-            if (held == null) {
-                ctx.worker.cancel(request);
-                int status = checkReceive(ctx, request, info.address());
-                if (status == Ucp.INPROGRESS) {
-                    return false; // UCX is receiving into the buffer
-                }
-                request = 0;
-                if (status != Ucp.ERR_CANCELED) {
-                    over = matched(ctx, status);
-                    return false;
-                }
+            if (held == null && takeBack(ctx) != Ucp.ERR_CANCELED) {
+                return false; // UCX is receiving into the buffer, or the message is in it
             }
             over = true;
             messaging.giveInfo(info);
@@ -206,6 +193,23 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         } finally {
             ctx.unlockAndWake();
         }
+    }
+
+    /**
+     * Cancels the UCX receive of a message not matched yet (under the lock): {@link
+     * Ucp#ERR_CANCELED} when UCX gave the buffer back, {@link Ucp#INPROGRESS} when it is receiving
+     * into it; else a message matched meanwhile and the receive finished here with that status.
+     */
+    private int takeBack(TransportContext ctx) {
+        ctx.worker.cancel(request);
+        int status = checkReceive(ctx, request, info.address());
+        if (status != Ucp.INPROGRESS) {
+            request = 0;
+            if (status != Ucp.ERR_CANCELED) {
+                over = matched(ctx, status);
+            }
+        }
+        return status;
     }
 
     /** True when the receive matched at once and finished (eager data waiting in UCX). */
