@@ -208,19 +208,27 @@ final class Connections {
             throw new TransportException(String.format("the node at the %s answered as node %016x", description, peerId),
                     Ucp.ERR_INVALID_PARAM);
         }
+        boolean usable;
         lock.lock();
         try {
-            endpoint.peerId = peerId;
-            byPeer.put(peerId, endpoint);
-            failedPeers.remove(peerId);
-            long[] ours = tokensOf(peerId);
-            if (ours[1] == 0) {
-                ours[1] = answer[1];
+            usable = !ctx.closed && endpoint.isUsable(); // else the node closed, or the peer went, as it answered
+            if (usable) {
+                endpoint.peerId = peerId;
+                byPeer.put(peerId, endpoint);
+                failedPeers.remove(peerId);
+                long[] ours = tokensOf(peerId);
+                if (ours[1] == 0) {
+                    ours[1] = answer[1];
+                }
+                ctx.sendControl(endpoint, Tags.ACK, signed(peerId));
+                endpoint.ready = true;
             }
-            ctx.sendControl(endpoint, Tags.ACK, signed(peerId));
-            endpoint.ready = true;
         } finally {
             ctx.unlockAndWake();
+        }
+        if (!usable) {
+            close(endpoint);
+            throw endpoint.unusable("connect to " + description);
         }
         return endpoint;
     }

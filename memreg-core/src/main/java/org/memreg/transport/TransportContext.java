@@ -85,6 +85,9 @@ final class TransportContext {
 
     /** Sends a control message (under the lock); nobody waits for it. */
     void sendControl(Endpoint endpoint, long tag, MemorySegment payload) {
+        if (closed || endpoint.failure != null) {
+            return; // UCX freed the worker or the endpoint: a send through either read freed memory
+        }
         SendOp.start(this, endpoint, tag, payload, new CompletableFuture<>());
     }
 
