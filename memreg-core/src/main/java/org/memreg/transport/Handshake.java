@@ -39,8 +39,10 @@ final class Handshake {
      * and the send completes only then.
      * 5: with a secret, UCX's TCP connections open with the token derived from it ({@link
      * Secret#tcpToken}); a node of version 4 would be cut off there without a word.
+     * 6: eager messages are at most {@link NodeBuilder#MAX_EAGER_BYTES}: a receiver takes the first
+     * part of every message into memory of its own that large at most ({@link Staging}).
      */
-    static final int VERSION = 5;
+    static final int VERSION = 6;
     static final long MAGIC = 0x6d656d7265670001L; // "memreg" 0 1
     static final int NONCE_BYTES = 32;
     static final byte HELLO = 1;

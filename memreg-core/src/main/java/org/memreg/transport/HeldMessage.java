@@ -75,20 +75,18 @@ final class HeldMessage {
     }
 
     /**
-     * Copies the message to {@code address}, which holds {@code capacity} bytes, and its sender
-     * tag and length into {@code info}: OK, or the message's error, or truncated when it does
-     * not fit (then nothing is copied, as UCX does).
+     * Copies the message into the first {@code capacity} bytes of {@code into} (a receive's {@link
+     * Staging}), and its sender tag and length into {@code info}: OK, or the message's error, or
+     * truncated when it does not fit (then nothing is copied, as UCX does).
      */
-    @SuppressWarnings("restricted") // the receive's buffer, by address: it may be confined to another thread
-    int deliver(long address, long capacity, MemorySegment info) {
+    int deliver(MemorySegment into, long capacity, MemorySegment info) {
         if (status != Ucp.OK) {
             return status;
         }
         if (length > capacity) {
             return Ucp.ERR_MESSAGE_TRUNCATED;
         }
-        MemorySegment.copy(bytes, 0, MemorySegment.ofAddress(address).reinterpret(length), JAVA_BYTE, 0,
-                (int) length);
+        MemorySegment.copy(bytes, 0, into, JAVA_BYTE, 0, (int) length);
         info.set(JAVA_LONG, 0, senderTag);
         info.set(JAVA_LONG, 8, length);
         return Ucp.OK;

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
 import org.memreg.util.OpenArena;
+import org.memreg.util.Warnings;
 
 /**
  * A node's tagged messages: starting eager and rendezvous sends and receives (the operations
@@ -33,6 +34,11 @@ final class Messaging {
     /** Rendezvous headers, reused: an arena per message (its cleaner) cost more than the send. */
     private final ArrayDeque<MemorySegment> headers = new ArrayDeque<>();
 
+    /** Where receives' first parts land ({@link ReceiveOp}). */
+    final Staging staging = new Staging();
+    /** Messages whose receive's buffer was freed before they came: the caller's bug, logged at most once a second. */
+    final Warnings bufferGone = new Warnings(Node.class, "memreg node dropped messages whose receive's buffer was"
+            + " freed before they came (keep a buffer's arena open until its receive's future is done)");
     /** Messages that arrived before a receive asked for them, held within a limit. */
     final UnexpectedMessages unexpected;
 

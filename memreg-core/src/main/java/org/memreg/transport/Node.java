@@ -306,11 +306,13 @@ public final class Node implements AutoCloseable {
      * when {@code cancel} returns true; once a message matched, {@code cancel} returns false and
      * the future completes with it. Only the node completes the future: its {@code complete},
      * {@code orTimeout} and the like throw {@link UnsupportedOperationException} while it is not
-     * done. A buffer serves one receive at a time: a rendezvous message's header lands in it first
-     * and is read from there, so another receive writing into it meanwhile fails one or both.
-     * Once a {@code get} with a timeout has timed out (or a {@code get} was interrupted) and no
-     * message matched yet, the receive no longer uses the buffer: the caller may free it, and a
-     * message that comes later is then dropped and the future fails.
+     * done. A buffer serves one receive at a time: a rendezvous message's chunks go into it, so
+     * another receive writing into it meanwhile fails one or both. An eager message (at most
+     * {@link NodeBuilder#MAX_EAGER_BYTES}) and a rendezvous header first land in the node's own
+     * memory and are copied into the buffer only if its arena is still open: a caller that closed
+     * it under the posted receive (a try-with-resources around a {@code get} that timed out) has
+     * the message dropped, the future failed with {@link TransportException}, and a rendezvous
+     * sender refused, rather than the message written into freed memory.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only

@@ -23,7 +23,8 @@ import org.memreg.linux.SysConf;
  *   <tr><td>{@link #chunkBytes}</td><td>{@value #CHUNK_BYTES_PROP_NAME}</td><td>2 MiB: most bytes
  *       registered per rendezvous chunk</td></tr>
  *   <tr><td>{@link #eagerBytes}</td><td>{@value #EAGER_BYTES_PROP_NAME}</td><td>16 KiB: messages
- *       up to this size are copied (eager), larger ones go by rendezvous</td></tr>
+ *       up to this size are copied (eager), larger ones go by rendezvous; at most
+ *       {@link #MAX_EAGER_BYTES}</td></tr>
  *   <tr><td>{@link #pipelineDepth}</td><td>{@value #PIPELINE_DEPTH_PROP_NAME}</td><td>2 chunks in
  *       flight per message</td></tr>
  *   <tr><td>{@link #cacheBytes}</td><td>{@value #CACHE_BYTES_PROP_NAME}</td><td>32 MiB kept
@@ -89,6 +90,13 @@ public final class NodeBuilder {
     public static final long CHUNK_BYTES_DEFAULT = 2L << 20;
     public static final String EAGER_BYTES_PROP_NAME = "memreg.transport.eagerBytes";
     public static final long EAGER_BYTES_DEFAULT = 16L << 10;
+    /**
+     * The largest eager message, a protocol limit: a receiver takes the first part of every message
+     * (an eager message or a rendezvous header) into memory of its own, this large at most, and
+     * copies it into the caller's buffer after, so that UCX never writes into a buffer its caller
+     * may have freed meanwhile; rendezvous chunks go into the buffer itself.
+     */
+    public static final long MAX_EAGER_BYTES = 64L << 10;
     public static final String PIPELINE_DEPTH_PROP_NAME = "memreg.transport.pipelineDepth";
     public static final int PIPELINE_DEPTH_DEFAULT = 2;
     public static final String CACHE_BYTES_PROP_NAME = "memreg.transport.cacheBytes";
@@ -175,7 +183,7 @@ public final class NodeBuilder {
         return this;
     }
 
-    /** Largest message sent eagerly (copied); larger ones go by rendezvous. */
+    /** Largest message sent eagerly (copied), at most {@link #MAX_EAGER_BYTES}; larger ones go by rendezvous. */
     public NodeBuilder eagerBytes(long bytes) {
         this.eagerBytes = bytes;
         return this;
@@ -428,7 +436,8 @@ public final class NodeBuilder {
         long page = SysConf.pageSize(); // a chunk is registered whole: whole pages, or it would pin its neighbours'
         require(chunkBytes >= page && chunkBytes % page == 0, "chunkBytes must be a positive multiple of the page size ("
                 + page + "): " + chunkBytes);
-        require(eagerBytes >= 32 && eagerBytes <= chunkBytes, "eagerBytes must be in [32, chunkBytes]: " + eagerBytes);
+        require(eagerBytes >= 32 && eagerBytes <= Math.min(chunkBytes, MAX_EAGER_BYTES),
+                "eagerBytes must be in [32, min(chunkBytes, " + MAX_EAGER_BYTES + ")]: " + eagerBytes);
         require(pipelineDepth >= 1 && pipelineDepth <= 64, "pipelineDepth must be in [1, 64]: " + pipelineDepth);
         require(cacheBytes >= pipelineDepth * (chunkBytes + 2 * page), "cacheBytes must hold pipelineDepth chunks: "
                 + cacheBytes);

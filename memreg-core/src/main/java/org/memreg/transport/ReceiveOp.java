@@ -11,11 +11,12 @@ import org.memreg.util.OpenArena;
 
 /**
  * A tagged receive into the user's buffer. It first matches the next message under the user tag
- * from any peer, the oldest the node holds for it ({@link UnexpectedMessages}) or else in UCX:
- * eager data lands in the buffer and the receive is done; a rendezvous header
- * (which also lands at the buffer's start, to be overwritten) gives length, message id, sender
- * and the sender's chunk size, and the receive goes on to post chunk receives of that size into
- * registered chunks of the buffer, at most {@code pipelineDepth} at a time. Chunks the node took
+ * from any peer, the oldest the node holds for it ({@link UnexpectedMessages}) or else in UCX,
+ * into memory of the node's own ({@link Staging}, the buffer's size up to {@link
+ * NodeBuilder#MAX_EAGER_BYTES}): eager data is then copied into the buffer, if it is still there,
+ * and the receive is done; a rendezvous header gives length, message id, sender and the sender's
+ * chunk size, and the receive goes on to post chunk receives of that size into registered chunks
+ * of the buffer, at most {@code pipelineDepth} at a time. Chunks the node took
  * off UCX before (they came early, {@link EarlyChunks}) are taken first, in order, in place of a
  * posted receive. A chunk that arrives shorter than expected fails the receive: the chunks after
  * it would land at the wrong offsets.
@@ -38,15 +39,11 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     static final long REFUSED_AS_HELD_TOO_MUCH = -1;
     /** A refusal's buffer size when the receive's buffer was freed (its arena closed) before the message came. */
     static final long REFUSED_AS_BUFFER_GONE = -2;
-    /**
-     * Most bytes of the node's own memory a receive moves to when a wait for it gives up ({@link
-     * #gaveUp}): a rendezvous header, or an eager message (at most the sender's eager size, 16 KiB
-     * by default); a larger eager message fails the receive as truncated.
-     */
-    static final long STAGING_MAX = 4L << 20;
     private final long tag;
-    /** The node's own memory this receive moved to after a wait for it gave up ({@link #gaveUp}), or null. */
+    /** Where the message's first part lands ({@link Staging}) until it has; then null, given back. */
     private MemorySegment staging;
+    /** The most the first part may hold: the buffer's size, at most {@link Staging#MAX_BYTES}. */
+    private final long landing;
     private final Messaging messaging;
     private final CompletableFuture<Long> future;
     private final MemorySegment buffer;
@@ -98,67 +95,28 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         this.tag = tag;
         this.info = messaging.takeInfo();
         this.held = held;
-        this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(buffer.address(), buffer.byteSize(), tag,
+        this.landing = Math.min(buffer.byteSize(), Staging.MAX_BYTES);
+        this.staging = messaging.staging.take(landing);
+        this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(staging.address(), landing, tag,
                 Tags.USER_RECEIVE_MASK, 0, info.address());
-        TransportFuture.lend(future, buffer, "a receive", this);
+        TransportFuture.lend(future, staging, "a receive", this); // the buffer is lent once chunks go into it
     }
 
     /**
-     * A wait for this receive timed out or was interrupted: its caller may free the buffer next
-     * (say, a try-with-resources closing the buffer's arena around the wait), and UCX would match
-     * a later message into the freed memory. So a receive not matched yet moves to memory of the
-     * node's own (the buffer's size, at most {@value #STAGING_MAX} bytes), and a message that
-     * comes is copied into the buffer if it is still there, else dropped (the receive fails). A
-     * message UCX is receiving into the buffer at that moment is waited for (up to the node's
-     * timeout: an eager message arrives in microseconds). Before, 2,000 such receives in a row,
-     * each sent its message after the wait, killed the JVM (abort or SIGSEGV in libc's
-     * allocator). The receive goes behind any other posted meanwhile under a matching tag. A
-     * rendezvous message whose chunks have begun keeps the buffer until it is whole, as before.
-     */
-    @Override
-    public void gaveUp() {
-        TransportContext ctx = messaging.ctx;
-        boolean arriving = false;
-        ctx.lock.lock();
-        try {
-            if (!over && !matched && staging == null && !future.isDone() && Ucp.isRequest(request)) {
-                int status = takeBack(ctx);
-                if (status == Ucp.INPROGRESS) {
-                    arriving = true; // UCX is receiving into the buffer, which is still there
-                } else if (status == Ucp.ERR_CANCELED) {
-                    staging = Arena.ofAuto().allocate(Math.min(buffer.byteSize(), STAGING_MAX), 8);
-                    TransportFuture.lend(future, staging, "a receive", this); // the buffer is no longer UCX's
-                    request = ctx.worker.tagReceive(staging.address(), staging.byteSize(), tag,
-                            Tags.USER_RECEIVE_MASK, 0, info.address());
-                    ctx.engine.pollSoon(); // the staged receive may have matched at once
-                }
-            }
-        } finally {
-            ctx.unlockAndWake();
-        }
-        if (arriving) {
-            try {
-                ctx.engine.await(future, ctx.timeoutNanos, null);
-            } catch (TransportException e) {
-                // not whole within the timeout: the future says what came of it
-            }
-        }
-    }
-
-    /**
-     * Copies an eager message that came into {@link #staging} into the buffer: through the
-     * buffer's segment where this thread may access it (a concurrent close then fails the copy,
-     * not the memory), else through its address while its arena is open. False if the buffer is gone.
+     * Copies an eager message that landed in {@code landed} into the buffer: through the buffer's
+     * segment where this thread may access it (a concurrent close then fails the copy, not the
+     * memory), else through its address while its arena is open (confined to another thread, which
+     * could close it only during these few instructions). False if the buffer is gone.
      */
     @SuppressWarnings("restricted") // the buffer's own address and size, its arena open
-    private boolean unstage(long length) {
+    private boolean unstage(MemorySegment landed, long length) {
         try {
             if (buffer.isAccessibleBy(Thread.currentThread())) {
-                MemorySegment.copy(staging, 0, buffer, 0, length);
+                MemorySegment.copy(landed, 0, buffer, 0, length);
                 return true;
             }
-            if (buffer.scope().isAlive()) { // confined to another thread, which could close it only now
-                MemorySegment.ofAddress(buffer.address()).reinterpret(length).copyFrom(staging.asSlice(0, length));
+            if (buffer.scope().isAlive()) {
+                MemorySegment.ofAddress(buffer.address()).reinterpret(length).copyFrom(landed.asSlice(0, length));
                 return true;
             }
         } catch (IllegalStateException closed) {
@@ -181,14 +139,14 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
                 return future.isCancelled();
             }
             if (held != null && held.arrived()) { // the message is whole: received, not lost to the cancel
-                over = matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+                over = matched(ctx, held.deliver(staging, landing, info));
                 return false;
             }
             if (held == null && takeBack(ctx) != Ucp.ERR_CANCELED) {
-                return false; // UCX is receiving into the buffer, or the message is in it
+                return false; // UCX is receiving the message, or it has
             }
             over = true;
-            messaging.giveInfo(info);
+            giveBack();
             return ((TransportFuture<?>) future).settleCancelled();
         } finally {
             ctx.unlockAndWake();
@@ -197,7 +155,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
 
     /**
      * Cancels the UCX receive of a message not matched yet (under the lock): {@link
-     * Ucp#ERR_CANCELED} when UCX gave the buffer back, {@link Ucp#INPROGRESS} when it is receiving
+     * Ucp#ERR_CANCELED} when UCX gave the staging back, {@link Ucp#INPROGRESS} when it is receiving
      * into it; else a message matched meanwhile and the receive finished here with that status.
      */
     private int takeBack(TransportContext ctx) {
@@ -235,12 +193,12 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
 
     private boolean advance(TransportContext ctx) {
         if (!matched && held != null) { // a cancel while its parts arrive gives it up (withdraw)
-            if (failed()) { // the node is closing: UCX never had the buffer
-                messaging.giveInfo(info);
+            if (failed()) { // the node is closing: UCX never had the staging
+                giveBack();
                 return true;
             }
             if (held.arrived()) {
-                return matched(ctx, held.deliver(buffer.address(), buffer.byteSize(), info));
+                return matched(ctx, held.deliver(staging, landing, info));
             }
             return false;
         }
@@ -255,8 +213,19 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         return pollChunks(ctx);
     }
 
+    /** The message's first part landed (or failed to) and UCX holds the staging no more: the staging goes back. */
     private boolean matched(TransportContext ctx, int status) {
         matched = true;
+        MemorySegment landed = staging;
+        staging = null;
+        try {
+            return landed(ctx, status, landed);
+        } finally {
+            messaging.staging.give(landed);
+        }
+    }
+
+    private boolean landed(TransportContext ctx, int status, MemorySegment landed) {
         if (failed()) { // the node closed while it matched: what arrived is not read
             messaging.giveInfo(info);
             TransportFuture.settleExceptionally(future, failure);
@@ -264,19 +233,24 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         if (status != Ucp.OK) {
             messaging.giveInfo(info);
-            TransportFuture.settleExceptionally(future, status == Ucp.ERR_MESSAGE_TRUNCATED
+            TransportFuture.settleExceptionally(future, status != Ucp.ERR_MESSAGE_TRUNCATED
+                    ? new TransportException("receive failed: " + Ucp.statusString(status), status)
+                    : landing == buffer.byteSize()
                     ? new TransportException("message larger than the " + buffer.byteSize() + "-byte buffer", status)
-                    : new TransportException("receive failed: " + Ucp.statusString(status), status));
+                    : new TransportException("an eager message larger than " + landing + " bytes, which no memreg"
+                            + " sender sends (NodeBuilder.MAX_EAGER_BYTES)", status));
             return true;
         }
         long senderTag = info.get(JAVA_LONG, 0);
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
-            if (staging != null && !unstage(length)) {
+            if (!unstage(landed, length)) {
+                messaging.bufferGone.warn(() -> String.format("a %d-byte message under tag %x", length,
+                        senderTag & Tags.USER_RECEIVE_MASK));
                 TransportFuture.settleExceptionally(future, new TransportException(String.format("a message of %d bytes"
-                        + " came after the wait for its receive gave up, and the receive's buffer was gone: dropped",
-                        length), OpenArena.closed(buffer, "a receive")));
+                        + " came, and the receive's buffer was gone (its arena closed): dropped", length),
+                        OpenArena.closed(buffer, "a receive")));
                 return true;
             }
             TransportFuture.settle(future, length);
@@ -285,13 +259,10 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 32 bytes
             return malformed(length + " bytes, not " + RendezvousSendOp.HEADER_BYTES);
         }
-        // The user's segment may be confined to the thread that called receive; this may be the
-        // progress thread, so the header is read through a view of the address alone.
-        MemorySegment header = headerView(staging != null ? staging.address() : buffer.address());
-        long total = header.get(JAVA_LONG, 0);
-        chunkTag = Tags.CHUNK | (header.get(JAVA_LONG, 8) & Tags.ID_MASK);
-        sender = header.get(JAVA_LONG, 16);
-        long chunkBytes = header.get(JAVA_LONG, 24);
+        long total = landed.get(JAVA_LONG, 0); // a rendezvous header: length, message id, sender, chunk size
+        chunkTag = Tags.CHUNK | (landed.get(JAVA_LONG, 8) & Tags.ID_MASK);
+        sender = landed.get(JAVA_LONG, 16);
+        long chunkBytes = landed.get(JAVA_LONG, 24);
         if (total <= 0) { // no memreg sender sends that: a forged or damaged header, and no chunk follows it
             return malformed(String.format("from node %016x, length %d", sender, total));
         }
@@ -300,8 +271,10 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
-        if (staging != null && !gone) {
+        if (!gone) {
             TransportFuture.lend(future, buffer, "a receive", this); // the chunks go into the buffer
+        } else {
+            messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", total, sender));
         }
         if (gone || total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
             fail(gone ? new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive"))
@@ -324,11 +297,6 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         TransportFuture.settleExceptionally(future, new TransportException("malformed rendezvous header: " + what,
                 Ucp.ERR_INVALID_PARAM));
         return true;
-    }
-
-    @SuppressWarnings("restricted") // the header arrived whole into the user's buffer (its length was checked)
-    private static MemorySegment headerView(long address) {
-        return MemorySegment.ofAddress(address).reinterpret(RendezvousSendOp.HEADER_BYTES);
     }
 
     /**
@@ -471,6 +439,13 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
             chunks.release();
             early.close();
         }
+    }
+
+    /** The receive is over before anything landed: UCX holds neither the staging nor the info any more. */
+    private void giveBack() {
+        messaging.giveInfo(info);
+        messaging.staging.give(staging);
+        staging = null;
     }
 
     @Override

@@ -30,14 +30,13 @@ import org.memreg.util.Warnings;
  * the unmapped buffer by UCX a moment later, and the JVM died (SIGSEGV in libc's memcpy).
  * Dependent stages are ordinary futures.
  *
- * <p>A receive whose wait gave up (a timed {@code get} that timed out, an interrupted one) before
- * a message matched moves off the caller's memory ({@link Lender#gaveUp}): the common
- * try-with-resources around a timed wait may free the buffer. Otherwise a lent future whose
- * memory's arena was closed before UCX let go of it fails with {@link IllegalStateException}
- * whatever the operation's outcome, and the misuse is logged (at most once a second): UCX may
- * have written into or read from that memory after it was freed. memreg cannot hold an arena open
- * (FFM has no public way to), so this is found after the fact; what it prevents is a caller
- * taking such a result for good.
+ * <p>A receive lends the caller's buffer only once a rendezvous message's chunks go into it: its
+ * first part lands in memory of the node's own ({@link Staging}). A lent future whose memory's
+ * arena was closed before UCX let go of it fails with {@link IllegalStateException} whatever the
+ * operation's outcome, and the misuse is logged (at most once a second): UCX may have written into
+ * or read from that memory after it was freed. memreg cannot hold an arena open (FFM has no public
+ * way to), so this is found after the fact; what it prevents is a caller taking such a result for
+ * good.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
@@ -49,10 +48,6 @@ final class TransportFuture<T> extends CompletableFuture<T> {
          * and the future is cancelled; for {@link #cancel}.
          */
         boolean withdraw();
-
-        /** A wait for the future timed out or was interrupted: the waiter may free the memory next. */
-        default void gaveUp() {
-        }
     }
 
     /** The lender of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
@@ -83,7 +78,6 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** Throws for an interrupted wait, or one this thread may not make (inside the node's progress). */
     private void outcome(int outcome) throws InterruptedException {
         if (outcome == Waiters.INTERRUPTED) {
-            gaveUp();
             throw new InterruptedException();
         }
         if (outcome == Waiters.INSIDE_PROGRESS && !isDone()) {
@@ -96,10 +90,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
         if (!isDone()) {
             outcome(waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null));
             if (!isDone()) {
-                gaveUp(); // which may wait out a message arriving at that moment
-                if (!isDone()) {
-                    throw new TimeoutException();
-                }
+                throw new TimeoutException();
             }
         }
         return super.get();
@@ -116,21 +107,13 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /**
      * Marks {@code future}, if it is a transport future, as the future of {@code operation} (e.g.
      * "a receive", for messages) holding the caller's {@code memory} in UCX (see the class comment);
-     * {@code lender} is told of a {@link #cancel} and of waits that give up.
+     * {@code lender} is told of a {@link #cancel}.
      */
     static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, Lender lender) {
         if (future instanceof TransportFuture<?> lent) {
             lent.lentMemory = memory;
             lent.lentTo = operation;
             lent.lender = lender;
-        }
-    }
-
-    /** A wait timed out or was interrupted: the waiter may free the memory next (a try-with-resources around the wait). */
-    private void gaveUp() {
-        Lender lent = lender;
-        if (lent != null && !isDone()) {
-            lent.gaveUp();
         }
     }
 

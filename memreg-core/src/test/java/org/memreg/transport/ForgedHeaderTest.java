@@ -100,6 +100,29 @@ class ForgedHeaderTest {
         assertReceiveFails(received, "malformed rendezvous header: 8 bytes");
     }
 
+    /**
+     * An eager message above {@link NodeBuilder#MAX_EAGER_BYTES}, which no memreg sender sends, into
+     * a buffer large enough for it: the receive's first part lands in the node's own memory, at
+     * most that large, so the receive fails as truncated, whether the message came before the
+     * receive (held) or after, and the node serves on.
+     */
+    @ParameterizedTest(name = "receive posted first: {0}")
+    @ValueSource(booleans = {true, false})
+    void anEagerMessageAboveTheLimitShouldFailTheReceiveNotOverrunTheStaging(boolean receiveFirst) throws Exception {
+        MemorySegment message = arena.allocate(NodeBuilder.MAX_EAGER_BYTES + 4096, 8).fill((byte) 0x5a);
+        MemorySegment buffer = arena.allocate(1 << 20, 8);
+        CompletableFuture<Long> received = receiveFirst ? node.receive(7, buffer) : null;
+        hostile.sendAndGo(node, 7, message);
+        for (int i = 0; i < 1000 && hostile.inFlight() > 0; i++) {
+            Thread.sleep(1); // UCX's own rendezvous: the hostile peer progresses it
+        }
+        if (!receiveFirst) {
+            received = node.receive(7, buffer); // the node took it off UCX and held it
+        }
+        assertReceiveFails(received, "an eager message larger than " + NodeBuilder.MAX_EAGER_BYTES + " bytes");
+        assertEquals(-1, buffer.mismatch(arena.allocate(buffer.byteSize())), "nothing of it in the buffer");
+    }
+
     /** The receive fails with a {@link TransportException} saying {@code expected}, and the node serves a new peer. */
     private void assertReceiveFails(CompletableFuture<Long> received, String expected) throws Exception {
         Throwable failure = assertThrows(ExecutionException.class, () -> received.get(20, TimeUnit.SECONDS),

@@ -11,19 +11,22 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * {@link TimedOutReceiveTest}'s caller that waits for a receive in a try-with-resources whose
- * arena holds the buffer, gives up after a microsecond and so closes the arena, and only then has
- * the message sent: in a child JVM, since a message landing in the freed buffer may end the
- * process. {@code args}: rounds and message size. Prints how the sends and the given-up receives
- * ended ({@code sent=}, {@code refused=}, {@code dropped=}, {@code other=}) and {@code survived=true}.
+ * {@link FreedReceiveBufferTest}'s careless caller: it posts a receive into a buffer of a confined
+ * arena, closes the arena with the receive still posted (after a wait that gave up after a
+ * microsecond, or without any wait), and only then has the message sent: in a child JVM, since a
+ * message landing in the freed buffer may end the process. {@code args}: rounds, buffer size,
+ * message size, and {@code timed} or {@code unwaited}. Prints how the sends and the receives ended
+ * ({@code sent=}, {@code refused=}, {@code dropped=}, {@code other=}) and {@code survived=true}.
  */
-public final class TimedOutReceiveProbe {
-    private TimedOutReceiveProbe() {
+public final class FreedReceiveBufferProbe {
+    private FreedReceiveBufferProbe() {
     }
 
     public static void main(String[] args) throws Exception {
         int rounds = Integer.parseInt(args[0]);
-        int bytes = Integer.parseInt(args[1]);
+        long bufferBytes = Long.parseLong(args[1]);
+        long messageBytes = Long.parseLong(args[2]);
+        boolean timed = args[3].equals("timed");
         int sent = 0;
         int refused = 0;
         int dropped = 0;
@@ -32,15 +35,17 @@ public final class TimedOutReceiveProbe {
              Node sender = loopback("sender").build();
              Arena arena = Arena.ofShared()) {
             Endpoint endpoint = sender.connect("127.0.0.1", receiver.port());
-            MemorySegment message = arena.allocate(bytes, 8).fill((byte) 0x5a);
+            MemorySegment message = arena.allocate(messageBytes, 8).fill((byte) 0x5a);
             for (int round = 0; round < rounds; round++) {
                 CompletableFuture<Long> received;
                 try (Arena buffers = Arena.ofConfined()) {
-                    received = receiver.receive(round, buffers.allocate(bytes, 8));
-                    try {
-                        received.get(1, TimeUnit.MICROSECONDS);
-                    } catch (TimeoutException e) {
-                        // the idiom: give up, and the arena closes with the receive still posted
+                    received = receiver.receive(round, buffers.allocate(bufferBytes, 8));
+                    if (timed) {
+                        try {
+                            received.get(1, TimeUnit.MICROSECONDS);
+                        } catch (TimeoutException e) {
+                            // the idiom: give up, and the arena closes with the receive still posted
+                        }
                     }
                 }
                 try {

@@ -360,6 +360,9 @@ class NodeBadUseTest {
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1L << 56, arena.allocate(8)));
         assertThrows(IllegalArgumentException.class, () -> endpoint.send(1, MemorySegment.ofArray(new byte[8])));
         assertThrows(IllegalArgumentException.class, () -> Node.builder().chunkBytes(1000).build());
+        IllegalArgumentException eager = assertThrows(IllegalArgumentException.class,
+                () -> Node.builder().eagerBytes(NodeBuilder.MAX_EAGER_BYTES + 1).build());
+        assertTrue(eager.getMessage().contains("eagerBytes must be in [32, min(chunkBytes, 65536)]"), eager.getMessage());
         long page = SysConf.pageSize();
         IllegalArgumentException partPage = assertThrows(IllegalArgumentException.class,
                 () -> Node.builder().chunkBytes(3 * page + page / 2).build());
