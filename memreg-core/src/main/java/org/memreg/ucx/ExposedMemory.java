@@ -9,11 +9,15 @@ import java.lang.invoke.MethodHandle;
 import org.memreg.util.NativeResource;
 
 /**
- * The memory a peer may reach over UCX's TCP transport ({@code src/main/native/memreg_exposed.c}
- * and {@code memreg_receive_guard.c}, in {@link GuardLibrary}): the TCP guard refuses a put or get
- * anywhere else ({@link FrameFault#UNEXPOSED_WRITE}, {@link FrameFault#UNEXPOSED_READ}). Over TCP,
- * UCX's put and UCP's software put and get carry a raw address and no key the receiver checks;
- * without this a peer wrote and read wherever it named.
+ * The memory a peer may reach through a put or get that names a raw address ({@code
+ * src/main/native/memreg_exposed.c} and {@code memreg_receive_guard.c}, in {@link GuardLibrary}):
+ * over TCP the TCP guard refuses one anywhere else ({@link FrameFault#UNEXPOSED_WRITE}, {@link
+ * FrameFault#UNEXPOSED_READ}); over every transport the guard in front of UCP's software put and
+ * get handlers drops one ({@code memreg_rma_guard.c}, {@link #softwarePutsRefused}, {@link
+ * #softwareGetsRefused}). UCX's put over TCP and UCP's software put and get (shared memory without
+ * CMA) carry a raw address and no key the receiver checks; without this a peer wrote and read
+ * wherever it named, and a put issued before a window's revocation was written into the window's
+ * memory after its owner freed it (SIGSEGV).
  *
  * <p>Two kinds of memory are exposed. Memory whose remote key is packed ({@link UcxContext}:
  * handing a key out is what makes memory reachable), with the remote rights it was mapped with,
@@ -42,14 +46,38 @@ final class ExposedMemory {
             FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle REACHES = LIBRARY.downcall("memreg_exposed_reaches",
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle RMA_INSTALL = LIBRARY.downcall("memreg_rma_install",
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    private static final MethodHandle RMA_REFUSED = LIBRARY.downcall("memreg_rma_refused",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
     private ExposedMemory() {
     }
 
-    /** Hands the guard libucp's own {@code ucp_request_memory_reg} and {@code ucp_request_memory_dereg}. */
+    /**
+     * Hands the guard libucp's own {@code ucp_request_memory_reg} and {@code ucp_request_memory_dereg},
+     * and puts it in front of the software put and get request entries of libucp's {@code ucp_am_handlers}.
+     */
     static void install(SymbolLookup libucp) {
         GuardLibrary.call(INSTALL, GuardLibrary.ucxFunction(libucp, "ucp_request_memory_reg"),
                 GuardLibrary.ucxFunction(libucp, "ucp_request_memory_dereg"));
+        int taken;
+        try {
+            taken = (int) RMA_INSTALL.invokeExact(GuardLibrary.ucxFunction(libucp, "ucp_am_handlers"));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        GuardLibrary.requireTaken(taken, "software put or get handler (with its counting proxy)");
+    }
+
+    /** Software puts (UCP's active messages) dropped for memory not exposed to writes. */
+    static long softwarePutsRefused() {
+        return GuardLibrary.counter(RMA_REFUSED, 0);
+    }
+
+    /** Software get requests dropped for memory not exposed to reads. */
+    static long softwareGetsRefused() {
+        return GuardLibrary.counter(RMA_REFUSED, 1);
     }
 
     /** Peers may reach {@code memory} as its {@code ucp_mem_map} rights allow (0: UCX's default, all). */

@@ -96,6 +96,42 @@ class RegisteredWindowTest {
         }
     }
 
+    /**
+     * Over shared memory without CMA (SysV alone), UCX moves a put to a registered window as a
+     * software put, an active message naming the raw address, which the owner's UCP copies there
+     * without a look at any key. A peer that has not yet read the revocation (it does not
+     * progress) still holds a good key in its own eyes: its put after the close reached the
+     * memory, which the caller may have freed by then (the JVM died, SIGSEGV, in a run of the
+     * chaos probe). Now the owner's guard drops a software put outside exposed memory.
+     */
+    @Test
+    void aPutFromAPeerThatHasNotSeenTheRevocationShouldNotLandAfterTheClose() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node owner = GoodPeer.loopback("owner").ucx("TLS", "sysv").errorMode(ErrorMode.NONE)
+                     .timeout(Duration.ofMillis(300)).listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node peer = GoodPeer.loopback("peer").ucx("TLS", "sysv").errorMode(ErrorMode.NONE).progressThread(false)
+                     .build();
+             Arena arena = Arena.ofShared()) {
+            Endpoint endpoint = peer.connect("127.0.0.1", owner.port());
+            MemorySegment memory = arena.allocate(4096, 4096);
+            Window window = owner.registerWindow(memory, Access.ALL);
+            RemoteWindow remote = endpoint.attach(window.key());
+            MemorySegment bytes = arena.allocate(64).fill((byte) 0x5a);
+            remote.put(0, bytes).get(20, TimeUnit.SECONDS);
+            remote.flush().get(20, TimeUnit.SECONDS); // the put completes once its data is out; the flush, once it is in
+            assertEquals(-1, memory.asSlice(0, 64).mismatch(bytes), "a put while the window is open lands");
+            memory.fill((byte) 0);
+            window.close(); // the peer does not progress: no acknowledgement, the close goes on at the timeout
+            long refused = UcxTestSupport.softwarePutsRefused();
+            remote.put(0, bytes);
+            for (int i = 0; i < 200 && UcxTestSupport.softwarePutsRefused() == refused; i++) {
+                Thread.sleep(10); // until the owner's progress thread has had it
+            }
+            assertEquals(-1, memory.mismatch(arena.allocate(4096)), "the late put landed in the closed window's memory");
+            assertEquals(refused + 1, UcxTestSupport.softwarePutsRefused(), "the owner refused it");
+        }
+    }
+
     @Test
     void shouldRefuseMemoryThatIsNotNativeOrNotWholePages() {
         UcxTestSupport.assumeUcx();

@@ -10,17 +10,22 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 
 /**
- * A peer over TCP reaches only memory exposed to peers ({@link ExposedMemory}): memory whose remote
- * key was packed, as its remote rights allow, until it is unmapped. Before, UCX's TCP transport
- * let a peer with any key put into and get from any address of the node's.
+ * A peer reaches only memory exposed to peers ({@link ExposedMemory}): memory whose remote key was
+ * packed, as its remote rights allow, until it is unmapped; over TCP (UCT's put, UCP's software put
+ * and get: the TCP guard resets the connection) and over SysV shared memory without CMA (UCP's
+ * software put and get: the guard in front of their handlers drops them). Before, either let a
+ * peer with any key put into and get from any address of the node's.
  */
 @Unprivileged
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
@@ -35,13 +40,16 @@ class ExposedMemoryTest {
         UcxTestSupport.assumeUcx();
     }
 
-    @Test
-    void aPeerShouldPutAndGetOnlyWhereAndAsMemoryIsExposed() {
-        try (UcxContext context = UcxContext.create(TcpGuardProbe.TCP); UcxWorker victim = UcxWorker.create(context);
-             UcxMemory window = context.allocate(2 * PAGE, LOCAL | Ucp.PROT_REMOTE_READ | Ucp.PROT_REMOTE_WRITE);
-             UcxMemory readOnly = context.allocate(PAGE, LOCAL | Ucp.PROT_REMOTE_READ);
-             UcxMemory writeOnly = context.allocate(PAGE, LOCAL | Ucp.PROT_REMOTE_WRITE);
-             Arena arena = Arena.ofConfined()) {
+    @ParameterizedTest(name = "over {0}")
+    @ValueSource(strings = {"tcp", "sysv"})
+    void aPeerShouldPutAndGetOnlyWhereAndAsMemoryIsExposed(String transport) {
+        boolean tcp = transport.equals("tcp");
+        try (Arena arena = Arena.ofConfined();
+             UcxContext context = UcxContext.create(tcp ? TcpGuardProbe.TCP : Map.of("TLS", transport));
+             UcxWorker victim = UcxWorker.create(context);
+             UcxMemory window = memory(tcp, context, arena, 2 * PAGE, LOCAL | Ucp.PROT_REMOTE_READ | Ucp.PROT_REMOTE_WRITE);
+             UcxMemory readOnly = memory(tcp, context, arena, PAGE, LOCAL | Ucp.PROT_REMOTE_READ);
+             UcxMemory writeOnly = memory(tcp, context, arena, PAGE, LOCAL | Ucp.PROT_REMOTE_WRITE)) {
             MemorySegment secret = fill(arena.allocate(PAGE, PAGE), 's');
             MemorySegment unmapped = fill(arena.allocate(PAGE, PAGE), 'g');
             try (UcxMemory gone = context.map(unmapped.address(), PAGE, 0)) {
@@ -56,10 +64,14 @@ class ExposedMemoryTest {
             readOnly.packRkey();
             writeOnly.packRkey();
             long windowEnd = window.address() + window.length();
-            long writesRefused = TcpGuard.framesRefused(FrameFault.UNEXPOSED_WRITE);
-            long readsRefused = TcpGuard.framesRefused(FrameFault.UNEXPOSED_READ);
+            LongSupplier writes = tcp ? () -> TcpGuard.framesRefused(FrameFault.UNEXPOSED_WRITE)
+                    : ExposedMemory::softwarePutsRefused;
+            LongSupplier reads = tcp ? () -> TcpGuard.framesRefused(FrameFault.UNEXPOSED_READ)
+                    : ExposedMemory::softwareGetsRefused;
+            long writesRefused = writes.getAsLong();
+            long readsRefused = reads.getAsLong();
 
-            ChildJvm peer = attack(victim, key, List.of(
+            ChildJvm peer = attack(tcp ? List.of() : List.of("tls=" + transport), victim, key, List.of(
                     "put:" + (window.address() + 100) + ":16",
                     "put:" + secret.address() + ":16",
                     "put:" + readOnly.address() + ":16",
@@ -93,17 +105,25 @@ class ExposedMemoryTest {
             assertEquals("\0".repeat(16), peer.text("data9"));
             assertEquals(LANDED, peer.text("op10"), "a get from a read-only window");
             assertEquals("r".repeat(16), peer.text("data10"));
-            assertEquals(5, TcpGuard.framesRefused(FrameFault.UNEXPOSED_WRITE) - writesRefused, "puts refused");
-            assertEquals(2, TcpGuard.framesRefused(FrameFault.UNEXPOSED_READ) - readsRefused, "gets refused");
-            servesOn(context, victim, arena);
+            assertEquals(5, writes.getAsLong() - writesRefused, "puts refused");
+            assertEquals(2, reads.getAsLong() - readsRefused, "gets refused");
+            servesOn(context, victim, arena, tcp ? Ucp.ERR_HANDLING_MODE_PEER : Ucp.ERR_HANDLING_MODE_NONE);
             mappedOnly.close();
         }
     }
 
+    /**
+     * Memory for a peer to reach: UCX's own over TCP; over shared memory the caller's, mapped (a
+     * peer reaches UCX's own SysV memory through its own mapping of the segment, not the victim).
+     */
+    private static UcxMemory memory(boolean tcp, UcxContext context, Arena arena, long length, int prot) {
+        return tcp ? context.allocate(length, prot) : context.map(arena.allocate(length, PAGE).address(), length, prot);
+    }
+
     /** The victim still takes a message from a worker that sends one. */
-    private static void servesOn(UcxContext context, UcxWorker victim, Arena arena) {
+    private static void servesOn(UcxContext context, UcxWorker victim, Arena arena, int errorMode) {
         try (UcxWorker friend = UcxWorker.create(context)) {
-            long ep = friend.connect(victim.address(), Ucp.ERR_HANDLING_MODE_PEER);
+            long ep = friend.connect(victim.address(), errorMode);
             MemorySegment message = arena.allocateFrom("served");
             MemorySegment inbox = arena.allocate(message.byteSize());
             UcxTestSupport.sendAndReceive(friend, ep, victim, message, inbox, 7);
@@ -120,10 +140,10 @@ class ExposedMemoryTest {
         return new String(segment.toArray(ValueLayout.JAVA_BYTE), StandardCharsets.ISO_8859_1);
     }
 
-    /** Runs ExposureAttacker with ops against victim, which this thread progresses meanwhile. */
-    private static ChildJvm attack(UcxWorker victim, byte[] key, List<String> ops) {
-        List<String> args = new ArrayList<>(List.of(HexFormat.of().formatHex(victim.address()),
-                HexFormat.of().formatHex(key)));
+    /** Runs ExposureAttacker with options and ops against victim, which this thread progresses meanwhile. */
+    private static ChildJvm attack(List<String> options, UcxWorker victim, byte[] key, List<String> ops) {
+        List<String> args = new ArrayList<>(options);
+        args.addAll(List.of(HexFormat.of().formatHex(victim.address()), HexFormat.of().formatHex(key)));
         args.addAll(ops);
         return UcxTestSupport.runAgainst(victim, ExposureAttacker.class, args.toArray(String[]::new));
     }

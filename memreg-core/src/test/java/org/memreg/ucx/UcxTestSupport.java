@@ -65,10 +65,15 @@ public final class UcxTestSupport {
      * or {@code pending} after 20 s of progressing {@code worker}; a done request is freed.
      */
     static String statusOf(UcxWorker worker, long request) {
+        return statusOf(worker, request, 20_000_000_000L);
+    }
+
+    /** {@link #statusOf(UcxWorker, long)}, {@code pending} after {@code patienceNanos}. */
+    static String statusOf(UcxWorker worker, long request, long patienceNanos) {
         if (!Ucp.isRequest(request)) {
             return Ucp.statusString((int) request);
         }
-        long deadline = System.nanoTime() + 20_000_000_000L;
+        long deadline = System.nanoTime() + patienceNanos;
         while (Ucp.requestCheckStatus(request) == Ucp.INPROGRESS && System.nanoTime() < deadline) {
             worker.progress();
         }
@@ -106,6 +111,11 @@ public final class UcxTestSupport {
     /** Sends to a TCP peer that had left, reported to UCX as sent ({@code TcpGuard}), for tests elsewhere. */
     public static long tcpSendsToDeparted() {
         return TcpGuard.sendsToDeparted();
+    }
+
+    /** Software puts this process's workers dropped for memory not exposed to writes ({@code ExposedMemory}), for tests elsewhere. */
+    public static long softwarePutsRefused() {
+        return ExposedMemory.softwarePutsRefused();
     }
 
     /** The decision of {@link #assumeUcx()}, for a test of it. */
