@@ -103,29 +103,6 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     }
 
     /**
-     * Copies an eager message that landed in {@code landed} into the buffer: through the buffer's
-     * segment where this thread may access it (a concurrent close then fails the copy, not the
-     * memory), else through its address while its arena is open (confined to another thread, which
-     * could close it only during these few instructions). False if the buffer is gone.
-     */
-    @SuppressWarnings("restricted") // the buffer's own address and size, its arena open
-    private boolean unstage(MemorySegment landed, long length) {
-        try {
-            if (buffer.isAccessibleBy(Thread.currentThread())) {
-                MemorySegment.copy(landed, 0, buffer, 0, length);
-                return true;
-            }
-            if (buffer.scope().isAlive()) {
-                MemorySegment.ofAddress(buffer.address()).reinterpret(length).copyFrom(landed.asSlice(0, length));
-                return true;
-            }
-        } catch (IllegalStateException closed) {
-            // closed under the copy: the arena's close stopped it before the memory went
-        }
-        return false;
-    }
-
-    /**
      * {@link TransportFuture#cancel}: takes the buffer back if no message matched yet. UCX
      * completes a cancelled unmatched receive inside the call; one that matched meanwhile finishes
      * here (its data is in the buffer) and is not cancelled.
@@ -245,7 +222,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
-            if (!unstage(landed, length)) {
+            if (!Staging.copyOut(landed, buffer, length)) {
                 messaging.bufferGone.warn(() -> String.format("a %d-byte message under tag %x", length,
                         senderTag & Tags.USER_RECEIVE_MASK));
                 TransportFuture.settleExceptionally(future, new TransportException(String.format("a message of %d bytes"
