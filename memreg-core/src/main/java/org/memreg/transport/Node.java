@@ -425,6 +425,7 @@ public final class Node implements AutoCloseable {
         } finally {
             ctx.unlockAndWake();
         }
+        ctx.lock.closed();
         released.forEach(op -> op.closed(closing)); // the worker is gone: UCX holds no caller's memory now
     }
 

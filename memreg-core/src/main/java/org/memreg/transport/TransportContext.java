@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.security.SecureRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
 import org.memreg.util.Warnings;
@@ -22,7 +21,7 @@ final class TransportContext {
 
     final long nodeId;
     final UcxWorker worker;
-    final ReentrantLock lock = new ReentrantLock();
+    final NodeLock lock;
     final Arena arena;
     /** Per send, rendezvous, put, get and flush. */
     final long timeoutNanos;
@@ -41,7 +40,13 @@ final class TransportContext {
         this.worker = worker;
         this.arena = arena;
         this.timeoutNanos = timeoutNanos;
-        this.engine = new ProgressEngine(this, progressThread, idleSpinNanos, waitSpinNanos, asideParkNanos, name);
+        this.lock = new NodeLock(timeoutNanos, name);
+        try {
+            this.engine = new ProgressEngine(this, progressThread, idleSpinNanos, waitSpinNanos, asideParkNanos, name);
+        } catch (RuntimeException e) {
+            lock.closed();
+            throw e;
+        }
     }
 
     /** Releases the lock, then wakes the progress thread in case work was added. */
