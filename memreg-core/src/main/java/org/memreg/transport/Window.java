@@ -39,13 +39,20 @@ public final class Window implements AutoCloseable {
     /** The scope of {@link #segment()}: closed with the window, so its memory cannot be touched after. */
     private final Arena scope = Arena.ofShared();
     private final MemorySegment segment;
+    /**
+     * The caller's memory behind a registered window, else null: held, so that memory of an
+     * automatic arena lives while the window is registered (the caller may keep only the window).
+     */
+    @SuppressWarnings("unused")
+    private final MemorySegment callers;
     /** The current generation; changed under the node's lock. */
     private volatile long generation = 1;
     /** The highest generation handed out: the current one, or the next after {@link #nextKey()}. */
     private long issued = 1;
     private volatile boolean closed;
 
-    Window(TransportContext ctx, Windows windows, long id, UcxMemory memory, Access access, byte[] rkey, int shmid) {
+    Window(TransportContext ctx, Windows windows, long id, UcxMemory memory, Access access, byte[] rkey, int shmid,
+            MemorySegment callers) {
         this.ctx = ctx;
         this.windows = windows;
         this.id = id;
@@ -53,6 +60,7 @@ public final class Window implements AutoCloseable {
         this.access = access;
         this.rkey = rkey;
         this.shmid = shmid;
+        this.callers = callers;
         this.segment = MemorySegment.ofAddress(memory.address()).reinterpret(memory.length(), scope, null);
     }
 

@@ -120,7 +120,7 @@ final class Windows {
                         Ucp.ERR_NO_MEMORY);
             }
             return ucx.allocate(rounded, prot);
-        });
+        }, null);
     }
 
     /** The node's {@code registerWindow}. */
@@ -139,10 +139,11 @@ final class Windows {
             throw new IllegalArgumentException("a window needs whole pages (address and size multiples of " + page
                     + "): " + memory);
         }
-        return add(access, prot -> ucx.map(memory.address(), memory.byteSize(), prot));
+        return add(access, prot -> ucx.map(memory.address(), memory.byteSize(), prot), memory);
     }
 
-    private Window add(Access access, IntFunction<UcxMemory> map) {
+    /** {@code callers}: a registered window's memory, which the window holds; null for one UCX allocates. */
+    private Window add(Access access, IntFunction<UcxMemory> map, MemorySegment callers) {
         int prot = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | (access.remoteRead() ? Ucp.PROT_REMOTE_READ : 0)
                 | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
         lock.lock();
@@ -161,7 +162,7 @@ final class Windows {
                     windowId = TransportContext.RANDOM.nextLong();
                 } while (windowId == 0 || windows.containsKey(windowId));
                 int shmid = memory.allocated() ? SysvShm.idOf(memory.address()) : -1;
-                window = new Window(ctx, this, windowId, memory, access, rkey, shmid);
+                window = new Window(ctx, this, windowId, memory, access, rkey, shmid, callers);
             } catch (RuntimeException e) {
                 memory.close();
                 throw e;

@@ -2,6 +2,7 @@ package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -130,6 +132,36 @@ class RegisteredWindowTest {
             assertEquals(-1, memory.mismatch(arena.allocate(4096)), "the late put landed in the closed window's memory");
             assertEquals(refused + 1, UcxTestSupport.softwarePutsRefused(), "the owner refused it");
         }
+    }
+
+    /**
+     * A caller may keep only the window: memory of an automatic arena must live while the window
+     * is registered, for peers put into it. Before, the window held a view of the address alone,
+     * the GC freed the caller's memory under the open window, and a peer's put landed in freed
+     * memory (SIGSEGV on the owner's progress thread, in a run of the chaos probe with callers that
+     * kept every buffer they still used). The memory here is the test's own, seen through an
+     * automatic arena whose cleanup says when the GC let it go.
+     */
+    @Test
+    void aWindowShouldKeepItsCallersMemoryAliveUntilItCloses() throws Exception {
+        UcxTestSupport.assumeUcx();
+        AtomicBoolean freed = new AtomicBoolean();
+        try (Node owner = GoodPeer.loopback("owner").build(); Arena memory = Arena.ofShared()) {
+            long address = memory.allocate(4096, 4096).address();
+            Window window = owner.registerWindow(registered(address, freed), Access.ALL);
+            for (int i = 0; i < 20 && !freed.get(); i++) {
+                System.gc();
+                Thread.sleep(20);
+            }
+            assertFalse(freed.get(), "the GC let the memory of an open window go");
+            window.close();
+        }
+    }
+
+    /** {@code address}'s page as a segment of an automatic arena that sets {@code freed} once the GC lets it go. */
+    @SuppressWarnings("restricted")
+    private static MemorySegment registered(long address, AtomicBoolean freed) {
+        return MemorySegment.ofAddress(address).reinterpret(4096, Arena.ofAuto(), segment -> freed.set(true));
     }
 
     @Test
