@@ -44,19 +44,15 @@ final class NodeLock extends ReentrantLock {
             super.lock();
             return;
         }
-        boolean interrupted = false;
         try {
             if (tryLock(timeoutNanos, TimeUnit.NANOSECONDS)) {
                 return;
             }
         } catch (InterruptedException e) {
-            interrupted = true;
+            Thread.currentThread().interrupt(); // the caller sees the flag; the wait ends here either way
         }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        throw new IllegalStateException("node " + node + " stayed busy for " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos)
-                + " ms while this thread held node " + held.node + " (a completion stage of that node using this"
+        throw new IllegalStateException("node " + node + " stayed busy for "
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms while this thread held node " + held.node + " (a completion stage of that node using this"
                 + " one?): two nodes' stages that use each other wait for each other; use an async stage"
                 + " (thenComposeAsync) to go from one node to another");
     }

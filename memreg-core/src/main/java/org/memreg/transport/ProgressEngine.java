@@ -137,11 +137,6 @@ final class ProgressEngine {
         }
     }
 
-    /** Polls every operation in the next round (under the lock): one changed outside a poll. */
-    void pollSoon() {
-        added = true;
-    }
-
     /**
      * A driver left with its future done: the progress thread, parked aside, comes back if
      * operations are outstanding (it then takes over after the wait spin, unless a waiter

@@ -39,7 +39,6 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     static final long REFUSED_AS_HELD_TOO_MUCH = -1;
     /** A refusal's buffer size when the receive's buffer was freed (its arena closed) before the message came. */
     static final long REFUSED_AS_BUFFER_GONE = -2;
-    private final long tag;
     /** Where the message's first part lands ({@link Staging}) until it has; then null, given back. */
     private MemorySegment staging;
     /** The most the first part may hold: the buffer's size, at most {@link Staging#MAX_BYTES}. */
@@ -92,7 +91,6 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         this.future = future;
         this.buffer = buffer;
         this.refuseAs = refuseAs;
-        this.tag = tag;
         this.info = messaging.takeInfo();
         this.held = held;
         this.landing = Math.min(buffer.byteSize(), Staging.MAX_BYTES);
