@@ -1,8 +1,9 @@
 /*
- * The memory a peer may reach over UCX 1.13's TCP transport, which the TCP guard's frame check
- * holds every put and get to (memreg_tcp_frames.c). Over TCP, UCT's put carries a raw address and
- * no key the receiver checks (the TCP memory domain's remote key is empty), and so do UCP's
- * software put and get (active messages): without this, a peer wrote and read wherever it named.
+ * The memory a peer may reach: the TCP guard's frame check holds every put and get over UCX 1.13's
+ * TCP transport to it (memreg_tcp_frames.c), and the software RMA guard UCP's software puts and
+ * gets over every transport (memreg_rma_guard.c). UCT's put over TCP carries a raw address and no
+ * key the receiver checks (the TCP memory domain's remote key is empty), and so do UCP's software
+ * put and get (active messages): without this, a peer wrote and read wherever it named.
  *
  * Two kinds of memory are exposed. Memory whose remote key is packed (ucp_rkey_pack: a window's,
  * a registration's handed to a peer), with the remote rights it was mapped with, until it is
@@ -135,4 +136,13 @@ int exposed_may_reach(uint64_t address, uint64_t length, int rights) {
     int may = within_exposed(start, end, rights);
     pthread_mutex_unlock(&lock);
     return may;
+}
+
+int exposed_software_rma(int put, const uint8_t *header, uint64_t message_length) {
+    uint64_t length = put ? message_length - SW_PUT_BYTES : le64(header + 8);
+    if (le32(header + (put ? 16 : 32)) != MEMORY_TYPE_HOST) {
+        return SW_RMA_NOT_HOST; /* UCP copies by the memory type it is told */
+    }
+    return exposed_may_reach(le64(header), length, put ? EXPOSE_WRITE : EXPOSE_READ) ? SW_RMA_ALLOWED
+                                                                                     : SW_RMA_UNEXPOSED;
 }

@@ -25,7 +25,6 @@
 #define FLAG_RECV_AM (1u << 16)  /* UCP_REQUEST_FLAG_RECV_AM */
 #define FLAG_RECV_TAG (1u << 17) /* UCP_REQUEST_FLAG_RECV_TAG */
 #define DATATYPE_CLASS_MASK 0x7  /* UCP_DATATYPE_CLASS_MASK; UCP_DATATYPE_CONTIG is 0 */
-#define MEMORY_TYPE_HOST 0       /* UCS_MEMORY_TYPE_HOST */
 
 typedef ucs_status_t (*memory_reg_fn)(void *context, uint64_t md_map, void *buffer, size_t length,
                                       uint64_t datatype, void *state, int mem_type, void *req, unsigned uct_flags);

@@ -17,37 +17,17 @@
 
 #include "memreg_ucx_guard.h"
 
-#define PUT_AM_ID 17            /* UCP_AM_ID_PUT */
-#define GET_REQ_AM_ID 18        /* UCP_AM_ID_GET_REQ */
-#define PUT_HEADER_BYTES 20     /* ucp_put_hdr_t, packed: address, endpoint id, memory type (4 bytes) */
-#define GET_REQ_HEADER_BYTES 36 /* ucp_get_req_hdr_t, packed: address, length, request id, endpoint id, memory type */
-#define MEMORY_TYPE_HOST 0
-
 enum { REFUSED_PUT, REFUSED_GET, REFUSED_KINDS };
 
 static am_handler guarded_put, real_put, guarded_get, real_get;
 static atomic_ulong refused[REFUSED_KINDS];
 
-static uint64_t word64(const void *data, size_t at) {
-    uint64_t word;
-    memcpy(&word, (const uint8_t *) data + at, sizeof word);
-    return word;
-}
-
-static uint32_t word32(const void *data, size_t at) {
-    uint32_t word;
-    memcpy(&word, (const uint8_t *) data + at, sizeof word);
-    return word;
-}
-
 static int put_allowed(const void *data, size_t length) {
-    return length >= PUT_HEADER_BYTES && word32(data, 16) == MEMORY_TYPE_HOST
-           && exposed_may_reach(word64(data, 0), length - PUT_HEADER_BYTES, EXPOSE_WRITE);
+    return length >= SW_PUT_BYTES && exposed_software_rma(1, data, length) == SW_RMA_ALLOWED;
 }
 
 static int get_allowed(const void *data, size_t length) {
-    return length >= GET_REQ_HEADER_BYTES && word32(data, 32) == MEMORY_TYPE_HOST
-           && exposed_may_reach(word64(data, 0), word64(data, 8), EXPOSE_READ);
+    return length >= SW_GET_BYTES && exposed_software_rma(0, data, length) == SW_RMA_ALLOWED;
 }
 
 static ucs_status_t refuse(int kind) {
@@ -75,10 +55,10 @@ static ucs_status_t get_proxy(void *interface, void *data, size_t length, unsign
  * libucp's ucp_am_handlers). Before any worker is made. 0, or -1 when an entry is missing or not
  * of UCX 1.13's form (each with a proxy). */
 int memreg_rma_install(void *handlers) {
-    if (guard_take_handler(handlers, PUT_AM_ID, &guarded_put, &real_put, put_handler, put_proxy) != 0) {
+    if (guard_take_handler(handlers, SW_PUT_AM_ID, &guarded_put, &real_put, put_handler, put_proxy) != 0) {
         return -1;
     }
-    return guard_take_handler(handlers, GET_REQ_AM_ID, &guarded_get, &real_get, get_handler, get_proxy);
+    return guard_take_handler(handlers, SW_GET_AM_ID, &guarded_get, &real_get, get_handler, get_proxy);
 }
 
 /* Software requests dropped: puts (kind 0), gets (kind 1). */

@@ -44,11 +44,6 @@
 #define CONN_FIN 4u
 #define CONN_REQ_BYTES 13 /* event (4), flags (1), connection id (8); the sender's sockaddr follows */
 #define PUT_REQ_BYTES 20
-#define SW_PUT_AM_ID 17   /* UCP_AM_ID_PUT */
-#define SW_PUT_BYTES 20   /* ucp_put_hdr_t */
-#define SW_GET_AM_ID 18   /* UCP_AM_ID_GET_REQ */
-#define SW_GET_BYTES 36   /* ucp_get_req_hdr_t */
-#define MEMORY_TYPE_HOST 0
 #define WIREUP_AM_ID 1
 #define WIREUP_BYTES 20   /* ucp_wireup_msg_t: type, err_mode, conn_sn, src_ep_id, dst_ep_id */
 #define WIREUP_REQUEST 1  /* UCP_WIREUP_MSG_REQUEST: the only one that may name no endpoint */
@@ -82,14 +77,6 @@ static const uint8_t OWN_ID_END[AM_ID_MAX] = {
 };
 
 enum { AT_MAGIC, AT_HEADER, AT_KEPT_BODY, AT_SKIPPED };
-
-static uint32_t le32(const uint8_t *p) {
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p) {
-    return (uint64_t) le32(p) | (uint64_t) le32(p + 4) << 32;
-}
 
 void frames_begin(frame_reader *r, uint16_t family, const uint8_t *peer) {
     memset(r, 0, sizeof *r);
@@ -301,16 +288,15 @@ static int judge_rts(frame_reader *r) {
     return judge_own_id(r);
 }
 
-/* UCP's software put or get request: of host memory (UCP copies by the memory type it is told),
- * exposed to peers; the rest of the frame (a put's data) is skipped. */
+/* UCP's software put or get request: of host memory, exposed to peers; the rest of the frame (a
+ * put's data) is skipped. */
 static int judge_software_rma(frame_reader *r) {
     int put = r->am_id == SW_PUT_AM_ID;
-    uint64_t address = le64(r->piece);
-    uint64_t length = put ? r->length - SW_PUT_BYTES : le64(r->piece + 8);
-    if (le32(r->piece + (put ? 16 : 32)) != MEMORY_TYPE_HOST) {
+    int verdict = exposed_software_rma(put, r->piece, r->length);
+    if (verdict == SW_RMA_NOT_HOST) {
         return FRAME_BAD_RMA;
     }
-    if (!exposed_may_reach(address, length, put ? EXPOSE_WRITE : EXPOSE_READ)) {
+    if (verdict == SW_RMA_UNEXPOSED) {
         return put ? FRAME_UNEXPOSED_WRITE : FRAME_UNEXPOSED_READ;
     }
     return judge_own_id(r);

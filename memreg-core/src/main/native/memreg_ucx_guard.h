@@ -3,8 +3,9 @@
  * type; the walk over a worker address (memreg_address_guard.c), which the TCP guard
  * (memreg_tcp_guard.c) uses to find the TCP listeners an address names and the wire-up guard
  * (memreg_wireup_messages.c) to count an acknowledgement's interfaces; the TCP guard's reader
- * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader holds
- * puts and gets to (memreg_exposed.c), receive buffers among it (memreg_receive_guard.c). What
+ * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader and
+ * the software RMA guard (memreg_rma_guard.c) hold puts and gets to (memreg_exposed.c), receive
+ * buffers among it (memreg_receive_guard.c). What
  * is declared here stays inside the library, but memreg_withdraw, which memreg calls too.
  */
 #ifndef MEMREG_UCX_GUARD_H
@@ -19,6 +20,20 @@
 #define GUARD_AF_INET 2
 #define GUARD_AF_INET6 10
 #define GUARD_TCP_LOOPBACK 0x1u /* uct_tcp_device_addr_t flag: a local id follows, not an IP address */
+#define MEMORY_TYPE_HOST 0 /* UCS_MEMORY_TYPE_HOST */
+
+/* UCX's headers, as UCP packs them on x86-64: little-endian, unaligned. */
+static inline uint32_t le32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint64_t le64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 typedef int8_t ucs_status_t; /* a packed enum: one signed byte */
 #define UCS_OK 0
@@ -108,6 +123,21 @@ GUARD_HIDDEN int guard_endpoint_id_issued(uint64_t id);
 
 /* Whether a peer may reach [address, address + length) with rights (memreg_exposed.c). */
 GUARD_HIDDEN int exposed_may_reach(uint64_t address, uint64_t length, int rights);
+
+/* UCP's software put and get request (active messages that name a raw address of the receiver's,
+ * rma_sw.c): their ids and headers (packed: a put's address, endpoint id, memory type, then its
+ * data; a get's address, length, request and endpoint ids, memory type). */
+#define SW_PUT_AM_ID 17 /* UCP_AM_ID_PUT */
+#define SW_PUT_BYTES 20 /* ucp_put_hdr_t */
+#define SW_GET_AM_ID 18 /* UCP_AM_ID_GET_REQ */
+#define SW_GET_BYTES 36 /* ucp_get_req_hdr_t */
+
+enum { SW_RMA_ALLOWED, SW_RMA_NOT_HOST, SW_RMA_UNEXPOSED };
+
+/* What a software put (put true) or get of message_length bytes, header and all, may do: reach
+ * host memory exposed with its rights, or not (memreg_exposed.c). header holds at least its
+ * header's bytes (SW_PUT_BYTES, SW_GET_BYTES). */
+GUARD_HIDDEN int exposed_software_rma(int put, const uint8_t *header, uint64_t message_length);
 
 /* A receive request's buffer, which UCP is about to have a peer put into: writable by peers until
  * memreg_withdraw(request) or memreg_withdraw_owner(context). 0 once noted, -1 when no room. */

@@ -57,12 +57,6 @@ static size_t awaited_next;
 static atomic_ulong dropped;
 static atomic_ulong acks_passed;
 
-static uint64_t le64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, sizeof v); /* x86-64: little-endian, as UCP packs it */
-    return v;
-}
-
 /* The worker whose request sends msg, or NULL when the request is not one of UCP's wire-up requests. */
 static void *worker_of(const uint8_t *msg) {
     const uint8_t *req = msg - REQUEST_WIREUP_OFFSET;
