@@ -34,9 +34,10 @@ import org.memreg.util.Warnings;
  * first part lands in memory of the node's own ({@link Staging}). A lent future whose memory's
  * arena was closed before UCX let go of it fails with {@link IllegalStateException} whatever the
  * operation's outcome, and the misuse is logged (at most once a second): UCX may have written into
- * or read from that memory after it was freed. memreg cannot hold an arena open (FFM has no public
- * way to), so this is found after the fact; what it prevents is a caller taking such a result for
- * good.
+ * or read from that memory after it was freed. This is found after the fact: FFM's only way to
+ * hold another's arena open is a thread that stays inside a native call given the memory (a shared
+ * arena's close then throws), and memreg does not spend a thread per operation. What it prevents
+ * is a caller taking such a result for good.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
