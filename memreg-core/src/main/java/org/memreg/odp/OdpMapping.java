@@ -195,7 +195,7 @@ public final class OdpMapping implements AutoCloseable {
 
     private void rma(boolean put, long offset, MemorySegment buffer, Runnable whileHeld) {
         if (closing) {
-            throw new IllegalStateException("ODP mapping of region " + Integer.toHexString(region) + " is closed");
+            throw closedException();
         }
         if (!put && buffer.isReadOnly()) {
             throw new IllegalArgumentException("a get writes into its target, which is read-only: " + buffer);
@@ -208,7 +208,14 @@ public final class OdpMapping implements AutoCloseable {
         PageRange range = new PageRange(first, (int) ((offset + length - 1) / pageSize) - first + 1);
         long deadline = System.nanoTime() + timeoutNanos;
         while (!table.tryBegin(range)) {
-            await(table.whenMapped(range), deadline, "fault on " + range);
+            try {
+                await(table.whenMapped(range), deadline, "fault on " + range);
+            } catch (TransportException e) {
+                if (closing) { // the wait failed because the mapping closed under it
+                    throw closedException();
+                }
+                throw e;
+            }
         }
         try {
             for (RemoteWindow w = window;;) {
@@ -306,10 +313,15 @@ public final class OdpMapping implements AutoCloseable {
             return;
         }
         closing = true;
+        table.close(closedException()); // a put or get waiting for its pages ends now, not at its timeout
         counters.close(); // frees its set in the counters file; never throws
         if (OdpWire.stopReceiving(receive, thread)) {
             arena.close();
         }
+    }
+
+    private IllegalStateException closedException() {
+        return new IllegalStateException("ODP mapping of region " + Integer.toHexString(region) + " is closed");
     }
 
     /** Messages dropped so far for want of the right token. */

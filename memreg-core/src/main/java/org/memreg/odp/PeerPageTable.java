@@ -46,6 +46,8 @@ public final class PeerPageTable {
     private final Outbox outbox;
     private final OdpCounters counters;
     private long seenEpoch;
+    /** Why every wait fails from now on ({@link #close}), or null while the table is in use. */
+    private RuntimeException closed;
 
     /** An empty table (every page {@code UNMAPPED}) of peer {@code peer} for a region of {@code pages} pages. */
     public PeerPageTable(long peer, int pages, Outbox outbox) {
@@ -112,13 +114,27 @@ public final class PeerPageTable {
     public synchronized CompletableFuture<Void> whenMapped(PageRange range) {
         check(range);
         CompletableFuture<Void> f = new CompletableFuture<>();
-        if (allMapped(range)) {
+        if (closed != null) {
+            f.completeExceptionally(closed);
+        } else if (allMapped(range)) {
             f.complete(null);
         } else {
             request(range);
             waiters.add(new Waiter(range, f));
         }
         return f;
+    }
+
+    /**
+     * The table's user is gone (its mapping closed): every wait for pages fails with {@code cause},
+     * at once, and so does every later one, rather than wait for an owner no one listens to any more.
+     */
+    public synchronized void close(RuntimeException cause) {
+        closed = cause;
+        for (Waiter w : waiters) {
+            w.future().completeExceptionally(cause);
+        }
+        waiters.clear();
     }
 
     /** An {@code INVALIDATE} from the owner. */

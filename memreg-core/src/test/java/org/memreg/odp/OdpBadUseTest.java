@@ -2,6 +2,8 @@ package org.memreg.odp;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.testkit.OdpLoopback.attach;
@@ -12,8 +14,10 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Await;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
@@ -94,6 +98,46 @@ class OdpBadUseTest {
             assertThrows(IllegalStateException.class, region::segment);
             region.close();
             OdpRegion.builder(ownerNode, 0x81, PAGES * 4096L).build().close(); // the number is free again
+        }
+    }
+
+    /**
+     * A get waiting for its pages when its mapping closes ends at once, saying the mapping closed.
+     * Before, it waited out the mapping's timeout (10 s in a chaos run where a mapping closed under
+     * its threads); here the owner's table stays frozen, so no page comes, and the timeout is 120 s.
+     */
+    @Test
+    void aGetWaitingForItsPagesShouldEndWhenItsMappingCloses() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x83, PAGES * 4096L).build()) {
+            OdpMapping mapping = attach(ownerNode, region, 0x83, peerNode, Duration.ofSeconds(120));
+            AtomicReference<Throwable> outcome = new AtomicReference<>();
+            Thread getter = Thread.ofPlatform().unstarted(() -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    mapping.get(region.pageSize(), arena.allocate(region.pageSize(), 8));
+                    outcome.set(new AssertionError("the get returned while the owner's table was frozen"));
+                } catch (Throwable e) {
+                    outcome.set(e);
+                }
+            });
+            AtomicReference<Boolean> ended = new AtomicReference<>();
+            region.withStatesFrozen(() -> { // no ESTABLISHED can leave the owner meanwhile
+                try {
+                    getter.start();
+                    Await.until(() -> mapping.state(1) == PeerPageState.FAULTING, Duration.ofSeconds(20),
+                            "the get's FAULT out");
+                    mapping.close();
+                    getter.join(TimeUnit.SECONDS.toMillis(30));
+                    ended.set(!getter.isAlive());
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            assertTrue(ended.get(), "the get still waited for its pages 30 s after its mapping closed");
+            getter.join();
+            IllegalStateException closed = assertInstanceOf(IllegalStateException.class, outcome.get());
+            assertTrue(closed.getMessage().contains("is closed"), closed.getMessage());
         }
     }
 }

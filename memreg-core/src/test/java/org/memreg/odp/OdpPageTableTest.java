@@ -2,12 +2,14 @@ package org.memreg.odp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 /** Deterministic scenarios of the owner and peer tables, messages delivered by hand. */
@@ -188,6 +190,19 @@ class OdpPageTableTest {
         toOwner(fromA);
         toPeers();
         assertTrue(mapped.isDone());
+    }
+
+    @Test
+    void closingShouldFailEveryWaitForPagesNowAndLater() {
+        CompletableFuture<Void> waiting = a.whenMapped(new PageRange(0, 2));
+        IllegalStateException gone = new IllegalStateException("mapping closed");
+        a.close(gone);
+        assertTrue(waiting.isCompletedExceptionally(), "the wait before the close");
+        CompletableFuture<Void> later = a.whenMapped(new PageRange(3, 1));
+        assertTrue(later.isCompletedExceptionally(), "a wait after the close");
+        toOwner(fromA);
+        toPeers(); // the pages the first wait asked for come after all: nothing waits for them
+        assertSame(gone, assertThrows(ExecutionException.class, later::get).getCause());
     }
 
     @Test

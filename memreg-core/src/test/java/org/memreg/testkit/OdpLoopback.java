@@ -30,6 +30,12 @@ public final class OdpLoopback {
 
     /** Serves {@code peerNode} from {@code region} and attaches its mapping; returns the mapping. */
     public static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode) throws Exception {
+        return attach(ownerNode, region, number, peerNode, Duration.ofSeconds(10));
+    }
+
+    /** As {@link #attach(Node, OdpRegion, int, Node)}, the mapping's operations waiting at most {@code timeout}. */
+    public static OdpMapping attach(Node ownerNode, OdpRegion region, int number, Node peerNode, Duration timeout)
+            throws Exception {
         region.serve(ownerNode.connect("127.0.0.1", peerNode.port()));
         Endpoint toOwner;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -37,7 +43,7 @@ public final class OdpLoopback {
             assertTrue(System.nanoTime() < deadline, "owner did not connect");
             Thread.sleep(1);
         }
-        return OdpMapping.attach(peerNode, toOwner, number, Duration.ofSeconds(10));
+        return OdpMapping.attach(peerNode, toOwner, number, timeout);
     }
 
     /** Waits until every reclaim of {@code region} was acknowledged by its peers, at most {@code timeout}. */
