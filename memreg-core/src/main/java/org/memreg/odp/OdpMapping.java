@@ -35,7 +35,9 @@ import org.memreg.transport.WindowKey;
  * retried with it; a mapping that was itself cut off gets no new key, and its operations fail
  * with that {@link StaleWindowException} (nothing was sent).
  *
- * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY. Calls are
+ * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY; it ends
+ * when the endpoint to the owner is closed or failed (with the node, or the owner gone), and from
+ * then on a put or get that needs pages fails at once with {@link TransportException}. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} for its pages
  * and a put's flush, and then throws {@link TransportException}; a put or get that has started
  * returns or throws only once UCX has let go of the caller's buffer (an owner that stopped
@@ -340,6 +342,10 @@ public final class OdpMapping implements AutoCloseable {
                 try {
                     length = receive.get(OdpRegion.TICK_MILLIS, TimeUnit.MILLISECONDS);
                 } catch (TimeoutException e) {
+                    if (!owner.isUsable()) {
+                        ownerGone(null);
+                        return;
+                    }
                     continue;
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TransportException t && t.isTruncation())) {
@@ -375,6 +381,10 @@ public final class OdpMapping implements AutoCloseable {
                 }
             } catch (ExecutionException | RuntimeException e) {
                 receive = null;
+                if (!closing && !owner.isUsable()) {
+                    ownerGone(e);
+                    return;
+                }
                 if (!closing) {
                     System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING,
                             "ODP mapping " + Integer.toHexString(region) + ": " + e);
@@ -386,6 +396,17 @@ public final class OdpMapping implements AutoCloseable {
                 return;
             }
         }
+    }
+
+    /**
+     * The endpoint to the owner was closed (with this node, or by the caller) or failed: no page
+     * comes any more. Every wait for pages fails now and later, with {@code cause}; said once.
+     */
+    private void ownerGone(Throwable cause) {
+        String what = "ODP mapping of region " + Integer.toHexString(region) + ": its endpoint to the owner ("
+                + owner + ") is closed or failed; no page can come any more";
+        table.close(new TransportException(what, cause));
+        System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, what);
     }
 
     private static void sleepQuietly() {

@@ -423,6 +423,11 @@ public final class OdpRegion implements AutoCloseable {
                 closeCutOff();
             } catch (ExecutionException | RuntimeException e) {
                 receive = null;
+                if (!closing && node.isClosed()) { // nothing comes any more: say so once, not every tick
+                    System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, "ODP region "
+                            + Integer.toHexString(region) + ": its node closed; the region serves no peer any more");
+                    return;
+                }
                 if (!closing) {
                     System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING,
                             "ODP region " + Integer.toHexString(region) + ": " + e);

@@ -185,6 +185,11 @@ public final class Node implements AutoCloseable {
         return port;
     }
 
+    /** True once {@link #close()} has begun: every operation of the node fails from then on. */
+    public boolean isClosed() {
+        return ctx.closed;
+    }
+
     /**
      * This node's address, for peers that {@link #connect(byte[])} to it without the listener's
      * handshake: its UCX worker address with its handshake version, error mode, node id and a

@@ -18,8 +18,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.Await;
+import org.memreg.testkit.LogCapture;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
+import org.memreg.transport.TransportException;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -104,7 +106,7 @@ class OdpBadUseTest {
     /**
      * A get waiting for its pages when its mapping closes ends at once, saying the mapping closed.
      * Before, it waited out the mapping's timeout (10 s in a chaos run where a mapping closed under
-     * its threads); here the owner's table stays frozen, so no page comes, and the timeout is 120 s.
+     * its threads).
      */
     @Test
     void aGetWaitingForItsPagesShouldEndWhenItsMappingCloses() throws Exception {
@@ -112,32 +114,84 @@ class OdpBadUseTest {
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 OdpRegion region = OdpRegion.builder(ownerNode, 0x83, PAGES * 4096L).build()) {
             OdpMapping mapping = attach(ownerNode, region, 0x83, peerNode, Duration.ofSeconds(120));
-            AtomicReference<Throwable> outcome = new AtomicReference<>();
-            Thread getter = Thread.ofPlatform().unstarted(() -> {
-                try (Arena arena = Arena.ofConfined()) {
-                    mapping.get(region.pageSize(), arena.allocate(region.pageSize(), 8));
-                    outcome.set(new AssertionError("the get returned while the owner's table was frozen"));
-                } catch (Throwable e) {
-                    outcome.set(e);
-                }
-            });
-            AtomicReference<Boolean> ended = new AtomicReference<>();
-            region.withStatesFrozen(() -> { // no ESTABLISHED can leave the owner meanwhile
-                try {
-                    getter.start();
-                    Await.until(() -> mapping.state(1) == PeerPageState.FAULTING, Duration.ofSeconds(20),
-                            "the get's FAULT out");
-                    mapping.close();
-                    getter.join(TimeUnit.SECONDS.toMillis(30));
-                    ended.set(!getter.isAlive());
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            });
-            assertTrue(ended.get(), "the get still waited for its pages 30 s after its mapping closed");
-            getter.join();
-            IllegalStateException closed = assertInstanceOf(IllegalStateException.class, outcome.get());
+            Throwable outcome = getEndedBy(mapping::close, region, mapping, "its mapping closed");
+            IllegalStateException closed = assertInstanceOf(IllegalStateException.class, outcome);
             assertTrue(closed.getMessage().contains("is closed"), closed.getMessage());
+        }
+    }
+
+    /**
+     * A get waiting for its pages when the peer's node closes ends at once with
+     * TransportException, and the mapping's thread says so once; before, the get waited out its
+     * timeout and the thread logged a warning every tick until the mapping was closed.
+     */
+    @Test
+    void aGetWaitingForItsPagesShouldEndWhenItsNodeCloses() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x84, PAGES * 4096L).build();
+                LogCapture warnings = LogCapture.of(OdpMapping.class)) {
+            OdpMapping mapping = attach(ownerNode, region, 0x84, peerNode, Duration.ofSeconds(120));
+            Throwable outcome = getEndedBy(peerNode::close, region, mapping, "its node closed");
+            TransportException gone = assertInstanceOf(TransportException.class, outcome);
+            assertTrue(gone.getMessage().contains("endpoint to the owner"), gone.getMessage());
+            TransportException later = assertThrows(TransportException.class,
+                    () -> mapping.get(2 * region.pageSize(), Arena.ofAuto().allocate(region.pageSize(), 8)));
+            assertTrue(later.getMessage().contains("endpoint to the owner"), later.getMessage());
+            Thread.sleep(20 * OdpRegion.TICK_MILLIS);
+            assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
+            mapping.close();
+        }
+    }
+
+    /**
+     * Starts a get of page 1 while the owner's table is frozen (no ESTABLISHED can leave the owner),
+     * runs {@code closeUnder} once its FAULT is out, and returns what the get threw, once it ended:
+     * within 30 s of that, far less than the mapping's timeout.
+     */
+    private static Throwable getEndedBy(Runnable closeUnder, OdpRegion region, OdpMapping mapping, String what)
+            throws InterruptedException {
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread getter = Thread.ofPlatform().unstarted(() -> {
+            try (Arena arena = Arena.ofConfined()) {
+                mapping.get(region.pageSize(), arena.allocate(region.pageSize(), 8));
+                outcome.set(new AssertionError("the get returned while the owner's table was frozen"));
+            } catch (Throwable e) {
+                outcome.set(e);
+            }
+        });
+        AtomicReference<Boolean> ended = new AtomicReference<>();
+        region.withStatesFrozen(() -> {
+            try {
+                getter.start();
+                Await.until(() -> mapping.state(1) == PeerPageState.FAULTING, Duration.ofSeconds(20),
+                        "the get's FAULT out");
+                closeUnder.run();
+                getter.join(TimeUnit.SECONDS.toMillis(30));
+                ended.set(!getter.isAlive());
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        assertTrue(ended.get(), "the get still waited for its pages 30 s after " + what);
+        getter.join();
+        return outcome.get();
+    }
+
+    /** The region's thread says once that its node closed, rather than every tick until the region closes. */
+    @Test
+    void aRegionWhoseNodeClosedShouldSaySoOnce() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x85, PAGES * 4096L).build();
+                LogCapture warnings = LogCapture.of(OdpRegion.class)) {
+            OdpMapping mapping = attach(ownerNode, region, 0x85, peerNode);
+            ownerNode.close();
+            Await.until(() -> warnings.count() > 0, Duration.ofSeconds(20), "the region's warning");
+            Thread.sleep(20 * OdpRegion.TICK_MILLIS);
+            assertEquals(1, warnings.count(), "what the region's thread logged: " + warnings);
+            assertTrue(warnings.toString().contains("its node closed"), warnings.toString());
+            mapping.close();
         }
     }
 }

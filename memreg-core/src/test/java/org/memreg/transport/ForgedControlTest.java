@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.memreg.device.Access;
+import org.memreg.testkit.LogCapture;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
 
@@ -93,7 +94,7 @@ class ForgedControlTest {
             throws Exception {
         UcxTestSupport.assumeUcx();
         long tag = type.equals("REFUSE") ? Tags.REFUSE : Tags.DELIVERED;
-        try (NodeLog log = new NodeLog();
+        try (LogCapture log = LogCapture.of(Node.class);
              Node node = GoodPeer.loopback("node").listen(new InetSocketAddress("127.0.0.1", 0)).build();
              RawUcxPeer hostile = new RawUcxPeer();
              Arena arena = Arena.ofShared()) {

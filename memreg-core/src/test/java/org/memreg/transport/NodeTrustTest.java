@@ -24,6 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
+import org.memreg.testkit.LogCapture;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -197,7 +198,7 @@ class NodeTrustTest {
      */
     @Test
     void shouldRefuseAClientWithAnotherErrorModeWithAMessageOnBothSides() throws Exception {
-        try (NodeLog log = new NodeLog();
+        try (LogCapture log = LogCapture.of(Node.class);
              Node peerMode = loopback("peer-mode").errorMode(ErrorMode.PEER)
                      .listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node noneMode = loopback("none-mode").build()) {

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
+import org.memreg.testkit.LogCapture;
 import org.memreg.ucx.UcxTestSupport;
 
 /**
@@ -56,7 +57,7 @@ class ReconnectTest {
     @Test
     void goodbyesThatCrossShouldLogNoForgery() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (NodeLog log = new NodeLog();
+        try (LogCapture log = LogCapture.of(Node.class);
              Node server = loopback("server").listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node client = loopback("client").build(); Arena arena = Arena.ofShared();
              ExecutorService closers = Executors.newFixedThreadPool(2)) {

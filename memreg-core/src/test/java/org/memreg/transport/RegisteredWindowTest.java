@@ -21,6 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.linux.Mman;
+import org.memreg.testkit.LogCapture;
 import org.memreg.ucx.UcxTestSupport;
 
 /** Windows over memory the caller owns ({@link Node#registerWindow}): RMA, close, bad input. */
@@ -83,7 +84,7 @@ class RegisteredWindowTest {
     @ValueSource(booleans = {true, false})
     void aCloseShouldReportAPeerThatDidNotAcknowledgeTheRevocation(boolean progresses) throws Exception {
         UcxTestSupport.assumeUcx();
-        try (NodeLog log = new NodeLog();
+        try (LogCapture log = LogCapture.of(Node.class);
              Node owner = GoodPeer.loopback("owner").timeout(Duration.ofSeconds(1))
                      .listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node peer = GoodPeer.loopback("peer").progressThread(progresses).build();
