@@ -37,7 +37,9 @@ import org.memreg.transport.WindowKey;
  *
  * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY; it ends
  * when the endpoint to the owner is closed or failed (with the node, or the owner gone), and from
- * then on a put or get that needs pages fails at once with {@link TransportException}. Calls are
+ * then on a put or get that needs pages fails at once with {@link TransportException}; so it does
+ * when the owner revoked the key in use and sent no newer one within a second (it closed the
+ * region, or cut this peer off), with {@link StaleWindowException}. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} for its pages
  * and a put's flush, and then throws {@link TransportException}; a put or get that has started
  * returns or throws only once UCX has let go of the caller's buffer (an owner that stopped
@@ -77,6 +79,8 @@ public final class OdpMapping implements AutoCloseable {
     };
     private volatile boolean closing;
     private volatile CompletableFuture<Long> receive;
+    /** Since when ({@link System#nanoTime}) the key in use has been revoked with no newer one come; 0 if it is not. */
+    private long revokedSince;
 
     private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, long token,
             RemoteWindow window, long timeoutNanos) {
@@ -335,6 +339,9 @@ public final class OdpMapping implements AutoCloseable {
         long tag = OdpWire.tag(OdpWire.TO_PEER, region);
         while (!closing) {
             try {
+                if (keyRevokedForGood()) {
+                    return;
+                }
                 if (receive == null) {
                     receive = node.receive(tag, inbox);
                 }
@@ -407,6 +414,33 @@ public final class OdpMapping implements AutoCloseable {
                 + owner + ") is closed or failed; no page can come any more";
         table.close(new TransportException(what, cause));
         System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, what);
+    }
+
+    /**
+     * True when the owner revoked the key in use and sent no newer one within
+     * {@link #REKEY_WAIT_NANOS}: it closed the region or cut this peer off, and no page comes any
+     * more, so every wait for pages fails now and later (said once). An owner that re-keys sends
+     * the next key before it revokes this one.
+     */
+    private boolean keyRevokedForGood() {
+        RemoteWindow w = window;
+        if (!w.isRevoked()) {
+            revokedSince = 0;
+            return false;
+        }
+        long now = System.nanoTime();
+        if (revokedSince == 0) {
+            revokedSince = now;
+        }
+        if (now - revokedSince < REKEY_WAIT_NANOS) {
+            return false;
+        }
+        StaleWindowException gone = new StaleWindowException(w.key().windowId(), w.key().generation(),
+                "the owner revoked it and sent no newer key (it closed ODP region " + Integer.toHexString(region)
+                        + " or cut this peer off); no page can come any more");
+        table.close(gone);
+        System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, gone.getMessage());
+        return true;
     }
 
     private static void sleepQuietly() {

@@ -121,6 +121,15 @@ public final class RemoteWindow {
         return key;
     }
 
+    /**
+     * True once this node learned that the owner revoked this key (closed the window or
+     * invalidated the generation): every put and get through it fails with
+     * {@link StaleWindowException}.
+     */
+    public boolean isRevoked() {
+        return revoked;
+    }
+
     /** Writes {@code source} (native) into the window at {@code offset}. */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
         return endpoint.rma(this, true, offset, source);

@@ -21,6 +21,7 @@ import org.memreg.testkit.Await;
 import org.memreg.testkit.LogCapture;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
+import org.memreg.transport.StaleWindowException;
 import org.memreg.transport.TransportException;
 import org.memreg.ucx.UcxTestSupport;
 
@@ -139,6 +140,27 @@ class OdpBadUseTest {
                     () -> mapping.get(2 * region.pageSize(), Arena.ofAuto().allocate(region.pageSize(), 8)));
             assertTrue(later.getMessage().contains("endpoint to the owner"), later.getMessage());
             Thread.sleep(20 * OdpRegion.TICK_MILLIS);
+            assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
+            mapping.close();
+        }
+    }
+
+    /**
+     * A get on a mapping whose owner closed the region fails about a second later, saying the key
+     * was revoked and no newer one came; before, its fault waited out the mapping's timeout (10 s
+     * in a chaos run that closed the region under its peers).
+     */
+    @Test
+    void aGetAfterItsRegionClosedShouldNotWaitOutItsTimeout() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
+                LogCapture warnings = LogCapture.of(OdpMapping.class)) {
+            OdpRegion region = OdpRegion.builder(ownerNode, 0x86, PAGES * 4096L).build();
+            OdpMapping mapping = attach(ownerNode, region, 0x86, peerNode, Duration.ofSeconds(120));
+            region.close();
+            Throwable outcome = getEndedBy(() -> { }, region, mapping, "its region closed");
+            StaleWindowException stale = assertInstanceOf(StaleWindowException.class, outcome);
+            assertTrue(stale.getMessage().contains("sent no newer key"), stale.getMessage());
             assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
             mapping.close();
         }
