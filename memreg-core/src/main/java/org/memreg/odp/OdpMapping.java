@@ -39,7 +39,8 @@ import org.memreg.transport.WindowKey;
  * when the endpoint to the owner is closed or failed (with the node, or the owner gone), and from
  * then on a put or get that needs pages fails at once with {@link TransportException}; so it does
  * when the owner revoked the key in use and sent no newer one within a second (it closed the
- * region, or cut this peer off), with {@link StaleWindowException}. Calls are
+ * region, or cut this peer off), with {@link StaleWindowException}, and every put and get after
+ * that. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} for its pages
  * and a put's flush, and then throws {@link TransportException}; a put or get that has started
  * returns or throws only once UCX has let go of the caller's buffer (an owner that stopped
@@ -81,6 +82,8 @@ public final class OdpMapping implements AutoCloseable {
     private volatile CompletableFuture<Long> receive;
     /** Since when ({@link System#nanoTime}) the key in use has been revoked with no newer one come; 0 if it is not. */
     private long revokedSince;
+    /** True once the key in use was revoked for good ({@link #keyRevokedForGood}). */
+    private volatile boolean keyGone;
 
     private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, long token,
             RemoteWindow window, long timeoutNanos) {
@@ -202,6 +205,9 @@ public final class OdpMapping implements AutoCloseable {
     private void rma(boolean put, long offset, MemorySegment buffer, Runnable whileHeld) {
         if (closing) {
             throw closedException();
+        }
+        if (keyGone) { // not a second's wait for a key that will not come, as for a revocation just seen
+            throw keyGoneException();
         }
         if (!put && buffer.isReadOnly()) {
             throw new IllegalArgumentException("a get writes into its target, which is read-only: " + buffer);
@@ -435,12 +441,18 @@ public final class OdpMapping implements AutoCloseable {
         if (now - revokedSince < REKEY_WAIT_NANOS) {
             return false;
         }
-        StaleWindowException gone = new StaleWindowException(w.key().windowId(), w.key().generation(),
-                "the owner revoked it and sent no newer key (it closed ODP region " + Integer.toHexString(region)
-                        + " or cut this peer off); no page can come any more");
+        keyGone = true;
+        StaleWindowException gone = keyGoneException();
         table.close(gone);
         System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, gone.getMessage());
         return true;
+    }
+
+    private StaleWindowException keyGoneException() {
+        WindowKey key = window.key();
+        return new StaleWindowException(key.windowId(), key.generation(), "the owner revoked it and sent no newer key"
+                + " (it closed ODP region " + Integer.toHexString(region) + " or cut this peer off); no page can come"
+                + " any more");
     }
 
     private static void sleepQuietly() {

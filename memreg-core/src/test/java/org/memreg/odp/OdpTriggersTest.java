@@ -146,6 +146,10 @@ class OdpTriggersTest {
                     () -> b.put(10 * ps, page(arena, ps, 0xBB)));
             assertTrue(stale.getMessage().contains("generation 1 is stale"), stale.getMessage());
             assertPageHolds(region.segment().asSlice(10 * ps, ps), 0xC1, "B's refused put wrote nothing");
+            await(() -> { // B's mapping finds that no key will come: its operations fail without a wait for one
+                StaleWindowException again = assertThrows(StaleWindowException.class, () -> b.get(10 * ps, in));
+                return again.getMessage().contains("sent no newer key");
+            }, 10_000, "B's mapping found its key revoked for good");
 
             c.put(10 * ps, page(arena, ps, 0xC2));
             c.put(0, page(arena, ps, 0xC3)); // page 0 was reclaimed: C faults it back in
