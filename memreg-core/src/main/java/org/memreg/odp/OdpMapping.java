@@ -35,16 +35,15 @@ import org.memreg.transport.WindowKey;
  * retried with it; a mapping that was itself cut off gets no new key, and its operations fail
  * with that {@link StaleWindowException} (nothing was sent).
  *
- * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY; it ends
- * when the endpoint to the owner is closed or failed (with the node, or the owner gone), and from
- * then on a put or get that needs pages fails at once with {@link TransportException}; so it does
- * when the owner revoked the key in use and sent no newer one within a second (it closed the
- * region, or cut this peer off), with {@link StaleWindowException}, and every put and get after
- * that. Calls are
+ * <p>One daemon thread per mapping receives {@code INVALIDATE}, {@code ESTABLISHED} and REKEY. Calls are
  * blocking and thread-safe; each waits at most the timeout given to {@link #attach} for its pages
  * and a put's flush, and then throws {@link TransportException}; a put or get that has started
  * returns or throws only once UCX has let go of the caller's buffer (an owner that stopped
- * progressing holds it until it answers or the node closes).
+ * progressing holds it until it answers or the node closes). No wait outlasts the owner: once the
+ * endpoint to it is closed or failed (with this node, or the owner gone), a put or get that needs
+ * pages fails at once with {@link TransportException}; once the owner revoked the key in use and
+ * sent no newer one within a second (it closed the region, or cut this peer off), every put and
+ * get fails at once with {@link StaleWindowException}. The mapping's thread ends then, saying so.
  *
  * <p>A mapping's counters ({@link #stats()}) live in a set named {@code odp-peer-<region number
  * in hex>} in the process's counters file, shown by {@code memreg stat} while the mapping is open,

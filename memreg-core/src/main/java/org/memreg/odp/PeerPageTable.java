@@ -126,8 +126,9 @@ public final class PeerPageTable {
     }
 
     /**
-     * The table's user is gone (its mapping closed): every wait for pages fails with {@code cause},
-     * at once, and so does every later one, rather than wait for an owner no one listens to any more.
+     * No page will come for this table any more (its mapping closed, or the owner is gone or
+     * revoked its key): every wait for pages fails with {@code cause} at once, and so does every
+     * later one, rather than wait out its timeout.
      */
     public synchronized void close(RuntimeException cause) {
         closed = cause;

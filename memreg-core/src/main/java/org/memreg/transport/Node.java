@@ -185,7 +185,7 @@ public final class Node implements AutoCloseable {
         return port;
     }
 
-    /** True once {@link #close()} has begun: every operation of the node fails from then on. */
+    /** True once {@link #close()} has closed the node's endpoints: every operation fails from then on. */
     public boolean isClosed() {
         return ctx.closed;
     }
