@@ -316,7 +316,10 @@ public final class OdpMapping implements AutoCloseable {
 
     /**
      * Stops the receiving thread and frees its counter set; later puts and gets throw
-     * {@link IllegalStateException}. The owner is not told: it cuts this peer off by its lease.
+     * {@link IllegalStateException}, and so do those waiting for their pages. Once no put or get is
+     * in flight (waiting at most the mapping's timeout for those that are) it tells the owner
+     * ({@code DETACH}), which then cuts this peer off at once: its reclaims wait for this peer's
+     * acknowledgement no longer, rather than until its lease ran out.
      */
     @Override
     public void close() {
@@ -324,10 +327,39 @@ public final class OdpMapping implements AutoCloseable {
             return;
         }
         closing = true;
-        table.close(closedException()); // a put or get waiting for its pages ends now, not at its timeout
+        table.close(closedException()); // no operation begins now; one waiting for its pages ends
+        detach();
         counters.close(); // frees its set in the counters file; never throws
         if (OdpWire.stopReceiving(receive, thread)) {
             arena.close();
+        }
+    }
+
+    /**
+     * Sends the owner a DETACH once none of this mapping's operations is in flight: an ACK of every
+     * reclaim, now and later. Not when the owner cannot hear it, has taken the key back already,
+     * or an operation is still in flight after the timeout: then the lease does it.
+     */
+    private void detach() {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (!table.idle()) {
+            if (System.nanoTime() - deadline > 0) {
+                return;
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        if (keyGone || !owner.isUsable()) {
+            return;
+        }
+        try {
+            owner.send(OdpWire.tag(OdpWire.TO_OWNER, region), OdpWire.encodeDetach(node.id(), token));
+        } catch (RuntimeException e) { // the node is closing, say: the lease does it
+            System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.DEBUG, "no DETACH: " + e);
         }
     }
 
@@ -417,8 +449,8 @@ public final class OdpMapping implements AutoCloseable {
     private void ownerGone(Throwable cause) {
         String what = "ODP mapping of region " + Integer.toHexString(region) + ": its endpoint to the owner ("
                 + owner + ") is closed or failed; no page can come any more";
-        table.close(new TransportException(what, cause));
         System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, what);
+        table.close(new TransportException(what, cause));
     }
 
     /**
@@ -442,8 +474,8 @@ public final class OdpMapping implements AutoCloseable {
         }
         keyGone = true;
         StaleWindowException gone = keyGoneException();
-        table.close(gone);
         System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.WARNING, gone.getMessage());
+        table.close(gone);
         return true;
     }
 

@@ -76,7 +76,8 @@ import org.memreg.transport.WindowKey;
  * hardware.
  *
  * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
- * application that learns of it earlier may call {@link #disconnect}.
+ * application that learns of it earlier may call {@link #disconnect}. A peer whose mapping closes
+ * says so ({@code DETACH}, once none of its operations is in flight) and is cut off at once.
  *
  * <p><b>Counters.</b> A region's counters ({@link #stats()}, the {@code odp.*} counters of
  * {@link org.memreg.stat.CounterId}) live in a set named {@code odp-owner-<region number in hex>}
@@ -450,6 +451,16 @@ public final class OdpRegion implements AutoCloseable {
 
     /** The message of {@code length} bytes in the inbox: dispatched, or dropped (and counted) when no served peer sent it. */
     private void accept(long length) {
+        long detached = OdpWire.detachedPeer(inbox, length);
+        if (detached != 0) {
+            Served served = peers.get(detached);
+            if (served != null && served.token() == OdpWire.token(inbox, length)) {
+                table.disconnect(detached); // the thread's loop re-keys (closeCutOff)
+            } else {
+                forged.drop(String.format("a DETACH in the name of node %016x", detached));
+            }
+            return;
+        }
         OdpMessage message;
         try {
             message = OdpWire.decode(inbox, length);

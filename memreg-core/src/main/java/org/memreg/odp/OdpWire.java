@@ -36,7 +36,10 @@ import java.util.concurrent.TimeUnit;
  * owner-to-peer message travels under TO_PEER, outside the protocol of {@link OdpMessage} (the
  * Promela model has no keys): REKEY, {@code | type 5 (4) | keyLength (4) | token (8) | key bytes |},
  * the window's next key generation, sent to the remaining peers just before the owner revokes the
- * current one to cut a late peer off (see {@link OdpRegion}).
+ * current one to cut a late peer off (see {@link OdpRegion}). And one peer-to-owner message under
+ * TO_OWNER: DETACH, a protocol message of type 6 naming the peer (range and epoch 0), which a peer
+ * sends when its mapping closes with none of its operations in flight: it acknowledges every
+ * reclaim, now and later, and the owner cuts it off at once rather than at its lease.
  *
  * <p>Tags do not name their sender, and any node connected to the owner or to a peer can send
  * under these tags. So the owner draws a random token for each peer it serves and tells it to
@@ -55,6 +58,7 @@ final class OdpWire {
     /** Bytes of a REKEY before its key: type, key length, token. */
     static final int REKEY_HEADER = 16;
     static final int REKEY = 5;
+    static final int DETACH = 6;
     /** Room for a SETUP or REKEY (a packed UCX remote key is far smaller). */
     static final int MAX_BYTES = 64 << 10;
 
@@ -99,6 +103,20 @@ final class OdpWire {
         s.set(JAVA_LONG, 8, token);
         s.asSlice(REKEY_HEADER).copyFrom(MemorySegment.ofArray(key));
         return s;
+    }
+
+    /** A fresh segment holding a DETACH of {@code peer}, with {@code token}. */
+    static MemorySegment encodeDetach(long peer, long token) {
+        MemorySegment s = Arena.ofAuto().allocate(BYTES, 8);
+        s.set(JAVA_INT, 0, DETACH);
+        s.set(JAVA_LONG, 16, peer);
+        s.set(JAVA_LONG, 32, token);
+        return s;
+    }
+
+    /** The peer a DETACH of {@code length} bytes in {@code s} names, or 0 when it is no DETACH. */
+    static long detachedPeer(MemorySegment s, long length) {
+        return length == BYTES && s.get(JAVA_INT, 0) == DETACH ? s.get(JAVA_LONG, 16) : 0;
     }
 
     /** True when the {@code length} bytes in {@code s} are a REKEY. */

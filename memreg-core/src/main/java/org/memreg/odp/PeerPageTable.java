@@ -82,10 +82,14 @@ public final class PeerPageTable {
 
     /**
      * Begins an operation on {@code range} when every page is {@code MAPPED} (true); otherwise asks
-     * for the missing pages and returns false (retry after {@link #whenMapped}).
+     * for the missing pages and returns false (retry after {@link #whenMapped}). After
+     * {@link #close} it begins none: false, and {@link #whenMapped} fails.
      */
     public synchronized boolean tryBegin(PageRange range) {
         check(range);
+        if (closed != null) {
+            return false;
+        }
         for (int p = range.first(); p < range.end(); p++) {
             if (state[p] != PeerPageState.MAPPED) {
                 request(range);
@@ -128,7 +132,7 @@ public final class PeerPageTable {
     /**
      * No page will come for this table any more (its mapping closed, or the owner is gone or
      * revoked its key): every wait for pages fails with {@code cause} at once, and so does every
-     * later one, rather than wait out its timeout.
+     * later one, rather than wait out its timeout; no operation begins any more.
      */
     public synchronized void close(RuntimeException cause) {
         closed = cause;
@@ -173,6 +177,16 @@ public final class PeerPageTable {
     /** Operations in flight on {@code page}. */
     public synchronized int inFlight(int page) {
         return inFlight[page];
+    }
+
+    /** True when no operation is in flight on any page. */
+    public synchronized boolean idle() {
+        for (int n : inFlight) {
+            if (n != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Pages with a {@code FAULT} out and no answer yet. */

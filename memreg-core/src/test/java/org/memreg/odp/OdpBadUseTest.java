@@ -113,8 +113,8 @@ class OdpBadUseTest {
     void aGetWaitingForItsPagesShouldEndWhenItsMappingCloses() throws Exception {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
-                OdpRegion region = OdpRegion.builder(ownerNode, 0x83, PAGES * 4096L).build()) {
-            OdpMapping mapping = attach(ownerNode, region, 0x83, peerNode, Duration.ofSeconds(120));
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x83, PAGES * 4096L).build();
+                OdpMapping mapping = attach(ownerNode, region, 0x83, peerNode, Duration.ofSeconds(120))) {
             Throwable outcome = getEndedBy(mapping::close, region, mapping, "its mapping closed");
             IllegalStateException closed = assertInstanceOf(IllegalStateException.class, outcome);
             assertTrue(closed.getMessage().contains("is closed"), closed.getMessage());
@@ -131,8 +131,8 @@ class OdpBadUseTest {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 OdpRegion region = OdpRegion.builder(ownerNode, 0x84, PAGES * 4096L).build();
-                LogCapture warnings = LogCapture.of(OdpMapping.class)) {
-            OdpMapping mapping = attach(ownerNode, region, 0x84, peerNode, Duration.ofSeconds(120));
+                LogCapture warnings = LogCapture.of(OdpMapping.class);
+                OdpMapping mapping = attach(ownerNode, region, 0x84, peerNode, Duration.ofSeconds(120))) {
             Throwable outcome = getEndedBy(peerNode::close, region, mapping, "its node closed");
             TransportException gone = assertInstanceOf(TransportException.class, outcome);
             assertTrue(gone.getMessage().contains("endpoint to the owner"), gone.getMessage());
@@ -141,7 +141,6 @@ class OdpBadUseTest {
             assertTrue(later.getMessage().contains("endpoint to the owner"), later.getMessage());
             Thread.sleep(20 * OdpRegion.TICK_MILLIS);
             assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
-            mapping.close();
         }
     }
 
@@ -156,13 +155,13 @@ class OdpBadUseTest {
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 LogCapture warnings = LogCapture.of(OdpMapping.class)) {
             OdpRegion region = OdpRegion.builder(ownerNode, 0x86, PAGES * 4096L).build();
-            OdpMapping mapping = attach(ownerNode, region, 0x86, peerNode, Duration.ofSeconds(120));
-            region.close();
-            Throwable outcome = getEndedBy(() -> { }, region, mapping, "its region closed");
-            StaleWindowException stale = assertInstanceOf(StaleWindowException.class, outcome);
-            assertTrue(stale.getMessage().contains("sent no newer key"), stale.getMessage());
-            assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
-            mapping.close();
+            try (OdpMapping mapping = attach(ownerNode, region, 0x86, peerNode, Duration.ofSeconds(120))) {
+                region.close();
+                Throwable outcome = getEndedBy(() -> { }, region, mapping, "its region closed");
+                StaleWindowException stale = assertInstanceOf(StaleWindowException.class, outcome);
+                assertTrue(stale.getMessage().contains("sent no newer key"), stale.getMessage());
+                assertEquals(1, warnings.count(), "what the mapping's thread logged: " + warnings);
+            }
         }
     }
 
@@ -207,13 +206,13 @@ class OdpBadUseTest {
         try (Node ownerNode = node("odp-owner", false); Node peerNode = node("odp-peer", true);
                 OdpRegion region = OdpRegion.builder(ownerNode, 0x85, PAGES * 4096L).build();
                 LogCapture warnings = LogCapture.of(OdpRegion.class)) {
-            OdpMapping mapping = attach(ownerNode, region, 0x85, peerNode);
-            ownerNode.close();
-            Await.until(() -> warnings.count() > 0, Duration.ofSeconds(20), "the region's warning");
-            Thread.sleep(20 * OdpRegion.TICK_MILLIS);
-            assertEquals(1, warnings.count(), "what the region's thread logged: " + warnings);
-            assertTrue(warnings.toString().contains("its node closed"), warnings.toString());
-            mapping.close();
+            try (OdpMapping mapping = attach(ownerNode, region, 0x85, peerNode)) {
+                ownerNode.close();
+                Await.until(() -> warnings.count() > 0, Duration.ofSeconds(20), "the region's warning");
+                Thread.sleep(20 * OdpRegion.TICK_MILLIS);
+                assertEquals(1, warnings.count(), "what the region's thread logged: " + warnings);
+                assertTrue(warnings.toString().contains("its node closed"), warnings.toString());
+            }
         }
     }
 }

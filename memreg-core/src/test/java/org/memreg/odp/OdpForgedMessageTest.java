@@ -2,6 +2,7 @@ package org.memreg.odp;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.testkit.OdpLoopback.attach;
@@ -55,8 +56,11 @@ class OdpForgedMessageTest {
                 for (int i = 0; i < 2; i++) {
                     send(toOwner, OdpWire.TO_OWNER, number, new OdpMessage.Ack(peerNode.id(), first, epoch), guess);
                     send(toPeer, OdpWire.TO_PEER, number, new OdpMessage.Invalidate(first, Long.MAX_VALUE), guess);
+                    toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), // the peer's goodbye, in its name
+                            OdpWire.encodeDetach(peerNode.id(), guess.getAsLong())).orTimeout(10, TimeUnit.SECONDS).join();
                 }
-                awaitDropped(region::forgedDropped, 2, "the owner");
+                awaitDropped(region::forgedDropped, 4, "the owner");
+                assertFalse(region.isCutOff(peerNode.id()), "a forged DETACH cut the peer off");
                 awaitDropped(mapping::forgedDropped, 2, "the peer");
                 assertEquals(OwnerPageState.RECLAIMING, region.state(0), "the page stays with the peer until it acks");
             });

@@ -13,6 +13,7 @@ import static org.memreg.testkit.OdpLoopback.node;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -157,6 +158,51 @@ class OdpTriggersTest {
             assertPageHolds(region.segment().asSlice(0, ps), 0xC3, "C's put after its fault");
             assertNotEquals(0, c.stats().faults());
             assertEquals(0, region.residentReclaimedPages());
+        }
+    }
+
+    /**
+     * A peer whose mapping closes says so (DETACH) once its operations ended: the owner cuts it off
+     * at once, so a reclaim of pages it mapped goes on without its ACK, well before its lease (60 s
+     * here), and the other peer goes on with the next key. A put of the closing mapping held in
+     * flight keeps the DETACH back until it ends (before, the owner waited out the lease).
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aClosedMappingShouldBeCutOffOnceItsOperationsEndedNotAtItsLease() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node nodeB = node("odp-b", true);
+                Node nodeC = node("odp-c", true);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x76, PAGES * 4096L).lease(Duration.ofSeconds(60)).build();
+                OdpMapping c = attach(ownerNode, region, 0x76, nodeC); Arena arena = Arena.ofShared()) {
+            OdpMapping b = attach(ownerNode, region, 0x76, nodeB);
+            long ps = region.pageSize();
+            b.put(0, page(arena, ps, 0xB1));
+            c.put(ps, page(arena, ps, 0xC1));
+            CountDownLatch held = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread putter = Thread.ofPlatform().start(() -> b.put(2 * ps, page(arena, ps, 0xB2), () -> {
+                held.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            assertTrue(held.await(20, TimeUnit.SECONDS), "B's put in flight");
+            Thread closer = Thread.ofPlatform().start(b::close);
+            Thread.sleep(500); // time for a DETACH to reach the owner, were it sent now
+            assertFalse(region.isCutOff(nodeB.id()), "B said it was gone while its put was in flight");
+            release.countDown();
+            putter.join();
+            closer.join();
+            await(() -> region.isCutOff(nodeB.id()), 10_000, "B cut off once its mapping closed");
+            assertTrue(region.reclaim(new PageRange(0, 3)) > 0);
+            await(() -> region.pendingReclaims() == 0, 10_000, "the reclaim of B's pages, without B's ACK");
+            assertEquals(0, region.stats().leaseExpiries());
+            await(() -> c.keyGeneration() == 2, 10_000, "C got the new key");
+            c.put(0, page(arena, ps, 0xC2)); // page 0 was reclaimed: C faults it back in
+            assertPageHolds(region.segment().asSlice(0, ps), 0xC2, "C's put after B left");
         }
     }
 }
