@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.memreg.device.Access;
@@ -77,7 +78,8 @@ import org.memreg.transport.WindowKey;
  *
  * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
  * application that learns of it earlier may call {@link #disconnect}. A peer whose mapping closes
- * says so ({@code DETACH}, once none of its operations is in flight) and is cut off at once.
+ * says so ({@code DETACH}, once none of its operations is in flight) and is cut off at once,
+ * without a re-key: it lets go of the key itself.
  *
  * <p><b>Counters.</b> A region's counters ({@link #stats()}, the {@code odp.*} counters of
  * {@link org.memreg.stat.CounterId}) live in a set named {@code odp-owner-<region number in hex>}
@@ -407,18 +409,11 @@ public final class OdpRegion implements AutoCloseable {
                 long wait = Math.min(table.nextLeaseDeadline() - System.nanoTime(),
                         TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS));
                 try {
-                    long length = receive.get(Math.max(wait, 100_000), TimeUnit.NANOSECONDS);
-                    receive = null;
-                    accept(length);
-                } catch (TimeoutException e) {
-                    // lease check below
-                } catch (ExecutionException e) {
-                    receive = null;
-                    if (!(e.getCause() instanceof TransportException t && t.isTruncation())) {
-                        throw e;
-                    }
-                    forged.drop("a message of more than " + OdpWire.BYTES + " bytes"); // and the leases go on
+                    receive.get(Math.max(wait, 100_000), TimeUnit.NANOSECONDS);
+                } catch (TimeoutException | ExecutionException e) {
+                    // nothing came (the lease check below), or takeArrived sees the failure
                 }
+                takeArrived(tag);
                 memory.reclaimDropped(table);
                 table.expireLeases(System.nanoTime());
                 closeCutOff();
@@ -444,6 +439,33 @@ public final class OdpRegion implements AutoCloseable {
         }
     }
 
+    /**
+     * Handles every message that has come (at most a thousand), not just the one waited for, before
+     * the leases are judged: a peer's ACK that came in time while this thread was held up (a re-key
+     * waiting for a silent node, a burst) counts. Before, the leases were judged after one message,
+     * and a peer whose ACK waited behind another was cut off.
+     */
+    private void takeArrived(long tag) throws ExecutionException {
+        for (int taken = 0; taken < 1000 && receive.isDone(); taken++) {
+            CompletableFuture<Long> done = receive;
+            receive = null;
+            if (done.state() == Future.State.CANCELLED) {
+                return; // by close()
+            }
+            if (done.state() == Future.State.SUCCESS) {
+                accept(done.resultNow());
+            } else if (done.exceptionNow() instanceof TransportException t && t.isTruncation()) {
+                forged.drop("a message of more than " + OdpWire.BYTES + " bytes"); // and the leases go on
+            } else {
+                throw new ExecutionException(done.exceptionNow());
+            }
+            receive = node.receive(tag, inbox);
+            if (!receive.isDone()) {
+                node.progress(); // one look into UCX for what else has come
+            }
+        }
+    }
+
     /** Messages dropped so far for want of the right token. */
     long forgedDropped() {
         return forged.dropped();
@@ -455,7 +477,14 @@ public final class OdpRegion implements AutoCloseable {
         if (detached != 0) {
             Served served = peers.get(detached);
             if (served != null && served.token() == OdpWire.token(inbox, length)) {
-                table.disconnect(detached); // the thread's loop re-keys (closeCutOff)
+                table.disconnect(detached); // its reclaims need it no more
+                // No re-key: with none of its operations in flight and none to come, the peer lets go
+                // of the key itself. A re-key would also stop this thread while the revocation waits
+                // for a node that may be closing, and other peers' leases would run out meanwhile.
+                toClose.remove(detached);
+                synchronized (keyLock) {
+                    peers.remove(detached);
+                }
             } else {
                 forged.drop(String.format("a DETACH in the name of node %016x", detached));
             }

@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * current one to cut a late peer off (see {@link OdpRegion}). And one peer-to-owner message under
  * TO_OWNER: DETACH, a protocol message of type 6 naming the peer (range and epoch 0), which a peer
  * sends when its mapping closes with none of its operations in flight: it acknowledges every
- * reclaim, now and later, and the owner cuts it off at once rather than at its lease.
+ * reclaim, now and later, and the owner cuts it off at once rather than at its lease (no re-key).
  *
  * <p>Tags do not name their sender, and any node connected to the owner or to a peer can send
  * under these tags. So the owner draws a random token for each peer it serves and tells it to
