@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.Await;
 import org.memreg.testkit.LogCapture;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
@@ -30,6 +31,7 @@ import org.memreg.ucx.UcxTestSupport;
  * put landed in the owner's memory); each is now refused, and the region keeps serving.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Unprivileged
 class OdpBadUseTest {
     private static final int PAGES = 8;
 

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.transport.Endpoint;
 import org.memreg.transport.Node;
 import org.memreg.ucx.UcxTestSupport;
@@ -29,6 +30,7 @@ import org.memreg.ucx.UcxTestSupport;
  * peer ignore every ESTABLISHED after it, so that its next access to the page timed out.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
+@Unprivileged
 class OdpForgedMessageTest {
     @Test
     void messagesInAnotherNodesNameShouldBeDropped() throws Exception {

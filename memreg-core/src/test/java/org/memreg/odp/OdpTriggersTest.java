@@ -22,6 +22,7 @@ import org.memreg.linux.MemoryPressure;
 import org.memreg.linux.Mincore;
 import org.memreg.monitor.PressureWatcher;
 import org.memreg.testkit.Await;
+import org.memreg.testkit.Unprivileged;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
@@ -32,6 +33,7 @@ import org.memreg.ucx.UcxTestSupport;
  * separate transport nodes in this one JVM (loopback; the window is UCX's shared segment, reached
  * by the peers through shared memory).
  */
+@Unprivileged
 class OdpTriggersTest {
     private static final int PAGES = 32;
 
