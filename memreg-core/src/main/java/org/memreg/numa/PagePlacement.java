@@ -59,15 +59,16 @@ public interface PagePlacement {
     void bind(long address, long length, NodeSet nodes, boolean moveExisting);
 
     /**
-     * First touch from node {@code node}: on a platform thread pinned to the node's CPUs, writes
-     * every page of {@code [address, address + length)} of this process without changing its
-     * contents (an atomic add of zero), so pages not yet present are allocated by that node's
-     * policy — on the node itself unless the range is bound elsewhere. Pages already present
-     * stay where they are. Returns when done.
+     * First touch from node {@code node}: on a platform thread pinned to the node's CPUs, faults
+     * every page of {@code [address, address + length)} of this process in for writing without
+     * touching its contents ({@code MADV_POPULATE_WRITE}), so pages not yet present are allocated
+     * by that node's policy — on the node itself unless the range is bound elsewhere. Pages
+     * already present stay where they are. Returns when done.
      *
      * @throws java.util.NoSuchElementException when the node does not exist
      * @throws IllegalStateException when the node has no CPU to run on
-     * @throws IllegalArgumentException when part of the range is not mapped writable
+     * @throws IllegalArgumentException when part of the range is not mapped writable, before or
+     *     while it is touched (another thread unmapped it)
      * @throws UnsupportedOperationException for another process
      */
     void touchFrom(int node, long address, long length) throws InterruptedException;

@@ -8,14 +8,19 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.memreg.linux.CpuAffinity;
+import org.memreg.linux.Errno;
+import org.memreg.linux.Madvise;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcessMaps;
 
 /**
- * Writes every page of a range from a platform thread pinned to some CPUs, without changing its
- * contents: an atomic add of zero to the first long of each page is a write access (so an
- * untouched page, or the zero page, is replaced by a fresh page allocated by the writer's
- * policy), yet cannot lose a concurrent writer's update.
+ * Faults every page of a range in for writing from a platform thread pinned to some CPUs, without
+ * touching its contents: {@code madvise(MADV_POPULATE_WRITE)} does what a write would (an untouched
+ * page, or the zero page, is replaced by a fresh page allocated by the faulting thread's policy)
+ * with no access to the memory, so a range another thread unmaps meanwhile is an error, not a
+ * SIGSEGV: a touch by a write did kill the JVM so (a probe that unmapped 64 MiB under it, 1 of
+ * 200 rounds). On kernels before 5.14 (no such advice) each page takes an atomic add of zero, a
+ * write that cannot lose a concurrent writer's update.
  */
 final class PinnedTouch {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
@@ -56,9 +61,17 @@ final class PinnedTouch {
         }
     }
 
-    /** Writes every page of the range from the calling thread. */
+    /** Faults every page of the range in for writing from the calling thread. */
     static void touchHere(long address, long length, long pageSize) {
         long first = address - Long.remainderUnsigned(address, pageSize);
+        int errno = Madvise.tryMadvise(first, address + length - first, Madvise.MADV_POPULATE_WRITE);
+        if (errno == 0) {
+            return;
+        }
+        if (errno != Errno.EINVAL) { // ENOMEM: not all mapped (any more); EFAULT: a page could not be had
+            throw new IllegalArgumentException(String.format("cannot touch [0x%x, 0x%x): %s", address,
+                    address + length, Errno.name(errno)));
+        }
         MemorySegment memory = Mman.segment(first, address + length - first);
         for (long offset = 0; offset < memory.byteSize(); offset += pageSize) {
             long unused = (long) LONG.getAndAdd(memory, offset, 0L);
