@@ -59,7 +59,8 @@ class OdpForgedMessageTest {
                     send(toOwner, OdpWire.TO_OWNER, number, new OdpMessage.Ack(peerNode.id(), first, epoch), guess);
                     send(toPeer, OdpWire.TO_PEER, number, new OdpMessage.Invalidate(first, Long.MAX_VALUE), guess);
                     toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), // the peer's goodbye, in its name
-                            OdpWire.encodeDetach(peerNode.id(), guess.getAsLong())).orTimeout(10, TimeUnit.SECONDS).join();
+                            OdpWire.encodeDetach(peerNode.id(), guess.getAsLong()))
+                            .orTimeout(10, TimeUnit.SECONDS).join();
                 }
                 awaitDropped(region::forgedDropped, 4, "the owner");
                 assertFalse(region.isCutOff(peerNode.id()), "a forged DETACH cut the peer off");

@@ -175,7 +175,8 @@ class OdpTriggersTest {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", false); Node nodeB = node("odp-b", true);
                 Node nodeC = node("odp-c", true);
-                OdpRegion region = OdpRegion.builder(ownerNode, 0x76, PAGES * 4096L).lease(Duration.ofSeconds(60)).build();
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x76, PAGES * 4096L).lease(Duration.ofSeconds(60))
+                        .build();
                 OdpMapping c = attach(ownerNode, region, 0x76, nodeC); Arena arena = Arena.ofShared()) {
             OdpMapping b = attach(ownerNode, region, 0x76, nodeB);
             long ps = region.pageSize();
@@ -221,8 +222,10 @@ class OdpTriggersTest {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", false); Node nodeC = node("odp-c", true);
                 Node nodeD = node("odp-d", true);
-                OdpRegion region = OdpRegion.builder(ownerNode, 0x77, PAGES * 4096L).lease(Duration.ofMillis(400)).build();
-                OdpMapping c = attach(ownerNode, region, 0x77, nodeC); OdpMapping d = attach(ownerNode, region, 0x77, nodeD);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x77, PAGES * 4096L).lease(Duration.ofMillis(400))
+                        .build();
+                OdpMapping c = attach(ownerNode, region, 0x77, nodeC);
+                OdpMapping d = attach(ownerNode, region, 0x77, nodeD);
                 Arena arena = Arena.ofShared()) {
             long ps = region.pageSize();
             c.put(0, page(arena, ps, 0xC1));
