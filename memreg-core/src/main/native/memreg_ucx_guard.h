@@ -5,8 +5,8 @@
  * (memreg_wireup_messages.c) to count an acknowledgement's interfaces; the TCP guard's reader
  * of UCX's frames (memreg_tcp_frames.c); and the memory peers may reach, which that reader and
  * the software RMA guard (memreg_rma_guard.c) hold puts and gets to (memreg_exposed.c), receive
- * buffers among it (memreg_receive_guard.c). What
- * is declared here stays inside the library, but memreg_withdraw, which memreg calls too.
+ * buffers among it (memreg_receive_guard.c). What is declared here stays inside the library, but
+ * memreg_withdraw, which memreg calls too.
  */
 #ifndef MEMREG_UCX_GUARD_H
 #define MEMREG_UCX_GUARD_H
