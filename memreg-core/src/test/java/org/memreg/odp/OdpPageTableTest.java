@@ -194,9 +194,11 @@ class OdpPageTableTest {
 
     @Test
     void closingShouldFailEveryWaitForPagesNowAndLater() {
+        map(a, fromA, new PageRange(5, 1));
         CompletableFuture<Void> waiting = a.whenMapped(new PageRange(0, 2));
         IllegalStateException gone = new IllegalStateException("mapping closed");
         a.close(gone);
+        assertFalse(a.tryBegin(new PageRange(5, 1)), "no operation begins after the close, on a mapped page either");
         assertTrue(waiting.isCompletedExceptionally(), "the wait before the close");
         CompletableFuture<Void> later = a.whenMapped(new PageRange(3, 1));
         assertTrue(later.isCompletedExceptionally(), "a wait after the close");
