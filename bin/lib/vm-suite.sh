@@ -75,7 +75,7 @@ junit() {
   local reports=$results/$name-reports
   [ ${#prefix[@]} -eq 0 ] || reports=$scratch/$name-reports
   "${prefix[@]}" java --enable-native-access=ALL-UNNAMED -Dmemreg.test.realNumaNodes=4 \
-      -Dmemreg.test.trail="$scratch/$name.trail" -Dmemreg.test.childTimeoutSeconds=600 -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -Dmemreg.test.touchRaceRounds=10 -cp "$cp" \
+      -Dmemreg.test.trail="$scratch/$name.trail" -Dmemreg.test.childTimeoutSeconds=600 -Dmemreg.test.churnOperations=20000 -Dmemreg.test.crossThreadCycles=100 -Dmemreg.test.unmapRaceRounds=10 -cp "$cp" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree \
       --exclude-engine=junit-vintage --fail-if-no-tests --reports-dir "$reports" "${selectors[@]}" 2>&1 \
     | tee "$results/$name.log"

@@ -1,8 +1,9 @@
 package org.memreg.numa;
 
-import java.lang.foreign.MemorySegment;
+import org.memreg.linux.Errno;
 import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
+import org.memreg.linux.ProcessVm;
 
 /**
  * Gives pages new physical frames and keeps their contents, as a kernel page migration does:
@@ -15,7 +16,9 @@ import org.memreg.linux.Mman;
  * range kept its old frames. The result is checked either way.
  *
  * <p>The copy is not atomic: a concurrent writer's update during it may be lost (the kernel
- * blocks writers during a real migration). Private anonymous memory only.
+ * blocks writers during a real migration). A range unmapped during the copy is an error; one
+ * unmapped between the copy and the mremap gets the copy mapped there again. Private anonymous
+ * memory only.
  */
 final class FrameRelocation {
     private FrameRelocation() {
@@ -25,13 +28,20 @@ final class FrameRelocation {
      * Relocates {@code [address, address + length)} (page aligned, private anonymous, readable
      * and writable) to new frames.
      *
-     * @throws LinuxException when mapping the fresh pages or the mremap fails
+     * @throws LinuxException when mapping the fresh pages or the mremap fails, or the range was
+     *     unmapped while it was copied
      */
     static void relocate(long address, long length) {
         long fresh = Mman.mapAnonymous(length);
         long result;
         try {
-            MemorySegment.copy(Mman.segment(address, length), 0, Mman.segment(fresh, length), 0, length);
+            // A fault-safe copy: another thread may unmap the range meanwhile (a copy by loads killed the JVM)
+            long copied = ProcessVm.readSelf(address, Mman.segment(fresh, length));
+            if (copied != length) {
+                throw new LinuxException("process_vm_readv", copied < 0 ? (int) -copied : Errno.EFAULT,
+                        String.format("[0x%x, 0x%x) was unmapped while its pages were copied", address,
+                                address + length));
+            }
             result = Mman.mremap(fresh, length, length, Mman.MREMAP_MAYMOVE | Mman.MREMAP_FIXED, address);
         } catch (RuntimeException e) {
             Mman.munmap(fresh, length);

@@ -156,12 +156,12 @@ class LinuxPlacementTest {
      * and does not access them. A touch by a write passed the look at /proc/self/maps and then died
      * on the unmapped page (SIGSEGV in the touching thread, 1 of 200 rounds of 64 MiB in a probe).
      * In a child JVM, 300 rounds of 16 MiB (the VM's emulated CPUs: {@code
-     * -Dmemreg.test.touchRaceRounds}), unmapped after 0-3 ms; the seed is printed.
+     * -Dmemreg.test.unmapRaceRounds}), unmapped after 0-3 ms; the seed is printed.
      */
     @Test
     void touchingMemoryUnmappedMeanwhileShouldFailNotCrash() throws Exception {
         long seed = TestSeeds.seed("LinuxPlacementTest touch race");
-        int rounds = Integer.getInteger("memreg.test.touchRaceRounds", 300);
+        int rounds = Integer.getInteger("memreg.test.unmapRaceRounds", 300);
         ChildJvm child = ChildJvm.run(List.of(), TouchRaceChild.class, String.valueOf(rounds), String.valueOf(seed));
         assertEquals(rounds, child.value("rounds"));
         assertEquals(rounds, child.value("touched") + child.value("refused"));

@@ -27,6 +27,7 @@ import org.memreg.linux.LinuxException;
 import org.memreg.linux.Mman;
 import org.memreg.linux.Pagemap;
 import org.memreg.linux.SysConf;
+import org.memreg.testkit.ChildJvm;
 import org.memreg.util.TestSeeds;
 
 /**
@@ -229,5 +230,21 @@ class TopologyMigrationTest {
                 () -> placement.move(new long[] {address}, new int[] {missing}, new int[1], 1));
         assertEquals(Errno.ENODEV, kernelLike.errno());
         assertEquals(PAGES, census().onNode(0), "nothing moved");
+    }
+
+    /**
+     * Moving memory that another thread unmaps meanwhile fails or moves, and the JVM lives. The
+     * simulated move copied the pages by loads and died on the unmapped page (SIGSEGV in
+     * FrameRelocation, within 100 rounds); it copies with process_vm_readv now. In a child JVM, 300
+     * rounds of 16 MiB (the VM: {@code -Dmemreg.test.unmapRaceRounds}), unmapped after 0-3 ms.
+     */
+    @Test
+    void movingMemoryUnmappedMeanwhileShouldFailNotCrash() throws Exception {
+        long seed = TestSeeds.seed("TopologyMigrationTest move race " + kind);
+        int rounds = Integer.getInteger("memreg.test.unmapRaceRounds", 300);
+        ChildJvm child = ChildJvm.run(List.of(), MoveRaceChild.class, String.valueOf(rounds), String.valueOf(seed),
+                kind.name());
+        assertEquals(rounds, child.value("rounds"));
+        assertEquals(rounds, child.value("moved") + child.value("refused"));
     }
 }
