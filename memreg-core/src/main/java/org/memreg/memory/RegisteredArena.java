@@ -124,14 +124,19 @@ public final class RegisteredArena implements Arena {
         return scope.scope();
     }
 
-    /** Ends the segments' scope, then per allocation: release, invalidate, unmap. */
+    /**
+     * Ends the segments' scope, then per allocation: release, invalidate, unmap.
+     *
+     * @throws IllegalStateException when a thread is inside a native call given one of the
+     *     arena's segments (the scope cannot end meanwhile): nothing is released; close again later
+     */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
+        scope.close(); // first: it throws while a native call holds a segment, and then all stays as it was
         closed = true;
-        scope.close();
         RuntimeException failure = null;
         for (Allocation allocation : allocations) {
             Mapping m = allocation.mapping();

@@ -1,5 +1,7 @@
 package org.memreg.memory;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,11 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -80,6 +86,42 @@ class RegisteredArenaTest {
             }
             assertEquals(lockedBefore, ProcStatus.vmLockedBytes(), "round " + round + ": memory still pinned");
         }
+    }
+
+    /**
+     * A close while a native call holds one of the arena's segments fails and leaves everything
+     * as it was, so a later close releases it all. Before, the arena counted itself closed before
+     * its scope refused to end, and the later close returned at once: its memory stayed pinned and
+     * registered for good.
+     */
+    @Test
+    void aCloseRefusedWhileANativeCallHoldsASegmentShouldLeaveTheArenaToCloseLater() throws Exception {
+        long lockedBefore = ProcStatus.vmLockedBytes();
+        RegisteredArena arena = RegisteredArena.of(cache, Access.ALL, HugePages.NEVER);
+        MemorySegment window = arena.allocate(MIB);
+        Linker linker = Linker.nativeLinker();
+        MethodHandle poll = linker.downcallHandle(linker.defaultLookup().find("poll").orElseThrow(),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT)); // no descriptors: a 2 s sleep
+        CountDownLatch calling = new CountDownLatch(1);
+        Thread holder = Thread.ofPlatform().start(() -> {
+            calling.countDown();
+            try {
+                int unused = (int) poll.invokeExact(window, 0L, 2_000);
+            } catch (Throwable e) {
+                throw new AssertionError(e);
+            }
+        });
+        calling.await();
+        Thread.sleep(300); // inside the call
+        IllegalStateException held = assertThrows(IllegalStateException.class, arena::close);
+        assertTrue(held.getMessage().contains("acquired"), held.getMessage());
+        window.set(JAVA_LONG, 0, 42L);
+        assertEquals(42L, window.get(JAVA_LONG, 0), "the arena is still open");
+        holder.join();
+        arena.close();
+        assertEquals(0, arena.allocatedBytes());
+        assertEquals(0, device.registeredBytes(), "released");
+        assertEquals(lockedBefore, ProcStatus.vmLockedBytes(), "unpinned");
     }
 
     @Test
