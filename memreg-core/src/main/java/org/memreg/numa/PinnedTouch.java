@@ -12,6 +12,7 @@ import org.memreg.linux.Errno;
 import org.memreg.linux.Madvise;
 import org.memreg.linux.Mman;
 import org.memreg.linux.ProcessMaps;
+import org.memreg.linux.SysConf;
 
 /**
  * Faults every page of a range in for writing from a platform thread pinned to some CPUs, without
@@ -20,12 +21,31 @@ import org.memreg.linux.ProcessMaps;
  * with no access to the memory, so a range another thread unmaps meanwhile is an error, not a
  * SIGSEGV: a touch by a write did kill the JVM so (a probe that unmapped 64 MiB under it, 1 of
  * 200 rounds). On kernels before 5.14 (no such advice) each page takes an atomic add of zero, a
- * write that cannot lose a concurrent writer's update.
+ * write that cannot lose a concurrent writer's update (nor survive such an unmap).
  */
 final class PinnedTouch {
     private static final VarHandle LONG = JAVA_LONG.varHandle();
 
     private PinnedTouch() {
+    }
+
+    /**
+     * Whether the kernel has {@code MADV_POPULATE_WRITE} (5.14 on), asked once of a fresh page of
+     * our own. Its EINVAL means no such advice only here: on a range another thread unmapped, a
+     * mapping made there since without write access (a new thread's guard page) says EINVAL too,
+     * and a touch by a write then died on it (the VM's kernel, 6.1).
+     */
+    private static final class Populate {
+        static final boolean SUPPORTED = probe();
+
+        private static boolean probe() {
+            long page = Mman.mapAnonymous(SysConf.pageSize());
+            try {
+                return Madvise.tryMadvise(page, SysConf.pageSize(), Madvise.MADV_POPULATE_WRITE) == 0;
+            } finally {
+                Mman.munmap(page, SysConf.pageSize());
+            }
+        }
     }
 
     /** Runs {@code touch} of the range on a new thread pinned to {@code cpus} and waits for it. */
@@ -64,13 +84,13 @@ final class PinnedTouch {
     /** Faults every page of the range in for writing from the calling thread. */
     static void touchHere(long address, long length, long pageSize) {
         long first = address - Long.remainderUnsigned(address, pageSize);
-        int errno = Madvise.tryMadvise(first, address + length - first, Madvise.MADV_POPULATE_WRITE);
-        if (errno == 0) {
+        if (Populate.SUPPORTED) {
+            int errno = Madvise.tryMadvise(first, address + length - first, Madvise.MADV_POPULATE_WRITE);
+            if (errno != 0) { // ENOMEM: not all mapped any more; EINVAL: mapped again without write (a guard page)
+                throw new IllegalArgumentException(String.format("cannot touch [0x%x, 0x%x): %s", address,
+                        address + length, Errno.name(errno)));
+            }
             return;
-        }
-        if (errno != Errno.EINVAL) { // ENOMEM: not all mapped (any more); EFAULT: a page could not be had
-            throw new IllegalArgumentException(String.format("cannot touch [0x%x, 0x%x): %s", address,
-                    address + length, Errno.name(errno)));
         }
         MemorySegment memory = Mman.segment(first, address + length - first);
         for (long offset = 0; offset < memory.byteSize(); offset += pageSize) {

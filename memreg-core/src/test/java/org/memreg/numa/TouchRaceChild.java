@@ -4,9 +4,10 @@ import java.util.SplittableRandom;
 import org.memreg.linux.Mman;
 
 /**
- * A child JVM for {@link LinuxPlacementTest}: first touches 16 MiB while another thread unmaps it
- * after a random few milliseconds, ROUNDS times (args: rounds, seed); prints how each ended. A
- * touch that accesses the memory dies of it here, not in the test's JVM.
+ * A child JVM for {@link LinuxPlacementTest}: first touches 16 MiB while another thread, after a
+ * random few milliseconds, unmaps it (even rounds) or maps it again without access (odd rounds: what
+ * a new thread's guard page does to a range that was unmapped), ROUNDS times (args: rounds, seed);
+ * prints how each ended. A touch that accesses the memory dies of it here, not in the test's JVM.
  */
 public final class TouchRaceChild {
     private TouchRaceChild() {
@@ -22,12 +23,17 @@ public final class TouchRaceChild {
         for (int i = 0; i < rounds; i++) {
             long at = Mman.mapAnonymous(length);
             long delayNanos = random.nextLong(3_000_000);
+            boolean remap = i % 2 == 1;
             Thread unmapper = Thread.ofPlatform().start(() -> {
                 long until = System.nanoTime() + delayNanos;
                 while (System.nanoTime() < until) {
                     Thread.onSpinWait();
                 }
-                Mman.munmap(at, length);
+                if (remap) {
+                    Mman.mmap(at, length, Mman.PROT_NONE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS | Mman.MAP_FIXED, -1, 0);
+                } else {
+                    Mman.munmap(at, length);
+                }
             });
             try {
                 placement.touchFrom(0, at, length);
@@ -36,6 +42,9 @@ public final class TouchRaceChild {
                 refused++;
             }
             unmapper.join();
+            if (remap) {
+                Mman.munmap(at, length);
+            }
         }
         System.out.println("rounds=" + (touched + refused));
         System.out.println("touched=" + touched);
