@@ -229,9 +229,10 @@ class OdpTriggersTest {
                 Arena arena = Arena.ofShared()) {
             long ps = region.pageSize();
             c.put(0, page(arena, ps, 0xC1));
-            Thread faulting = Thread.ofPlatform().start(() -> d.put(5 * ps, page(arena, ps, 0xD1)));
+            Thread faulting = Thread.ofPlatform().unstarted(() -> d.put(5 * ps, page(arena, ps, 0xD1)));
             region.withStatesFrozen(() -> {
                 try {
+                    faulting.start(); // with the table frozen, or the owner may answer it first
                     await(() -> d.state(5) == PeerPageState.FAULTING, 10_000, "D's FAULT out");
                     Thread.sleep(200); // the region's thread takes it and waits for the table
                     assertTrue(region.reclaim(new PageRange(0, 1)) > 0);
