@@ -62,8 +62,10 @@ import org.memreg.transport.WindowKey;
  * every remaining peer the next key generation ({@code REKEY}, see {@link OdpWire}; they attach
  * it at once), then revokes the current generation through the transport
  * ({@link Window#invalidate()}: every connected node, the late one included, is told, flushes what
- * it issued to us and acknowledges; a node that does not answer is skipped after at most 5 s,
- * during which this thread serves no message). After that the late peer's node refuses a put or get with its old key at the origin with
+ * it issued to us and acknowledges; a node that does not answer is skipped after at most 5 s).
+ * The re-key runs on a thread of its own ({@code odp-rekey-<region>}), so the region thread goes
+ * on serving the other peers' FAULTs and ACKs while the revocation waits. After that the late
+ * peer's node refuses a put or get with its old key at the origin with
  * {@link org.memreg.transport.StaleWindowException} before anything is sent; a remaining peer whose
  * operation met the revocation first retries it with the new key ({@link OdpMapping}).
  *
@@ -130,6 +132,8 @@ public final class OdpRegion implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closing;
     private volatile CompletableFuture<Long> receive;
+    /** The thread of the last re-key, or null (the region thread's alone). */
+    private Thread rekeying;
     private int trimCursor;
 
     /** The (node, region number) pairs of the regions open in this process: one region per number per node. */
@@ -256,7 +260,11 @@ public final class OdpRegion implements AutoCloseable {
         return peer;
     }
 
-    /** Cuts {@code peer} off now (the application knows it failed or left). */
+    /**
+     * Cuts {@code peer} off now (the application knows it failed or left) and re-keys the window
+     * before it returns: the revocation waits at most 5 s for nodes that do not answer, and first
+     * for a re-key under way.
+     */
     public void disconnect(long peer) {
         checkOpen();
         table.disconnect(peer);
@@ -388,7 +396,9 @@ public final class OdpRegion implements AutoCloseable {
         boolean stopped = OdpWire.stopReceiving(receive, thread);
         memory.close(); // its monitor, before the unmap
         try {
-            window.close();
+            synchronized (keyLock) { // after a re-key under way (at most its 5 s); a later one finds closing set
+                window.close();
+            }
         } finally {
             if (owned != null) {
                 Mman.munmap(owned.address(), owned.byteSize()); // after the window: no peer reaches it now
@@ -416,7 +426,7 @@ public final class OdpRegion implements AutoCloseable {
                 takeArrived(tag);
                 memory.reclaimDropped(table);
                 table.expireLeases(System.nanoTime());
-                closeCutOff();
+                startReKey();
             } catch (ExecutionException | RuntimeException e) {
                 receive = null;
                 if (!closing && node.isClosed()) { // nothing comes any more: say so once, not every tick
@@ -441,9 +451,9 @@ public final class OdpRegion implements AutoCloseable {
 
     /**
      * Handles every message that has come (at most a thousand), not just the one waited for, before
-     * the leases are judged: a peer's ACK that came in time while this thread was held up (a re-key
-     * waiting for a silent node, a burst) counts. Before, the leases were judged after one message,
-     * and a peer whose ACK waited behind another was cut off.
+     * the leases are judged: a peer's ACK that came in time while this thread was held up (a
+     * burst, or the table held by {@link #withStatesFrozen}) counts. Before, the leases were judged
+     * after one message, and a peer whose ACK waited behind another was cut off.
      */
     private void takeArrived(long tag) throws ExecutionException {
         for (int taken = 0; taken < 1000 && receive.isDone(); taken++) {
@@ -479,12 +489,10 @@ public final class OdpRegion implements AutoCloseable {
             if (served != null && served.token() == OdpWire.token(inbox, length)) {
                 table.disconnect(detached); // its reclaims need it no more
                 // No re-key: with none of its operations in flight and none to come, the peer lets go
-                // of the key itself. A re-key would also stop this thread while the revocation waits
-                // for a node that may be closing, and other peers' leases would run out meanwhile.
+                // of the key itself. A re-key would also hold the key (and the next cut-off's re-key)
+                // while its revocation waits for this peer's node, which may be closing.
                 toClose.remove(detached);
-                synchronized (keyLock) {
-                    peers.remove(detached);
-                }
+                peers.remove(detached); // not under keyLock: a re-key may hold it for seconds
             } else {
                 forged.drop(String.format("a DETACH in the name of node %016x", detached));
             }
@@ -526,17 +534,47 @@ public final class OdpRegion implements AutoCloseable {
     }
 
     /**
+     * Starts a thread that re-keys the window for the peers cut off, unless none was or the last
+     * re-key is still running (what it leaves is taken at a later tick). Its revocation may wait
+     * seconds for a silent node: this thread goes on serving meanwhile.
+     */
+    private void startReKey() {
+        Thread last = rekeying;
+        if (!toClose.isEmpty() && (last == null || !last.isAlive())) {
+            rekeying = Thread.ofPlatform().daemon().name("odp-rekey-" + Integer.toHexString(region))
+                    .start(this::reKey);
+        }
+    }
+
+    private void reKey() {
+        try {
+            closeCutOff();
+        } catch (RuntimeException e) { // e.g. the node closed under it
+            if (!closing) {
+                System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING,
+                        "ODP region " + Integer.toHexString(region) + ": re-key failed: " + e);
+            }
+        }
+    }
+
+    /**
      * Re-keys the window for the peers cut off since the last call, and stops sending to them
-     * (on the region thread, or the caller of {@link #disconnect}; outside the table's lock).
+     * (on a re-key thread, or the caller of {@link #disconnect}; outside the table's lock).
      */
     private void closeCutOff() {
         if (toClose.isEmpty()) {
             return;
         }
         synchronized (keyLock) {
+            if (closing) {
+                return; // the window closes: that revokes every key
+            }
             List<Long> late = new java.util.ArrayList<>();
             for (Long peer; (peer = toClose.poll()) != null;) {
                 late.add(peer);
+            }
+            if (late.isEmpty()) {
+                return; // taken meanwhile by the re-key of a disconnect
             }
             WindowKey next = window.nextKey(); // good from now on, and after the current one is revoked
             byte[] key = next.toBytes();

@@ -23,6 +23,7 @@ import org.memreg.linux.Mincore;
 import org.memreg.monitor.PressureWatcher;
 import org.memreg.testkit.Await;
 import org.memreg.testkit.Unprivileged;
+import org.memreg.transport.ErrorMode;
 import org.memreg.transport.Node;
 import org.memreg.transport.StaleWindowException;
 import org.memreg.ucx.UcxTestSupport;
@@ -164,6 +165,44 @@ class OdpTriggersTest {
     }
 
     /**
+     * The re-key after a cut-off waits for every connected node to acknowledge the revocation (at
+     * most 5 s). Node S is connected to the owner and never progresses, so the revocation waits out
+     * that time; meanwhile C's fault is served (before, the region's thread did the re-key itself
+     * and C waited until S was given up on).
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aReKeyWaitingForASilentNodeShouldNotHoldUpTheOtherPeersFaults() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", true); Node nodeB = node("odp-b", true);
+                Node nodeC = node("odp-c", true);
+                Node silent = Node.builder().name("odp-silent").ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER)
+                        .progressThread(false).build();
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x78, PAGES * 4096L).lease(Duration.ofMillis(300))
+                        .build();
+                OdpMapping b = attach(ownerNode, region, 0x78, nodeB);
+                OdpMapping c = attach(ownerNode, region, 0x78, nodeC); Arena arena = Arena.ofShared()) {
+            silent.connect("127.0.0.1", ownerNode.port()); // from now on nobody drives it
+            long ps = region.pageSize();
+            b.put(0, page(arena, ps, 0xB1));
+            c.put(ps, page(arena, ps, 0xC1));
+            b.ignoreInvalidations(true);
+            assertTrue(region.reclaim(new PageRange(0, 2)) > 0);
+            await(() -> region.isCutOff(nodeB.id()), 10_000, "B cut off at its lease");
+            await(() -> c.keyGeneration() == 2, 10_000, "C got the next key (sent before the revocation)");
+            assertEquals(1, region.keyGeneration(), "the revocation waits for the silent node");
+
+            c.put(ps, page(arena, ps, 0xC2)); // page 1 was reclaimed: C faults it back in
+            assertEquals(1, region.keyGeneration(), "C's fault was served while the re-key still waited");
+            assertPageHolds(region.segment().asSlice(ps, ps), 0xC2, "C's put during the re-key");
+
+            await(() -> region.keyGeneration() == 2, 20_000, "the re-key ended, the silent node skipped");
+            c.put(2 * ps, page(arena, ps, 0xC3));
+            assertPageHolds(region.segment().asSlice(2 * ps, ps), 0xC3, "C's put after the re-key");
+        }
+    }
+
+    /**
      * A peer whose mapping closes says so (DETACH) once its operations ended: the owner cuts it off
      * at once, so a reclaim of pages it mapped goes on without its ACK, well before its lease (60 s
      * here), and the other peer goes on with the same key. A put of the closing mapping held in
@@ -212,7 +251,7 @@ class OdpTriggersTest {
     /**
      * A peer whose ACK came in time is not cut off because the region's thread read it late. The
      * thread is held (a FAULT of another peer waits on the frozen table, as it would behind a
-     * re-key that waits for a silent node) while C acknowledges a reclaim, past C's lease (400 ms);
+     * burst; before 2026-12-07 also behind a re-key waiting for a silent node) while C acknowledges a reclaim, past C's lease (400 ms);
      * then it must read C's ACK before it judges the leases. Before, it judged them after the one
      * message it had in hand, and cut C off.
      */
