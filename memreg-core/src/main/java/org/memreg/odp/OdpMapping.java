@@ -83,6 +83,10 @@ public final class OdpMapping implements AutoCloseable {
     private long revokedSince;
     /** True once the key in use was revoked for good ({@link #keyRevokedForGood}). */
     private volatile boolean keyGone;
+    /** Held around each message to the owner and the DETACH, so nothing follows the DETACH. */
+    private final Object toOwnerLock = new Object();
+    /** Set once the DETACH went (under {@link #toOwnerLock}): the owner forgot this peer. */
+    private boolean detached;
 
     private OdpMapping(Node node, Endpoint owner, int region, long pageSize, int pages, long token,
             RemoteWindow window, long timeoutNanos) {
@@ -99,7 +103,11 @@ public final class OdpMapping implements AutoCloseable {
             if (m instanceof OdpMessage.Ack a) {
                 onRelease.accept(a.range());
             }
-            owner.send(toOwner, OdpWire.encode(m, token));
+            synchronized (toOwnerLock) {
+                if (!detached) { // an ACK of an INVALIDATE that crossed the DETACH: the owner needs none
+                    owner.send(toOwner, OdpWire.encode(m, token));
+                }
+            }
         }, new OdpCounters(counters));
         this.thread = Thread.ofPlatform().daemon().name("odp-peer-" + Integer.toHexString(region)).start(this::run);
     }
@@ -357,7 +365,10 @@ public final class OdpMapping implements AutoCloseable {
             return;
         }
         try {
-            owner.send(OdpWire.tag(OdpWire.TO_OWNER, region), OdpWire.encodeDetach(node.id(), token));
+            synchronized (toOwnerLock) {
+                owner.send(OdpWire.tag(OdpWire.TO_OWNER, region), OdpWire.encodeDetach(node.id(), token));
+                detached = true;
+            }
         } catch (RuntimeException e) { // the node is closing, say: the lease does it
             System.getLogger(OdpMapping.class.getName()).log(System.Logger.Level.DEBUG, "no DETACH: " + e);
         }

@@ -249,6 +249,53 @@ class OdpTriggersTest {
     }
 
     /**
+     * A mapping that leaves sends nothing after its DETACH. Peers map every page and close while
+     * the owner reclaims them all, so INVALIDATEs cross DETACHes: an ACK of one after the DETACH
+     * reached an owner that had forgotten the peer, which dropped it as forged and warned (before:
+     * in a few of the rounds).
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aMappingThatLeftShouldSendNothingAfterItsDetach() throws Exception {
+        UcxTestSupport.assumeUcx();
+        int rounds = Integer.getInteger("memreg.test.detachRounds", 30);
+        try (Node ownerNode = node("odp-owner", false);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x79, PAGES * 4096L).lease(Duration.ofSeconds(60))
+                        .build();
+                Arena arena = Arena.ofShared()) {
+            long ps = region.pageSize();
+            MemorySegment in = arena.allocate(ps, 4096);
+            for (int n = 0; n < rounds; n++) {
+                try (Node peerNode = node("odp-leaving-" + n, true)) {
+                    OdpMapping m = attach(ownerNode, region, 0x79, peerNode);
+                    for (int p = 0; p < PAGES; p++) {
+                        m.get(p * ps, in);
+                    }
+                    CountDownLatch go = new CountDownLatch(1);
+                    Thread reclaimer = Thread.ofPlatform().start(() -> {
+                        try {
+                            go.await();
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                        for (int p = 0; p < PAGES; p++) {
+                            region.reclaim(new PageRange(p, 1));
+                        }
+                    });
+                    go.countDown();
+                    m.close();
+                    reclaimer.join();
+                    await(() -> region.isCutOff(peerNode.id()), 10_000, "peer " + n + " detached");
+                    await(() -> region.pendingReclaims() == 0, 10_000, "reclaims of round " + n);
+                }
+            }
+            Thread.sleep(500); // for a late ACK to reach the owner's thread
+            assertEquals(0, region.forgedDropped(), "messages of departed peers dropped as forged");
+            assertEquals(0, region.stats().leaseExpiries());
+        }
+    }
+
+    /**
      * A peer whose ACK came in time is not cut off because the region's thread read it late. The
      * thread is held (a FAULT of another peer waits on the frozen table, as it would behind a
      * burst; before 2026-12-07 also behind a re-key waiting for a silent node) while C acknowledges a reclaim, past C's lease (400 ms);
