@@ -78,8 +78,10 @@ import org.memreg.transport.WindowKey;
  * resident again, which {@link #residentReclaimedPages()} reports. A NIC would revoke the key in
  * hardware.
  *
- * <p>A peer that fails is found out only by its lease (when a reclaim needs its {@code ACK}); an
- * application that learns of it earlier may call {@link #disconnect}. A peer whose mapping closes
+ * <p>A peer whose endpoint closes or fails (error mode PEER: a killed peer's within milliseconds
+ * here) is cut off at the region thread's next look, at most {@link #TICK_MILLIS} later, as
+ * {@link #disconnect} does; a peer that stops answering without that is found out by its lease
+ * (when a reclaim needs its {@code ACK}). A peer whose mapping closes
  * says so ({@code DETACH}, once none of its operations is in flight) and is cut off at once,
  * without a re-key: it lets go of the key itself.
  *
@@ -424,6 +426,7 @@ public final class OdpRegion implements AutoCloseable {
                     // nothing came (the lease check below), or takeArrived sees the failure
                 }
                 takeArrived(tag);
+                cutOffFailed();
                 memory.reclaimDropped(table);
                 table.expireLeases(System.nanoTime());
                 startReKey();
@@ -472,6 +475,25 @@ public final class OdpRegion implements AutoCloseable {
             receive = node.receive(tag, inbox);
             if (!receive.isDone()) {
                 node.progress(); // one look into UCX for what else has come
+            }
+        }
+    }
+
+    /**
+     * Cuts off the peers whose endpoint closed or failed, as {@link #disconnect} would: the
+     * transport says they are gone (a killed peer's within milliseconds), and their reclaims need
+     * not wait out the lease. Not once this region's own node is closing.
+     */
+    private void cutOffFailed() {
+        if (node.isClosed()) {
+            return;
+        }
+        for (Map.Entry<Long, Served> e : peers.entrySet()) {
+            long peer = e.getKey();
+            if (!e.getValue().endpoint().isUsable() && !table.isCutOff(peer)) {
+                table.disconnect(peer);
+                System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, String.format(
+                        "ODP region %x: the endpoint to peer %016x closed or failed; peer cut off", region, peer));
             }
         }
     }

@@ -249,6 +249,37 @@ class OdpTriggersTest {
     }
 
     /**
+     * A peer whose endpoint failed is cut off at once, not at its lease (60 s here): its node closes
+     * without its mapping saying DETACH (as when its process is killed: the endpoint fails within
+     * milliseconds then), a reclaim of its page goes on without its ACK, and the other peer goes on
+     * with the next key. Before, the reclaim waited out the lease.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aPeerWhoseEndpointFailedShouldBeCutOffAtOnceNotAtItsLease() throws Exception {
+        UcxTestSupport.assumeUcx();
+        try (Node ownerNode = node("odp-owner", false); Node nodeC = node("odp-c", true);
+                OdpRegion region = OdpRegion.builder(ownerNode, 0x7a, PAGES * 4096L).lease(Duration.ofSeconds(60))
+                        .build();
+                OdpMapping c = attach(ownerNode, region, 0x7a, nodeC); Arena arena = Arena.ofShared()) {
+            Node nodeB = node("odp-b", true);
+            OdpMapping b = attach(ownerNode, region, 0x7a, nodeB);
+            long ps = region.pageSize();
+            b.put(0, page(arena, ps, 0xB1));
+            c.put(ps, page(arena, ps, 0xC1));
+            nodeB.close(); // b stays open: no DETACH
+            await(() -> region.isCutOff(nodeB.id()), 10_000, "B cut off once its endpoint failed");
+            assertTrue(region.reclaim(new PageRange(0, 1)) > 0);
+            await(() -> region.pendingReclaims() == 0, 10_000, "the reclaim of B's page, without B's ACK");
+            assertEquals(0, region.stats().leaseExpiries());
+            await(() -> c.keyGeneration() == 2, 10_000, "C got the next key");
+            c.put(0, page(arena, ps, 0xC2)); // page 0 was reclaimed: C faults it back in
+            assertPageHolds(region.segment().asSlice(0, ps), 0xC2, "C's put after B failed");
+            b.close();
+        }
+    }
+
+    /**
      * A mapping that leaves sends nothing after its DETACH. Peers map every page and close while
      * the owner reclaims them all, so INVALIDATEs cross DETACHes: an ACK of one after the DETACH
      * reached an owner that had forgotten the peer, which dropped it as forged and warned (before:

@@ -70,10 +70,10 @@ class OdpTwoProcessTest {
 
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
-    void shouldFinishTheReclaimAfterTheLeaseWhenThePeerIsKilledMidInvalidationAndServeAnother() throws Exception {
+    void shouldFinishTheReclaimOnceAPeerKilledMidInvalidationIsGoneAndServeAnother() throws Exception {
         UcxTestSupport.assumeUcx();
         long seed = seed("kill");
-        Duration lease = Duration.ofMillis(600);
+        Duration lease = Duration.ofSeconds(60); // not waited for: the endpoint to a killed peer fails
         try (Node node = owner(); OdpRegion region = OdpRegion.builder(node, 0x62, PAGES * 4096L).lease(lease).build()) {
             Child b = Child.start(node, 0x62, "stall", 0, seed);
             Child c = null;
@@ -95,8 +95,7 @@ class OdpTwoProcessTest {
                 assertEquals(0, region.pendingReclaims(), "reclaim finished");
                 System.out.printf("reclaim finished %.0f ms after it started (lease %d ms)%n", took / 1e6,
                         lease.toMillis());
-                assertTrue(took >= lease.toNanos(), "finished only after the lease: " + took / 1e6 + " ms");
-                assertEquals(1, region.stats().leaseExpiries());
+                assertEquals(0, region.stats().leaseExpiries());
                 assertTrue(region.isCutOff(peerB));
                 for (int p = 0; p < PAGES; p++) {
                     assertEquals(OwnerPageState.RECLAIMED, region.state(p), "page " + p);
