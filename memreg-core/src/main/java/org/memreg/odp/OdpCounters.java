@@ -17,6 +17,7 @@ final class OdpCounters {
     final Counter pagesReclaimed;
     final Counter pagesReestablished;
     final Counter leaseExpiries;
+    final Counter peersGone;
 
     OdpCounters(CounterSet set) {
         invalidationsSent = set.counter(CounterId.ODP_INVALIDATIONS_SENT);
@@ -25,6 +26,7 @@ final class OdpCounters {
         pagesReclaimed = set.counter(CounterId.ODP_PAGES_RECLAIMED);
         pagesReestablished = set.counter(CounterId.ODP_PAGES_REESTABLISHED);
         leaseExpiries = set.counter(CounterId.ODP_LEASE_EXPIRIES);
+        peersGone = set.counter(CounterId.ODP_PEERS_GONE);
     }
 
     /** Counters in ordinary memory, for a table no region or mapping publishes (tests, simulations). */
@@ -34,6 +36,6 @@ final class OdpCounters {
 
     OdpStats snapshot() {
         return new OdpStats(invalidationsSent.get(), invalidationsAcked.get(), faults.get(), pagesReclaimed.get(),
-                pagesReestablished.get(), leaseExpiries.get());
+                pagesReestablished.get(), leaseExpiries.get(), peersGone.get());
     }
 }

@@ -120,6 +120,7 @@ public final class OdpRegion implements AutoCloseable {
     private final OwnerPageTable table;
     /** The table's counters: in the process's counters file unless {@link #STATS_PROP_NAME} is false. */
     private final CounterSet counters;
+    private final OdpCounters odpCounters;
     /** The peers served, by node id: their endpoint and the token their messages carry ({@link OdpWire}). */
     private final Map<Long, Served> peers = new ConcurrentHashMap<>();
     /** Messages dropped for a wrong token, and when one was last reported. */
@@ -178,7 +179,8 @@ public final class OdpRegion implements AutoCloseable {
         this.memory = new WatchedPageMemory(locked, "ODP region " + Integer.toHexString(region),
                 window.segment().address(), pageSize, (int) pages);
         this.counters = OdpStatsCounters.open(SetKind.ODP_REGION, "odp-owner-" + Integer.toHexString(region));
-        this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos(), new OdpCounters(counters));
+        this.odpCounters = new OdpCounters(counters);
+        this.table = new OwnerPageTable((int) pages, memory, new Outbox(), lease.toNanos(), odpCounters);
         this.thread = Thread.ofPlatform().daemon().name("odp-owner-" + Integer.toHexString(region)).start(this::run);
     }
 
@@ -492,6 +494,7 @@ public final class OdpRegion implements AutoCloseable {
             long peer = e.getKey();
             if (!e.getValue().endpoint().isUsable() && !table.isCutOff(peer)) {
                 table.disconnect(peer);
+                odpCounters.peersGone.increment();
                 System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, String.format(
                         "ODP region %x: the endpoint to peer %016x closed or failed; peer cut off", region, peer));
             }

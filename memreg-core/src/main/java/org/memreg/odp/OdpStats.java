@@ -9,7 +9,8 @@ package org.memreg.odp;
  * @param pagesReclaimed       pages released to the kernel
  * @param pagesReestablished   pages made present again for a fault
  * @param leaseExpiries        peers cut off because they did not acknowledge within their lease
+ * @param peersGone            peers cut off because their endpoint closed or failed (owner only)
  */
 public record OdpStats(long invalidationsSent, long invalidationsAcked, long faults, long pagesReclaimed,
-        long pagesReestablished, long leaseExpiries) {
+        long pagesReestablished, long leaseExpiries, long peersGone) {
 }

@@ -64,8 +64,9 @@ public enum CounterId {
     ODP_FAULTS(31, "odp.faults"),
     ODP_PAGES_RECLAIMED(32, "odp.pagesReclaimed"),
     ODP_PAGES_REESTABLISHED(33, "odp.pagesReestablished"),
-    ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries");
-    // Next free id: 42. Append new counters with the next id, anywhere in the enum (enum order is
+    ODP_LEASE_EXPIRIES(34, "odp.leaseExpiries"),
+    ODP_PEERS_GONE(42, "odp.peersGone");
+    // Next free id: 43. Append new counters with the next id, anywhere in the enum (enum order is
     // display order); never renumber or reuse an id.
 
     private static final String ODP_PREFIX = "odp.";

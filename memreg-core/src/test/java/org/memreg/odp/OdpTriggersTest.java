@@ -269,6 +269,7 @@ class OdpTriggersTest {
             c.put(ps, page(arena, ps, 0xC1));
             nodeB.close(); // b stays open: no DETACH
             await(() -> region.isCutOff(nodeB.id()), 10_000, "B cut off once its endpoint failed");
+            assertEquals(1, region.stats().peersGone());
             assertTrue(region.reclaim(new PageRange(0, 1)) > 0);
             await(() -> region.pendingReclaims() == 0, 10_000, "the reclaim of B's page, without B's ACK");
             assertEquals(0, region.stats().leaseExpiries());

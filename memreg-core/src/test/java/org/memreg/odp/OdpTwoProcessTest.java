@@ -96,6 +96,7 @@ class OdpTwoProcessTest {
                 System.out.printf("reclaim finished %.0f ms after it started (lease %d ms)%n", took / 1e6,
                         lease.toMillis());
                 assertEquals(0, region.stats().leaseExpiries());
+                assertEquals(1, region.stats().peersGone());
                 assertTrue(region.isCutOff(peerB));
                 for (int p = 0; p < PAGES; p++) {
                     assertEquals(OwnerPageState.RECLAIMED, region.state(p), "page " + p);

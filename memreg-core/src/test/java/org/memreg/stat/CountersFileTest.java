@@ -307,6 +307,7 @@ class CountersFileTest {
         assertEquals(37, CounterId.MONITOR_HOOK_FAILURES.id());
         assertEquals(38, CounterId.MONITOR_STRICT_REFUSALS.id());
         assertEquals(39, CounterId.PINNED_BYTES.id());
+        assertEquals(42, CounterId.ODP_PEERS_GONE.id());
         for (CounterId counter : CounterId.values()) {
             assertEquals(counter, CounterId.byId(counter.id()));
             assertTrue(counter.label().getBytes().length <= CountersFile.LABEL_MAX_BYTES);
@@ -328,7 +329,7 @@ class CountersFileTest {
         EnumSet<CounterId> cache = CounterId.cacheCounters();
         EnumSet<CounterId> odp = CounterId.odpCounters();
         assertEquals(EnumSet.range(CounterId.HITS, CounterId.MONITOR_READER_FAILURES), cache);
-        assertEquals(EnumSet.range(CounterId.ODP_INVALIDATIONS_SENT, CounterId.ODP_LEASE_EXPIRIES), odp);
+        assertEquals(EnumSet.range(CounterId.ODP_INVALIDATIONS_SENT, CounterId.ODP_PEERS_GONE), odp);
         assertTrue(cache.stream().noneMatch(odp::contains));
         cache.addAll(odp);
         assertEquals(EnumSet.allOf(CounterId.class), cache);
