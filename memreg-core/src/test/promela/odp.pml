@@ -3,7 +3,7 @@
  * FIFO channels each way per peer, RMA operations in flight between issue, landing at the owner's
  * memory and completion at the peer. One peer may crash; the owner cuts a crashed peer off when
  * its lease expires (modelled as: the cut-off is possible once the peer crashed and a reclaim
- * waits for it). Page ranges are single pages here; the Java tables handle runs of pages the
+ * waits for it) or when its endpoint fails (at any time after the crash). Page ranges are single pages here; the Java tables handle runs of pages the
  * same way page by page.
  *
  * Names as in org.memreg.odp: OwnerPageState, PeerPageState and the OdpMessage kinds.
@@ -106,7 +106,7 @@ inline reclaim(p) {   /* reclaim(p): INVALIDATE to every mapper, release at once
     i = 0
 }
 
-inline cutOff(q) {   /* lease expired: keys revoked, mappings dropped, waiting reclaims finish */
+inline cutOff(q) {   /* lease expired or endpoint failed: keys revoked, mappings dropped, waiting reclaims finish */
     cutoff[q] = 1;
     acksOwed[q] = 0;
     p = 0;
@@ -126,6 +126,7 @@ inline cutOff(q) {   /* lease expired: keys revoked, mappings dropped, waiting r
 
 #define CAN_RECLAIM(p)  (epoch < MAXEPOCH && ostate[p] == PRESENT)
 #define LEASE_OVER(q)   (crashed[q] && !cutoff[q] && acksOwed[q] > 0)
+#define ENDPOINT_FAILED(q) (crashed[q] && !cutoff[q])   /* the transport says the peer is gone */
 
 active proctype Owner() {
     byte p, q, e, i;
@@ -135,6 +136,8 @@ active proctype Owner() {
     :: atomic { NPAGES > 1 && CAN_RECLAIM(1) -> reclaim(1) }
     :: atomic { LEASE_OVER(0) -> cutOff(0) }
     :: atomic { LEASE_OVER(1) -> cutOff(1) }
+    :: atomic { ENDPOINT_FAILED(0) -> cutOff(0) }
+    :: atomic { ENDPOINT_FAILED(1) -> cutOff(1) }
     :: atomic {
         (toOwner[0]?[m, p, e] || toOwner[1]?[m, p, e]) ->
         if
