@@ -81,9 +81,9 @@ import org.memreg.transport.WindowKey;
  * <p>A peer whose endpoint closes or fails (error mode PEER: a killed peer's within milliseconds
  * here) is cut off at the region thread's next look, at most {@link #TICK_MILLIS} later, as
  * {@link #disconnect} does; a peer that stops answering without that is found out by its lease
- * (when a reclaim needs its {@code ACK}). A peer whose mapping closes
- * says so ({@code DETACH}, once none of its operations is in flight) and is cut off at once,
- * without a re-key: it lets go of the key itself.
+ * (when a reclaim needs its {@code ACK}). A peer whose mapping closes says so ({@code DETACH},
+ * once none of its operations is in flight) and is cut off at once, without a re-key: it lets go
+ * of the key itself.
  *
  * <p><b>Counters.</b> A region's counters ({@link #stats()}, the {@code odp.*} counters of
  * {@link org.memreg.stat.CounterId}) live in a set named {@code odp-owner-<region number in hex>}
