@@ -126,8 +126,12 @@ public final class OdpRegion implements AutoCloseable {
     /** Messages dropped for a wrong token, and when one was last reported. */
     private final ForgedMessages forged = new ForgedMessages("ODP region");
     private final ConcurrentLinkedQueue<Long> toClose = new ConcurrentLinkedQueue<>();
-    /** Held while the window's key is handed out or changed, so no peer gets a key about to be revoked. */
+    /** Held by a re-key from start to end, and by the window's close: one at a time, none after the close. */
     private final Object keyLock = new Object();
+    /** Held while a key is handed out (SETUP, REKEY), briefly: so no peer gets a key about to be revoked. */
+    private final Object handoutLock = new Object();
+    /** The next key, handed out by a re-key under way and good after its revocation; else null (handoutLock). */
+    private WindowKey nextKey;
     /** The pages' memory, and what the application drops of it itself ({@link #watchRemovals}). */
     private final WatchedPageMemory memory;
     private final Arena arena = Arena.ofShared();
@@ -249,10 +253,10 @@ public final class OdpRegion implements AutoCloseable {
         }
         long peer = endpoint.peerId();
         table.connect(peer);
-        synchronized (keyLock) {
+        synchronized (handoutLock) { // not keyLock: a re-key under way may hold that for seconds
             Served served = new Served(endpoint, ForgedMessages.newToken());
             peers.put(peer, served);
-            byte[] key = window.key().toBytes();
+            byte[] key = (nextKey != null ? nextKey : window.key()).toBytes();
             MemorySegment setup = Arena.ofAuto().allocate(OdpWire.SETUP_HEADER + key.length, 8);
             setup.set(JAVA_LONG, 0, pageSize);
             setup.set(JAVA_INT, 8, table.pages());
@@ -517,7 +521,7 @@ public final class OdpRegion implements AutoCloseable {
                 // of the key itself. A re-key would also hold the key (and the next cut-off's re-key)
                 // while its revocation waits for this peer's node, which may be closing.
                 toClose.remove(detached);
-                peers.remove(detached); // not under keyLock: a re-key may hold it for seconds
+                peers.remove(detached);
             } else {
                 forged.drop(String.format("a DETACH in the name of node %016x", detached));
             }
@@ -601,16 +605,24 @@ public final class OdpRegion implements AutoCloseable {
             if (late.isEmpty()) {
                 return; // taken meanwhile by the re-key of a disconnect
             }
-            WindowKey next = window.nextKey(); // good from now on, and after the current one is revoked
-            byte[] key = next.toBytes();
-            for (Map.Entry<Long, Served> e : peers.entrySet()) {
-                Endpoint endpoint = e.getValue().endpoint();
-                if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && endpoint.isUsable()) {
-                    endpoint.send(OdpWire.tag(OdpWire.TO_PEER, region), // before the revocation
-                            OdpWire.encodeRekey(key, e.getValue().token()));
+            synchronized (handoutLock) { // a peer served from now on gets the next key too
+                nextKey = window.nextKey(); // good from now on, and after the current one is revoked
+                byte[] key = nextKey.toBytes();
+                for (Map.Entry<Long, Served> e : peers.entrySet()) {
+                    Endpoint endpoint = e.getValue().endpoint();
+                    if (!late.contains(e.getKey()) && !table.isCutOff(e.getKey()) && endpoint.isUsable()) {
+                        endpoint.send(OdpWire.tag(OdpWire.TO_PEER, region), // before the revocation
+                                OdpWire.encodeRekey(key, e.getValue().token()));
+                    }
                 }
             }
-            window.invalidate(); // revokes the current generation at every node; next becomes current
+            try {
+                window.invalidate(); // revokes the current generation at every node; next becomes current
+            } finally {
+                synchronized (handoutLock) {
+                    nextKey = null;
+                }
+            }
             late.forEach(peers::remove); // the endpoint is the application's: left open
         }
     }

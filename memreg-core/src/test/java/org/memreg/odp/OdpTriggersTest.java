@@ -167,8 +167,9 @@ class OdpTriggersTest {
     /**
      * The re-key after a cut-off waits for every connected node to acknowledge the revocation (at
      * most 5 s). Node S is connected to the owner and never progresses, so the revocation waits out
-     * that time; meanwhile C's fault is served (before, the region's thread did the re-key itself
-     * and C waited until S was given up on).
+     * that time; meanwhile C's fault is served and a new peer D is served, with the next key
+     * (before, the region's thread did the re-key itself and C waited until S was given up on, and
+     * D's serve waited for the re-key's lock).
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -195,6 +196,12 @@ class OdpTriggersTest {
             c.put(ps, page(arena, ps, 0xC2)); // page 1 was reclaimed: C faults it back in
             assertEquals(1, region.keyGeneration(), "C's fault was served while the re-key still waited");
             assertPageHolds(region.segment().asSlice(ps, ps), 0xC2, "C's put during the re-key");
+            try (Node nodeD = node("odp-d", true); OdpMapping d = attach(ownerNode, region, 0x78, nodeD)) {
+                assertEquals(1, region.keyGeneration(), "D was served while the re-key still waited");
+                assertEquals(2, d.keyGeneration(), "D got the next key, which the revocation leaves good");
+                d.put(3 * ps, page(arena, ps, 0xD1));
+                assertPageHolds(region.segment().asSlice(3 * ps, ps), 0xD1, "D's put during the re-key");
+            }
 
             await(() -> region.keyGeneration() == 2, 20_000, "the re-key ended, the silent node skipped");
             c.put(2 * ps, page(arena, ps, 0xC3));
