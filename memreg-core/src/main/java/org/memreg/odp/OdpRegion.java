@@ -64,9 +64,10 @@ import org.memreg.transport.WindowKey;
  * ({@link Window#invalidate()}: every connected node, the late one included, is told, flushes what
  * it issued to us and acknowledges; a node that does not answer is skipped after at most 5 s).
  * The re-key runs on a thread of its own ({@code odp-rekey-<region>}), so the region thread goes
- * on serving the other peers' FAULTs and ACKs while the revocation waits. After that the late
- * peer's node refuses a put or get with its old key at the origin with
- * {@link org.memreg.transport.StaleWindowException} before anything is sent; a remaining peer whose
+ * on serving the other peers' FAULTs and ACKs while the revocation waits, and {@link #serve} hands
+ * a new peer the next key meanwhile. After that the late peer's node refuses a put or get with its
+ * old key at the origin with {@link org.memreg.transport.StaleWindowException} before anything is
+ * sent; a remaining peer whose
  * operation met the revocation first retries it with the new key ({@link OdpMapping}).
  *
  * <p><b>What a software transport cannot enforce.</b> The revocation is checked at the origin,
