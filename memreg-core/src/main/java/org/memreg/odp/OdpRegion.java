@@ -67,8 +67,8 @@ import org.memreg.transport.WindowKey;
  * on serving the other peers' FAULTs and ACKs while the revocation waits, and {@link #serve} hands
  * a new peer the next key meanwhile. After that the late peer's node refuses a put or get with its
  * old key at the origin with {@link org.memreg.transport.StaleWindowException} before anything is
- * sent; a remaining peer whose
- * operation met the revocation first retries it with the new key ({@link OdpMapping}).
+ * sent; a remaining peer whose operation met the revocation first retries it with the new key
+ * ({@link OdpMapping}).
  *
  * <p><b>What a software transport cannot enforce.</b> The revocation is checked at the origin,
  * by the late peer's own transport, when its progress thread has processed the revocation. The
