@@ -176,7 +176,7 @@ class OdpTriggersTest {
     void aReKeyWaitingForASilentNodeShouldNotHoldUpTheOtherPeersFaults() throws Exception {
         UcxTestSupport.assumeUcx();
         try (Node ownerNode = node("odp-owner", true); Node nodeB = node("odp-b", true);
-                Node nodeC = node("odp-c", true);
+                Node nodeC = node("odp-c", true); Node nodeD = node("odp-d", true); // D attaches during the re-key
                 Node silent = Node.builder().name("odp-silent").ucx("NET_DEVICES", "lo").errorMode(ErrorMode.PEER)
                         .progressThread(false).build();
                 OdpRegion region = OdpRegion.builder(ownerNode, 0x78, PAGES * 4096L).lease(Duration.ofMillis(300))
@@ -196,7 +196,7 @@ class OdpTriggersTest {
             c.put(ps, page(arena, ps, 0xC2)); // page 1 was reclaimed: C faults it back in
             assertEquals(1, region.keyGeneration(), "C's fault was served while the re-key still waited");
             assertPageHolds(region.segment().asSlice(ps, ps), 0xC2, "C's put during the re-key");
-            try (Node nodeD = node("odp-d", true); OdpMapping d = attach(ownerNode, region, 0x78, nodeD)) {
+            try (OdpMapping d = attach(ownerNode, region, 0x78, nodeD)) {
                 assertEquals(1, region.keyGeneration(), "D was served while the re-key still waited");
                 assertEquals(2, d.keyGeneration(), "D got the next key, which the revocation leaves good");
                 d.put(3 * ps, page(arena, ps, 0xD1));
