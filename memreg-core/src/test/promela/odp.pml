@@ -3,8 +3,8 @@
  * FIFO channels each way per peer, RMA operations in flight between issue, landing at the owner's
  * memory and completion at the peer. One peer may crash; the owner cuts a crashed peer off when
  * its lease expires (modelled as: the cut-off is possible once the peer crashed and a reclaim
- * waits for it) or when its endpoint fails (at any time after the crash). Page ranges are single pages here; the Java tables handle runs of pages the
- * same way page by page.
+ * waits for it) or when its endpoint fails (at any time after the crash). Page ranges are single
+ * pages here; the Java tables handle runs of pages the same way page by page.
  *
  * Names as in org.memreg.odp: OwnerPageState, PeerPageState and the OdpMessage kinds.
  *
@@ -106,7 +106,7 @@ inline reclaim(p) {   /* reclaim(p): INVALIDATE to every mapper, release at once
     i = 0
 }
 
-inline cutOff(q) {   /* lease expired or endpoint failed: keys revoked, mappings dropped, waiting reclaims finish */
+inline cutOff(q) {   /* lease over or endpoint failed: keys revoked, mappings dropped, reclaims finish */
     cutoff[q] = 1;
     acksOwed[q] = 0;
     p = 0;
