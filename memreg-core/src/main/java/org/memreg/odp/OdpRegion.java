@@ -142,6 +142,8 @@ public final class OdpRegion implements AutoCloseable {
     private volatile CompletableFuture<Long> receive;
     /** The thread of the last re-key, or null (the region thread's alone). */
     private Thread rekeying;
+    /** When the region thread last looked at its peers' endpoints ({@link System#nanoTime}). */
+    private long endpointsSeen = System.nanoTime();
     private int trimCursor;
 
     /** The (node, region number) pairs of the regions open in this process: one region per number per node. */
@@ -489,12 +491,15 @@ public final class OdpRegion implements AutoCloseable {
     /**
      * Cuts off the peers whose endpoint closed or failed, as {@link #disconnect} would: the
      * transport says they are gone (a killed peer's within milliseconds), and their reclaims need
-     * not wait out the lease. Not once this region's own node is closing.
+     * not wait out the lease. Once a tick, not once a message: a look is one per peer. Not once
+     * this region's own node is closing.
      */
     private void cutOffFailed() {
-        if (node.isClosed()) {
+        long now = System.nanoTime();
+        if (now - endpointsSeen < TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS) || node.isClosed()) {
             return;
         }
+        endpointsSeen = now;
         for (Map.Entry<Long, Served> e : peers.entrySet()) {
             long peer = e.getKey();
             if (!e.getValue().endpoint().isUsable() && !table.isCutOff(peer)) {
