@@ -47,6 +47,32 @@ class ProcessVmTest {
         }
     }
 
+    /**
+     * A copy longer than the kernel copies in one call (about 2 GiB; here pieces of a page, the same
+     * loop) goes on piece by piece, and stops where a piece falls short or faults. Before, the
+     * kernel's short count came back as if the copy had met a fault.
+     */
+    @Test
+    void shouldCopyInPiecesAndStopAtTheFault() {
+        long address = Mman.mapAnonymous(4 * PAGE);
+        Mman.munmap(address + 3 * PAGE, PAGE);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mapped = Mman.segment(address, 3 * PAGE);
+            for (long i = 0; i < 3 * PAGE; i += 8) {
+                mapped.set(JAVA_LONG, i, i);
+            }
+            MemorySegment buffer = arena.allocate(3 * PAGE);
+            assertEquals(3 * PAGE, ProcessVm.readSelf(address, buffer, PAGE));
+            assertEquals(3 * PAGE - 8, buffer.get(JAVA_LONG, 3 * PAGE - 8), "the last piece landed");
+            MemorySegment across = arena.allocate(2 * PAGE);
+            assertEquals(PAGE + PAGE / 2, ProcessVm.readSelf(address + 3 * PAGE / 2, across, PAGE),
+                    "whole pieces, then a short one at the unmapped page");
+            assertEquals(PAGE, ProcessVm.readSelf(address + 2 * PAGE, across, PAGE), "a piece that faults at once");
+        } finally {
+            Mman.munmap(address, 3 * PAGE);
+        }
+    }
+
     @Test
     void shouldFailForMissingProcessAndHeapSegments() {
         try (Arena arena = Arena.ofConfined()) {
