@@ -491,18 +491,19 @@ public final class OdpRegion implements AutoCloseable {
     /**
      * Cuts off the peers whose endpoint closed or failed, as {@link #disconnect} would: the
      * transport says they are gone (a killed peer's within milliseconds), and their reclaims need
-     * not wait out the lease. Once a tick, not once a message: a look is one per peer. Not once
-     * this region's own node is closing.
+     * not wait out the lease. Once a tick, not once a message: a look is one per peer. Not for
+     * endpoints this region's own node closes: its close begins ({@link Node#isClosed}) before
+     * its endpoints close, so the node is asked after the endpoint.
      */
     private void cutOffFailed() {
         long now = System.nanoTime();
-        if (now - endpointsSeen < TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS) || node.isClosed()) {
+        if (now - endpointsSeen < TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS)) {
             return;
         }
         endpointsSeen = now;
         for (Map.Entry<Long, Served> e : peers.entrySet()) {
             long peer = e.getKey();
-            if (!e.getValue().endpoint().isUsable() && !table.isCutOff(peer)) {
+            if (!e.getValue().endpoint().isUsable() && !node.isClosed() && !table.isCutOff(peer)) {
                 table.disconnect(peer);
                 odpCounters.peersGone.increment();
                 System.getLogger(OdpRegion.class.getName()).log(System.Logger.Level.WARNING, String.format(

@@ -75,6 +75,8 @@ public final class Node implements AutoCloseable {
     private final Connections connections;
     private final Messaging messaging;
     private final Windows windows;
+    /** Set as {@link #close()} begins, before the endpoints close ({@link #isClosed()}). */
+    private volatile boolean closing;
 
     Node(NodeBuilder b) {
         ErrorMode errorMode = b.errorMode;
@@ -185,9 +187,13 @@ public final class Node implements AutoCloseable {
         return port;
     }
 
-    /** True once {@link #close()} has closed the node's endpoints: every operation fails from then on. */
+    /**
+     * True once {@link #close()} has begun: it closes the node's windows and endpoints first, and
+     * every operation fails once it is done. A caller that finds an endpoint of this node closed can
+     * ask this to tell the node's close from the peer's going.
+     */
     public boolean isClosed() {
-        return ctx.closed;
+        return closing;
     }
 
     /**
@@ -401,6 +407,7 @@ public final class Node implements AutoCloseable {
     @Override
     public void close() {
         ctx.engine.outsideProgress("Node.close()"); // the round it runs in would go on with a destroyed worker
+        closing = true; // before the endpoints close: isClosed() tells their close from a peer's going
         if (listener != null) {
             listener.close(); // first: no new peer while the node goes
         }
