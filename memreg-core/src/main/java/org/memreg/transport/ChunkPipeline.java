@@ -6,6 +6,7 @@ import java.util.function.Supplier;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.OpenArena;
 
 /**
@@ -42,21 +43,24 @@ final class ChunkPipeline {
     private final Post post;
     private final Finish finish;
     private final Supplier<String> what;
+    /** Keeps the memory's arena open while UCX may use it: no chunk goes before it is in place. */
+    private final ArenaHold hold;
     private final ArrayDeque<Chunk> inFlight = new ArrayDeque<>();
     private long nextOffset;
     private long doneBytes;
 
     /**
      * The pipeline of the first {@code total} bytes of {@code memory} in chunks of {@code chunkBytes} (the
-     * sender's, on both sides), registered with {@code access}, each chunk posted by {@code post}
+     * sender's, on both sides), posted once {@code hold} holds the memory's arena, registered with {@code access}, each chunk posted by {@code post}
      * and read by {@code finish}; {@code what} names the transfer in errors (e.g. "send to
      * endpoint[...]"), asked only when one happens.
      */
-    ChunkPipeline(Chunking chunking, long chunkBytes, MemorySegment memory, long total, Access access, Post post,
-            Finish finish, Supplier<String> what) {
+    ChunkPipeline(Chunking chunking, long chunkBytes, MemorySegment memory, ArenaHold hold, long total, Access access,
+            Post post, Finish finish, Supplier<String> what) {
         this.chunking = chunking;
         this.chunkBytes = chunkBytes;
         this.memory = memory;
+        this.hold = hold;
         this.total = total;
         this.access = access;
         this.post = post;
@@ -92,7 +96,8 @@ final class ChunkPipeline {
     }
 
     /**
-     * Registers and posts the next chunks while fewer than the depth are in flight.
+     * Registers and posts the next chunks while fewer than the depth are in flight, none before
+     * the memory's arena is held.
      *
      * @throws TransportException when a chunk cannot be registered, or the memory's arena was
      *     closed (the caller's bug: its memory may be someone else's now); the chunks before it stay
@@ -104,6 +109,9 @@ final class ChunkPipeline {
             if (!memory.scope().isAlive()) {
                 throw new TransportException("stopped at chunk at offset " + nextOffset + " of a " + total + "-byte "
                         + what.get(), OpenArena.closed(memory, "a chunk"));
+            }
+            if (!hold.held()) {
+                return; // its thread is on the way: a later fill posts
             }
             Chunk chunk;
             try {

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.OpenArena;
 import org.memreg.util.Warnings;
 
@@ -54,24 +55,36 @@ final class Messaging {
     CompletableFuture<Long> send(Endpoint endpoint, long tag, MemorySegment data) {
         CompletableFuture<Long> future = ctx.engine.newFuture();
         checkNative(data);
+        boolean eager = data.byteSize() <= chunking.eagerBytes();
+        // a rendezvous send's chunks go out in the call, from an arena held from now on (its thread, outside the lock)
+        ArenaHold hold = eager ? ArenaHold.NONE : ArenaHold.of(data);
+        if (!hold.await()) {
+            hold.releaseAndWait();
+            throw OpenArena.closed(data, "a send or receive");
+        }
+        boolean lent = eager;
         lock.lock();
         try {
             if (!endpoint.isUsable() || ctx.closed) {
                 future.completeExceptionally(endpoint.unusable("send"));
                 return future;
             }
-            if (data.byteSize() <= chunking.eagerBytes()) {
+            if (eager) {
                 SendOp.startFromCaller(ctx, endpoint, tag, data, future);
             } else if (endpoint.heldSends > 0) {
                 future.completeExceptionally(endpoint.busy("rendezvous send of " + data.byteSize() + " bytes"));
             } else {
-                RendezvousSendOp op = new RendezvousSendOp(this, endpoint, tag, data, future);
+                RendezvousSendOp op = new RendezvousSendOp(this, endpoint, tag, data, hold, future);
+                lent = true;
                 if (!op.poll(ctx)) {
                     ctx.engine.add(op);
                 }
             }
         } finally {
             ctx.unlockAndWake();
+            if (!lent) {
+                hold.releaseAndWait(); // the caller may close the arena once this returns
+            }
         }
         return future;
     }
@@ -93,7 +106,7 @@ final class Messaging {
             if (!endpoint.isUsable() || ctx.closed) {
                 throw endpoint.unusable("send");
             }
-            int status = Ucp.status(ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag));
+            int status = Ucp.status(SendOp.sendAtOnce(ctx, endpoint, tag, data));
             if (status == Ucp.OK) {
                 return;
             }

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.memreg.cache.RegistrationCache;
 import org.memreg.cache.RegistrationCacheBuilder;
@@ -323,7 +324,9 @@ public final class Node implements AutoCloseable {
      * memory and are copied into the buffer only if its arena is still open: a caller that closed
      * it under the posted receive (a try-with-resources around a {@code get} that timed out) has
      * the message dropped, the future failed with {@link TransportException}, and a rendezvous
-     * sender refused, rather than the message written into freed memory.
+     * sender refused, rather than the message written into freed memory. Once a rendezvous
+     * message's chunks go into the buffer, a shared arena is held open until the future is done
+     * (its {@code close()} throws {@link IllegalStateException}; {@link org.memreg.util.ArenaHold}).
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only
@@ -399,7 +402,8 @@ public final class Node implements AutoCloseable {
     // ---------------------------------------------------------------- closing
 
     /**
-     * Closes the node (see the class comment); twice is harmless.
+     * Closes the node (see the class comment); twice is harmless. When it returns, none of its
+     * operations holds a caller's arena any more: the arenas may close.
      *
      * @throws IllegalStateException when called inside the node's progress (a completion stage of
      *     one of its futures): close it from another thread or an async stage
@@ -440,6 +444,10 @@ public final class Node implements AutoCloseable {
         }
         ctx.lock.closed();
         released.forEach(op -> op.closed(closing)); // the worker is gone: UCX holds no caller's memory now
+        if (!ctx.engine.heldCompletions.awaitNone(TimeUnit.SECONDS.toNanos(10))) { // holders return at once when released
+            System.getLogger(Node.class.getName()).log(System.Logger.Level.WARNING, "node " + name + " closed while"
+                    + " callers' arenas were still held after 10 s; closing them may throw for a while");
+        }
     }
 
     @Override

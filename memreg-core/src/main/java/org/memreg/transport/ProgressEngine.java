@@ -84,6 +84,8 @@ final class ProgressEngine {
     private long roundNow;
     /** The threads waiting for this node's futures, one of which may drive. */
     final Waiters waiters;
+    /** Completions of lent futures waiting for their arena's hold to end: the node's close waits for them. */
+    final HeldCompletions heldCompletions = new HeldCompletions();
 
     /** The engine of {@code ctx}'s worker; the progress thread waits for {@link #start}. */
     ProgressEngine(TransportContext ctx, boolean progressThread, long idleSpinNanos, long waitSpinNanos,
@@ -166,7 +168,7 @@ final class ProgressEngine {
 
     /** A node's future: waiting on it drives the worker ({@link Waiters}). */
     <T> TransportFuture<T> newFuture() {
-        return new TransportFuture<>(waiters);
+        return new TransportFuture<>(waiters, heldCompletions);
     }
 
     /**

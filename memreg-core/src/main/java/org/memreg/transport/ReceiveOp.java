@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.OpenArena;
 
 /**
@@ -246,8 +247,9 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
+        ArenaHold hold = gone || total > buffer.byteSize() ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
         if (!gone) {
-            TransportFuture.lend(future, buffer, "a receive", this); // the chunks go into the buffer
+            TransportFuture.lend(future, buffer, "a receive", this, hold); // the chunks go into the buffer
         } else {
             messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", total, sender));
         }
@@ -260,7 +262,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
                 Math.ceilDiv(total, chunkBytes), draining);
-        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer, total, Access.LOCAL_WRITE,
+        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer, hold, total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
                 chunk -> finishChunk(ctx, chunk), () -> "receive");
         return pollChunks(ctx);

@@ -130,12 +130,16 @@ public final class RemoteWindow {
         return revoked;
     }
 
-    /** Writes {@code source} (native) into the window at {@code offset}. */
+    /**
+     * Writes {@code source} (native) into the window at {@code offset}. A shared arena of {@code
+     * source} is held open until the future is done ({@link org.memreg.util.ArenaHold}: its {@code
+     * close()} throws meanwhile); a confined one must be kept open by its owner.
+     */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
         return endpoint.rma(this, true, offset, source);
     }
 
-    /** Reads the window at {@code offset} into {@code target} (native, writable). */
+    /** Reads the window at {@code offset} into {@code target} (native, writable); its arena as for {@link #put}. */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
         return endpoint.rma(this, false, offset, target);
     }

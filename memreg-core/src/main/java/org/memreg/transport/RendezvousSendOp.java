@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.device.Access;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.ArenaHold;
 
 /**
  * A rendezvous send: a 32-byte header (length, message id, sender, chunk size) under the user's
@@ -45,27 +46,28 @@ final class RendezvousSendOp extends Op {
     /** Timed out while UCX still held it: counted in {@link Endpoint#heldSends} until it ends. */
     private boolean held;
 
-    RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data,
+    /** {@code hold} holds the arena of {@code data} ({@link ArenaHold}): the future's completion ends it. */
+    RendezvousSendOp(Messaging messaging, Endpoint endpoint, long tag, MemorySegment data, ArenaHold hold,
             CompletableFuture<Long> future) {
         super(messaging.ctx.timeoutNanos);
         this.messaging = messaging;
         this.endpoint = endpoint;
         this.future = future;
-        TransportFuture.lend(future, data, "a send", TransportFuture.KEPT_BY_UCX);
         this.total = data.byteSize();
         this.id = messaging.nextMessageId();
         this.chunkTag = Tags.CHUNK | id;
-        // UCX may be given our memory handles only once the peer confirmed the connection
         long chunkBytes = messaging.chunking.chunkBytes();
-        this.chunks = new ChunkPipeline(messaging.chunking, chunkBytes, data, total, Access.LOCAL_READ,
-                (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
-                        endpoint.ready ? memh : 0), chunk -> check(chunk.request), () -> "send to " + endpoint);
         this.header = messaging.takeHeader();
         header.set(JAVA_LONG, 0, total);
         header.set(JAVA_LONG, 8, id);
         header.set(JAVA_LONG, 16, messaging.ctx.nodeId);
         header.set(JAVA_LONG, 24, chunkBytes); // the receiver chunks as the sender does, whatever its own setting
         this.headerRequest = messaging.ctx.worker.tagSend(endpoint.ep, header.address(), HEADER_BYTES, tag | Tags.RTS_BIT, 0);
+        TransportFuture.lend(future, data, "a send", TransportFuture.KEPT_BY_UCX, hold); // nothing throws from here on
+        // UCX may be given our memory handles only once the peer confirmed the connection
+        this.chunks = new ChunkPipeline(messaging.chunking, chunkBytes, data, hold, total, Access.LOCAL_READ,
+                (chunk, length, memh) -> messaging.ctx.worker.tagSend(endpoint.ep, chunk, length, chunkTag,
+                        endpoint.ready ? memh : 0), chunk -> check(chunk.request), () -> "send to " + endpoint);
         messaging.rendezvousSends.put(id, this);
     }
 

@@ -3,6 +3,7 @@ package org.memreg.transport;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.ArenaHold;
 
 /**
  * A put, get or flush: one UCX request; the future completes with it. A put or get holds the
@@ -28,12 +29,15 @@ final class RmaOp extends Op {
 
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
             MemorySegment keep, Runnable after) {
-        this(ctx, endpoint, request, what, future, keep, after, null);
+        this(ctx, endpoint, request, what, future, keep, after, null, ArenaHold.NONE);
     }
 
-    /** {@code lent}: a put's or get's, the caller's buffer (see the class comment); else null. */
+    /**
+     * {@code lent}: a put's or get's, the caller's buffer (see the class comment), and {@code
+     * hold} the hold of its arena, which the future's completion ends; else null and {@link ArenaHold#NONE}.
+     */
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
-            MemorySegment keep, Runnable after, MemorySegment lent) {
+            MemorySegment keep, Runnable after, MemorySegment lent, ArenaHold hold) {
         super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.request = request;
@@ -43,7 +47,7 @@ final class RmaOp extends Op {
         this.after = after;
         this.lent = lent != null;
         if (lent != null) {
-            TransportFuture.lend(future, lent, "a " + what, TransportFuture.KEPT_BY_UCX);
+            TransportFuture.lend(future, lent, "a " + what, TransportFuture.KEPT_BY_UCX, hold);
         }
     }
 

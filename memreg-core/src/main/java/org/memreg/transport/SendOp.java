@@ -3,6 +3,7 @@ package org.memreg.transport;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
+import org.memreg.util.ArenaHold;
 
 /**
  * An eager send: one UCX tagged send that copies the data; done when UCX lets go of the buffer.
@@ -42,7 +43,7 @@ final class SendOp extends Op {
      */
     static void startFromCaller(TransportContext ctx, Endpoint endpoint, long tag, MemorySegment data,
             CompletableFuture<Long> future) {
-        int status = Ucp.status(ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag));
+        int status = Ucp.status(sendAtOnce(ctx, endpoint, tag, data));
         if (status != Ucp.ERR_NO_RESOURCE) {
             finish(endpoint, future, data.byteSize(), status);
         } else if (endpoint.heldSends > 0) {
@@ -50,6 +51,16 @@ final class SendOp extends Op {
         } else if (start(ctx, endpoint, tag, ctx.copyForUcx(data), future)) {
             ctx.copyKept();
         }
+    }
+
+    /**
+     * UCX's send of the caller's {@code data} if it can take it within the call (else {@link
+     * Ucp#ERR_NO_RESOURCE}), with the data's arena kept from closing during the call: UCX copies it
+     * then ({@link ArenaHold#during}).
+     */
+    static long sendAtOnce(TransportContext ctx, Endpoint endpoint, long tag, MemorySegment data) {
+        return ArenaHold.during(data, () -> ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag),
+                request -> false).result();
     }
 
     /**

@@ -49,6 +49,24 @@ final class TransportContext {
         }
     }
 
+    /**
+     * Wakes the progress thread for a thread outside the node's progress that holds none of its
+     * locks (an arena's holder, its hold now in place): under the lock, so never after the close.
+     */
+    void wakeUnderLock() {
+        if (!engine.hasThread()) {
+            return; // the caller progresses: it looks again on its own
+        }
+        lock.lock();
+        try {
+            if (!closed) {
+                engine.wake();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Releases the lock, then wakes the progress thread in case work was added. */
     void unlockAndWake() {
         lock.unlock();

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.Warnings;
 
 /**
@@ -34,10 +35,11 @@ import org.memreg.util.Warnings;
  * first part lands in memory of the node's own ({@link Staging}). A lent future whose memory's
  * arena was closed before UCX let go of it fails with {@link IllegalStateException} whatever the
  * operation's outcome, and the misuse is logged (at most once a second): UCX may have written into
- * or read from that memory after it was freed. This is found after the fact: FFM's only way to
- * hold another's arena open is a thread that stays inside a native call given the memory (a shared
- * arena's close then throws), and memreg does not spend a thread per operation. What it prevents
- * is a caller taking such a result for good.
+ * or read from that memory after it was freed. A shared arena cannot come to that: the operation
+ * holds it open ({@link ArenaHold}, given to {@link #lend}) until UCX has let go, its close throws
+ * meanwhile, and the future completes once the hold has ended, so that the caller may close the
+ * arena as soon as it is done. A confined arena cannot be held from another thread: there it is
+ * found after the fact, and what is prevented is a caller taking such a result for good.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
@@ -54,6 +56,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** The lender of an operation that cannot take the caller's memory back from UCX (sends, puts, gets). */
     static final Lender KEPT_BY_UCX = () -> false;
     private final Waiters waiters;
+    private final HeldCompletions heldCompletions;
     /** A thread parked until this completes, or null; set only on the slow path (see {@link Waiters}). */
     volatile Thread waiter;
     /** Null for an ordinary future; for one that stands for the caller's memory lent to UCX, its operation. */
@@ -61,11 +64,16 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** The caller's memory lent to UCX ({@link #lend}), and what the operation is, for the message; else null. */
     private volatile MemorySegment lentMemory;
     private volatile String lentTo;
+    /** The hold of the lent memory's arena, or null; under this. */
+    private ArenaHold hold;
+    /** True once a completion waits for the hold's end; under this. */
+    private boolean holdEnding;
     /** Lent memory whose arena closed too early, all nodes: a caller's bug, reported at most once a second. */
     private static final Warnings CLOSED_WHILE_LENT = new Warnings(TransportFuture.class, "memreg transport");
 
-    TransportFuture(Waiters waiters) {
+    TransportFuture(Waiters waiters, HeldCompletions heldCompletions) {
         this.waiters = waiters;
+        this.heldCompletions = heldCompletions;
     }
 
     @Override
@@ -111,10 +119,55 @@ final class TransportFuture<T> extends CompletableFuture<T> {
      * {@code lender} is told of a {@link #cancel}.
      */
     static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, Lender lender) {
+        lend(future, memory, operation, lender, ArenaHold.NONE);
+    }
+
+    /**
+     * {@link #lend}, with the hold that keeps the memory's arena open ({@link ArenaHold}): the
+     * node's completion ends it, and the future completes once the arena may close.
+     */
+    static void lend(CompletableFuture<?> future, MemorySegment memory, String operation, Lender lender,
+            ArenaHold hold) {
         if (future instanceof TransportFuture<?> lent) {
             lent.lentMemory = memory;
             lent.lentTo = operation;
             lent.lender = lender;
+            lent.takeHold(hold);
+        } else {
+            hold.release(() -> { });
+        }
+    }
+
+    private synchronized void takeHold(ArenaHold next) {
+        if (hold != null) {
+            hold.release(() -> { }); // a receive lends its staging first, then the buffer
+        }
+        hold = next == ArenaHold.NONE ? null : next;
+    }
+
+    /**
+     * Runs the node's {@code completion} of this future: at once, or once the hold of its memory's
+     * arena has ended. The first completion wins, as a CompletableFuture's does: one that waits for
+     * the hold's end makes later ones void.
+     */
+    private void completeAfterHold(Runnable completion) {
+        ArenaHold ending;
+        synchronized (this) {
+            if (holdEnding) {
+                return;
+            }
+            ending = hold;
+            hold = null;
+            holdEnding = ending != null;
+        }
+        if (ending == null) {
+            completion.run();
+        } else {
+            heldCompletions.started();
+            ending.release(() -> {
+                heldCompletions.ended(); // first: a stage of this future may close the node, which waits for it
+                completion.run();
+            });
         }
     }
 
@@ -148,8 +201,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     /** Completes an operation's {@code future} with {@code value}: the node's way, lent or not. */
     static <V> void settle(CompletableFuture<V> future, V value) {
         if (future instanceof TransportFuture<V> own) {
-            IllegalStateException closed = own.closedWhileLent(null);
-            own.wakeAfter(closed != null ? own.failAsNode(closed) : own.completeAsNode(value));
+            IllegalStateException closed = own.closedWhileLent(null); // before the hold ends: the arena may close then
+            own.completeAfterHold(() -> own.wakeAfter(closed != null ? own.failAsNode(closed) : own.completeAsNode(value)));
         } else {
             future.complete(value);
         }
@@ -159,7 +212,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     static void settleExceptionally(CompletableFuture<?> future, Throwable cause) {
         if (future instanceof TransportFuture<?> own) {
             IllegalStateException closed = own.closedWhileLent(cause);
-            own.wakeAfter(own.failAsNode(closed != null ? closed : cause));
+            own.completeAfterHold(() -> own.wakeAfter(own.failAsNode(closed != null ? closed : cause)));
         } else {
             future.completeExceptionally(cause);
         }
@@ -250,7 +303,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
 
     @Override
     public <U> CompletableFuture<U> newIncompleteFuture() {
-        return new TransportFuture<>(waiters);
+        return new TransportFuture<>(waiters, heldCompletions);
     }
 
     /** Wakes a parked waiter and returns {@code result}. */

@@ -28,6 +28,7 @@ import org.memreg.ucx.Ucp;
 import org.memreg.ucx.UcxContext;
 import org.memreg.ucx.UcxMemory;
 import org.memreg.ucx.UcxWorker;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.OpenArena;
 import org.memreg.util.Warnings;
 
@@ -581,11 +582,21 @@ final class Windows {
                             put ? Access.LOCAL_READ : Access.LOCAL_WRITE)
                     : null;
             long memh = chunk != null ? chunk.memh : UCX_REGISTERS;
-            long request = put
-                    ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
-                    : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh);
-            RmaOp op = new RmaOp(ctx, endpoint, request, what, future, null, chunk == null ? null : chunk::release,
-                    local);
+            ArenaHold.Posted posted;
+            try { // UCX copies over shared memory within the call; a request it keeps holds the arena from there on
+                posted = ArenaHold.during(local, () -> put
+                        ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
+                        : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh),
+                        Ucp::isRequest);
+            } catch (IllegalStateException closed) { // by another thread since the look above: nothing was posted
+                if (chunk != null) {
+                    chunk.release();
+                }
+                future.completeExceptionally(OpenArena.closed(local, "a " + what));
+                return future;
+            }
+            RmaOp op = new RmaOp(ctx, endpoint, posted.result(), what, future, null,
+                    chunk == null ? null : chunk::release, local, posted.hold());
             if (!op.poll(ctx)) {
                 ctx.engine.add(op);
             }

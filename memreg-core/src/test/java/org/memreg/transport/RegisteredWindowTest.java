@@ -110,11 +110,11 @@ class RegisteredWindowTest {
     @Test
     void aPutFromAPeerThatHasNotSeenTheRevocationShouldNotLandAfterTheClose() throws Exception {
         UcxTestSupport.assumeUcx();
-        try (Node owner = GoodPeer.loopback("owner").ucx("TLS", "sysv").errorMode(ErrorMode.NONE)
+        try (Arena arena = Arena.ofShared(); // closed last: the late put holds it until its node closes
+             Node owner = GoodPeer.loopback("owner").ucx("TLS", "sysv").errorMode(ErrorMode.NONE)
                      .timeout(Duration.ofMillis(300)).listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node peer = GoodPeer.loopback("peer").ucx("TLS", "sysv").errorMode(ErrorMode.NONE).progressThread(false)
-                     .build();
-             Arena arena = Arena.ofShared()) {
+                     .build()) {
             Endpoint endpoint = peer.connect("127.0.0.1", owner.port());
             MemorySegment memory = arena.allocate(4096, 4096);
             Window window = owner.registerWindow(memory, Access.ALL);

@@ -1,0 +1,154 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
+import org.memreg.linux.Mman;
+import org.memreg.testkit.Unprivileged;
+import org.memreg.ucx.UcxTestSupport;
+
+/**
+ * A shared arena whose memory UCX uses outside any call (a rendezvous receive's chunks going into
+ * it, a rendezvous send's read from it, a get writing into it) cannot be closed until the
+ * operation is done: its close throws, the operation finishes with the caller's bytes, and the
+ * arena closes as soon as the future is done. Each operation is stopped half-way by pausing the
+ * peer's progress, so the close lands while UCX holds the memory. The memory is the test's own
+ * mapping seen through the arena, so that a close that wrongly succeeds shows in the bytes instead
+ * of crashing the JVM.
+ */
+@Unprivileged
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class HeldArenaTest {
+    private static final long TAG = 11;
+    private static final long BYTES = 4 << 20; // 1,024 chunks of 4 KiB, one at a time
+    private long mapping;
+    private Arena lent;
+
+    @BeforeEach
+    void map() {
+        UcxTestSupport.assumeUcx();
+        mapping = Mman.mapAnonymous(BYTES);
+        lent = Arena.ofShared();
+    }
+
+    @AfterEach
+    void unmap() {
+        if (lent.scope().isAlive()) {
+            lent.close();
+        }
+        Mman.munmap(mapping, BYTES);
+    }
+
+    @SuppressWarnings("restricted")
+    private MemorySegment lentBuffer() {
+        return MemorySegment.ofAddress(mapping).reinterpret(BYTES, lent, null);
+    }
+
+    @SuppressWarnings("restricted")
+    private MemorySegment mapped() {
+        return MemorySegment.ofAddress(mapping).reinterpret(BYTES);
+    }
+
+    private static NodeBuilder oneChunkAtATime(String name) {
+        return loopback(name).eagerBytes(1024).chunkBytes(4096).pipelineDepth(1);
+    }
+
+    /** Waits until {@code condition} holds. */
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting: " + what);
+            Thread.sleep(1);
+        }
+    }
+
+    /** The caller's close under the operation: refused, the memory still the caller's. */
+    private void assertCloseRefused(CompletableFuture<?> operation) {
+        IllegalStateException refused = assertThrows(IllegalStateException.class, lent::close,
+                "closed while UCX held its memory");
+        assertTrue(refused.getMessage().contains("acquired"), refused.getMessage());
+        assertTrue(lent.scope().isAlive());
+        assertFalse(operation.isDone(), "the operation was stopped half-way");
+    }
+
+    @Test
+    void aSharedArenaShouldNotCloseWhileARendezvousReceiveWritesIntoIt() throws Exception {
+        try (Node receiver = oneChunkAtATime("receiver").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             PausableNode sender = new PausableNode(oneChunkAtATime("sender"));
+             Arena senders = Arena.ofShared()) {
+            MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
+            CompletableFuture<Long> received = receiver.receive(TAG, lentBuffer());
+            CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
+            await(() -> mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            sender.pause();
+            Thread.sleep(50); // the sender's round under way ends
+            assertCloseRefused(received);
+            sender.resume();
+            assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
+            assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
+            lent.close(); // at once: the future completed after the hold ended
+            assertEquals(-1, mapped().mismatch(message), "every byte of the message landed");
+        }
+    }
+
+    @Test
+    void aSharedArenaShouldNotCloseWhileARendezvousSendReadsIt() throws Exception {
+        try (PausableNode receiver = new PausableNode(oneChunkAtATime("receiver")
+                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             Node sender = oneChunkAtATime("sender").build();
+             Arena receivers = Arena.ofShared()) {
+            MemorySegment data = lentBuffer().fill((byte) 0x5a);
+            MemorySegment into = receivers.allocate(BYTES, 4096);
+            CompletableFuture<Long> received = receiver.node.receive(TAG, into);
+            CompletableFuture<Long> sent = sender.connect("127.0.0.1", receiver.node.port()).send(TAG, data);
+            await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            receiver.pause();
+            Thread.sleep(50);
+            assertCloseRefused(sent);
+            receiver.resume();
+            assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
+            lent.close();
+            assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, into.mismatch(mapped()), "the receiver has the caller's bytes");
+        }
+    }
+
+    /** A get over TCP from an owner that stopped progressing: UCX writes the answer into the buffer whenever it comes. */
+    @Test
+    void aSharedArenaShouldNotCloseWhileAGetWritesIntoIt() throws Exception {
+        try (PausableNode owner = new PausableNode(loopback("owner").ucx("TLS", "tcp")
+                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             Node origin = loopback("origin").ucx("TLS", "tcp").build()) {
+            Window window = owner.node.allocateWindow(BYTES, Access.ALL);
+            for (long i = 0; i < BYTES; i += 8) {
+                window.segment().set(JAVA_LONG, i, i * 31 + 7);
+            }
+            RemoteWindow attached = origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
+            owner.pause();
+            Thread.sleep(50);
+            CompletableFuture<Void> get = attached.get(0, lentBuffer());
+            Thread.sleep(100);
+            assertCloseRefused(get);
+            owner.resume();
+            get.get(30, TimeUnit.SECONDS);
+            lent.close();
+            assertEquals(-1, mapped().mismatch(window.segment()), "the owner's bytes");
+        }
+    }
+}
