@@ -56,6 +56,8 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     private String shortChunk;
     /** The rendezvous message's chunks, once its header matched. */
     private ChunkPipeline chunks;
+    /** Holds the buffer's arena once a rendezvous message's chunks are to go into it ({@link ArenaHold}). */
+    private ArenaHold hold = ArenaHold.NONE;
     /** The message's chunks the node took off UCX before this receive posted for them. */
     private EarlyChunks.Claim early;
     private long chunkDeadline;
@@ -247,7 +249,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
-        ArenaHold hold = gone || total > buffer.byteSize() ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
+        hold = gone || total > buffer.byteSize() ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
         if (!gone) {
             TransportFuture.lend(future, buffer, "a receive", this, hold); // the chunks go into the buffer
         } else {
@@ -316,6 +318,16 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
 
     private boolean pollChunks(TransportContext ctx) {
         long now = ctx.engine.now();
+        if (!failed() && !hold.held() && (hold.failed() || !buffer.scope().isAlive())) {
+            // closed before it was held, so before any chunk went in: as if gone at the header
+            hold = ArenaHold.NONE;
+            TransportFuture.lend(future, null, "a receive", this); // UCX never had it
+            messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", chunks.total(),
+                    sender));
+            fail(new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive")));
+            messaging.refuse(sender, chunkTag & Tags.ID_MASK, REFUSED_AS_BUFFER_GONE);
+            draining = true;
+        }
         int status = chunks.retire(draining); // a drained chunk is empty or truncated: either way it is gone
         if (status != Ucp.OK) {
             fail(new TransportException("rendezvous chunk from node " + Long.toHexString(sender) + " failed: "

@@ -11,6 +11,8 @@ import static org.memreg.transport.GoodPeer.loopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -20,8 +22,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
 import org.memreg.linux.Mman;
+import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
 
 /**
  * A shared arena whose memory UCX uses outside any call (a rendezvous receive's chunks going into
@@ -127,6 +131,22 @@ class HeldArenaTest {
             assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
             assertEquals(-1, into.mismatch(mapped()), "the receiver has the caller's bytes");
         }
+    }
+
+    /**
+     * A careless caller closes real shared arenas (each buffer unmapped by its close) at random
+     * moments of 8 MiB transfers over TCP ({@link CarelessCloserProbe}, in a child JVM: a close
+     * that went through under UCX ends that process): the process lives, every close under a
+     * transfer is refused, and no operation ends at a timeout.
+     */
+    @Test
+    void aCarelessCloserShouldNeverFreeMemoryUnderATransfer() throws Exception {
+        long seed = TestSeeds.seed("HeldArenaTest.aCarelessCloserShouldNeverFreeMemoryUnderATransfer");
+        ChildJvm child = ChildJvm.run(Map.of("MALLOC_MMAP_THRESHOLD_", "131072"), List.of(), CarelessCloserProbe.class,
+                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed));
+        assertEquals("true", child.text("survived"), "the process lived on");
+        assertTrue(child.value("refused") > 0, "some closes landed under a transfer");
+        assertTrue(child.value("intact") > 0, "some messages were checked whole");
     }
 
     /** A get over TCP from an owner that stopped progressing: UCX writes the answer into the buffer whenever it comes. */

@@ -1,0 +1,93 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link HeldArenaTest}'s child: {@code args[0]} rounds (seed {@code args[1]}) of an 8 MiB message
+ * over TCP between two nodes of this JVM, each buffer in a shared arena of its own, and a careless
+ * caller that closes the receive's or the send's arena at a random moment of the transfer. The
+ * parent sets glibc's mmap threshold, so that each close unmaps its buffer at once: a close that
+ * went through while UCX used the memory ends this process (SIGSEGV in UCX's copy). Every
+ * operation must end either with the message whole (the close was refused) or, for a receive
+ * whose arena closed before its chunks began, with the buffer gone and the send refused; never at
+ * a timeout. Prints {@code refused=} (closes refused), {@code closed=} (closes that went through,
+ * before a hold or after the operation), {@code intact=} (messages checked whole) and
+ * {@code survived=true}.
+ */
+public final class CarelessCloserProbe {
+    private static final long MESSAGE = 8 << 20;
+
+    public static void main(String[] args) throws Exception {
+        int rounds = Integer.parseInt(args[0]);
+        SplittableRandom random = new SplittableRandom(Long.parseLong(args[1]));
+        int refused = 0;
+        int closed = 0;
+        int intact = 0;
+        try (Node receiver = GoodPeer.loopback("receiver").ucx("TLS", "tcp").chunkBytes(256 << 10)
+                     .timeout(Duration.ofSeconds(5)).listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node sender = GoodPeer.loopback("sender").ucx("TLS", "tcp").chunkBytes(256 << 10)
+                     .timeout(Duration.ofSeconds(5)).build()) {
+            Endpoint endpoint = sender.connect("127.0.0.1", receiver.port());
+            for (int r = 0; r < rounds; r++) {
+                Arena in = Arena.ofShared();
+                Arena out = Arena.ofShared();
+                MemorySegment buffer = in.allocate(MESSAGE, 4096);
+                MemorySegment data = out.allocate(MESSAGE, 4096).fill((byte) r);
+                CompletableFuture<Long> received = receiver.receive(r, buffer);
+                CompletableFuture<Long> sent = endpoint.send(r, data);
+                long until = System.nanoTime() + random.nextLong(3_000_000);
+                while (System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+                boolean closeReceive = random.nextBoolean();
+                try {
+                    (closeReceive ? in : out).close();
+                    closed++;
+                } catch (IllegalStateException held) {
+                    refused++;
+                }
+                boolean whole = outcome(received, "receive", r) & outcome(sent, "send", r);
+                if (whole && in.scope().isAlive()) {
+                    for (long i = 0; i < MESSAGE; i += 4096) {
+                        if (buffer.get(JAVA_BYTE, i) != (byte) r) {
+                            throw new AssertionError("round " + r + ": byte " + i + " of the message is not the sender's");
+                        }
+                    }
+                    intact++;
+                }
+                if (in.scope().isAlive()) {
+                    in.close(); // its operations are done: the hold has ended
+                }
+                if (out.scope().isAlive()) {
+                    out.close();
+                }
+            }
+        }
+        System.out.printf("refused=%d%nclosed=%d%nintact=%d%nsurvived=true%n", refused, closed, intact);
+    }
+
+    /** True for an operation that moved the whole message; false for a buffer gone before its chunks; else throws. */
+    private static boolean outcome(CompletableFuture<Long> operation, String what, int round) throws Exception {
+        try {
+            if (operation.get(30, TimeUnit.SECONDS) != MESSAGE) {
+                throw new AssertionError("round " + round + ": " + what + " moved " + operation.get() + " bytes");
+            }
+            return true;
+        } catch (ExecutionException e) {
+            String why = String.valueOf(e.getCause().getMessage());
+            if (why.contains("buffer is gone") || why.contains("lost its buffer")) {
+                return false;
+            }
+            throw new AssertionError("round " + round + ": " + what + " failed otherwise: " + e.getCause(), e.getCause());
+        }
+    }
+}
