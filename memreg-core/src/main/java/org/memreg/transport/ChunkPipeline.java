@@ -51,9 +51,9 @@ final class ChunkPipeline {
 
     /**
      * The pipeline of the first {@code total} bytes of {@code memory} in chunks of {@code chunkBytes} (the
-     * sender's, on both sides), posted once {@code hold} holds the memory's arena, registered with {@code access}, each chunk posted by {@code post}
-     * and read by {@code finish}; {@code what} names the transfer in errors (e.g. "send to
-     * endpoint[...]"), asked only when one happens.
+     * sender's, on both sides), none before {@code hold} holds the memory's arena, registered with
+     * {@code access}, each chunk posted by {@code post} and read by {@code finish}; {@code what}
+     * names the transfer in errors (e.g. "send to endpoint[...]"), asked only when one happens.
      */
     ChunkPipeline(Chunking chunking, long chunkBytes, MemorySegment memory, ArenaHold hold, long total, Access access,
             Post post, Finish finish, Supplier<String> what) {

@@ -79,23 +79,23 @@ public final class Endpoint implements AutoCloseable {
      * Sends {@code data} (a native segment; it must not change until the future completes) under
      * {@code tag} in {@code [0, 2^56)}. Up to the eager size the data is copied (UCX keeps no
      * pointer to it once this returns); above it the buffer goes zero-copy by rendezvous in
-     * registered chunks. The future completes with the byte count, or with a
-     * {@link TransportException} (closed, peer failed, timed out), and the buffer's arena must
-     * stay open until then: a rendezvous send holds a shared arena open ({@link
-     * org.memreg.util.ArenaHold}; its {@code close()} throws {@link IllegalStateException} until the
-     * future is done), while a confined arena is its owner's to keep open. A rendezvous send that fails completes its future only once UCX holds
-     * none of its chunks (UCX cannot cancel a send): one that timed out while UCX holds a chunk
-     * fails when UCX lets go of it, at the latest when the node closes. An eager send completes
-     * when UCX has the data; a rendezvous send only once the receiver has the whole message (it
-     * says so), so it fails if the receiver refuses it (its buffer too small,
-     * {@link TransportException#isTruncation()}, or it holds too many unasked messages), closes
-     * first, or posts no receive within the node's timeout. While an earlier send to this peer
-     * that timed out is still held by UCX (the peer has not taken it), a send that UCX would have
-     * to keep (a rendezvous send, or an eager one it cannot take at once) fails at once
-     * ({@code UCS_ERR_BUSY}): each would keep node memory, a rendezvous send's chunks registered,
-     * for as long as the node lives. A rendezvous send cannot be cancelled ({@code cancel} returns
-     * false), and only the node completes its future ({@code complete}, {@code orTimeout} and the
-     * like throw {@link UnsupportedOperationException} while it is not done).
+     * registered chunks. The future completes with the byte count, or with a {@link
+     * TransportException} (closed, peer failed, timed out), and the buffer's arena must stay open
+     * until then: a rendezvous send holds a shared arena open ({@link org.memreg.util.ArenaHold};
+     * its {@code close()} throws {@link IllegalStateException} until the future is done), while a
+     * confined arena is its owner's to keep open. A rendezvous send that fails completes its future
+     * only once UCX holds none of its chunks (UCX cannot cancel a send): one that timed out while
+     * UCX holds a chunk fails when UCX lets go of it, at the latest when the node closes. An eager
+     * send completes when UCX has the data; a rendezvous send only once the receiver has the whole
+     * message (it says so), so it fails if the receiver refuses it (its buffer too small, {@link
+     * TransportException#isTruncation()}, or it holds too many unasked messages), closes first, or
+     * posts no receive within the node's timeout. While an earlier send to this peer that timed out
+     * is still held by UCX (the peer has not taken it), a send that UCX would have to keep (a
+     * rendezvous send, or an eager one it cannot take at once) fails at once ({@code
+     * UCS_ERR_BUSY}): each would keep node memory, a rendezvous send's chunks registered, for as
+     * long as the node lives. A rendezvous send cannot be cancelled ({@code cancel} returns false),
+     * and only the node completes its future ({@code complete}, {@code orTimeout} and the like
+     * throw {@link UnsupportedOperationException} while it is not done).
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed

@@ -3,7 +3,6 @@ package org.memreg.transport;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
-import org.memreg.util.ArenaHold;
 
 /**
  * An eager send: one UCX tagged send that copies the data; done when UCX lets go of the buffer.
@@ -55,12 +54,14 @@ final class SendOp extends Op {
 
     /**
      * UCX's send of the caller's {@code data} if it can take it within the call (else {@link
-     * Ucp#ERR_NO_RESOURCE}), with the data's arena kept from closing during the call: UCX copies it
-     * then ({@link ArenaHold#during}).
+     * Ucp#ERR_NO_RESOURCE}), copied by UCX then: given as a segment where this thread may access
+     * it, so that its arena cannot close during the call (a confined one's owner is not closing it:
+     * it is here); by address for another thread's confined segment.
      */
     static long sendAtOnce(TransportContext ctx, Endpoint endpoint, long tag, MemorySegment data) {
-        return ArenaHold.during(data, () -> ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag),
-                request -> false).result();
+        return data.isAccessibleBy(Thread.currentThread())
+                ? ctx.worker.tagSendAtOnce(endpoint.ep, data, tag)
+                : ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag);
     }
 
     /**

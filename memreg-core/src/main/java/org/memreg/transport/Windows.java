@@ -588,7 +588,11 @@ final class Windows {
                         ? worker.put(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh)
                         : worker.get(endpoint.ep, local.address(), local.byteSize(), remote, window.rkey, memh),
                         Ucp::isRequest);
-            } catch (IllegalStateException closed) { // by another thread since the look above: nothing was posted
+            } catch (IllegalStateException e) {
+                if (local.scope().isAlive()) {
+                    throw e;
+                }
+                // closed by another thread since the look above: nothing was posted
                 if (chunk != null) {
                     chunk.release();
                 }

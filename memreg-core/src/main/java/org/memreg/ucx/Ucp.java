@@ -241,6 +241,14 @@ public final class Ucp {
         return ptr2(UcxNative.EP_FLUSH_NBX, ep, param);
     }
 
+    static long tagSendNbx(long ep, MemorySegment buffer, long tag, long param) {
+        try {
+            return (long) UcxNative.TAG_SEND_NBX_SEGMENT.invokeExact(ep, buffer, buffer.byteSize(), tag, param);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     static long tagSendNbx(long ep, long buffer, long count, long tag, long param) {
         try {
             return (long) UcxNative.TAG_SEND_NBX.invokeExact(ep, buffer, count, tag, param);

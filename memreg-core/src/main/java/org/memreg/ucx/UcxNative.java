@@ -95,6 +95,9 @@ final class UcxNative {
     static final MethodHandle EP_FLUSH_NBX = handle("ucp_ep_flush_nbx", PTR_LL);
     static final MethodHandle TAG_SEND_NBX = handle("ucp_tag_send_nbx",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    /** {@link #TAG_SEND_NBX} given the buffer as a segment: FFM keeps its arena from closing during the call. */
+    static final MethodHandle TAG_SEND_NBX_SEGMENT = handle("ucp_tag_send_nbx",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle TAG_RECV_NBX = handle("ucp_tag_recv_nbx",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     static final MethodHandle TAG_PROBE_NB = handle("ucp_tag_probe_nb",

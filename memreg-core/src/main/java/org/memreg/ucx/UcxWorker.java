@@ -229,6 +229,16 @@ public final class UcxWorker implements AutoCloseable {
     }
 
     /**
+     * {@link #tagSendAtOnce(long, long, long, long)} of the whole of {@code data}, handed to UCX as
+     * a segment: its arena cannot close during the call, in which UCX copies it. This thread must
+     * be able to access {@code data} (FFM throws {@link WrongThreadException} otherwise).
+     */
+    public long tagSendAtOnce(long ep, MemorySegment data, long tag) {
+        resetParam(Ucp.OP_ATTR_FLAG_FORCE_IMM_CMPL, 0);
+        return Ucp.tagSendNbx(ep, data, tag, param.address());
+    }
+
+    /**
      * {@code ucp_tag_recv_nbx}, always returning a request (UCP_OP_ATTR_FLAG_NO_IMM_CMPL): UCX
      * 1.13 completed receives of already-arrived messages at once without filling
      * {@code recv_info}, so the sender tag and length are read with {@link #testReceive} instead.

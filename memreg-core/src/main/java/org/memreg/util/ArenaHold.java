@@ -38,12 +38,13 @@ import java.util.function.LongSupplier;
  * <p>One hold per arena serves every operation on it at once: {@link #of} joins a hold in place,
  * and the last {@link #release} ends it. Starting one and ending one are each a hand-off to the
  * holder's thread, so operations that follow one another on one arena pay both, and overlapping
- * ones share them. Native code that may be done with the memory within the call that hands it
- * over goes through {@link #during}: the call is made with the arena acquired by the caller's own
- * thread, and a hold starts only if native code keeps the memory past it. Only shared arenas are held: an automatic arena or the global one cannot be
- * closed, and a confined arena cannot be used from another thread at all (FFM refuses it), so its
- * owner must keep it open until the memory is let go. At most {@value #MAX_HOLDS} arenas are held
- * at once; beyond that an operation goes unheld, with a warning.
+ * ones share them. Native code that may be done with the memory within the call that hands it over
+ * goes through {@link #during}: the call is made with the arena acquired by the caller's own
+ * thread, and a hold starts only if native code keeps the memory past it. Only shared arenas are
+ * held: an automatic arena or the global one cannot be closed, and a confined arena cannot be used
+ * from another thread at all (FFM refuses it), so its owner must keep it open until the memory is
+ * let go. At most {@value #MAX_HOLDS} arenas are held at once; beyond that an operation goes
+ * unheld, with a warning.
  */
 public final class ArenaHold {
     /** The most arenas held at once (a parked thread each). */
@@ -63,6 +64,9 @@ public final class ArenaHold {
     private static final VarHandle STATE = JAVA_INT.varHandle();
     /** A thread that is nobody's: a confined segment is not accessible by it. */
     private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
+    /** The scopes of arenas nobody can close (FFM has no public word for them): an automatic arena's, the global one's. */
+    private static final Class<?> AUTOMATIC = Arena.ofAuto().allocate(1).scope().getClass();
+    private static final Class<?> GLOBAL = Arena.global().scope().getClass();
     /** The holds in place, by arena; under its own monitor. */
     private static final Map<MemorySegment.Scope, ArenaHold> HELD_ARENAS = new HashMap<>();
     private static final AtomicInteger HOLDERS_MADE = new AtomicInteger();
@@ -84,7 +88,7 @@ public final class ArenaHold {
     private final MemorySegment.Scope arena;
     /** A segment of the held arena, given to the holder's call; null once the call has returned. */
     private MemorySegment memory;
-    /** {@link #WAITING}, {@link #HELD}, {@link #RELEASED} or {@link #FAILED}: native memory, for the holder's call reads it. */
+    /** {@link #WAITING}, {@link #HELD}, {@link #RELEASED} or {@link #FAILED}: native, for the holder's call reads it. */
     private final MemorySegment state;
     /** The operations holding it ({@link #of} less {@link #release}); under {@link #HELD_ARENAS}. */
     private int users;
@@ -153,8 +157,8 @@ public final class ArenaHold {
         if (!memory.isNative() || !memory.isAccessibleBy(NOBODY)) {
             return false;
         }
-        String kind = memory.scope().getClass().getSimpleName(); // FFM has no public word for it
-        return !kind.equals("ImplicitSession") && !kind.equals("GlobalSession");
+        Class<?> kind = memory.scope().getClass();
+        return kind != AUTOMATIC && kind != GLOBAL;
     }
 
     /** True once the arena is held (at once for {@link #NONE}): the memory may be handed on. */
