@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
+import org.memreg.util.ArenaHold;
 
 /**
  * Threads blocked on a node's futures, and which of them drives the worker: the waiter
@@ -199,7 +200,11 @@ final class Waiters {
                     return future.isDone() ? DONE : IDLE;
                 }
             }
-            Thread.onSpinWait();
+            if (ArenaHold.inTransition()) {
+                Thread.yield(); // a holder's thread needs a CPU before the operation can go on
+            } else {
+                Thread.onSpinWait();
+            }
         }
         return DONE;
     }

@@ -70,6 +70,8 @@ public final class ArenaHold {
     /** The holds in place, by arena; under its own monitor. */
     private static final Map<MemorySegment.Scope, ArenaHold> HELD_ARENAS = new HashMap<>();
     private static final AtomicInteger HOLDERS_MADE = new AtomicInteger();
+    /** Holds whose holder's thread has yet to run: to enter its call, or to return from it. */
+    private static final AtomicInteger IN_TRANSITION = new AtomicInteger();
     private static final ThreadPoolExecutor HOLDERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
             new SynchronousQueue<>(), work -> Thread.ofPlatform().daemon()
                     .name("memreg-arena-hold-" + HOLDERS_MADE.incrementAndGet()).unstarted(work));
@@ -95,6 +97,10 @@ public final class ArenaHold {
     /** What runs once the holder's call has returned; under this. */
     private Runnable then;
     private boolean ended;
+    /** Counted in {@link #IN_TRANSITION} until the holder has entered its call, or failed to; under this. */
+    private boolean starting;
+    /** Counted in {@link #IN_TRANSITION} from the last release until the holder's call has returned; under this. */
+    private boolean ending;
     /** What runs once the hold is in place or has failed ({@link #of(MemorySegment, Runnable)}); under this. */
     private List<Runnable> whenHeld = new ArrayList<>();
 
@@ -135,9 +141,11 @@ public final class ArenaHold {
                 return NONE;
             }
             hold = new ArenaHold(memory, Arena.ofAuto().allocate(JAVA_INT));
+            hold.transition(true, true);
             try {
                 HOLDERS.execute(hold::holdUntilReleased);
             } catch (RuntimeException | OutOfMemoryError e) { // no thread to hold it: as beyond the limit
+                hold.transition(true, false);
                 UNHELD.warn(() -> "no thread to hold the arena of " + memory + " (" + e + "): it goes unheld");
                 return NONE;
             }
@@ -210,6 +218,9 @@ public final class ArenaHold {
         synchronized (this) {
             over = ended;
             then = over ? null : whenFree;
+            if (!over) {
+                transition(false, true);
+            }
         }
         if (over) {
             whenFree.run();
@@ -250,6 +261,8 @@ public final class ArenaHold {
             HOLDING.remove();
             Runnable after;
             synchronized (this) {
+                transition(true, false);
+                transition(false, false);
                 ended = true;
                 memory = null;
                 after = then;
@@ -347,6 +360,7 @@ public final class ArenaHold {
     private void runWhenHeld() {
         List<Runnable> calls;
         synchronized (this) {
+            transition(true, false);
             calls = whenHeld;
             whenHeld = null;
         }
@@ -361,6 +375,27 @@ public final class ArenaHold {
         } catch (ReflectiveOperationException e) {
             throw new AssertionError(e);
         }
+    }
+
+    /** Counts this hold in or out of {@link #IN_TRANSITION}: its start ({@code start}) or its end; under this. */
+    private void transition(boolean start, boolean in) {
+        if (start ? starting == in : ending == in) {
+            return;
+        }
+        if (start) {
+            starting = in;
+        } else {
+            ending = in;
+        }
+        IN_TRANSITION.addAndGet(in ? 1 : -1);
+    }
+
+    /**
+     * True while some hold waits for its holder's thread to run (to start or to end it): a thread
+     * that spins for the operation behind it gives the CPU away instead (2 vCPUs here).
+     */
+    public static boolean inTransition() {
+        return IN_TRANSITION.get() > 0;
     }
 
     private void call(MethodHandle handle, int value) {

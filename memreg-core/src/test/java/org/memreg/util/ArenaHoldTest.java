@@ -228,6 +228,7 @@ class ArenaHoldTest {
                 closes.get());
         assertEquals(0, closedUnderAHold.get(), "a held arena closed under the thread that held it");
         assertTrue(held.get() > 0, "some holds were in place");
+        assertFalse(ArenaHold.inTransition(), "every hold has started and ended: no spinning thread needs to yield");
         for (AtomicReference<Arena> arena : arenas) {
             arena.get().close(); // nothing holds it any more
         }
