@@ -53,14 +53,6 @@ public final class ArenaHold {
     private static final int HELD = 1;
     private static final int RELEASED = 2;
     private static final int FAILED = 3;
-    private static final String RESOURCE = "libmemreg-arena-hold.so";
-    private static final NativeResource LIBRARY = NativeResource.load(ArenaHold.class, RESOURCE,
-            path -> SymbolLookup.libraryLookup(path, Arena.global()));
-    private static final MethodHandle HOLD = LIBRARY.downcall("memreg_hold",
-            FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle SET = LIBRARY.downcall("memreg_set", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
-    private static final MethodHandle AWAIT = LIBRARY.downcall("memreg_await", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
-    private static final MethodHandle DURING = LIBRARY.downcall("memreg_during", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
     private static final VarHandle STATE = JAVA_INT.varHandle();
     /** A thread that is nobody's: a confined segment is not accessible by it. */
     private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
@@ -69,23 +61,38 @@ public final class ArenaHold {
     private static final Class<?> GLOBAL = Arena.global().scope().getClass();
     /** The holds in place, by arena; under its own monitor. */
     private static final Map<MemorySegment.Scope, ArenaHold> HELD_ARENAS = new HashMap<>();
-    private static final AtomicInteger HOLDERS_MADE = new AtomicInteger();
     /** Holds whose holder's thread has yet to run: to enter its call, or to return from it. */
     private static final AtomicInteger IN_TRANSITION = new AtomicInteger();
-    private static final ThreadPoolExecutor HOLDERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
-            new SynchronousQueue<>(), work -> Thread.ofPlatform().daemon()
-                    .name("memreg-arena-hold-" + HOLDERS_MADE.incrementAndGet()).unstarted(work));
     private static final Warnings UNHELD = new Warnings(ArenaHold.class, "memreg arena holds");
     /** The hold whose holder this thread is, for {@link #heldUpcall}. */
     private static final ThreadLocal<ArenaHold> HOLDING = new ThreadLocal<>();
-    /** {@link #heldUpcall} as a C function, for the holder's call to make once the arena is held. */
-    private static final MemorySegment HELD_UPCALL = upcall("heldUpcall");
     /** What {@link #duringUpcall} runs on this thread, for {@link #during}. */
     private static final ThreadLocal<Posting> POSTING = new ThreadLocal<>();
-    private static final MemorySegment DURING_UPCALL = upcall("duringUpcall");
 
     /** The hold of memory that needs none, or that cannot be held: in place at once, ended at once. */
     public static final ArenaHold NONE = new ArenaHold(null, null);
+
+    /**
+     * The native side, loaded at the first arena to hold: every send and receive names this class
+     * ({@link #NONE}), and a node that holds nothing should not pay for a library, two upcall stubs
+     * and a thread pool (10-17 ms at a JVM's first send, measured).
+     */
+    private static final class Native {
+        static final NativeResource LIBRARY = NativeResource.load(ArenaHold.class, "libmemreg-arena-hold.so",
+                path -> SymbolLookup.libraryLookup(path, Arena.global()));
+        static final MethodHandle HOLD = LIBRARY.downcall("memreg_hold",
+                FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS));
+        static final MethodHandle SET = LIBRARY.downcall("memreg_set", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
+        static final MethodHandle AWAIT = LIBRARY.downcall("memreg_await", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
+        static final MethodHandle DURING = LIBRARY.downcall("memreg_during", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
+        /** {@link ArenaHold#heldUpcall} as a C function, for the holder's call to make once the arena is held. */
+        static final MemorySegment HELD_UPCALL = upcall("heldUpcall");
+        static final MemorySegment DURING_UPCALL = upcall("duringUpcall");
+        private static final AtomicInteger HOLDERS_MADE = new AtomicInteger();
+        static final ThreadPoolExecutor HOLDERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
+                new SynchronousQueue<>(), work -> Thread.ofPlatform().daemon()
+                        .name("memreg-arena-hold-" + HOLDERS_MADE.incrementAndGet()).unstarted(work));
+    }
 
     private final MemorySegment.Scope arena;
     /** A segment of the held arena, given to the holder's call; null once the call has returned. */
@@ -125,7 +132,7 @@ public final class ArenaHold {
      * It must be quick and must not throw (e.g. wake a thread that looks again).
      */
     public static ArenaHold of(MemorySegment memory, Runnable whenHeld) {
-        if (!closableByAnother(memory) || HOLD == null) {
+        if (!closableByAnother(memory) || Native.HOLD == null) {
             return NONE;
         }
         synchronized (HELD_ARENAS) {
@@ -143,7 +150,7 @@ public final class ArenaHold {
             hold = new ArenaHold(memory, Arena.ofAuto().allocate(JAVA_INT));
             hold.transition(true, true);
             try {
-                HOLDERS.execute(hold::holdUntilReleased);
+                Native.HOLDERS.execute(hold::holdUntilReleased);
             } catch (RuntimeException | OutOfMemoryError e) { // no thread to hold it: as beyond the limit
                 hold.transition(true, false);
                 UNHELD.warn(() -> "no thread to hold the arena of " + memory + " (" + e + "): it goes unheld");
@@ -185,7 +192,7 @@ public final class ArenaHold {
      */
     public boolean await() {
         if (state != null && state() == WAITING) {
-            call(AWAIT, WAITING);
+            call(Native.AWAIT, WAITING);
         }
         return held();
     }
@@ -225,7 +232,7 @@ public final class ArenaHold {
         if (over) {
             whenFree.run();
         } else {
-            call(SET, RELEASED); // the holder's call returns, or returns at once when it comes
+            call(Native.SET, RELEASED); // the holder's call returns, or returns at once when it comes
         }
     }
 
@@ -249,10 +256,10 @@ public final class ArenaHold {
     private void holdUntilReleased() {
         HOLDING.set(this);
         try {
-            HOLD.invokeExact(memory, state, HELD_UPCALL);
+            Native.HOLD.invokeExact(memory, state, Native.HELD_UPCALL);
         } catch (IllegalStateException closed) { // closed before the call began: FFM would not enter it
             if (STATE.compareAndSet(state, 0L, WAITING, FAILED)) {
-                call(SET, FAILED); // wakes those in await()
+                call(Native.SET, FAILED); // wakes those in await()
                 runWhenHeld();
             }
         } catch (Throwable t) {
@@ -314,14 +321,14 @@ public final class ArenaHold {
      * @throws IllegalStateException when the arena is closed: {@code post} did not run
      */
     public static Posted during(MemorySegment memory, LongSupplier post, LongPredicate kept) {
-        if (!closableByAnother(memory) || DURING == null) {
+        if (!closableByAnother(memory) || Native.DURING == null) {
             return new Posted(post.getAsLong(), NONE);
         }
         Posting posting = new Posting(memory, post, kept);
         Posting outer = POSTING.get();
         POSTING.set(posting);
         try {
-            DURING.invokeExact(memory, DURING_UPCALL);
+            Native.DURING.invokeExact(memory, Native.DURING_UPCALL);
         } catch (IllegalStateException | WrongThreadException closed) { // FFM refused to enter: post did not run
             throw closed;
         } catch (Throwable t) {
@@ -408,7 +415,7 @@ public final class ArenaHold {
 
     /** Why arenas cannot be held here, or null when they can. */
     public static String unavailableReason() {
-        return LIBRARY.unavailableReason();
+        return Native.LIBRARY.unavailableReason();
     }
 
     @Override
