@@ -249,17 +249,18 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
-        hold = gone || total > buffer.byteSize() ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
-        if (!gone) {
-            TransportFuture.lend(future, buffer, "a receive", this, hold); // the chunks go into the buffer
+        boolean fits = total <= buffer.byteSize();
+        hold = gone || !fits ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
+        // refused before a chunk is let go of: its completion would end the send well
+        if (gone) {
+            refuseAsGone(total);
         } else {
-            messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", total, sender));
+            TransportFuture.lend(future, buffer, "a receive", this, hold); // the chunks go into the buffer
         }
-        if (gone || total > buffer.byteSize()) { // refused before a chunk is let go of: its completion would end the send well
-            fail(gone ? new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive"))
-                    : new TransportException(String.format("message of %d bytes from node %016x does not fit the"
-                            + " %d-byte buffer", total, sender, buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
-            messaging.refuse(sender, chunkTag & Tags.ID_MASK, gone ? REFUSED_AS_BUFFER_GONE : refuseAs);
+        if (!gone && !fits) {
+            fail(new TransportException(String.format("message of %d bytes from node %016x does not fit the %d-byte"
+                    + " buffer", total, sender, buffer.byteSize()), Ucp.ERR_MESSAGE_TRUNCATED));
+            messaging.refuse(sender, chunkTag & Tags.ID_MASK, refuseAs);
             draining = true;
         }
         early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
@@ -268,6 +269,14 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
                 (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
                 chunk -> finishChunk(ctx, chunk), () -> "receive");
         return pollChunks(ctx);
+    }
+
+    /** The buffer went (its arena closed) before any chunk of the {@code total}-byte message: refused, drained. */
+    private void refuseAsGone(long total) {
+        messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", total, sender));
+        fail(new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive")));
+        messaging.refuse(sender, chunkTag & Tags.ID_MASK, REFUSED_AS_BUFFER_GONE);
+        draining = true;
     }
 
     /** A rendezvous header no memreg sender sends: the receive fails, and nothing else of it follows. */
@@ -322,11 +331,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
             // closed before it was held, so before any chunk went in: as if gone at the header
             hold = ArenaHold.NONE;
             TransportFuture.lend(future, null, "a receive", this); // UCX never had it
-            messaging.bufferGone.warn(() -> String.format("a %d-byte message from node %016x, refused", chunks.total(),
-                    sender));
-            fail(new TransportException("the receive's buffer is gone", OpenArena.closed(buffer, "a receive")));
-            messaging.refuse(sender, chunkTag & Tags.ID_MASK, REFUSED_AS_BUFFER_GONE);
-            draining = true;
+            refuseAsGone(chunks.total());
         }
         int status = chunks.retire(draining); // a drained chunk is empty or truncated: either way it is gone
         if (status != Ucp.OK) {
