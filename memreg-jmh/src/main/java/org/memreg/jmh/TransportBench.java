@@ -37,6 +37,7 @@ import org.memreg.transport.WindowKey;
  * {@code bench.park} (wait in {@code future.get()}, which drives the worker, rather than progress or spin),
  * {@code bench.callerProgress} (the caller progresses even with the progress thread on),
  * {@code bench.sendCopy} (tag_lat sends with {@code sendCopy}, without a future),
+ * {@code bench.arena=confined} (buffers from a confined arena, which UCX gets copies of, instead of a shared one),
  * {@code bench.gapMicros} (idle time between tag_lat round trips), {@code bench.receiveBuffers}
  * (tag_bw receive buffers, default and at least {@value #WINDOW} for messages that may go by
  * rendezvous), {@code bench.median} (tag_lat also prints the
@@ -54,6 +55,8 @@ public final class TransportBench {
     private static final boolean PARK = Boolean.getBoolean("bench.park");
     /** tag_lat sends with {@code Endpoint.sendCopy} (no future) rather than {@code send} (bench.sendCopy). */
     private static final boolean SEND_COPY = Boolean.getBoolean("bench.sendCopy");
+    /** True when the buffers come from a confined arena ({@code -Dbench.arena=confined}), not a shared one. */
+    private static final boolean CONFINED = "confined".equals(System.getProperty("bench.arena", "shared"));
     /** tag_lat: idle time between timed round trips (bench.gapMicros), to let the peer's progress thread go idle. */
     private static final long GAP_NANOS = Long.getLong("bench.gapMicros", 0) * 1000;
 
@@ -91,7 +94,7 @@ public final class TransportBench {
         if (server) {
             builder.listen(new InetSocketAddress("127.0.0.1", 0));
         }
-        try (Node node = builder.build(); Arena arena = Arena.ofShared()) {
+        try (Node node = builder.build(); Arena arena = CONFINED ? Arena.ofConfined() : Arena.ofShared()) {
             TransportBench bench = new TransportBench(node);
             if (server) {
                 System.out.println("address=" + HexFormat.of().formatHex(node.workerAddress()));
