@@ -82,8 +82,9 @@ public final class Endpoint implements AutoCloseable {
      * registered chunks. The future completes with the byte count, or with a {@link
      * TransportException} (closed, peer failed, timed out), and the buffer's arena must stay open
      * until then: a rendezvous send holds a shared arena open ({@link org.memreg.util.ArenaHold};
-     * its {@code close()} throws {@link IllegalStateException} until the future is done), while a
-     * confined arena is its owner's to keep open. A rendezvous send that fails completes its future
+     * its {@code close()} throws {@link IllegalStateException} until the future is done), and one
+     * from a confined arena, which cannot be held, goes from a copy made in the call (so its owner
+     * may close it at once; zero copy needs a shared or automatic arena). A rendezvous send that fails completes its future
      * only once UCX holds none of its chunks (UCX cannot cancel a send): one that timed out while
      * UCX holds a chunk fails when UCX lets go of it, at the latest when the node closes. An eager
      * send completes when UCX has the data; a rendezvous send only once the receiver has the whole

@@ -56,6 +56,11 @@ final class Messaging {
         CompletableFuture<Long> future = ctx.engine.newFuture();
         checkNative(data);
         boolean eager = data.byteSize() <= chunking.eagerBytes();
+        MemorySegment copy = null; // UCX reads a rendezvous message's chunks after the call: a copy the owner cannot free
+        if (!eager && ConfinedMemory.is(data)) {
+            copy = ctx.confinedMemory.copyIn(data, "a rendezvous send");
+            data = copy.asSlice(0, data.byteSize());
+        }
         // a rendezvous send's chunks go out in the call, from an arena held from now on (its thread, outside the lock)
         ArenaHold hold = eager ? ArenaHold.NONE : ArenaHold.of(data);
         if (!hold.await()) {
@@ -85,6 +90,10 @@ final class Messaging {
             if (!lent) {
                 hold.releaseAndWait(); // the caller may close the arena once this returns
             }
+        }
+        if (copy != null) {
+            MemorySegment done = copy;
+            future.whenComplete((bytes, failure) -> ctx.confinedMemory.give(done)); // UCX let go of it by then
         }
         return future;
     }

@@ -239,6 +239,11 @@ public final class Node implements AutoCloseable {
         return underLock(() -> messaging.unexpected.chunks.mostKept());
     }
 
+    /** Pieces of the node's memory taken for UCX in place of confined arenas' ({@link ConfinedMemory}): for tests. */
+    long confinedPiecesTaken() {
+        return ctx.confinedMemory.taken();
+    }
+
     /** The operations this node has not finished with UCX: for tests that look for leaks. */
     int operations() {
         return (int) underLock(ctx.engine::operations);
@@ -327,6 +332,9 @@ public final class Node implements AutoCloseable {
      * sender refused, rather than the message written into freed memory. Once a rendezvous
      * message's chunks go into the buffer, a shared arena is held open until the future is done
      * (its {@code close()} throws {@link IllegalStateException}; {@link org.memreg.util.ArenaHold}).
+     * A confined arena cannot be held: a rendezvous message for it lands in the node's memory and
+     * is copied into the buffer at the end, if its arena is still open (one copy; memory of a
+     * shared or automatic arena takes the chunks itself).
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only

@@ -17,7 +17,8 @@ import org.memreg.util.OpenArena;
  * NodeBuilder#MAX_EAGER_BYTES}): eager data is then copied into the buffer, if it is still there,
  * and the receive is done; a rendezvous header gives length, message id, sender and the sender's
  * chunk size, and the receive goes on to post chunk receives of that size into registered chunks
- * of the buffer, at most {@code pipelineDepth} at a time. Chunks the node took
+ * of the buffer (of the node's memory for a confined buffer, copied in at the end: {@link
+ * ConfinedMemory}), at most {@code pipelineDepth} at a time. Chunks the node took
  * off UCX before (they came early, {@link EarlyChunks}) are taken first, in order, in place of a
  * posted receive. A chunk that arrives shorter than expected fails the receive: the chunks after
  * it would land at the wrong offsets.
@@ -71,6 +72,13 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     private Runnable whenDone;
     /** True once the receive is over outside a poll: withdrawn by a cancel, or finished by one. */
     private boolean over;
+    /**
+     * The buffer is a confined arena's ({@link ConfinedMemory}): UCX writes a rendezvous message
+     * into {@link #target}, memory of the node's, and the owner's thread copies it in.
+     */
+    private final boolean confined;
+    /** Where a rendezvous message's chunks go: the buffer, or memory of the node's for a confined one. */
+    private MemorySegment target;
 
     ReceiveOp(Messaging messaging, long tag, MemorySegment buffer, CompletableFuture<Long> future) {
         this(messaging, messaging.unexpected.take(tag), tag, buffer, future, buffer.byteSize());
@@ -96,6 +104,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         this.refuseAs = refuseAs;
         this.info = messaging.takeInfo();
         this.held = held;
+        this.confined = ConfinedMemory.is(buffer);
         this.landing = Math.min(buffer.byteSize(), Staging.MAX_BYTES);
         this.staging = messaging.staging.take(landing);
         this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(staging.address(), landing, tag,
@@ -223,12 +232,10 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
-            if (!Staging.copyOut(landed, buffer, length)) {
+            if (!ConfinedMemory.copy(landed, buffer, length)) {
                 messaging.bufferGone.warn(() -> String.format("a %d-byte message under tag %x", length,
                         senderTag & Tags.USER_RECEIVE_MASK));
-                TransportFuture.settleExceptionally(future, new TransportException(String.format("a message of %d bytes"
-                        + " came, and the receive's buffer was gone (its arena closed): dropped", length),
-                        OpenArena.closed(buffer, "a receive")));
+                TransportFuture.settleExceptionally(future, gone(length));
                 return true;
             }
             TransportFuture.settle(future, length);
@@ -250,12 +257,13 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
         boolean fits = total <= buffer.byteSize();
-        hold = gone || !fits ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
+        hold = gone || !fits || confined ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
+        target = confined && !gone && fits ? messaging.ctx.confinedMemory.take(total) : buffer;
         // refused before a chunk is let go of: its completion would end the send well
         if (gone) {
             refuseAsGone(total);
         } else {
-            TransportFuture.lend(future, buffer, "a receive", this, hold); // the chunks go into the buffer
+            TransportFuture.lend(future, target, "a receive", this, hold); // the chunks go into the target
         }
         if (!gone && !fits) {
             fail(new TransportException(String.format("message of %d bytes from node %016x does not fit the %d-byte"
@@ -265,10 +273,16 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         }
         early = messaging.unexpected.chunks.claim(chunkTag & Tags.ID_MASK,
                 Math.ceilDiv(total, chunkBytes), draining);
-        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, buffer, hold, total, Access.LOCAL_WRITE,
+        chunks = new ChunkPipeline(messaging.chunking, chunkBytes, target, hold, total, Access.LOCAL_WRITE,
                 (chunk, bytes, memh) -> postChunk(ctx, bytes == 0 ? info.address() : chunk, bytes, memh),
                 chunk -> finishChunk(ctx, chunk), () -> "receive");
         return pollChunks(ctx);
+    }
+
+    /** A receive's failure: a message of {@code length} bytes came, and its buffer was gone. */
+    private TransportException gone(long length) {
+        return new TransportException(String.format("a message of %d bytes came, and the receive's buffer was gone"
+                + " (its arena closed): dropped", length), OpenArena.closed(buffer, "a receive"));
     }
 
     /** The buffer went (its arena closed) before any chunk of the {@code total}-byte message: refused, drained. */
@@ -370,9 +384,17 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
             messaging.giveInfo(info);
             if (!failed()) {
                 messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
-                TransportFuture.settle(future, chunks.total());
+                if (target == buffer || ConfinedMemory.copy(target, buffer, chunks.total())) {
+                    TransportFuture.settle(future, chunks.total());
+                } else { // the sender was told: the message is here, and the caller closed its buffer
+                    TransportFuture.settleExceptionally(future, gone(chunks.total()));
+                }
             } else {
                 TransportFuture.settleExceptionally(future, failure);
+            }
+            if (target != buffer) {
+                messaging.ctx.confinedMemory.give(target); // UCX holds no chunk of it
+                target = buffer;
             }
             return true;
         }

@@ -133,13 +133,18 @@ public final class RemoteWindow {
     /**
      * Writes {@code source} (native) into the window at {@code offset}. A shared arena of {@code
      * source} is held open until the future is done ({@link org.memreg.util.ArenaHold}: its {@code
-     * close()} throws meanwhile); a confined one must be kept open by its owner.
+     * close()} throws meanwhile); a confined one, which cannot be held, is copied in the call.
      */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
         return endpoint.rma(this, true, offset, source);
     }
 
-    /** Reads the window at {@code offset} into {@code target} (native, writable); its arena as for {@link #put}. */
+    /**
+     * Reads the window at {@code offset} into {@code target} (native, writable). A shared arena of
+     * {@code target} is held open as for {@link #put}; for a confined one, which cannot be held, the
+     * bytes land in the node's memory and are copied into {@code target} at the end if its arena is
+     * still open (else the future fails with {@link TransportException}).
+     */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
         return endpoint.rma(this, false, offset, target);
     }

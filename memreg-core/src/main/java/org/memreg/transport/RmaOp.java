@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CompletableFuture;
 import org.memreg.ucx.Ucp;
 import org.memreg.util.ArenaHold;
+import org.memreg.util.OpenArena;
 
 /**
  * A put, get or flush: one UCX request; the future completes with it. A put or get holds the
@@ -22,6 +23,9 @@ final class RmaOp extends Op {
     @SuppressWarnings("unused") // keeps a buffer this op owns reachable until UCX is done with it
     private final MemorySegment keep;
     private final boolean lent;
+    /** The node's memory a get into a confined arena's memory lands in ({@link ConfinedMemory}), and that memory; else null. */
+    private final MemorySegment landing;
+    private final MemorySegment confined;
     private long request;
     /** Why a lent operation fails once UCX lets go of it (the node is closing), or null. */
     private TransportException closing;
@@ -29,15 +33,17 @@ final class RmaOp extends Op {
 
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
             MemorySegment keep, Runnable after) {
-        this(ctx, endpoint, request, what, future, keep, after, null, ArenaHold.NONE);
+        this(ctx, endpoint, request, what, future, keep, after, null, ArenaHold.NONE, null);
     }
 
     /**
      * {@code lent}: a put's or get's, the caller's buffer (see the class comment), and {@code
      * hold} the hold of its arena, which the future's completion ends; else null and {@link ArenaHold#NONE}.
+     * A get into {@code confined}, memory of a confined arena, lends the node's memory instead,
+     * which is copied into {@code confined} at the end ({@link ConfinedMemory}); else null.
      */
     RmaOp(TransportContext ctx, Endpoint endpoint, long request, String what, CompletableFuture<Void> future,
-            MemorySegment keep, Runnable after, MemorySegment lent, ArenaHold hold) {
+            MemorySegment keep, Runnable after, MemorySegment lent, ArenaHold hold, MemorySegment confined) {
         super(ctx.timeoutNanos);
         this.endpoint = endpoint;
         this.request = request;
@@ -46,6 +52,8 @@ final class RmaOp extends Op {
         this.keep = keep;
         this.after = after;
         this.lent = lent != null;
+        this.landing = confined != null ? lent : null;
+        this.confined = confined;
         if (lent != null) {
             TransportFuture.lend(future, lent, "a " + what, TransportFuture.KEPT_BY_UCX, hold);
         }
@@ -68,7 +76,10 @@ final class RmaOp extends Op {
             return false;
         }
         request = 0;
-        if (status == Ucp.OK) {
+        if (status == Ucp.OK && confined != null && !ConfinedMemory.copy(landing, confined, landing.byteSize())) {
+            TransportFuture.settleExceptionally(future, new TransportException(what + " came, and the memory it was for"
+                    + " was gone (its arena closed): dropped", OpenArena.closed(confined, "a " + what)));
+        } else if (status == Ucp.OK) {
             TransportFuture.settle(future, null);
         } else {
             TransportFuture.settleExceptionally(future, closing != null ? closing : endpoint.failure(what, status));

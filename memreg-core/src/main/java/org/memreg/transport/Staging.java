@@ -7,7 +7,7 @@ import java.util.ArrayDeque;
 /**
  * The node's own memory that a receive's first part lands in ({@link ReceiveOp}): an eager message
  * (at most {@link NodeBuilder#MAX_EAGER_BYTES}) or a rendezvous header, copied into the caller's
- * buffer afterwards only if the buffer is still there ({@link #copyOut}). UCX writes into a posted receive's memory at
+ * buffer afterwards only if the buffer is still there ({@link ConfinedMemory#copy}). UCX writes into a posted receive's memory at
  * the moment a message matches, whenever that is; a caller that freed its buffer before (an arena
  * closed around a receive it no longer waits for) had that write land in freed memory, and the JVM
  * died in libc's allocator.
@@ -49,30 +49,6 @@ final class Staging {
         if (pool.size() < Math.max(MIN_KEPT, KEPT_BYTES / piece.byteSize())) {
             pool.push(piece);
         }
-    }
-
-    /**
-     * Copies the first {@code length} bytes of {@code landed} into the caller's {@code buffer}:
-     * through the buffer's segment where this thread may access it (a concurrent close then fails
-     * the copy, not the memory), else through its address while its arena is open (confined to
-     * another thread, which could close it only during these few instructions). False if the
-     * buffer is gone.
-     */
-    @SuppressWarnings("restricted") // the buffer's own address and size, its arena open
-    static boolean copyOut(MemorySegment landed, MemorySegment buffer, long length) {
-        try {
-            if (buffer.isAccessibleBy(Thread.currentThread())) {
-                MemorySegment.copy(landed, 0, buffer, 0, length);
-                return true;
-            }
-            if (buffer.scope().isAlive()) {
-                MemorySegment.ofAddress(buffer.address()).reinterpret(length).copyFrom(landed.asSlice(0, length));
-                return true;
-            }
-        } catch (IllegalStateException closed) {
-            // closed under the copy: the arena's close stopped it before the memory went
-        }
-        return false;
     }
 
     /** 0 for up to {@link #MIN_BYTES}, 1 for up to twice that, and so on. */

@@ -23,6 +23,8 @@ final class TransportContext {
     final UcxWorker worker;
     final NodeLock lock;
     final Arena arena;
+    /** The node's memory that UCX gets in place of a confined arena's. */
+    final ConfinedMemory confinedMemory = new ConfinedMemory();
     /** Per send, rendezvous, put, get and flush. */
     final long timeoutNanos;
     final ProgressEngine engine;

@@ -38,8 +38,9 @@ import org.memreg.util.Warnings;
  * or read from that memory after it was freed. A shared arena cannot come to that: the operation
  * holds it open ({@link ArenaHold}, given to {@link #lend}) until UCX has let go, its close throws
  * meanwhile, and the future completes once the hold has ended, so that the caller may close the
- * arena as soon as it is done. A confined arena cannot be held from another thread: there it is
- * found after the fact, and what is prevented is a caller taking such a result for good.
+ * arena as soon as it is done. A confined arena cannot be held from another thread, so UCX never
+ * gets its memory past a call ({@link ConfinedMemory}); what is left to find after the fact is a
+ * shared arena beyond {@link ArenaHold#MAX_HOLDS}, which goes unheld.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */

@@ -537,24 +537,24 @@ final class Windows {
     }
 
     /** {@link RemoteWindow#put} and {@link RemoteWindow#get}. */
-    CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment local) {
+    CompletableFuture<Void> rma(RemoteWindow window, boolean put, long offset, MemorySegment given) {
         CompletableFuture<Void> future = ctx.engine.newFuture();
-        String what = (put ? "put of " : "get of ") + local.byteSize() + " bytes at offset " + offset;
+        String what = (put ? "put of " : "get of ") + given.byteSize() + " bytes at offset " + offset;
         WindowKey key = window.key;
-        if (!local.isNative()) {
+        if (!given.isNative()) {
             future.completeExceptionally(new IllegalArgumentException("only native segments: " + what));
             return future;
         }
-        if (!local.scope().isAlive()) {
-            future.completeExceptionally(OpenArena.closed(local, "a " + what));
+        if (!given.scope().isAlive()) {
+            future.completeExceptionally(OpenArena.closed(given, "a " + what));
             return future;
         }
-        if (!put && local.isReadOnly()) {
+        if (!put && given.isReadOnly()) {
             future.completeExceptionally(new IllegalArgumentException("a get writes into its target, which is"
                     + " read-only: " + what));
             return future;
         }
-        if (offset < 0 || local.byteSize() > key.length() - offset || offset > key.length()) {
+        if (offset < 0 || given.byteSize() > key.length() - offset || offset > key.length()) {
             future.completeExceptionally(new IndexOutOfBoundsException(what + " is outside the " + key.length()
                     + "-byte window " + Long.toHexString(key.windowId())));
             return future;
@@ -564,6 +564,17 @@ final class Windows {
                     + Long.toHexString(key.windowId()) + " grants only " + key.access()));
             return future;
         }
+        // a confined arena's memory: UCX gets a copy (a put) or the node's memory, which its owner copies in (a get)
+        boolean confined = ConfinedMemory.is(given);
+        MemorySegment piece;
+        try {
+            piece = !confined ? null : put ? ctx.confinedMemory.copyIn(given, "a " + what)
+                    : ctx.confinedMemory.take(given.byteSize());
+        } catch (IllegalStateException closed) { // by its owner since the look above
+            future.completeExceptionally(closed);
+            return future;
+        }
+        MemorySegment local = confined ? piece.asSlice(0, given.byteSize()) : given;
         lock.lock();
         try {
             Endpoint endpoint = window.endpoint;
@@ -599,8 +610,16 @@ final class Windows {
                 future.completeExceptionally(OpenArena.closed(local, "a " + what));
                 return future;
             }
-            RmaOp op = new RmaOp(ctx, endpoint, posted.result(), what, future, null,
-                    chunk == null ? null : chunk::release, local, posted.hold());
+            Runnable after = chunk == null && piece == null ? null : () -> {
+                if (chunk != null) {
+                    chunk.release();
+                }
+                if (piece != null) {
+                    ctx.confinedMemory.give(piece);
+                }
+            };
+            RmaOp op = new RmaOp(ctx, endpoint, posted.result(), what, future, null, after, local, posted.hold(),
+                    confined && !put ? given : null);
             if (!op.poll(ctx)) {
                 ctx.engine.add(op);
             }

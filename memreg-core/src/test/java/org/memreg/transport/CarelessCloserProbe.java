@@ -12,16 +12,18 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@link HeldArenaTest}'s child: {@code args[0]} rounds (seed {@code args[1]}) of an 8 MiB message
- * over TCP between two nodes of this JVM, each buffer in a shared arena of its own, and a careless
- * caller that closes the receive's or the send's arena at a random moment of the transfer. The
- * parent sets glibc's mmap threshold, so that each close unmaps its buffer at once: a close that
- * went through while UCX used the memory ends this process (SIGSEGV in UCX's copy). Every
- * operation must end either with the message whole (the close was refused) or, for a receive
- * whose arena closed before its chunks began, with the buffer gone and the send refused; never at
- * a timeout. Prints {@code refused=} (closes refused), {@code closed=} (closes that went through,
- * before a hold or after the operation), {@code intact=} (messages checked whole) and
- * {@code survived=true}.
+ * {@link HeldArenaTest}'s and {@link ConfinedArenaTest}'s child: {@code args[0]} rounds (seed
+ * {@code args[1]}) of an 8 MiB message over TCP between two nodes of this JVM, each buffer in an
+ * arena of its own, {@code args[2]} {@code shared} or {@code confined} (this thread's), and a
+ * careless caller that closes the receive's or the send's arena at a random moment of the
+ * transfer. The parent sets glibc's mmap threshold, so that each close unmaps its buffer at once:
+ * a close that went through while UCX used the memory ends this process (SIGSEGV in UCX's copy).
+ * A shared arena's close is refused while UCX uses it; a confined one's goes through, and UCX
+ * never had its memory. Every operation must end either with the message whole or, for a receive
+ * whose buffer was gone (closed before its chunks began, or before the message was copied in),
+ * with the buffer gone (and, before the chunks, the send refused); never at a timeout. Prints
+ * {@code refused=} (closes refused), {@code closed=} (closes that went through), {@code intact=}
+ * (messages checked whole), {@code gone=} (receives that lost their buffer) and {@code survived=true}.
  */
 public final class CarelessCloserProbe {
     private static final long MESSAGE = 8 << 20;
@@ -29,17 +31,19 @@ public final class CarelessCloserProbe {
     public static void main(String[] args) throws Exception {
         int rounds = Integer.parseInt(args[0]);
         SplittableRandom random = new SplittableRandom(Long.parseLong(args[1]));
+        boolean confined = args.length > 2 && args[2].equals("confined");
         int refused = 0;
         int closed = 0;
         int intact = 0;
+        int gone = 0;
         try (Node receiver = GoodPeer.loopback("receiver").ucx("TLS", "tcp").chunkBytes(256 << 10)
                      .timeout(Duration.ofSeconds(5)).listen(new InetSocketAddress("127.0.0.1", 0)).build();
              Node sender = GoodPeer.loopback("sender").ucx("TLS", "tcp").chunkBytes(256 << 10)
                      .timeout(Duration.ofSeconds(5)).build()) {
             Endpoint endpoint = sender.connect("127.0.0.1", receiver.port());
             for (int r = 0; r < rounds; r++) {
-                Arena in = Arena.ofShared();
-                Arena out = Arena.ofShared();
+                Arena in = confined ? Arena.ofConfined() : Arena.ofShared();
+                Arena out = confined ? Arena.ofConfined() : Arena.ofShared();
                 MemorySegment buffer = in.allocate(MESSAGE, 4096);
                 MemorySegment data = out.allocate(MESSAGE, 4096).fill((byte) r);
                 CompletableFuture<Long> received = receiver.receive(r, buffer);
@@ -55,7 +59,9 @@ public final class CarelessCloserProbe {
                 } catch (IllegalStateException held) {
                     refused++;
                 }
-                boolean whole = outcome(received, "receive", r) & outcome(sent, "send", r);
+                boolean receivedWhole = outcome(received, "receive", r);
+                boolean whole = receivedWhole & outcome(sent, "send", r);
+                gone += receivedWhole ? 0 : 1;
                 if (whole && in.scope().isAlive()) {
                     for (long i = 0; i < MESSAGE; i += 4096) {
                         if (buffer.get(JAVA_BYTE, i) != (byte) r) {
@@ -72,7 +78,7 @@ public final class CarelessCloserProbe {
                 }
             }
         }
-        System.out.printf("refused=%d%nclosed=%d%nintact=%d%nsurvived=true%n", refused, closed, intact);
+        System.out.printf("refused=%d%nclosed=%d%nintact=%d%ngone=%d%nsurvived=true%n", refused, closed, intact, gone);
     }
 
     /** True for an operation that moved the whole message; false for a buffer gone before its chunks; else throws. */
@@ -84,7 +90,7 @@ public final class CarelessCloserProbe {
             return true;
         } catch (ExecutionException e) {
             String why = String.valueOf(e.getCause().getMessage());
-            if (why.contains("buffer is gone") || why.contains("lost its buffer")) {
+            if (why.contains("buffer is gone") || why.contains("buffer was gone") || why.contains("lost its buffer")) {
                 return false;
             }
             throw new AssertionError("round " + round + ": " + what + " failed otherwise: " + e.getCause(), e.getCause());

@@ -21,10 +21,10 @@ import org.memreg.testkit.Unprivileged;
 
 /**
  * A caller that closes a buffer's arena while memreg's operation on it is pending breaks the
- * contract where memreg cannot hold the arena open (a receive not yet begun, any confined arena;
- * {@link HeldArenaTest} for the shared arenas it holds): the operation's future must not then
- * report success, and a rendezvous message must not go on into memory that may be someone else's,
- * nor out of it. The buffers here are the test's own mappings seen through an arena: closing the
+ * contract where memreg cannot hold the arena open (a receive not yet begun; {@link HeldArenaTest}
+ * for the shared arenas it holds, {@link ConfinedArenaTest} for confined ones, whose memory UCX
+ * never keeps): the operation's future must not then report success, and a rendezvous message
+ * must not go on into memory that may be someone else's, nor out of it. The buffers here are the test's own mappings seen through an arena: closing the
  * arena ends the segment as a caller's close would, while the memory stays mapped, so that what
  * UCX would have written into it can be looked at instead of crashing the JVM.
  */
@@ -87,11 +87,6 @@ class ClosedWhileLentTest {
                 "the message landed in the buffer after its arena closed");
     }
 
-    private static void assertClosedWhileLent(Throwable e) {
-        assertInstanceOf(IllegalStateException.class, e, String.valueOf(e));
-        assertTrue(e.getMessage().contains("was closed before the operation was done"), e.getMessage());
-    }
-
     @Test
     void anEagerReceiveWhoseArenaClosedShouldFailNotDeliver() throws Exception {
         CompletableFuture<Long> received = pair.server().receive(TAG, lentBuffer(64));
@@ -115,11 +110,16 @@ class ClosedWhileLentTest {
         GoodPeer.assertServed(pair.server());
     }
 
-    /** A confined arena, which no other thread can hold open, closed by its owner under a rendezvous send. */
+    /**
+     * A confined arena, which no other thread can hold open, closed by its owner right after a
+     * rendezvous send began, and its memory then written by the allocator's next user: UCX reads a
+     * copy made in the call ({@link ConfinedMemory}), so the peer gets what the memory held at the
+     * call, whole, and nothing of what came after.
+     */
     @Test
     @SuppressWarnings("restricted")
-    void aRendezvousSendWhoseConfinedArenaClosedShouldSendNothingOfWhatTheMemoryHoldsNext() throws Exception {
-        long bytes = MAPPING; // 1,024 chunks, one at a time: far from done when the arena closes
+    void aRendezvousSendFromAConfinedArenaShouldSendWhatItHeldAtTheCall() throws Exception {
+        long bytes = 256 << 10; // 64 chunks, one at a time: far from done when the arena closes
         Arena confined = Arena.ofConfined();
         MemorySegment data = MemorySegment.ofAddress(mapping).reinterpret(bytes, confined, null);
         data.fill((byte) 0x5a);
@@ -128,14 +128,13 @@ class ClosedWhileLentTest {
         mapped().asSlice(0, bytes).fill((byte) 0x11); // the freed memory's next owner writes its own bytes
         MemorySegment into = pair.arena().allocate(bytes, 4096);
         CompletableFuture<Long> received = pair.server().receive(TAG, into);
-        assertClosedWhileLent(failure(sent));
-        failure(received); // the chunks stopped coming: the receive fails at its timeout
-        long leaked = 0;
+        assertEquals(bytes, received.get(20, TimeUnit.SECONDS));
+        assertEquals(bytes, sent.get(20, TimeUnit.SECONDS));
+        long foreign = 0;
         for (long i = 0; i < bytes; i++) {
-            leaked += into.get(JAVA_BYTE, i) == 0x11 ? 1 : 0;
+            foreign += into.get(JAVA_BYTE, i) == 0x5a ? 0 : 1;
         }
-        assertTrue(leaked <= 4096, leaked + " bytes of what the memory held after its arena closed reached the peer"
-                + " (one chunk may have been in flight at the close)");
+        assertEquals(0, foreign, "bytes that were not the message's at the call reached the peer");
         GoodPeer.assertServed(pair.server());
     }
 }

@@ -143,7 +143,7 @@ class HeldArenaTest {
     void aCarelessCloserShouldNeverFreeMemoryUnderATransfer() throws Exception {
         long seed = TestSeeds.seed("HeldArenaTest.aCarelessCloserShouldNeverFreeMemoryUnderATransfer");
         ChildJvm child = ChildJvm.run(Map.of("MALLOC_MMAP_THRESHOLD_", "131072"), List.of(), CarelessCloserProbe.class,
-                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed));
+                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed), "shared");
         assertEquals("true", child.text("survived"), "the process lived on");
         assertTrue(child.value("refused") > 0, "some closes landed under a transfer");
         assertTrue(child.value("intact") > 0, "some messages were checked whole");

@@ -1,0 +1,188 @@
+package org.memreg.transport;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.memreg.transport.GoodPeer.loopback;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.memreg.device.Access;
+import org.memreg.linux.Mman;
+import org.memreg.testkit.ChildJvm;
+import org.memreg.testkit.Unprivileged;
+import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.TestSeeds;
+
+/**
+ * A confined arena cannot be held open against its owner (FFM lets no other thread into it), so
+ * UCX never gets its memory past a call ({@link ConfinedMemory}): an owner that closes it under a
+ * rendezvous receive or a get finds no byte written into the freed memory, and the operation fails
+ * as having lost its buffer. Each operation is stopped half-way by pausing the peer, and the
+ * memory is the test's own mapping seen through the arena, so that a write after the close shows
+ * in the bytes instead of crashing the JVM. {@link ClosedWhileLentTest} has the send.
+ */
+@Unprivileged
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class ConfinedArenaTest {
+    private static final long TAG = 13;
+    private static final long BYTES = 4 << 20; // 1,024 chunks of 4 KiB, one at a time
+    private long mapping;
+    private Arena confined;
+
+    @BeforeEach
+    void map() {
+        UcxTestSupport.assumeUcx();
+        mapping = Mman.mapAnonymous(BYTES);
+        confined = Arena.ofConfined();
+    }
+
+    @AfterEach
+    void unmap() {
+        if (confined.scope().isAlive()) {
+            confined.close();
+        }
+        Mman.munmap(mapping, BYTES);
+    }
+
+    @SuppressWarnings("restricted")
+    private MemorySegment confinedBuffer() {
+        return MemorySegment.ofAddress(mapping).reinterpret(BYTES, confined, null);
+    }
+
+    @SuppressWarnings("restricted")
+    private MemorySegment mapped() {
+        return MemorySegment.ofAddress(mapping).reinterpret(BYTES);
+    }
+
+    /** Waits until {@code condition} holds. */
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting: " + what);
+            Thread.sleep(1);
+        }
+    }
+
+    /** Not a byte of the mapping was written: UCX never had it, and what came after the close was dropped. */
+    private void assertUntouched() {
+        assertEquals(-1, mapped().mismatch(MemorySegment.ofArray(new byte[(int) BYTES])),
+                "bytes landed in the confined arena's memory");
+    }
+
+    private static void assertLostItsBuffer(CompletableFuture<?> operation) {
+        Throwable failure = assertThrows(ExecutionException.class, () -> operation.get(30, TimeUnit.SECONDS)).getCause();
+        assertInstanceOf(TransportException.class, failure, String.valueOf(failure));
+        assertTrue(failure.getMessage().contains("was gone"), failure.getMessage());
+        assertInstanceOf(IllegalStateException.class, failure.getCause(), String.valueOf(failure.getCause()));
+    }
+
+    @Test
+    void aConfinedArenaClosedUnderARendezvousReceiveShouldGetNoByteOfTheMessage() throws Exception {
+        try (Node receiver = loopback("receiver").eagerBytes(1024).chunkBytes(4096).pipelineDepth(1)
+                     .listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             PausableNode sender = new PausableNode(loopback("sender").eagerBytes(1024).chunkBytes(4096).pipelineDepth(1));
+             Arena senders = Arena.ofShared()) {
+            MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
+            long taken = receiver.confinedPiecesTaken();
+            CompletableFuture<Long> received = receiver.receive(TAG, confinedBuffer());
+            CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
+            // the header matched and the chunks began: into the node's memory, or (wrongly) into the buffer
+            await(() -> receiver.confinedPiecesTaken() > taken || mapped().get(JAVA_BYTE, 0) != 0, "the chunks");
+            sender.pause();
+            Thread.sleep(50); // the sender's round under way ends
+            confined.close(); // its owner (this thread) may, at any moment: nothing can refuse it
+            sender.resume();
+            assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS), "the message arrived whole at the node");
+            assertLostItsBuffer(received);
+            assertUntouched();
+            GoodPeer.assertServed(receiver);
+        }
+    }
+
+    /** A get over TCP from an owner that stopped progressing: UCX writes the answer whenever it comes. */
+    @Test
+    void aConfinedArenaClosedUnderAGetShouldGetNoByteOfTheAnswer() throws Exception {
+        try (PausableNode owner = new PausableNode(loopback("owner").ucx("TLS", "tcp")
+                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             Node origin = loopback("origin").ucx("TLS", "tcp").build()) {
+            Window window = owner.node.allocateWindow(BYTES, Access.ALL);
+            for (long i = 0; i < BYTES; i += 8) {
+                window.segment().set(JAVA_LONG, i, i * 31 + 7);
+            }
+            RemoteWindow attached = origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
+            owner.pause();
+            Thread.sleep(50);
+            CompletableFuture<Void> get = attached.get(0, confinedBuffer());
+            Thread.sleep(100);
+            confined.close();
+            owner.resume();
+            assertLostItsBuffer(get);
+            assertUntouched();
+        }
+    }
+
+    /** A confined arena's get, put and receive that nobody closes: every byte where it belongs. */
+    @Test
+    void confinedMemoryShouldMoveWhole() throws Exception {
+        try (Node one = loopback("one").eagerBytes(1024).chunkBytes(64 << 10).listen(new InetSocketAddress("127.0.0.1", 0))
+                     .build();
+             Node two = loopback("two").eagerBytes(1024).chunkBytes(64 << 10).build()) {
+            MemorySegment buffer = confinedBuffer();
+            for (long i = 0; i < BYTES; i += 8) {
+                buffer.set(JAVA_LONG, i, i ^ 0x5a5a5a5aL);
+            }
+            Endpoint toOne = two.connect("127.0.0.1", one.port());
+            MemorySegment into = Arena.ofAuto().allocate(BYTES, 4096);
+            CompletableFuture<Long> received = one.receive(TAG, into);
+            assertEquals(BYTES, toOne.send(TAG, buffer).get(30, TimeUnit.SECONDS));
+            assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, into.mismatch(buffer), "sent from confined memory");
+            Window window = one.allocateWindow(BYTES, Access.ALL);
+            RemoteWindow remote = toOne.attach(window.key());
+            remote.put(0, buffer).get(30, TimeUnit.SECONDS);
+            remote.flush().get(30, TimeUnit.SECONDS);
+            assertEquals(-1, window.segment().mismatch(buffer), "put from confined memory");
+            window.segment().fill((byte) 0x33);
+            remote.get(0, buffer).get(30, TimeUnit.SECONDS);
+            assertEquals(-1, buffer.mismatch(window.segment()), "got into confined memory");
+            buffer.fill((byte) 0);
+            into.fill((byte) 0x77);
+            CompletableFuture<Long> again = one.receive(TAG, buffer);
+            assertEquals(BYTES, toOne.send(TAG, into).get(30, TimeUnit.SECONDS));
+            assertEquals(BYTES, again.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, buffer.mismatch(into), "received into confined memory");
+        }
+    }
+
+    /**
+     * {@link CarelessCloserProbe} with confined arenas, in a child JVM whose closes unmap at once:
+     * the owner closes a receive's or a send's arena at a random moment of an 8 MiB transfer over
+     * TCP. The process lives, every send arrives whole (UCX read a copy), and each receive either
+     * has the whole message or lost its buffer.
+     */
+    @Test
+    void aCarelessOwnerShouldNeverHaveUcxWriteIntoFreedMemory() throws Exception {
+        long seed = TestSeeds.seed("ConfinedArenaTest.aCarelessOwnerShouldNeverHaveUcxWriteIntoFreedMemory");
+        ChildJvm child = ChildJvm.run(Map.of("MALLOC_MMAP_THRESHOLD_", "131072"), List.of(), CarelessCloserProbe.class,
+                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed), "confined");
+        assertEquals("true", child.text("survived"), "the process lived on");
+        assertEquals(0, child.value("refused"), "a confined arena's close is never refused");
+        assertTrue(child.value("gone") > 0, "some receives lost their buffer under the transfer");
+        assertTrue(child.value("intact") > 0, "some messages were checked whole");
+    }
+}
