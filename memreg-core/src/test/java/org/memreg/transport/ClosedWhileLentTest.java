@@ -16,7 +16,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.memreg.linux.Mman;
 import org.memreg.testkit.Unprivileged;
 
 /**
@@ -24,9 +23,8 @@ import org.memreg.testkit.Unprivileged;
  * contract where memreg cannot hold the arena open (a receive not yet begun; {@link HeldArenaTest}
  * for the shared arenas it holds, {@link ConfinedArenaTest} for confined ones, whose memory UCX
  * never keeps): the operation's future must not then report success, and a rendezvous message
- * must not go on into memory that may be someone else's, nor out of it. The buffers here are the test's own mappings seen through an arena: closing the
- * arena ends the segment as a caller's close would, while the memory stays mapped, so that what
- * UCX would have written into it can be looked at instead of crashing the JVM.
+ * must not go on into memory that may be someone else's, nor out of it. The buffers here are the
+ * test's own mapping seen through an arena ({@link ArenaMapping}).
  */
 @Unprivileged
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -34,14 +32,14 @@ class ClosedWhileLentTest {
     private static final long TAG = 9;
     private static final long MAPPING = 4 << 20;
     private LoopbackPair pair;
-    private long mapping;
+    private ArenaMapping mapping;
     private Arena lent;
 
     @BeforeEach
     void connect() {
         pair = LoopbackPair.connect(b -> b.timeout(Duration.ofSeconds(2)).eagerBytes(1024).chunkBytes(4096).pipelineDepth(1));
-        mapping = Mman.mmap(0, MAPPING, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS, -1, 0);
-        lent = Arena.ofShared();
+        mapping = new ArenaMapping(MAPPING, Arena.ofShared());
+        lent = mapping.arena();
     }
 
     @AfterEach
@@ -50,18 +48,16 @@ class ClosedWhileLentTest {
             lent.close();
         }
         pair.close();
-        Mman.munmap(mapping, MAPPING);
+        mapping.close();
     }
 
     /** The first {@code bytes} of the test's mapping, in the arena the test closes as a careless caller would. */
-    @SuppressWarnings("restricted")
     private MemorySegment lentBuffer(long bytes) {
-        return MemorySegment.ofAddress(mapping).reinterpret(bytes, lent, null);
+        return mapping.through(lent).asSlice(0, bytes);
     }
 
-    @SuppressWarnings("restricted")
     private MemorySegment mapped() {
-        return MemorySegment.ofAddress(mapping).reinterpret(MAPPING);
+        return mapping.mapped();
     }
 
     private MemorySegment message(long bytes) {
@@ -117,11 +113,10 @@ class ClosedWhileLentTest {
      * call, whole, and nothing of what came after.
      */
     @Test
-    @SuppressWarnings("restricted")
     void aRendezvousSendFromAConfinedArenaShouldSendWhatItHeldAtTheCall() throws Exception {
         long bytes = 256 << 10; // 64 chunks, one at a time: far from done when the arena closes
         Arena confined = Arena.ofConfined();
-        MemorySegment data = MemorySegment.ofAddress(mapping).reinterpret(bytes, confined, null);
+        MemorySegment data = mapping.through(confined).asSlice(0, bytes);
         data.fill((byte) 0x5a);
         CompletableFuture<Long> sent = pair.endpoint().send(TAG, data);
         confined.close();

@@ -16,13 +16,11 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.memreg.device.Access;
-import org.memreg.linux.Mman;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
@@ -41,46 +39,22 @@ import org.memreg.util.TestSeeds;
 class ConfinedArenaTest {
     private static final long TAG = 13;
     private static final long BYTES = 4 << 20; // 1,024 chunks of 4 KiB, one at a time
-    private long mapping;
-    private Arena confined;
+    private ArenaMapping mapping;
 
     @BeforeEach
     void map() {
         UcxTestSupport.assumeUcx();
-        mapping = Mman.mapAnonymous(BYTES);
-        confined = Arena.ofConfined();
+        mapping = new ArenaMapping(BYTES, Arena.ofConfined());
     }
 
     @AfterEach
     void unmap() {
-        if (confined.scope().isAlive()) {
-            confined.close();
-        }
-        Mman.munmap(mapping, BYTES);
-    }
-
-    @SuppressWarnings("restricted")
-    private MemorySegment confinedBuffer() {
-        return MemorySegment.ofAddress(mapping).reinterpret(BYTES, confined, null);
-    }
-
-    @SuppressWarnings("restricted")
-    private MemorySegment mapped() {
-        return MemorySegment.ofAddress(mapping).reinterpret(BYTES);
-    }
-
-    /** Waits until {@code condition} holds. */
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting: " + what);
-            Thread.sleep(1);
-        }
+        mapping.close();
     }
 
     /** Not a byte of the mapping was written: UCX never had it, and what came after the close was dropped. */
     private void assertUntouched() {
-        assertEquals(-1, mapped().mismatch(MemorySegment.ofArray(new byte[(int) BYTES])),
+        assertEquals(-1, mapping.mapped().mismatch(MemorySegment.ofArray(new byte[(int) BYTES])),
                 "bytes landed in the confined arena's memory");
     }
 
@@ -99,13 +73,13 @@ class ConfinedArenaTest {
              Arena senders = Arena.ofShared()) {
             MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
             long taken = receiver.confinedPiecesTaken();
-            CompletableFuture<Long> received = receiver.receive(TAG, confinedBuffer());
+            CompletableFuture<Long> received = receiver.receive(TAG, mapping.buffer());
             CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
             // the header matched and the chunks began: into the node's memory, or (wrongly) into the buffer
-            await(() -> receiver.confinedPiecesTaken() > taken || mapped().get(JAVA_BYTE, 0) != 0, "the chunks");
+            ArenaMapping.await(() -> receiver.confinedPiecesTaken() > taken || mapping.mapped().get(JAVA_BYTE, 0) != 0, "the chunks");
             sender.pause();
             Thread.sleep(50); // the sender's round under way ends
-            confined.close(); // its owner (this thread) may, at any moment: nothing can refuse it
+            mapping.arena().close(); // its owner (this thread) may, at any moment: nothing can refuse it
             sender.resume();
             assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS), "the message arrived whole at the node");
             assertLostItsBuffer(received);
@@ -117,21 +91,10 @@ class ConfinedArenaTest {
     /** A get over TCP from an owner that stopped progressing: UCX writes the answer whenever it comes. */
     @Test
     void aConfinedArenaClosedUnderAGetShouldGetNoByteOfTheAnswer() throws Exception {
-        try (PausableNode owner = new PausableNode(loopback("owner").ucx("TLS", "tcp")
-                     .listen(new InetSocketAddress("127.0.0.1", 0)));
-             Node origin = loopback("origin").ucx("TLS", "tcp").build()) {
-            Window window = owner.node.allocateWindow(BYTES, Access.ALL);
-            for (long i = 0; i < BYTES; i += 8) {
-                window.segment().set(JAVA_LONG, i, i * 31 + 7);
-            }
-            RemoteWindow attached = origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
-            owner.pause();
-            Thread.sleep(50);
-            CompletableFuture<Void> get = attached.get(0, confinedBuffer());
-            Thread.sleep(100);
-            confined.close();
-            owner.resume();
-            assertLostItsBuffer(get);
+        try (StalledGet stalled = new StalledGet(mapping.buffer())) {
+            mapping.arena().close();
+            stalled.resume();
+            assertLostItsBuffer(stalled.get);
             assertUntouched();
         }
     }
@@ -142,7 +105,7 @@ class ConfinedArenaTest {
         try (Node one = loopback("one").eagerBytes(1024).chunkBytes(64 << 10).listen(new InetSocketAddress("127.0.0.1", 0))
                      .build();
              Node two = loopback("two").eagerBytes(1024).chunkBytes(64 << 10).build()) {
-            MemorySegment buffer = confinedBuffer();
+            MemorySegment buffer = mapping.buffer();
             for (long i = 0; i < BYTES; i += 8) {
                 buffer.set(JAVA_LONG, i, i ^ 0x5a5a5a5aL);
             }

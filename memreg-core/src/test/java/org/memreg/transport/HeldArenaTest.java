@@ -1,7 +1,6 @@
 package org.memreg.transport;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,13 +14,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.memreg.device.Access;
-import org.memreg.linux.Mman;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
@@ -41,45 +37,23 @@ import org.memreg.util.TestSeeds;
 class HeldArenaTest {
     private static final long TAG = 11;
     private static final long BYTES = 4 << 20; // 1,024 chunks of 4 KiB, one at a time
-    private long mapping;
+    private ArenaMapping mapping;
     private Arena lent;
 
     @BeforeEach
     void map() {
         UcxTestSupport.assumeUcx();
-        mapping = Mman.mapAnonymous(BYTES);
-        lent = Arena.ofShared();
+        mapping = new ArenaMapping(BYTES, Arena.ofShared());
+        lent = mapping.arena();
     }
 
     @AfterEach
     void unmap() {
-        if (lent.scope().isAlive()) {
-            lent.close();
-        }
-        Mman.munmap(mapping, BYTES);
-    }
-
-    @SuppressWarnings("restricted")
-    private MemorySegment lentBuffer() {
-        return MemorySegment.ofAddress(mapping).reinterpret(BYTES, lent, null);
-    }
-
-    @SuppressWarnings("restricted")
-    private MemorySegment mapped() {
-        return MemorySegment.ofAddress(mapping).reinterpret(BYTES);
+        mapping.close();
     }
 
     private static NodeBuilder oneChunkAtATime(String name) {
         return loopback(name).eagerBytes(1024).chunkBytes(4096).pipelineDepth(1);
-    }
-
-    /** Waits until {@code condition} holds. */
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting: " + what);
-            Thread.sleep(1);
-        }
     }
 
     /** The caller's close under the operation: refused, the memory still the caller's. */
@@ -97,9 +71,9 @@ class HeldArenaTest {
              PausableNode sender = new PausableNode(oneChunkAtATime("sender"));
              Arena senders = Arena.ofShared()) {
             MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
-            CompletableFuture<Long> received = receiver.receive(TAG, lentBuffer());
+            CompletableFuture<Long> received = receiver.receive(TAG, mapping.buffer());
             CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
-            await(() -> mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            ArenaMapping.await(() -> mapping.mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
             sender.pause();
             Thread.sleep(50); // the sender's round under way ends
             assertCloseRefused(received);
@@ -107,7 +81,7 @@ class HeldArenaTest {
             assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
             assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
             lent.close(); // at once: the future completed after the hold ended
-            assertEquals(-1, mapped().mismatch(message), "every byte of the message landed");
+            assertEquals(-1, mapping.mapped().mismatch(message), "every byte of the message landed");
         }
     }
 
@@ -117,11 +91,11 @@ class HeldArenaTest {
                      .listen(new InetSocketAddress("127.0.0.1", 0)));
              Node sender = oneChunkAtATime("sender").build();
              Arena receivers = Arena.ofShared()) {
-            MemorySegment data = lentBuffer().fill((byte) 0x5a);
+            MemorySegment data = mapping.buffer().fill((byte) 0x5a);
             MemorySegment into = receivers.allocate(BYTES, 4096);
             CompletableFuture<Long> received = receiver.node.receive(TAG, into);
             CompletableFuture<Long> sent = sender.connect("127.0.0.1", receiver.node.port()).send(TAG, data);
-            await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            ArenaMapping.await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
             receiver.pause();
             Thread.sleep(50);
             assertCloseRefused(sent);
@@ -129,7 +103,7 @@ class HeldArenaTest {
             assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
             lent.close();
             assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
-            assertEquals(-1, into.mismatch(mapped()), "the receiver has the caller's bytes");
+            assertEquals(-1, into.mismatch(mapping.mapped()), "the receiver has the caller's bytes");
         }
     }
 
@@ -152,23 +126,12 @@ class HeldArenaTest {
     /** A get over TCP from an owner that stopped progressing: UCX writes the answer into the buffer whenever it comes. */
     @Test
     void aSharedArenaShouldNotCloseWhileAGetWritesIntoIt() throws Exception {
-        try (PausableNode owner = new PausableNode(loopback("owner").ucx("TLS", "tcp")
-                     .listen(new InetSocketAddress("127.0.0.1", 0)));
-             Node origin = loopback("origin").ucx("TLS", "tcp").build()) {
-            Window window = owner.node.allocateWindow(BYTES, Access.ALL);
-            for (long i = 0; i < BYTES; i += 8) {
-                window.segment().set(JAVA_LONG, i, i * 31 + 7);
-            }
-            RemoteWindow attached = origin.connect("127.0.0.1", owner.node.port()).attach(window.key());
-            owner.pause();
-            Thread.sleep(50);
-            CompletableFuture<Void> get = attached.get(0, lentBuffer());
-            Thread.sleep(100);
-            assertCloseRefused(get);
-            owner.resume();
-            get.get(30, TimeUnit.SECONDS);
+        try (StalledGet stalled = new StalledGet(mapping.buffer())) {
+            assertCloseRefused(stalled.get);
+            stalled.resume();
+            stalled.get.get(30, TimeUnit.SECONDS);
             lent.close();
-            assertEquals(-1, mapped().mismatch(window.segment()), "the owner's bytes");
+            assertEquals(-1, mapping.mapped().mismatch(stalled.window.segment()), "the owner's bytes");
         }
     }
 }
