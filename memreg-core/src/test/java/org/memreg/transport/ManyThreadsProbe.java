@@ -27,8 +27,10 @@ import org.memreg.device.Access;
  * completion stages that use the nodes from inside their progress; for the last second, the client
  * node closed under them. Buffers are never freed under an operation (that is the caller's
  * contract, {@link TransportFuture}): they go to the GC. In a child JVM, so that a crash is an
- * exit status. {@code args}: seed, seconds, threads. Prints each
- * outcome's count ({@code ok.<what>=}, {@code failed.<exception>=}), {@code unexpected=} (failures
+ * exit status. {@code args}: seed, seconds (longer, by at most a minute, until a message and an
+ * RMA went through: under load a short run may not get that far), threads. Prints each
+ * outcome's count ({@code ok.<what>=}, {@code failed.<exception>=}), {@code extendedMillis=} (the
+ * run's time past its seconds), {@code unexpected=} (failures
  * of any other kind, the first few with their stacks), {@code hung=} (threads that did not end)
  * and {@code served=true} once a new peer was served after it all.
  */
@@ -37,6 +39,8 @@ public final class ManyThreadsProbe {
     private static final long WINDOW_BYTES = 1 << 20;
     /** The longest wait for one operation: past the node's timeout (2 s), which ends what UCX can end. */
     private static final long WAIT_SECONDS = 5;
+    /** The most the run goes on past its seconds for a message and an RMA to go through (see {@link #main}). */
+    private static final long EXTRA_SECONDS = 60;
     private static final Map<String, Long> OUTCOMES = new TreeMap<>();
     private static final List<Throwable> UNEXPECTED = new CopyOnWriteArrayList<>();
 
@@ -55,9 +59,14 @@ public final class ManyThreadsProbe {
         this.windows = windows;
     }
 
+    /** When the threads stop: far ahead until the client's close is under way. */
+    private static volatile long stopAt;
+
     public static void main(String[] args) throws Exception {
         long seed = Long.parseLong(args[0]);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Long.parseLong(args[1]));
+        long start = System.nanoTime();
+        long closeAt = start + TimeUnit.SECONDS.toNanos(Long.parseLong(args[1]) - 1);
+        stopAt = closeAt + TimeUnit.SECONDS.toNanos(EXTRA_SECONDS + 1);
         int threads = Integer.parseInt(args[2]);
         Duration timeout = Duration.ofSeconds(2);
         Node server = loopback("server").timeout(timeout).listen(new InetSocketAddress("127.0.0.1", 0)).build();
@@ -71,13 +80,20 @@ public final class ManyThreadsProbe {
         for (int t = 0; t < threads; t++) {
             ManyThreadsProbe probe = new ManyThreadsProbe(new SplittableRandom(seed + t), server, client, endpoint, windows);
             running[t] = Thread.ofPlatform().name("user-" + t).start(() -> {
-                while (System.nanoTime() - deadline < 0) {
+                while (System.nanoTime() - stopAt < 0) {
                     probe.step();
                 }
             });
         }
+        TimeUnit.NANOSECONDS.sleep(closeAt - System.nanoTime());
+        // Under load a short run may end before a message and an RMA went through: it goes on until they have.
+        long extendUntil = closeAt + TimeUnit.SECONDS.toNanos(EXTRA_SECONDS);
+        while (!(came("ok.message") && came("ok.rma")) && System.nanoTime() - extendUntil < 0) {
+            Thread.sleep(50);
+        }
+        System.out.println("extendedMillis=" + TimeUnit.NANOSECONDS.toMillis(Math.max(0, System.nanoTime() - closeAt)));
         // The last second, the client node closes under the threads (they go on, and must get the API's answers).
-        TimeUnit.NANOSECONDS.sleep(deadline - System.nanoTime() - TimeUnit.SECONDS.toNanos(1));
+        stopAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
         client.close();
         int hung = 0;
         for (Thread thread : running) {
@@ -95,6 +111,13 @@ public final class ManyThreadsProbe {
             GoodPeer.assertServed(server); // a peer closing under load leaves the node serving
             server.close();
             System.out.println("served=true");
+        }
+    }
+
+    /** True once an outcome {@code what} was counted. */
+    private static boolean came(String what) {
+        synchronized (OUTCOMES) {
+            return OUTCOMES.containsKey(what);
         }
     }
 
