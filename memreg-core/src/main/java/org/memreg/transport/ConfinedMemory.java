@@ -3,6 +3,7 @@ package org.memreg.transport;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
+import org.memreg.linux.ProcessVm;
 import org.memreg.util.OpenArena;
 
 /**
@@ -23,8 +24,8 @@ import org.memreg.util.OpenArena;
  * moved at 300 MiB/s). Thread-safe.
  */
 final class ConfinedMemory {
-    /** The most a copy through an address moves between two looks at the arena (see {@link #copy}). */
-    static final long STEP_BYTES = 64 << 10;
+    /** The most a copy by the kernel moves between two looks at the arena (see {@link #copy}). */
+    static final long STEP_BYTES = 1 << 20;
     /** The most bytes the pool keeps. */
     static final long KEPT_BYTES = 64 << 20;
     private static final long MIN_BYTES = 4096;
@@ -100,13 +101,13 @@ final class ConfinedMemory {
      * caller's memory, the other the node's. Through the segments where this thread may access
      * both (a concurrent close of a shared arena then fails the copy, not the memory; the owner of
      * a confined one is this thread, which is not closing it). Else, for memory confined to another
-     * thread, through its address while its arena is open, {@value #STEP_BYTES} bytes at a time,
-     * looking at the arena before each step. That one case is not safe against its owner: a close
-     * that lands during a step frees the memory under it (this copy is the only moment it can, where
-     * before this class UCX wrote into the memory for the whole transfer and past a close). False
-     * if an arena was found closed (the copy may then be partial).
+     * thread, whose owner may close it during the copy, by the kernel ({@code process_vm_readv} or
+     * {@code writev} on this process), {@value #STEP_BYTES} bytes at a time while its arena is open:
+     * memory unmapped by a close under the copy fails the copy (EFAULT) instead of killing the JVM.
+     * What that cannot catch is memory the allocator kept mapped after the close (small blocks of
+     * its heap): the rest of the current step still lands there. False if an arena was found closed
+     * or the kernel stopped at a fault (the copy may then be partial).
      */
-    @SuppressWarnings("restricted") // the caller's own address and size, its arena open at each step
     static boolean copy(MemorySegment from, MemorySegment to, long length) {
         try {
             Thread me = Thread.currentThread();
@@ -114,14 +115,20 @@ final class ConfinedMemory {
                 MemorySegment.copy(from, 0, to, 0, length);
                 return true;
             }
-            MemorySegment caller = from.isAccessibleBy(me) ? to : from;
-            MemorySegment source = MemorySegment.ofAddress(from.address()).reinterpret(length);
-            MemorySegment target = MemorySegment.ofAddress(to.address()).reinterpret(length);
+            boolean outward = from.isAccessibleBy(me); // the node's memory into the caller's
+            MemorySegment caller = outward ? to : from;
+            MemorySegment node = outward ? from : to;
             for (long done = 0; done < length; done += STEP_BYTES) {
+                long step = Math.min(STEP_BYTES, length - done);
                 if (!caller.scope().isAlive()) {
                     return false;
                 }
-                MemorySegment.copy(source, done, target, done, Math.min(STEP_BYTES, length - done));
+                MemorySegment piece = node.asSlice(done, step);
+                long copied = outward ? ProcessVm.writeSelf(caller.address() + done, piece)
+                        : ProcessVm.readSelf(caller.address() + done, piece);
+                if (copied != step) {
+                    return false;
+                }
             }
             return true;
         } catch (IllegalStateException closed) {
