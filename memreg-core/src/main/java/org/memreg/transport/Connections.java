@@ -565,6 +565,7 @@ final class Connections {
                 return null; // a failed endpoint was force-closed when it failed; a closed node's keys went with its worker
             }
             keys = endpoint.takeKeys();
+            keys.forEach(RemoteWindow::unmap); // at once: the mappings are ours, whatever UCX's close takes (under load, seconds)
             unregister(endpoint);
             // Tell the peer, so that it waits for nothing from us (a revocation); but only from the
             // last endpoint to it, counting one being made: it serves all of ours with one endpoint
