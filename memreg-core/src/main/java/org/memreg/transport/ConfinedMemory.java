@@ -29,8 +29,6 @@ final class ConfinedMemory {
     /** The most bytes the pool keeps. */
     static final long KEPT_BYTES = 64 << 20;
     private static final long MIN_BYTES = 4096;
-    /** A thread that is nobody's: a confined segment is not accessible by it. */
-    private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
     /** Free pieces by size class: {@link #MIN_BYTES} shifted left by the index. */
     private final ArrayDeque<MemorySegment>[] free;
     private long keptBytes;
@@ -89,11 +87,6 @@ final class ConfinedMemory {
     /** 0 for up to {@link #MIN_BYTES}, 1 for up to twice that, and so on. */
     private static int sizeClass(long bytes) {
         return bytes <= MIN_BYTES ? 0 : 64 - Long.numberOfLeadingZeros(bytes - 1) - Long.numberOfTrailingZeros(MIN_BYTES);
-    }
-
-    /** True for native memory of a confined arena (the memory of other arenas is accessible by any thread). */
-    static boolean is(MemorySegment memory) {
-        return memory.isNative() && !memory.isAccessibleBy(NOBODY);
     }
 
     /**

@@ -57,7 +57,7 @@ final class Messaging {
         checkNative(data);
         boolean eager = data.byteSize() <= chunking.eagerBytes();
         MemorySegment copy = null; // UCX reads a rendezvous message's chunks after the call: a copy the owner cannot free
-        if (!eager && ConfinedMemory.is(data)) {
+        if (!eager && OpenArena.confined(data)) {
             copy = ctx.confinedMemory.copyIn(data, "a rendezvous send");
             data = copy.asSlice(0, data.byteSize());
         }

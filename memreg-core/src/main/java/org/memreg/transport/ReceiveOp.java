@@ -73,11 +73,9 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
     /** True once the receive is over outside a poll: withdrawn by a cancel, or finished by one. */
     private boolean over;
     /**
-     * The buffer is a confined arena's ({@link ConfinedMemory}): UCX writes a rendezvous message
-     * into {@link #target}, memory of the node's, and the owner's thread copies it in.
+     * Where a rendezvous message's chunks go: the buffer, or for a confined arena's buffer memory of
+     * the node's, copied into the buffer at the end ({@link ConfinedMemory}).
      */
-    private final boolean confined;
-    /** Where a rendezvous message's chunks go: the buffer, or memory of the node's for a confined one. */
     private MemorySegment target;
 
     ReceiveOp(Messaging messaging, long tag, MemorySegment buffer, CompletableFuture<Long> future) {
@@ -104,7 +102,6 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         this.refuseAs = refuseAs;
         this.info = messaging.takeInfo();
         this.held = held;
-        this.confined = ConfinedMemory.is(buffer);
         this.landing = Math.min(buffer.byteSize(), Staging.MAX_BYTES);
         this.staging = messaging.staging.take(landing);
         this.request = held != null ? 0 : messaging.ctx.worker.tagReceive(staging.address(), landing, tag,
@@ -257,6 +254,7 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         chunkDeadline = ctx.engine.now() + ctx.timeoutNanos;
         boolean gone = !buffer.scope().isAlive(); // the caller broke the contract: no chunk goes into freed memory
         boolean fits = total <= buffer.byteSize();
+        boolean confined = OpenArena.confined(buffer); // looked at here, off the eager messages' path
         hold = gone || !fits || confined ? ArenaHold.NONE : ArenaHold.of(buffer, ctx::wakeUnderLock);
         target = confined && !gone && fits ? messaging.ctx.confinedMemory.take(total) : buffer;
         // refused before a chunk is let go of: its completion would end the send well

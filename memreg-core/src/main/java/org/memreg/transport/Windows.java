@@ -565,7 +565,7 @@ final class Windows {
             return future;
         }
         // a confined arena's memory: UCX gets a copy (a put) or the node's memory, which its owner copies in (a get)
-        boolean confined = ConfinedMemory.is(given);
+        boolean confined = OpenArena.confined(given);
         MemorySegment piece;
         try {
             piece = !confined ? null : put ? ctx.confinedMemory.copyIn(given, "a " + what)

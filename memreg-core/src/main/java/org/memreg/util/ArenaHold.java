@@ -54,8 +54,6 @@ public final class ArenaHold {
     private static final int RELEASED = 2;
     private static final int FAILED = 3;
     private static final VarHandle STATE = JAVA_INT.varHandle();
-    /** A thread that is nobody's: a confined segment is not accessible by it. */
-    private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
     /** The scopes of arenas nobody can close (FFM has no public word for them): an automatic arena's, the global one's. */
     private static final Class<?> AUTOMATIC = Arena.ofAuto().allocate(1).scope().getClass();
     private static final Class<?> GLOBAL = Arena.global().scope().getClass();
@@ -169,7 +167,7 @@ public final class ArenaHold {
      * could not touch it.
      */
     static boolean closableByAnother(MemorySegment memory) {
-        if (!memory.isNative() || !memory.isAccessibleBy(NOBODY)) {
+        if (!memory.isNative() || OpenArena.confined(memory)) {
             return false;
         }
         Class<?> kind = memory.scope().getClass();

@@ -8,7 +8,18 @@ import java.lang.foreign.MemorySegment;
  * the native copy, or a silent write into memory the allocator had handed to someone else.
  */
 public final class OpenArena {
+    /** A thread that is nobody's: a confined segment is not accessible by it. */
+    private static final Thread NOBODY = Thread.ofPlatform().unstarted(() -> { });
+
     private OpenArena() {
+    }
+
+    /**
+     * True for native memory of a confined arena: only its owner thread may use it, or close it
+     * (memory of every other kind of arena is accessible by any thread).
+     */
+    public static boolean confined(MemorySegment segment) {
+        return segment.isNative() && !segment.isAccessibleBy(NOBODY);
     }
 
     /** Throws {@link #closed} unless the arena of {@code segment} is open; {@code what} names the use. */
