@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.testkit.OdpLoopback.attach;
 import static org.memreg.testkit.OdpLoopback.awaitReclaims;
@@ -12,7 +13,11 @@ import static org.memreg.testkit.OdpLoopback.node;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
@@ -94,14 +99,26 @@ class OdpForgedMessageTest {
             Endpoint toPeer = forger.connect("127.0.0.1", peerNode.port());
             MemorySegment unknownType = arena.allocate(OdpWire.BYTES, 8);
             unknownType.set(JAVA_LONG, 0, 77);
+            List<CompletableFuture<Long>> sent = new ArrayList<>();
+            List<CompletableFuture<Long>> tooLong = new ArrayList<>();
             for (int i = 0; i < each; i++) {
-                toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), arena.allocate(8, 8));
-                toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), unknownType);
-                toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), arena.allocate(OdpWire.BYTES + 8, 8));
-                toPeer.send(OdpWire.tag(OdpWire.TO_PEER, number), arena.allocate(OdpWire.MAX_BYTES + 8, 8));
+                sent.add(toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), arena.allocate(8, 8)));
+                sent.add(toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), unknownType));
+                sent.add(toOwner.send(OdpWire.tag(OdpWire.TO_OWNER, number), arena.allocate(OdpWire.BYTES + 8, 8)));
+                tooLong.add(toPeer.send(OdpWire.tag(OdpWire.TO_PEER, number), arena.allocate(OdpWire.MAX_BYTES + 8, 8)));
             }
             awaitDropped(region::forgedDropped, 3 * each, "the owner");
             awaitDropped(mapping::forgedDropped, each, "the peer");
+            // The arena closes at the end: only once no send uses it, as a careful sender waits. A
+            // refused rendezvous message's send ends after the peer counted the drop (the refusal
+            // has to come back); closing the arena before failed as "Session is acquired".
+            for (CompletableFuture<Long> send : sent) {
+                send.get(20, TimeUnit.SECONDS); // eager: UCX took a copy, the owner drops it
+            }
+            for (CompletableFuture<Long> send : tooLong) {
+                ExecutionException refused = assertThrows(ExecutionException.class, () -> send.get(20, TimeUnit.SECONDS));
+                assertTrue(refused.getCause().getMessage().contains("refused"), refused.getCause().toString());
+            }
             MemorySegment data = arena.allocate(region.pageSize(), 4096);
             data.set(JAVA_LONG, 0, 43);
             mapping.put(0, data);
