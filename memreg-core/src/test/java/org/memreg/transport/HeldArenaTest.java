@@ -3,6 +3,7 @@ package org.memreg.transport;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.memreg.transport.GoodPeer.loopback;
@@ -10,9 +11,12 @@ import static org.memreg.transport.GoodPeer.loopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,6 +25,7 @@ import org.junit.jupiter.api.Timeout;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
 import org.memreg.ucx.UcxTestSupport;
+import org.memreg.util.ArenaHold;
 import org.memreg.util.TestSeeds;
 
 /**
@@ -30,7 +35,8 @@ import org.memreg.util.TestSeeds;
  * arena closes as soon as the future is done. Each operation is stopped half-way by pausing the
  * peer's progress, so the close lands while UCX holds the memory. The memory is the test's own
  * mapping seen through the arena, so that a close that wrongly succeeds shows in the bytes instead
- * of crashing the JVM.
+ * of crashing the JVM. Beyond the limit of arenas held at once, where the close goes through, the
+ * operation fails as closed while lent.
  */
 @Unprivileged
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -121,6 +127,93 @@ class HeldArenaTest {
         assertEquals("true", child.text("survived"), "the process lived on");
         assertTrue(child.value("refused") > 0, "some closes landed under a transfer");
         assertTrue(child.value("intact") > 0, "some messages were checked whole");
+    }
+
+    /**
+     * Beyond {@link ArenaHold#MAX_HOLDS} arenas held at once an operation goes unheld: a careless
+     * caller's close then goes through under it, and its future must fail as closed while lent
+     * (UCX may have used freed memory) rather than report the transfer or a plain chunk failure.
+     */
+    @Test
+    void aSendBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent() throws Exception {
+        try (HoldLimit limit = HoldLimit.reach();
+             PausableNode receiver = new PausableNode(oneChunkAtATime("receiver").timeout(Duration.ofSeconds(2))
+                     .listen(new InetSocketAddress("127.0.0.1", 0)));
+             Node sender = oneChunkAtATime("sender").build();
+             Arena receivers = Arena.ofShared()) {
+            MemorySegment data = mapping.buffer().fill((byte) 0x5a);
+            MemorySegment into = receivers.allocate(BYTES, 4096);
+            CompletableFuture<Long> received = receiver.node.receive(TAG, into);
+            CompletableFuture<Long> sent = sender.connect("127.0.0.1", receiver.node.port()).send(TAG, data);
+            ArenaMapping.await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            receiver.pause();
+            Thread.sleep(50);
+            lent.close(); // unheld: nothing refuses it
+            receiver.resume();
+            assertClosedWhileLent(sent);
+            assertThrows(ExecutionException.class, () -> received.get(30, TimeUnit.SECONDS), "the message stopped");
+            assertTrue(limit.held() > 0, "the limit was reached by the test's own holds");
+        }
+    }
+
+    /** {@link #aSendBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent}, for a rendezvous receive. */
+    @Test
+    void aReceiveBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent() throws Exception {
+        try (HoldLimit limit = HoldLimit.reach();
+             Node receiver = oneChunkAtATime("receiver").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             PausableNode sender = new PausableNode(oneChunkAtATime("sender").timeout(Duration.ofSeconds(2)));
+             Arena senders = Arena.ofShared()) {
+            MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
+            CompletableFuture<Long> received = receiver.receive(TAG, mapping.buffer());
+            CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
+            ArenaMapping.await(() -> mapping.mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            sender.pause();
+            Thread.sleep(50);
+            lent.close();
+            sender.resume();
+            assertClosedWhileLent(received);
+            assertThrows(ExecutionException.class, () -> sent.get(30, TimeUnit.SECONDS), "the message stopped");
+            assertTrue(limit.held() > 0, "the limit was reached by the test's own holds");
+        }
+    }
+
+    private void assertClosedWhileLent(CompletableFuture<?> operation) {
+        assertFalse(lent.scope().isAlive(), "the close went through");
+        Throwable failure = assertThrows(ExecutionException.class, () -> operation.get(30, TimeUnit.SECONDS),
+                "an operation whose arena closed under it reported success").getCause();
+        assertInstanceOf(IllegalStateException.class, failure, String.valueOf(failure));
+        assertTrue(failure.getMessage().contains("was closed before the operation was done"), failure.getMessage());
+    }
+
+    /** Shared arenas of the test's own held until the next arena would go unheld ({@link ArenaHold#MAX_HOLDS}). */
+    private static final class HoldLimit implements AutoCloseable {
+        private final List<Arena> arenas = new ArrayList<>();
+        private final List<ArenaHold> holds = new ArrayList<>();
+
+        static HoldLimit reach() {
+            HoldLimit limit = new HoldLimit();
+            for (int i = 0; i <= ArenaHold.MAX_HOLDS; i++) {
+                Arena arena = Arena.ofShared();
+                limit.arenas.add(arena);
+                ArenaHold hold = ArenaHold.of(arena.allocate(8));
+                if (hold == ArenaHold.NONE) {
+                    return limit;
+                }
+                limit.holds.add(hold);
+                assertTrue(hold.await(), "held");
+            }
+            throw new AssertionError("more than " + ArenaHold.MAX_HOLDS + " arenas held at once");
+        }
+
+        int held() {
+            return holds.size();
+        }
+
+        @Override
+        public void close() {
+            holds.forEach(ArenaHold::releaseAndWait);
+            arenas.forEach(Arena::close);
+        }
     }
 
     /** A get over TCP from an owner that stopped progressing: UCX writes the answer into the buffer whenever it comes. */
