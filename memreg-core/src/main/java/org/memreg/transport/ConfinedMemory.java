@@ -29,6 +29,8 @@ final class ConfinedMemory {
     /** The most bytes the pool keeps. */
     static final long KEPT_BYTES = 64 << 20;
     private static final long MIN_BYTES = 4096;
+    /** Runs before each step of a copy by the kernel, after the look at the arena: tests stall a copy there. */
+    static volatile Runnable beforeKernelStep = () -> { };
     /** Free pieces by size class: {@link #MIN_BYTES} shifted left by the index. */
     private final ArrayDeque<MemorySegment>[] free;
     private long keptBytes;
@@ -97,9 +99,11 @@ final class ConfinedMemory {
      * thread, whose owner may close it during the copy, by the kernel ({@code process_vm_readv} or
      * {@code writev} on this process), {@value #STEP_BYTES} bytes at a time while its arena is open:
      * memory unmapped by a close under the copy fails the copy (EFAULT) instead of killing the JVM.
-     * What that cannot catch is memory the allocator kept mapped after the close (small blocks of
-     * its heap): the rest of the current step still lands there. False if an arena was found closed
-     * or the kernel stopped at a fault (the copy may then be partial).
+     * What that cannot catch is memory the allocator kept mapped after the close (blocks of its
+     * heap): the rest of the current step would land there, so an operation's completion makes
+     * such a copy only where the owner is not known to be free to close it ({@link
+     * ConfinedDelivery}). False if an arena was found closed or the kernel stopped at a fault (the
+     * copy may then be partial).
      */
     static boolean copy(MemorySegment from, MemorySegment to, long length) {
         try {
@@ -116,6 +120,7 @@ final class ConfinedMemory {
                 if (!caller.scope().isAlive()) {
                     return false;
                 }
+                beforeKernelStep.run();
                 MemorySegment piece = node.asSlice(done, step);
                 long copied = outward ? ProcessVm.writeSelf(caller.address() + done, piece)
                         : ProcessVm.readSelf(caller.address() + done, piece);

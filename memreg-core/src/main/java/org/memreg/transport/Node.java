@@ -334,7 +334,11 @@ public final class Node implements AutoCloseable {
      * (its {@code close()} throws {@link IllegalStateException}; {@link org.memreg.util.ArenaHold}).
      * A confined arena cannot be held: a rendezvous message for it lands in the node's memory and
      * is copied into the buffer at the end, if its arena is still open (one copy; memory of a
-     * shared or automatic arena takes the chunks itself).
+     * shared or automatic arena takes the chunks itself). Once the owner of a confined buffer has
+     * waited for the future and the wait ended without it (a timeout, an interrupt), what comes
+     * for it waits until the owner looks at the future again ({@code get}, {@code join}, {@code
+     * isDone}, ...), which copies it in on the owner's thread; if the owner closed the arena
+     * instead, the future fails with {@link TransportException} at the node's next progress.
      *
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only

@@ -53,6 +53,8 @@ final class ProgressEngine {
     private final UcxWorker worker;
     private final ReentrantLock lock;
     private final List<Op> ops = new ArrayList<>();
+    /** Futures whose bytes wait for the owner of their confined memory ({@link ConfinedDelivery}): not work to do. */
+    private final List<TransportFuture<?>> awaitingOwner = new ArrayList<>();
     /** How many of {@link #ops} stand for the node's life (the control receive): the rest is work to do. */
     private int standing;
     /** {@code ops.size() - standing}, for drivers leaving (they hold no lock): written under the lock. */
@@ -291,7 +293,32 @@ final class ProgressEngine {
         return ops.size();
     }
 
+    /**
+     * Looks after {@code future}, whose bytes wait for the owner of their memory (under the lock):
+     * each round fails it once the owner closed the memory's arena, and the node's close fails it.
+     */
+    void awaitOwner(TransportFuture<?> future) {
+        awaitingOwner.add(future);
+    }
+
+    /**
+     * Looks at {@link #awaitOwner}'s futures, failing each with {@code closing} if not null; from a
+     * copy of the list, for a failed future's stages may add to it.
+     */
+    private void lookAfterOwners(TransportException closing) {
+        List<TransportFuture<?>> looking = new ArrayList<>(awaitingOwner);
+        awaitingOwner.clear();
+        for (TransportFuture<?> future : looking) {
+            if (!future.settledUnlessOwnerLooks(closing)) {
+                awaitingOwner.add(future);
+            }
+        }
+    }
+
     private void pollAll() {
+        if (!awaitingOwner.isEmpty()) {
+            lookAfterOwners(null);
+        }
         int before = ops.size();
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
@@ -483,6 +510,7 @@ final class ProgressEngine {
         for (int i = 0; i < 100 || (!settled() && quiet < 100 && System.nanoTime() - deadline < 0); i++) {
             quiet = progressLocked(true) > 0 ? 0 : quiet + 1;
         }
+        lookAfterOwners(closing);
         List<Op> released = new ArrayList<>(ops);
         for (Op op : released) { // still waiting for a peer: their requests go back to UCX before the worker goes
             op.release();

@@ -229,13 +229,11 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
         long length = info.get(JAVA_LONG, 8);
         if ((senderTag & Tags.RTS_BIT) == 0) {
             messaging.giveInfo(info);
-            if (!ConfinedMemory.copy(landed, buffer, length)) {
+            TransportFuture.settleCopied(ctx.engine, future, landed, buffer, length, length, () -> {
                 messaging.bufferGone.warn(() -> String.format("a %d-byte message under tag %x", length,
                         senderTag & Tags.USER_RECEIVE_MASK));
-                TransportFuture.settleExceptionally(future, gone(length));
-                return true;
-            }
-            TransportFuture.settle(future, length);
+                return gone(length);
+            });
             return true;
         }
         if (length != RendezvousSendOp.HEADER_BYTES) { // forged: only what arrived may be read, a header is 32 bytes
@@ -382,10 +380,11 @@ final class ReceiveOp extends Op implements TransportFuture.Lender {
             messaging.giveInfo(info);
             if (!failed()) {
                 messaging.delivered(sender, chunkTag & Tags.ID_MASK); // first: the sender waits on it
-                if (target == buffer || ConfinedMemory.copy(target, buffer, chunks.total())) {
-                    TransportFuture.settle(future, chunks.total());
-                } else { // the sender was told: the message is here, and the caller closed its buffer
-                    TransportFuture.settleExceptionally(future, gone(chunks.total()));
+                long total = chunks.total();
+                if (target == buffer) {
+                    TransportFuture.settle(future, total);
+                } else { // gone: the sender was told the message is here, and the caller closed its buffer
+                    TransportFuture.settleCopied(ctx.engine, future, target, buffer, total, total, () -> gone(total));
                 }
             } else {
                 TransportFuture.settleExceptionally(future, failure);

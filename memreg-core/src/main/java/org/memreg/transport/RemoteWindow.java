@@ -143,7 +143,8 @@ public final class RemoteWindow {
      * Reads the window at {@code offset} into {@code target} (native, writable). A shared arena of
      * {@code target} is held open as for {@link #put}; for a confined one, which cannot be held, the
      * bytes land in the node's memory and are copied into {@code target} at the end if its arena is
-     * still open (else the future fails with {@link TransportException}).
+     * still open (else the future fails with {@link TransportException}); after a wait of its
+     * owner's that ended without it, once the owner looks again, as for {@link Node#receive}.
      */
     public CompletableFuture<Void> get(long offset, MemorySegment target) {
         return endpoint.rma(this, false, offset, target);

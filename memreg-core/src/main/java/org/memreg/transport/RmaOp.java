@@ -76,9 +76,10 @@ final class RmaOp extends Op {
             return false;
         }
         request = 0;
-        if (status == Ucp.OK && confined != null && !ConfinedMemory.copy(landing, confined, landing.byteSize())) {
-            TransportFuture.settleExceptionally(future, new TransportException(what + " came, and the memory it was for"
-                    + " was gone (its arena closed): dropped", OpenArena.closed(confined, "a " + what)));
+        if (status == Ucp.OK && confined != null) {
+            TransportFuture.settleCopied(ctx.engine, future, landing, confined, landing.byteSize(), null,
+                    () -> new TransportException(what + " came, and the memory it was for was gone (its arena closed):"
+                            + " dropped", OpenArena.closed(confined, "a " + what)));
         } else if (status == Ucp.OK) {
             TransportFuture.settle(future, null);
         } else {

@@ -40,7 +40,10 @@ import org.memreg.util.Warnings;
  * meanwhile, and the future completes once the hold has ended, so that the caller may close the
  * arena as soon as it is done. A confined arena cannot be held from another thread, so UCX never
  * gets its memory past a call ({@link ConfinedMemory}); what is left to find after the fact is a
- * shared arena beyond {@link ArenaHold#MAX_HOLDS}, which goes unheld.
+ * shared arena beyond {@link ArenaHold#MAX_HOLDS}, which goes unheld. What such an operation
+ * brings is copied into confined memory at the end, by another thread only while the owner is
+ * not known to be free to close it ({@link ConfinedDelivery}): so every look at the outcome
+ * ({@link #isDone}, {@link #getNow}, ...) first lets the owner copy in what waits for it.
  *
  * <p>Completing one wakes a thread parked on it ({@link #waiter}); waiters that drive need no wake-up.
  */
@@ -69,6 +72,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     private ArenaHold hold;
     /** True once a completion waits for the hold's end; under this. */
     private boolean holdEnding;
+    /** Made at the first wait that ends without this, or the first copy into memory confined to another thread. */
+    private volatile ConfinedDelivery delivery;
     /** Lent memory whose arena closed too early, all nodes: a caller's bug, reported at most once a second. */
     private static final Warnings CLOSED_WHILE_LENT = new Warnings(TransportFuture.class, "memreg transport");
 
@@ -80,9 +85,17 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     @Override
     public T get() throws InterruptedException, ExecutionException {
         if (!isDone()) {
-            outcome(waiters.await(this, false, 0, true, null));
+            outcome(waitedFor(waiters.await(this, false, 0, true, null)));
         }
         return super.get();
+    }
+
+    /** After a wait for this: one that ended without it leaves this thread away ({@link ConfinedDelivery#left}). */
+    private int waitedFor(int outcome) {
+        if (!super.isDone()) {
+            delivery().left(super::isDone);
+        }
+        return outcome;
     }
 
     /** Throws for an interrupted wait, or one this thread may not make (inside the node's progress). */
@@ -98,8 +111,8 @@ final class TransportFuture<T> extends CompletableFuture<T> {
     @Override
     public T get(long timeout, TimeUnit unit) throws InterruptedException, ExecutionException, TimeoutException {
         if (!isDone()) {
-            outcome(waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null));
-            if (!isDone()) {
+            outcome(waitedFor(waiters.await(this, true, System.nanoTime() + unit.toNanos(timeout), true, null)));
+            if (!super.isDone()) {
                 throw new TimeoutException();
             }
         }
@@ -108,10 +121,95 @@ final class TransportFuture<T> extends CompletableFuture<T> {
 
     @Override
     public T join() {
-        if (!isDone() && waiters.await(this, false, 0, false, null) == Waiters.INSIDE_PROGRESS && !isDone()) {
+        if (!isDone() && waitedFor(waiters.await(this, false, 0, false, null)) == Waiters.INSIDE_PROGRESS
+                && !isDone()) {
             throw new IllegalStateException(ProgressEngine.insideProgressMessage("waiting for a transport future"));
         }
         return super.join();
+    }
+
+    // Each look at the outcome first lets a thread whose memory waits for it copy it in (ConfinedDelivery).
+
+    @Override
+    public boolean isDone() {
+        look();
+        return super.isDone();
+    }
+
+    @Override
+    public T getNow(T valueIfAbsent) {
+        look();
+        return super.getNow(valueIfAbsent);
+    }
+
+    @Override
+    public T resultNow() {
+        look();
+        return super.resultNow();
+    }
+
+    @Override
+    public Throwable exceptionNow() {
+        look();
+        return super.exceptionNow();
+    }
+
+    @Override
+    public State state() {
+        look();
+        return super.state();
+    }
+
+    @Override
+    public boolean isCompletedExceptionally() {
+        look();
+        return super.isCompletedExceptionally();
+    }
+
+    private void look() {
+        ConfinedDelivery confined = delivery;
+        if (confined != null) {
+            confined.look();
+        }
+    }
+
+    private ConfinedDelivery delivery() {
+        ConfinedDelivery confined = delivery;
+        if (confined == null) {
+            synchronized (this) {
+                confined = delivery;
+                if (confined == null) {
+                    delivery = confined = new ConfinedDelivery();
+                }
+            }
+        }
+        return confined;
+    }
+
+    /**
+     * Settles {@code future} with {@code value} once the first {@code length} bytes of {@code from},
+     * the node's memory, are copied into {@code to}, the caller's, or fails it with {@code gone}
+     * if the caller's arena was found closed. Memory confined to another thread goes through the
+     * future's {@link ConfinedDelivery}; when its bytes wait for their owner, {@code engine} looks
+     * after them ({@link ProgressEngine#awaitOwner}).
+     */
+    static <V> void settleCopied(ProgressEngine engine, CompletableFuture<V> future, MemorySegment from,
+            MemorySegment to, long length, V value, Supplier<? extends Throwable> gone) {
+        if (to.isAccessibleBy(Thread.currentThread()) || !(future instanceof TransportFuture<V> own)) {
+            if (ConfinedMemory.copy(from, to, length)) {
+                settle(future, value);
+            } else {
+                settleExceptionally(future, gone.get());
+            }
+        } else if (!own.delivery().copy(from, to, length, () -> settle(own, value),
+                cause -> settleExceptionally(own, cause), gone)) {
+            engine.awaitOwner(own);
+        }
+    }
+
+    /** For the node's progress: {@link ConfinedDelivery#settledUnlessOwnerLooks}. */
+    boolean settledUnlessOwnerLooks(Throwable closing) {
+        return delivery().settledUnlessOwnerLooks(closing);
     }
 
     /**
@@ -178,7 +276,7 @@ final class TransportFuture<T> extends CompletableFuture<T> {
      */
     private IllegalStateException closedWhileLent(Throwable outcome) {
         MemorySegment memory = lentMemory;
-        if (memory == null || memory.scope().isAlive() || isDone()) {
+        if (memory == null || memory.scope().isAlive() || super.isDone()) {
             return null;
         }
         String what = "the arena of a buffer lent to UCX (" + lentTo + ", " + memory + ") was closed before the"

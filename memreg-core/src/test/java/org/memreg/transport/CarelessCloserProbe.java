@@ -10,13 +10,15 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * {@link HeldArenaTest}'s and {@link ConfinedArenaTest}'s child: {@code args[0]} rounds (seed
  * {@code args[1]}) of an 8 MiB message over TCP between two nodes of this JVM, each buffer in an
  * arena of its own, {@code args[2]} {@code shared} or {@code confined} (this thread's), and a
  * careless caller that closes the receive's or the send's arena at a random moment of the
- * transfer. The parent sets glibc's mmap threshold, so that each close unmaps its buffer at once:
+ * transfer; with {@code args[3]} {@code timed}, after a {@code get} of the receive timed out
+ * there (the README's try-with-resources), else after a spin. The parent sets glibc's mmap threshold, so that each close unmaps its buffer at once:
  * a close that went through while UCX used the memory ends this process (SIGSEGV in UCX's copy).
  * A shared arena's close is refused while UCX uses it; a confined one's goes through, and UCX
  * never had its memory. Every operation must end either with the message whole or, for a receive
@@ -32,6 +34,7 @@ public final class CarelessCloserProbe {
         int rounds = Integer.parseInt(args[0]);
         SplittableRandom random = new SplittableRandom(Long.parseLong(args[1]));
         boolean confined = args.length > 2 && args[2].equals("confined");
+        boolean timed = args.length > 3 && args[3].equals("timed");
         int refused = 0;
         int closed = 0;
         int intact = 0;
@@ -48,9 +51,18 @@ public final class CarelessCloserProbe {
                 MemorySegment data = out.allocate(MESSAGE, 4096).fill((byte) r);
                 CompletableFuture<Long> received = receiver.receive(r, buffer);
                 CompletableFuture<Long> sent = endpoint.send(r, data);
-                long until = System.nanoTime() + random.nextLong(3_000_000);
-                while (System.nanoTime() < until) {
-                    Thread.onSpinWait();
+                long nanos = random.nextLong(3_000_000);
+                if (timed) {
+                    try {
+                        received.get(nanos, TimeUnit.NANOSECONDS);
+                    } catch (TimeoutException | ExecutionException e) {
+                        // careless: closes whatever came of it
+                    }
+                } else {
+                    long until = System.nanoTime() + nanos;
+                    while (System.nanoTime() < until) {
+                        Thread.onSpinWait();
+                    }
                 }
                 boolean closeReceive = random.nextBoolean();
                 try {

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.memreg.device.Access;
 import org.memreg.testkit.ChildJvm;
 import org.memreg.testkit.Unprivileged;
@@ -135,14 +137,17 @@ class ConfinedArenaTest {
     /**
      * {@link CarelessCloserProbe} with confined arenas, in a child JVM whose closes unmap at once:
      * the owner closes a receive's or a send's arena at a random moment of an 8 MiB transfer over
-     * TCP. The process lives, every send arrives whole (UCX read a copy), and each receive either
-     * has the whole message or lost its buffer.
+     * TCP, after a spin or after a timed {@code get} of the receive that timed out. The process
+     * lives, every send arrives whole (UCX read a copy), and each receive either has the whole
+     * message or lost its buffer.
      */
-    @Test
-    void aCarelessOwnerShouldNeverHaveUcxWriteIntoFreedMemory() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"spin", "timed"})
+    void aCarelessOwnerShouldNeverHaveUcxWriteIntoFreedMemory(String wait) throws Exception {
         long seed = TestSeeds.seed("ConfinedArenaTest.aCarelessOwnerShouldNeverHaveUcxWriteIntoFreedMemory");
         ChildJvm child = ChildJvm.run(Map.of("MALLOC_MMAP_THRESHOLD_", "131072"), List.of(), CarelessCloserProbe.class,
-                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed), "confined");
+                Integer.toString(Integer.getInteger("memreg.test.closerRounds", 80)), Long.toString(seed), "confined",
+                wait);
         assertEquals("true", child.text("survived"), "the process lived on");
         assertEquals(0, child.value("refused"), "a confined arena's close is never refused");
         assertTrue(child.value("gone") > 0, "some receives lost their buffer under the transfer");
