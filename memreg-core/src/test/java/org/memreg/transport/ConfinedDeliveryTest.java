@@ -98,6 +98,20 @@ class ConfinedDeliveryTest {
         GoodPeer.assertServed(receiver);
     }
 
+    /** A get's answer that comes after the owner's wait timed out lands only at its next look too. */
+    @Test
+    void aGetsAnswerThatComesWhileTheOwnerIsAwayShouldWaitForItsNextLook() throws Exception {
+        try (StalledGet stalled = new StalledGet(mapping.buffer())) {
+            assertThrows(TimeoutException.class, () -> stalled.get.get(20, TimeUnit.MILLISECONDS), "the owner stands still");
+            stalled.resume();
+            Thread.sleep(200); // the answer comes, and the origin's progress thread completes the get
+            assertFalse(doneForAnother(stalled.get), "completed while the buffer's owner was away");
+            assertFalse(landed(), "written into the buffer while its owner was away");
+            stalled.get.get(30, TimeUnit.SECONDS);
+            assertEquals(-1, mapping.buffer().mismatch(stalled.window.segment()), "the owner's bytes");
+        }
+    }
+
     /**
      * A message came while the owner was away, and the owner then closed its arena (the README's
      * try-with-resources): it is dropped as gone, and another waiter is told.
