@@ -73,43 +73,25 @@ class HeldArenaTest {
 
     @Test
     void aSharedArenaShouldNotCloseWhileARendezvousReceiveWritesIntoIt() throws Exception {
-        try (Node receiver = oneChunkAtATime("receiver").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             PausableNode sender = new PausableNode(oneChunkAtATime("sender"));
-             Arena senders = Arena.ofShared()) {
-            MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
-            CompletableFuture<Long> received = receiver.receive(TAG, mapping.buffer());
-            CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
-            ArenaMapping.await(() -> mapping.mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
-            sender.pause();
-            Thread.sleep(50); // the sender's round under way ends
-            assertCloseRefused(received);
-            sender.resume();
-            assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
-            assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
+        try (Stalled receive = new Stalled(false, Duration.ofSeconds(30))) {
+            assertCloseRefused(receive.received);
+            receive.resume();
+            assertEquals(BYTES, receive.received.get(30, TimeUnit.SECONDS));
+            assertEquals(BYTES, receive.sent.get(30, TimeUnit.SECONDS));
             lent.close(); // at once: the future completed after the hold ended
-            assertEquals(-1, mapping.mapped().mismatch(message), "every byte of the message landed");
+            assertEquals(-1, mapping.mapped().mismatch(receive.theirs), "every byte of the message landed");
         }
     }
 
     @Test
     void aSharedArenaShouldNotCloseWhileARendezvousSendReadsIt() throws Exception {
-        try (PausableNode receiver = new PausableNode(oneChunkAtATime("receiver")
-                     .listen(new InetSocketAddress("127.0.0.1", 0)));
-             Node sender = oneChunkAtATime("sender").build();
-             Arena receivers = Arena.ofShared()) {
-            MemorySegment data = mapping.buffer().fill((byte) 0x5a);
-            MemorySegment into = receivers.allocate(BYTES, 4096);
-            CompletableFuture<Long> received = receiver.node.receive(TAG, into);
-            CompletableFuture<Long> sent = sender.connect("127.0.0.1", receiver.node.port()).send(TAG, data);
-            ArenaMapping.await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
-            receiver.pause();
-            Thread.sleep(50);
-            assertCloseRefused(sent);
-            receiver.resume();
-            assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
+        try (Stalled send = new Stalled(true, Duration.ofSeconds(30))) {
+            assertCloseRefused(send.sent);
+            send.resume();
+            assertEquals(BYTES, send.sent.get(30, TimeUnit.SECONDS));
             lent.close();
-            assertEquals(BYTES, received.get(30, TimeUnit.SECONDS));
-            assertEquals(-1, into.mismatch(mapping.mapped()), "the receiver has the caller's bytes");
+            assertEquals(BYTES, send.received.get(30, TimeUnit.SECONDS));
+            assertEquals(-1, send.theirs.mismatch(mapping.mapped()), "the receiver has the caller's bytes");
         }
     }
 
@@ -136,22 +118,11 @@ class HeldArenaTest {
      */
     @Test
     void aSendBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent() throws Exception {
-        try (HoldLimit limit = HoldLimit.reach();
-             PausableNode receiver = new PausableNode(oneChunkAtATime("receiver").timeout(Duration.ofSeconds(2))
-                     .listen(new InetSocketAddress("127.0.0.1", 0)));
-             Node sender = oneChunkAtATime("sender").build();
-             Arena receivers = Arena.ofShared()) {
-            MemorySegment data = mapping.buffer().fill((byte) 0x5a);
-            MemorySegment into = receivers.allocate(BYTES, 4096);
-            CompletableFuture<Long> received = receiver.node.receive(TAG, into);
-            CompletableFuture<Long> sent = sender.connect("127.0.0.1", receiver.node.port()).send(TAG, data);
-            ArenaMapping.await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
-            receiver.pause();
-            Thread.sleep(50);
+        try (HoldLimit limit = HoldLimit.reach(); Stalled send = new Stalled(true, Duration.ofSeconds(2))) {
             lent.close(); // unheld: nothing refuses it
-            receiver.resume();
-            assertClosedWhileLent(sent);
-            assertThrows(ExecutionException.class, () -> received.get(30, TimeUnit.SECONDS), "the message stopped");
+            send.resume();
+            assertClosedWhileLent(send.sent);
+            assertThrows(ExecutionException.class, () -> send.received.get(30, TimeUnit.SECONDS), "the message stopped");
             assertTrue(limit.held() > 0, "the limit was reached by the test's own holds");
         }
     }
@@ -159,20 +130,11 @@ class HeldArenaTest {
     /** {@link #aSendBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent}, for a rendezvous receive. */
     @Test
     void aReceiveBeyondTheHoldLimitWhoseArenaClosesShouldFailAsClosedWhileLent() throws Exception {
-        try (HoldLimit limit = HoldLimit.reach();
-             Node receiver = oneChunkAtATime("receiver").listen(new InetSocketAddress("127.0.0.1", 0)).build();
-             PausableNode sender = new PausableNode(oneChunkAtATime("sender").timeout(Duration.ofSeconds(2)));
-             Arena senders = Arena.ofShared()) {
-            MemorySegment message = senders.allocate(BYTES, 4096).fill((byte) 0x5a);
-            CompletableFuture<Long> received = receiver.receive(TAG, mapping.buffer());
-            CompletableFuture<Long> sent = sender.node.connect("127.0.0.1", receiver.port()).send(TAG, message);
-            ArenaMapping.await(() -> mapping.mapped().get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
-            sender.pause();
-            Thread.sleep(50);
+        try (HoldLimit limit = HoldLimit.reach(); Stalled receive = new Stalled(false, Duration.ofSeconds(2))) {
             lent.close();
-            sender.resume();
-            assertClosedWhileLent(received);
-            assertThrows(ExecutionException.class, () -> sent.get(30, TimeUnit.SECONDS), "the message stopped");
+            receive.resume();
+            assertClosedWhileLent(receive.received);
+            assertThrows(ExecutionException.class, () -> receive.sent.get(30, TimeUnit.SECONDS), "the message stopped");
             assertTrue(limit.held() > 0, "the limit was reached by the test's own holds");
         }
     }
@@ -183,6 +145,50 @@ class HeldArenaTest {
                 "an operation whose arena closed under it reported success").getCause();
         assertInstanceOf(IllegalStateException.class, failure, String.valueOf(failure));
         assertTrue(failure.getMessage().contains("was closed before the operation was done"), failure.getMessage());
+    }
+
+    /**
+     * A rendezvous transfer of {@link #BYTES} from or into the test's mapping in the lent arena,
+     * stopped half-way: the other side, whose timeout is {@code timeout}, pauses once the first
+     * chunk landed.
+     */
+    private final class Stalled implements AutoCloseable {
+        private final PausableNode paused;
+        private final Node running;
+        private final Arena other = Arena.ofShared();
+        /** The other side's memory: the receive's buffer, or the message. */
+        final MemorySegment theirs = other.allocate(BYTES, 4096);
+        final CompletableFuture<Long> received;
+        final CompletableFuture<Long> sent;
+
+        /** A send from the lent memory ({@code lentSends}), or a receive into it. */
+        Stalled(boolean lentSends, Duration timeout) throws InterruptedException {
+            NodeBuilder pausing = oneChunkAtATime(lentSends ? "receiver" : "sender").timeout(timeout);
+            NodeBuilder runs = oneChunkAtATime(lentSends ? "sender" : "receiver");
+            (lentSends ? pausing : runs).listen(new InetSocketAddress("127.0.0.1", 0));
+            paused = new PausableNode(pausing);
+            running = runs.build();
+            Node receiver = lentSends ? paused.node : running;
+            Node sender = lentSends ? running : paused.node;
+            MemorySegment into = lentSends ? theirs : mapping.buffer();
+            received = receiver.receive(TAG, into);
+            sent = sender.connect("127.0.0.1", receiver.port()).send(TAG,
+                    (lentSends ? mapping.buffer() : theirs).fill((byte) 0x5a));
+            ArenaMapping.await(() -> into.get(JAVA_BYTE, 0) == 0x5a, "the first chunk");
+            paused.pause();
+            Thread.sleep(50); // the paused node's round under way ends
+        }
+
+        void resume() {
+            paused.resume();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            try (Arena closedLast = other; Node node = running) {
+                paused.close();
+            }
+        }
     }
 
     /** Shared arenas of the test's own held until the next arena would go unheld ({@link ArenaHold#MAX_HOLDS}). */
