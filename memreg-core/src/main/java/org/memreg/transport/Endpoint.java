@@ -100,6 +100,8 @@ public final class Endpoint implements AutoCloseable {
      *
      * @throws IllegalArgumentException if {@code data} is not native
      * @throws IllegalStateException if the arena of {@code data} is closed
+     * @throws WrongThreadException if {@code data} is confined to another thread (its owner alone
+     *     may use it, and may close it under the copy)
      */
     public CompletableFuture<Long> send(long tag, MemorySegment data) {
         return messaging.send(this, Tags.checkUserTag(tag), data);
@@ -118,6 +120,7 @@ public final class Endpoint implements AutoCloseable {
      *
      * @throws IllegalArgumentException if {@code data} is larger than the eager size or not native
      * @throws IllegalStateException if the arena of {@code data} is closed
+     * @throws WrongThreadException if {@code data} is confined to another thread
      * @throws TransportException if the endpoint is unusable, the send fails or times out
      */
     public void sendCopy(long tag, MemorySegment data) {

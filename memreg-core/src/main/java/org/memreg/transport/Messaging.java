@@ -160,6 +160,7 @@ final class Messaging {
             throw new IllegalArgumentException("only native (off-heap) segments can be sent or received");
         }
         OpenArena.require(segment, "a send or receive");
+        OpenArena.requireAccessible(segment, "a send or receive");
     }
 
     /**

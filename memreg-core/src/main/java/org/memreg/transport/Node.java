@@ -343,6 +343,7 @@ public final class Node implements AutoCloseable {
      * @throws IllegalArgumentException when the tag is out of range or the buffer is not native or
      *     is read-only
      * @throws IllegalStateException when the buffer's arena is closed
+     * @throws WrongThreadException when the buffer is confined to another thread
      */
     public CompletableFuture<Long> receive(long tag, MemorySegment buffer) {
         return messaging.receive(tag, buffer);

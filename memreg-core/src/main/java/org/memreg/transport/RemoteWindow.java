@@ -133,7 +133,9 @@ public final class RemoteWindow {
     /**
      * Writes {@code source} (native) into the window at {@code offset}. A shared arena of {@code
      * source} is held open until the future is done ({@link org.memreg.util.ArenaHold}: its {@code
-     * close()} throws meanwhile); a confined one, which cannot be held, is copied in the call.
+     * close()} throws meanwhile); a confined one, which cannot be held, is copied in the call. The
+     * future fails with {@link WrongThreadException} for memory confined to another thread (as
+     * for {@link #get}).
      */
     public CompletableFuture<Void> put(long offset, MemorySegment source) {
         return endpoint.rma(this, true, offset, source);

@@ -54,14 +54,12 @@ final class SendOp extends Op {
 
     /**
      * UCX's send of the caller's {@code data} if it can take it within the call (else {@link
-     * Ucp#ERR_NO_RESOURCE}), copied by UCX then: given as a segment where this thread may access
-     * it, so that its arena cannot close during the call (a confined one's owner is not closing it:
-     * it is here); by address for another thread's confined segment.
+     * Ucp#ERR_NO_RESOURCE}), copied by UCX then: given as a segment, so that its arena cannot close
+     * during the call (a shared one's close throws meanwhile; a confined one's owner is here, not
+     * closing it: memory confined to another thread is refused before this).
      */
     static long sendAtOnce(TransportContext ctx, Endpoint endpoint, long tag, MemorySegment data) {
-        return data.isAccessibleBy(Thread.currentThread())
-                ? ctx.worker.tagSendAtOnce(endpoint.ep, data, tag)
-                : ctx.worker.tagSendAtOnce(endpoint.ep, data.address(), data.byteSize(), tag);
+        return ctx.worker.tagSendAtOnce(endpoint.ep, data, tag);
     }
 
     /**

@@ -549,6 +549,12 @@ final class Windows {
             future.completeExceptionally(OpenArena.closed(given, "a " + what));
             return future;
         }
+        try {
+            OpenArena.requireAccessible(given, "a " + what);
+        } catch (WrongThreadException e) {
+            future.completeExceptionally(e);
+            return future;
+        }
         if (!put && given.isReadOnly()) {
             future.completeExceptionally(new IllegalArgumentException("a get writes into its target, which is"
                     + " read-only: " + what));

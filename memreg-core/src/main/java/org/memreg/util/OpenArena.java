@@ -29,6 +29,18 @@ public final class OpenArena {
         }
     }
 
+    /**
+     * Throws {@link WrongThreadException} for memory confined to another thread, as FFM does for
+     * any access to it: its owner alone may use it, and may close it at any moment, so a copy of
+     * it made by address on this thread could read or write freed memory. {@code what} names the use.
+     */
+    public static void requireAccessible(MemorySegment segment, String what) {
+        if (!segment.isAccessibleBy(Thread.currentThread())) {
+            throw new WrongThreadException(what + " of memory confined to another thread: only that thread may use it"
+                    + " (or hand it on from a shared or automatic arena): " + segment);
+        }
+    }
+
     /** The exception for a segment whose arena is closed, for callers that fail a future with it. */
     public static IllegalStateException closed(MemorySegment segment, String what) {
         return new IllegalStateException(what + " needs a segment whose arena is open; this one is closed: "

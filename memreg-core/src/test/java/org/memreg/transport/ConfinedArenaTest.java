@@ -11,8 +11,10 @@ import static org.memreg.transport.GoodPeer.loopback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -131,6 +133,55 @@ class ConfinedArenaTest {
             assertEquals(BYTES, toOne.send(TAG, into).get(30, TimeUnit.SECONDS));
             assertEquals(BYTES, again.get(30, TimeUnit.SECONDS));
             assertEquals(-1, buffer.mismatch(into), "received into confined memory");
+        }
+    }
+
+    /**
+     * Memory confined to one thread, handed to the transport by another (a task, a completion
+     * stage): refused with {@link WrongThreadException}, as FFM refuses any use of it there. Before,
+     * it was copied by address, and its owner could close it under the copy: UCX or the kernel
+     * then read or wrote freed memory.
+     */
+    @Test
+    void memoryConfinedToAnotherThreadShouldBeRefused() throws Exception {
+        try (Node one = loopback("one").listen(new InetSocketAddress("127.0.0.1", 0)).build();
+             Node two = loopback("two").build()) {
+            Endpoint toOne = two.connect("127.0.0.1", one.port());
+            RemoteWindow remote = toOne.attach(one.allocateWindow(BYTES, Access.ALL).key());
+            MemorySegment large = mapping.buffer();
+            MemorySegment small = large.asSlice(0, 64);
+            List<Class<?>> refused = CompletableFuture.supplyAsync(() -> Arrays.<Class<?>>asList(
+                    refusal(() -> toOne.send(TAG, small)),
+                    refusal(() -> toOne.send(TAG, large)),
+                    refusal(() -> {
+                        toOne.sendCopy(TAG, small);
+                        return null;
+                    }),
+                    refusal(() -> one.receive(TAG, large)),
+                    refusal(() -> remote.put(0, large)),
+                    refusal(() -> remote.get(0, large)))).get(60, TimeUnit.SECONDS);
+            assertEquals(List.of(WrongThreadException.class, WrongThreadException.class, WrongThreadException.class,
+                    WrongThreadException.class, WrongThreadException.class, WrongThreadException.class), refused,
+                    "send, send, sendCopy, receive, put and get from another thread than the memory's owner");
+            CompletableFuture<Long> received = one.receive(TAG, large);
+            assertEquals(64, toOne.send(TAG, small).get(30, TimeUnit.SECONDS), "the owner's own send");
+            assertEquals(64, received.get(30, TimeUnit.SECONDS), "the owner's own receive");
+            GoodPeer.assertServed(one);
+        }
+    }
+
+    /** The class of what {@code operation} threw, or of its future's failure; null if it succeeded. */
+    private static Class<?> refusal(Callable<CompletableFuture<?>> operation) {
+        try {
+            CompletableFuture<?> future = operation.call();
+            if (future != null) {
+                future.get(5, TimeUnit.SECONDS); // a refusal fails it at once
+            }
+            return null;
+        } catch (ExecutionException e) {
+            return e.getCause().getClass();
+        } catch (Exception e) {
+            return e.getClass();
         }
     }
 
