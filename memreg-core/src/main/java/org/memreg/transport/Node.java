@@ -363,14 +363,18 @@ public final class Node implements AutoCloseable {
      * multiples of the page size: UCX maps whole pages, and a partial page would expose its
      * neighbours to peers). The memory must stay mapped until the
      * window is closed; closing unregisters it and leaves it mapped. The window holds {@code
-     * memory} until then, so memory of an automatic arena lives while the window does. Peers on
+     * memory} until then, so memory of an automatic arena lives while the window does, and a
+     * shared arena is held open ({@link org.memreg.util.ArenaHold}: its {@code close()} throws
+     * {@link IllegalStateException} until the window is closed). Memory of a confined arena is
+     * refused: its owner may close it at any moment, under peers' puts and gets. Peers on
      * this host reach such memory through cross-memory attach or UCX's emulation rather than a
      * shared segment, so RMA is slower than into an {@link #allocateWindow allocated} window; use it
      * where the memory must be of a kind memreg chooses (for instance one userfaultfd can watch).
      *
-     * @throws IllegalArgumentException when the memory is not native whole pages, or is read-only
-     *     and {@code access} lets peers write
-     * @throws IllegalStateException when the memory's arena is closed
+     * @throws IllegalArgumentException when the memory is not native whole pages, is of a
+     *     confined arena, or is read-only and {@code access} lets peers write
+     * @throws IllegalStateException when the memory's arena is closed, or its shared arena cannot be
+     *     held ({@link org.memreg.util.ArenaHold#MAX_HOLDS} held at once already)
      */
     public Window registerWindow(MemorySegment memory, Access access) {
         return windows.register(memory, access);

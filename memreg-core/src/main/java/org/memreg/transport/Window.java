@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.memreg.device.Access;
 import org.memreg.ucx.UcxMemory;
+import org.memreg.util.ArenaHold;
 
 /**
  * Memory registered once for one-sided access by peers. Normally memreg allocates it
@@ -45,6 +46,8 @@ public final class Window implements AutoCloseable {
      */
     @SuppressWarnings("unused")
     private final MemorySegment callers;
+    /** The hold of the arena of {@link #callers} ({@link ArenaHold}), which the close ends; else {@link ArenaHold#NONE}. */
+    private final ArenaHold hold;
     /** The current generation; changed under the node's lock. */
     private volatile long generation = 1;
     /** The highest generation handed out: the current one, or the next after {@link #nextKey()}. */
@@ -52,7 +55,7 @@ public final class Window implements AutoCloseable {
     private volatile boolean closed;
 
     Window(TransportContext ctx, Windows windows, long id, UcxMemory memory, Access access, byte[] rkey, int shmid,
-            MemorySegment callers) {
+            MemorySegment callers, ArenaHold hold) {
         this.ctx = ctx;
         this.windows = windows;
         this.id = id;
@@ -61,6 +64,7 @@ public final class Window implements AutoCloseable {
         this.rkey = rkey;
         this.shmid = shmid;
         this.callers = callers;
+        this.hold = hold;
         this.segment = MemorySegment.ofAddress(memory.address()).reinterpret(memory.length(), scope, null);
     }
 
@@ -170,7 +174,11 @@ public final class Window implements AutoCloseable {
             windows.revoke(id, generation, !memory.allocated()); // the caller's memory stays mapped
         } finally {
             scope.close(); // before the unmap: no thread can reach the memory through segment() now
-            windows.close(this, memory);
+            try {
+                windows.close(this, memory);
+            } finally {
+                hold.releaseAndWait(); // UCX let go of the caller's memory: its arena may close
+            }
         }
     }
 

@@ -121,7 +121,7 @@ final class Windows {
                         Ucp.ERR_NO_MEMORY);
             }
             return ucx.allocate(rounded, prot);
-        }, null);
+        }, null, ArenaHold.NONE);
     }
 
     /** The node's {@code registerWindow}. */
@@ -140,11 +140,45 @@ final class Windows {
             throw new IllegalArgumentException("a window needs whole pages (address and size multiples of " + page
                     + "): " + memory);
         }
-        return add(access, prot -> ucx.map(memory.address(), memory.byteSize(), prot), memory);
+        ArenaHold hold = holdForWindow(memory);
+        try {
+            return add(access, prot -> ucx.map(memory.address(), memory.byteSize(), prot), memory, hold);
+        } catch (RuntimeException | Error e) {
+            hold.releaseAndWait();
+            throw e;
+        }
     }
 
-    /** {@code callers}: a registered window's memory, which the window holds; null for one UCX allocates. */
-    private Window add(Access access, IntFunction<UcxMemory> map, MemorySegment callers) {
+    /**
+     * Holds the arena of a registered window's memory open for the window's life: peers put into
+     * and get from it whenever they like, and a close of its arena under them had UCX write into
+     * freed memory. A confined arena cannot be held (its owner closes it at will), so its memory is
+     * refused, as is a shared arena's where no hold can be had.
+     */
+    private static ArenaHold holdForWindow(MemorySegment memory) {
+        if (OpenArena.confined(memory)) {
+            throw new IllegalArgumentException("a window's memory must not be of a confined arena, whose owner may"
+                    + " close it under peers' puts and gets: take it from a shared, automatic or global arena: " + memory);
+        }
+        ArenaHold hold = ArenaHold.of(memory);
+        if (hold == ArenaHold.NONE && ArenaHold.closableByAnother(memory)) {
+            String why = ArenaHold.unavailableReason();
+            throw new IllegalStateException("cannot hold the shared arena of a window's memory open for the window's"
+                    + " life (" + (why != null ? why : ArenaHold.MAX_HOLDS + " arenas held at once already") + "): "
+                    + memory);
+        }
+        if (!hold.await()) {
+            hold.releaseAndWait();
+            throw OpenArena.closed(memory, "a window");
+        }
+        return hold;
+    }
+
+    /**
+     * {@code callers}: a registered window's memory, which the window holds, and {@code hold} the
+     * hold of its arena, which the window's close ends; null and {@link ArenaHold#NONE} for one UCX allocates.
+     */
+    private Window add(Access access, IntFunction<UcxMemory> map, MemorySegment callers, ArenaHold hold) {
         int prot = Ucp.PROT_LOCAL_READ | Ucp.PROT_LOCAL_WRITE | (access.remoteRead() ? Ucp.PROT_REMOTE_READ : 0)
                 | (access.remoteWrite() ? Ucp.PROT_REMOTE_WRITE : 0);
         lock.lock();
@@ -163,7 +197,7 @@ final class Windows {
                     windowId = TransportContext.RANDOM.nextLong();
                 } while (windowId == 0 || windows.containsKey(windowId));
                 int shmid = memory.allocated() ? SysvShm.idOf(memory.address()) : -1;
-                window = new Window(ctx, this, windowId, memory, access, rkey, shmid, callers);
+                window = new Window(ctx, this, windowId, memory, access, rkey, shmid, callers, hold);
             } catch (RuntimeException e) {
                 memory.close();
                 throw e;

@@ -166,7 +166,7 @@ public final class ArenaHold {
      * arena and the global one cannot be closed; a confined one only by its owner, and the holder
      * could not touch it.
      */
-    static boolean closableByAnother(MemorySegment memory) {
+    public static boolean closableByAnother(MemorySegment memory) {
         if (!memory.isNative() || OpenArena.confined(memory)) {
             return false;
         }

@@ -180,9 +180,35 @@ class RegisteredWindowTest {
                 assertThrows(IllegalArgumentException.class, () -> node.registerWindow(pages.asSlice(0, 5000), Access.ALL));
             }
             node.close();
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofShared()) {
                 MemorySegment memory = arena.allocate(4096, 4096);
                 assertThrows(IllegalStateException.class, () -> node.registerWindow(memory, Access.ALL));
+            } // and the refused registration left the arena unheld
+        }
+    }
+
+    /**
+     * Peers put into and get from a registered window whenever they like, so its memory's arena
+     * must outlive the window: a shared one is held open until the window closes (its close
+     * throws meanwhile), and a confined one, whose owner may close it at any moment, is refused.
+     * Before, a caller's close of the arena under an open window left peers' puts landing in
+     * freed memory.
+     */
+    @Test
+    void aWindowsArenaShouldNotCloseBeforeTheWindow() {
+        UcxTestSupport.assumeUcx();
+        try (Node node = Node.builder().name("node").ucx("NET_DEVICES", "lo").build()) {
+            Arena arena = Arena.ofShared();
+            Window window = node.registerWindow(arena.allocate(4096, 4096), Access.ALL);
+            IllegalStateException refused = assertThrows(IllegalStateException.class, arena::close,
+                    "the arena closed under its open window");
+            assertTrue(refused.getMessage().contains("acquired"), refused.getMessage());
+            window.close();
+            arena.close(); // at once: the window's close ended the hold
+            try (Arena confined = Arena.ofConfined()) {
+                IllegalArgumentException mine = assertThrows(IllegalArgumentException.class,
+                        () -> node.registerWindow(confined.allocate(4096, 4096), Access.ALL));
+                assertTrue(mine.getMessage().contains("confined"), mine.getMessage());
             }
         }
     }
