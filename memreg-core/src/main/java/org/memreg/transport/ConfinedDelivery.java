@@ -60,14 +60,20 @@ final class ConfinedDelivery {
      */
     boolean copy(MemorySegment from, MemorySegment to, long length, Runnable delivered, Consumer<Throwable> failed,
             Supplier<? extends Throwable> gone) {
+        boolean closed = false;
         synchronized (this) {
-            if (ownerAway(to)) {
+            if (ownerAway(to) && to.scope().isAlive()) {
                 MemorySegment aside = Arena.ofAuto().allocate(Math.max(1, length), 8).asSlice(0, length);
                 MemorySegment.copy(from, 0, aside, 0, length);
                 deferred = new Deferred(aside, to, delivered, failed, gone);
                 return false;
             }
-            copying++;
+            closed = !to.scope().isAlive(); // the owner closed it: nothing to copy, nor to set aside
+            copying += closed ? 0 : 1;
+        }
+        if (closed) {
+            failed.accept(gone.get());
+            return true;
         }
         boolean copied;
         try {

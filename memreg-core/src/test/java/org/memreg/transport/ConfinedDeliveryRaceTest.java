@@ -20,8 +20,9 @@ import org.memreg.util.TestSeeds;
 /**
  * {@link ConfinedDelivery} raced, without UCX: in each round another thread copies into memory
  * confined to this thread (its kernel step held up a random while after its look at the arena),
- * and this thread, at a random moment, ends its wait ({@link ConfinedDelivery#left}) and closes
- * the arena, as the README's try-with-resources around a timed {@code get} does. Whatever the
+ * and this thread, at a random moment, ends its wait ({@link ConfinedDelivery#left}) and, a
+ * random while later, closes the arena, as the README's try-with-resources around a timed {@code
+ * get} does. Whatever the
  * order, no byte may change in the memory after the close, and every copy ends delivered,
  * deferred to the owner, or failed as gone. The memory is the test's own mapping seen through the
  * arena, so that a write after the close shows in the bytes.
@@ -42,7 +43,7 @@ class ConfinedDeliveryRaceTest {
     void noByteShouldLandAfterTheOwnerLeftAndClosed() throws Exception {
         long seed = TestSeeds.seed("ConfinedDeliveryRaceTest.noByteShouldLandAfterTheOwnerLeftAndClosed");
         SplittableRandom random = new SplittableRandom(seed);
-        int rounds = Integer.getInteger("memreg.test.deliveryRounds", 400);
+        int rounds = Integer.getInteger("memreg.test.deliveryRounds", 1000);
         MemorySegment from = Arena.ofAuto().allocate(BYTES).fill((byte) 0x5a);
         MemorySegment atClose = Arena.ofAuto().allocate(BYTES);
         int[] outcomes = new int[3]; // delivered, failed at once, deferred
@@ -52,6 +53,7 @@ class ConfinedDeliveryRaceTest {
                 long stepNanos = random.nextLong(100_000);
                 long copyAfterNanos = random.nextLong(100_000);
                 long leaveAfterNanos = random.nextLong(150_000);
+                long closeAfterNanos = random.nextLong(100_000);
                 ConfinedMemory.beforeKernelStep = () -> spin(stepNanos);
                 try (ArenaMapping mapping = new ArenaMapping(BYTES, Arena.ofConfined())) {
                     MemorySegment to = mapping.buffer();
@@ -64,6 +66,7 @@ class ConfinedDeliveryRaceTest {
                     });
                     spin(leaveAfterNanos);
                     delivery.left(() -> outcome.get() != 0); // the owner's timed get ends
+                    spin(closeAfterNanos); // it may do other work before the close: it is away
                     MemorySegment.copy(mapping.mapped(), 0, atClose, 0, BYTES);
                     mapping.arena().close(); // and its try-with-resources closes the arena
                     boolean made = copied.get(30, TimeUnit.SECONDS);
@@ -84,8 +87,8 @@ class ConfinedDeliveryRaceTest {
         }
         System.out.printf("ConfinedDeliveryRaceTest: %d rounds, delivered %d, failed at once %d, deferred %d%n", rounds,
                 outcomes[0], outcomes[1], outcomes[2]);
-        assertTrue(outcomes[0] > 0 && outcomes[2] > 0, "both orders came: delivered " + outcomes[0] + ", deferred "
-                + outcomes[2]);
+        assertTrue(outcomes[0] > 0 && outcomes[1] + outcomes[2] > 0, "both orders came: delivered " + outcomes[0]
+                + ", not copied " + (outcomes[1] + outcomes[2]));
     }
 
     private static void spin(long nanos) {
