@@ -139,14 +139,15 @@ class ConfinedDeliveryTest {
     @Test
     void anOwnerWhoseWaitEndsDuringACopyShouldCloseOnlyAfterIt() throws Exception {
         Thread owner = Thread.currentThread();
-        long waitMillis = 1_000;
+        long waitMillis = 3_000; // the message comes within it even on a loaded machine
+        long waitEnds = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         CountDownLatch copying = new CountDownLatch(1);
         ConfinedMemory.beforeKernelStep = () -> {
             if (Thread.currentThread() != owner && copying.getCount() > 0) {
                 copying.countDown();
                 try {
-                    Thread.sleep(waitMillis + 500); // past the end of the owner's wait
-                } catch (InterruptedException e) {
+                    TimeUnit.NANOSECONDS.sleep(waitEnds + TimeUnit.MILLISECONDS.toNanos(500) - System.nanoTime());
+                } catch (InterruptedException e) { // past the end of the owner's wait, whenever the copy began
                     Thread.currentThread().interrupt();
                 }
             }
@@ -164,7 +165,7 @@ class ConfinedDeliveryTest {
         mapping.arena().close();
         assertEquals(BYTES, sent.get(30, TimeUnit.SECONDS));
         ArenaMapping.await(() -> received.isDone(), "the receive");
-        Thread.sleep(waitMillis); // a copy still under way would have written by now
+        Thread.sleep(1_000); // a copy still under way would have written by now
         assertEquals(-1, mapping.mapped().mismatch(atClose), "bytes landed in the memory after its arena closed");
         assertTrue(atClose.get(JAVA_BYTE, BYTES - 1) == 0x5a, "the whole message was in place before the close");
     }
