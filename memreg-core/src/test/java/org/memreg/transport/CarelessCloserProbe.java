@@ -18,8 +18,9 @@ import java.util.concurrent.TimeoutException;
  * arena of its own, {@code args[2]} {@code shared} or {@code confined} (this thread's), and a
  * careless caller that closes the receive's or the send's arena at a random moment of the
  * transfer; with {@code args[3]} {@code timed}, after a {@code get} of the receive timed out
- * there (the README's try-with-resources), else after a spin. The parent sets glibc's mmap threshold, so that each close unmaps its buffer at once:
- * a close that went through while UCX used the memory ends this process (SIGSEGV in UCX's copy).
+ * there (the README's try-with-resources), else after a spin. The parent sets glibc's mmap
+ * threshold, so that each close unmaps its buffer at once: a close that went through while UCX
+ * used the memory ends this process (SIGSEGV in UCX's copy).
  * A shared arena's close is refused while UCX uses it; a confined one's goes through, and UCX
  * never had its memory. Every operation must end either with the message whole or, for a receive
  * whose buffer was gone (closed before its chunks began, or before the message was copied in),
