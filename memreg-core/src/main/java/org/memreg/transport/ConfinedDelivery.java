@@ -60,20 +60,14 @@ final class ConfinedDelivery {
      */
     boolean copy(MemorySegment from, MemorySegment to, long length, Runnable delivered, Consumer<Throwable> failed,
             Supplier<? extends Throwable> gone) {
-        boolean closed = false;
         synchronized (this) {
-            if (ownerAway(to) && to.scope().isAlive()) {
+            if (ownerAway(to) && to.scope().isAlive()) { // once closed, nothing to set aside: the copy fails at once
                 MemorySegment aside = Arena.ofAuto().allocate(Math.max(1, length), 8).asSlice(0, length);
                 MemorySegment.copy(from, 0, aside, 0, length);
                 deferred = new Deferred(aside, to, delivered, failed, gone);
                 return false;
             }
-            closed = !to.scope().isAlive(); // the owner closed it: nothing to copy, nor to set aside
-            copying += closed ? 0 : 1;
-        }
-        if (closed) {
-            failed.accept(gone.get());
-            return true;
+            copying++;
         }
         boolean copied;
         try {

@@ -73,7 +73,8 @@ final class ConfinedMemory {
     }
 
     /**
-     * A piece of the node's ({@link #take}) that holds a copy of {@code data}, confined memory, at its start.
+     * A piece of the node's ({@link #take}) that holds a copy of {@code data}, confined memory of
+     * this thread's, at its start.
      *
      * @throws IllegalStateException when the arena of {@code data} was closed meanwhile
      */
@@ -92,39 +93,33 @@ final class ConfinedMemory {
     }
 
     /**
-     * Copies the first {@code length} bytes of {@code from} into {@code to}; one of them is the
-     * caller's memory, the other the node's. Through the segments where this thread may access
-     * both (a concurrent close of a shared arena then fails the copy, not the memory; the owner of
-     * a confined one is this thread, which is not closing it). Else, for memory confined to another
-     * thread, whose owner may close it during the copy, by the kernel ({@code process_vm_readv} or
-     * {@code writev} on this process), {@value #STEP_BYTES} bytes at a time while its arena is open:
-     * memory unmapped by a close under the copy fails the copy (EFAULT) instead of killing the JVM.
-     * What that cannot catch is memory the allocator kept mapped after the close (blocks of its
-     * heap): the rest of the current step would land there, so an operation's completion makes
-     * such a copy only where the owner is not known to be free to close it ({@link
-     * ConfinedDelivery}). False if an arena was found closed or the kernel stopped at a fault (the
-     * copy may then be partial).
+     * Copies the first {@code length} bytes of {@code from}, memory this thread may access, into
+     * {@code to}; one of them is the caller's memory, the other the node's. Through the segments
+     * where this thread may access {@code to} too (a concurrent close of a shared arena then fails
+     * the copy, not the memory; the owner of a confined one is this thread, which is not closing
+     * it). Else {@code to} is the caller's memory confined to another thread (the transport takes
+     * such memory only from its owner, so this is a completion's copy into it), whose owner may
+     * close it during the copy: by the kernel ({@code process_vm_writev} on this process),
+     * {@value #STEP_BYTES} bytes at a time while its arena is open, so that memory unmapped by a
+     * close under the copy fails the copy (EFAULT) instead of killing the JVM. What that cannot
+     * catch is memory the allocator kept mapped after the close (blocks of its heap): the rest of
+     * the current step would land there, so an operation's completion makes such a copy only where
+     * the owner is not known to be free to close it ({@link ConfinedDelivery}). False if an arena
+     * was found closed or the kernel stopped at a fault (the copy may then be partial).
      */
     static boolean copy(MemorySegment from, MemorySegment to, long length) {
         try {
-            Thread me = Thread.currentThread();
-            if (from.isAccessibleBy(me) && to.isAccessibleBy(me)) {
+            if (to.isAccessibleBy(Thread.currentThread())) {
                 MemorySegment.copy(from, 0, to, 0, length);
                 return true;
             }
-            boolean outward = from.isAccessibleBy(me); // the node's memory into the caller's
-            MemorySegment caller = outward ? to : from;
-            MemorySegment node = outward ? from : to;
             for (long done = 0; done < length; done += STEP_BYTES) {
                 long step = Math.min(STEP_BYTES, length - done);
-                if (!caller.scope().isAlive()) {
+                if (!to.scope().isAlive()) {
                     return false;
                 }
                 beforeKernelStep.run();
-                MemorySegment piece = node.asSlice(done, step);
-                long copied = outward ? ProcessVm.writeSelf(caller.address() + done, piece)
-                        : ProcessVm.readSelf(caller.address() + done, piece);
-                if (copied != step) {
+                if (ProcessVm.writeSelf(to.address() + done, from.asSlice(done, step)) != step) {
                     return false;
                 }
             }
